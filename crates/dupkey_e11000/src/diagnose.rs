@@ -1,0 +1,429 @@
+//! From an error (and, when available, facts read off the live database) to a diagnosis a
+//! tired developer can act on: what collided, the most likely cause, the exact fix as
+//! mongosh commands and code.
+
+use bson::{Bson, Document};
+
+use crate::{Cause, DuplicateKeyError, Operation};
+
+/// Facts about the collection behind an error, read from the live database.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveFacts {
+    /// The index the error names, as `listIndexes` shows it now; `None` when it no longer exists.
+    pub index: Option<IndexFacts>,
+    /// Documents in the collection.
+    pub documents: u64,
+    /// Documents whose key fields that are null in the error are all null or missing.
+    pub null_key_documents: u64,
+    /// Of those, documents holding an explicit `null` (not just lacking the field).
+    pub explicit_null_documents: u64,
+    /// Documents where at least one key field is present and not null.
+    pub documents_with_key_fields: u64,
+    /// `$type` alias of the non-null values of the first null key field (`"string"`, …).
+    pub value_type: Option<String>,
+    /// A counter that feeds the key field, when one was found.
+    pub counter: Option<CounterFacts>,
+}
+
+/// An index definition as `listIndexes` shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexFacts {
+    pub name: String,
+    pub key: Document,
+    pub unique: bool,
+    pub sparse: bool,
+    pub partial_filter: Option<Document>,
+    pub collation: Option<Document>,
+}
+
+/// A counter document and the numbers already used in the field it feeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterFacts {
+    /// `db.coll` of the counter document.
+    pub namespace: String,
+    /// Filter that selects the counter document, as mongosh text (`{ _id: "ticket" }`).
+    pub selector: String,
+    /// The field of the counter that holds the number (`seq`, `count`).
+    pub value_field: String,
+    pub value: i64,
+    /// The largest number already used in the data.
+    pub max_used: i64,
+    /// A stored value that carries `max_used` (`TKT-00042`).
+    pub example: String,
+}
+
+/// What to tell the user about one error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnosis {
+    pub cause: Cause,
+    /// True when live facts confirmed the cause rather than the text alone suggesting it.
+    pub confirmed: bool,
+    pub summary: String,
+    pub fixes: Vec<String>,
+}
+
+/// Diagnoses one error; `facts` come from `explain --uri`.
+pub fn diagnose(err: &DuplicateKeyError, facts: Option<&LiveFacts>) -> Diagnosis {
+    let ctx = Context::new(err);
+    let mut d = match err.cause() {
+        Cause::NullOrMissing => null_or_missing(&ctx),
+        Cause::DuplicateId => duplicate_id(&ctx),
+        Cause::ValueCollision => value_collision(&ctx),
+        _ => unknown(&ctx),
+    };
+    if let Some(facts) = facts {
+        confirm(&ctx, facts, &mut d);
+    }
+    if err.collation.is_some() {
+        d.summary.push_str(&format!(
+            " The index has a collation ({}): values that differ only in case or accents (by its strength) count as equal, and the key printed is a collation key, not the stored value.",
+            err.collation.as_deref().unwrap_or_default()
+        ));
+    }
+    if err.truncated {
+        d.summary.push_str(" The printed key was cut short by the server (long values are truncated), so the full value is not in the message.");
+    }
+    d
+}
+
+/// Names used in every text.
+struct Context<'a> {
+    err: &'a DuplicateKeyError,
+    ns: String,
+    coll: String,
+    index: String,
+    fields: Vec<String>,
+    null_fields: Vec<String>,
+    filter: String,
+}
+
+impl<'a> Context<'a> {
+    fn new(err: &'a DuplicateKeyError) -> Self {
+        let key = err.key.as_deref().unwrap_or_default();
+        let fields: Vec<String> = key.iter().map(|(n, _)| n.clone()).collect();
+        let null_fields = key.iter().filter(|(_, v)| matches!(v, Bson::Null | Bson::Undefined)).map(|(n, _)| n.clone()).collect();
+        let filter = format!(
+            "{{ {} }}",
+            key.iter().map(|(n, v)| format!("{}: {}", shell_name(n), shell_value(v))).collect::<Vec<_>>().join(", ")
+        );
+        Context {
+            err,
+            ns: err.namespace().unwrap_or_else(|| "the collection".into()),
+            coll: collection_handle(err),
+            index: err.index.clone().unwrap_or_else(|| "(unnamed)".into()),
+            fields,
+            null_fields,
+            filter,
+        }
+    }
+
+    fn field_list(&self, fields: &[String]) -> String {
+        fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+    }
+
+    fn key_pattern(&self) -> String {
+        let pattern = self.err.key_pattern.as_ref().map(|kp| kp.iter().map(|(n, v)| format!("{}: {}", shell_name(n), shell_value(v))).collect::<Vec<_>>());
+        let parts = pattern.unwrap_or_else(|| self.fields.iter().map(|f| format!("{}: 1", shell_name(f))).collect());
+        format!("{{ {} }}", parts.join(", "))
+    }
+}
+
+fn collection_handle(err: &DuplicateKeyError) -> String {
+    match (&err.database, &err.collection) {
+        (Some(db), Some(c)) => format!("db.getSiblingDB({}).getCollection({})", json_str(db), json_str(c)),
+        (None, Some(c)) => format!("db.getCollection({})", json_str(c)),
+        _ => "db.getCollection(\"<collection>\")".into(),
+    }
+}
+
+fn null_or_missing(ctx: &Context<'_>) -> Diagnosis {
+    let fields = ctx.field_list(&ctx.null_fields);
+    let mut summary = if ctx.err.operation == Operation::IndexBuild {
+        format!(
+            "{}: the unique index `{}` cannot be built because more than one document lacks {} (or holds null). A missing field is indexed as null, so those documents share one key.",
+            ctx.ns, ctx.index, fields
+        )
+    } else {
+        format!(
+            "{}: the key of unique index `{}` is null. A document that lacks {} is indexed as if it held null, so only one such document can exist, and one already does.",
+            ctx.ns, ctx.index, fields
+        )
+    };
+    summary.push_str(" Note that `sparse: true` and `partialFilterExpression: { $exists: true }` do not skip explicit nulls.");
+    let replacement = partial_replacement(ctx, "string");
+    Diagnosis {
+        cause: Cause::NullOrMissing,
+        confirmed: false,
+        summary,
+        fixes: vec![
+            format!("See which documents hold the null key: {}.find({}, {{ _id: 1 }})", ctx.coll, ctx.filter),
+            format!(
+                "If every document must have {fields}: set it on every insert (mark it required in the schema), backfill the existing documents, and keep the index as it is."
+            ),
+            format!("If documents may lack {fields}: replace the index with one that skips null and missing values. {replacement}"),
+        ],
+    }
+}
+
+/// The build-then-swap recipe for a partial unique index that really excludes null.
+fn partial_replacement(ctx: &Context<'_>, type_alias: &str) -> String {
+    let filter: Vec<String> = ctx.null_fields.iter().map(|f| format!("{}: {{ $type: {} }}", shell_name(f), json_str(type_alias))).collect();
+    format!(
+        "Build the new index first, then drop the old one, so uniqueness holds throughout (MongoDB 5.0+): {coll}.createIndex({kp}, {{ unique: true, name: {name}, partialFilterExpression: {{ {filter} }} }}) then {coll}.dropIndex({old}). Use the field's real BSON type for $type{hint}; on MongoDB 4.4 and older build the new index on an equivalent key such as descending order instead.",
+        coll = ctx.coll,
+        kp = ctx.key_pattern(),
+        name = json_str(&format!("{}_present", ctx.index)),
+        filter = filter.join(", "),
+        old = json_str(&ctx.index),
+        hint = if type_alias == "string" { " (`dupkey explain --uri` reads it from the data)" } else { "" },
+    )
+}
+
+fn duplicate_id(ctx: &Context<'_>) -> Diagnosis {
+    let restore = ctx.err.operation == Operation::Restore;
+    let summary = if restore {
+        format!("{}: the restore wrote a document whose _id {} already exists in the target collection.", ctx.ns, ctx.filter)
+    } else {
+        format!(
+            "{}: a document with {} already exists. The _id was supplied by the application or an import, not generated by the driver, and it was used twice (a retried insert, a re-run import, or an id built from a counter or hash).",
+            ctx.ns, ctx.filter
+        )
+    };
+    let mut fixes = vec![format!("Look at the stored document: {}.findOne({})", ctx.coll, ctx.filter)];
+    if restore {
+        fixes.push("mongorestore continues past these errors and keeps the stored copy; restore with --drop to replace the collection, or leave it if the stored documents are the ones to keep.".into());
+    } else {
+        fixes.push(format!(
+            "If the write is a retry of the same document, make it idempotent: {}.replaceOne({}, doc, {{ upsert: true }}) (or insertMany(docs, {{ ordered: false }}) and treat code 11000 as 'already there').",
+            ctx.coll, ctx.filter
+        ));
+        fixes.push("If the application builds _id values itself, let the driver generate ObjectIds, or hand out numbers atomically: db.counters.findOneAndUpdate({ _id: \"<name>\" }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: \"after\" }).".into());
+    }
+    Diagnosis { cause: Cause::DuplicateId, confirmed: false, summary, fixes }
+}
+
+fn value_collision(ctx: &Context<'_>) -> Diagnosis {
+    let key = ctx.err.key.as_deref().unwrap_or_default();
+    let sequential = key.iter().any(|(_, v)| looks_sequential(v));
+    let mut fixes = Vec::new();
+    let summary = if ctx.err.operation == Operation::IndexBuild {
+        fixes.push(format!(
+            "List every group of duplicates before building the index: {}.aggregate([{{ $group: {{ _id: {}, n: {{ $sum: 1 }}, ids: {{ $push: \"$_id\" }} }} }}, {{ $match: {{ n: {{ $gt: 1 }} }} }}], {{ allowDiskUse: true }})",
+            ctx.coll,
+            group_key(&ctx.fields)
+        ));
+        fixes.push("Merge or remove the extra documents of each group (keep the newest or the most complete), then build the index again.".into());
+        format!(
+            "{}: the unique index `{}` cannot be built because at least two stored documents share {}. The build stops at the first pair; there may be more.",
+            ctx.ns, ctx.index, ctx.filter
+        )
+    } else {
+        fixes.push(format!(
+            "Make creation atomic instead of check-then-insert: {}.findOneAndUpdate({}, {{ $setOnInsert: {{ /* fields for a new document */ }} }}, {{ upsert: true, returnDocument: \"after\" }}) (Mongoose: Model.findOneAndUpdate(filter, {{ $setOnInsert: doc }}, {{ upsert: true, new: true }})).",
+            ctx.coll, ctx.filter
+        ));
+        fixes.push("Treat code 11000 as a conflict, not a crash: answer HTTP 409 (or re-read the existing document) instead of 500.".into());
+        format!(
+            "{}: a second write carried {} into unique index `{}`, which already holds it. The usual causes are a find-then-create race (two requests both found nothing and both inserted), a retried request, or a generated value that was generated twice.",
+            ctx.ns, ctx.filter, ctx.index
+        )
+    };
+    let mut d = Diagnosis { cause: Cause::ValueCollision, confirmed: false, summary, fixes };
+    if sequential && ctx.err.operation != Operation::IndexBuild {
+        d.summary.push_str(" The value looks like a generated number: numbers made from countDocuments()+1 or max+1 race, and a counter left behind the data by an import or restore hands out numbers already used.");
+        d.fixes.push("Generate numbers with one atomic counter and raise it to the largest number in use: db.counters.updateOne({ _id: \"<name>\" }, { $max: { seq: <largest number used> } }) (`dupkey explain --uri` finds both).".into());
+    }
+    d
+}
+
+fn unknown(ctx: &Context<'_>) -> Diagnosis {
+    let what = if ctx.err.index.is_some() {
+        format!("{}: a write collided on unique index `{}`, but the message does not show the key.", ctx.ns, ctx.index)
+    } else {
+        format!("{}: a duplicate-key error without index or key (DocumentDB, Cosmos DB, some test servers and WiredTiger 3.0.0-3.0.1 print none).", ctx.ns)
+    };
+    Diagnosis {
+        cause: Cause::Unknown,
+        confirmed: false,
+        summary: what,
+        fixes: vec![
+            "Log the full error object: its keyPattern and keyValue fields (MongoDB 4.2+) name the index and the key.".into(),
+            format!("List the unique indexes to see which could have fired: {}.getIndexes().filter(i => i.unique)", ctx.coll),
+        ],
+    }
+}
+
+/// Refines the text-only diagnosis with what the live database shows.
+fn confirm(ctx: &Context<'_>, facts: &LiveFacts, d: &mut Diagnosis) {
+    let Some(index) = &facts.index else {
+        d.summary.push_str(&format!(" The index `{}` no longer exists on {}: it was dropped or renamed after the error.", ctx.index, ctx.ns));
+        return;
+    };
+    if let Some(counter) = facts.counter.as_ref().filter(|c| c.value < c.max_used) {
+        counter_lag(ctx, counter, d);
+        return;
+    }
+    if ctx.null_fields.is_empty() {
+        return;
+    }
+    let stale = index.unique && facts.documents >= 2 && facts.documents_with_key_fields * 100 <= facts.documents;
+    if stale {
+        stale_index(ctx, facts, index, d);
+        return;
+    }
+    null_trap(ctx, facts, index, d);
+}
+
+fn counter_lag(ctx: &Context<'_>, c: &CounterFacts, d: &mut Diagnosis) {
+    d.cause = Cause::CounterLag;
+    d.confirmed = true;
+    d.summary = format!(
+        "{}: the counter {} in {} stands at {}, but the data already uses {} ({}). Every number the counter hands out up to {} is taken, so inserts collide on `{}`. Counters fall behind after imports, restores or numbers assigned outside the counter.",
+        ctx.ns, c.selector, c.namespace, c.value, c.max_used, c.example, c.max_used, ctx.index
+    );
+    let (db, coll) = c.namespace.split_once('.').unwrap_or((&c.namespace, "counters"));
+    d.fixes = vec![
+        format!(
+            "Raise the counter to the largest number in use ($max never lowers it): db.getSiblingDB({}).getCollection({}).updateOne({}, {{ $max: {{ {}: {} }} }})",
+            json_str(db),
+            json_str(coll),
+            c.selector,
+            c.value_field,
+            c.max_used
+        ),
+        "Hand out every number from that counter with one atomic findOneAndUpdate({ $inc }) and nowhere else; never from countDocuments()+1.".into(),
+    ];
+}
+
+fn stale_index(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut Diagnosis) {
+    d.cause = Cause::StaleIndex;
+    d.confirmed = true;
+    d.summary = format!(
+        "{}: `{}` is a unique index on {}, but only {} of {} documents have that field. It is left over from an older schema: every new document lacks the field, is indexed as null, and collides with the one stored before it.",
+        ctx.ns,
+        index.name,
+        ctx.field_list(&ctx.fields),
+        facts.documents_with_key_fields,
+        facts.documents
+    );
+    d.fixes = vec![
+        format!("Drop the leftover index: {}.dropIndex({})", ctx.coll, json_str(&index.name)),
+        "Remove the field's `unique: true` (or schema.index(…)) from the application schema too, or Mongoose's autoIndex will build it again on the next start.".into(),
+    ];
+}
+
+fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut Diagnosis) {
+    d.confirmed = facts.null_key_documents > 0;
+    let fields = ctx.field_list(&ctx.null_fields);
+    let mut why = format!(
+        " Confirmed on the live database: {} of {} documents lack {} or hold null ({} explicit null).",
+        facts.null_key_documents, facts.documents, fields, facts.explicit_null_documents
+    );
+    if index.sparse && facts.explicit_null_documents > 0 {
+        why.push_str(" The index is sparse, but sparse skips only documents where the field is missing: explicit nulls are indexed and collide.");
+    }
+    if let Some(filter) = &index.partial_filter
+        && ctx.null_fields.iter().any(|f| !filter_excludes_null(filter, f))
+    {
+        why.push_str(&format!(
+            " The partial filter {} still admits null: {{ $exists: true }} matches a field that holds null.",
+            shell_value(&Bson::Document(filter.clone()))
+        ));
+    }
+    d.summary.push_str(&why);
+    let type_alias = facts.value_type.as_deref().unwrap_or("string");
+    if let Some(last) = d.fixes.last_mut() {
+        *last = format!("If documents may lack {fields}: replace the index with one that skips null and missing values. {}", partial_replacement(ctx, type_alias));
+    }
+}
+
+/// Does `filter` keep documents whose `field` is null out of the index?
+pub(crate) fn filter_excludes_null(filter: &Document, field: &str) -> bool {
+    filter.iter().any(|(k, v)| match (k.as_str(), v) {
+        ("$and", Bson::Array(items)) => items.iter().any(|i| matches!(i, Bson::Document(d) if filter_excludes_null(d, field))),
+        (k, v) if k == field => condition_excludes_null(v),
+        _ => false,
+    })
+}
+
+fn condition_excludes_null(cond: &Bson) -> bool {
+    let Bson::Document(ops) = cond else {
+        return !matches!(cond, Bson::Null);
+    };
+    if !ops.keys().any(|k| k.starts_with('$')) {
+        return true; // equality with an embedded document
+    }
+    ops.iter().any(|(op, v)| match op.as_str() {
+        "$type" => !type_admits_null(v),
+        "$gt" | "$gte" | "$lt" | "$lte" | "$eq" => !matches!(v, Bson::Null | Bson::MinKey | Bson::MaxKey),
+        "$in" => matches!(v, Bson::Array(a) if !a.iter().any(|x| matches!(x, Bson::Null))),
+        _ => false,
+    })
+}
+
+fn type_admits_null(v: &Bson) -> bool {
+    match v {
+        Bson::String(s) => s == "null",
+        Bson::Int32(10) | Bson::Int64(10) => true,
+        Bson::Double(d) => *d == 10.0,
+        Bson::Array(a) => a.iter().any(type_admits_null),
+        _ => false,
+    }
+}
+
+/// Does a value look like a number handed out by a sequence (`42`, `TKT-00042`, `INV/2025-26/000123`)?
+fn looks_sequential(v: &Bson) -> bool {
+    match v {
+        Bson::Int32(_) | Bson::Int64(_) => true,
+        Bson::String(s) => {
+            let digits = s.chars().rev().take_while(char::is_ascii_digit).count();
+            digits >= 3 && digits < s.len() + 1 && s.len() <= 40 && !s.contains('@')
+        }
+        _ => false,
+    }
+}
+
+fn group_key(fields: &[String]) -> String {
+    match fields {
+        [single] => json_str(&format!("${single}")),
+        many => format!("{{ {} }}", many.iter().enumerate().map(|(i, f)| format!("k{i}: {}", json_str(&format!("${f}")))).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// A field name as mongosh accepts it in an object literal.
+fn shell_name(name: &str) -> String {
+    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') && !name.starts_with(|c: char| c.is_ascii_digit());
+    if plain { name.to_string() } else { json_str(name) }
+}
+
+/// A value in mongosh syntax, so fixes can be pasted as they are.
+pub fn shell_value(v: &Bson) -> String {
+    match v {
+        Bson::Null => "null".into(),
+        Bson::Undefined => "undefined".into(),
+        Bson::Boolean(b) => b.to_string(),
+        Bson::Int32(i) => i.to_string(),
+        Bson::Int64(i) => format!("NumberLong(\"{i}\")"),
+        Bson::Double(d) if d.is_nan() => "NaN".into(),
+        Bson::Double(d) if d.is_infinite() => if *d > 0.0 { "Infinity".into() } else { "-Infinity".into() },
+        Bson::Double(d) if d.fract() == 0.0 && d.abs() < 1e15 => format!("{d:.1}"),
+        Bson::Double(d) => d.to_string(),
+        Bson::Decimal128(d) => format!("NumberDecimal(\"{d}\")"),
+        Bson::String(s) | Bson::Symbol(s) => json_str(s),
+        Bson::ObjectId(o) => format!("ObjectId(\"{o}\")"),
+        Bson::DateTime(dt) => match dt.try_to_rfc3339_string() {
+            Ok(s) => format!("ISODate(\"{s}\")"),
+            Err(_) => format!("new Date({})", dt.timestamp_millis()),
+        },
+        Bson::Timestamp(t) => format!("Timestamp({{ t: {}, i: {} }})", t.time, t.increment),
+        Bson::MinKey => "MinKey".into(),
+        Bson::MaxKey => "MaxKey".into(),
+        Bson::Document(d) => format!("{{ {} }}", d.iter().map(|(k, v)| format!("{}: {}", shell_name(k), shell_value(v))).collect::<Vec<_>>().join(", ")),
+        Bson::Array(a) => format!("[ {} ]", a.iter().map(shell_value).collect::<Vec<_>>().join(", ")),
+        other => other.clone().into_relaxed_extjson().to_string(),
+    }
+}
