@@ -384,7 +384,7 @@ fn attach_structured_fields(text: &str, errors: &mut [DuplicateKeyError]) {
         let region_start = if i == 0 { 0 } else { errors[i - 1].span.end };
         let region_end = if i + 1 < n { errors[i + 1].span.start } else { text.len() };
         let here = errors[i].span.clone();
-        let after = here.end.min(region_end)..region_end;
+        let after = here.start.min(region_end)..region_end;
         let before = region_start..here.start.max(region_start);
         let err = &mut errors[i];
         if let Some(kp) = structured(text, after.clone(), "keyPattern").or_else(|| structured(text, before.clone(), "keyPattern")) {
