@@ -1,1 +1,77 @@
-fn main() {}
+//! `dupkey`: find, explain, fix and prevent MongoDB duplicate-key (E11000) failures.
+//!
+//! The binary is glue: argument parsing, one module per command, printers. What dupkey knows
+//! about MongoDB lives in the library crates.
+
+mod explain;
+mod style;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dupkey",
+    version,
+    about = "Find, explain, fix and prevent MongoDB duplicate-key (E11000) failures."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Explain E11000 errors: what collided, why, and the exact fix.
+    Explain(explain::Args),
+}
+
+/// Output format shared by every command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Exit codes: 0 nothing found, 1 findings, 2 the tool failed.
+pub const EXIT_FOUND: u8 = 1;
+pub const EXIT_FAILED: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Explain(args) => explain::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dupkey: {}", one_line(&e));
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    e.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

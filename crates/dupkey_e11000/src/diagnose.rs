@@ -101,10 +101,17 @@ impl<'a> Context<'a> {
     fn new(err: &'a DuplicateKeyError) -> Self {
         let key = err.key.as_deref().unwrap_or_default();
         let fields: Vec<String> = key.iter().map(|(n, _)| n.clone()).collect();
-        let null_fields = key.iter().filter(|(_, v)| matches!(v, Bson::Null | Bson::Undefined)).map(|(n, _)| n.clone()).collect();
+        let null_fields = key
+            .iter()
+            .filter(|(_, v)| matches!(v, Bson::Null | Bson::Undefined))
+            .map(|(n, _)| n.clone())
+            .collect();
         let filter = format!(
             "{{ {} }}",
-            key.iter().map(|(n, v)| format!("{}: {}", shell_name(n), shell_value(v))).collect::<Vec<_>>().join(", ")
+            key.iter()
+                .map(|(n, v)| format!("{}: {}", shell_name(n), shell_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         Context {
             err,
@@ -118,19 +125,36 @@ impl<'a> Context<'a> {
     }
 
     fn field_list(&self, fields: &[String]) -> String {
-        fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+        fields
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn key_pattern(&self) -> String {
-        let pattern = self.err.key_pattern.as_ref().map(|kp| kp.iter().map(|(n, v)| format!("{}: {}", shell_name(n), shell_value(v))).collect::<Vec<_>>());
-        let parts = pattern.unwrap_or_else(|| self.fields.iter().map(|f| format!("{}: 1", shell_name(f))).collect());
+        let pattern = self.err.key_pattern.as_ref().map(|kp| {
+            kp.iter()
+                .map(|(n, v)| format!("{}: {}", shell_name(n), shell_value(v)))
+                .collect::<Vec<_>>()
+        });
+        let parts = pattern.unwrap_or_else(|| {
+            self.fields
+                .iter()
+                .map(|f| format!("{}: 1", shell_name(f)))
+                .collect()
+        });
         format!("{{ {} }}", parts.join(", "))
     }
 }
 
 fn collection_handle(err: &DuplicateKeyError) -> String {
     match (&err.database, &err.collection) {
-        (Some(db), Some(c)) => format!("db.getSiblingDB({}).getCollection({})", json_str(db), json_str(c)),
+        (Some(db), Some(c)) => format!(
+            "db.getSiblingDB({}).getCollection({})",
+            json_str(db),
+            json_str(c)
+        ),
         (None, Some(c)) => format!("db.getCollection({})", json_str(c)),
         _ => "db.getCollection(\"<collection>\")".into(),
     }
@@ -156,50 +180,74 @@ fn null_or_missing(ctx: &Context<'_>) -> Diagnosis {
         confirmed: false,
         summary,
         fixes: vec![
-            format!("See which documents hold the null key: {}.find({}, {{ _id: 1 }})", ctx.coll, ctx.filter),
+            format!(
+                "See which documents hold the null key:\n{}.find({}, {{ _id: 1 }})",
+                ctx.coll, ctx.filter
+            ),
             format!(
                 "If every document must have {fields}: set it on every insert (mark it required in the schema), backfill the existing documents, and keep the index as it is."
             ),
-            format!("If documents may lack {fields}: replace the index with one that skips null and missing values. {replacement}"),
+            format!(
+                "If documents may lack {fields}: replace the index with one that skips null and missing values. {replacement}"
+            ),
         ],
     }
 }
 
 /// The build-then-swap recipe for a partial unique index that really excludes null.
 fn partial_replacement(ctx: &Context<'_>, type_alias: &str) -> String {
-    let filter: Vec<String> = ctx.null_fields.iter().map(|f| format!("{}: {{ $type: {} }}", shell_name(f), json_str(type_alias))).collect();
+    let filter: Vec<String> = ctx
+        .null_fields
+        .iter()
+        .map(|f| format!("{}: {{ $type: {} }}", shell_name(f), json_str(type_alias)))
+        .collect();
     format!(
-        "Build the new index first, then drop the old one, so uniqueness holds throughout (MongoDB 5.0+): {coll}.createIndex({kp}, {{ unique: true, name: {name}, partialFilterExpression: {{ {filter} }} }}) then {coll}.dropIndex({old}). Use the field's real BSON type for $type{hint}; on MongoDB 4.4 and older build the new index on an equivalent key such as descending order instead.",
+        "Build the new index first, then drop the old one, so uniqueness holds throughout (MongoDB 5.0+; on 4.4 and older give the new index an equivalent key such as descending order). Use the field's real BSON type for $type{hint}.\n{coll}.createIndex({kp}, {{ unique: true, name: {name}, partialFilterExpression: {{ {filter} }} }})\n{coll}.dropIndex({old})",
         coll = ctx.coll,
         kp = ctx.key_pattern(),
         name = json_str(&format!("{}_present", ctx.index)),
         filter = filter.join(", "),
         old = json_str(&ctx.index),
-        hint = if type_alias == "string" { " (`dupkey explain --uri` reads it from the data)" } else { "" },
+        hint = if type_alias == "string" {
+            " (`dupkey explain --uri` reads it from the data)"
+        } else {
+            ""
+        },
     )
 }
 
 fn duplicate_id(ctx: &Context<'_>) -> Diagnosis {
     let restore = ctx.err.operation == Operation::Restore;
     let summary = if restore {
-        format!("{}: the restore wrote a document whose _id {} already exists in the target collection.", ctx.ns, ctx.filter)
+        format!(
+            "{}: the restore wrote a document whose _id {} already exists in the target collection.",
+            ctx.ns, ctx.filter
+        )
     } else {
         format!(
             "{}: a document with {} already exists. The _id was supplied by the application or an import, not generated by the driver, and it was used twice (a retried insert, a re-run import, or an id built from a counter or hash).",
             ctx.ns, ctx.filter
         )
     };
-    let mut fixes = vec![format!("Look at the stored document: {}.findOne({})", ctx.coll, ctx.filter)];
+    let mut fixes = vec![format!(
+        "Look at the stored document:\n{}.findOne({})",
+        ctx.coll, ctx.filter
+    )];
     if restore {
         fixes.push("mongorestore continues past these errors and keeps the stored copy; restore with --drop to replace the collection, or leave it if the stored documents are the ones to keep.".into());
     } else {
         fixes.push(format!(
-            "If the write is a retry of the same document, make it idempotent: {}.replaceOne({}, doc, {{ upsert: true }}) (or insertMany(docs, {{ ordered: false }}) and treat code 11000 as 'already there').",
+            "If the write is a retry of the same document, make it idempotent (or use insertMany(docs, {{ ordered: false }}) and treat code 11000 as 'already there'):\n{}.replaceOne({}, doc, {{ upsert: true }})",
             ctx.coll, ctx.filter
         ));
-        fixes.push("If the application builds _id values itself, let the driver generate ObjectIds, or hand out numbers atomically: db.counters.findOneAndUpdate({ _id: \"<name>\" }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: \"after\" }).".into());
+        fixes.push("If the application builds _id values itself, let the driver generate ObjectIds, or hand out numbers atomically:\ndb.counters.findOneAndUpdate({ _id: \"<name>\" }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: \"after\" }).".into());
     }
-    Diagnosis { cause: Cause::DuplicateId, confirmed: false, summary, fixes }
+    Diagnosis {
+        cause: Cause::DuplicateId,
+        confirmed: false,
+        summary,
+        fixes,
+    }
 }
 
 fn value_collision(ctx: &Context<'_>) -> Diagnosis {
@@ -208,7 +256,7 @@ fn value_collision(ctx: &Context<'_>) -> Diagnosis {
     let mut fixes = Vec::new();
     let summary = if ctx.err.operation == Operation::IndexBuild {
         fixes.push(format!(
-            "List every group of duplicates before building the index: {}.aggregate([{{ $group: {{ _id: {}, n: {{ $sum: 1 }}, ids: {{ $push: \"$_id\" }} }} }}, {{ $match: {{ n: {{ $gt: 1 }} }} }}], {{ allowDiskUse: true }})",
+            "List every group of duplicates before building the index:\n{}.aggregate([{{ $group: {{ _id: {}, n: {{ $sum: 1 }}, ids: {{ $push: \"$_id\" }} }} }}, {{ $match: {{ n: {{ $gt: 1 }} }} }}], {{ allowDiskUse: true }})",
             ctx.coll,
             group_key(&ctx.fields)
         ));
@@ -219,7 +267,7 @@ fn value_collision(ctx: &Context<'_>) -> Diagnosis {
         )
     } else {
         fixes.push(format!(
-            "Make creation atomic instead of check-then-insert: {}.findOneAndUpdate({}, {{ $setOnInsert: {{ /* fields for a new document */ }} }}, {{ upsert: true, returnDocument: \"after\" }}) (Mongoose: Model.findOneAndUpdate(filter, {{ $setOnInsert: doc }}, {{ upsert: true, new: true }})).",
+            "Make creation atomic instead of check-then-insert (Mongoose: Model.findOneAndUpdate(filter, {{ $setOnInsert: doc }}, {{ upsert: true, new: true }})):\n{}.findOneAndUpdate({}, {{ $setOnInsert: {{ /* fields for a new document */ }} }}, {{ upsert: true, returnDocument: \"after\" }})",
             ctx.coll, ctx.filter
         ));
         fixes.push("Treat code 11000 as a conflict, not a crash: answer HTTP 409 (or re-read the existing document) instead of 500.".into());
@@ -228,19 +276,30 @@ fn value_collision(ctx: &Context<'_>) -> Diagnosis {
             ctx.ns, ctx.filter, ctx.index
         )
     };
-    let mut d = Diagnosis { cause: Cause::ValueCollision, confirmed: false, summary, fixes };
+    let mut d = Diagnosis {
+        cause: Cause::ValueCollision,
+        confirmed: false,
+        summary,
+        fixes,
+    };
     if sequential && ctx.err.operation != Operation::IndexBuild {
         d.summary.push_str(" The value looks like a generated number: numbers made from countDocuments()+1 or max+1 race, and a counter left behind the data by an import or restore hands out numbers already used.");
-        d.fixes.push("Generate numbers with one atomic counter and raise it to the largest number in use: db.counters.updateOne({ _id: \"<name>\" }, { $max: { seq: <largest number used> } }) (`dupkey explain --uri` finds both).".into());
+        d.fixes.push("Generate numbers with one atomic counter and raise it to the largest number in use (`dupkey explain --uri` finds both):\ndb.counters.updateOne({ _id: \"<name>\" }, { $max: { seq: <largest number used> } })".into());
     }
     d
 }
 
 fn unknown(ctx: &Context<'_>) -> Diagnosis {
     let what = if ctx.err.index.is_some() {
-        format!("{}: a write collided on unique index `{}`, but the message does not show the key.", ctx.ns, ctx.index)
+        format!(
+            "{}: a write collided on unique index `{}`, but the message does not show the key.",
+            ctx.ns, ctx.index
+        )
     } else {
-        format!("{}: a duplicate-key error without index or key (DocumentDB, Cosmos DB, some test servers and WiredTiger 3.0.0-3.0.1 print none).", ctx.ns)
+        format!(
+            "{}: a duplicate-key error without index or key (DocumentDB, Cosmos DB, some test servers and WiredTiger 3.0.0-3.0.1 print none).",
+            ctx.ns
+        )
     };
     Diagnosis {
         cause: Cause::Unknown,
@@ -248,7 +307,7 @@ fn unknown(ctx: &Context<'_>) -> Diagnosis {
         summary: what,
         fixes: vec![
             "Log the full error object: its keyPattern and keyValue fields (MongoDB 4.2+) name the index and the key.".into(),
-            format!("List the unique indexes to see which could have fired: {}.getIndexes().filter(i => i.unique)", ctx.coll),
+            format!("List the unique indexes to see which could have fired:\n{}.getIndexes().filter(i => i.unique)", ctx.coll),
         ],
     }
 }
@@ -256,7 +315,10 @@ fn unknown(ctx: &Context<'_>) -> Diagnosis {
 /// Refines the text-only diagnosis with what the live database shows.
 fn confirm(ctx: &Context<'_>, facts: &LiveFacts, d: &mut Diagnosis) {
     let Some(index) = &facts.index else {
-        d.summary.push_str(&format!(" The index `{}` no longer exists on {}: it was dropped or renamed after the error.", ctx.index, ctx.ns));
+        d.summary.push_str(&format!(
+            " The index `{}` no longer exists on {}: it was dropped or renamed after the error.",
+            ctx.index, ctx.ns
+        ));
         return;
     };
     if let Some(counter) = facts.counter.as_ref().filter(|c| c.value < c.max_used) {
@@ -266,7 +328,9 @@ fn confirm(ctx: &Context<'_>, facts: &LiveFacts, d: &mut Diagnosis) {
     if ctx.null_fields.is_empty() {
         return;
     }
-    let stale = index.unique && facts.documents >= 2 && facts.documents_with_key_fields * 100 <= facts.documents;
+    let stale = index.unique
+        && facts.documents >= 2
+        && facts.documents_with_key_fields * 100 <= facts.documents;
     if stale {
         stale_index(ctx, facts, index, d);
         return;
@@ -281,10 +345,13 @@ fn counter_lag(ctx: &Context<'_>, c: &CounterFacts, d: &mut Diagnosis) {
         "{}: the counter {} in {} stands at {}, but the data already uses {} ({}). Every number the counter hands out up to {} is taken, so inserts collide on `{}`. Counters fall behind after imports, restores or numbers assigned outside the counter.",
         ctx.ns, c.selector, c.namespace, c.value, c.max_used, c.example, c.max_used, ctx.index
     );
-    let (db, coll) = c.namespace.split_once('.').unwrap_or((&c.namespace, "counters"));
+    let (db, coll) = c
+        .namespace
+        .split_once('.')
+        .unwrap_or((&c.namespace, "counters"));
     d.fixes = vec![
         format!(
-            "Raise the counter to the largest number in use ($max never lowers it): db.getSiblingDB({}).getCollection({}).updateOne({}, {{ $max: {{ {}: {} }} }})",
+            "Raise the counter to the largest number in use ($max never lowers it):\ndb.getSiblingDB({}).getCollection({}).updateOne({}, {{ $max: {{ {}: {} }} }})",
             json_str(db),
             json_str(coll),
             c.selector,
@@ -307,7 +374,7 @@ fn stale_index(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut
         facts.documents
     );
     d.fixes = vec![
-        format!("Drop the leftover index: {}.dropIndex({})", ctx.coll, json_str(&index.name)),
+        format!("Drop the leftover index:\n{}.dropIndex({})", ctx.coll, json_str(&index.name)),
         "Remove the field's `unique: true` (or schema.index(…)) from the application schema too, or Mongoose's autoIndex will build it again on the next start.".into(),
     ];
 }
@@ -323,7 +390,10 @@ fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut D
         why.push_str(" The index is sparse, but sparse skips only documents where the field is missing: explicit nulls are indexed and collide.");
     }
     if let Some(filter) = &index.partial_filter
-        && ctx.null_fields.iter().any(|f| !filter_excludes_null(filter, f))
+        && ctx
+            .null_fields
+            .iter()
+            .any(|f| !filter_excludes_null(filter, f))
     {
         why.push_str(&format!(
             " The partial filter {} still admits null: {{ $exists: true }} matches a field that holds null.",
@@ -333,14 +403,19 @@ fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut D
     d.summary.push_str(&why);
     let type_alias = facts.value_type.as_deref().unwrap_or("string");
     if let Some(last) = d.fixes.last_mut() {
-        *last = format!("If documents may lack {fields}: replace the index with one that skips null and missing values. {}", partial_replacement(ctx, type_alias));
+        *last = format!(
+            "If documents may lack {fields}: replace the index with one that skips null and missing values. {}",
+            partial_replacement(ctx, type_alias)
+        );
     }
 }
 
 /// Does `filter` keep documents whose `field` is null out of the index?
 pub(crate) fn filter_excludes_null(filter: &Document, field: &str) -> bool {
     filter.iter().any(|(k, v)| match (k.as_str(), v) {
-        ("$and", Bson::Array(items)) => items.iter().any(|i| matches!(i, Bson::Document(d) if filter_excludes_null(d, field))),
+        ("$and", Bson::Array(items)) => items
+            .iter()
+            .any(|i| matches!(i, Bson::Document(d) if filter_excludes_null(d, field))),
         (k, v) if k == field => condition_excludes_null(v),
         _ => false,
     })
@@ -355,7 +430,9 @@ fn condition_excludes_null(cond: &Bson) -> bool {
     }
     ops.iter().any(|(op, v)| match op.as_str() {
         "$type" => !type_admits_null(v),
-        "$gt" | "$gte" | "$lt" | "$lte" | "$eq" => !matches!(v, Bson::Null | Bson::MinKey | Bson::MaxKey),
+        "$gt" | "$gte" | "$lt" | "$lte" | "$eq" => {
+            !matches!(v, Bson::Null | Bson::MinKey | Bson::MaxKey)
+        }
         "$in" => matches!(v, Bson::Array(a) if !a.iter().any(|x| matches!(x, Bson::Null))),
         _ => false,
     })
@@ -386,7 +463,14 @@ fn looks_sequential(v: &Bson) -> bool {
 fn group_key(fields: &[String]) -> String {
     match fields {
         [single] => json_str(&format!("${single}")),
-        many => format!("{{ {} }}", many.iter().enumerate().map(|(i, f)| format!("k{i}: {}", json_str(&format!("${f}")))).collect::<Vec<_>>().join(", ")),
+        many => format!(
+            "{{ {} }}",
+            many.iter()
+                .enumerate()
+                .map(|(i, f)| format!("k{i}: {}", json_str(&format!("${f}"))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -396,8 +480,16 @@ fn json_str(s: &str) -> String {
 
 /// A field name as mongosh accepts it in an object literal.
 fn shell_name(name: &str) -> String {
-    let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$') && !name.starts_with(|c: char| c.is_ascii_digit());
-    if plain { name.to_string() } else { json_str(name) }
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        name.to_string()
+    } else {
+        json_str(name)
+    }
 }
 
 /// A value in mongosh syntax, so fixes can be pasted as they are.
@@ -409,7 +501,13 @@ pub fn shell_value(v: &Bson) -> String {
         Bson::Int32(i) => i.to_string(),
         Bson::Int64(i) => format!("NumberLong(\"{i}\")"),
         Bson::Double(d) if d.is_nan() => "NaN".into(),
-        Bson::Double(d) if d.is_infinite() => if *d > 0.0 { "Infinity".into() } else { "-Infinity".into() },
+        Bson::Double(d) if d.is_infinite() => {
+            if *d > 0.0 {
+                "Infinity".into()
+            } else {
+                "-Infinity".into()
+            }
+        }
         Bson::Double(d) if d.fract() == 0.0 && d.abs() < 1e15 => format!("{d:.1}"),
         Bson::Double(d) => d.to_string(),
         Bson::Decimal128(d) => format!("NumberDecimal(\"{d}\")"),
@@ -422,8 +520,17 @@ pub fn shell_value(v: &Bson) -> String {
         Bson::Timestamp(t) => format!("Timestamp({{ t: {}, i: {} }})", t.time, t.increment),
         Bson::MinKey => "MinKey".into(),
         Bson::MaxKey => "MaxKey".into(),
-        Bson::Document(d) => format!("{{ {} }}", d.iter().map(|(k, v)| format!("{}: {}", shell_name(k), shell_value(v))).collect::<Vec<_>>().join(", ")),
-        Bson::Array(a) => format!("[ {} ]", a.iter().map(shell_value).collect::<Vec<_>>().join(", ")),
+        Bson::Document(d) => format!(
+            "{{ {} }}",
+            d.iter()
+                .map(|(k, v)| format!("{}: {}", shell_name(k), shell_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Bson::Array(a) => format!(
+            "[ {} ]",
+            a.iter().map(shell_value).collect::<Vec<_>>().join(", ")
+        ),
         other => other.clone().into_relaxed_extjson().to_string(),
     }
 }

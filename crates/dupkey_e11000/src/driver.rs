@@ -37,7 +37,10 @@ impl DuplicateKeyError {
         failures(err)
             .into_iter()
             .map(|f| {
-                let mut parsed = parse_all(&f.message).into_iter().next().unwrap_or_else(|| DuplicateKeyError::empty(f.code, Operation::Unknown));
+                let mut parsed = parse_all(&f.message)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| DuplicateKeyError::empty(f.code, Operation::Unknown));
                 parsed.code = f.code;
                 parsed.span = 0..0;
                 if let Some(reply) = reply {
@@ -61,21 +64,41 @@ fn failures(err: &Error) -> Vec<Failure> {
     let mut out = Vec::new();
     match &*err.kind {
         ErrorKind::Write(WriteFailure::WriteError(we)) if is_dup(we.code) => {
-            out.push(Failure { code: we.code, message: we.message.clone(), batch_index: None });
+            out.push(Failure {
+                code: we.code,
+                message: we.message.clone(),
+                batch_index: None,
+            });
         }
         ErrorKind::Command(ce) if is_dup(ce.code) => {
-            out.push(Failure { code: ce.code, message: ce.message.clone(), batch_index: None });
+            out.push(Failure {
+                code: ce.code,
+                message: ce.message.clone(),
+                batch_index: None,
+            });
         }
         ErrorKind::InsertMany(ime) => {
             for we in ime.write_errors.iter().flatten().filter(|w| is_dup(w.code)) {
-                out.push(Failure { code: we.code, message: we.message.clone(), batch_index: Some(we.index) });
+                out.push(Failure {
+                    code: we.code,
+                    message: we.message.clone(),
+                    batch_index: Some(we.index),
+                });
             }
         }
         ErrorKind::BulkWrite(bwe) => {
-            let mut entries: Vec<_> = bwe.write_errors.iter().filter(|(_, w)| is_dup(w.code)).collect();
+            let mut entries: Vec<_> = bwe
+                .write_errors
+                .iter()
+                .filter(|(_, w)| is_dup(w.code))
+                .collect();
             entries.sort_by_key(|(i, _)| **i);
             for (i, we) in entries {
-                out.push(Failure { code: we.code, message: we.message.clone(), batch_index: Some(*i) });
+                out.push(Failure {
+                    code: we.code,
+                    message: we.message.clone(),
+                    batch_index: Some(*i),
+                });
             }
         }
         _ => {}
@@ -90,8 +113,14 @@ fn apply_reply(err: &mut DuplicateKeyError, reply: &RawDocument, batch_index: Op
     if let Ok(entries) = reply.get_array("writeErrors") {
         let wanted = batch_index.unwrap_or(0);
         for (pos, entry) in entries.into_iter().flatten().enumerate() {
-            let Some(doc) = entry.as_document() else { continue };
-            let index = doc.get_i32("index").ok().and_then(|i| usize::try_from(i).ok()).unwrap_or(pos);
+            let Some(doc) = entry.as_document() else {
+                continue;
+            };
+            let index = doc
+                .get_i32("index")
+                .ok()
+                .and_then(|i| usize::try_from(i).ok())
+                .unwrap_or(pos);
             if index == wanted {
                 source = doc;
                 break;

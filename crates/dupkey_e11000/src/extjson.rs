@@ -19,9 +19,11 @@ pub fn value_to_json(value: &Bson) -> Value {
         }
         Bson::Double(v) if *v == 0.0 && v.is_sign_negative() => json!({ "$numberDouble": "-0.0" }),
         Bson::Array(items) => Value::Array(items.iter().map(value_to_json).collect()),
-        Bson::Document(doc) => {
-            Value::Object(doc.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
-        }
+        Bson::Document(doc) => Value::Object(
+            doc.iter()
+                .map(|(k, v)| (k.clone(), value_to_json(v)))
+                .collect(),
+        ),
         other => other.clone().into_relaxed_extjson(),
     }
 }
@@ -41,10 +43,19 @@ mod tests {
 
     #[test]
     fn large_longs_keep_precision() {
-        assert_eq!(value_to_json(&Bson::Int64(9_007_199_254_740_993)), json!({"$numberLong": "9007199254740993"}));
+        assert_eq!(
+            value_to_json(&Bson::Int64(9_007_199_254_740_993)),
+            json!({"$numberLong": "9007199254740993"})
+        );
         assert_eq!(value_to_json(&Bson::Int64(42)), json!(42));
-        assert_eq!(value_to_json(&Bson::Double(-0.0)), json!({"$numberDouble": "-0.0"}));
-        assert_eq!(value_to_json(&Bson::Double(f64::NAN)), json!({"$numberDouble": "NaN"}));
+        assert_eq!(
+            value_to_json(&Bson::Double(-0.0)),
+            json!({"$numberDouble": "-0.0"})
+        );
+        assert_eq!(
+            value_to_json(&Bson::Double(f64::NAN)),
+            json!({"$numberDouble": "NaN"})
+        );
         assert_eq!(value_to_json(&Bson::Double(5.0)).to_string(), "5.0");
     }
 }

@@ -25,6 +25,7 @@ mod diagnose;
 #[cfg(feature = "driver")]
 mod driver;
 mod extjson;
+mod log;
 mod naming;
 mod scan;
 mod text;
@@ -34,10 +35,11 @@ use std::ops::Range;
 
 use bson::Bson;
 
-pub use diagnose::{CounterFacts, Diagnosis, IndexFacts, LiveFacts, diagnose};
+pub use diagnose::{CounterFacts, Diagnosis, IndexFacts, LiveFacts, diagnose, shell_value};
 #[cfg(feature = "driver")]
 pub use driver::is_duplicate_key;
 pub use extjson::{key_to_json, value_to_json};
+pub use log::{LogEntry, LogGroup, LogReport, MAX_KEYS_PER_GROUP, line_timestamp, scan_log};
 pub use naming::fields_from_index_name;
 pub use scan::KeyFields;
 pub use text::parse_all;
@@ -175,8 +177,17 @@ impl DuplicateKeyError {
             Some((db, coll)) => (Some(db), coll),
             None => (None, ns),
         };
-        let bad_db = |d: &str| d.is_empty() || d.contains(['/', '\\', '"', '$', '*', '<', '>', ':', '|', '?', ' ', '#', '{', '}', '\'']);
-        if db.is_some_and(bad_db) || coll.is_empty() || coll.contains(['<', '>', '"', '{', '}']) || (db.is_none() && bad_db(coll)) {
+        let bad_db = |d: &str| {
+            d.is_empty()
+                || d.contains([
+                    '/', '\\', '"', '$', '*', '<', '>', ':', '|', '?', ' ', '#', '{', '}', '\'',
+                ])
+        };
+        if db.is_some_and(bad_db)
+            || coll.is_empty()
+            || coll.contains(['<', '>', '"', '{', '}'])
+            || (db.is_none() && bad_db(coll))
+        {
             return;
         }
         self.database = db.map(str::to_string);
@@ -195,13 +206,21 @@ impl DuplicateKeyError {
     /// The error's cause as far as the text alone tells.
     pub fn cause(&self) -> Cause {
         let is_id = self.index.as_deref() == Some("_id_")
-            || self.key.as_ref().is_some_and(|k| k.len() == 1 && k[0].0 == "_id");
+            || self
+                .key
+                .as_ref()
+                .is_some_and(|k| k.len() == 1 && k[0].0 == "_id");
         if is_id {
             return Cause::DuplicateId;
         }
         match &self.key {
             None => Cause::Unknown,
-            Some(k) if k.iter().any(|(_, v)| matches!(v, Bson::Null | Bson::Undefined)) => Cause::NullOrMissing,
+            Some(k)
+                if k.iter()
+                    .any(|(_, v)| matches!(v, Bson::Null | Bson::Undefined)) =>
+            {
+                Cause::NullOrMissing
+            }
             Some(_) => Cause::ValueCollision,
         }
     }
@@ -212,10 +231,18 @@ impl DuplicateKeyError {
             a.is_none() || b.is_none() || a == b
         }
         let keys_agree = match (&self.key, &other.key) {
-            (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(b).all(|((na, va), (nb, vb))| (na.is_empty() || nb.is_empty() || na == nb) && same_value(va, vb)),
+            (Some(a), Some(b)) => {
+                a.len() == b.len()
+                    && a.iter().zip(b).all(|((na, va), (nb, vb))| {
+                        (na.is_empty() || nb.is_empty() || na == nb) && same_value(va, vb)
+                    })
+            }
             _ => true,
         };
-        agree(&self.database, &other.database) && agree(&self.collection, &other.collection) && agree(&self.index, &other.index) && keys_agree
+        agree(&self.database, &other.database)
+            && agree(&self.collection, &other.collection)
+            && agree(&self.index, &other.index)
+            && keys_agree
     }
 
     /// Keeps the more complete of two sightings of the same error.
@@ -244,7 +271,11 @@ impl DuplicateKeyError {
         let usable = match &self.key {
             None => true,
             Some(msg) => {
-                msg.len() == kv.len() && msg.iter().zip(&kv).all(|((mn, _), (kn, _))| mn.is_empty() || kn.is_empty() || mn == kn)
+                msg.len() == kv.len()
+                    && msg
+                        .iter()
+                        .zip(&kv)
+                        .all(|((mn, _), (kn, _))| mn.is_empty() || kn.is_empty() || mn == kn)
             }
         };
         if !usable || self.collation.is_some() {
@@ -253,12 +284,27 @@ impl DuplicateKeyError {
         let names_known = kv.iter().all(|(n, _)| !n.is_empty());
         // A shell's JavaScript `keyValue` prints 29.0 as 29; the message keeps the double.
         let kv: KeyFields = match &self.key {
-            Some(msg) => kv.into_iter().zip(msg).map(|((n, v), (_, mv))| if same_number(&v, mv) { (n, mv.clone()) } else { (n, v) }).collect(),
+            Some(msg) => kv
+                .into_iter()
+                .zip(msg)
+                .map(|((n, v), (_, mv))| {
+                    if same_number(&v, mv) {
+                        (n, mv.clone())
+                    } else {
+                        (n, v)
+                    }
+                })
+                .collect(),
             None => kv,
         };
         match self.key.take() {
             Some(msg) if !names_known => {
-                self.key = Some(msg.into_iter().zip(kv).map(|((mn, _), (_, v))| (mn, v)).collect());
+                self.key = Some(
+                    msg.into_iter()
+                        .zip(kv)
+                        .map(|((mn, _), (_, v))| (mn, v))
+                        .collect(),
+                );
             }
             _ => {
                 self.key = Some(kv);
@@ -277,14 +323,17 @@ fn same_number(a: &Bson, b: &Bson) -> bool {
         Bson::Double(d) => Some(*d),
         _ => None,
     };
-    matches!((as_f64(a), as_f64(b)), (Some(x), Some(y)) if x == y) && std::mem::discriminant(a) != std::mem::discriminant(b)
+    matches!((as_f64(a), as_f64(b)), (Some(x), Some(y)) if x == y)
+        && std::mem::discriminant(a) != std::mem::discriminant(b)
 }
 
 /// Equality for deduplication: NaN equals NaN, numbers compare by type and value, and a
 /// string equals a longer one it begins (a copy whose control characters a terminal ate).
 fn same_value(a: &Bson, b: &Bson) -> bool {
     match (a, b) {
-        (Bson::String(x), Bson::String(y)) => x.starts_with(y.as_str()) || y.starts_with(x.as_str()),
+        (Bson::String(x), Bson::String(y)) => {
+            x.starts_with(y.as_str()) || y.starts_with(x.as_str())
+        }
         (Bson::Double(x), Bson::Double(y)) => x == y || (x.is_nan() && y.is_nan()),
         _ => a == b,
     }

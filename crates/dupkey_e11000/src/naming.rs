@@ -34,7 +34,8 @@ pub fn fields_from_index_name(name: &str) -> Option<Vec<String>> {
 }
 
 fn is_direction(part: &str) -> bool {
-    matches!(part, "text" | "2d" | "2dsphere" | "hashed" | "geoHaystack") || (!part.is_empty() && part.parse::<f64>().is_ok())
+    matches!(part, "text" | "2d" | "2dsphere" | "hashed" | "geoHaystack")
+        || (!part.is_empty() && part.parse::<f64>().is_ok())
 }
 
 /// Gives every field of `key` a name. Names the message printed are kept.
@@ -50,7 +51,10 @@ pub(crate) fn resolve_key_names(
     if let Some(names) = key_pattern.filter(|p| p.len() == key.len()) {
         return (rename(key, names), NameSource::KeyPattern);
     }
-    if let Some(names) = index.and_then(fields_from_index_name).filter(|n| n.len() == key.len()) {
+    if let Some(names) = index
+        .and_then(fields_from_index_name)
+        .filter(|n| n.len() == key.len())
+    {
         return (rename(key, &names), NameSource::IndexName);
     }
     let positional: Vec<String> = (0..key.len()).map(|i| format!("#{i}")).collect();
@@ -58,7 +62,10 @@ pub(crate) fn resolve_key_names(
 }
 
 fn rename(key: KeyFields, names: &[String]) -> KeyFields {
-    key.into_iter().zip(names).map(|((_, v), n)| (n.clone(), v)).collect()
+    key.into_iter()
+        .zip(names)
+        .map(|((_, v), n)| (n.clone(), v))
+        .collect()
 }
 
 #[cfg(test)]
@@ -72,7 +79,10 @@ mod tests {
     #[test]
     fn default_names() {
         assert_eq!(f("email_1").unwrap(), ["email"]);
-        assert_eq!(f("id_1_reference_value_1").unwrap(), ["id", "reference_value"]);
+        assert_eq!(
+            f("id_1_reference_value_1").unwrap(),
+            ["id", "reference_value"]
+        );
         assert_eq!(f("tenant_id_1_email_-1").unwrap(), ["tenant_id", "email"]);
         assert_eq!(f("user.email_1").unwrap(), ["user.email"]);
         assert_eq!(f("_id_").unwrap(), ["_id"]);

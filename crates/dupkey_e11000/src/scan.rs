@@ -29,12 +29,21 @@ const MAX_DEPTH: usize = 64;
 
 impl<'a> Scanner<'a> {
     pub(crate) fn new(src: &'a str, raw_strings: bool) -> Self {
-        Scanner { src, pos: 0, raw_strings, truncated: false, first_column: 0 }
+        Scanner {
+            src,
+            pos: 0,
+            raw_strings,
+            truncated: false,
+            first_column: 0,
+        }
     }
 
     /// A scanner over text that starts `column` characters into its line.
     pub(crate) fn at_column(src: &'a str, raw_strings: bool, column: usize) -> Self {
-        Scanner { first_column: column, ..Scanner::new(src, raw_strings) }
+        Scanner {
+            first_column: column,
+            ..Scanner::new(src, raw_strings)
+        }
     }
 
     pub(crate) fn pos(&self) -> usize {
@@ -333,7 +342,9 @@ impl<'a> Scanner<'a> {
 
     fn closes_raw_string(&self, after: usize) -> bool {
         let rest = self.src[after..].trim_start_matches([' ', '\t', '\r', '\n']);
-        let Some(next) = rest.chars().next() else { return true };
+        let Some(next) = rest.chars().next() else {
+            return true;
+        };
         match next {
             '}' | ']' | ')' => true,
             ',' => {
@@ -463,7 +474,9 @@ impl<'a> Scanner<'a> {
         if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
             return None;
         }
-        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+'))).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+')))
+            .unwrap_or(rest.len());
         let dt = DateTime::parse_rfc3339_str(&rest[..end]).ok()?;
         self.pos += end;
         Some(Bson::DateTime(dt))
@@ -503,7 +516,9 @@ impl<'a> Scanner<'a> {
                 is_float = true;
                 i = j;
                 // Some servers append ".0" even after an exponent.
-                if rest[i..].starts_with(".0") && !rest[i + 2..].starts_with(|c: char| c.is_ascii_digit()) {
+                if rest[i..].starts_with(".0")
+                    && !rest[i + 2..].starts_with(|c: char| c.is_ascii_digit())
+                {
                     self.pos += i + 2;
                     return rest[..i].parse().ok().map(Bson::Double);
                 }
@@ -592,7 +607,10 @@ impl<'a> Scanner<'a> {
                 self.bump();
                 let q = self.bump()?;
                 Arg::Bytes(self.parse_python_bytes(q)?)
-            } else if self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '-') {
+            } else if self
+                .peek()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
                 self.parse_bare_arg(depth)?
             } else {
                 Arg::Value(self.parse_value_at(depth + 1)?)
@@ -607,8 +625,16 @@ impl<'a> Scanner<'a> {
     /// a nested constructor call.
     fn parse_bare_arg(&mut self, depth: usize) -> Option<Arg> {
         let start = self.pos;
-        let token = self.take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.'));
-        if self.rest().starts_with('(') || token == "new" || matches!(token, "null" | "None" | "true" | "false" | "True" | "False" | "undefined") {
+        let token = self.take_while(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.')
+        });
+        if self.rest().starts_with('(')
+            || token == "new"
+            || matches!(
+                token,
+                "null" | "None" | "true" | "false" | "True" | "False" | "undefined"
+            )
+        {
             self.pos = start;
             return self.parse_value_at(depth + 1).map(Arg::Value);
         }
@@ -653,15 +679,32 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let i = self.take_while(|c| c.is_ascii_digit()).parse().ok()?;
-        Some(Bson::Timestamp(Timestamp { time: t, increment: i }))
+        Some(Bson::Timestamp(Timestamp {
+            time: t,
+            increment: i,
+        }))
     }
 }
 
 /// After a comma in a raw string: does the text go on with a constructor-like value?
 fn starts_with_constructor(word: &str) -> bool {
-    ["ObjectId", "new", "UUID", "BinData", "Timestamp", "MinKey", "MaxKey", "null", "undefined", "true", "false", "NumberDecimal", "CollationKey"]
-        .iter()
-        .any(|w| word.starts_with(w))
+    [
+        "ObjectId",
+        "new",
+        "UUID",
+        "BinData",
+        "Timestamp",
+        "MinKey",
+        "MaxKey",
+        "null",
+        "undefined",
+        "true",
+        "false",
+        "NumberDecimal",
+        "CollationKey",
+    ]
+    .iter()
+    .any(|w| word.starts_with(w))
 }
 
 /// A raw message string that a terminal wrapped: the line breaks are not part of the value.
@@ -676,7 +719,11 @@ fn unwrap_lines(body: &str) -> String {
             out.push_str(line);
         } else {
             let t = line.trim_start_matches([' ', '\t']);
-            out.push_str(t.strip_prefix("> ").or_else(|| t.strip_prefix('>')).unwrap_or(line));
+            out.push_str(
+                t.strip_prefix("> ")
+                    .or_else(|| t.strip_prefix('>'))
+                    .unwrap_or(line),
+            );
         }
     }
     out
@@ -725,29 +772,44 @@ fn call_value(name: &str, args: Vec<Arg>, truncated: &mut bool) -> Option<Bson> 
             None => None,
             Some(a) => match a.int() {
                 Some(ms) => Some(Bson::DateTime(DateTime::from_millis(ms))),
-                None => DateTime::parse_rfc3339_str(a.text()?.trim()).ok().map(Bson::DateTime),
+                None => DateTime::parse_rfc3339_str(a.text()?.trim())
+                    .ok()
+                    .map(Bson::DateTime),
             },
         },
         "datetime" => python_datetime(&args),
         "NumberLong" | "Long" | "Int64" => first?.int().map(Bson::Int64),
-        "NumberInt" | "Int32" => first?.int().and_then(|v| i32::try_from(v).ok()).map(Bson::Int32),
+        "NumberInt" | "Int32" => first?
+            .int()
+            .and_then(|v| i32::try_from(v).ok())
+            .map(Bson::Int32),
         "Double" => first?.text()?.parse().ok().map(Bson::Double),
-        "NumberDecimal" | "Decimal128" | "Decimal" => {
-            first?.text()?.parse::<Decimal128>().ok().map(Bson::Decimal128)
-        }
-        "UUID" | "BinData" | "Binary" | "Binary.createFromBase64" | "Binary.createFromHexString" => {
-            binary_value(name, &args)
-        }
+        "NumberDecimal" | "Decimal128" | "Decimal" => first?
+            .text()?
+            .parse::<Decimal128>()
+            .ok()
+            .map(Bson::Decimal128),
+        "UUID"
+        | "BinData"
+        | "Binary"
+        | "Binary.createFromBase64"
+        | "Binary.createFromHexString" => binary_value(name, &args),
         "Timestamp" => match first {
             Some(Arg::Value(Bson::Document(d))) => {
                 let t = d.get("t").and_then(bson_int)?;
                 let i = d.get("i").and_then(bson_int)?;
-                Some(Bson::Timestamp(Timestamp { time: u32::try_from(t).ok()?, increment: u32::try_from(i).ok()? }))
+                Some(Bson::Timestamp(Timestamp {
+                    time: u32::try_from(t).ok()?,
+                    increment: u32::try_from(i).ok()?,
+                }))
             }
             _ => {
                 let t = first?.int()?;
                 let i = args.get(1)?.int()?;
-                Some(Bson::Timestamp(Timestamp { time: u32::try_from(t).ok()?, increment: u32::try_from(i).ok()? }))
+                Some(Bson::Timestamp(Timestamp {
+                    time: u32::try_from(t).ok()?,
+                    increment: u32::try_from(i).ok()?,
+                }))
             }
         },
         "MinKey" => Some(Bson::MinKey),
@@ -808,7 +870,10 @@ fn binary_value(name: &str, args: &[Arg]) -> Option<Bson> {
                 let subtype = first.int()? as u8;
                 let text = payload.text()?;
                 let is_quoted = matches!(payload, Arg::Value(Bson::String(_)));
-                let bytes = if !is_quoted && text.chars().all(|c| c.is_ascii_hexdigit()) && text.len() % 2 == 0 {
+                let bytes = if !is_quoted
+                    && text.chars().all(|c| c.is_ascii_hexdigit())
+                    && text.len() % 2 == 0
+                {
                     decode_hex(&text)?
                 } else {
                     decode_base64(&text).or_else(|| decode_hex(&text))?
@@ -818,7 +883,10 @@ fn binary_value(name: &str, args: &[Arg]) -> Option<Bson> {
             _ => return None,
         },
     };
-    Some(Bson::Binary(Binary { subtype: BinarySubtype::from(subtype), bytes }))
+    Some(Bson::Binary(Binary {
+        subtype: BinarySubtype::from(subtype),
+        bytes,
+    }))
 }
 
 pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
@@ -895,20 +963,39 @@ mod tests {
 
     #[test]
     fn server_rendering_of_every_type() {
-        let k = raw(r#"{ a: null, b: 5, c: 5.0, d: -0.0, e: "x", f: ObjectId('5f1d7f2a9b1e8a3c4d5e6f70'), g: new Date(1700000000000), h: true, i: MinKey, j: MaxKey, k: undefined, l: Timestamp(1700000000, 3), m: UUID("0b1e8a3c-4d5e-4f70-8a3c-4d5e6f708a3c"), n: BinData(0, 48656C6C6F), o: { p: 1 }, q: [ 1, 2 ], r: /ab+c/i, s: 9007199254740993 }"#);
+        let k = raw(
+            r#"{ a: null, b: 5, c: 5.0, d: -0.0, e: "x", f: ObjectId('5f1d7f2a9b1e8a3c4d5e6f70'), g: new Date(1700000000000), h: true, i: MinKey, j: MaxKey, k: undefined, l: Timestamp(1700000000, 3), m: UUID("0b1e8a3c-4d5e-4f70-8a3c-4d5e6f708a3c"), n: BinData(0, 48656C6C6F), o: { p: 1 }, q: [ 1, 2 ], r: /ab+c/i, s: 9007199254740993 }"#,
+        );
         let names: Vec<&str> = k.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "q", "r", "s"]);
+        assert_eq!(
+            names,
+            [
+                "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "q",
+                "r", "s"
+            ]
+        );
         assert_eq!(k[0].1, Bson::Null);
         assert_eq!(k[1].1, Bson::Int32(5));
         assert_eq!(k[2].1, Bson::Double(5.0));
         assert!(matches!(k[3].1, Bson::Double(d) if d == 0.0 && d.is_sign_negative()));
         assert_eq!(k[4].1, Bson::String("x".into()));
         assert!(matches!(k[5].1, Bson::ObjectId(_)));
-        assert_eq!(k[6].1, Bson::DateTime(DateTime::from_millis(1_700_000_000_000)));
+        assert_eq!(
+            k[6].1,
+            Bson::DateTime(DateTime::from_millis(1_700_000_000_000))
+        );
         assert_eq!(k[8].1, Bson::MinKey);
         assert_eq!(k[10].1, Bson::Undefined);
-        assert_eq!(k[11].1, Bson::Timestamp(Timestamp { time: 1_700_000_000, increment: 3 }));
-        assert!(matches!(&k[12].1, Bson::Binary(b) if b.subtype == BinarySubtype::Uuid && b.bytes.len() == 16));
+        assert_eq!(
+            k[11].1,
+            Bson::Timestamp(Timestamp {
+                time: 1_700_000_000,
+                increment: 3
+            })
+        );
+        assert!(
+            matches!(&k[12].1, Bson::Binary(b) if b.subtype == BinarySubtype::Uuid && b.bytes.len() == 16)
+        );
         assert!(matches!(&k[13].1, Bson::Binary(b) if b.bytes == b"Hello"));
         assert!(matches!(&k[14].1, Bson::Document(d) if d.get_i32("p").ok() == Some(1)));
         assert_eq!(k[15].1, Bson::Array(vec![Bson::Int32(1), Bson::Int32(2)]));
@@ -939,20 +1026,29 @@ mod tests {
 
     #[test]
     fn javascript_and_python_notations() {
-        let k = esc("{ userId: new ObjectId(\"68f79d23c1fc5f16390b5d86\"), at: 2024-05-01T10:00:00.000Z, n: Long(\"12\"), s: 'it\\'s' }");
+        let k = esc(
+            "{ userId: new ObjectId(\"68f79d23c1fc5f16390b5d86\"), at: 2024-05-01T10:00:00.000Z, n: Long(\"12\"), s: 'it\\'s' }",
+        );
         assert!(matches!(k[0].1, Bson::ObjectId(_)));
         assert!(matches!(k[1].1, Bson::DateTime(_)));
         assert_eq!(k[2].1, Bson::Int64(12));
         assert_eq!(k[3].1, Bson::String("it's".into()));
-        let p = esc("{'email': None, 'when': datetime.datetime(2020, 1, 2, 3, 4, 5, 678000), 'b': Binary(b'\\x01\\x02', 0)}");
+        let p = esc(
+            "{'email': None, 'when': datetime.datetime(2020, 1, 2, 3, 4, 5, 678000), 'b': Binary(b'\\x01\\x02', 0)}",
+        );
         assert_eq!(p[0], ("email".to_string(), Bson::Null));
-        assert_eq!(p[1].1, Bson::DateTime(DateTime::parse_rfc3339_str("2020-01-02T03:04:05.678Z").unwrap()));
+        assert_eq!(
+            p[1].1,
+            Bson::DateTime(DateTime::parse_rfc3339_str("2020-01-02T03:04:05.678Z").unwrap())
+        );
         assert!(matches!(&p[2].1, Bson::Binary(b) if b.bytes == [1, 2]));
     }
 
     #[test]
     fn extended_json_wrappers() {
-        let k = esc(r#"{"_id": {"$oid": "5f1d7f2a9b1e8a3c4d5e6f70"}, "n": {"$numberLong": "42"}, "d": {"$date": "2024-01-01T00:00:00Z"}}"#);
+        let k = esc(
+            r#"{"_id": {"$oid": "5f1d7f2a9b1e8a3c4d5e6f70"}, "n": {"$numberLong": "42"}, "d": {"$date": "2024-01-01T00:00:00Z"}}"#,
+        );
         assert!(matches!(k[0].1, Bson::ObjectId(_)));
         assert_eq!(k[1].1, Bson::Int64(42));
         assert!(matches!(k[2].1, Bson::DateTime(_)));
@@ -960,7 +1056,18 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for s in ["{", "{ a", "{ a:", "{ a: ObjectId(", "{ a: \"", "{ a: [1,", "{ a: Binary.createFromBase64(", "{ a: 1e", "{ a: -", "{ a: \\u12"] {
+        for s in [
+            "{",
+            "{ a",
+            "{ a:",
+            "{ a: ObjectId(",
+            "{ a: \"",
+            "{ a: [1,",
+            "{ a: Binary.createFromBase64(",
+            "{ a: 1e",
+            "{ a: -",
+            "{ a: \\u12",
+        ] {
             let _ = Scanner::new(s, true).parse_fields();
             let _ = Scanner::new(s, false).parse_fields();
         }

@@ -8,7 +8,11 @@ use crate::{Cause, NameSource, Operation, parse_all};
 
 fn one(text: &str) -> crate::DuplicateKeyError {
     let errs = parse_all(text);
-    assert_eq!(errs.len(), 1, "expected one error in {text:?}, got {errs:#?}");
+    assert_eq!(
+        errs.len(),
+        1,
+        "expected one error in {text:?}, got {errs:#?}"
+    );
     errs.into_iter().next().unwrap()
 }
 
@@ -18,15 +22,29 @@ fn key_json(e: &crate::DuplicateKeyError) -> String {
 
 #[test]
 fn server_4_2_with_field_names() {
-    let e = one("E11000 duplicate key error collection: games.game index: id_1 dup key: { id: \"7e57522b-1d8d-4c78-9309-ce6367f8805f\" }");
-    assert_eq!((e.database.as_deref(), e.collection.as_deref(), e.index.as_deref()), (Some("games"), Some("game"), Some("id_1")));
-    assert_eq!(key_json(&e), r#"{"id":"7e57522b-1d8d-4c78-9309-ce6367f8805f"}"#);
+    let e = one(
+        "E11000 duplicate key error collection: games.game index: id_1 dup key: { id: \"7e57522b-1d8d-4c78-9309-ce6367f8805f\" }",
+    );
+    assert_eq!(
+        (
+            e.database.as_deref(),
+            e.collection.as_deref(),
+            e.index.as_deref()
+        ),
+        (Some("games"), Some("game"), Some("id_1"))
+    );
+    assert_eq!(
+        key_json(&e),
+        r#"{"id":"7e57522b-1d8d-4c78-9309-ce6367f8805f"}"#
+    );
     assert_eq!(e.cause(), Cause::ValueCollision);
 }
 
 #[test]
 fn server_2_x_two_spaces_and_dollar_index() {
-    let e = one("E11000 duplicate key error index: cla-staging.repos.$repo_1_owner_1  dup key: { : \"myRepo\", : \"login\" }");
+    let e = one(
+        "E11000 duplicate key error index: cla-staging.repos.$repo_1_owner_1  dup key: { : \"myRepo\", : \"login\" }",
+    );
     assert_eq!(e.database.as_deref(), Some("cla-staging"));
     assert_eq!(e.collection.as_deref(), Some("repos"));
     assert_eq!(e.index.as_deref(), Some("repo_1_owner_1"));
@@ -36,13 +54,17 @@ fn server_2_x_two_spaces_and_dollar_index() {
 
 #[test]
 fn server_3_x_empty_names_custom_index_are_positional() {
-    let e = one("E11000 duplicate key error collection: app.users index: uniq_login dup key: { : \"bob\", : 3 }");
+    let e = one(
+        "E11000 duplicate key error collection: app.users index: uniq_login dup key: { : \"bob\", : 3 }",
+    );
     assert_eq!(key_json(&e), r##"{"#0":"bob","#1":3}"##);
 }
 
 #[test]
 fn dotted_collection_splits_at_first_dot() {
-    let e = one("E11000 duplicate key error collection: mydb.system.buckets.weather index: _id_ dup key: { _id: 5 }");
+    let e = one(
+        "E11000 duplicate key error collection: mydb.system.buckets.weather index: _id_ dup key: { _id: 5 }",
+    );
     assert_eq!(e.database.as_deref(), Some("mydb"));
     assert_eq!(e.collection.as_deref(), Some("system.buckets.weather"));
     assert_eq!(e.cause(), Cause::DuplicateId);
@@ -50,7 +72,9 @@ fn dotted_collection_splits_at_first_dot() {
 
 #[test]
 fn seed_000_wrapped_over_two_lines() {
-    let e = one("E11000 duplicate key error collection: test.counters \nindex: id_1_reference_value_1 dup key: { id: null, reference_value: null }");
+    let e = one(
+        "E11000 duplicate key error collection: test.counters \nindex: id_1_reference_value_1 dup key: { id: null, reference_value: null }",
+    );
     assert_eq!(e.index.as_deref(), Some("id_1_reference_value_1"));
     assert_eq!(key_json(&e), r#"{"id":null,"reference_value":null}"#);
     assert_eq!(e.cause(), Cause::NullOrMissing);
@@ -62,12 +86,17 @@ fn terminal_hard_wrap_inside_a_token() {
     let e = one(text);
     assert_eq!(e.database.as_deref(), Some("smart-financial-planner"));
     assert_eq!(e.collection.as_deref(), Some("userprofiles"));
-    assert_eq!(e.key.as_ref().unwrap()[0].1, Bson::ObjectId(ObjectId::parse_str("68f79d23c1fc5f16390b5d86").unwrap()));
+    assert_eq!(
+        e.key.as_ref().unwrap()[0].1,
+        Bson::ObjectId(ObjectId::parse_str("68f79d23c1fc5f16390b5d86").unwrap())
+    );
 }
 
 #[test]
 fn markdown_quoted_paste() {
-    let e = one("> E11000 duplicate key error collection: test.conversations\n> index: sessionId_1 dup key: { sessionId: \"session-1762673409250\" }");
+    let e = one(
+        "> E11000 duplicate key error collection: test.conversations\n> index: sessionId_1 dup key: { sessionId: \"session-1762673409250\" }",
+    );
     assert_eq!(e.index.as_deref(), Some("sessionId_1"));
     assert_eq!(key_json(&e), r#"{"sessionId":"session-1762673409250"}"#);
 }
@@ -82,7 +111,9 @@ fn wiredtiger_3_0_0_without_index() {
 
 #[test]
 fn index_build_wrapper() {
-    let e = one("Index build failed: 4a3b5c6d-1111-2222-3333-444455556666: Collection shop.orders ( 0c1d2e3f-aaaa-bbbb-cccc-ddddeeeeffff ) :: caused by :: E11000 duplicate key error collection: shop.orders index: orderNo_1 dup key: { orderNo: 1042 }");
+    let e = one(
+        "Index build failed: 4a3b5c6d-1111-2222-3333-444455556666: Collection shop.orders ( 0c1d2e3f-aaaa-bbbb-cccc-ddddeeeeffff ) :: caused by :: E11000 duplicate key error collection: shop.orders index: orderNo_1 dup key: { orderNo: 1042 }",
+    );
     assert_eq!(e.operation, Operation::IndexBuild);
     assert_eq!(e.index.as_deref(), Some("orderNo_1"));
     assert_eq!(key_json(&e), r#"{"orderNo":1042}"#);
@@ -108,7 +139,10 @@ fn pymongo_full_error_counts_once() {
 fn node_inspect_dump_with_key_value() {
     let text = "MongoServerError: E11000 duplicate key error collection: LeadFlow.leads index: brokerageId_1_phone_1 dup key: { brokerageId: ObjectId('6abe9e5853083b47ee472d48'), phone: \"+491701234567\" }\n    at InsertOneOperation.execute (/app/node_modules/mongodb/lib/operations/insert.js:51:19)\n  index: 0,\n  code: 11000,\n  keyPattern: { brokerageId: 1, phone: 1 },\n  keyValue: {\n    brokerageId: new ObjectId('6abe9e5853083b47ee472d48'),\n    phone: '+491701234567'\n  },\n  [Symbol(errorLabels)]: Set(0) {}\n}";
     let e = one(text);
-    assert_eq!(key_json(&e), r#"{"brokerageId":{"$oid":"6abe9e5853083b47ee472d48"},"phone":"+491701234567"}"#);
+    assert_eq!(
+        key_json(&e),
+        r#"{"brokerageId":{"$oid":"6abe9e5853083b47ee472d48"},"phone":"+491701234567"}"#
+    );
 }
 
 #[test]
@@ -131,7 +165,10 @@ fn java_spring_prints_the_message_twice() {
 fn java_message_with_object_id_quotes() {
     let text = "com.mongodb.MongoCommandException: Command failed with error 11000 (DuplicateKey): 'E11000 duplicate key error collection: test.users index: _id_ dup key: { _id: ObjectId('5f1d7f2a9b1e8a3c4d5e6f70') }' on server localhost:27017.";
     let e = one(text);
-    assert_eq!(key_json(&e), r#"{"_id":{"$oid":"5f1d7f2a9b1e8a3c4d5e6f70"}}"#);
+    assert_eq!(
+        key_json(&e),
+        r#"{"_id":{"$oid":"5f1d7f2a9b1e8a3c4d5e6f70"}}"#
+    );
 }
 
 #[test]
@@ -148,7 +185,9 @@ fn identical_errors_on_two_log_records_stay_two() {
 
 #[test]
 fn collation_clause_and_collation_key() {
-    let e = one("E11000 duplicate key error collection: t.u index: email_1 collation: { locale: \"en\", strength: 2 } dup key: { email: \"CollationKey(0x2b0a7c59082f4743010b01)\" }");
+    let e = one(
+        "E11000 duplicate key error collection: t.u index: email_1 collation: { locale: \"en\", strength: 2 } dup key: { email: \"CollationKey(0x2b0a7c59082f4743010b01)\" }",
+    );
     assert!(e.collation.as_deref().unwrap().contains("strength: 2"));
     assert_eq!(e.index.as_deref(), Some("email_1"));
     assert_eq!(e.key.as_ref().unwrap().len(), 1);
@@ -157,7 +196,9 @@ fn collation_clause_and_collation_key() {
 #[test]
 fn truncated_key_is_flagged() {
     let long = "x".repeat(150);
-    let e = one(&format!("E11000 duplicate key error collection: a.b index: s_1 dup key: {{ s: \"{long}...\" }}"));
+    let e = one(&format!(
+        "E11000 duplicate key error collection: a.b index: s_1 dup key: {{ s: \"{long}...\" }}"
+    ));
     assert!(e.truncated);
     let cut = one("E11000 duplicate key error collection: a.b index: s_1 dup key: { s: \"abc");
     assert!(cut.truncated);
@@ -165,7 +206,9 @@ fn truncated_key_is_flagged() {
 
 #[test]
 fn legacy_11001_and_insert_document_wrapper() {
-    let e = one("insertDocument :: caused by :: 11000 E11000 duplicate key error index: example.users.$name_1  dup key: { : \"John\" }");
+    let e = one(
+        "insertDocument :: caused by :: 11000 E11000 duplicate key error index: example.users.$name_1  dup key: { : \"John\" }",
+    );
     assert_eq!(key_json(&e), r#"{"name":"John"}"#);
     assert_eq!(e.operation, Operation::Insert);
     let u = one("E11001 duplicate key on update index: a.b.$c_1  dup key: { : 5.0 }");
@@ -175,7 +218,8 @@ fn legacy_11001_and_insert_document_wrapper() {
 #[test]
 fn bare_duplicate_key_error_needs_a_code_nearby() {
     assert!(parse_all("we sometimes see a duplicate key error in prod").is_empty());
-    let e = one("{ ok: 0, errmsg: \"duplicate key error\", code: 11000, codeName: \"DuplicateKey\" }");
+    let e =
+        one("{ ok: 0, errmsg: \"duplicate key error\", code: 11000, codeName: \"DuplicateKey\" }");
     assert_eq!(e.cause(), Cause::Unknown);
 }
 
@@ -189,10 +233,44 @@ fn garbage_yields_nothing() {
 #[test]
 fn proptest_never_panics() {
     use proptest::prelude::*;
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 2000, ..ProptestConfig::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 2000,
+        ..ProptestConfig::default()
+    });
     let pieces = prop::sample::select(vec![
-        "E11000 ", "duplicate key error ", "collection: ", "index: ", "dup key: ", "{ ", " }", ": ", ", ", "\"", "'", "\\\"", "\\",
-        "ObjectId('", "')", "new Date(", ")", "[", "]", "\n", "> ", "a.b", "x_1", "null", "5.0", "-", "keyValue", "keyPattern", "é", "\u{FFFD}", "0x", "BinData(", "UUID(\"",
+        "E11000 ",
+        "duplicate key error ",
+        "collection: ",
+        "index: ",
+        "dup key: ",
+        "{ ",
+        " }",
+        ": ",
+        ", ",
+        "\"",
+        "'",
+        "\\\"",
+        "\\",
+        "ObjectId('",
+        "')",
+        "new Date(",
+        ")",
+        "[",
+        "]",
+        "\n",
+        "> ",
+        "a.b",
+        "x_1",
+        "null",
+        "5.0",
+        "-",
+        "keyValue",
+        "keyPattern",
+        "é",
+        "\u{FFFD}",
+        "0x",
+        "BinData(",
+        "UUID(\"",
     ]);
     runner
         .run(&prop::collection::vec(pieces, 0..40), |parts| {
@@ -204,7 +282,9 @@ fn proptest_never_panics() {
     runner
         .run(&".{0,200}", |s| {
             let _ = parse_all(&s);
-            let _ = parse_all(&format!("E11000 duplicate key error collection: a.b index: c dup key: {s}"));
+            let _ = parse_all(&format!(
+                "E11000 duplicate key error collection: a.b index: c dup key: {s}"
+            ));
             Ok(())
         })
         .unwrap();

@@ -25,7 +25,12 @@ pub fn parse_all(text: &str) -> Vec<DuplicateKeyError> {
 
 /// An error page or a chat export that HTML-escaped the message.
 fn decode_html_entities(text: &str) -> String {
-    text.replace("&quot;", "\"").replace("&#39;", "'").replace("&#x27;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 fn parse_text(text: &str) -> Vec<DuplicateKeyError> {
@@ -35,7 +40,9 @@ fn parse_text(text: &str) -> Vec<DuplicateKeyError> {
         if anchor < last_end {
             continue;
         }
-        let Some(mut err) = parse_at(text, anchor) else { continue };
+        let Some(mut err) = parse_at(text, anchor) else {
+            continue;
+        };
         last_end = err.span.end;
         if let Some(prev) = found.last_mut()
             && prev.is_same_error(&err)
@@ -58,16 +65,24 @@ fn parse_text(text: &str) -> Vec<DuplicateKeyError> {
 fn anchors(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
     let mut out: Vec<usize> = memmem::find_iter(bytes, b"E1100")
-        .filter(|&i| matches!(bytes.get(i + 5), Some(b'0' | b'1')) && !bytes.get(i + 6).is_some_and(u8::is_ascii_digit))
+        .filter(|&i| {
+            matches!(bytes.get(i + 5), Some(b'0' | b'1'))
+                && !bytes.get(i + 6).is_some_and(u8::is_ascii_digit)
+        })
         .collect();
     // A bare "duplicate key error" (transactions on 4.0, some wrappers) counts only when the
     // same line also names code 11000 or DuplicateKey, so prose mentioning it is not an error.
     for i in memmem::find_iter(bytes, b"uplicate key error") {
-        let Some(start) = i.checked_sub(1) else { continue };
+        let Some(start) = i.checked_sub(1) else {
+            continue;
+        };
         if !matches!(bytes[start], b'd' | b'D') {
             continue;
         }
-        let preceded_by_code = start >= 7 && text.get(start.saturating_sub(8)..start).is_some_and(|s| s.contains("E1100"));
+        let preceded_by_code = start >= 7
+            && text
+                .get(start.saturating_sub(8)..start)
+                .is_some_and(|s| s.contains("E1100"));
         if preceded_by_code {
             continue;
         }
@@ -89,7 +104,11 @@ fn line_around(text: &str, pos: usize) -> &str {
 
 /// Parses the message that starts at `anchor`.
 fn parse_at(text: &str, anchor: usize) -> Option<DuplicateKeyError> {
-    let code = if text[anchor..].starts_with("E11001") { 11001 } else { 11000 };
+    let code = if text[anchor..].starts_with("E11001") {
+        11001
+    } else {
+        11000
+    };
     let operation = operation_before(text, anchor);
     match escaped_literal(text, anchor) {
         Some((unescaped, literal_end)) => {
@@ -100,7 +119,13 @@ fn parse_at(text: &str, anchor: usize) -> Option<DuplicateKeyError> {
         None => {
             let line_start = text[..anchor].rfind('\n').map_or(0, |i| i + 1);
             let column = text[line_start..anchor].chars().count();
-            let mut err = parse_message(&text[anchor..], code, operation, column, wrapper_text(text, anchor));
+            let mut err = parse_message(
+                &text[anchor..],
+                code,
+                operation,
+                column,
+                wrapper_text(text, anchor),
+            );
             err.span = anchor..anchor + err.span.end;
             Some(err)
         }
@@ -112,7 +137,9 @@ fn parse_at(text: &str, anchor: usize) -> Option<DuplicateKeyError> {
 fn escaped_literal(text: &str, anchor: usize) -> Option<(String, usize)> {
     let line_end = text[anchor..].find('\n').map_or(text.len(), |i| anchor + i);
     let end = match literal_opener(text, anchor) {
-        Some((quote, backslashes)) => closing_quote(text, anchor, line_end, quote, backslashes).unwrap_or(line_end),
+        Some((quote, backslashes)) => {
+            closing_quote(text, anchor, line_end, quote, backslashes).unwrap_or(line_end)
+        }
         None => line_end,
     };
     let literal = &text[anchor..end];
@@ -157,19 +184,33 @@ fn literal_opener(text: &str, anchor: usize) -> Option<(char, usize)> {
         if !acceptable {
             return None;
         }
-        let backslashes = before[..i].bytes().rev().take_while(|&b| b == b'\\').count();
+        let backslashes = before[..i]
+            .bytes()
+            .rev()
+            .take_while(|&b| b == b'\\')
+            .count();
         return Some((c, backslashes));
     }
     None
 }
 
-fn closing_quote(text: &str, from: usize, limit: usize, quote: char, backslashes: usize) -> Option<usize> {
+fn closing_quote(
+    text: &str,
+    from: usize,
+    limit: usize,
+    quote: char,
+    backslashes: usize,
+) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut i = from;
     while i < limit {
         let off = memchr::memchr(quote as u8, &bytes[i..limit])?;
         let q = i + off;
-        let run = bytes[from..q].iter().rev().take_while(|&&b| b == b'\\').count();
+        let run = bytes[from..q]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
         if run == backslashes {
             return Some(q - backslashes);
         }
@@ -210,7 +251,13 @@ pub(crate) fn unescape(s: &str) -> String {
 
 /// Reads `E11000 duplicate key error collection: … index: … dup key: { … }` and its
 /// variants. `span.end` is set to the length consumed.
-fn parse_message(msg: &str, code: i32, operation: Operation, column: usize, wrapper: &str) -> DuplicateKeyError {
+fn parse_message(
+    msg: &str,
+    code: i32,
+    operation: Operation,
+    column: usize,
+    wrapper: &str,
+) -> DuplicateKeyError {
     let mut s = Scanner::at_column(msg, true, column);
     let mut err = DuplicateKeyError::empty(code, operation);
     if !(s.eat("E11000") || s.eat("E11001")) {
@@ -290,14 +337,20 @@ fn wrapper_namespace(before: &str) -> Option<&str> {
 /// clause on the same line.
 fn spaced_index_name(rest: &str) -> Option<&str> {
     let line = &rest[..rest.find('\n').unwrap_or(rest.len()).min(rest.len())];
-    let end = [" dup key:", " collation:"].iter().filter_map(|k| line.find(k)).min()?;
+    let end = [" dup key:", " collation:"]
+        .iter()
+        .filter_map(|k| line.find(k))
+        .min()?;
     let name = line[..end].trim_end();
     (name.contains(' ') && end <= 128 && !name.contains(['"', '{', ':'])).then_some(name)
 }
 
 /// Strips what a wrapper glued to a namespace or index name (`email_1'`, `users,`).
 fn clean_token(token: &str) -> String {
-    token.trim_end_matches(['\'', '"', ',', ';', '`', '.', ')', ']']).trim_start_matches(['\'', '"', '`']).to_string()
+    token
+        .trim_end_matches(['\'', '"', ',', ';', '`', '.', ')', ']'])
+        .trim_start_matches(['\'', '"', '`'])
+        .to_string()
 }
 
 /// The text on the anchor's line before it, where wrappers say what failed.
@@ -312,7 +365,10 @@ fn wrapper_text(text: &str, anchor: usize) -> &str {
 
 fn operation_before(text: &str, anchor: usize) -> Operation {
     let before = wrapper_text(text, anchor).to_ascii_lowercase();
-    if before.contains("index build") || before.contains("createindex") || before.contains("ensureindex") {
+    if before.contains("index build")
+        || before.contains("createindex")
+        || before.contains("ensureindex")
+    {
         Operation::IndexBuild
     } else if before.contains("findandmodify") {
         Operation::FindAndModify
@@ -330,24 +386,35 @@ fn operation_before(text: &str, anchor: usize) -> Operation {
 /// Are two identical sightings two events (two log records, two entries of a batch's
 /// `writeErrors`) rather than one error printed twice (a message and its `errmsg` echo)?
 fn separate_events(text: &str, prev: Range<usize>, next: usize) -> bool {
-    let (a, b) = (write_index_before(text, prev.start), write_index_before(text, next));
+    let (a, b) = (
+        write_index_before(text, prev.start),
+        write_index_before(text, next),
+    );
     if a.is_some() && b.is_some() && a != b {
         return true;
     }
-    let Some(gap) = text.get(prev.end.min(next)..next) else { return true };
+    let Some(gap) = text.get(prev.end.min(next)..next) else {
+        return true;
+    };
     if !gap.split('\n').skip(1).any(starts_record) {
         return false;
     }
     // One failure logged by two components carries the same timestamp to the millisecond.
-    let (ta, tb) = (fine_timestamp(line_around(text, prev.start)), fine_timestamp(line_around(text, next)));
+    let (ta, tb) = (
+        fine_timestamp(line_around(text, prev.start)),
+        fine_timestamp(line_around(text, next)),
+    );
     !(ta.is_some() && ta == tb)
 }
 
-fn starts_record(line: &str) -> bool {
+pub(crate) fn starts_record(line: &str) -> bool {
     let l = line.trim_start_matches(['[', ' ']);
     let b = l.as_bytes();
-    let iso_date = b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-';
-    let weekday = ["Mon ", "Tue ", "Wed ", "Thu ", "Fri ", "Sat ", "Sun "].iter().any(|d| l.starts_with(d));
+    let iso_date =
+        b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-';
+    let weekday = ["Mon ", "Tue ", "Wed ", "Thu ", "Fri ", "Sat ", "Sun "]
+        .iter()
+        .any(|d| l.starts_with(d));
     l.starts_with("{\"t\":") || iso_date || weekday
 }
 
@@ -355,7 +422,8 @@ fn starts_record(line: &str) -> bool {
 fn fine_timestamp(line: &str) -> Option<&str> {
     let l = line.trim_start_matches(['[', ' ']);
     let l = l.strip_prefix("{\"t\":{\"$date\":\"").unwrap_or(l);
-    let end = l.find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | ':' | '.' | 'T' | '+' | 'Z')))?;
+    let end =
+        l.find(|c: char| !(c.is_ascii_digit() || matches!(c, '-' | ':' | '.' | 'T' | '+' | 'Z')))?;
     let ts = &l[..end];
     (ts.len() >= 19 && ts.contains('.')).then_some(ts)
 }
@@ -372,7 +440,11 @@ fn write_index_before(text: &str, pos: usize) -> Option<u64> {
     let rest = window[at + 5..].trim_start_matches(['"', '\'', '\\']);
     let rest = rest.trim_start();
     let rest = rest.strip_prefix(':').or_else(|| rest.strip_prefix('='))?;
-    let digits: String = rest.trim_start().chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 
@@ -382,15 +454,23 @@ fn attach_structured_fields(text: &str, errors: &mut [DuplicateKeyError]) {
     let n = errors.len();
     for i in 0..n {
         let region_start = if i == 0 { 0 } else { errors[i - 1].span.end };
-        let region_end = if i + 1 < n { errors[i + 1].span.start } else { text.len() };
+        let region_end = if i + 1 < n {
+            errors[i + 1].span.start
+        } else {
+            text.len()
+        };
         let here = errors[i].span.clone();
         let after = here.start.min(region_end)..region_end;
         let before = region_start..here.start.max(region_start);
         let err = &mut errors[i];
-        if let Some(kp) = structured(text, after.clone(), "keyPattern").or_else(|| structured(text, before.clone(), "keyPattern")) {
+        if let Some(kp) = structured(text, after.clone(), "keyPattern")
+            .or_else(|| structured(text, before.clone(), "keyPattern"))
+        {
             err.key_pattern = Some(kp);
         }
-        if let Some(kv) = structured(text, after, "keyValue").or_else(|| structured(text, before, "keyValue")) {
+        if let Some(kv) =
+            structured(text, after, "keyValue").or_else(|| structured(text, before, "keyValue"))
+        {
             err.adopt_key_value(kv);
         }
     }
@@ -437,8 +517,16 @@ fn read_labelled_object(s: &mut Scanner<'_>) -> Option<KeyFields> {
 /// Names the key's fields and settles the final shape of one error.
 pub(crate) fn finish(err: &mut DuplicateKeyError) {
     if let Some(key) = err.key.take() {
-        let pattern_names: Option<Vec<String>> = err.key_pattern.as_ref().map(|kp| kp.iter().map(|(n, _)| n.clone()).collect());
-        let (named, source) = resolve_key_names(key, err.name_source, pattern_names.as_deref(), err.index.as_deref());
+        let pattern_names: Option<Vec<String>> = err
+            .key_pattern
+            .as_ref()
+            .map(|kp| kp.iter().map(|(n, _)| n.clone()).collect());
+        let (named, source) = resolve_key_names(
+            key,
+            err.name_source,
+            pattern_names.as_deref(),
+            err.index.as_deref(),
+        );
         err.key = Some(named);
         err.name_source = source;
     }
@@ -450,7 +538,9 @@ pub(crate) fn finish(err: &mut DuplicateKeyError) {
         err.index = Some("_id_".to_string());
     }
     if let Some(key) = &err.key
-        && key.iter().any(|(_, v)| matches!(v, Bson::String(s) if s.contains('\u{FFFD}')))
+        && key
+            .iter()
+            .any(|(_, v)| matches!(v, Bson::String(s) if s.contains('\u{FFFD}')))
     {
         err.truncated = true;
     }

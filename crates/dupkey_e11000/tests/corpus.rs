@@ -25,7 +25,12 @@ fn parsed_entries(text: &str) -> Vec<Value> {
 #[test]
 fn real_world_corpus() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut files: Vec<_> = fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
     files.sort();
     let (mut total, mut right) = (0usize, 0usize);
     let mut misses = Vec::new();
@@ -34,7 +39,8 @@ fn real_world_corpus() {
             if line.trim().is_empty() {
                 continue;
             }
-            let case: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{}:{}: {e}", file.display(), n + 1));
+            let case: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{}:{}: {e}", file.display(), n + 1));
             let text = case["text"].as_str().unwrap();
             let expected = case["expect"].as_array().unwrap();
             let got = parsed_entries(text);
@@ -42,7 +48,13 @@ fn real_world_corpus() {
             if &got == expected {
                 right += 1;
             } else {
-                misses.push(format!("{} ({}):\n  expected {}\n  got      {}", case["id"], case["shape"], Value::Array(expected.clone()), Value::Array(got)));
+                misses.push(format!(
+                    "{} ({}):\n  expected {}\n  got      {}",
+                    case["id"],
+                    case["shape"],
+                    Value::Array(expected.clone()),
+                    Value::Array(got)
+                ));
             }
         }
     }
@@ -52,5 +64,8 @@ fn real_world_corpus() {
     let pct = 100.0 * right as f64 / total.max(1) as f64;
     eprintln!("corpus: {right}/{total} exactly right ({pct:.1}%)");
     assert!(total >= 50, "corpus too small: {total}");
-    assert!(pct >= 95.0, "only {pct:.1}% of the corpus parsed exactly right");
+    assert!(
+        pct >= 95.0,
+        "only {pct:.1}% of the corpus parsed exactly right"
+    );
 }

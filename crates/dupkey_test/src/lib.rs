@@ -14,7 +14,9 @@ pub fn test_uri() -> Option<String> {
     match std::env::var("DUPKEY_TEST_URI") {
         Ok(uri) if !uri.is_empty() => Some(uri),
         _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-            panic!("DUPKEY_TEST_URI is not set; in CI the live test server is required (run scripts/test)")
+            panic!(
+                "DUPKEY_TEST_URI is not set; in CI the live test server is required (run scripts/test)"
+            )
         }
         _ => {
             eprintln!("skipped: DUPKEY_TEST_URI is not set (scripts/test starts a test server)");
@@ -30,7 +32,9 @@ pub fn test_uri() -> Option<String> {
 pub async fn test_database(name: &str) -> Option<(Client, Database)> {
     let uri = test_uri()?;
     let db_name = database_name(name);
-    let client = Client::with_uri_str(&uri).await.expect("connect to DUPKEY_TEST_URI");
+    let client = Client::with_uri_str(&uri)
+        .await
+        .expect("connect to DUPKEY_TEST_URI");
     let db = client.database(&db_name);
     db.drop().await.expect("drop the test database");
     Some((client, db))
@@ -39,7 +43,9 @@ pub async fn test_database(name: &str) -> Option<(Client, Database)> {
 /// `dupkey_test_<name>`; refuses names that are not plain identifiers.
 pub fn database_name(name: &str) -> String {
     assert!(
-        !name.is_empty() && name.len() <= 50 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        !name.is_empty()
+            && name.len() <= 50
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
         "test database names are plain identifiers, got {name:?}"
     );
     format!("dupkey_test_{name}")
@@ -49,7 +55,10 @@ pub fn database_name(name: &str) -> String {
 mod tests {
     #[test]
     fn names_stay_in_the_test_namespace() {
-        assert_eq!(super::database_name("explain_uri"), "dupkey_test_explain_uri");
+        assert_eq!(
+            super::database_name("explain_uri"),
+            "dupkey_test_explain_uri"
+        );
         assert!(std::panic::catch_unwind(|| super::database_name("admin; drop")).is_err());
         assert!(std::panic::catch_unwind(|| super::database_name("")).is_err());
     }

@@ -1,0 +1,323 @@
+//! `dupkey explain`: error text (an argument, stdin, or a log of any size) to diagnoses.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use dupkey_e11000::{
+    Diagnosis, DuplicateKeyError, LiveFacts, LogReport, diagnose, key_to_json, parse_all, scan_log,
+    shell_value,
+};
+use dupkey_source::{LiveSource, gather_facts};
+use serde_json::{Value, json};
+
+use crate::style::Style;
+use crate::{ColorChoice, EXIT_FOUND, Format};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The error text; `-` (or nothing, with a pipe) reads standard input.
+    text: Option<String>,
+    /// Read a log file of any size (`-` for stdin) and report every error in it, grouped.
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    log: Option<PathBuf>,
+    /// Confirm the cause on the live database (read-only): index definition, null counts,
+    /// leftover indexes, lagging counters.
+    #[arg(long, value_name = "URI")]
+    uri: Option<String>,
+    /// Database to use when the error text names none (defaults to the URI's).
+    #[arg(long)]
+    db: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let style = Style::new(args.color);
+    if let Some(path) = &args.log {
+        return run_log(&args, path, style);
+    }
+    let (text, origin) = read_input(args.text.as_deref())?;
+    let errors = parse_all(&text);
+    if errors.is_empty() {
+        bail!(
+            "no duplicate-key error found in {origin}; paste the whole message, including `E11000 duplicate key error …`"
+        );
+    }
+    let facts = live_facts(&args, &errors)?;
+    let diagnoses: Vec<Diagnosis> = errors
+        .iter()
+        .zip(&facts)
+        .map(|(e, f)| diagnose(e, f.as_ref()))
+        .collect();
+    let mut out = io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let entries: Vec<Value> = errors
+                .iter()
+                .zip(&diagnoses)
+                .map(|(e, d)| error_json(e, d))
+                .collect();
+            writeln!(out, "{}", json!({ "errors": entries }))?;
+        }
+        Format::Text => {
+            for (i, (e, d)) in errors.iter().zip(&diagnoses).enumerate() {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                write_error(&mut out, e, d, style)?;
+            }
+        }
+    }
+    Ok(EXIT_FOUND)
+}
+
+fn read_input(arg: Option<&str>) -> Result<(String, &'static str)> {
+    match arg {
+        Some("-") => Ok((read_stdin()?, "standard input")),
+        Some(text) => Ok((text.to_string(), "the argument")),
+        None if !io::stdin().is_terminal() => Ok((read_stdin()?, "standard input")),
+        None => bail!(
+            "nothing to explain; give the error text as an argument, `-` to read it from stdin, or --log FILE"
+        ),
+    }
+}
+
+fn read_stdin() -> Result<String> {
+    let mut bytes = Vec::new();
+    io::stdin()
+        .read_to_end(&mut bytes)
+        .context("cannot read standard input")?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// With `--uri`, facts for each error from the live database (read-only).
+fn live_facts(args: &Args, errors: &[DuplicateKeyError]) -> Result<Vec<Option<LiveFacts>>> {
+    let Some(uri) = &args.uri else {
+        return Ok(vec![None; errors.len()]);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let source = LiveSource::connect(uri).await?;
+        let default_db = args
+            .db
+            .clone()
+            .or_else(|| source.default_database().map(str::to_string));
+        let mut all = Vec::with_capacity(errors.len());
+        for e in errors {
+            all.push(gather_facts(&source, e, default_db.as_deref()).await?);
+        }
+        Ok(all)
+    })
+}
+
+/// The JSON contract of one error (design.md).
+fn error_json(e: &DuplicateKeyError, d: &Diagnosis) -> Value {
+    json!({
+        "database": e.database,
+        "collection": e.collection,
+        "index": e.index,
+        "key": e.key.as_ref().map(key_to_json),
+        "cause": d.cause.as_str(),
+        "summary": d.summary,
+        "fixes": d.fixes,
+    })
+}
+
+fn key_text(e: &DuplicateKeyError) -> String {
+    match &e.key {
+        Some(k) => format!(
+            "{{ {} }}",
+            k.iter()
+                .map(|(n, v)| format!("{n}: {}", shell_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        None => "(not in the message)".into(),
+    }
+}
+
+fn write_error(
+    out: &mut impl Write,
+    e: &DuplicateKeyError,
+    d: &Diagnosis,
+    style: Style,
+) -> io::Result<()> {
+    let ns = e
+        .namespace()
+        .unwrap_or_else(|| "(namespace not in the message)".into());
+    let index = e.index.as_deref().unwrap_or("(not in the message)");
+    writeln!(
+        out,
+        "{} on {}, index {}",
+        style.red("E11000"),
+        style.bold(&ns),
+        style.bold(index)
+    )?;
+    writeln!(out, "  key    {}", key_text(e))?;
+    let confirmed = if d.confirmed {
+        " (confirmed on the live database)"
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "  cause  {}{}",
+        style.yellow(d.cause.as_str()),
+        style.dim(confirmed)
+    )?;
+    writeln!(out)?;
+    for line in wrap(&d.summary, 96) {
+        writeln!(out, "  {line}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "  {}", style.bold("Fix:"))?;
+    for (i, fix) in d.fixes.iter().enumerate() {
+        // The first part is prose; each further line is a command, printed whole to paste.
+        let mut parts = fix.split('\n');
+        for (j, line) in wrap(parts.next().unwrap_or_default(), 92)
+            .into_iter()
+            .enumerate()
+        {
+            if j == 0 {
+                writeln!(out, "  {:>2}. {line}", i + 1)?;
+            } else {
+                writeln!(out, "      {line}")?;
+            }
+        }
+        for command in parts {
+            writeln!(out, "        {}", style.bold(command))?;
+        }
+    }
+    Ok(())
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+fn run_log(args: &Args, path: &PathBuf, style: Style) -> Result<u8> {
+    let shown = path.display().to_string();
+    let report = if shown == "-" {
+        scan_log(io::stdin().lock()).context("cannot read standard input")?
+    } else {
+        let file = File::open(path)
+            .with_context(|| format!("cannot open log {shown}; check the path and permissions"))?;
+        scan_log(file).with_context(|| format!("cannot read log {shown}"))?
+    };
+    let representatives: Vec<DuplicateKeyError> = report
+        .groups
+        .iter()
+        .filter_map(|g| g.entries.first().map(|e| e.error.clone()))
+        .collect();
+    let facts = live_facts(args, &representatives)?;
+    let mut out = io::stdout().lock();
+    match args.format {
+        Format::Json => writeln!(out, "{}", log_json(&shown, &report, &facts))?,
+        Format::Text => write_log(&mut out, &shown, &report, &facts, style)?,
+    }
+    Ok(if report.errors > 0 { EXIT_FOUND } else { 0 })
+}
+
+fn log_json(source: &str, report: &LogReport, facts: &[Option<LiveFacts>]) -> Value {
+    let mut errors = Vec::new();
+    let mut groups = Vec::new();
+    for (g, f) in report.groups.iter().zip(facts) {
+        for entry in &g.entries {
+            let d = diagnose(&entry.error, f.as_ref());
+            let mut v = error_json(&entry.error, &d);
+            if let Value::Object(m) = &mut v {
+                m.insert("count".into(), json!(entry.count));
+                m.insert("first_seen".into(), json!(entry.first_seen));
+                m.insert("last_seen".into(), json!(entry.last_seen));
+                m.insert("line".into(), json!(entry.first_line));
+            }
+            errors.push(v);
+        }
+        groups.push(json!({
+            "database": g.database, "collection": g.collection, "index": g.index,
+            "count": g.count, "distinct_keys": g.distinct_keys, "keys_not_listed": g.uncounted_keys,
+            "first_seen": g.first_seen, "last_seen": g.last_seen,
+        }));
+    }
+    json!({ "source": source, "lines": report.lines, "bytes": report.bytes, "total": report.errors, "errors": errors, "groups": groups })
+}
+
+fn write_log(
+    out: &mut impl Write,
+    source: &str,
+    report: &LogReport,
+    facts: &[Option<LiveFacts>],
+    style: Style,
+) -> io::Result<()> {
+    if report.errors == 0 {
+        writeln!(
+            out,
+            "No duplicate-key errors in {source} ({} lines).",
+            report.lines
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{} duplicate-key errors in {source} ({} lines), on {} indexes.",
+        report.errors,
+        report.lines,
+        report.groups.len()
+    )?;
+    for (g, f) in report.groups.iter().zip(facts) {
+        let Some(first) = g.entries.first() else {
+            continue;
+        };
+        writeln!(out)?;
+        let span = match (&g.first_seen, &g.last_seen) {
+            (Some(a), Some(b)) if a != b => format!(", {a} to {b}"),
+            (Some(a), _) => format!(", at {a}"),
+            _ => String::new(),
+        };
+        let keys = g.distinct_keys + u64::from(g.uncounted_keys > 0);
+        let more = if g.uncounted_keys > 0 { "+" } else { "" };
+        writeln!(
+            out,
+            "{}",
+            style.dim(&format!("{}x, {keys}{more} distinct keys{span}", g.count))
+        )?;
+        let d = diagnose(&first.error, f.as_ref());
+        write_error(out, &first.error, &d, style)?;
+        if g.entries.len() > 1 {
+            writeln!(out, "  {}", style.bold("Most frequent keys:"))?;
+            let mut top: Vec<_> = g.entries.iter().collect();
+            top.sort_by(|a, b| b.count.cmp(&a.count));
+            for e in top.iter().take(5) {
+                writeln!(
+                    out,
+                    "    {:>6}x  {}  (first at line {})",
+                    e.count,
+                    key_text(&e.error),
+                    e.first_line
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
