@@ -328,8 +328,11 @@ fn confirm(ctx: &Context<'_>, facts: &LiveFacts, d: &mut Diagnosis) {
     if ctx.null_fields.is_empty() {
         return;
     }
+    // No document (or under 1%) has any key field: whatever the index was for, nothing writes
+    // the field any more. A non-sparse unique index lets at most one document lack it, so the
+    // classic leftover shows as a single stored document and a failing second insert.
     let stale = index.unique
-        && facts.documents >= 2
+        && facts.documents >= 1
         && facts.documents_with_key_fields * 100 <= facts.documents;
     if stale {
         stale_index(ctx, facts, index, d);
