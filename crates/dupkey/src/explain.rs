@@ -307,7 +307,7 @@ fn write_log(
         if g.entries.len() > 1 {
             writeln!(out, "  {}", style.bold("Most frequent keys:"))?;
             let mut top: Vec<_> = g.entries.iter().collect();
-            top.sort_by(|a, b| b.count.cmp(&a.count));
+            top.sort_by_key(|e| std::cmp::Reverse(e.count));
             for e in top.iter().take(5) {
                 writeln!(
                     out,

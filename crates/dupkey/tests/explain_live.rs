@@ -1,6 +1,8 @@
 //! `dupkey explain --uri` against the live test server: each test stores the state a seed
 //! system was in, provokes the real error, and checks that explain confirms the cause.
 
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
+
 use std::process::Command;
 
 use bson::{Document, doc};

@@ -43,6 +43,10 @@ impl DuplicateKeyError {
                     .unwrap_or_else(|| DuplicateKeyError::empty(f.code, Operation::Unknown));
                 parsed.code = f.code;
                 parsed.span = 0..0;
+                parsed.batch_index = f.batch_index;
+                if parsed.operation == Operation::Unknown && f.is_insert {
+                    parsed.operation = Operation::Insert;
+                }
                 if let Some(reply) = reply {
                     apply_reply(&mut parsed, reply, f.batch_index);
                 }
@@ -57,6 +61,8 @@ struct Failure {
     code: i32,
     message: String,
     batch_index: Option<usize>,
+    /// `insert_many` can only fail inserting.
+    is_insert: bool,
 }
 
 fn failures(err: &Error) -> Vec<Failure> {
@@ -68,6 +74,7 @@ fn failures(err: &Error) -> Vec<Failure> {
                 code: we.code,
                 message: we.message.clone(),
                 batch_index: None,
+                is_insert: false,
             });
         }
         ErrorKind::Command(ce) if is_dup(ce.code) => {
@@ -75,6 +82,7 @@ fn failures(err: &Error) -> Vec<Failure> {
                 code: ce.code,
                 message: ce.message.clone(),
                 batch_index: None,
+                is_insert: false,
             });
         }
         ErrorKind::InsertMany(ime) => {
@@ -83,6 +91,7 @@ fn failures(err: &Error) -> Vec<Failure> {
                     code: we.code,
                     message: we.message.clone(),
                     batch_index: Some(we.index),
+                    is_insert: true,
                 });
             }
         }
@@ -98,6 +107,7 @@ fn failures(err: &Error) -> Vec<Failure> {
                     code: we.code,
                     message: we.message.clone(),
                     batch_index: Some(*i),
+                    is_insert: false,
                 });
             }
         }

@@ -71,6 +71,8 @@ pub struct DuplicateKeyError {
     pub name_source: NameSource,
     /// Byte range of the error in the input text (empty for driver errors).
     pub span: Range<usize>,
+    /// Position of the failed write in its batch (`insert_many`, `bulk_write`), for driver errors.
+    pub batch_index: Option<usize>,
 }
 
 /// Where the field names of a key came from.
@@ -165,6 +167,7 @@ impl DuplicateKeyError {
             truncated: false,
             name_source: NameSource::Message,
             span: 0..0,
+            batch_index: None,
         }
     }
 

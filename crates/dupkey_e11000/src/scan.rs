@@ -118,8 +118,7 @@ impl<'a> Scanner<'a> {
     /// with no space) is joined back; a token never runs into the next clause keyword.
     pub(crate) fn read_token(&mut self) -> String {
         let mut out = String::new();
-        loop {
-            let Some(c) = self.peek() else { break };
+        while let Some(c) = self.peek() {
             if c == '\n' && !out.is_empty() && self.is_wrapped_line_break() {
                 self.pos += 1;
                 self.skip_line_prefix();
@@ -471,6 +470,16 @@ impl<'a> Scanner<'a> {
     fn parse_bare_iso_date(&mut self) -> Option<Bson> {
         let rest = self.rest();
         let b = rest.as_bytes();
+        if b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':' {
+            // Python's str(datetime), as some servers and drivers print dates.
+            let end = rest[11..]
+                .find(|c: char| !(c.is_ascii_digit() || matches!(c, ':' | '.')))
+                .map_or(rest.len(), |i| 11 + i);
+            let text = format!("{}T{}Z", &rest[..10], &rest[11..end]);
+            let dt = DateTime::parse_rfc3339_str(&text).ok()?;
+            self.pos += end;
+            return Some(Bson::DateTime(dt));
+        }
         if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
             return None;
         }
@@ -891,7 +900,7 @@ fn binary_value(name: &str, args: &[Arg]) -> Option<Bson> {
 
 pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -936,10 +945,10 @@ fn object_value(fields: KeyFields) -> Bson {
         for (k, v) in &fields {
             map.insert(k.clone(), v.clone().into_relaxed_extjson());
         }
-        if let Ok(b) = Bson::try_from(serde_json::Value::Object(map)) {
-            if !matches!(b, Bson::Document(_)) {
-                return b;
-            }
+        if let Ok(b) = Bson::try_from(serde_json::Value::Object(map))
+            && !matches!(b, Bson::Document(_))
+        {
+            return b;
         }
     }
     let mut doc = Document::new();

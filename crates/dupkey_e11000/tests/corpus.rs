@@ -2,6 +2,8 @@
 //! fixtures (`tests/corpus/*.jsonl`), each with the parse a careful reader would make.
 //! At least 95% must come out exactly right; every miss is printed.
 
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
+
 use std::fs;
 use std::path::Path;
 

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of `dupkey explain --log`: builds a log of SIZE_MB (default 1024) of
+# mixed application and mongod lines, about 1 in 100 holding an E11000 error in one of several
+# shapes (Node, JSON mongod log, pymongo), then times in the same run:
+#   grep -c E11000            the raw scan a user starts with (counts, explains nothing)
+#   a Python regex script      what a user would write to group errors by namespace/index/key
+#   dupkey explain --log       full parse, grouping, first/last seen
+# and prints throughput, peak memory and the ratios. Target: dupkey >= 200 MB/s, flat memory.
+#
+#   bench/explain_log.sh            # 1 GiB
+#   SIZE_MB=256 bench/explain_log.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MB="${SIZE_MB:-1024}"
+OUT="${BENCH_DIR:-bench/out}"
+mkdir -p "$OUT"
+LOG="$OUT/app-${SIZE_MB}m.log"
+
+cargo build --release -q -p dupkey
+BIN=target/release/dupkey
+
+if [ ! -s "$LOG" ]; then
+  python3 - "$LOG" "$SIZE_MB" <<'PY'
+import random, sys
+path, size_mb = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(7)
+plain = [
+    '2024-05-01T10:{m:02d}:{s:02d}.{ms:03d}Z INFO  GET /api/profile 200 {n}ms user={u}',
+    '2024-05-01T10:{m:02d}:{s:02d}.{ms:03d}Z DEBUG cache hit key=session:{u} ttl=3600',
+    '{{"t":{{"$date":"2024-05-01T10:{m:02d}:{s:02d}.{ms:03d}+00:00"}},"s":"I","c":"NETWORK","id":22943,"ctx":"listener","msg":"Connection accepted","attr":{{"remote":"10.0.0.{n}:5{n}","connectionCount":{u}}}}}',
+]
+errors = [
+    '2024-05-01T10:{m:02d}:{s:02d}.{ms:03d}Z ERROR MongoServerError: E11000 duplicate key error collection: app.users index: email_1 dup key: {{ email: "user{u}@example.com" }}',
+    '{{"t":{{"$date":"2024-05-01T10:{m:02d}:{s:02d}.{ms:03d}+00:00"}},"s":"I","c":"WRITE","id":51803,"ctx":"conn{n}","msg":"Slow query","attr":{{"type":"update","ns":"app.tickets","ok":0,"errMsg":"E11000 duplicate key error collection: app.tickets index: ticket_number_1 dup key: {{ ticket_number: \\"TKT-{u:05d}\\" }}","errName":"DuplicateKey","errCode":11000,"durationMillis":{n}}}}}',
+    "2024-05-01T10:{m:02d}:{s:02d}.{ms:03d}Z ERROR pymongo.errors.DuplicateKeyError: E11000 duplicate key error collection: app.counters index: id_1_reference_value_1 dup key: {{ id: null, reference_value: null }}, full error: {{'index': 0, 'code': 11000, 'errmsg': 'E11000 duplicate key error collection: app.counters index: id_1_reference_value_1 dup key: {{ id: null, reference_value: null }}', 'keyPattern': {{'id': 1, 'reference_value': 1}}, 'keyValue': {{'id': None, 'reference_value': None}}}}",
+]
+target = size_mb * 1024 * 1024
+written = 0
+with open(path, "w") as f:
+    while written < target:
+        lines = []
+        for i in range(10000):
+            t = dict(m=rnd.randrange(60), s=rnd.randrange(60), ms=rnd.randrange(1000), n=rnd.randrange(300), u=rnd.randrange(5000))
+            tpl = rnd.choice(errors) if rnd.random() < 0.01 else rnd.choice(plain)
+            lines.append(tpl.format(**t))
+        block = "\n".join(lines) + "\n"
+        f.write(block)
+        written += len(block)
+PY
+fi
+BYTES=$(stat -c %s "$LOG")
+cat "$LOG" > /dev/null  # warm the page cache so every contender reads from memory
+
+cat > "$OUT/user_script.py" <<'PY'
+import re, sys, collections
+pat = re.compile(r'E11000 duplicate key error collection: (\S+) index: (\S+) dup key: (\{.*?\})')
+groups = collections.Counter()
+with open(sys.argv[1], errors="replace") as f:
+    for line in f:
+        if "E11000" in line:
+            m = pat.search(line)
+            if m:
+                groups[m.groups()] += 1
+for k, n in groups.most_common(10):
+    print(n, *k)
+PY
+
+python3 - "$LOG" "$BIN" "$OUT" <<'PY'
+import json, os, resource, subprocess, sys, time
+log, binary, out = sys.argv[1:4]
+mb = os.path.getsize(log) / 1e6
+
+def run(cmd, stdout):
+    # Peak RSS of one child: run it alone under /usr/bin/time -f %M.
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    secs = time.perf_counter() - t0
+    kb = int(p.stderr.strip().splitlines()[-1])
+    return secs, kb
+
+rows = []
+rows.append(("grep -c E11000",) + run(["grep", "-c", "E11000", log], subprocess.DEVNULL))
+rows.append(("python regex script",) + run(["python3", os.path.join(out, "user_script.py"), log], subprocess.DEVNULL))
+with open(os.path.join(out, "dupkey.json"), "w") as f:
+    rows.append(("dupkey explain --log",) + run([binary, "explain", "--format", "json", "--log", log], f))
+report = json.load(open(os.path.join(out, "dupkey.json")))
+print(f"log: {mb:.0f} MB, {report['lines']} lines, {report['total']} E11000 errors in {len(report['groups'])} groups")
+for name, s, kb in rows:
+    print(f"{name:24s} {s:7.2f} s  {mb / s:8.0f} MB/s  peak RSS {kb / 1024:7.1f} MiB")
+dk = rows[2][1]
+print(f"dupkey is {rows[1][1] / dk:.1f}x faster than the python script and takes {dk / rows[0][1]:.1f}x the time of grep -c")
+print("target >= 200 MB/s:", "met" if mb / dk >= 200 else "NOT met")
+PY

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Long-mode fuzzing of the E11000 parser: millions of mutated real-world error texts
+# (default 3,000,000) in a release build. The suite runs a short version of the same test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CASES="${1:-3000000}"
+start=$(date +%s)
+DUPKEY_FUZZ_CASES="$CASES" cargo test --release -q -p dupkey_e11000 --test fuzz -- --nocapture
+echo "fuzz: $CASES inputs without a panic in $(( $(date +%s) - start )) s"

@@ -1,0 +1,169 @@
+//! The `dupkey` command line, without a server: the JSON contract, exit codes, inputs.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn dupkey(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dupkey"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(stdin.unwrap_or_default().as_bytes())
+        .unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+const SEED_000: &str = "E11000 duplicate key error collection: test.counters \nindex: id_1_reference_value_1 dup key: { id: null, reference_value: null }";
+
+#[test]
+fn json_contract_for_one_error() {
+    let out = dupkey(&["explain", "--format", "json", SEED_000], None);
+    assert_eq!(out.status.code(), Some(1), "errors found exit 1");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &v["errors"][0];
+    let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "database",
+            "collection",
+            "index",
+            "key",
+            "cause",
+            "summary",
+            "fixes"
+        ]
+    );
+    assert_eq!(e["database"], "test");
+    assert_eq!(e["collection"], "counters");
+    assert_eq!(e["index"], "id_1_reference_value_1");
+    assert_eq!(e["key"], json!({"id": null, "reference_value": null}));
+    // Key order is index order, not alphabetical.
+    assert!(
+        serde_json::to_string(&e["key"])
+            .unwrap()
+            .starts_with("{\"id\"")
+    );
+    assert_eq!(e["cause"], "null-or-missing");
+    assert!(e["fixes"].as_array().unwrap().len() >= 2);
+}
+
+#[test]
+fn extended_json_values_and_positional_names() {
+    let text = "E11000 duplicate key error index: shop.orders.$by_customer  dup key: { : ObjectId('5f1d7f2a9b1e8a3c4d5e6f70'), : 9007199254740993, : new Date(1700000000000) }";
+    let out = dupkey(&["explain", "--format", "json", text], None);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["errors"][0]["key"],
+        json!({"#0": {"$oid": "5f1d7f2a9b1e8a3c4d5e6f70"}, "#1": {"$numberLong": "9007199254740993"}, "#2": {"$date": "2023-11-14T22:13:20Z"}})
+    );
+}
+
+#[test]
+fn reads_stdin_and_reports_every_error() {
+    let text = "first: E11000 duplicate key error collection: a.b index: _id_ dup key: { _id: 1 }\nthen: E11000 duplicate key error collection: a.c index: email_1 dup key: { email: \"x@y\" }\n";
+    let out = dupkey(&["explain", "--format", "json", "-"], Some(text));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let causes: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["cause"].as_str().unwrap())
+        .collect();
+    assert_eq!(causes, ["duplicate-id", "value-collision"]);
+}
+
+#[test]
+fn garbage_is_one_line_and_exit_2() {
+    let out = dupkey(&["explain", "this is not an error"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1);
+    assert!(stderr.contains("no duplicate-key error found in the argument"));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn text_output_names_cause_and_fix() {
+    let out = dupkey(&["explain", SEED_000], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("E11000 on test.counters, index id_1_reference_value_1"),
+        "{text}"
+    );
+    assert!(text.contains("cause  null-or-missing"));
+    assert!(text.contains("partialFilterExpression: { id: { $type: \"string\" }, reference_value: { $type: \"string\" } }"));
+    assert!(!text.contains('\x1b'), "NO_COLOR must turn colour off");
+}
+
+#[test]
+fn log_mode_groups_with_counts_and_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let mut log = String::new();
+    for i in 0..50 {
+        log.push_str(&format!(
+            "2024-05-01T10:00:{:02}.000Z GET /api/profile 200\n",
+            i % 60
+        ));
+        if i % 10 == 0 {
+            log.push_str(&format!("2024-05-01T10:00:{:02}.500Z MongoServerError: E11000 duplicate key error collection: app.userprofiles index: userId_1 dup key: {{ userId: ObjectId('68f79d23c1fc5f16390b5d86') }}\n", i % 60));
+        }
+    }
+    std::fs::write(&path, log).unwrap();
+    let out = dupkey(
+        &[
+            "explain",
+            "--format",
+            "json",
+            "--log",
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["total"], 5);
+    assert_eq!(v["lines"], 55);
+    let g = &v["groups"][0];
+    assert_eq!(
+        (g["count"].as_u64(), g["distinct_keys"].as_u64()),
+        (Some(5), Some(1))
+    );
+    assert_eq!(g["first_seen"], "2024-05-01T10:00:00.500Z");
+    assert_eq!(g["last_seen"], "2024-05-01T10:00:40.500Z");
+    assert_eq!(v["errors"][0]["count"], 5);
+    assert_eq!(v["errors"][0]["line"], 2);
+
+    let text = dupkey(&["explain", "--log", path.to_str().unwrap()], None);
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("5 duplicate-key errors in"));
+}
+
+#[test]
+fn log_without_errors_exits_0_and_missing_log_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clean.log");
+    std::fs::write(&path, "all good\n").unwrap();
+    assert_eq!(
+        dupkey(&["explain", "--log", path.to_str().unwrap()], None)
+            .status
+            .code(),
+        Some(0)
+    );
+    let missing = dupkey(&["explain", "--log", "/nonexistent/app.log"], None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("cannot open log /nonexistent/app.log")
+    );
+}

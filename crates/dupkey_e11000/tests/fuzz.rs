@@ -1,0 +1,144 @@
+//! Mutation fuzzing of the parser: real error texts from the corpus, cut, spliced, duplicated
+//! and sprinkled with the characters that steer the parser (quotes, escapes, braces, line
+//! breaks, multi-byte UTF-8). The parser must never panic and never report a span outside its
+//! input. `DUPKEY_FUZZ_CASES` sets the number of inputs (the suite runs 30,000; the long mode
+//! in `bench/fuzz.sh` runs millions).
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
+
+use std::fs;
+use std::path::Path;
+
+use dupkey_e11000::{diagnose, key_to_json, parse_all, scan_log};
+
+/// xorshift64*: deterministic, so a failure reproduces from its case number.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const PIECES: &[&str] = &[
+    "\"",
+    "'",
+    "\\",
+    "\\\"",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    ":",
+    ",",
+    "\n",
+    "\n> ",
+    " ",
+    "E11000 ",
+    "dup key: { ",
+    "index: ",
+    "collection: ",
+    "collation: {",
+    "keyValue: {",
+    "keyPattern",
+    "ObjectId('",
+    "new Date(",
+    "UUID(\"",
+    "BinData(0, ",
+    "Timestamp(",
+    "é",
+    "😀",
+    "\u{FFFD}",
+    "0x",
+    "-",
+    "1e",
+    ".$",
+    "&quot;",
+];
+
+fn corpus() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut texts = Vec::new();
+    for entry in fs::read_dir(dir).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "jsonl") {
+            for line in fs::read_to_string(entry.path()).unwrap().lines() {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                    texts.push(v["text"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+    }
+    texts.sort();
+    texts
+}
+
+fn mutate(rng: &mut Rng, base: &str, other: &str) -> String {
+    let mut s: Vec<char> = base.chars().collect();
+    for _ in 0..=rng.below(6) {
+        let at = rng.below(s.len() + 1);
+        match rng.below(5) {
+            0 => s.truncate(at),
+            1 => {
+                let piece = PIECES[rng.below(PIECES.len())];
+                s.splice(at..at, piece.chars());
+            }
+            2 if at < s.len() => {
+                let end = (at + rng.below(40)).min(s.len());
+                s.drain(at..end);
+            }
+            3 => {
+                let o: Vec<char> = other.chars().collect();
+                let from = rng.below(o.len());
+                let to = (from + rng.below(200)).min(o.len());
+                s.splice(at..at, o[from..to].iter().copied());
+            }
+            _ if at < s.len() => s[at] = char::from_u32(rng.below(0x3000) as u32).unwrap_or('?'),
+            _ => {}
+        }
+    }
+    s.into_iter().collect()
+}
+
+#[test]
+fn mutated_real_texts_never_break_the_parser() {
+    let cases: usize = std::env::var("DUPKEY_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30_000);
+    let texts = corpus();
+    assert!(!texts.is_empty());
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut found = 0usize;
+    for case in 0..cases {
+        let base = &texts[rng.below(texts.len())];
+        let other = &texts[rng.below(texts.len())];
+        let input = mutate(&mut rng, base, other);
+        let errors = parse_all(&input);
+        for e in &errors {
+            assert!(
+                e.span.start <= e.span.end && e.span.end <= input.len(),
+                "case {case}: span {:?} outside input",
+                e.span
+            );
+            let _ = e.key.as_ref().map(key_to_json);
+            let _ = diagnose(e, None);
+        }
+        found += errors.len();
+        if case % 64 == 0 {
+            let _ = scan_log(input.as_bytes()).unwrap();
+        }
+    }
+    assert!(
+        found > cases / 4,
+        "mutations should mostly keep an error to parse ({found} in {cases})"
+    );
+}
