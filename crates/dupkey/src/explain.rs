@@ -295,13 +295,13 @@ fn write_log(
             (Some(a), _) => format!(", at {a}"),
             _ => String::new(),
         };
-        let keys = g.distinct_keys + u64::from(g.uncounted_keys > 0);
-        let more = if g.uncounted_keys > 0 { "+" } else { "" };
-        writeln!(
-            out,
-            "{}",
-            style.dim(&format!("{}x, {keys}{more} distinct keys{span}", g.count))
-        )?;
+        let keys = match (g.distinct_keys, g.uncounted_keys > 0) {
+            (n, true) => format!("more than {n} distinct keys"),
+            (1, false) => "1 key".to_string(),
+            (n, false) => format!("{n} distinct keys"),
+        };
+        let times = if g.count == 1 { "once".to_string() } else { format!("{} times", g.count) };
+        writeln!(out, "{}", style.dim(&format!("{times}, {keys}{span}")))?;
         let d = diagnose(&first.error, f.as_ref());
         write_error(out, &first.error, &d, style)?;
         if g.entries.len() > 1 {
