@@ -300,7 +300,11 @@ fn write_log(
             (1, false) => "1 key".to_string(),
             (n, false) => format!("{n} distinct keys"),
         };
-        let times = if g.count == 1 { "once".to_string() } else { format!("{} times", g.count) };
+        let times = if g.count == 1 {
+            "once".to_string()
+        } else {
+            format!("{} times", g.count)
+        };
         writeln!(out, "{}", style.dim(&format!("{times}, {keys}{span}")))?;
         let d = diagnose(&first.error, f.as_ref());
         write_error(out, &first.error, &d, style)?;
