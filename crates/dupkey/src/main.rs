@@ -3,6 +3,7 @@
 //! The binary is glue: argument parsing, one module per command, printers. What dupkey knows
 //! about MongoDB lives in the library crates.
 
+mod check;
 mod explain;
 mod style;
 
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Explain E11000 errors: what collided, why, and the exact fix.
     Explain(explain::Args),
+    /// Would this unique index build on this data? Which documents block it, and why?
+    Check(check::Args),
 }
 
 /// Output format shared by every command.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Explain(args) => explain::run(args),
+        Command::Check(args) => check::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,12 +1,21 @@
-//! Where dupkey reads MongoDB data from. Today: live deployments, read-only.
+//! Where dupkey reads MongoDB data from: live deployments, read-only, and files on disk
+//! (mongodump directories, `.bson`/`.bson.gz` files, JSON lines of Extended JSON).
 //!
 //! Only this crate (and, later, the fix crate) talks to a server. Every command it sends is
 //! bounded by `maxTimeMS`, takes no locks and needs only read access (`read` on the database,
-//! `listCollections`/`listIndexes` included in it).
+//! `listCollections`/`listIndexes` included in it). Files are streamed, never loaded whole.
 
+mod bson_stream;
+mod dump;
 mod facts;
+mod file;
+mod jsonl;
+mod metadata;
 mod redact;
+#[cfg(test)]
+mod test_support;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bson::{Document, doc};
@@ -14,11 +23,19 @@ use futures_util::TryStreamExt;
 use mongodb::Client;
 use mongodb::options::ClientOptions;
 
+pub use bson_stream::MAX_DOCUMENT_BYTES;
+pub use dump::{DumpCollection, list_dump_collections};
 pub use facts::{ErrorTarget, gather_facts};
+pub use file::{
+    CollectionReader, DataFormat, ReadOptions, ReadProgress, ReadStats, open_collection,
+};
+pub use metadata::{CollectionMetadata, MetadataError, parse_metadata_json, read_metadata_file};
 pub use redact::redact_uri;
 
 /// How long one server command may run.
 pub const MAX_TIME: Duration = Duration::from_secs(30);
+/// How long a whole collection scan may run.
+pub const MAX_SCAN_TIME: Duration = Duration::from_secs(3600);
 
 /// What can go wrong reading a source. Messages name the input and the next step.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +57,152 @@ pub enum SourceError {
         operation: String,
         reason: String,
     },
+
+    // Files and dumps. Every message names the file and, inside it, the byte offset or line.
+    #[error("{}: no such file or directory; check the path", path.display())]
+    NotFound { path: PathBuf },
+    #[error("{}: cannot read: {reason}; check the file and its permissions", path.display())]
+    Io { path: PathBuf, reason: String },
+    #[error(
+        "{}: truncated document at {} ({}); the file is cut short: dump it again, or pass --skip-invalid to count and skip",
+        path.display(), at(*offset, *gzip), truncation(*declared, *remaining)
+    )]
+    Truncated {
+        path: PathBuf,
+        offset: u64,
+        gzip: bool,
+        /// What the length prefix claims, when the file still holds the 4 bytes of it.
+        declared: Option<u64>,
+        remaining: u64,
+    },
+    #[error(
+        "{}: impossible document length {length} at {} (a BSON document takes 5 to {} bytes){hint}; \
+         nothing after it can be read safely, not even with --skip-invalid: check that this is a \
+         mongodump .bson file, or dump it again",
+        path.display(), at(*offset, *gzip), MAX_DOCUMENT_BYTES
+    )]
+    BadLength {
+        path: PathBuf,
+        offset: u64,
+        gzip: bool,
+        length: i64,
+        /// What the bytes look like instead, with a leading "; ", or empty.
+        hint: String,
+    },
+    #[error(
+        "{}: the document at {} (length prefix {length}) does not end in a 0 byte, so its length \
+         prefix is wrong{hint}; nothing after it can be read safely, not even with --skip-invalid: \
+         check that this is a mongodump .bson file, or dump it again",
+        path.display(), at(*offset, *gzip)
+    )]
+    Unterminated {
+        path: PathBuf,
+        offset: u64,
+        gzip: bool,
+        length: u64,
+        /// What the bytes look like instead, with a leading "; ", or empty.
+        hint: String,
+    },
+    #[error(
+        "{}: invalid document at {}: {reason}; repair or remove it, or pass --skip-invalid to count and skip it",
+        path.display(), at(*offset, *gzip)
+    )]
+    InvalidDocument {
+        path: PathBuf,
+        offset: u64,
+        gzip: bool,
+        reason: String,
+    },
+    #[error(
+        "{}:{line}: {reason}; correct the record, or pass --skip-invalid to count and skip it",
+        path.display()
+    )]
+    BadJson {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+    #[error(
+        "{}: broken collection metadata: {reason}; repair the file, or move it away to read the \
+         documents without their index definitions",
+        path.display()
+    )]
+    BadMetadata { path: PathBuf, reason: String },
+    #[error(
+        "{}: gzip decompression failed after {offset} uncompressed bytes: {reason}; the file is \
+         damaged or not gzip (check it with gzip -t), dump it again",
+        path.display()
+    )]
+    Gzip {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error(
+        "{} is a mongodump directory: name the collection to read (--collection {}); it holds {}",
+        path.display(), available.first().map_or("db.coll", String::as_str), name_list(available)
+    )]
+    NeedCollection {
+        path: PathBuf,
+        available: Vec<String>,
+    },
+    #[error(
+        "{} has no collection {requested}; it holds {}",
+        path.display(), name_list(available)
+    )]
+    NoCollection {
+        path: PathBuf,
+        requested: String,
+        available: Vec<String>,
+    },
+    #[error(
+        "{} holds no mongodump files (<coll>.bson, <coll>.metadata.json, or database folders of \
+         them); point at a dump directory, one database folder in it, or a .bson or .json file",
+        path.display()
+    )]
+    NotADump { path: PathBuf },
+    #[error("{namespace} has no documents in {}: {reason}", path.display())]
+    NoData {
+        path: PathBuf,
+        namespace: String,
+        reason: String,
+    },
+    #[error("{}: {reason}", path.display())]
+    Unsupported { path: PathBuf, reason: String },
+}
+
+/// "byte offset N", saying when N counts uncompressed bytes.
+fn at(offset: u64, gzip: bool) -> String {
+    if gzip {
+        format!("uncompressed byte offset {offset}")
+    } else {
+        format!("byte offset {offset}")
+    }
+}
+
+fn truncation(declared: Option<u64>, remaining: u64) -> String {
+    match declared {
+        Some(len) => format!("its length prefix says {len} bytes, only {remaining} remain"),
+        None => format!("only {remaining} bytes remain, too few for a length prefix"),
+    }
+}
+
+/// Up to 20 names, then how many more.
+fn name_list(names: &[String]) -> String {
+    const SHOWN: usize = 20;
+    if names.is_empty() {
+        return "no collections".to_string();
+    }
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
 }
 
 /// A connection to a live deployment. Its connection string is kept only in redacted form.
@@ -179,6 +342,36 @@ impl LiveSource {
             .try_collect()
             .await
             .map_err(|e| self.command_error("find", &e))
+    }
+
+    /// Streams every document of a collection as raw BSON (no decoding), in natural order.
+    /// The scan is bounded by [`MAX_SCAN_TIME`].
+    pub async fn for_each_raw<E, F>(&self, db: &str, coll: &str, mut f: F) -> Result<u64, E>
+    where
+        E: From<SourceError>,
+        F: FnMut(&bson::RawDocument) -> Result<(), E>,
+    {
+        let collection = self
+            .client
+            .database(db)
+            .collection::<bson::RawDocumentBuf>(coll);
+        let mut cursor = collection
+            .find(Document::new())
+            .batch_size(10_000)
+            .max_time(MAX_SCAN_TIME)
+            .await
+            .map_err(|e| E::from(self.command_error("find", &e)))?;
+        let mut n = 0u64;
+        while cursor
+            .advance()
+            .await
+            .map_err(|e| E::from(self.command_error("find", &e)))?
+        {
+            let doc = cursor.current();
+            f(doc)?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     fn command_error(&self, operation: &str, e: &mongodb::error::Error) -> SourceError {

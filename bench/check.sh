@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of `dupkey check`: builds a ~1,000,000-document .bson file (~150 MB:
+# invoice numbers, user ids, emails, one token in three null), then times in the same run:
+#   raw_walk      the same reader touching each document's key field zero-copy (the floor)
+#   dupkey check  the full unique-index what-if on {token: 1}
+#   python        what a user writes: pymongo's BSON decoder plus a dict of keys
+# and prints both ratios. Targets: check <= 1.5x raw_walk, >= 20x faster than python.
+#   bench/check.sh [DOCS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DOCS="${1:-1000000}"
+OUT="${BENCH_DIR:-bench/out}"
+mkdir -p "$OUT"
+VENV=.venv-secantus
+[ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install --quiet "secantusdb==0.7.0b3"; }
+FILE="$OUT/invoices-$DOCS.bson"
+cargo build --release -q -p dupkey --bin dupkey --example raw_walk
+
+if [ ! -s "$FILE" ]; then
+  "$VENV/bin/python" - "$FILE" "$DOCS" <<'PY'
+import sys, random, bson
+from bson import ObjectId
+path, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(11)
+with open(path, "wb") as f:
+    buf = []
+    for i in range(n):
+        token = None if i % 3 == 0 else "%032x" % rnd.getrandbits(128)
+        if i % 50_000 == 7:
+            token = "dup-token"  # a few real duplicates
+        doc = {"_id": ObjectId(), "invoiceNo": "INV/2025-26/%06d" % i, "userId": ObjectId(b"%012d" % (i % 50_000)),
+               "email": "user%d@example.com" % i, "token": token, "n": i}
+        buf.append(bson.encode(doc))
+        if len(buf) == 10_000:
+            f.write(b"".join(buf)); buf = []
+    f.write(b"".join(buf))
+PY
+fi
+
+cat > "$OUT/check_user_script.py" <<'PY'
+import sys, bson, collections
+seen = collections.defaultdict(list)
+with open(sys.argv[1], "rb") as f:
+    for doc in bson.decode_file_iter(f):
+        seen[doc.get("token")].append(doc["_id"])
+dups = {k: v for k, v in seen.items() if len(v) > 1}
+print(len(dups), "duplicate keys")
+PY
+
+"$VENV/bin/python" - "$FILE" "$OUT" "$VENV/bin/python" <<'PY'
+import os, subprocess, sys, time
+path, out, py = sys.argv[1:4]
+mb = os.path.getsize(path) / 1e6
+def run(label, cmd):
+    t0 = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    if p.returncode not in (0, 1):
+        sys.exit(f"{label} failed: {p.stderr.strip()}")
+    kb = int(p.stderr.strip().splitlines()[-1])
+    return label, secs, kb, p.stdout.strip().splitlines()[0] if p.stdout.strip() else ""
+rows = [
+    run("raw_walk", ["target/release/examples/raw_walk", path, "token"]),
+    run("dupkey check", ["target/release/dupkey", "check", path, "--index", '{"key": {"token": 1}, "unique": true}', "--format", "json"]),
+    run("python (pymongo bson + dict)", [py, os.path.join(out, "check_user_script.py"), path]),
+]
+print(f"file: {mb:.0f} MB")
+for label, s, kb, _ in rows:
+    print(f"{label:30s} {s:7.2f} s  {mb / s:7.0f} MB/s  peak RSS {kb / 1024:7.1f} MiB")
+raw, chk, pyt = rows[0][1], rows[1][1], rows[2][1]
+print(f"check / raw_walk = {chk / raw:.2f}x (target <= 1.5x); python / check = {pyt / chk:.1f}x (target >= 20x)")
+PY

@@ -1,0 +1,372 @@
+//! `dupkey check SOURCE --index SPEC`: would this unique index build, and who blocks it?
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use bson::{Bson, Document};
+use dupkey_e11000::{shell_value, value_to_json};
+use dupkey_index::{CheckReport, Conflict, DuplicateFinder, FinderOptions, IndexSpec};
+use dupkey_source::{LiveSource, ReadOptions, open_collection};
+use serde_json::{Value, json};
+
+use crate::style::Style;
+use crate::{ColorChoice, EXIT_FOUND, Format};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A mongodump directory or database folder, a `.bson`/`.bson.gz` file, a JSON-lines file
+    /// of Extended JSON documents, or a `mongodb://` connection string.
+    source: String,
+    /// The index, as listIndexes or createIndex show it: `{"key": {"email": 1}, "unique": true}`.
+    /// `@FILE` reads it from a file. Without "unique", the index is checked as unique.
+    #[arg(long, value_name = "SPEC")]
+    index: String,
+    /// The collection (`coll`, or `db.coll` for a whole dump or a URI without a database).
+    #[arg(long)]
+    collection: Option<String>,
+    /// The database (for a URI without one in its path).
+    #[arg(long)]
+    db: Option<String>,
+    /// Memory for grouping keys before spilling to disk: bytes, or with K, M, G (binary) units.
+    #[arg(long, default_value = "512M", value_parser = parse_size)]
+    memory_limit: usize,
+    /// Count and report invalid records instead of stopping at the first one.
+    #[arg(long)]
+    skip_invalid: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: usize = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size; use bytes or a number with K, M or G"))?;
+    let mult = match unit
+        .trim()
+        .trim_end_matches(['B', 'b', 'i'])
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?}; use K, M or G")),
+    };
+    Ok(n * mult)
+}
+
+fn load_spec(arg: &str) -> Result<(IndexSpec, Document)> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the index spec from {path}"))?,
+        None => arg.to_string(),
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("the index spec is not valid JSON ({e}); write it as {{\"key\": {{\"email\": 1}}, \"unique\": true}}"))?;
+    let Ok(Bson::Document(mut doc)) = Bson::try_from(value) else {
+        bail!(
+            "the index spec must be a JSON object such as {{\"key\": {{\"email\": 1}}, \"unique\": true}}"
+        );
+    };
+    if !doc.contains_key("key") {
+        bail!(
+            "the index spec has no \"key\"; write it as {{\"key\": {{\"email\": 1}}, \"unique\": true}}"
+        );
+    }
+    if !doc.contains_key("unique") {
+        doc.insert("unique", true);
+    }
+    let spec = IndexSpec::from_document(&doc)?;
+    Ok((spec, doc))
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let (spec, spec_doc) = load_spec(&args.index)?;
+    let options = FinderOptions {
+        memory_limit: args.memory_limit,
+        temp_dir: None,
+    };
+    let mut finder = DuplicateFinder::new(&spec, options);
+    let (origin, invalid) =
+        if args.source.starts_with("mongodb://") || args.source.starts_with("mongodb+srv://") {
+            read_live(&args, &mut finder)?
+        } else {
+            read_file(&args, &mut finder)?
+        };
+    let report = finder
+        .finish()
+        .context("cannot group keys on disk (temporary directory full or not writable?)")?;
+    let mut out = io::stdout().lock();
+    match args.format {
+        Format::Json => writeln!(out, "{}", report_json(&spec_doc, &report, invalid))?,
+        Format::Text => write_text(
+            &mut out,
+            &spec,
+            &spec_doc,
+            &report,
+            &origin,
+            invalid,
+            Style::new(args.color),
+        )?,
+    }
+    Ok(if report.buildable() { 0 } else { EXIT_FOUND })
+}
+
+fn read_file(args: &Args, finder: &mut DuplicateFinder<'_>) -> Result<(String, u64)> {
+    let path = Path::new(&args.source);
+    let mut reader = open_collection(path, args.collection.as_deref())?;
+    let origin = reader.namespace().map_or_else(
+        || args.source.clone(),
+        |ns| format!("{ns} ({})", args.source),
+    );
+    let opts = ReadOptions {
+        skip_invalid: args.skip_invalid,
+    };
+    let stats = reader.for_each(&opts, |doc| finder.add(doc).map_err(anyhow::Error::from))?;
+    Ok((origin, stats.invalid))
+}
+
+fn read_live(args: &Args, finder: &mut DuplicateFinder<'_>) -> Result<(String, u64)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let source = LiveSource::connect(&args.source).await?;
+        let (db, coll) = match (args.collection.as_deref(), args.db.as_deref().or(source.default_database())) {
+            (Some(c), Some(db)) if !c.contains('.') || args.db.is_some() => (db.to_string(), c.to_string()),
+            (Some(c), _) if c.contains('.') => {
+                let (d, c) = c.split_once('.').unwrap_or_default();
+                (d.to_string(), c.to_string())
+            }
+            _ => bail!("name the collection: --collection coll (with the database in the URI or --db), or --collection db.coll"),
+        };
+        let origin = format!("{db}.{coll} on {}", source.redacted_uri());
+        source.for_each_raw(&db, &coll, |doc| finder.add(doc).map_err(anyhow::Error::from)).await?;
+        Ok((origin, 0))
+    })
+}
+
+fn report_json(spec_doc: &Document, r: &CheckReport, invalid: u64) -> Value {
+    let index = value_to_json(&Bson::Document(spec_doc.clone()));
+    let conflicts: Vec<Value> = r
+        .conflicts
+        .iter()
+        .map(|c| {
+            let key: serde_json::Map<String, Value> = c.key.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect();
+            json!({ "key": key, "count": c.ids.len(), "ids": c.ids.iter().map(value_to_json).collect::<Vec<_>>() })
+        })
+        .collect();
+    let mut v = json!({
+        "index": index,
+        "buildable": r.buildable(),
+        "documents": r.documents,
+        "indexed": r.indexed,
+        "conflicts": conflicts,
+    });
+    if let Value::Object(m) = &mut v {
+        if !r.unindexable.is_empty() {
+            let bad: Vec<Value> = r
+                .unindexable
+                .iter()
+                .map(|u| json!({ "id": value_to_json(&u.id), "error": u.error.to_string() }))
+                .collect();
+            m.insert("unindexable".into(), Value::Array(bad));
+        }
+        if invalid > 0 {
+            m.insert("invalid_records".into(), json!(invalid));
+        }
+    }
+    v
+}
+
+fn key_text(key: &[(String, Bson)]) -> String {
+    format!(
+        "{{ {} }}",
+        key.iter()
+            .map(|(k, v)| format!("{k}: {}", shell_value(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Why the documents of a group share their key, in words.
+fn why(spec: &IndexSpec, c: &Conflict) -> String {
+    let nulls: Vec<&str> = c
+        .key
+        .iter()
+        .filter(|(_, v)| matches!(v, Bson::Null))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let empties: Vec<&str> = c
+        .key
+        .iter()
+        .filter(|(_, v)| matches!(v, Bson::Undefined))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let mut reasons = Vec::new();
+    if !nulls.is_empty() {
+        let fields = nulls
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = c.ids.len();
+        let who = if n == 2 {
+            "both".to_string()
+        } else {
+            format!("all {n}")
+        };
+        if spec.sparse {
+            reasons.push(format!("{who} hold an explicit null in {fields}: sparse skips only documents where the fields are missing"));
+        } else if let Some(filter) = &spec.partial_filter_doc {
+            reasons.push(format!(
+                "{who} lack {fields} or hold null, and the partial filter {} still admits them",
+                shell_value(&Bson::Document(filter.clone()))
+            ));
+        } else {
+            reasons.push(format!("{who} lack {fields} (or hold null), and the index is neither sparse nor partial, so missing counts as null"));
+        }
+    }
+    if !empties.is_empty() {
+        reasons.push(format!(
+            "{} hold an empty array, indexed as undefined",
+            empties
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if reasons.is_empty() {
+        if spec.collation.is_some() && c.key.iter().any(|(_, v)| matches!(v, Bson::String(_))) {
+            reasons.push(
+                "their values are equal under the index collation (case or accents may differ)"
+                    .into(),
+            );
+        } else if c.key.iter().any(|(_, v)| {
+            matches!(
+                v,
+                Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_)
+            )
+        }) {
+            reasons.push("they hold the same number (1, 1.0, NumberLong(1) and NumberDecimal(\"1.0\") are one key)".into());
+        } else {
+            reasons.push("they hold the same value (for arrays: share an element)".into());
+        }
+    }
+    reasons.join("; ")
+}
+
+fn write_text(
+    out: &mut impl Write,
+    spec: &IndexSpec,
+    spec_doc: &Document,
+    r: &CheckReport,
+    origin: &str,
+    invalid: u64,
+    style: Style,
+) -> io::Result<()> {
+    let key = shell_value(&Bson::Document(spec.key_pattern.clone()));
+    let mut options = Vec::new();
+    for k in ["sparse", "partialFilterExpression", "collation"] {
+        if let Some(v) = spec_doc.get(k) {
+            options.push(format!("{k}: {}", shell_value(v)));
+        }
+    }
+    let options = if options.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", options.join(", "))
+    };
+    writeln!(out, "unique index {key}{options} on {origin}")?;
+    let skipped = r.skipped_sparse + r.skipped_partial;
+    let skipped_text = match (r.skipped_sparse, r.skipped_partial) {
+        (0, 0) => String::new(),
+        (s, 0) => format!(", {s} skipped by sparse"),
+        (0, p) => format!(", {p} outside the partial filter"),
+        (s, p) => format!(", {s} skipped by sparse, {p} outside the filter"),
+    };
+    let _ = skipped;
+    writeln!(
+        out,
+        "{} documents, {} would be indexed{skipped_text}",
+        r.documents, r.indexed
+    )?;
+    if invalid > 0 {
+        writeln!(
+            out,
+            "{}",
+            style.yellow(&format!(
+                "{invalid} invalid records were skipped (--skip-invalid)"
+            ))
+        )?;
+    }
+    if r.buildable() {
+        writeln!(
+            out,
+            "{}: no two documents share a key.",
+            style.bold("Buildable")
+        )?;
+        return Ok(());
+    }
+    let blocked: usize = r.conflicts.iter().map(|c| c.ids.len()).sum();
+    writeln!(
+        out,
+        "{}: {} groups of documents share a key ({blocked} documents){}",
+        style.red("Not buildable"),
+        r.conflicts.len(),
+        if r.unindexable.is_empty() {
+            String::new()
+        } else {
+            format!(", and {} documents cannot be indexed", r.unindexable.len())
+        }
+    )?;
+    for c in r.conflicts.iter().take(50) {
+        let ids: Vec<String> = c.ids.iter().take(10).map(shell_value).collect();
+        let more = if c.ids.len() > 10 {
+            format!(", … ({} in all)", c.ids.len())
+        } else {
+            String::new()
+        };
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  {} x{}: _id {}{more}",
+            style.bold(&key_text(&c.key)),
+            c.ids.len(),
+            ids.join(", ")
+        )?;
+        writeln!(out, "    why: {}", why(spec, c))?;
+    }
+    if r.conflicts.len() > 50 {
+        writeln!(
+            out,
+            "\n  … {} more groups (--format json lists every one)",
+            r.conflicts.len() - 50
+        )?;
+    }
+    for u in r.unindexable.iter().take(10) {
+        writeln!(out, "  _id {}: {}", shell_value(&u.id), u.error)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+    }
+}

@@ -1,0 +1,528 @@
+//! Finding every group of documents that share an index key, in bounded memory.
+//!
+//! Keys are grouped in a hash map while it fits the memory budget. Past the budget every key
+//! goes to one of 64 partition files on disk by its hash, and each partition is grouped on its
+//! own at the end (split again, with another hash, if one is still too large). The answer is
+//! the same whatever the budget: every group of two or more documents, with every `_id`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
+
+use crate::IndexSpec;
+use crate::keys::{DocumentKeys, KeyError, Part, Skip};
+
+const PARTITIONS: usize = 64;
+/// Rough bookkeeping cost of one map entry beyond its bytes.
+const ENTRY_OVERHEAD: usize = 96;
+
+/// How the finder may use memory and disk.
+#[derive(Debug, Clone)]
+pub struct FinderOptions {
+    /// Bytes of grouped keys to hold in memory before spilling to disk.
+    pub memory_limit: usize,
+    /// Where spill files go (the system temp dir by default).
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl Default for FinderOptions {
+    fn default() -> Self {
+        FinderOptions {
+            memory_limit: 512 << 20,
+            temp_dir: None,
+        }
+    }
+}
+
+/// Documents sharing one key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// The key, field by field in index order, as the first document holds it.
+    pub key: Vec<(String, Bson)>,
+    /// Every `_id` holding the key, in input order.
+    pub ids: Vec<Bson>,
+}
+
+/// A document the index cannot hold at all (the build fails on it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unindexable {
+    pub id: Bson,
+    pub error: KeyError,
+}
+
+/// The answer to "would this unique index build on this data?".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckReport {
+    pub documents: u64,
+    /// Documents the index would hold.
+    pub indexed: u64,
+    pub skipped_sparse: u64,
+    pub skipped_partial: u64,
+    pub conflicts: Vec<Conflict>,
+    pub unindexable: Vec<Unindexable>,
+    /// True when the memory budget was exceeded and keys went through disk.
+    pub spilled: bool,
+}
+
+impl CheckReport {
+    pub fn buildable(&self) -> bool {
+        self.conflicts.is_empty() && self.unindexable.is_empty()
+    }
+}
+
+/// The documents holding one key. The key's values (`display`) are taken from the second
+/// document, when the key turns out to be shared: most keys never are.
+#[derive(Debug)]
+struct Group {
+    display: Option<Box<[u8]>>,
+    first: Box<[u8]>,
+    more: Vec<Box<[u8]>>,
+}
+
+impl Group {
+    fn len(&self) -> usize {
+        1 + self.more.len()
+    }
+
+    fn ids(&self) -> impl Iterator<Item = &Box<[u8]>> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+}
+
+type KeyMap = HashMap<Box<[u8]>, Group, BuildHasherDefault<FxHasher>>;
+
+/// A fast non-cryptographic hasher for key bytes (keys are not attacker-chosen here).
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Feeds documents in, gets duplicate groups out.
+#[derive(Debug)]
+pub struct DuplicateFinder<'s> {
+    spec: &'s IndexSpec,
+    options: FinderOptions,
+    map: KeyMap,
+    map_bytes: usize,
+    spill: Option<Spill>,
+    report: CheckReport,
+}
+
+impl<'s> DuplicateFinder<'s> {
+    pub fn new(spec: &'s IndexSpec, options: FinderOptions) -> Self {
+        DuplicateFinder {
+            spec,
+            options,
+            map: KeyMap::default(),
+            map_bytes: 0,
+            spill: None,
+            report: CheckReport::default(),
+        }
+    }
+
+    /// Adds one document.
+    pub fn add(&mut self, doc: &RawDocument) -> io::Result<()> {
+        self.report.documents += 1;
+        let keys = match self.spec.keys(doc) {
+            Ok(DocumentKeys::Keys(k)) => k,
+            Ok(DocumentKeys::NotIndexed(Skip::Sparse)) => {
+                self.report.skipped_sparse += 1;
+                return Ok(());
+            }
+            Ok(DocumentKeys::NotIndexed(Skip::PartialFilter)) => {
+                self.report.skipped_partial += 1;
+                return Ok(());
+            }
+            Err(error) => {
+                self.report.unindexable.push(Unindexable {
+                    id: document_id(doc, self.report.documents),
+                    error,
+                });
+                return Ok(());
+            }
+        };
+        self.report.indexed += 1;
+        let id = encode_id(doc, self.report.documents);
+        for key in keys {
+            self.insert(key.bytes, &key.parts, &id)?;
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, key: Vec<u8>, parts: &[Part<'_>], id: &[u8]) -> io::Result<()> {
+        if let Some(spill) = &mut self.spill {
+            let display = display_bytes(parts);
+            return spill.write(&key, id, &display);
+        }
+        match self.map.get_mut(key.as_slice()) {
+            Some(group) => {
+                self.map_bytes += id.len() + 24;
+                if group.display.is_none() {
+                    let display = display_bytes(parts);
+                    self.map_bytes += display.len();
+                    group.display = Some(display.into_boxed_slice());
+                }
+                group.more.push(id.into());
+            }
+            None => {
+                self.map_bytes += key.len() + id.len() + ENTRY_OVERHEAD;
+                self.map.insert(
+                    key.into_boxed_slice(),
+                    Group {
+                        display: None,
+                        first: id.into(),
+                        more: Vec::new(),
+                    },
+                );
+            }
+        }
+        if self.map_bytes > self.options.memory_limit {
+            self.start_spilling()?;
+        }
+        Ok(())
+    }
+
+    /// Moves everything to partition files; from now on keys go straight to disk. Keys seen
+    /// once have no values kept yet: they are written with an empty display, and take the
+    /// values of a later document with the same key if one comes.
+    fn start_spilling(&mut self) -> io::Result<()> {
+        let mut spill = Spill::new(self.options.temp_dir.as_deref(), 0)?;
+        for (key, group) in self.map.drain() {
+            let display = group.display.as_deref().unwrap_or_default();
+            for id in group.ids() {
+                spill.write(&key, id, display)?;
+            }
+        }
+        self.map_bytes = 0;
+        self.map.shrink_to_fit();
+        self.spill = Some(spill);
+        self.report.spilled = true;
+        Ok(())
+    }
+
+    /// Every group of two or more documents sharing a key, sorted by key.
+    pub fn finish(mut self) -> io::Result<CheckReport> {
+        let mut groups: Vec<(Box<[u8]>, Group)> = Vec::new();
+        match self.spill.take() {
+            None => groups.extend(self.map.drain().filter(|(_, g)| g.len() > 1)),
+            Some(spill) => {
+                for part in spill.finish()? {
+                    group_partition(part, 1, &self.options, &mut groups)?;
+                }
+            }
+        }
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        let names: Vec<String> = self.spec.fields.iter().map(|f| f.path.clone()).collect();
+        self.report.conflicts = groups
+            .into_iter()
+            .map(|(_, g)| to_conflict(&names, g))
+            .collect();
+        Ok(self.report)
+    }
+}
+
+/// Groups one partition file; splits it again when it would not fit the budget.
+fn group_partition(
+    file: PartitionFile,
+    depth: u32,
+    options: &FinderOptions,
+    out: &mut Vec<(Box<[u8]>, Group)>,
+) -> io::Result<()> {
+    if file.bytes as usize * 2 > options.memory_limit && depth < 4 && file.records > 1 {
+        let mut spill = Spill::new(options.temp_dir.as_deref(), depth)?;
+        for_each_record(&file, |k, id, d| spill.write(k, id, d))?;
+        for part in spill.finish()? {
+            group_partition(part, depth + 1, options, out)?;
+        }
+        return Ok(());
+    }
+    let mut map = KeyMap::default();
+    for_each_record(&file, |k, id, d| {
+        match map.get_mut(k) {
+            Some(g) => {
+                if g.display.is_none() && !d.is_empty() {
+                    g.display = Some(d.into());
+                }
+                g.more.push(id.into());
+            }
+            None => {
+                let display = (!d.is_empty()).then(|| d.into());
+                map.insert(
+                    k.into(),
+                    Group {
+                        display,
+                        first: id.into(),
+                        more: Vec::new(),
+                    },
+                );
+            }
+        }
+        Ok(())
+    })?;
+    out.extend(map.into_iter().filter(|(_, g)| g.len() > 1));
+    Ok(())
+}
+
+fn to_conflict(names: &[String], g: Group) -> Conflict {
+    let ids = g.ids().map(|id| decode_id(id)).collect();
+    let display = g
+        .display
+        .and_then(|d| RawDocumentBuf::from_bytes(d.into_vec()).ok());
+    let key = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let v = display
+                .as_ref()
+                .and_then(|d| d.get(i.to_string()).ok().flatten())
+                .and_then(|v| Bson::try_from(v).ok())
+                .unwrap_or(Bson::Null);
+            (n.clone(), v)
+        })
+        .collect();
+    Conflict { key, ids }
+}
+
+/// `_id`, or the document's position when it has none (JSON lines may lack it).
+fn document_id(doc: &RawDocument, position: u64) -> Bson {
+    match doc.get("_id") {
+        Ok(Some(v)) => Bson::try_from(v).unwrap_or(Bson::Null),
+        _ => Bson::Int64(position as i64),
+    }
+}
+
+/// A compact `_id`: ObjectIds, integers and strings as their bytes behind a tag; anything else
+/// as a one-field BSON document.
+fn encode_id(doc: &RawDocument, position: u64) -> Vec<u8> {
+    match doc.get("_id") {
+        Ok(Some(RawBsonRef::ObjectId(o))) => {
+            let mut out = Vec::with_capacity(13);
+            out.push(0x07);
+            out.extend_from_slice(&o.bytes());
+            out
+        }
+        Ok(Some(RawBsonRef::Int32(i))) => [&[0x10u8][..], &i.to_le_bytes()].concat(),
+        Ok(Some(RawBsonRef::Int64(i))) => [&[0x12u8][..], &i.to_le_bytes()].concat(),
+        Ok(Some(RawBsonRef::String(s))) => [&[0x02u8][..], s.as_bytes()].concat(),
+        Ok(Some(v)) => {
+            let mut holder = RawDocumentBuf::new();
+            holder.append(bson::raw::cstr!("v"), v);
+            [&[0x03u8][..], holder.as_bytes()].concat()
+        }
+        _ => [&[0x12u8][..], &(position as i64).to_le_bytes()].concat(),
+    }
+}
+
+fn decode_id(bytes: &[u8]) -> Bson {
+    let Some((&tag, rest)) = bytes.split_first() else {
+        return Bson::Null;
+    };
+    match tag {
+        0x07 => <[u8; 12]>::try_from(rest)
+            .map(|b| Bson::ObjectId(bson::oid::ObjectId::from_bytes(b)))
+            .unwrap_or(Bson::Null),
+        0x10 => <[u8; 4]>::try_from(rest)
+            .map(|b| Bson::Int32(i32::from_le_bytes(b)))
+            .unwrap_or(Bson::Null),
+        0x12 => <[u8; 8]>::try_from(rest)
+            .map(|b| Bson::Int64(i64::from_le_bytes(b)))
+            .unwrap_or(Bson::Null),
+        0x02 => Bson::String(String::from_utf8_lossy(rest).into_owned()),
+        _ => RawDocument::from_bytes(rest)
+            .ok()
+            .and_then(|d| d.get("v").ok().flatten())
+            .and_then(|v| Bson::try_from(v).ok())
+            .unwrap_or(Bson::Null),
+    }
+}
+
+/// The key's values as a BSON document `{"0": v0, "1": v1, …}`.
+fn display_bytes(parts: &[Part<'_>]) -> Vec<u8> {
+    let mut doc = RawDocumentBuf::new();
+    for (i, p) in parts.iter().enumerate() {
+        let name = i.to_string();
+        let Ok(key) = <&bson::raw::CStr>::try_from(name.as_str()) else {
+            continue;
+        };
+        match p {
+            Part::Value(v) => doc.append(key, *v),
+            Part::Missing => doc.append(key, RawBsonRef::Null),
+            Part::EmptyArray => doc.append(key, RawBsonRef::Undefined),
+        }
+    }
+    doc.into_bytes()
+}
+
+/// Partition files being written.
+#[derive(Debug)]
+struct Spill {
+    seed: u64,
+    files: Vec<(BufWriter<File>, u64, u64)>,
+    paths: Vec<tempfile::TempPath>,
+}
+
+/// One finished partition on disk (removed when dropped).
+struct PartitionFile {
+    path: tempfile::TempPath,
+    bytes: u64,
+    records: u64,
+}
+
+impl Spill {
+    fn new(dir: Option<&std::path::Path>, seed: u32) -> io::Result<Self> {
+        let mut files = Vec::with_capacity(PARTITIONS);
+        let mut paths = Vec::with_capacity(PARTITIONS);
+        for _ in 0..PARTITIONS {
+            let tmp = match dir {
+                Some(d) => tempfile::Builder::new()
+                    .prefix("dupkey-spill-")
+                    .tempfile_in(d)?,
+                None => tempfile::Builder::new()
+                    .prefix("dupkey-spill-")
+                    .tempfile()?,
+            };
+            let (file, path) = tmp.into_parts();
+            files.push((BufWriter::with_capacity(64 << 10, file), 0, 0));
+            paths.push(path);
+        }
+        Ok(Spill {
+            seed: u64::from(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xcbf2_9ce4_8422_2325,
+            files,
+            paths,
+        })
+    }
+
+    fn write(&mut self, key: &[u8], id: &[u8], display: &[u8]) -> io::Result<()> {
+        let p = (fnv1a(self.seed, key) % PARTITIONS as u64) as usize;
+        let (w, bytes, records) = &mut self.files[p];
+        for part in [key, id, display] {
+            w.write_all(&(part.len() as u32).to_le_bytes())?;
+            w.write_all(part)?;
+        }
+        *bytes += (key.len() + id.len() + display.len() + 12) as u64;
+        *records += 1;
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<Vec<PartitionFile>> {
+        let mut out = Vec::with_capacity(PARTITIONS);
+        for ((w, bytes, records), path) in self.files.into_iter().zip(self.paths) {
+            w.into_inner().map_err(|e| e.into_error())?.sync_all().ok();
+            out.push(PartitionFile {
+                path,
+                bytes,
+                records,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn for_each_record(
+    file: &PartitionFile,
+    mut f: impl FnMut(&[u8], &[u8], &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut r = BufReader::with_capacity(1 << 20, File::open(&file.path)?);
+    let mut bufs: [Vec<u8>; 3] = Default::default();
+    for _ in 0..file.records {
+        for b in &mut bufs {
+            let mut len = [0u8; 4];
+            r.read_exact(&mut len)?;
+            b.resize(u32::from_le_bytes(len) as usize, 0);
+            r.read_exact(b)?;
+        }
+        f(&bufs[0], &bufs[1], &bufs[2])?;
+    }
+    Ok(())
+}
+
+fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
+    let mut h = seed;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{doc, rawdoc};
+
+    fn run(spec: &IndexSpec, docs: &[RawDocumentBuf], memory_limit: usize) -> CheckReport {
+        let mut f = DuplicateFinder::new(
+            spec,
+            FinderOptions {
+                memory_limit,
+                temp_dir: None,
+            },
+        );
+        for d in docs {
+            f.add(d).unwrap();
+        }
+        f.finish().unwrap()
+    }
+
+    #[test]
+    fn groups_every_duplicate_with_every_id() {
+        let spec = IndexSpec::from_document(&doc! {"key": {"email": 1}, "unique": true}).unwrap();
+        let docs = vec![
+            rawdoc! {"_id": 1, "email": "a"},
+            rawdoc! {"_id": 2},
+            rawdoc! {"_id": 3, "email": "a"},
+            rawdoc! {"_id": 4, "email": null},
+            rawdoc! {"_id": 5, "email": "b"},
+        ];
+        let r = run(&spec, &docs, 1 << 20);
+        assert!(!r.buildable());
+        assert_eq!((r.documents, r.indexed), (5, 5));
+        assert_eq!(r.conflicts.len(), 2);
+        assert_eq!(r.conflicts[0].key, vec![("email".to_string(), Bson::Null)]);
+        assert_eq!(r.conflicts[0].ids, vec![Bson::Int32(2), Bson::Int32(4)]);
+        assert_eq!(r.conflicts[1].ids, vec![Bson::Int32(1), Bson::Int32(3)]);
+    }
+
+    #[test]
+    fn spilling_gives_the_same_answer() {
+        let spec = IndexSpec::from_document(&doc! {"key": {"n": 1}, "unique": true}).unwrap();
+        let docs: Vec<RawDocumentBuf> = (0..20_000)
+            .map(|i| rawdoc! {"_id": i, "n": (i % 7_000) as i64})
+            .collect();
+        let in_memory = run(&spec, &docs, 1 << 30);
+        let spilled = run(&spec, &docs, 64 << 10);
+        assert!(!in_memory.spilled && spilled.spilled);
+        assert_eq!(in_memory.conflicts.len(), 7_000);
+        assert_eq!(in_memory.conflicts, spilled.conflicts);
+    }
+
+    #[test]
+    fn parallel_arrays_make_it_unbuildable() {
+        let spec =
+            IndexSpec::from_document(&doc! {"key": {"a": 1, "b": 1}, "unique": true}).unwrap();
+        let r = run(&spec, &[rawdoc! {"_id": 1, "a": [1], "b": [2]}], 1 << 20);
+        assert!(!r.buildable());
+        assert_eq!(r.unindexable.len(), 1);
+    }
+}

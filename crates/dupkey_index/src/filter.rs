@@ -1,0 +1,411 @@
+//! Partial filter expressions, matched with query semantics.
+//!
+//! A document is in a partial index when it matches the filter as a `find` would: a path that
+//! crosses an array matches when any element does, `{f: null}` matches a missing field, and
+//! `{$exists: true}` matches a field holding null (the classic trap). Comparisons are
+//! type-bracketed: `{$gt: ""}` matches strings only.
+
+use bson::spec::ElementType;
+use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
+
+use crate::SpecError;
+use crate::encode::{canonical_type, ctype, encode_value};
+
+/// A parsed `partialFilterExpression`.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Field { path: String, cond: Cond },
+}
+
+#[derive(Debug, Clone)]
+pub enum Cond {
+    Eq(Operand),
+    Exists,
+    Cmp(CmpOp, Operand),
+    Type(Vec<TypeSel>),
+    In(Vec<Operand>),
+    /// Several conditions on one field: `{a: {$gt: 1, $lt: 9}}`.
+    All(Vec<Cond>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+/// A constant of the filter, with its canonical encoding for comparisons.
+#[derive(Debug, Clone)]
+pub struct Operand {
+    pub value: Bson,
+    encoded: Vec<u8>,
+}
+
+impl Operand {
+    fn new(value: Bson) -> Self {
+        let raw = RawDocumentBuf::try_from(&bson::doc! { "v": value.clone() }).unwrap_or_default();
+        let mut encoded = Vec::new();
+        if let Some(Ok(v)) = raw.get("v").transpose() {
+            encode_value(&mut encoded, v, None);
+        }
+        Operand { value, encoded }
+    }
+
+    fn is_null(&self) -> bool {
+        matches!(self.value, Bson::Null)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeSel {
+    Number,
+    Type(ElementType),
+}
+
+impl Filter {
+    /// Parses a filter, rejecting what the server rejects in a partial index.
+    pub fn parse(doc: &Document) -> Result<Filter, SpecError> {
+        let mut parts = Vec::new();
+        for (k, v) in doc {
+            parts.push(parse_entry(k, v)?);
+        }
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Filter::And(parts)
+        })
+    }
+
+    pub fn matches(&self, doc: &RawDocument) -> bool {
+        match self {
+            Filter::And(fs) => fs.iter().all(|f| f.matches(doc)),
+            Filter::Or(fs) => fs.iter().any(|f| f.matches(doc)),
+            Filter::Field { path, cond } => {
+                let mut values = Vec::new();
+                collect_path(RawBsonRef::Document(doc), &split(path), &mut values);
+                cond.matches(&values)
+            }
+        }
+    }
+}
+
+fn unsupported(op: &str) -> SpecError {
+    SpecError::Invalid(format!("Expression not supported in partial index: {op}"))
+}
+
+fn parse_entry(key: &str, value: &Bson) -> Result<Filter, SpecError> {
+    match key {
+        "$and" | "$or" => {
+            let Bson::Array(items) = value else {
+                return Err(SpecError::Invalid(format!("{key} must be an array")));
+            };
+            let mut parts = Vec::new();
+            for item in items {
+                let Bson::Document(d) = item else {
+                    return Err(SpecError::Invalid(format!("{key} entries must be objects")));
+                };
+                parts.push(Filter::parse(d)?);
+            }
+            Ok(if key == "$and" {
+                Filter::And(parts)
+            } else {
+                Filter::Or(parts)
+            })
+        }
+        k if k.starts_with('$') => Err(unsupported(k)),
+        path => Ok(Filter::Field {
+            path: path.to_string(),
+            cond: parse_cond(value)?,
+        }),
+    }
+}
+
+fn parse_cond(value: &Bson) -> Result<Cond, SpecError> {
+    let ops = match value {
+        Bson::Document(d) if d.keys().next().is_some_and(|k| k.starts_with('$')) => d,
+        Bson::RegularExpression(_) => return Err(unsupported("$regex")),
+        other => return Ok(Cond::Eq(Operand::new(other.clone()))),
+    };
+    let mut conds = Vec::new();
+    for (op, arg) in ops {
+        conds.push(match op.as_str() {
+            "$eq" => Cond::Eq(Operand::new(arg.clone())),
+            "$exists" => {
+                if truthy(arg) {
+                    Cond::Exists
+                } else {
+                    return Err(unsupported("$exists: false"));
+                }
+            }
+            "$gt" => Cond::Cmp(CmpOp::Gt, Operand::new(arg.clone())),
+            "$gte" => Cond::Cmp(CmpOp::Gte, Operand::new(arg.clone())),
+            "$lt" => Cond::Cmp(CmpOp::Lt, Operand::new(arg.clone())),
+            "$lte" => Cond::Cmp(CmpOp::Lte, Operand::new(arg.clone())),
+            "$type" => Cond::Type(parse_types(arg)?),
+            "$in" => match arg {
+                Bson::Array(items) => Cond::In(items.iter().cloned().map(Operand::new).collect()),
+                _ => return Err(SpecError::Invalid("$in needs an array".into())),
+            },
+            other => return Err(unsupported(other)),
+        });
+    }
+    Ok(if conds.len() == 1 {
+        conds.remove(0)
+    } else {
+        Cond::All(conds)
+    })
+}
+
+fn truthy(v: &Bson) -> bool {
+    match v {
+        Bson::Boolean(b) => *b,
+        Bson::Int32(i) => *i != 0,
+        Bson::Int64(i) => *i != 0,
+        Bson::Double(d) => *d != 0.0,
+        Bson::Null | Bson::Undefined => false,
+        _ => true,
+    }
+}
+
+fn parse_types(arg: &Bson) -> Result<Vec<TypeSel>, SpecError> {
+    let items: Vec<&Bson> = match arg {
+        Bson::Array(a) => a.iter().collect(),
+        one => vec![one],
+    };
+    items.into_iter().map(parse_type).collect()
+}
+
+fn parse_type(t: &Bson) -> Result<TypeSel, SpecError> {
+    let code: u8 = match t {
+        Bson::String(s) => match s.as_str() {
+            "number" => return Ok(TypeSel::Number),
+            "double" => 1,
+            "string" => 2,
+            "object" => 3,
+            "array" => 4,
+            "binData" => 5,
+            "undefined" => 6,
+            "objectId" => 7,
+            "bool" => 8,
+            "date" => 9,
+            "null" => 10,
+            "regex" => 11,
+            "dbPointer" => 12,
+            "javascript" => 13,
+            "symbol" => 14,
+            "javascriptWithScope" => 15,
+            "int" => 16,
+            "timestamp" => 17,
+            "long" => 18,
+            "decimal" => 19,
+            "minKey" => 0xFF,
+            "maxKey" => 0x7F,
+            other => {
+                return Err(SpecError::Invalid(format!(
+                    "unknown type name alias: {other}"
+                )));
+            }
+        },
+        Bson::Int32(i) => *i as u8,
+        Bson::Int64(i) => *i as u8,
+        Bson::Double(d) => *d as u8,
+        _ => {
+            return Err(SpecError::Invalid(
+                "$type needs a type name or number".into(),
+            ));
+        }
+    };
+    ElementType::from(code)
+        .map(TypeSel::Type)
+        .ok_or_else(|| SpecError::Invalid(format!("invalid numerical type code: {code}")))
+}
+
+fn split(path: &str) -> Vec<&str> {
+    path.split('.').collect()
+}
+
+/// The values a path reaches, query-style: through arrays of documents, and positional
+/// components. A missing path reaches nothing.
+fn collect_path<'a>(cur: RawBsonRef<'a>, path: &[&str], out: &mut Vec<RawBsonRef<'a>>) {
+    let Some((first, rest)) = path.split_first() else {
+        out.push(cur);
+        return;
+    };
+    match cur {
+        RawBsonRef::Document(d) => {
+            if let Ok(Some(v)) = d.get(*first) {
+                collect_path(v, rest, out);
+            }
+        }
+        RawBsonRef::Array(a) => {
+            if first.bytes().all(|b| b.is_ascii_digit())
+                && let Ok(i) = first.parse::<usize>()
+                && let Some(Ok(v)) = a.into_iter().nth(i)
+            {
+                collect_path(v, rest, out);
+            }
+            for item in a.into_iter().flatten() {
+                if let RawBsonRef::Document(d) = item
+                    && let Ok(Some(v)) = d.get(*first)
+                {
+                    collect_path(v, rest, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Cond {
+    fn matches(&self, values: &[RawBsonRef<'_>]) -> bool {
+        match self {
+            Cond::All(cs) => cs.iter().all(|c| c.matches(values)),
+            Cond::Exists => !values.is_empty(),
+            Cond::Eq(op) => eq_matches(op, values),
+            Cond::In(ops) => ops.iter().any(|op| eq_matches(op, values)),
+            Cond::Cmp(cmp, op) => {
+                if op.is_null() {
+                    // {$gte: null} and {$lte: null} behave as equality with null.
+                    return matches!(cmp, CmpOp::Gte | CmpOp::Lte) && eq_matches(op, values);
+                }
+                each_candidate(values, |v| compare(*cmp, op, v))
+            }
+            Cond::Type(types) => {
+                each_candidate_with_arrays(values, |v| types.iter().any(|t| type_matches(*t, v)))
+            }
+        }
+    }
+}
+
+fn eq_matches(op: &Operand, values: &[RawBsonRef<'_>]) -> bool {
+    if op.is_null()
+        && (values.is_empty()
+            || values
+                .iter()
+                .any(|v| matches!(v, RawBsonRef::Null | RawBsonRef::Undefined)))
+    {
+        return true;
+    }
+    // The whole array, or any element of it, may equal the operand.
+    each_candidate_with_arrays(values, |v| {
+        let mut e = Vec::new();
+        encode_value(&mut e, v, None);
+        e == op.encoded || (op.is_null() && matches!(v, RawBsonRef::Null))
+    })
+}
+
+/// Scalars, and the elements of arrays (not the arrays themselves).
+fn each_candidate(values: &[RawBsonRef<'_>], mut f: impl FnMut(RawBsonRef<'_>) -> bool) -> bool {
+    values.iter().any(|v| match v {
+        RawBsonRef::Array(a) => a.into_iter().flatten().any(&mut f),
+        other => f(*other),
+    })
+}
+
+/// Arrays themselves and their elements.
+fn each_candidate_with_arrays(
+    values: &[RawBsonRef<'_>],
+    mut f: impl FnMut(RawBsonRef<'_>) -> bool,
+) -> bool {
+    values.iter().any(|v| match v {
+        RawBsonRef::Array(a) => f(*v) || a.into_iter().flatten().any(&mut f),
+        other => f(*other),
+    })
+}
+
+fn compare(cmp: CmpOp, op: &Operand, v: RawBsonRef<'_>) -> bool {
+    // Type bracketing: only values of the operand's canonical type compare.
+    let op_type = op.encoded.first().copied().unwrap_or(0);
+    let t = canonical_type(v);
+    let same_bracket = t == op_type
+        || (t == ctype::FALSE && op_type == ctype::TRUE)
+        || (t == ctype::TRUE && op_type == ctype::FALSE);
+    if !same_bracket {
+        return false;
+    }
+    let mut e = Vec::new();
+    encode_value(&mut e, v, None);
+    let ord = e.cmp(&op.encoded);
+    match cmp {
+        CmpOp::Gt => ord.is_gt(),
+        CmpOp::Gte => ord.is_ge(),
+        CmpOp::Lt => ord.is_lt(),
+        CmpOp::Lte => ord.is_le(),
+    }
+}
+
+fn type_matches(t: TypeSel, v: RawBsonRef<'_>) -> bool {
+    match t {
+        TypeSel::Number => canonical_type(v) == ctype::NUMBER,
+        TypeSel::Type(et) => v.element_type() == et,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{doc, rawdoc};
+
+    fn f(d: Document) -> Filter {
+        Filter::parse(&d).unwrap()
+    }
+
+    #[test]
+    fn exists_true_matches_null() {
+        let filter = f(doc! {"email": {"$exists": true}});
+        assert!(filter.matches(&rawdoc! {"email": null}));
+        assert!(!filter.matches(&rawdoc! {"other": 1}));
+    }
+
+    #[test]
+    fn type_string_excludes_null_and_missing() {
+        let filter = f(doc! {"email": {"$type": "string"}});
+        assert!(filter.matches(&rawdoc! {"email": "a"}));
+        assert!(!filter.matches(&rawdoc! {"email": null}));
+        assert!(!filter.matches(&rawdoc! {}));
+        assert!(filter.matches(&rawdoc! {"email": ["a", 1]}));
+    }
+
+    #[test]
+    fn comparisons_are_type_bracketed() {
+        let filter = f(doc! {"a": {"$gt": 5}});
+        assert!(filter.matches(&rawdoc! {"a": 6.5}));
+        assert!(!filter.matches(&rawdoc! {"a": "9"}));
+        assert!(filter.matches(&rawdoc! {"a": [1, 10]}));
+        assert!(f(doc! {"a": {"$gt": ""}}).matches(&rawdoc! {"a": "x"}));
+        assert!(!f(doc! {"a": {"$gt": ""}}).matches(&rawdoc! {"a": null}));
+    }
+
+    #[test]
+    fn equality_with_null_matches_missing() {
+        let filter = f(doc! {"a": null});
+        assert!(filter.matches(&rawdoc! {}));
+        assert!(filter.matches(&rawdoc! {"a": null}));
+        assert!(!filter.matches(&rawdoc! {"a": 1}));
+    }
+
+    #[test]
+    fn dotted_paths_through_arrays() {
+        let filter = f(doc! {"a.b": 2});
+        assert!(filter.matches(&rawdoc! {"a": [{"b": 1}, {"b": 2}]}));
+        assert!(!filter.matches(&rawdoc! {"a": [{"b": 1}]}));
+    }
+
+    #[test]
+    fn rejects_what_the_server_rejects() {
+        for bad in [
+            doc! {"a": {"$ne": 1}},
+            doc! {"a": {"$exists": false}},
+            doc! {"a": {"$not": {"$gt": 1}}},
+            doc! {"$where": "1"},
+            doc! {"a": {"$regex": "x"}},
+        ] {
+            let err = Filter::parse(&bad).unwrap_err().to_string();
+            assert!(err.contains("not supported in partial index"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The keys a document puts into an index, computed as the server's key generator does.
+//!
+//! Each key field's path is followed through embedded documents; the first array met is
+//! expanded element by element (the index is multikey), and every field that crosses the same
+//! array follows the same element. Two fields crossing different arrays is the "parallel
+//! arrays" error. A missing field gives a null key component, an empty array `undefined` at the
+//! end of a path and null in the middle of one. Keys repeated within one document count once.
+
+use bson::{RawArray, RawBsonRef, RawDocument};
+
+use crate::IndexSpec;
+use crate::encode::{ctype, encode_value, invert};
+
+/// One component of a key, borrowed from the document.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Part<'a> {
+    Value(RawBsonRef<'a>),
+    /// The field is missing (indexed as null).
+    Missing,
+    /// The field is an empty array (indexed as undefined).
+    EmptyArray,
+}
+
+/// A key: its canonical bytes and the values it was made of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedKey<'a> {
+    pub bytes: Vec<u8>,
+    pub parts: Vec<Part<'a>>,
+}
+
+/// Why a document is not in the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// A sparse index skips documents missing every key field.
+    Sparse,
+    /// The document does not match the partial filter.
+    PartialFilter,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DocumentKeys<'a> {
+    NotIndexed(Skip),
+    Keys(Vec<GeneratedKey<'a>>),
+}
+
+/// A document the index cannot hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot index parallel arrays [{first}] [{second}]")]
+    ParallelArrays { first: String, second: String },
+}
+
+impl IndexSpec {
+    /// The keys `doc` contributes to this index, or why it contributes none.
+    pub fn keys<'a>(&self, doc: &'a RawDocument) -> Result<DocumentKeys<'a>, KeyError> {
+        if let Some(filter) = &self.partial_filter
+            && !filter.matches(doc)
+        {
+            return Ok(DocumentKeys::NotIndexed(Skip::PartialFilter));
+        }
+        let rest: Vec<&[String]> = self
+            .fields
+            .iter()
+            .map(|f| f.components.as_slice())
+            .collect();
+        let mut walk = Walk {
+            spec: self,
+            keys: Vec::new(),
+        };
+        walk.walk(Some(doc), rest, vec![Part::Missing; self.fields.len()])?;
+        let mut keys = walk.keys;
+        if keys.is_empty() {
+            return Ok(DocumentKeys::NotIndexed(Skip::Sparse));
+        }
+        if keys.len() > 1 {
+            keys.sort_by(|a, b| a.bytes.cmp(&b.bytes));
+            keys.dedup_by(|a, b| a.bytes == b.bytes);
+        }
+        Ok(DocumentKeys::Keys(keys))
+    }
+
+    /// Encodes a key from its parts (descending fields inverted).
+    pub fn encode_parts(&self, parts: &[Part<'_>]) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(32);
+        for (field, part) in self.fields.iter().zip(parts) {
+            let start = bytes.len();
+            match part {
+                Part::Missing => bytes.push(ctype::NULL),
+                Part::EmptyArray => bytes.push(ctype::UNDEFINED),
+                Part::Value(v) => encode_value(&mut bytes, *v, self.collation.as_ref()),
+            }
+            if field.descending {
+                invert(&mut bytes[start..]);
+            }
+        }
+        bytes
+    }
+}
+
+struct Walk<'s, 'a> {
+    spec: &'s IndexSpec,
+    keys: Vec<GeneratedKey<'a>>,
+}
+
+/// Where a path leads: a value, nothing, or an array with the path left after it.
+enum Found<'a, 'p> {
+    Missing,
+    Value(RawBsonRef<'a>),
+    Array(&'a RawArray, &'p [String], usize),
+}
+
+impl<'s, 'a> Walk<'s, 'a> {
+    fn walk(
+        &mut self,
+        obj: Option<&'a RawDocument>,
+        mut rest: Vec<&'s [String]>,
+        mut fixed: Vec<Part<'a>>,
+    ) -> Result<(), KeyError> {
+        let mut array: Option<(&'a RawArray, usize, usize)> = None;
+        let mut array_fields: Vec<(usize, &'s [String])> = Vec::new();
+        for i in 0..rest.len() {
+            if rest[i].is_empty() {
+                continue;
+            }
+            match descend(obj, rest[i]) {
+                Found::Missing => fixed[i] = Part::Missing,
+                Found::Value(v) => fixed[i] = Part::Value(v),
+                Found::Array(a, remaining, depth) => {
+                    match array {
+                        None => array = Some((a, i, depth)),
+                        Some((b, j, d))
+                            if !std::ptr::eq(a.as_bytes().as_ptr(), b.as_bytes().as_ptr()) =>
+                        {
+                            return Err(KeyError::ParallelArrays {
+                                first: prefix(&self.spec.fields[j].path, d),
+                                second: prefix(&self.spec.fields[i].path, depth),
+                            });
+                        }
+                        Some(_) => {}
+                    }
+                    array_fields.push((i, remaining));
+                }
+            }
+            rest[i] = &[];
+        }
+        let Some((a, _, _)) = array else {
+            self.emit(&fixed);
+            return Ok(());
+        };
+        let mut elements = a.into_iter().flatten().peekable();
+        if elements.peek().is_none() {
+            for (i, remaining) in &array_fields {
+                fixed[*i] = if remaining.is_empty() {
+                    Part::EmptyArray
+                } else {
+                    Part::Missing
+                };
+            }
+            self.emit(&fixed);
+            return Ok(());
+        }
+        for element in elements {
+            let mut f2 = fixed.clone();
+            let mut r2: Vec<&'s [String]> = vec![&[]; rest.len()];
+            let sub = match element {
+                RawBsonRef::Document(d) => Some(d),
+                _ => None,
+            };
+            for (i, remaining) in &array_fields {
+                if remaining.is_empty() {
+                    f2[*i] = Part::Value(element);
+                } else if sub.is_some() {
+                    r2[*i] = remaining;
+                } else {
+                    f2[*i] = Part::Missing;
+                }
+            }
+            self.walk(sub, r2, f2)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, parts: &[Part<'a>]) {
+        if self.spec.sparse && parts.iter().all(|p| matches!(p, Part::Missing)) {
+            return;
+        }
+        let bytes = self.spec.encode_parts(parts);
+        self.keys.push(GeneratedKey {
+            bytes,
+            parts: parts.to_vec(),
+        });
+    }
+}
+
+/// The first `depth` components of a dotted path.
+fn prefix(path: &str, depth: usize) -> String {
+    path.split('.').take(depth).collect::<Vec<_>>().join(".")
+}
+
+/// Follows `path` from `obj` through embedded documents; stops at the first array. A numeric
+/// component right after an array selects that position instead of expanding it.
+fn descend<'a, 'p>(obj: Option<&'a RawDocument>, path: &'p [String]) -> Found<'a, 'p> {
+    let Some(mut doc) = obj else {
+        return Found::Missing;
+    };
+    let mut i = 0;
+    loop {
+        let Ok(Some(v)) = doc.get(path[i].as_str()) else {
+            return Found::Missing;
+        };
+        i += 1;
+        match v {
+            RawBsonRef::Array(a) => {
+                let positional = path
+                    .get(i)
+                    .is_some_and(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()));
+                if positional {
+                    let Ok(index) = path[i].parse::<usize>() else {
+                        return Found::Missing;
+                    };
+                    let Some(Ok(item)) = a.into_iter().nth(index) else {
+                        return Found::Missing;
+                    };
+                    i += 1;
+                    if i == path.len() {
+                        return match item {
+                            RawBsonRef::Array(inner) => Found::Array(inner, &path[i..], i),
+                            other => Found::Value(other),
+                        };
+                    }
+                    match item {
+                        RawBsonRef::Document(d) => doc = d,
+                        _ => return Found::Missing,
+                    }
+                    continue;
+                }
+                return Found::Array(a, &path[i..], i);
+            }
+            _ if i == path.len() => return Found::Value(v),
+            RawBsonRef::Document(d) => doc = d,
+            _ => return Found::Missing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{doc, rawdoc};
+
+    fn spec(d: bson::Document) -> IndexSpec {
+        IndexSpec::from_document(&d).unwrap()
+    }
+
+    fn keys(s: &IndexSpec, d: &bson::RawDocumentBuf) -> Vec<Vec<u8>> {
+        match s.keys(d).unwrap() {
+            DocumentKeys::Keys(k) => k.into_iter().map(|k| k.bytes).collect(),
+            DocumentKeys::NotIndexed(_) => vec![],
+        }
+    }
+
+    #[test]
+    fn missing_and_null_share_a_key_empty_array_does_not() {
+        let s = spec(doc! {"key": {"email": 1}, "unique": true});
+        assert_eq!(keys(&s, &rawdoc! {}), keys(&s, &rawdoc! {"email": null}));
+        assert_ne!(
+            keys(&s, &rawdoc! {"email": []}),
+            keys(&s, &rawdoc! {"email": null})
+        );
+        assert_eq!(
+            keys(&s, &rawdoc! {"email": []}),
+            keys(&s, &rawdoc! {"email": bson::RawBson::Undefined})
+        );
+    }
+
+    #[test]
+    fn sparse_skips_only_all_missing() {
+        let s = spec(doc! {"key": {"a": 1, "b": 1}, "unique": true, "sparse": true});
+        assert_eq!(
+            s.keys(&rawdoc! {"c": 1}).unwrap(),
+            DocumentKeys::NotIndexed(Skip::Sparse)
+        );
+        assert_eq!(keys(&s, &rawdoc! {"a": null}).len(), 1);
+        assert_eq!(keys(&s, &rawdoc! {"b": 1}).len(), 1);
+    }
+
+    #[test]
+    fn multikey_dedups_within_a_document() {
+        let s = spec(doc! {"key": {"tags": 1}, "unique": true});
+        assert_eq!(keys(&s, &rawdoc! {"tags": [1, 1.0, 2]}).len(), 2);
+        let a = keys(&s, &rawdoc! {"tags": [1, 2]});
+        let b = keys(&s, &rawdoc! {"tags": [2, 3]});
+        assert!(a.iter().any(|k| b.contains(k)));
+    }
+
+    #[test]
+    fn arrays_of_documents_and_shared_array_prefix() {
+        let s = spec(doc! {"key": {"a.b": 1, "a.c": 1}, "unique": true});
+        let k = keys(&s, &rawdoc! {"a": [{"b": 1, "c": 2}, {"b": 3, "c": 4}]});
+        assert_eq!(k.len(), 2, "one key per element, not the cartesian product");
+        let s2 = spec(doc! {"key": {"a.b": 1}, "unique": true});
+        assert_eq!(keys(&s2, &rawdoc! {"a": [{"b": 1}, {}]}).len(), 2);
+        assert_eq!(keys(&s2, &rawdoc! {"a": []}), keys(&s2, &rawdoc! {}));
+    }
+
+    #[test]
+    fn parallel_arrays_are_an_error() {
+        let s = spec(doc! {"key": {"a": 1, "b": 1}, "unique": true});
+        let err = s.keys(&rawdoc! {"a": [1], "b": [2]}).unwrap_err();
+        assert_eq!(err.to_string(), "cannot index parallel arrays [a] [b]");
+        assert!(s.keys(&rawdoc! {"a": [1], "b": 2}).is_ok());
+    }
+
+    #[test]
+    fn positional_component() {
+        let s = spec(doc! {"key": {"a.0": 1}, "unique": true});
+        assert_eq!(
+            keys(&s, &rawdoc! {"a": [5, 6]}),
+            keys(&s, &rawdoc! {"a": [5, 7]})
+        );
+        assert_ne!(
+            keys(&s, &rawdoc! {"a": [5, 6]}),
+            keys(&s, &rawdoc! {"a": [6, 5]})
+        );
+    }
+
+    #[test]
+    fn descending_and_collation() {
+        let s = spec(
+            doc! {"key": {"email": -1}, "unique": true, "collation": {"locale": "en", "strength": 2}},
+        );
+        assert_eq!(
+            keys(&s, &rawdoc! {"email": "A@x.com"}),
+            keys(&s, &rawdoc! {"email": "a@x.com"})
+        );
+        assert_ne!(
+            keys(&s, &rawdoc! {"email": "á@x.com"}),
+            keys(&s, &rawdoc! {"email": "a@x.com"})
+        );
+    }
+
+    #[test]
+    fn partial_filter_decides_membership() {
+        let s = spec(
+            doc! {"key": {"t": 1}, "unique": true, "partialFilterExpression": {"t": {"$exists": true}}},
+        );
+        assert_eq!(
+            keys(&s, &rawdoc! {"t": null}).len(),
+            1,
+            "$exists: true admits null"
+        );
+        assert_eq!(
+            s.keys(&rawdoc! {}).unwrap(),
+            DocumentKeys::NotIndexed(Skip::PartialFilter)
+        );
+    }
+}
