@@ -6,7 +6,9 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use bson::{Bson, Document};
 use dupkey_e11000::{shell_value, value_to_json};
-use dupkey_index::{CheckReport, Conflict, DuplicateFinder, FinderOptions, IndexSpec};
+use dupkey_index::{
+    CheckReport, Conflict, DuplicateFinder, FinderOptions, IndexSpec, check_in_parallel,
+};
 use dupkey_source::{LiveSource, ReadOptions, open_collection};
 use serde_json::{Value, json};
 
@@ -92,16 +94,31 @@ pub fn run(args: Args) -> Result<u8> {
         memory_limit: args.memory_limit,
         temp_dir: None,
     };
-    let mut finder = DuplicateFinder::new(&spec, options);
-    let (origin, invalid) =
-        if args.source.starts_with("mongodb://") || args.source.starts_with("mongodb+srv://") {
-            read_live(&args, &mut finder)?
-        } else {
-            read_file(&args, &mut finder)?
-        };
-    let report = finder
-        .finish()
-        .context("cannot group keys on disk (temporary directory full or not writable?)")?;
+    let live = args.source.starts_with("mongodb://") || args.source.starts_with("mongodb+srv://");
+    let mut origin = args.source.clone();
+    let mut invalid = 0;
+    let report = if live {
+        let mut finder = DuplicateFinder::new(&spec, options);
+        origin = read_live(&args, &mut finder)?;
+        finder
+            .finish()
+            .context("cannot group keys on disk (temporary directory full or not writable?)")?
+    } else {
+        check_in_parallel::<anyhow::Error, _>(&spec, options, |sink| {
+            let mut reader = open_collection(Path::new(&args.source), args.collection.as_deref())?;
+            if let Some(ns) = reader.namespace() {
+                origin = format!("{ns} ({})", args.source);
+            }
+            let stats = reader.for_each(
+                &ReadOptions {
+                    skip_invalid: args.skip_invalid,
+                },
+                |doc| sink(doc),
+            )?;
+            invalid = stats.invalid;
+            Ok(())
+        })?
+    };
     let mut out = io::stdout().lock();
     match args.format {
         Format::Json => writeln!(out, "{}", report_json(&spec_doc, &report, invalid))?,
@@ -118,21 +135,7 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(if report.buildable() { 0 } else { EXIT_FOUND })
 }
 
-fn read_file(args: &Args, finder: &mut DuplicateFinder<'_>) -> Result<(String, u64)> {
-    let path = Path::new(&args.source);
-    let mut reader = open_collection(path, args.collection.as_deref())?;
-    let origin = reader.namespace().map_or_else(
-        || args.source.clone(),
-        |ns| format!("{ns} ({})", args.source),
-    );
-    let opts = ReadOptions {
-        skip_invalid: args.skip_invalid,
-    };
-    let stats = reader.for_each(&opts, |doc| finder.add(doc).map_err(anyhow::Error::from))?;
-    Ok((origin, stats.invalid))
-}
-
-fn read_live(args: &Args, finder: &mut DuplicateFinder<'_>) -> Result<(String, u64)> {
+fn read_live(args: &Args, finder: &mut DuplicateFinder<'_>) -> Result<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -149,7 +152,7 @@ fn read_live(args: &Args, finder: &mut DuplicateFinder<'_>) -> Result<(String, u
         };
         let origin = format!("{db}.{coll} on {}", source.redacted_uri());
         source.for_each_raw(&db, &coll, |doc| finder.add(doc).map_err(anyhow::Error::from)).await?;
-        Ok((origin, 0))
+        Ok(origin)
     })
 }
 

@@ -1,24 +1,21 @@
 //! Finding every group of documents that share an index key, in bounded memory.
 //!
-//! Keys are grouped in a hash map while it fits the memory budget. Past the budget every key
+//! Keys are grouped in an arena-backed hash table (`table.rs`) while it fits the memory budget. Past the budget every key
 //! goes to one of 64 partition files on disk by its hash, and each partition is grouped on its
 //! own at the end (split again, with another hash, if one is still too large). The answer is
 //! the same whatever the budget: every group of two or more documents, with every `_id`.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::IndexSpec;
-use crate::keys::{DocumentKeys, KeyError, Part, Skip};
+use crate::keys::{DocumentKeys, KeyError, Part, SimpleKey, Skip};
+use crate::table::{GroupRef, Inserted, KeyTable};
 
 const PARTITIONS: usize = 64;
-/// Rough bookkeeping cost of one map entry beyond its bytes.
-const ENTRY_OVERHEAD: usize = 96;
 
 /// How the finder may use memory and disk.
 #[derive(Debug, Clone)]
@@ -74,59 +71,17 @@ impl CheckReport {
     }
 }
 
-/// The documents holding one key. The key's values (`display`) are taken from the second
-/// document, when the key turns out to be shared: most keys never are.
-#[derive(Debug)]
-struct Group {
-    display: Option<Box<[u8]>>,
-    first: Box<[u8]>,
-    more: Vec<Box<[u8]>>,
-}
-
-impl Group {
-    fn len(&self) -> usize {
-        1 + self.more.len()
-    }
-
-    fn ids(&self) -> impl Iterator<Item = &Box<[u8]>> {
-        std::iter::once(&self.first).chain(&self.more)
-    }
-}
-
-type KeyMap = HashMap<Box<[u8]>, Group, BuildHasherDefault<FxHasher>>;
-
-/// A fast non-cryptographic hasher for key bytes (keys are not attacker-chosen here).
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// Feeds documents in, gets duplicate groups out.
 #[derive(Debug)]
 pub struct DuplicateFinder<'s> {
     spec: &'s IndexSpec,
     options: FinderOptions,
-    map: KeyMap,
-    map_bytes: usize,
+    table: KeyTable,
     spill: Option<Spill>,
     report: CheckReport,
+    /// Reused buffers: the key and the `_id` of the document being added.
+    key_buf: Vec<u8>,
+    id_buf: Vec<u8>,
 }
 
 impl<'s> DuplicateFinder<'s> {
@@ -134,16 +89,37 @@ impl<'s> DuplicateFinder<'s> {
         DuplicateFinder {
             spec,
             options,
-            map: KeyMap::default(),
-            map_bytes: 0,
+            table: KeyTable::default(),
             spill: None,
             report: CheckReport::default(),
+            key_buf: Vec::new(),
+            id_buf: Vec::new(),
         }
     }
 
     /// Adds one document.
     pub fn add(&mut self, doc: &RawDocument) -> io::Result<()> {
         self.report.documents += 1;
+        let mut key = std::mem::take(&mut self.key_buf);
+        let mut parts = [Part::Missing; 4];
+        let result = match self.spec.simple_key(doc, &mut key, &mut parts) {
+            Some(SimpleKey::Sparse) => {
+                self.report.skipped_sparse += 1;
+                Ok(())
+            }
+            Some(SimpleKey::Key(n)) => {
+                self.report.indexed += 1;
+                self.set_id(doc);
+                self.insert(&key, &parts[..n])
+            }
+            None => self.add_general(doc),
+        };
+        self.key_buf = key;
+        result
+    }
+
+    /// Documents whose keys cross arrays or a partial filter: the full key generator.
+    fn add_general(&mut self, doc: &RawDocument) -> io::Result<()> {
         let keys = match self.spec.keys(doc) {
             Ok(DocumentKeys::Keys(k)) => k,
             Ok(DocumentKeys::NotIndexed(Skip::Sparse)) => {
@@ -163,59 +139,47 @@ impl<'s> DuplicateFinder<'s> {
             }
         };
         self.report.indexed += 1;
-        let id = encode_id(doc, self.report.documents);
+        self.set_id(doc);
         for key in keys {
-            self.insert(key.bytes, &key.parts, &id)?;
+            self.insert(&key.bytes, &key.parts)?;
         }
         Ok(())
     }
 
-    fn insert(&mut self, key: Vec<u8>, parts: &[Part<'_>], id: &[u8]) -> io::Result<()> {
+    fn set_id(&mut self, doc: &RawDocument) {
+        self.id_buf.clear();
+        encode_id(doc, self.report.documents, &mut self.id_buf);
+    }
+
+    fn insert(&mut self, key: &[u8], parts: &[Part<'_>]) -> io::Result<()> {
         if let Some(spill) = &mut self.spill {
             let display = display_bytes(parts);
-            return spill.write(&key, id, &display);
+            return spill.write(key, &self.id_buf, &display);
         }
-        match self.map.get_mut(key.as_slice()) {
-            Some(group) => {
-                self.map_bytes += id.len() + 24;
-                if group.display.is_none() {
-                    let display = display_bytes(parts);
-                    self.map_bytes += display.len();
-                    group.display = Some(display.into_boxed_slice());
-                }
-                group.more.push(id.into());
-            }
-            None => {
-                self.map_bytes += key.len() + id.len() + ENTRY_OVERHEAD;
-                self.map.insert(
-                    key.into_boxed_slice(),
-                    Group {
-                        display: None,
-                        first: id.into(),
-                        more: Vec::new(),
-                    },
-                );
-            }
+        if let Inserted::Shared {
+            entry,
+            needs_display: true,
+        } = self.table.insert(key, &self.id_buf)
+        {
+            self.table.set_display(entry, &display_bytes(parts));
         }
-        if self.map_bytes > self.options.memory_limit {
+        if self.table.bytes() > self.options.memory_limit {
             self.start_spilling()?;
         }
         Ok(())
     }
 
     /// Moves everything to partition files; from now on keys go straight to disk. Keys seen
-    /// once have no values kept yet: they are written with an empty display, and take the
-    /// values of a later document with the same key if one comes.
+    /// once have no values recorded yet: they go with an empty display, and take the values
+    /// of a later document with the same key if one comes.
     fn start_spilling(&mut self) -> io::Result<()> {
         let mut spill = Spill::new(self.options.temp_dir.as_deref(), 0)?;
-        for (key, group) in self.map.drain() {
-            let display = group.display.as_deref().unwrap_or_default();
-            for id in group.ids() {
-                spill.write(&key, id, display)?;
+        let mut table = std::mem::take(&mut self.table);
+        for g in table.all_groups() {
+            for id in &g.ids {
+                spill.write(g.key, id, g.display)?;
             }
         }
-        self.map_bytes = 0;
-        self.map.shrink_to_fit();
         self.spill = Some(spill);
         self.report.spilled = true;
         Ok(())
@@ -223,21 +187,23 @@ impl<'s> DuplicateFinder<'s> {
 
     /// Every group of two or more documents sharing a key, sorted by key.
     pub fn finish(mut self) -> io::Result<CheckReport> {
-        let mut groups: Vec<(Box<[u8]>, Group)> = Vec::new();
+        let names: Vec<String> = self.spec.fields.iter().map(|f| f.path.clone()).collect();
+        let mut conflicts: Vec<(Vec<u8>, Conflict)> = Vec::new();
         match self.spill.take() {
-            None => groups.extend(self.map.drain().filter(|(_, g)| g.len() > 1)),
+            None => conflicts.extend(
+                self.table
+                    .groups(2)
+                    .iter()
+                    .map(|g| (g.key.to_vec(), to_conflict(&names, g))),
+            ),
             Some(spill) => {
                 for part in spill.finish()? {
-                    group_partition(part, 1, &self.options, &mut groups)?;
+                    group_partition(part, 1, &self.options, &names, &mut conflicts)?;
                 }
             }
         }
-        groups.sort_by(|a, b| a.0.cmp(&b.0));
-        let names: Vec<String> = self.spec.fields.iter().map(|f| f.path.clone()).collect();
-        self.report.conflicts = groups
-            .into_iter()
-            .map(|(_, g)| to_conflict(&names, g))
-            .collect();
+        conflicts.sort_by(|a, b| a.0.cmp(&b.0));
+        self.report.conflicts = conflicts.into_iter().map(|(_, c)| c).collect();
         Ok(self.report)
     }
 }
@@ -247,54 +213,47 @@ fn group_partition(
     file: PartitionFile,
     depth: u32,
     options: &FinderOptions,
-    out: &mut Vec<(Box<[u8]>, Group)>,
+    names: &[String],
+    out: &mut Vec<(Vec<u8>, Conflict)>,
 ) -> io::Result<()> {
     if file.bytes as usize * 2 > options.memory_limit && depth < 4 && file.records > 1 {
         let mut spill = Spill::new(options.temp_dir.as_deref(), depth)?;
         for_each_record(&file, |k, id, d| spill.write(k, id, d))?;
         for part in spill.finish()? {
-            group_partition(part, depth + 1, options, out)?;
+            group_partition(part, depth + 1, options, names, out)?;
         }
         return Ok(());
     }
-    let mut map = KeyMap::default();
+    let mut table = KeyTable::default();
     for_each_record(&file, |k, id, d| {
-        match map.get_mut(k) {
-            Some(g) => {
-                if g.display.is_none() && !d.is_empty() {
-                    g.display = Some(d.into());
-                }
-                g.more.push(id.into());
-            }
-            None => {
-                let display = (!d.is_empty()).then(|| d.into());
-                map.insert(
-                    k.into(),
-                    Group {
-                        display,
-                        first: id.into(),
-                        more: Vec::new(),
-                    },
-                );
-            }
+        if let Inserted::Shared {
+            entry,
+            needs_display: true,
+        } = table.insert(k, id)
+        {
+            table.set_display(entry, d);
         }
         Ok(())
     })?;
-    out.extend(map.into_iter().filter(|(_, g)| g.len() > 1));
+    if !table.is_empty() {
+        out.extend(
+            table
+                .groups(2)
+                .iter()
+                .map(|g| (g.key.to_vec(), to_conflict(names, g))),
+        );
+    }
     Ok(())
 }
 
-fn to_conflict(names: &[String], g: Group) -> Conflict {
-    let ids = g.ids().map(|id| decode_id(id)).collect();
-    let display = g
-        .display
-        .and_then(|d| RawDocumentBuf::from_bytes(d.into_vec()).ok());
+fn to_conflict(names: &[String], g: &GroupRef<'_>) -> Conflict {
+    let ids = g.ids.iter().map(|id| decode_id(id)).collect();
+    let display = RawDocument::from_bytes(g.display).ok();
     let key = names
         .iter()
         .enumerate()
         .map(|(i, n)| {
             let v = display
-                .as_ref()
                 .and_then(|d| d.get(i.to_string()).ok().flatten())
                 .and_then(|v| Bson::try_from(v).ok())
                 .unwrap_or(Bson::Null);
@@ -314,23 +273,34 @@ fn document_id(doc: &RawDocument, position: u64) -> Bson {
 
 /// A compact `_id`: ObjectIds, integers and strings as their bytes behind a tag; anything else
 /// as a one-field BSON document.
-fn encode_id(doc: &RawDocument, position: u64) -> Vec<u8> {
+fn encode_id(doc: &RawDocument, position: u64, out: &mut Vec<u8>) {
     match doc.get("_id") {
         Ok(Some(RawBsonRef::ObjectId(o))) => {
-            let mut out = Vec::with_capacity(13);
             out.push(0x07);
             out.extend_from_slice(&o.bytes());
-            out
         }
-        Ok(Some(RawBsonRef::Int32(i))) => [&[0x10u8][..], &i.to_le_bytes()].concat(),
-        Ok(Some(RawBsonRef::Int64(i))) => [&[0x12u8][..], &i.to_le_bytes()].concat(),
-        Ok(Some(RawBsonRef::String(s))) => [&[0x02u8][..], s.as_bytes()].concat(),
+        Ok(Some(RawBsonRef::Int32(i))) => {
+            out.push(0x10);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Ok(Some(RawBsonRef::Int64(i))) => {
+            out.push(0x12);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Ok(Some(RawBsonRef::String(s))) => {
+            out.push(0x02);
+            out.extend_from_slice(s.as_bytes());
+        }
         Ok(Some(v)) => {
             let mut holder = RawDocumentBuf::new();
             holder.append(bson::raw::cstr!("v"), v);
-            [&[0x03u8][..], holder.as_bytes()].concat()
+            out.push(0x03);
+            out.extend_from_slice(holder.as_bytes());
         }
-        _ => [&[0x12u8][..], &(position as i64).to_le_bytes()].concat(),
+        _ => {
+            out.push(0x12);
+            out.extend_from_slice(&(position as i64).to_le_bytes());
+        }
     }
 }
 
@@ -524,5 +494,104 @@ mod tests {
         let r = run(&spec, &[rawdoc! {"_id": 1, "a": [1], "b": [2]}], 1 << 20);
         assert!(!r.buildable());
         assert_eq!(r.unindexable.len(), 1);
+    }
+}
+
+/// Size of the document batches handed from the reading thread to the grouping thread.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// Checks a stream of documents on two threads: `read` produces documents on this thread
+/// (I/O and framing) while a second thread computes keys and groups them.
+///
+/// `read` is given a sink to call once per document; the report comes back when it returns.
+pub fn check_in_parallel<E, R>(
+    spec: &IndexSpec,
+    options: FinderOptions,
+    read: R,
+) -> Result<CheckReport, E>
+where
+    E: From<io::Error>,
+    R: FnOnce(&mut dyn FnMut(&RawDocument) -> Result<(), E>) -> Result<(), E>,
+{
+    use std::sync::mpsc;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
+        let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
+        let worker = scope.spawn(move || -> io::Result<CheckReport> {
+            let mut finder = DuplicateFinder::new(spec, options);
+            for batch in rx {
+                let mut off = 0;
+                while off + 4 <= batch.len() {
+                    let len = i32::from_le_bytes([
+                        batch[off],
+                        batch[off + 1],
+                        batch[off + 2],
+                        batch[off + 3],
+                    ]) as usize;
+                    let doc = RawDocument::from_bytes(&batch[off..off + len])
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                    finder.add(doc)?;
+                    off += len;
+                }
+                let _ = recycle_tx.send(batch);
+            }
+            finder.finish()
+        });
+        let mut batch = Vec::with_capacity(BATCH_BYTES);
+        let stopped = || io::Error::other("the grouping thread stopped");
+        let result = read(&mut |doc: &RawDocument| {
+            batch.extend_from_slice(doc.as_bytes());
+            if batch.len() >= BATCH_BYTES {
+                let mut next = recycle_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES));
+                next.clear();
+                tx.send(std::mem::replace(&mut batch, next))
+                    .map_err(|_| E::from(stopped()))?;
+            }
+            Ok(())
+        });
+        let flushed = if result.is_ok() && !batch.is_empty() {
+            tx.send(batch).map_err(|_| stopped())
+        } else {
+            Ok(())
+        };
+        drop(tx);
+        let report = worker
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the grouping thread panicked")));
+        // A failure of the grouping thread explains a failed send; report it first.
+        let report = report.map_err(E::from)?;
+        result?;
+        flushed.map_err(E::from)?;
+        Ok(report)
+    })
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    use super::*;
+    use bson::{doc, rawdoc};
+
+    #[test]
+    fn parallel_check_matches_the_sequential_one() {
+        let spec = IndexSpec::from_document(&doc! {"key": {"n": 1}, "unique": true}).unwrap();
+        let docs: Vec<RawDocumentBuf> = (0..50_000)
+            .map(|i| rawdoc! {"_id": i, "n": (i % 20_000) as i64, "pad": "x".repeat(40)})
+            .collect();
+        let mut seq = DuplicateFinder::new(&spec, FinderOptions::default());
+        for d in &docs {
+            seq.add(d).unwrap();
+        }
+        let seq = seq.finish().unwrap();
+        let par = check_in_parallel::<io::Error, _>(&spec, FinderOptions::default(), |sink| {
+            for d in &docs {
+                sink(d)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seq, par);
+        assert_eq!(par.conflicts.len(), 20_000);
     }
 }

@@ -28,6 +28,15 @@ pub struct GeneratedKey<'a> {
     pub parts: Vec<Part<'a>>,
 }
 
+/// The fast path's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SimpleKey {
+    /// A key of this many fields is in the buffer.
+    Key(usize),
+    /// A sparse index skips the document.
+    Sparse,
+}
+
 /// Why a document is not in the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
@@ -46,7 +55,7 @@ pub enum DocumentKeys<'a> {
 /// A document the index cannot hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot index parallel arrays [{first}] [{second}]")]
+    #[error("cannot index parallel arrays [{second}] [{first}]")]
     ParallelArrays { first: String, second: String },
 }
 
@@ -79,21 +88,53 @@ impl IndexSpec {
         Ok(DocumentKeys::Keys(keys))
     }
 
+    /// The one key of a document whose key fields cross no array, encoded into `buf` with its
+    /// parts in `parts`: the fast path for the common case. `None` when the general path is
+    /// needed (an array on a key path, a partial filter, more than four fields).
+    pub(crate) fn simple_key<'a>(
+        &self,
+        doc: &'a RawDocument,
+        buf: &mut Vec<u8>,
+        parts: &mut [Part<'a>; 4],
+    ) -> Option<SimpleKey> {
+        if self.partial_filter.is_some() || self.fields.len() > parts.len() {
+            return None;
+        }
+        for (i, f) in self.fields.iter().enumerate() {
+            parts[i] = match descend(Some(doc), &f.components) {
+                Found::Missing => Part::Missing,
+                Found::Value(v) => Part::Value(v),
+                Found::Array(..) => return None,
+            };
+        }
+        let n = self.fields.len();
+        if self.sparse && parts[..n].iter().all(|p| matches!(p, Part::Missing)) {
+            return Some(SimpleKey::Sparse);
+        }
+        buf.clear();
+        self.encode_parts_into(buf, &parts[..n]);
+        Some(SimpleKey::Key(n))
+    }
+
     /// Encodes a key from its parts (descending fields inverted).
     pub fn encode_parts(&self, parts: &[Part<'_>]) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(32);
+        self.encode_parts_into(&mut bytes, parts);
+        bytes
+    }
+
+    fn encode_parts_into(&self, bytes: &mut Vec<u8>, parts: &[Part<'_>]) {
         for (field, part) in self.fields.iter().zip(parts) {
             let start = bytes.len();
             match part {
                 Part::Missing => bytes.push(ctype::NULL),
                 Part::EmptyArray => bytes.push(ctype::UNDEFINED),
-                Part::Value(v) => encode_value(&mut bytes, *v, self.collation.as_ref()),
+                Part::Value(v) => encode_value(bytes, *v, self.collation.as_ref()),
             }
             if field.descending {
                 invert(&mut bytes[start..]);
             }
         }
-        bytes
     }
 }
 
@@ -135,6 +176,7 @@ impl<'s, 'a> Walk<'s, 'a> {
                                 first: prefix(&self.spec.fields[j].path, d),
                                 second: prefix(&self.spec.fields[i].path, depth),
                             });
+                            // (Displayed second first, as mongod does.)
                         }
                         Some(_) => {}
                     }
@@ -223,8 +265,12 @@ fn descend<'a, 'p>(obj: Option<&'a RawDocument>, path: &'p [String]) -> Found<'a
                     };
                     i += 1;
                     if i == path.len() {
+                        // A positional path ending on a nested array indexes it as one value
+                        // (`a.0` over `[[1, 2]]` is the key `[1, 2]`); an empty one as undefined.
                         return match item {
-                            RawBsonRef::Array(inner) => Found::Array(inner, &path[i..], i),
+                            RawBsonRef::Array(inner) if inner.is_empty() => {
+                                Found::Array(inner, &path[i..], i)
+                            }
                             other => Found::Value(other),
                         };
                     }
@@ -307,8 +353,19 @@ mod tests {
     fn parallel_arrays_are_an_error() {
         let s = spec(doc! {"key": {"a": 1, "b": 1}, "unique": true});
         let err = s.keys(&rawdoc! {"a": [1], "b": [2]}).unwrap_err();
-        assert_eq!(err.to_string(), "cannot index parallel arrays [a] [b]");
+        assert_eq!(err.to_string(), "cannot index parallel arrays [b] [a]");
         assert!(s.keys(&rawdoc! {"a": [1], "b": 2}).is_ok());
+    }
+
+    #[test]
+    fn positional_path_over_a_nested_array_is_one_value() {
+        let s = spec(doc! {"key": {"a.0": 1}, "unique": true});
+        assert_eq!(keys(&s, &rawdoc! {"a": [[1, 2]]}).len(), 1);
+        assert_ne!(
+            keys(&s, &rawdoc! {"a": [[1, 2]]}),
+            keys(&s, &rawdoc! {"a": [1]})
+        );
+        assert_eq!(keys(&s, &rawdoc! {"a": [[]]}), vec![vec![ctype::UNDEFINED]]);
     }
 
     #[test]

@@ -27,8 +27,11 @@ pub mod encode;
 pub mod filter;
 pub mod keys;
 pub mod spec;
+mod table;
 
-pub use duplicates::{CheckReport, Conflict, DuplicateFinder, FinderOptions, Unindexable};
+pub use duplicates::{
+    CheckReport, Conflict, DuplicateFinder, FinderOptions, Unindexable, check_in_parallel,
+};
 pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, Skip};
 pub use spec::{IndexSpec, KeyField, default_name};
 

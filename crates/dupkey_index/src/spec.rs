@@ -51,8 +51,26 @@ impl IndexSpec {
         if key_pattern.is_empty() {
             return Err(SpecError::Invalid("Index keys cannot be empty.".into()));
         }
+        for option in doc.keys() {
+            if !KNOWN_OPTIONS.contains(&option.as_str()) {
+                return Err(SpecError::Invalid(format!(
+                    "The field '{option}' is not valid for an index specification. Specification: {doc}"
+                )));
+            }
+        }
+        if let Some(v) = doc.get("unique")
+            && !matches!(
+                v,
+                Bson::Boolean(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_)
+            )
+        {
+            return Err(SpecError::Invalid(format!(
+                "The field 'unique' has value unique: {v}, which is not convertible to bool"
+            )));
+        }
         let mut fields = Vec::new();
         for (path, v) in &key_pattern {
+            check_path(path)?;
             fields.push(key_field(path, v)?);
         }
         let name = match doc.get_str("name") {
@@ -82,6 +100,20 @@ impl IndexSpec {
             return Err(SpecError::Invalid(
                 "The field 'partialFilterExpression' is not valid for an _id index specification"
                     .into(),
+            ));
+        }
+        if is_id && (unique_given(doc) || sparse) {
+            return Err(SpecError::Invalid(
+                "The field 'unique' or 'sparse' is not valid for an _id index specification".into(),
+            ));
+        }
+        if unique
+            && fields
+                .iter()
+                .any(|f| f.plugin.as_deref() == Some("wildcard") || f.path.ends_with("$**"))
+        {
+            return Err(SpecError::Invalid(
+                "Index type 'wildcard' does not support the 'unique' option".into(),
             ));
         }
         if unique && fields.iter().any(|f| f.plugin.as_deref() == Some("hashed")) {
@@ -126,6 +158,50 @@ impl IndexSpec {
     pub fn paths(&self) -> Vec<&str> {
         self.fields.iter().map(|f| f.path.as_str()).collect()
     }
+}
+
+/// Options `createIndex` and `listIndexes` may carry; anything else the server refuses.
+const KNOWN_OPTIONS: &[&str] = &[
+    "v",
+    "key",
+    "name",
+    "ns",
+    "unique",
+    "sparse",
+    "partialFilterExpression",
+    "collation",
+    "background",
+    "expireAfterSeconds",
+    "hidden",
+    "storageEngine",
+    "weights",
+    "default_language",
+    "language_override",
+    "textIndexVersion",
+    "2dsphereIndexVersion",
+    "bits",
+    "min",
+    "max",
+    "bucketSize",
+    "wildcardProjection",
+    "prepareUnique",
+    "clustered",
+    "dropDups",
+    "columnstoreProjection",
+    "originalSpec",
+];
+
+fn unique_given(doc: &Document) -> bool {
+    doc.contains_key("unique")
+}
+
+fn check_path(path: &str) -> Result<(), SpecError> {
+    if path.split('.').any(|c| c.starts_with('$')) && !path.ends_with("$**") {
+        return Err(SpecError::Invalid(format!(
+            "Index key contains an illegal field name: field name starts with '$' ({path:?})"
+        )));
+    }
+    Ok(())
 }
 
 fn key_field(path: &str, v: &Bson) -> Result<KeyField, SpecError> {

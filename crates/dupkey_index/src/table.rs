@@ -1,0 +1,245 @@
+//! An arena-backed hash table from key bytes to the documents holding the key.
+//!
+//! Millions of distinct keys are the common case (most keys are never shared), so nothing is
+//! allocated per key: key, `_id` and value bytes live in one growing arena, entries are plain
+//! structs, and the open-addressing index stores entry numbers. Ids beyond the first are kept
+//! in a side list in arrival order, grouped by entry only at the end.
+
+/// One distinct key.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    hash: u64,
+    key: Span,
+    first_id: Span,
+    /// The key's values, recorded when a second document shares the key.
+    display: Span,
+    count: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    off: u64,
+    len: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Extra {
+    entry: u32,
+    id: Span,
+}
+
+/// What an insert found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inserted {
+    New,
+    /// The key was there; `needs_display` while its values are not recorded yet.
+    Shared {
+        entry: u32,
+        needs_display: bool,
+    },
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct KeyTable {
+    arena: Vec<u8>,
+    entries: Vec<Entry>,
+    /// Open addressing: (entry number + 1, high half of the hash); 0 is empty. The hash half
+    /// lets a probe skip other keys without touching their entries.
+    slots: Vec<(u32, u32)>,
+    extra: Vec<Extra>,
+}
+
+/// A group of ids sharing a key, borrowed from the table.
+pub(crate) struct GroupRef<'t> {
+    pub key: &'t [u8],
+    pub display: &'t [u8],
+    pub ids: Vec<&'t [u8]>,
+}
+
+impl KeyTable {
+    /// Bytes used, for the memory budget.
+    pub(crate) fn bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.slots.capacity() * 8
+            + self.extra.capacity() * std::mem::size_of::<Extra>()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Span {
+        grow_gently(&mut self.arena, bytes.len());
+        let off = self.arena.len() as u64;
+        self.arena.extend_from_slice(bytes);
+        Span {
+            off,
+            len: bytes.len() as u32,
+        }
+    }
+
+    fn slice(&self, s: Span) -> &[u8] {
+        &self.arena[s.off as usize..s.off as usize + s.len as usize]
+    }
+
+    pub(crate) fn insert(&mut self, key: &[u8], id: &[u8]) -> Inserted {
+        if self.entries.len() * 2 >= self.slots.len() {
+            self.grow();
+        }
+        let hash = hash(key);
+        let mask = self.slots.len() - 1;
+        let tag = (hash >> 32) as u32;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let (slot, slot_tag) = self.slots[i];
+            if slot == 0 {
+                let key = self.push(key);
+                let first_id = self.push(id);
+                grow_gently(&mut self.entries, 1);
+                self.entries.push(Entry {
+                    hash,
+                    key,
+                    first_id,
+                    display: Span::default(),
+                    count: 1,
+                });
+                self.slots[i] = (self.entries.len() as u32, tag);
+                return Inserted::New;
+            }
+            if slot_tag != tag {
+                i = (i + 1) & mask;
+                continue;
+            }
+            let e = self.entries[slot as usize - 1];
+            if e.hash == hash && self.slice(e.key) == key {
+                let id = self.push(id);
+                let entry = slot - 1;
+                grow_gently(&mut self.extra, 1);
+                self.extra.push(Extra { entry, id });
+                let e = &mut self.entries[entry as usize];
+                e.count += 1;
+                return Inserted::Shared {
+                    entry,
+                    needs_display: e.display.len == 0,
+                };
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    pub(crate) fn set_display(&mut self, entry: u32, display: &[u8]) {
+        if display.is_empty() {
+            return;
+        }
+        let span = self.push(display);
+        self.entries[entry as usize].display = span;
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(1024);
+        self.slots = vec![(0, 0); size];
+        let mask = size - 1;
+        for (n, e) in self.entries.iter().enumerate() {
+            let mut i = (e.hash as usize) & mask;
+            while self.slots[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (n as u32 + 1, (e.hash >> 32) as u32);
+        }
+    }
+
+    /// Every key with all its ids (in arrival order) and values, shared or not.
+    pub(crate) fn all_groups(&mut self) -> Vec<GroupRef<'_>> {
+        self.groups(1)
+    }
+
+    /// Keys held by at least `min` documents.
+    pub(crate) fn groups(&mut self, min: u32) -> Vec<GroupRef<'_>> {
+        // A stable sort keeps each key's ids in arrival order.
+        self.extra.sort_by_key(|x| x.entry);
+        let mut out = Vec::new();
+        let mut x = 0;
+        for (n, e) in self.entries.iter().enumerate() {
+            let start = x;
+            while x < self.extra.len() && self.extra[x].entry as usize == n {
+                x += 1;
+            }
+            if e.count < min {
+                continue;
+            }
+            let mut ids = Vec::with_capacity(e.count as usize);
+            ids.push(self.slice(e.first_id));
+            ids.extend(self.extra[start..x].iter().map(|xe| self.slice(xe.id)));
+            out.push(GroupRef {
+                key: self.slice(e.key),
+                display: self.slice(e.display),
+                ids,
+            });
+        }
+        out
+    }
+}
+
+/// Grows a vector by doubling while small and by at most 32 MiB at a time after, so the
+/// memory budget is never overshot by a whole doubling.
+fn grow_gently<T>(v: &mut Vec<T>, additional: usize) {
+    if v.len() + additional <= v.capacity() {
+        return;
+    }
+    let step_cap = (32 << 20) / std::mem::size_of::<T>().max(1);
+    let step = v.capacity().clamp(1024, step_cap).max(additional);
+    v.reserve_exact(step);
+}
+
+/// FxHash-style: fast, good enough spread for key bytes (not attacker-chosen here).
+pub(crate) fn hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = 0u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    // Final avalanche so low bits (the slot index) depend on every byte.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_keep_arrival_order() {
+        let mut t = KeyTable::default();
+        for i in 0..5000u32 {
+            let key = (i % 1000).to_le_bytes();
+            let r = t.insert(&key, &i.to_le_bytes());
+            if let Inserted::Shared {
+                entry,
+                needs_display: true,
+            } = r
+            {
+                t.set_display(entry, b"v");
+            }
+        }
+        let groups = t.groups(2);
+        assert_eq!(groups.len(), 1000);
+        for g in &groups {
+            let ids: Vec<u32> = g
+                .ids
+                .iter()
+                .map(|b| u32::from_le_bytes((*b).try_into().unwrap()))
+                .collect();
+            assert_eq!(ids.len(), 5);
+            assert!(ids.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(g.display, b"v");
+        }
+    }
+}
