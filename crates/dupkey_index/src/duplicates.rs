@@ -175,11 +175,8 @@ impl<'s> DuplicateFinder<'s> {
     fn start_spilling(&mut self) -> io::Result<()> {
         let mut spill = Spill::new(self.options.temp_dir.as_deref(), 0)?;
         let mut table = std::mem::take(&mut self.table);
-        for g in table.all_groups() {
-            for id in &g.ids {
-                spill.write(g.key, id, g.display)?;
-            }
-        }
+        table.for_each_id(|key, display, id| spill.write(key, id, display))?;
+        drop(table);
         self.spill = Some(spill);
         self.report.spilled = true;
         Ok(())

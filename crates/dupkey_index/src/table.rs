@@ -149,9 +149,23 @@ impl KeyTable {
         }
     }
 
-    /// Every key with all its ids (in arrival order) and values, shared or not.
-    pub(crate) fn all_groups(&mut self) -> Vec<GroupRef<'_>> {
-        self.groups(1)
+    /// Calls `f(key, values, id)` for every id of every key, ids of a key in arrival order,
+    /// without building any collection (used to move the table to disk when it is full).
+    pub(crate) fn for_each_id<E>(
+        &mut self,
+        mut f: impl FnMut(&[u8], &[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.extra.sort_by_key(|x| x.entry);
+        let mut x = 0;
+        for (n, e) in self.entries.iter().enumerate() {
+            let (key, display) = (self.slice(e.key), self.slice(e.display));
+            f(key, display, self.slice(e.first_id))?;
+            while x < self.extra.len() && self.extra[x].entry as usize == n {
+                f(key, display, self.slice(self.extra[x].id))?;
+                x += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Keys held by at least `min` documents.
