@@ -1,0 +1,278 @@
+//! `dupkey check` end to end: every source kind, the JSON contract, exit codes, bad input, and
+//! the live source giving the same answer as a file of the same documents.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use bson::{Document, doc};
+use serde_json::{Value, json};
+
+fn dupkey(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dupkey"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn docs() -> Vec<Document> {
+    vec![
+        doc! {"_id": 1, "email": "a@x.com"},
+        doc! {"_id": 2},
+        doc! {"_id": 3, "email": "A@x.com"},
+        doc! {"_id": 4, "email": null},
+        doc! {"_id": 5, "email": "a@x.com", "tags": ["x", "y"]},
+        doc! {"_id": 6, "email": "b@x.com", "tags": ["y"]},
+    ]
+}
+
+fn write_bson(path: &Path, docs: &[Document]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for d in docs {
+        f.write_all(bson::RawDocumentBuf::try_from(d).unwrap().as_bytes())
+            .unwrap();
+    }
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn bson_file_json_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.bson");
+    write_bson(&file, &docs());
+    let out = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"email": 1}, "unique": true}"#,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "not buildable exits 1");
+    let v = json_of(&out);
+    assert_eq!(v["index"], json!({"key": {"email": 1}, "unique": true}));
+    assert_eq!(v["buildable"], false);
+    assert_eq!(
+        (v["documents"].as_u64(), v["indexed"].as_u64()),
+        (Some(6), Some(6))
+    );
+    assert_eq!(
+        v["conflicts"],
+        json!([{"key": {"email": null}, "count": 2, "ids": [2, 4]}, {"key": {"email": "a@x.com"}, "count": 2, "ids": [1, 5]}])
+    );
+}
+
+#[test]
+fn collation_sparse_multikey_and_buildable() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.bson");
+    write_bson(&file, &docs());
+    let ci = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+        "--index",
+        r#"{"key": {"email": 1}, "unique": true, "sparse": true, "collation": {"locale": "en", "strength": 2}}"#,
+    ]);
+    let v = json_of(&ci);
+    assert_eq!(v["indexed"], 5, "sparse skips the document without email");
+    assert_eq!(
+        v["conflicts"][0]["ids"],
+        json!([1, 3, 5]),
+        "case-insensitive collation: a@ and A@ collide"
+    );
+    let tags = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--format",
+        "json",
+        "--index",
+        r#"{"key": {"tags": 1}, "unique": true, "partialFilterExpression": {"tags": {"$exists": true}}}"#,
+    ]);
+    let v = json_of(&tags);
+    assert_eq!(
+        v["conflicts"],
+        json!([{"key": {"tags": "y"}, "count": 2, "ids": [5, 6]}])
+    );
+    let ok = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"_id": 1}}"#,
+    ]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Buildable"));
+}
+
+#[test]
+fn text_output_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.bson");
+    write_bson(&file, &docs());
+    let out = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"email": 1}}"#,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Not buildable: 2 groups"), "{text}");
+    assert!(
+        text.contains(
+            "why: both lack `email` (or hold null), and the index is neither sparse nor partial"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn jsonl_and_dump_directory_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("users.jsonl");
+    std::fs::write(&jsonl, "{\"_id\": {\"$oid\": \"5f1d7f2a9b1e8a3c4d5e6f70\"}, \"n\": 1}\n{\"_id\": 2, \"n\": {\"$numberLong\": \"1\"}}\n{\"_id\": 3, \"n\": 1.5}\n").unwrap();
+    let v = json_of(&dupkey(&[
+        "check",
+        jsonl.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"n": 1}}"#,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        v["conflicts"],
+        json!([{"key": {"n": 1}, "count": 2, "ids": [{"$oid": "5f1d7f2a9b1e8a3c4d5e6f70"}, 2]}])
+    );
+
+    let dump = dir.path().join("dump");
+    std::fs::create_dir_all(dump.join("app")).unwrap();
+    write_bson(&dump.join("app/users.bson"), &docs());
+    std::fs::write(dump.join("app/users.metadata.json"), r#"{"indexes": [{"v": 2, "key": {"_id": 1}, "name": "_id_"}], "uuid": "0123456789abcdef0123456789abcdef", "collectionName": "users"}"#).unwrap();
+    let out = dupkey(&[
+        "check",
+        dump.to_str().unwrap(),
+        "--collection",
+        "app.users",
+        "--index",
+        r#"{"key": {"email": 1}}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("unique index { email: 1 } on app.users")
+    );
+}
+
+#[test]
+fn corrupt_input_names_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cut.bson");
+    write_bson(&file, &docs());
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 7]).unwrap();
+    let out = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"email": 1}}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cut.bson") && stderr.contains("truncated document at byte offset"),
+        "{stderr}"
+    );
+    let skipped = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"email": 1}}"#,
+        "--skip-invalid",
+        "--format",
+        "json",
+    ]);
+    let v = json_of(&skipped);
+    assert_eq!(v["documents"], 5);
+    assert_eq!(v["invalid_records"], 1);
+
+    let bad_spec = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"a": 1}, "sparse": true, "partialFilterExpression": {"a": 1}}"#,
+    ]);
+    assert_eq!(bad_spec.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad_spec.stderr)
+            .contains("cannot mix \"partialFilterExpression\" and \"sparse\"")
+    );
+}
+
+#[test]
+fn memory_limit_spills_and_gives_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.bson");
+    let many: Vec<Document> = (0..30_000)
+        .map(|i| doc! {"_id": i, "k": format!("key-{}", i % 25_000)})
+        .collect();
+    write_bson(&file, &many);
+    let run = |limit: &str| {
+        json_of(&dupkey(&[
+            "check",
+            file.to_str().unwrap(),
+            "--index",
+            r#"{"key": {"k": 1}}"#,
+            "--format",
+            "json",
+            "--memory-limit",
+            limit,
+        ]))
+    };
+    let small = run("64K");
+    let large = run("1G");
+    assert_eq!(small["conflicts"].as_array().unwrap().len(), 5_000);
+    assert_eq!(small, large);
+}
+
+#[tokio::test]
+async fn live_source_matches_the_file() {
+    let Some((_client, db)) = dupkey_test::test_database("check_live").await else {
+        return;
+    };
+    db.collection::<Document>("users")
+        .insert_many(docs())
+        .await
+        .unwrap();
+    let uri = dupkey_test::test_uri().unwrap();
+    let live = dupkey(&[
+        "check",
+        &uri,
+        "--db",
+        db.name(),
+        "--collection",
+        "users",
+        "--index",
+        r#"{"key": {"email": 1}}"#,
+        "--format",
+        "json",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.bson");
+    write_bson(&file, &docs());
+    let offline = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"email": 1}}"#,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json_of(&live), json_of(&offline));
+}
