@@ -152,21 +152,42 @@ impl<'s> DuplicateFinder<'s> {
     }
 
     fn insert(&mut self, key: &[u8], parts: &[Part<'_>]) -> io::Result<()> {
+        self.insert_with(key, || display_bytes(parts))
+    }
+
+    /// Inserts a key; `display` (the key's values as BSON) is computed only when needed.
+    fn insert_with(&mut self, key: &[u8], display: impl FnOnce() -> Vec<u8>) -> io::Result<()> {
         if let Some(spill) = &mut self.spill {
-            let display = display_bytes(parts);
-            return spill.write(key, &self.id_buf, &display);
+            return spill.write(key, &self.id_buf, &display());
         }
         if let Inserted::Shared {
             entry,
             needs_display: true,
         } = self.table.insert(key, &self.id_buf)
         {
-            self.table.set_display(entry, &display_bytes(parts));
+            self.table.set_display(entry, &display());
         }
         if self.table.bytes() > self.options.memory_limit {
             self.start_spilling()?;
         }
         Ok(())
+    }
+
+    /// Adds a document whose single key another thread computed with the fast path.
+    fn add_precomputed(&mut self, doc: &RawDocument, key: &[u8], id: &[u8]) -> io::Result<()> {
+        self.report.documents += 1;
+        self.report.indexed += 1;
+        self.id_buf.clear();
+        self.id_buf.extend_from_slice(id);
+        let spec = self.spec;
+        self.insert_with(key, || {
+            let mut buf = Vec::new();
+            let mut parts = [Part::Missing; 4];
+            match spec.simple_key(doc, &mut buf, &mut parts) {
+                Some(SimpleKey::Key(n)) => display_bytes(&parts[..n]),
+                _ => Vec::new(),
+            }
+        })
     }
 
     /// Moves everything to partition files; from now on keys go straight to disk. Keys seen
@@ -497,8 +518,8 @@ mod tests {
 /// Size of the document batches handed from the reading thread to the grouping thread.
 const BATCH_BYTES: usize = 1 << 20;
 
-/// Checks a stream of documents on two threads: `read` produces documents on this thread
-/// (I/O and framing) while a second thread computes keys and groups them.
+/// Checks a stream of documents on two threads: this one reads (I/O, framing) and computes
+/// each document's key where the fast path applies; the second groups keys in the table.
 ///
 /// `read` is given a sink to call once per document; the report comes back when it returns.
 pub fn check_in_parallel<E, R>(
@@ -517,31 +538,54 @@ where
         let worker = scope.spawn(move || -> io::Result<CheckReport> {
             let mut finder = DuplicateFinder::new(spec, options);
             for batch in rx {
-                let mut off = 0;
-                while off + 4 <= batch.len() {
-                    let len = i32::from_le_bytes([
-                        batch[off],
-                        batch[off + 1],
-                        batch[off + 2],
-                        batch[off + 3],
-                    ]) as usize;
-                    let doc = RawDocument::from_bytes(&batch[off..off + len])
+                let mut records = BatchReader {
+                    batch: &batch,
+                    off: 0,
+                };
+                while let Some((kind, doc, key, id)) = records.next() {
+                    let doc = RawDocument::from_bytes(doc)
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                    finder.add(doc)?;
-                    off += len;
+                    match kind {
+                        RECORD_KEYED => finder.add_precomputed(doc, key, id)?,
+                        RECORD_SPARSE => {
+                            finder.report.documents += 1;
+                            finder.report.skipped_sparse += 1;
+                        }
+                        _ => finder.add(doc)?,
+                    }
                 }
                 let _ = recycle_tx.send(batch);
             }
             finder.finish()
         });
-        let mut batch = Vec::with_capacity(BATCH_BYTES);
+        let mut batch = Vec::with_capacity(BATCH_BYTES + (64 << 10));
+        let mut key = Vec::new();
+        let mut id = Vec::new();
+        let mut position = 0u64;
         let stopped = || io::Error::other("the grouping thread stopped");
         let result = read(&mut |doc: &RawDocument| {
-            batch.extend_from_slice(doc.as_bytes());
+            position += 1;
+            let mut parts = [Part::Missing; 4];
+            let kind = match spec.simple_key(doc, &mut key, &mut parts) {
+                Some(SimpleKey::Key(_)) => {
+                    id.clear();
+                    encode_id(doc, position, &mut id);
+                    RECORD_KEYED
+                }
+                Some(SimpleKey::Sparse) => RECORD_SPARSE,
+                None => RECORD_GENERAL,
+            };
+            push_record(
+                &mut batch,
+                kind,
+                doc.as_bytes(),
+                if kind == RECORD_KEYED { &key } else { &[] },
+                if kind == RECORD_KEYED { &id } else { &[] },
+            );
             if batch.len() >= BATCH_BYTES {
                 let mut next = recycle_rx
                     .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES));
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + (64 << 10)));
                 next.clear();
                 tx.send(std::mem::replace(&mut batch, next))
                     .map_err(|_| E::from(stopped()))?;
@@ -563,6 +607,44 @@ where
         flushed.map_err(E::from)?;
         Ok(report)
     })
+}
+
+/// Batch records: the grouping thread does everything for a general record, only grouping
+/// for a keyed one, and counting for a sparse skip.
+const RECORD_GENERAL: u8 = 0;
+const RECORD_KEYED: u8 = 1;
+const RECORD_SPARSE: u8 = 2;
+
+fn push_record(batch: &mut Vec<u8>, kind: u8, doc: &[u8], key: &[u8], id: &[u8]) {
+    batch.push(kind);
+    for part in [doc, key, id] {
+        batch.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        batch.extend_from_slice(part);
+    }
+}
+
+type Record<'b> = (u8, &'b [u8], &'b [u8], &'b [u8]);
+
+struct BatchReader<'b> {
+    batch: &'b [u8],
+    off: usize,
+}
+
+impl<'b> BatchReader<'b> {
+    fn take(&mut self) -> Option<&'b [u8]> {
+        let len =
+            u32::from_le_bytes(self.batch.get(self.off..self.off + 4)?.try_into().ok()?) as usize;
+        let part = self.batch.get(self.off + 4..self.off + 4 + len)?;
+        self.off += 4 + len;
+        Some(part)
+    }
+
+    /// (kind, document, key, id)
+    fn next(&mut self) -> Option<Record<'b>> {
+        let kind = *self.batch.get(self.off)?;
+        self.off += 1;
+        Some((kind, self.take()?, self.take()?, self.take()?))
+    }
 }
 
 #[cfg(test)]
