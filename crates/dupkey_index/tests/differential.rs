@@ -25,23 +25,7 @@ use dupkey_index::{DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part
 use mongodb::options::{IndexOptions, InsertManyOptions};
 use mongodb::{Collection, IndexModel};
 
-/// xorshift64*: a case reproduces from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, pct: usize) -> bool {
-        self.below(100) < pct
-    }
-}
+use dupkey_test::Rng;
 
 fn scalar(rng: &mut Rng) -> Bson {
     let oid = |b: u8| Bson::ObjectId(ObjectId::from_bytes([b; 12]));

@@ -51,6 +51,30 @@ pub fn database_name(name: &str) -> String {
     format!("dupkey_test_{name}")
 }
 
+/// xorshift64*: a small deterministic generator for fuzz and differential tests, so a failing
+/// case reproduces from its seed.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    /// True with `pct` percent probability.
+    pub fn chance(&mut self, pct: usize) -> bool {
+        self.below(100) < pct
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
