@@ -1,5 +1,6 @@
-//! The floor for `dupkey check`: read a collection with the same reader and touch each
-//! document's key fields zero-copy, doing nothing else. `bench/check.sh` times it beside
+//! The floor for `dupkey check`: read a collection with the same reader and look up each
+//! document's key fields zero-copy (with the same byte-level lookup check uses), doing
+//! nothing else. `bench/check.sh` times it beside
 //! `dupkey check` and a Python script.
 //!
 //!   cargo run --release --example raw_walk -- FILE.bson FIELD [FIELD…]
@@ -22,7 +23,7 @@ fn main() -> anyhow::Result<()> {
         },
         |doc| {
             for f in fields {
-                if let Ok(Some(v)) = doc.get(f.as_str())
+                if let Some(v) = dupkey_index::raw::get_field(doc, f)
                     && !matches!(v, RawBsonRef::Null)
                 {
                     present += 1;

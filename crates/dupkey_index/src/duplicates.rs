@@ -292,7 +292,7 @@ fn document_id(doc: &RawDocument, position: u64) -> Bson {
 /// A compact `_id`: ObjectIds, integers and strings as their bytes behind a tag; anything else
 /// as a one-field BSON document.
 fn encode_id(doc: &RawDocument, position: u64, out: &mut Vec<u8>) {
-    match doc.get("_id") {
+    match Ok::<_, ()>(crate::raw::get_field(doc, "_id")) {
         Ok(Some(RawBsonRef::ObjectId(o))) => {
             out.push(0x07);
             out.extend_from_slice(&o.bytes());

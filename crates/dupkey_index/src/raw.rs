@@ -1,0 +1,150 @@
+//! Field lookup straight on BSON bytes.
+//!
+//! `RawDocument::get` validates every key it walks past as UTF-8; finding a key field only
+//! needs to compare bytes. This walks element headers, skips values by their size, and builds
+//! the value only for the field asked for (falling back to `RawDocument::get` for the
+//! container and rarer types, and for anything malformed).
+
+use bson::oid::ObjectId;
+use bson::{DateTime, RawBsonRef, RawDocument, Timestamp};
+
+/// The value of top-level field `name` in `doc`, like `doc.get(name)`.
+pub fn get_field<'a>(doc: &'a RawDocument, name: &str) -> Option<RawBsonRef<'a>> {
+    match scan(doc.as_bytes(), name.as_bytes()) {
+        Scan::Found(v) => Some(v),
+        Scan::Absent => None,
+        Scan::Fallback => doc.get(name).ok().flatten(),
+    }
+}
+
+enum Scan<'a> {
+    Found(RawBsonRef<'a>),
+    Absent,
+    Fallback,
+}
+
+fn scan<'a>(b: &'a [u8], name: &[u8]) -> Scan<'a> {
+    if b.len() < 5 {
+        return Scan::Fallback;
+    }
+    let end = b.len() - 1;
+    let mut i = 4;
+    while i < end {
+        let t = b[i];
+        i += 1;
+        let Some(nul) = memchr::memchr(0, &b[i..end]) else {
+            return Scan::Fallback;
+        };
+        let key = &b[i..i + nul];
+        i += nul + 1;
+        let Some(size) = value_size(t, &b[i..end]) else {
+            return Scan::Fallback;
+        };
+        if key == name {
+            return match value(t, &b[i..i + size]) {
+                Some(v) => Scan::Found(v),
+                None => Scan::Fallback,
+            };
+        }
+        i += size;
+    }
+    Scan::Absent
+}
+
+fn le_i32(b: &[u8]) -> Option<usize> {
+    let n = i32::from_le_bytes(b.get(..4)?.try_into().ok()?);
+    usize::try_from(n).ok()
+}
+
+/// Bytes taken by a value of type `t` at the start of `b`.
+fn value_size(t: u8, b: &[u8]) -> Option<usize> {
+    let size = match t {
+        0x01 | 0x09 | 0x11 | 0x12 => 8,
+        0x02 | 0x0D | 0x0E => 4 + le_i32(b)?,
+        0x03 | 0x04 | 0x0F => le_i32(b)?,
+        0x05 => 5 + le_i32(b)?,
+        0x06 | 0x0A | 0x7F | 0xFF => 0,
+        0x07 => 12,
+        0x08 => 1,
+        0x0B => {
+            let first = memchr::memchr(0, b)? + 1;
+            first + memchr::memchr(0, b.get(first..)?)? + 1
+        }
+        0x0C => 4 + le_i32(b)? + 12,
+        0x10 => 4,
+        0x13 => 16,
+        _ => return None,
+    };
+    (size <= b.len()).then_some(size)
+}
+
+/// The common scalar types built directly; `None` sends the caller to the full parser.
+fn value(t: u8, v: &[u8]) -> Option<RawBsonRef<'_>> {
+    Some(match t {
+        0x01 => RawBsonRef::Double(f64::from_le_bytes(v.try_into().ok()?)),
+        0x02 => {
+            let len = le_i32(v)?;
+            if len == 0 || v.get(3 + len) != Some(&0) {
+                return None;
+            }
+            RawBsonRef::String(std::str::from_utf8(&v[4..3 + len]).ok()?)
+        }
+        0x06 => RawBsonRef::Undefined,
+        0x07 => RawBsonRef::ObjectId(ObjectId::from_bytes(v.try_into().ok()?)),
+        0x08 => match v[0] {
+            0 => RawBsonRef::Boolean(false),
+            1 => RawBsonRef::Boolean(true),
+            _ => return None,
+        },
+        0x09 => RawBsonRef::DateTime(DateTime::from_millis(i64::from_le_bytes(
+            v.try_into().ok()?,
+        ))),
+        0x0A => RawBsonRef::Null,
+        0x10 => RawBsonRef::Int32(i32::from_le_bytes(v.try_into().ok()?)),
+        0x11 => {
+            let raw = u64::from_le_bytes(v.try_into().ok()?);
+            RawBsonRef::Timestamp(Timestamp {
+                time: (raw >> 32) as u32,
+                increment: raw as u32,
+            })
+        }
+        0x12 => RawBsonRef::Int64(i64::from_le_bytes(v.try_into().ok()?)),
+        0x7F => RawBsonRef::MaxKey,
+        0xFF => RawBsonRef::MinKey,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{Binary, rawdoc, spec::BinarySubtype};
+
+    #[test]
+    fn agrees_with_the_bson_crate() {
+        let d = rawdoc! {
+            "a": 1.5, "s": "héllo", "o": {"x": 1}, "arr": [1, 2], "bin": Binary { subtype: BinarySubtype::Generic, bytes: vec![1, 2] },
+            "u": bson::RawBson::Undefined, "id": ObjectId::from_bytes([7; 12]), "b": true, "dt": DateTime::from_millis(-5), "n": bson::RawBson::Null,
+            "i": 7, "ts": Timestamp { time: 3, increment: 4 }, "l": 1i64 << 40, "dec": bson::Decimal128::from_bytes([0; 16]),
+            "max": bson::RawBson::MaxKey, "min": bson::RawBson::MinKey,
+        };
+        for name in [
+            "a", "s", "o", "arr", "bin", "u", "id", "b", "dt", "n", "i", "ts", "l", "dec", "max",
+            "min", "absent",
+        ] {
+            assert_eq!(get_field(&d, name), d.get(name).unwrap(), "{name}");
+        }
+    }
+
+    #[test]
+    fn malformed_bytes_fall_back() {
+        let d = rawdoc! {"a": 1, "s": "x"};
+        let mut bytes = d.as_bytes().to_vec();
+        let i = bytes.len() - 4;
+        bytes[i] = 0xFF; // break the string's content
+        if let Ok(bad) = RawDocument::from_bytes(&bytes) {
+            let _ = get_field(bad, "s");
+            let _ = get_field(bad, "zzz");
+        }
+    }
+}
