@@ -92,7 +92,7 @@ pub fn run(args: Args) -> Result<u8> {
     let (spec, spec_doc) = load_spec(&args.index)?;
     let options = FinderOptions {
         memory_limit: args.memory_limit,
-        temp_dir: None,
+        ..FinderOptions::default()
     };
     let live = args.source.starts_with("mongodb://") || args.source.starts_with("mongodb+srv://");
     let mut origin = args.source.clone();
@@ -104,17 +104,21 @@ pub fn run(args: Args) -> Result<u8> {
             .finish()
             .context("cannot group keys on disk (temporary directory full or not writable?)")?
     } else {
+        let mut reader = open_collection(Path::new(&args.source), args.collection.as_deref())?;
+        if let Some(ns) = reader.namespace() {
+            origin = format!("{ns} ({})", args.source);
+        }
+        // Documents are rarely under 64 bytes: a bound on the number of distinct keys.
+        let expected_keys = reader
+            .size_hint()
+            .map_or(0, |bytes| usize::try_from(bytes / 64).unwrap_or(usize::MAX));
+        let options = FinderOptions {
+            expected_keys,
+            ..options
+        };
+        let skip_invalid = args.skip_invalid;
         check_in_parallel::<anyhow::Error, _>(&spec, options, |sink| {
-            let mut reader = open_collection(Path::new(&args.source), args.collection.as_deref())?;
-            if let Some(ns) = reader.namespace() {
-                origin = format!("{ns} ({})", args.source);
-            }
-            let stats = reader.for_each(
-                &ReadOptions {
-                    skip_invalid: args.skip_invalid,
-                },
-                |doc| sink(doc),
-            )?;
+            let stats = reader.for_each(&ReadOptions { skip_invalid }, |doc| sink(doc))?;
             invalid = stats.invalid;
             Ok(())
         })?

@@ -57,6 +57,17 @@ pub(crate) struct GroupRef<'t> {
 }
 
 impl KeyTable {
+    /// A table sized for about `keys` distinct keys, so it does not rehash on the way there.
+    pub(crate) fn with_expected_keys(keys: usize) -> Self {
+        let mut t = KeyTable::default();
+        if keys > 0 {
+            let slots = (keys * 2).next_power_of_two().max(1024);
+            t.slots = vec![(0, 0); slots];
+            t.entries.reserve_exact(keys);
+        }
+        t
+    }
+
     /// Bytes used, for the memory budget.
     pub(crate) fn bytes(&self) -> usize {
         self.arena.capacity()
@@ -84,7 +95,7 @@ impl KeyTable {
     }
 
     pub(crate) fn insert(&mut self, key: &[u8], id: &[u8]) -> Inserted {
-        if self.entries.len() * 2 >= self.slots.len() {
+        if self.slots.is_empty() || self.entries.len() * 2 >= self.slots.len() {
             self.grow();
         }
         let hash = hash(key);
