@@ -36,6 +36,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<u8> {
+    if let Some(code) = args
+        .text
+        .as_deref()
+        .filter(|t| crate::scan::is_rule_code(t))
+    {
+        return crate::scan::print_rule(code);
+    }
     let style = Style::new(args.color);
     if let Some(path) = &args.log {
         return run_log(&args, path, style);

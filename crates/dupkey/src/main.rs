@@ -5,6 +5,7 @@
 
 mod check;
 mod explain;
+mod scan;
 mod style;
 
 use std::process::ExitCode;
@@ -28,6 +29,10 @@ enum Command {
     Explain(explain::Args),
     /// Would this unique index build on this data? Which documents block it, and why?
     Check(check::Args),
+    /// Find every duplicate-key hazard in a database, a dump or a collection file (DK1xx, DK2xx).
+    Scan(scan::Args),
+    /// List the scan rules; `dupkey explain DK101` prints one.
+    Rules(scan::RulesArgs),
 }
 
 /// Output format shared by every command.
@@ -54,6 +59,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => check::run(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Rules(args) => scan::run_rules(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

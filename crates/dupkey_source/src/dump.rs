@@ -2,6 +2,11 @@
 //! `<coll>.metadata.json[.gz]`, file names escaped by the tools (4.2+ write
 //! `url.QueryEscape(name)`; 100.0+ hash names longer than 238 bytes and keep the real one in
 //! the metadata's `collectionName`).
+//!
+//! The same layout with `<coll>.json[.gz]` (Extended JSON documents, as mongoexport writes
+//! them) in place of `<coll>.bson` is read too, when the metadata file is there beside it: a
+//! dump you can review and edit as text (dupkey's example dump is one). A `.json` file
+//! without its `.metadata.json` is not a collection (`prelude.json`, notes).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,8 +23,11 @@ pub struct DumpCollection {
     pub namespace: String,
     pub database: String,
     pub collection: String,
-    /// `<coll>.bson` or `<coll>.bson.gz`; `None` for a view, whose dump is metadata only.
+    /// The data file: `<coll>.bson` or `<coll>.bson.gz`, or in a dump of Extended JSON
+    /// `<coll>.json(.gz)` (see `format`); `None` for a view, whose dump is metadata only.
     pub bson: Option<PathBuf>,
+    /// How the data file stores documents.
+    pub format: DataFormat,
     /// `<coll>.metadata.json` or `<coll>.metadata.json.gz`.
     pub metadata: Option<PathBuf>,
     /// The (escaped) name the files carry.
@@ -76,8 +84,8 @@ fn read_dir(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
 
 /// The collection files directly in `dir`, a database folder named `db`.
 pub(crate) fn list_folder(dir: &Path, db: &str) -> Result<Vec<DumpCollection>, SourceError> {
-    // stem -> (data file, metadata file)
-    let mut files: BTreeMap<String, (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
+    // stem -> [BSON data, Extended JSON data, metadata]
+    let mut files: BTreeMap<String, [Option<PathBuf>; 3]> = BTreeMap::new();
     for path in read_dir(dir)? {
         if !path.is_file() {
             continue;
@@ -86,28 +94,31 @@ pub(crate) fn list_folder(dir: &Path, db: &str) -> Result<Vec<DumpCollection>, S
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let Some((stem, is_metadata)) = classify(&name) else {
+        let Some((stem, kind)) = classify(&name) else {
             continue;
         };
-        let slot = files.entry(stem).or_default();
-        let slot = if is_metadata {
-            &mut slot.1
-        } else {
-            &mut slot.0
-        };
+        let slot = &mut files.entry(stem).or_default()[kind as usize];
         // Both `c.bson` and `c.bson.gz`: the plain one wins.
         if slot.as_ref().is_none_or(|old| is_gz(old)) {
             *slot = Some(path);
         }
     }
     let mut collections = Vec::with_capacity(files.len());
-    for (stem, (bson, metadata)) in files {
+    for (stem, [bson, json, metadata]) in files {
+        // Extended JSON counts as a collection only beside its metadata, and BSON wins.
+        let (data, format) = match (bson, json) {
+            (Some(b), _) => (Some(b), DataFormat::Bson),
+            (None, Some(j)) if metadata.is_some() => (Some(j), DataFormat::ExtendedJson),
+            (None, _) if metadata.is_some() => (None, DataFormat::Bson),
+            (None, _) => continue,
+        };
         let collection = real_name(&stem, metadata.as_deref());
         collections.push(DumpCollection {
             namespace: format!("{db}.{collection}"),
             database: db.to_string(),
             collection,
-            bson,
+            bson: data,
+            format,
             metadata,
             stem,
         });
@@ -115,17 +126,27 @@ pub(crate) fn list_folder(dir: &Path, db: &str) -> Result<Vec<DumpCollection>, S
     Ok(collections)
 }
 
-/// `(stem, is_metadata)` for a collection file name, `None` for anything else.
-fn classify(name: &str) -> Option<(String, bool)> {
+/// What a file of a database folder is.
+#[derive(Debug, Clone, Copy)]
+enum FileKind {
+    Bson = 0,
+    Json = 1,
+    Metadata = 2,
+}
+
+/// `(stem, kind)` for a collection file name, `None` for anything else.
+fn classify(name: &str) -> Option<(String, FileKind)> {
     let lower = name.to_ascii_lowercase();
-    for (suffix, is_metadata) in [
-        (".metadata.json.gz", true),
-        (".metadata.json", true),
-        (".bson.gz", false),
-        (".bson", false),
+    for (suffix, kind) in [
+        (".metadata.json.gz", FileKind::Metadata),
+        (".metadata.json", FileKind::Metadata),
+        (".bson.gz", FileKind::Bson),
+        (".bson", FileKind::Bson),
+        (".json.gz", FileKind::Json),
+        (".json", FileKind::Json),
     ] {
         if lower.ends_with(suffix) && lower.len() > suffix.len() {
-            return Some((name[..name.len() - suffix.len()].to_string(), is_metadata));
+            return Some((name[..name.len() - suffix.len()].to_string(), kind));
         }
     }
     None
@@ -278,7 +299,7 @@ pub(crate) fn open_listed(
         });
     };
     Ok(
-        CollectionReader::new(bson.clone(), DataFormat::Bson, is_gz(bson))?
+        CollectionReader::new(bson.clone(), found.format, is_gz(bson))?
             .with_dump_facts(found.namespace.clone(), metadata),
     )
 }
@@ -512,6 +533,42 @@ mod tests {
                 dir.path().join("db/c.metadata.json.gz").display()
             )
         );
+    }
+
+    #[test]
+    fn a_dump_of_extended_json_with_its_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            &dir.path().join("shop/users.json"),
+            b"{\"_id\": 1, \"email\": \"a@x.io\"}\n{\"_id\": {\"$numberLong\": \"2\"}}\n",
+        );
+        write(
+            &dir.path().join("shop/users.metadata.json"),
+            USERS_META.as_bytes(),
+        );
+        // JSON without metadata is not a collection; BSON wins over JSON.
+        write(&dir.path().join("shop/notes.json"), b"{}");
+        write(&dir.path().join("shop/orders.json"), b"{\"_id\": 9}");
+        write(
+            &dir.path().join("shop/orders.bson"),
+            &bson_bytes(&[doc! {"_id": 1}]),
+        );
+        write(
+            &dir.path().join("shop/orders.metadata.json"),
+            b"{\"indexes\": []}",
+        );
+        let list = list_dump_collections(dir.path()).unwrap();
+        assert_eq!(namespaces(&list), ["shop.orders", "shop.users"]);
+        assert_eq!(list[0].format, DataFormat::Bson);
+        assert_eq!(list[1].format, DataFormat::ExtendedJson);
+        let mut users = open_collection(dir.path(), Some("shop.users")).unwrap();
+        assert_eq!(users.metadata().unwrap().indexes.len(), 2);
+        let (docs, _) = read_all(&mut users, &ReadOptions::default()).unwrap();
+        assert_eq!(docs[1], doc! {"_id": 2_i64});
+        // The file named on its own finds its metadata too.
+        let single = open_collection(&dir.path().join("shop/users.json"), None).unwrap();
+        assert_eq!(single.namespace(), Some("shop.users"));
+        assert!(single.metadata().is_some());
     }
 
     #[test]

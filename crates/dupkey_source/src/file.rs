@@ -134,8 +134,7 @@ impl CollectionReader {
             None => sniff(path)?,
         };
         let mut reader = CollectionReader::new(path.to_path_buf(), format, gzip)?;
-        if format == DataFormat::Bson
-            && let Some(stem) = data_stem(path)
+        if let Some(stem) = data_stem(path)
             && let Some(meta_path) = dump::metadata_beside(path, &stem)
         {
             let metadata = read_metadata_file(&meta_path)?;
@@ -316,11 +315,12 @@ fn format_from_name(path: &Path) -> Option<(DataFormat, bool)> {
     }
 }
 
-/// The collection stem of `<stem>.bson(.gz)`.
+/// The collection stem of `<stem>.bson(.gz)`, or of `<stem>.json(.gz)` (a dump of Extended
+/// JSON, whose metadata sits beside it the same way).
 fn data_stem(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_string_lossy().into_owned();
     let lower = name.to_ascii_lowercase();
-    [".bson", ".bson.gz"]
+    [".bson", ".bson.gz", ".json", ".json.gz"]
         .iter()
         .find(|ext| lower.ends_with(*ext))
         .map(|ext| name[..name.len() - ext.len()].to_string())

@@ -308,6 +308,26 @@ impl LiveSource {
             .map_err(|e| self.command_error("listCollections", &e))
     }
 
+    /// The collections of a database as `listCollections` describes them: `name`, `type`
+    /// (`collection`, `view`, `timeseries`) and `options` (the default `collation` among them).
+    pub async fn list_collection_entries(&self, db: &str) -> Result<Vec<Document>, SourceError> {
+        let reply = self
+            .client
+            .database(db)
+            .run_command(doc! { "listCollections": 1, "maxTimeMS": max_time_ms() })
+            .await
+            .map_err(|e| self.command_error("listCollections", &e))?;
+        let batch = reply
+            .get_document("cursor")
+            .and_then(|c| c.get_array("firstBatch"))
+            .cloned()
+            .unwrap_or_default();
+        Ok(batch
+            .into_iter()
+            .filter_map(|b| b.as_document().cloned())
+            .collect())
+    }
+
     /// Documents matching `filter`.
     pub async fn count(&self, db: &str, coll: &str, filter: Document) -> Result<u64, SourceError> {
         self.client

@@ -1,0 +1,514 @@
+//! `dupkey scan SOURCE`: every duplicate-key hazard in a dump or a collection file, found
+//! offline; `dupkey rules`: the detectors; the rule pages `dupkey explain DK101` prints.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use bson::{Document, doc};
+use dupkey_e11000::value_to_json;
+use dupkey_scan::{Config, Finding, PassOptions, RULES, Report, Scanner, Selection, Severity};
+use dupkey_source::{
+    CollectionReader, DataFormat, LiveSource, ReadOptions, list_dump_collections, open_collection,
+    redact_uri,
+};
+use serde_json::{Value, json};
+
+use crate::style::Style;
+use crate::{ColorChoice, EXIT_FOUND, Format};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A mongodump directory (whole dump or one database folder, plain or --gzip; a folder of
+    /// `<coll>.json` Extended JSON files beside their `<coll>.metadata.json` too), a
+    /// `.bson`/`.bson.gz` file, a JSON-lines file of Extended JSON documents, or a
+    /// `mongodb://` connection string (read-only; the database from its path or --db).
+    source: String,
+    /// Only this database of a whole dump; the database to scan on a server.
+    #[arg(long)]
+    db: Option<String>,
+    /// Only this collection (`coll`, or `db.coll`).
+    #[arg(long)]
+    collection: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Rules to run: codes (DK101), prefixes (DK1, DK20), names, or ALL; comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    select: Vec<String>,
+    /// Rules to leave out, in the same forms as --select.
+    #[arg(long, value_delimiter = ',', value_name = "CODES")]
+    ignore: Vec<String>,
+    /// Exit 1 when a finding (or a stale allow in dupkey.toml) reaches this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    fail_on: FailOn,
+    /// Replace values taken from the documents (sample _ids, key values) with placeholders
+    /// naming their type, to share the report.
+    #[arg(long)]
+    redact: bool,
+    /// The dupkey.toml with declared indexes, counter mappings and accepted findings
+    /// (default: ./dupkey.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Memory for grouping keys per collection before spilling to disk: bytes, or K, M, G.
+    #[arg(long, default_value = "512M", value_parser = crate::check::parse_size)]
+    memory_limit: usize,
+    /// Count and skip invalid records instead of stopping at the first one.
+    #[arg(long)]
+    skip_invalid: bool,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Warning,
+    Error,
+}
+
+impl FailOn {
+    fn reached_by(self, s: Severity) -> bool {
+        match self {
+            FailOn::Warning => true,
+            FailOn::Error => s == Severity::Error,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let config = load_config(args.config.as_deref())?;
+    let selection = Selection::new(&args.select, &args.ignore).map_err(anyhow::Error::msg)?;
+    let options = PassOptions {
+        memory_limit: args.memory_limit,
+        ..PassOptions::default()
+    };
+    let mut scanner = Scanner::new(config, selection, options);
+    let mut skipped = Vec::new();
+    let live = args.source.starts_with("mongodb://") || args.source.starts_with("mongodb+srv://");
+    let (invalid, origin) = if live {
+        scan_live(&args, &mut scanner, &mut skipped)?;
+        (0, redact_uri(&args.source))
+    } else {
+        let invalid = scan_source(&args, &mut scanner, &mut skipped)?;
+        (invalid, args.source.clone())
+    };
+    let report = scanner.finish(args.redact);
+    let mut out = io::stdout().lock();
+    match args.format {
+        Format::Json => writeln!(out, "{}", report_json(&origin, &report, &skipped, invalid))?,
+        Format::Text => write_text(&mut out, &report, &skipped, invalid, Style::new(args.color))?,
+    }
+    let failing = report
+        .findings
+        .iter()
+        .any(|f| args.fail_on.reached_by(f.severity))
+        || (args.fail_on == FailOn::Warning && !report.unused_allows.is_empty());
+    Ok(if failing { EXIT_FOUND } else { 0 })
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("dupkey.toml"), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if !required && e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Config::default());
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Scans every selected collection of the source; returns the invalid records skipped.
+fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> Result<u64> {
+    let path = Path::new(&args.source);
+    let meta = std::fs::metadata(path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}; check the path",
+            path.display(),
+            if e.kind() == io::ErrorKind::NotFound {
+                "no such file or directory".to_string()
+            } else {
+                e.to_string()
+            }
+        )
+    })?;
+    if !meta.is_dir() {
+        let mut reader = open_collection(path, args.collection.as_deref())?;
+        let namespace = reader
+            .namespace()
+            .map(str::to_string)
+            .unwrap_or_else(|| file_namespace(path, args.db.as_deref()));
+        return scan_collection(args, scanner, &namespace, &mut reader);
+    }
+    let mut invalid = 0;
+    let mut scanned = 0;
+    for listed in list_dump_collections(path)? {
+        if args.db.as_deref().is_some_and(|db| db != listed.database) {
+            continue;
+        }
+        if let Some(c) = args.collection.as_deref()
+            && c != listed.namespace
+            && c != listed.collection
+        {
+            continue;
+        }
+        if listed.bson.is_none() {
+            skipped.push(format!(
+                "{}: no documents in the dump (a view, a time-series collection or metadata only)",
+                listed.namespace
+            ));
+            continue;
+        }
+        let mut reader = open_collection(path, Some(&listed.namespace))?;
+        invalid += scan_collection(args, scanner, &listed.namespace, &mut reader)?;
+        scanned += 1;
+    }
+    if scanned == 0 {
+        let wanted = match (&args.db, &args.collection) {
+            (Some(db), Some(c)) => format!("collection {c} in database {db}"),
+            (Some(db), None) => format!("database {db}"),
+            (None, Some(c)) => format!("collection {c}"),
+            (None, None) => "collections with documents".to_string(),
+        };
+        bail!("{} holds no {wanted}", path.display());
+    }
+    Ok(invalid)
+}
+
+/// Scans a live database, read-only: `listCollections`, `listIndexes`, then one `find` over
+/// each collection, streamed.
+fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let source = LiveSource::connect(&args.source).await?;
+        let (db, only) = match (args.db.as_deref(), args.collection.as_deref()) {
+            (Some(db), c) => (db.to_string(), c.map(str::to_string)),
+            (None, Some(c)) if c.contains('.') && source.default_database().is_none() => {
+                let (d, c) = c.split_once('.').unwrap_or_default();
+                (d.to_string(), Some(c.to_string()))
+            }
+            (None, c) => match source.default_database() {
+                Some(db) => (db.to_string(), c.map(str::to_string)),
+                None => bail!(
+                    "name the database to scan: in the connection string (mongodb://host/db) or with --db"
+                ),
+            },
+        };
+        let mut entries = source.list_collection_entries(&db).await?;
+        entries.sort_by(|a, b| a.get_str("name").unwrap_or("").cmp(b.get_str("name").unwrap_or("")));
+        let mut scanned = 0;
+        for entry in entries {
+            let Ok(name) = entry.get_str("name") else { continue };
+            let namespace = format!("{db}.{name}");
+            if only.as_deref().is_some_and(|c| c != name && c != namespace) || name.starts_with("system.") {
+                continue;
+            }
+            if entry.get_str("type").is_ok_and(|t| t != "collection") {
+                skipped.push(format!("{namespace}: a {}, not scanned", entry.get_str("type").unwrap_or("view")));
+                continue;
+            }
+            let options = entry.get_document("options").cloned().unwrap_or_default();
+            let indexes = source.list_indexes(&db, name).await?;
+            let info = scanner.catalog(&namespace, &indexes, &options);
+            let stats = {
+                let plan = scanner.plan(&info, None);
+                let mut pass = plan.start();
+                source
+                    .for_each_raw(&db, name, |doc| pass.add(doc).map_err(anyhow::Error::from))
+                    .await?;
+                pass.finish().context(
+                    "cannot group keys on disk (temporary directory full or not writable?)",
+                )?
+            };
+            scanner.add(info, stats);
+            scanned += 1;
+        }
+        if scanned == 0 {
+            bail!(
+                "{} has no collection to scan in database {db}{}",
+                source.redacted_uri(),
+                only.map(|c| format!(" named {c}")).unwrap_or_default()
+            );
+        }
+        Ok(())
+    })
+}
+
+/// `db.stem` for a file without a dump layout around it.
+fn file_namespace(path: &Path, db: Option<&str>) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.split('.').next().unwrap_or("collection");
+    format!("{}.{stem}", db.unwrap_or("file"))
+}
+
+fn scan_collection(
+    args: &Args,
+    scanner: &mut Scanner,
+    namespace: &str,
+    reader: &mut CollectionReader,
+) -> Result<u64> {
+    let (indexes, options) = match reader.metadata() {
+        Some(m) => (m.indexes.clone(), m.options.clone()),
+        None => (
+            vec![doc! { "v": 2, "key": { "_id": 1 }, "name": "_id_" }],
+            Document::new(),
+        ),
+    };
+    let info = scanner.catalog(namespace, &indexes, &options);
+    let read_options = ReadOptions {
+        skip_invalid: args.skip_invalid,
+    };
+    let (stats, invalid) = {
+        // Plain BSON: the file size is the documents' size.
+        let expected = (reader.format() == DataFormat::Bson && !reader.is_gzip())
+            .then(|| reader.size_hint())
+            .flatten();
+        let plan = scanner.plan(&info, expected);
+        let mut pass = plan.start();
+        let read = reader.for_each(&read_options, |doc| {
+            pass.add(doc).map_err(|e| {
+                anyhow::Error::from(e).context(
+                    "cannot group keys on disk (temporary directory full or not writable?)",
+                )
+            })
+        })?;
+        let stats = pass
+            .finish()
+            .context("cannot group keys on disk (temporary directory full or not writable?)")?;
+        (stats, read.invalid)
+    };
+    scanner.add(info, stats);
+    Ok(invalid)
+}
+
+fn finding_json(f: &Finding) -> Value {
+    json!({
+        "code": f.code,
+        "name": f.name,
+        "severity": f.severity.as_str(),
+        "namespace": f.namespace,
+        "index": f.index,
+        "field": f.field,
+        "message": f.message,
+        "count": f.count,
+        "samples": f.samples.iter().map(value_to_json).collect::<Vec<_>>(),
+        "fix": f.fix,
+    })
+}
+
+fn report_json(source: &str, r: &Report, skipped: &[String], invalid: u64) -> Value {
+    let (errors, warnings) = counts(&r.findings);
+    let mut v = json!({
+        "source": source,
+        "findings": r.findings.iter().map(finding_json).collect::<Vec<_>>(),
+        "summary": {
+            "collections": r.collections,
+            "documents": r.documents,
+            "findings": r.findings.len(),
+            "errors": errors,
+            "warnings": warnings,
+            "suppressed": r.suppressed.len(),
+        },
+    });
+    if let Value::Object(m) = &mut v {
+        let notes: Vec<&String> = r.notes.iter().chain(skipped).collect();
+        if !notes.is_empty() {
+            m.insert("notes".into(), json!(notes));
+        }
+        if !r.unused_allows.is_empty() {
+            let stale: Vec<Value> = r
+                .unused_allows
+                .iter()
+                .map(|a| json!({"code": a.code, "namespace": a.namespace, "index": a.index, "field": a.field, "reason": a.reason}))
+                .collect();
+            m.insert("unused_allows".into(), Value::Array(stale));
+        }
+        if invalid > 0 {
+            m.insert("invalid_records".into(), json!(invalid));
+        }
+    }
+    v
+}
+
+fn counts(findings: &[Finding]) -> (usize, usize) {
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    (errors, findings.len() - errors)
+}
+
+fn write_text(
+    out: &mut impl Write,
+    r: &Report,
+    skipped: &[String],
+    invalid: u64,
+    style: Style,
+) -> io::Result<()> {
+    let mut namespace: Option<&str> = None;
+    for f in &r.findings {
+        if namespace != Some(f.namespace.as_str()) {
+            if namespace.is_some() {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}", style.bold(&f.namespace))?;
+            namespace = Some(&f.namespace);
+        }
+        let severity = match f.severity {
+            Severity::Error => style.red("error"),
+            Severity::Warning => style.yellow("warning"),
+        };
+        let mut place = String::new();
+        if let Some(i) = &f.index {
+            place.push_str(&format!(" index {i}"));
+        }
+        if let Some(x) = &f.field {
+            place.push_str(&format!(" field {x}"));
+        }
+        writeln!(
+            out,
+            "  {severity} {} {}{}",
+            style.bold(f.code),
+            f.name,
+            style.dim(&place)
+        )?;
+        writeln!(out, "    {}", f.message)?;
+        if !f.samples.is_empty() {
+            let ids: Vec<String> = f
+                .samples
+                .iter()
+                .map(|s| match s {
+                    bson::Bson::String(p) if p.starts_with('<') => p.clone(),
+                    other => dupkey_e11000::shell_value(other),
+                })
+                .collect();
+            writeln!(out, "    {} {}", style.dim("_id:"), ids.join(", "))?;
+        }
+        writeln!(out, "    {}", style.dim("fix:"))?;
+        for line in f.fix.lines() {
+            writeln!(out, "      {line}")?;
+        }
+    }
+    if !r.findings.is_empty() {
+        writeln!(out)?;
+    }
+    for note in r.notes.iter().chain(skipped) {
+        writeln!(out, "{} {note}", style.dim("note:"))?;
+    }
+    for a in &r.unused_allows {
+        writeln!(
+            out,
+            "{} the [[allow]] {} in dupkey.toml matched no finding; remove it",
+            style.yellow("warning:"),
+            a.describe()
+        )?;
+    }
+    if invalid > 0 {
+        writeln!(
+            out,
+            "{}",
+            style.yellow(&format!(
+                "{invalid} invalid records were skipped (--skip-invalid)"
+            ))
+        )?;
+    }
+    let suppressed = if r.suppressed.is_empty() {
+        String::new()
+    } else {
+        format!(", {} accepted in dupkey.toml", r.suppressed.len())
+    };
+    let scanned = format!(
+        "{} ({} documents)",
+        plural(r.collections, "collection", "collections"),
+        r.documents
+    );
+    if r.findings.is_empty() {
+        writeln!(
+            out,
+            "{}: no duplicate-key hazards in {scanned}{suppressed}.",
+            style.bold("Clean")
+        )?;
+    } else {
+        let (errors, warnings) = counts(&r.findings);
+        let namespaces: std::collections::BTreeSet<&str> =
+            r.findings.iter().map(|f| f.namespace.as_str()).collect();
+        writeln!(
+            out,
+            "{}: {} ({}, {}) in {} of {scanned}{suppressed}.",
+            style.bold("Found"),
+            plural(r.findings.len(), "hazard", "hazards"),
+            plural(errors, "error", "errors"),
+            plural(warnings, "warning", "warnings"),
+            namespaces.len(),
+        )?;
+    }
+    Ok(())
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `dupkey rules`: the detectors.
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+pub fn run_rules(args: RulesArgs) -> Result<u8> {
+    let mut out = io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            let rules: Vec<Value> = RULES
+                .iter()
+                .map(|r| json!({"code": r.code, "name": r.name, "severity": r.severity.as_str(), "summary": r.summary}))
+                .collect();
+            writeln!(out, "{}", json!({ "rules": rules }))?;
+        }
+        Format::Text => {
+            let width = RULES.iter().map(|r| r.name.len()).max().unwrap_or(0);
+            for r in RULES {
+                writeln!(
+                    out,
+                    "{}  {:<7}  {:<width$}  {}",
+                    r.code,
+                    r.severity.as_str(),
+                    r.name,
+                    r.summary
+                )?;
+            }
+            writeln!(
+                out,
+                "\n`dupkey explain DK101` prints a rule's documentation."
+            )?;
+        }
+    }
+    Ok(0)
+}
+
+/// Whether `explain`'s text is a rule code (`DK101`): then it prints the rule's page.
+pub fn is_rule_code(text: &str) -> bool {
+    dupkey_scan::is_rule_code(text.trim())
+}
+
+/// Prints the page of a rule, as `docs/rules/<code>.md` holds it.
+pub fn print_rule(code: &str) -> Result<u8> {
+    let Some(page) = dupkey_scan::explain_rule(code.trim()) else {
+        bail!(
+            "there is no rule {}; `dupkey rules` lists them",
+            code.trim()
+        );
+    };
+    let mut out = io::stdout().lock();
+    write!(out, "{page}")?;
+    Ok(0)
+}

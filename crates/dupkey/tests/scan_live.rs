@@ -1,0 +1,128 @@
+//! `dupkey scan mongodb://…` against the test server: three seed databases of the example dump
+//! restored into one test database give the findings the file scan gives.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bson::{Bson, Document, doc};
+use serde_json::Value;
+
+fn seeds() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seeds")
+}
+
+/// The seed databases restored: no two of them share a collection name.
+const DATABASES: [&str; 3] = ["smart-financial-planner", "supportai", "demo_test_answer"];
+
+fn scan(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_dupkey"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `(code, collection, index or field)`: the namespace without its database.
+fn findings(v: &Value) -> BTreeSet<(String, String, String)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let ns = f["namespace"].as_str().unwrap();
+            let coll = ns.split_once('.').unwrap().1;
+            let place = f["index"].as_str().or(f["field"].as_str()).unwrap_or("");
+            (
+                f["code"].as_str().unwrap().to_string(),
+                coll.to_string(),
+                place.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Documents of a `.json` file of the example.
+fn documents(path: &Path) -> Vec<Document> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(
+            |l| match Bson::try_from(serde_json::from_str::<Value>(l).unwrap()).unwrap() {
+                Bson::Document(d) => d,
+                other => panic!("not a document: {other}"),
+            },
+        )
+        .collect()
+}
+
+#[tokio::test]
+async fn a_live_database_gives_the_findings_of_its_dump() {
+    let Some((_client, db)) = dupkey_test::test_database("scan_live").await else {
+        return;
+    };
+    for database in DATABASES {
+        let dir = seeds().join(database);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for meta_path in files
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(".metadata.json"))
+        {
+            let meta = dupkey_source::read_metadata_file(meta_path).unwrap();
+            let name = meta.collection_name.clone().unwrap();
+            // Like mongorestore: the documents first, then the indexes.
+            let docs = documents(&dir.join(format!("{name}.json")));
+            db.collection::<Document>(&name)
+                .insert_many(docs)
+                .await
+                .unwrap();
+            let specs: Vec<Document> = meta
+                .indexes
+                .iter()
+                .filter(|s| s.get_str("name").ok() != Some("_id_"))
+                .map(|s| {
+                    let mut s = s.clone();
+                    s.remove("v");
+                    s.remove("background");
+                    s
+                })
+                .collect();
+            if !specs.is_empty() {
+                db.run_command(doc! { "createIndexes": &name, "indexes": specs })
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    let uri = dupkey_test::test_uri().unwrap();
+    let live = scan(&["scan", &uri, "--db", db.name(), "--format", "json"]);
+    assert!(!live["source"].as_str().unwrap().is_empty());
+    let mut from_files = BTreeSet::new();
+    for database in DATABASES {
+        let v = scan(&[
+            "scan",
+            seeds().to_str().unwrap(),
+            "--db",
+            database,
+            "--format",
+            "json",
+        ]);
+        from_files.extend(findings(&v));
+    }
+    assert_eq!(findings(&live), from_files);
+    assert_eq!(from_files.len(), 8, "{from_files:?}");
+}

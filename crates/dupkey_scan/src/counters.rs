@@ -1,0 +1,366 @@
+//! Counters and the fields they number.
+//!
+//! Recognised shapes, in collections whose name holds `counter` or `sequence`:
+//! - by hand: `{_id: "ticket", seq: 7}` (or `count`, `value`, `sequence_value`, …);
+//! - mongoose-sequence: `{id: "ticket_number", reference_value: <scope>, seq: 7}`;
+//! - mongoose-auto-increment (`identitycounters`): `{model: "Ticket", field: "ticketNumber",
+//!   count: 7}`, which names its target outright;
+//! - any document with an integer counter field and string labels
+//!   (`{type: "invoice", year: "2025-26", seq: 3}`).
+//!
+//! A counter is matched to the field it feeds by its labels: a label naming the collection or
+//! the field, and labels that look like a period (`2025-26`) restrict the comparison to number
+//! prefixes holding that period (`INV/2025-26/`), so a fresh counter for a new fiscal year is
+//! not "behind" last year's numbers. `dupkey.toml` states the mapping when names cannot.
+
+use bson::{Bson, Document};
+
+use crate::config::CounterMapping;
+use crate::model::{CollectionModel, Model};
+use crate::stats::{NumberField, NumberSeries};
+use crate::values::words;
+
+/// Field names of counter documents that hold the number, in order of preference.
+pub const COUNTER_VALUE_FIELDS: [&str; 10] = [
+    "seq",
+    "count",
+    "sequence_value",
+    "sequence",
+    "value",
+    "next",
+    "current",
+    "counter",
+    "last",
+    "nextval",
+];
+
+/// One counter document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counter {
+    /// `db.counters`.
+    pub namespace: String,
+    /// Selects the counter document: `{ _id: "ticket" }`.
+    pub selector: Document,
+    pub value_field: String,
+    pub value: i64,
+    /// String values that name what it counts (`ticket`, `invoice`, `2025-26`).
+    pub labels: Vec<String>,
+    /// `(collection, field)` when the document names them (mongoose-auto-increment).
+    pub target: Option<(String, String)>,
+}
+
+/// A counter and the numbers already used in the field it feeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterFeed<'m> {
+    pub counter: Counter,
+    /// `db.coll` of the numbered documents.
+    pub target_namespace: String,
+    pub field: String,
+    /// The number series compared with the counter (one per prefix).
+    pub series: Vec<&'m NumberSeries>,
+    /// Matched through `dupkey.toml`.
+    pub configured: bool,
+}
+
+impl CounterFeed<'_> {
+    /// The largest number used, and the value holding it.
+    pub fn max_used(&self) -> Option<(i64, &Bson)> {
+        self.series
+            .iter()
+            .max_by_key(|s| s.max)
+            .map(|s| (s.max, &s.example))
+    }
+}
+
+/// The counters found in one collection.
+pub fn counters_in(coll: &CollectionModel) -> Vec<Counter> {
+    if !coll.info.looks_like_counters() {
+        return Vec::new();
+    }
+    coll.stats
+        .counter_docs
+        .iter()
+        .filter_map(|d| counter_from(&coll.info.namespace, d))
+        .collect()
+}
+
+fn counter_from(namespace: &str, doc: &Document) -> Option<Counter> {
+    let (value_field, value) = COUNTER_VALUE_FIELDS.iter().find_map(|f| {
+        let n = match doc.get(*f)? {
+            Bson::Int32(i) => i64::from(*i),
+            Bson::Int64(i) => *i,
+            Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9e15 => *d as i64,
+            _ => return None,
+        };
+        Some(((*f).to_string(), n))
+    })?;
+    let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+    let mut labels = Vec::new();
+    for (k, v) in doc {
+        if k == &value_field {
+            continue;
+        }
+        collect_labels(v, &mut labels);
+    }
+    let target = match (doc.get_str("model"), doc.get_str("field")) {
+        (Ok(model), Ok(field)) => Some((mongoose_collection(model), field.to_string())),
+        _ => None,
+    };
+    Some(Counter {
+        namespace: namespace.to_string(),
+        selector: bson::doc! { "_id": id },
+        value_field,
+        value,
+        labels,
+        target,
+    })
+}
+
+fn collect_labels(v: &Bson, out: &mut Vec<String>) {
+    match v {
+        Bson::String(s) if !s.is_empty() && s.len() <= 64 => out.push(s.clone()),
+        Bson::Int32(i) if (1900..=2200).contains(i) => out.push(i.to_string()),
+        Bson::Int64(i) if (1900..=2200).contains(i) => out.push(i.to_string()),
+        Bson::Array(items) => items.iter().for_each(|i| collect_labels(i, out)),
+        Bson::Document(d) => d.values().for_each(|i| collect_labels(i, out)),
+        _ => {}
+    }
+}
+
+/// The collection Mongoose makes of a model name: lower case, English plural.
+pub fn mongoose_collection(model: &str) -> String {
+    let lower = model.to_lowercase();
+    if lower.ends_with('s') {
+        lower
+    } else if let Some(stem) = lower.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        format!("{stem}ies")
+    } else if lower.ends_with("ch") || lower.ends_with("sh") || lower.ends_with('x') {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+/// Every counter in the model matched to the field it feeds.
+pub fn counter_feeds(model: &Model) -> Vec<CounterFeed<'_>> {
+    let mut feeds = Vec::new();
+    for coll in &model.collections {
+        for counter in counters_in(coll) {
+            let configured = model.config.counters.iter().find(|m| m.matches(&counter));
+            let feed = match configured {
+                Some(m) => configured_feed(model, counter, m),
+                None => guess_feed(model, counter),
+            };
+            feeds.extend(feed);
+        }
+    }
+    feeds
+}
+
+fn configured_feed<'m>(
+    model: &'m Model,
+    mut counter: Counter,
+    mapping: &CounterMapping,
+) -> Option<CounterFeed<'m>> {
+    if let Some(field) = &mapping.value_field {
+        let value = model
+            .collection(&counter.namespace)?
+            .stats
+            .counter_docs
+            .iter()
+            .find(|d| d.get("_id") == counter.selector.get("_id"))
+            .and_then(|d| match d.get(field)? {
+                Bson::Int32(i) => Some(i64::from(*i)),
+                Bson::Int64(i) => Some(*i),
+                Bson::Double(v) if v.fract() == 0.0 => Some(*v as i64),
+                _ => None,
+            })?;
+        counter.value_field = field.clone();
+        counter.value = value;
+    }
+    let target = model.collection(&mapping.target)?;
+    let numbers = numbers_of(target, &mapping.target_field)?;
+    let series: Vec<&NumberSeries> = numbers
+        .series
+        .iter()
+        .filter(|s| {
+            mapping
+                .prefix
+                .as_ref()
+                .is_none_or(|p| s.prefix.as_deref() == Some(p.as_str()))
+        })
+        .collect();
+    (!series.is_empty()).then(|| CounterFeed {
+        counter,
+        target_namespace: target.info.namespace.clone(),
+        field: mapping.target_field.clone(),
+        series,
+        configured: true,
+    })
+}
+
+fn numbers_of<'m>(coll: &'m CollectionModel, field: &str) -> Option<&'m NumberField> {
+    coll.stats.numbers.iter().find(|n| n.field == field)
+}
+
+/// The best-named field in the counter's database, if any names it at all.
+fn guess_feed(model: &Model, counter: Counter) -> Option<CounterFeed<'_>> {
+    let database = crate::shell::split_namespace(&counter.namespace).0;
+    let mut best: Option<(u32, CounterFeed<'_>)> = None;
+    for coll in &model.collections {
+        if coll.info.database != database || coll.info.looks_like_counters() {
+            continue;
+        }
+        if let Some((tc, _)) = &counter.target
+            && tc != &coll.info.collection
+        {
+            continue;
+        }
+        for numbers in &coll.stats.numbers {
+            if let Some((_, tf)) = &counter.target
+                && tf != &numbers.field
+            {
+                continue;
+            }
+            if !numbered_field(coll, numbers) {
+                continue;
+            }
+            let Some((score, series)) = score(&counter, coll, numbers) else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|(b, _)| score > *b) {
+                best = Some((
+                    score,
+                    CounterFeed {
+                        counter: counter.clone(),
+                        target_namespace: coll.info.namespace.clone(),
+                        field: numbers.field.clone(),
+                        series,
+                        configured: false,
+                    },
+                ));
+            }
+        }
+    }
+    best.map(|(_, feed)| feed)
+}
+
+/// A field a counter plausibly numbers: under a unique index, holding prefixed numbers, or
+/// named like a number (`ticket_number`, `invoiceNo`, `seq`, `_id`).
+fn numbered_field(coll: &CollectionModel, numbers: &NumberField) -> bool {
+    let named = words(&numbers.field).last().is_some_and(|w| {
+        [
+            "number", "no", "num", "nr", "seq", "sequence", "id", "code", "ref",
+        ]
+        .contains(&w.as_str())
+    });
+    named
+        || numbers.field == "_id"
+        || coll.info.has_unique_on(&numbers.field)
+        || numbers.series.iter().any(|s| s.prefix.is_some())
+}
+
+/// How well the counter's labels name this collection and field, and which number series it
+/// feeds; `None` when nothing names them, or when its period matches no prefix.
+fn score<'m>(
+    counter: &Counter,
+    coll: &CollectionModel,
+    numbers: &'m NumberField,
+) -> Option<(u32, Vec<&'m NumberSeries>)> {
+    let collection = coll.info.collection.to_lowercase();
+    let stem = collection.trim_end_matches('s');
+    let field_words = words(&numbers.field);
+    let mut score = 0;
+    if counter.target.is_some() {
+        score += 4;
+    }
+    let mut periods = Vec::new();
+    for label in &counter.labels {
+        let l = label.to_lowercase();
+        if is_period(&l) {
+            periods.push(l);
+            continue;
+        }
+        if l.len() < 3 {
+            continue;
+        }
+        let label_words = words(&l);
+        if l.contains(stem) || stem.contains(l.trim_end_matches('s')) {
+            score += 2;
+        }
+        if l == numbers.field.to_lowercase()
+            || label_words.iter().any(|w| {
+                w.len() > 2
+                    && field_words
+                        .iter()
+                        .any(|f| f == w || f == w.trim_end_matches('s'))
+            })
+        {
+            score += 2;
+        }
+    }
+    if score == 0 {
+        return None;
+    }
+    let series: Vec<&NumberSeries> = numbers
+        .series
+        .iter()
+        .filter(|s| {
+            periods.is_empty()
+                || s.prefix.as_deref().is_some_and(|p| {
+                    periods
+                        .iter()
+                        .any(|period| p.to_lowercase().contains(period))
+                })
+        })
+        .collect();
+    (!series.is_empty()).then_some((score, series))
+}
+
+/// `2025`, `2025-26`, `2025/2026`, `FY25`: a label that scopes a counter to a period.
+fn is_period(label: &str) -> bool {
+    let digits = label.chars().filter(char::is_ascii_digit).count();
+    digits >= 2
+        && label
+            .chars()
+            .all(|c| c.is_ascii_digit() || "-/_ fy".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    #[test]
+    fn shapes_of_counter_documents() {
+        let c = counter_from("t.counters", &doc! {"_id": "ticket", "seq": 7}).unwrap();
+        assert_eq!((c.value_field.as_str(), c.value), ("seq", 7));
+        assert_eq!(c.labels, ["ticket"]);
+        let c = counter_from(
+            "t.counters",
+            &doc! {"id": "invoice_no", "reference_value": "2025-26", "seq": 12},
+        )
+        .unwrap();
+        assert_eq!(c.labels, ["invoice_no", "2025-26"]);
+        let c = counter_from(
+            "t.identitycounters",
+            &doc! {"model": "Category", "field": "categoryNo", "count": 3},
+        )
+        .unwrap();
+        assert_eq!(
+            c.target,
+            Some(("categories".to_string(), "categoryNo".to_string()))
+        );
+        assert!(counter_from("t.counters", &doc! {"_id": "x", "seq": "7"}).is_none());
+    }
+
+    #[test]
+    fn plurals_and_periods() {
+        assert_eq!(mongoose_collection("Ticket"), "tickets");
+        assert_eq!(mongoose_collection("Box"), "boxes");
+        assert_eq!(mongoose_collection("Key"), "keys");
+        assert!(is_period("2025-26") && is_period("fy2025") && !is_period("ticket"));
+    }
+}

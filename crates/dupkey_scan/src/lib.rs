@@ -1,0 +1,40 @@
+//! Duplicate-key hazards in a MongoDB database or dump, found without a server.
+//!
+//! The input is the catalog (collections and their indexes) and the documents, streamed once
+//! per collection through a [`CollectionPass`] that gathers key statistics with bounded memory
+//! (the `dupkey_index` duplicate engine spills to disk past its budget). The output is
+//! [`Finding`]s from the detectors in [`RULES`]: `DK1xx` compare index definitions with the
+//! data, `DK2xx` look at the data alone. Detectors are pure functions over the [`Model`];
+//! nothing here talks to a server.
+//!
+//! ```
+//! use bson::{doc, rawdoc};
+//! use dupkey_scan::{Config, PassOptions, Scanner, Selection};
+//!
+//! let mut scanner = Scanner::new(Config::default(), Selection::default(), PassOptions::default());
+//! let indexes = [doc! {"key": {"userId": 1}, "name": "userId_1", "unique": true}];
+//! let docs = [rawdoc! {"_id": 1, "userId": 7}, rawdoc! {"_id": 2}];
+//! scanner.add_documents("app.profiles", &indexes, &doc! {}, docs.iter().map(|d| d.as_ref())).unwrap();
+//! let report = scanner.finish(false);
+//! assert_eq!(report.findings[0].code, "DK101");
+//! ```
+
+pub mod catalog;
+pub mod config;
+pub mod counters;
+pub mod model;
+pub mod registry;
+mod rule;
+pub mod rules;
+pub mod shell;
+pub mod stats;
+#[cfg(test)]
+mod testing;
+pub mod values;
+
+pub use catalog::{CollectionInfo, IndexInfo};
+pub use config::Config;
+pub use model::{CollectionModel, Model, Report, Scanner};
+pub use registry::{RULES, Selection, explain_rule, is_rule_code, rule, rules_index_page};
+pub use rule::{Ctx, Finding, MAX_SAMPLES, Rule, Severity, redacted};
+pub use stats::{CollectionPass, CollectionStats, PassOptions, PassPlan, Plan};

@@ -1,0 +1,207 @@
+//! The one list of detectors. `--select`/`--ignore`, `dupkey rules`, `dupkey explain DK101` and
+//! the generated `docs/rules/*.md` all read [`RULES`]; nothing is registered anywhere else.
+
+use crate::rule::Rule;
+use crate::rules;
+use crate::stats::Plan;
+
+/// Every detector, in code order.
+pub static RULES: &[&Rule] = &[
+    &rules::dk101_unique_index_traps_missing::RULE,
+    &rules::dk102_sparse_unique_admits_null::RULE,
+    &rules::dk103_partial_filter_admits_null::RULE,
+    &rules::dk104_stale_unique_index::RULE,
+    &rules::dk201_duplicates_block_unique_index::RULE,
+    &rules::dk202_counter_behind_data::RULE,
+    &rules::dk203_case_variant_duplicates::RULE,
+    &rules::dk204_mixed_type_key::RULE,
+    &rules::dk205_identifier_without_unique_index::RULE,
+];
+
+/// A rule by code (`DK101`, any case) or name (`unique-index-traps-missing`).
+pub fn rule(code_or_name: &str) -> Option<&'static Rule> {
+    RULES
+        .iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
+}
+
+/// `DK` and three digits: the shape of a scan rule code.
+pub fn is_rule_code(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 5 && b.starts_with(b"DK") && b[2..].iter().all(u8::is_ascii_digit)
+}
+
+/// The Markdown page of a rule (what `dupkey explain DK101` prints and `docs/rules/` holds).
+pub fn explain_rule(code: &str) -> Option<String> {
+    rule(code).map(Rule::page)
+}
+
+/// `docs/rules/README.md`: the table of every rule.
+pub fn rules_index_page() -> String {
+    let mut out = String::from(
+        "# Scan rules\n\n\
+         Generated from the detectors' doc comments (`crates/dupkey_scan/src/rules/`); \
+         `cargo test -p dupkey_scan --test rule_docs` fails when these pages are stale, and \
+         `DUPKEY_BLESS=1` rewrites them. `dupkey rules` lists the same table, `dupkey explain \
+         DK101` prints one page.\n\n\
+         | code | name | severity | what it finds |\n|---|---|---|---|\n",
+    );
+    for r in RULES {
+        out.push_str(&format!(
+            "| [{code}]({code}.md) | `{}` | {} | {} |\n",
+            r.name,
+            r.severity.as_str(),
+            r.summary,
+            code = r.code
+        ));
+    }
+    out
+}
+
+/// The rules a run uses, from `--select` and `--ignore`.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    rules: Vec<&'static Rule>,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection {
+            rules: RULES.to_vec(),
+        }
+    }
+}
+
+impl Selection {
+    /// Each item is a code (`DK101`), a code prefix (`DK1`, `DK20`), a rule name, or `ALL`.
+    /// An empty `select` means every rule.
+    pub fn new(select: &[String], ignore: &[String]) -> Result<Selection, String> {
+        let mut rules: Vec<&'static Rule> = if select.is_empty() {
+            RULES.to_vec()
+        } else {
+            let mut chosen = Vec::new();
+            for item in select {
+                for r in matching(item)? {
+                    if !chosen.iter().any(|c: &&Rule| c.code == r.code) {
+                        chosen.push(r);
+                    }
+                }
+            }
+            chosen.sort_by_key(|r| r.code);
+            chosen
+        };
+        for item in ignore {
+            let drop = matching(item)?;
+            rules.retain(|r| !drop.iter().any(|d| d.code == r.code));
+        }
+        Ok(Selection { rules })
+    }
+
+    pub fn rules(&self) -> &[&'static Rule] {
+        &self.rules
+    }
+
+    /// Whether a rule (by code or name) is selected.
+    pub fn contains(&self, code_or_name: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.code == code_or_name || r.name == code_or_name)
+    }
+
+    /// The statistics the selected rules read.
+    pub fn plan(&self) -> Plan {
+        let on = |code: &str| self.contains(code);
+        Plan {
+            duplicates: on("DK201") || on("DK203") || on("DK204") || on("DK205"),
+            case_folded: on("DK203"),
+            type_folded: on("DK204"),
+            identifiers: on("DK201") || on("DK205"),
+            numbers: on("DK202"),
+        }
+    }
+}
+
+fn matching(item: &str) -> Result<Vec<&'static Rule>, String> {
+    let item = item.trim();
+    if item.eq_ignore_ascii_case("all") {
+        return Ok(RULES.to_vec());
+    }
+    let upper = item.to_ascii_uppercase();
+    let found: Vec<&'static Rule> = RULES
+        .iter()
+        .copied()
+        .filter(|r| (upper.starts_with("DK") && r.code.starts_with(&upper)) || r.name == item)
+        .collect();
+    if found.is_empty() {
+        return Err(format!(
+            "no rule matches {item:?}; use codes (DK101), prefixes (DK1, DK20) or names \
+             (unique-index-traps-missing); `dupkey rules` lists them"
+        ));
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_consistent() {
+        let mut codes: Vec<&str> = RULES.iter().map(|r| r.code).collect();
+        let sorted = {
+            let mut c = codes.clone();
+            c.sort_unstable();
+            c
+        };
+        assert_eq!(codes, sorted, "RULES is in code order");
+        codes.dedup();
+        assert_eq!(codes.len(), RULES.len(), "codes are unique");
+        for r in RULES {
+            assert!(is_rule_code(r.code), "{}", r.code);
+            assert!(
+                r.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{} is kebab-case",
+                r.name
+            );
+            assert!(
+                !r.name.starts_with("ban-") && !r.name.starts_with("prefer-"),
+                "{} names the hazard",
+                r.name
+            );
+            let doc = r.doc();
+            let mut at = 0;
+            for heading in [
+                "## What it does",
+                "## Why is this bad?",
+                "## Example",
+                "## Use instead",
+                "## Fix",
+                "## References",
+            ] {
+                let found = doc[at..]
+                    .find(heading)
+                    .unwrap_or_else(|| panic!("{}: missing or misplaced {heading:?}", r.code));
+                at += found + heading.len();
+            }
+        }
+    }
+
+    #[test]
+    fn selection_by_code_prefix_and_name() {
+        let s = Selection::new(&["DK1".into()], &["stale-unique-index".into()]).unwrap();
+        let codes: Vec<&str> = s.rules().iter().map(|r| r.code).collect();
+        assert_eq!(codes, ["DK101", "DK102", "DK103"]);
+        assert!(!s.plan().duplicates && !s.plan().numbers);
+        let s = Selection::new(&["dk202".into()], &[]).unwrap();
+        assert!(s.plan().numbers && !s.plan().identifiers);
+        assert!(Selection::new(&["DK999".into()], &[]).is_err());
+        assert!(Selection::new(&[], &["nonsense".into()]).is_err());
+        assert!(is_rule_code("DK101") && !is_rule_code("DK1010") && !is_rule_code("dk101"));
+        assert!(
+            explain_rule("dk101")
+                .unwrap()
+                .starts_with("# DK101 unique-index-traps-missing")
+        );
+    }
+}

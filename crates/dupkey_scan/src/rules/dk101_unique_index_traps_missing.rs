@@ -1,0 +1,193 @@
+use crate::declare_rule;
+use crate::rule::{Ctx, Finding, Severity};
+use crate::rules::{
+    field_list, indexes, is_stale, null_filter, plural, replace_index, typed_filter,
+};
+use crate::shell;
+
+declare_rule! {
+    /// ## What it does
+    /// Finds unique indexes that are neither sparse nor partial while some documents lack
+    /// the key field or hold `null` in it.
+    ///
+    /// ## Why is this bad?
+    /// A unique index stores a document that lacks the field under the key `null`, exactly as
+    /// if it held `null`. Only one such document can exist: the next insert without the field
+    /// fails with `E11000 duplicate key error … dup key: { userId: null }`, however unrelated
+    /// the two documents are. The first document without the field is accepted, so the trap
+    /// stays hidden until a second code path (a signup without an email, a profile created
+    /// before the user exists) saves one.
+    ///
+    /// For a compound index the same holds per combination: `{ tenant: "a" }` twice, without
+    /// `email`, collides on `{ tenant: "a", email: null }`.
+    ///
+    /// The finding's `count` is the number of documents indexed with a null in the key.
+    ///
+    /// ## Example
+    /// ```js
+    /// db.userprofiles.createIndex({ userId: 1 }, { unique: true })
+    /// db.userprofiles.insertOne({ email: "a@example.com" })            // stored as userId: null
+    /// db.userprofiles.insertOne({ email: "b@example.com" })            // E11000 dup key: { userId: null }
+    /// ```
+    ///
+    /// ## Use instead
+    /// Either every document gets a value (make the field required, backfill the old ones), or
+    /// the index holds only real values, with a partial filter on the type:
+    /// ```js
+    /// db.userprofiles.createIndex(
+    ///   { userId: 1 },
+    ///   { unique: true, partialFilterExpression: { userId: { $type: "objectId" } } })
+    /// ```
+    /// Not `sparse: true` (it still indexes explicit `null`, see DK102) and not
+    /// `{ $exists: true }` (it matches `null` too, see DK103).
+    ///
+    /// ## Fix
+    /// The finding prints, with the real names:
+    /// ```js
+    /// db.getSiblingDB("app").getCollection("userprofiles").find({ userId: null }, { _id: 1 })
+    /// db.getSiblingDB("app").getCollection("userprofiles").createIndex({ userId: 1 },
+    ///   { name: "userId_1_present", unique: true, partialFilterExpression: { userId: { $type: "objectId" } } })
+    /// db.getSiblingDB("app").getCollection("userprofiles").dropIndex("userId_1")
+    /// ```
+    /// The new index is built before the old one is dropped, so uniqueness holds throughout
+    /// (MongoDB 5.0+; on 4.4 and older give the new index the key `{ userId: -1 }`).
+    ///
+    /// ## References
+    /// - MongoDB manual, "Unique Indexes: Missing Document Field in a Unique Single-Field Index"
+    /// - MongoDB manual, "Partial Indexes: Partial Index with Unique Constraint"
+    /// - `dupkey explain` cause `null-or-missing`
+    pub static RULE = {
+        code: "DK101",
+        name: "unique-index-traps-missing",
+        severity: Severity::Error,
+        summary: "a unique index, neither sparse nor partial, while some documents lack the key or hold null: the next such insert fails",
+        check: check,
+    };
+}
+
+fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    for (coll, index, stats) in indexes(ctx.model) {
+        if !index.unique || index.is_id() || index.declared || !index.indexes_missing() {
+            continue;
+        }
+        if is_stale(coll, index, stats) {
+            continue;
+        }
+        let (full, some) = (&stats.null_key, &stats.partial_null);
+        if full.count == 0 && some.count == 0 {
+            continue;
+        }
+        let ns = &coll.info.namespace;
+        let handle = shell::collection(ns);
+        let fields = field_list(index);
+        let mut f = Finding::new(&RULE, ns);
+        f.index = Some(index.name.clone());
+        f.count = full.count + some.count;
+        f.samples = full
+            .samples
+            .iter()
+            .chain(&some.samples)
+            .take(crate::rule::MAX_SAMPLES)
+            .cloned()
+            .collect();
+        f.message = if full.count > 0 {
+            format!(
+                "unique index `{}` {} is neither sparse nor partial, and {} {} no value in {fields} (missing or null): the index holds it under the key {}, so the next document saved without {fields} fails with E11000",
+                index.name,
+                shell::document(index.key_pattern()),
+                plural(full.count, "document", "documents"),
+                if full.count == 1 { "has" } else { "have" },
+                null_filter(index),
+            )
+        } else {
+            f.severity = Severity::Warning;
+            format!(
+                "unique index `{}` {} is neither sparse nor partial, and {} lack some of {fields}: a second document with the same values in the other fields and the same fields missing fails with E11000",
+                index.name,
+                shell::document(index.key_pattern()),
+                plural(some.count, "document", "documents"),
+            )
+        };
+        let filter = typed_filter(index, stats);
+        f.fix = format!(
+            "// the documents indexed with a null key\n\
+             {handle}.find({}, {{ _id: 1 }})\n\
+             // if every document must have {fields}: set it on every insert (required in the schema) and backfill these documents.\n\
+             // if documents may lack {fields}: index only real values instead:\n\
+             {}",
+            null_filter(index),
+            replace_index(
+                &handle,
+                index,
+                &format!("{}_present", index.name),
+                &bson::doc! { "partialFilterExpression": filter },
+            ),
+        );
+        out.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{findings, ixs};
+    use bson::rawdoc;
+
+    #[test]
+    fn a_document_without_the_key_is_a_trap() {
+        let docs = [
+            rawdoc! {"_id": 1, "userId": 1},
+            rawdoc! {"_id": 2, "name": "no user"},
+        ];
+        let f = findings(
+            "DK101",
+            "app.profiles",
+            &ixs(r#"[{"key": {"userId": 1}, "name": "userId_1", "unique": true}]"#),
+            &docs,
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].index.as_deref(), Some("userId_1"));
+        assert_eq!(
+            (f[0].count, f[0].samples.clone()),
+            (1, vec![bson::Bson::Int32(2)])
+        );
+        assert!(
+            f[0].fix
+                .contains("partialFilterExpression: { userId: { $type: \"number\" } }"),
+            "{}",
+            f[0].fix
+        );
+    }
+
+    #[test]
+    fn sparse_partial_and_complete_data_are_not_traps() {
+        let docs = [rawdoc! {"_id": 1, "userId": 1}, rawdoc! {"_id": 2}];
+        for spec in [
+            r#"[{"key": {"userId": 1}, "name": "u", "unique": true, "sparse": true}]"#,
+            r#"[{"key": {"userId": 1}, "name": "u", "unique": true, "partialFilterExpression": {"userId": {"$type": "number"}}}]"#,
+            r#"[{"key": {"userId": 1}, "name": "u"}]"#,
+        ] {
+            assert!(
+                findings("DK101", "a.b", &ixs(spec), &docs).is_empty(),
+                "{spec}"
+            );
+        }
+        let complete = [
+            rawdoc! {"_id": 1, "userId": 1},
+            rawdoc! {"_id": 2, "userId": 2},
+        ];
+        let spec = ixs(r#"[{"key": {"userId": 1}, "name": "u", "unique": true}]"#);
+        assert!(findings("DK101", "a.b", &spec, &complete).is_empty());
+    }
+
+    #[test]
+    fn compound_keys_with_some_fields_missing_are_a_warning() {
+        let docs = [
+            rawdoc! {"_id": 1, "t": "a", "e": "x"},
+            rawdoc! {"_id": 2, "t": "a"},
+        ];
+        let spec = ixs(r#"[{"key": {"t": 1, "e": 1}, "name": "t_e", "unique": true}]"#);
+        let f = findings("DK101", "a.b", &spec, &docs);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, crate::Severity::Warning);
+    }
+}

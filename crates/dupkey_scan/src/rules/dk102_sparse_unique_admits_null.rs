@@ -1,0 +1,136 @@
+use crate::declare_rule;
+use crate::rule::{Ctx, Finding, Severity};
+use crate::rules::{field_list, indexes, plural, replace_index, typed_filter};
+use crate::shell;
+
+declare_rule! {
+    /// ## What it does
+    /// Finds sparse unique indexes while some documents hold an explicit `null` in the key.
+    ///
+    /// ## Why is this bad?
+    /// `sparse: true` skips only documents where the field is *missing*. A document holding
+    /// `ticket_number: null` is indexed under the key `null`, so the second one fails with
+    /// `E11000 … dup key: { ticket_number: null }`. "Add `sparse: true`" is the most common
+    /// wrong fix for a null-key E11000: it helps only as long as no code path writes `null`
+    /// (a form that sends `null`, a Mongoose `default: null`, an `$set` of an empty value).
+    ///
+    /// For a compound sparse index, a document is skipped only when it lacks *every* key field.
+    ///
+    /// The finding's `count` is the number of documents holding an explicit null in the key.
+    ///
+    /// ## Example
+    /// ```js
+    /// db.tickets.createIndex({ ticket_number: 1 }, { unique: true, sparse: true })
+    /// db.tickets.insertOne({ subject: "a" })                          // skipped: fine
+    /// db.tickets.insertOne({ subject: "b", ticket_number: null })     // indexed as null
+    /// db.tickets.insertOne({ subject: "c", ticket_number: null })     // E11000 dup key: { ticket_number: null }
+    /// ```
+    ///
+    /// ## Use instead
+    /// A partial index on the value's type skips null and missing alike:
+    /// ```js
+    /// db.tickets.createIndex(
+    ///   { ticket_number: 1 },
+    ///   { unique: true, partialFilterExpression: { ticket_number: { $type: "string" } } })
+    /// ```
+    /// And do not write `null` for "no value": leave the field out (Mongoose: no `default`,
+    /// or `default: undefined`).
+    ///
+    /// ## Fix
+    /// The finding prints, with the real names:
+    /// ```js
+    /// db.getSiblingDB("supportai").getCollection("tickets").find({ ticket_number: { $type: "null" } }, { _id: 1 })
+    /// db.getSiblingDB("supportai").getCollection("tickets").updateMany({ ticket_number: { $type: "null" } }, { $unset: { ticket_number: "" } })
+    /// db.getSiblingDB("supportai").getCollection("tickets").createIndex({ ticket_number: 1 },
+    ///   { name: "ticket_number_1_present", unique: true, partialFilterExpression: { ticket_number: { $type: "string" } } })
+    /// db.getSiblingDB("supportai").getCollection("tickets").dropIndex("ticket_number_1")
+    /// ```
+    /// Either the `$unset` alone (sparse then works as intended, until the next `null`), or
+    /// the replacement index (which makes `null` harmless for good).
+    ///
+    /// ## References
+    /// - MongoDB manual, "Sparse Indexes": "contain entries for documents that have the indexed
+    ///   field, even if the index field contains a null value"
+    /// - MongoDB JIRA DOCS-727
+    pub static RULE = {
+        code: "DK102",
+        name: "sparse-unique-admits-null",
+        severity: Severity::Error,
+        summary: "a sparse unique index with documents holding explicit null",
+        check: check,
+    };
+}
+
+fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    for (coll, index, stats) in indexes(ctx.model) {
+        if !index.unique || !index.sparse || index.declared || stats.explicit_null.count == 0 {
+            continue;
+        }
+        let ns = &coll.info.namespace;
+        let handle = shell::collection(ns);
+        let fields = field_list(index);
+        let nulls = &stats.explicit_null;
+        let mut null_filter = bson::Document::new();
+        for p in index.paths() {
+            null_filter.insert(p, bson::doc! { "$type": "null" });
+        }
+        let unset: bson::Document = index
+            .paths()
+            .into_iter()
+            .map(|p| (p, bson::Bson::String(String::new())))
+            .collect();
+        let mut f = Finding::new(&RULE, ns);
+        f.index = Some(index.name.clone());
+        f.count = nulls.count;
+        f.samples = nulls.samples.clone();
+        f.message = format!(
+            "unique index `{}` {} is sparse, and {} an explicit null in {fields}: sparse skips only documents where the field is missing, so the next document saved with {fields} null fails with E11000",
+            index.name,
+            shell::document(index.key_pattern()),
+            plural(nulls.count, "document holds", "documents hold"),
+        );
+        let first = index.paths().into_iter().next().unwrap_or_default();
+        let one_null = shell::document(&bson::doc! { first: { "$type": "null" } });
+        f.fix = format!(
+            "// the documents holding an explicit null\n\
+             {handle}.find({}, {{ _id: 1 }})\n\
+             // either remove the nulls (and stop writing null for \"no value\"):\n\
+             {handle}.updateMany({one_null}, {{ $unset: {} }})\n\
+             // or replace the index with one that skips null as well as missing:\n\
+             {}",
+            shell::document(&null_filter),
+            shell::document(&unset),
+            replace_index(
+                &handle,
+                index,
+                &format!("{}_present", index.name),
+                &bson::doc! { "partialFilterExpression": typed_filter(index, stats) },
+            ),
+        );
+        out.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{findings, ixs};
+    use bson::rawdoc;
+
+    #[test]
+    fn explicit_null_under_sparse() {
+        let spec = ixs(r#"[{"key": {"n": 1}, "name": "n_1", "unique": true, "sparse": true}]"#);
+        let docs = [
+            rawdoc! {"_id": 1, "n": "A"},
+            rawdoc! {"_id": 2},
+            rawdoc! {"_id": 3, "n": null},
+        ];
+        let f = findings("DK102", "a.t", &spec, &docs);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].count, 1);
+        assert_eq!(f[0].samples, [bson::Bson::Int32(3)]);
+        assert!(f[0].fix.contains("$unset: { n: \"\" }"), "{}", f[0].fix);
+        // Missing alone is what sparse is for.
+        let docs = [rawdoc! {"_id": 1, "n": "A"}, rawdoc! {"_id": 2}];
+        assert!(findings("DK102", "a.t", &spec, &docs).is_empty());
+    }
+}

@@ -1,0 +1,273 @@
+use bson::Document;
+use dupkey_index::Conflict;
+
+use crate::catalog::IndexInfo;
+use crate::declare_rule;
+use crate::model::CollectionModel;
+use crate::rule::{Ctx, Finding, Severity};
+use crate::rules::{
+    IDENTIFIER_RATIO, IDENTIFIER_TYPED, MIN_IDENTIFIER_VALUES, first_key, group_pipeline,
+    group_samples, grouped_documents, indexes, plural,
+};
+use crate::shell;
+use crate::stats::FieldStats;
+
+declare_rule! {
+    /// ## What it does
+    /// Finds documents that share a key of a unique index that should exist but cannot be
+    /// built on the data as it is:
+    /// - a unique index declared in `dupkey.toml` (`[[index]]`, typically what a Mongoose
+    ///   schema says with `unique: true`) and missing from the database;
+    /// - a non-unique index on an identifier-like field (its name says identifier, and its
+    ///   values are nearly all distinct: an index meant to be unique);
+    /// - an existing unique index whose data in a dump already breaks it (dumps of sharded
+    ///   clusters, or of servers before 4.2 that skipped over-long keys, can hold such data:
+    ///   restoring the dump then fails when it builds the index).
+    ///
+    /// ## Why is this bad?
+    /// A unique index build stops at the first duplicate (`E11000 … index build failed`), and
+    /// Mongoose reports a failed `autoIndex` build only in an event nobody listens to: the
+    /// application runs on, believing the field is unique, and every race of its
+    /// check-then-insert code adds another duplicate.
+    ///
+    /// The finding's `count` is the number of documents in groups sharing a key; `samples`
+    /// are their `_id`s.
+    ///
+    /// ## Example
+    /// ```js
+    /// // schema: email: { type: String, unique: true } — but the build failed on old data
+    /// db.userprofiles.getIndexes()   // [ { _id: 1 }, { email: 1 } ]  (not unique)
+    /// db.userprofiles.find({ email: "asha@example.com" })   // two profiles
+    /// ```
+    ///
+    /// ## Use instead
+    /// Resolve the duplicates (keep one document per key, merging what the others hold), then
+    /// let the database enforce the key.
+    ///
+    /// ## Fix
+    /// The finding prints the aggregation listing every group, a `deleteMany` template for one
+    /// group, and the index change, with the real names; for an existing non-unique index on
+    /// MongoDB 6.0+:
+    /// ```js
+    /// db.getSiblingDB("app").runCommand({ collMod: "userprofiles", index: { name: "email_1", prepareUnique: true } })
+    /// db.getSiblingDB("app").runCommand({ collMod: "userprofiles", index: { name: "email_1", unique: true }, dryRun: true })
+    /// db.getSiblingDB("app").runCommand({ collMod: "userprofiles", index: { name: "email_1", unique: true } })
+    /// ```
+    /// `prepareUnique` rejects new duplicates at once; the dry run lists what still blocks the
+    /// conversion. Before 6.0, create a unique index under another name, then drop the old one.
+    ///
+    /// ## References
+    /// - MongoDB manual, "Convert an Existing Index to a Unique Index" (`collMod`,
+    ///   `prepareUnique`, `dryRun`)
+    /// - Mongoose FAQ: "unique is not a validator"; index build errors go to the model's
+    ///   `index` event
+    pub static RULE = {
+        code: "DK201",
+        name: "duplicates-block-unique-index",
+        severity: Severity::Error,
+        summary: "stored duplicates that would stop a unique index from building: for indexes declared in `dupkey.toml`, and non-unique indexes on identifier-like fields",
+        check: check,
+    };
+}
+
+fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    for (coll, index, stats) in indexes(ctx.model) {
+        let Some(report) = &stats.duplicates else {
+            continue;
+        };
+        if !index.unique || (report.conflicts.is_empty() && report.unindexable.is_empty()) {
+            continue;
+        }
+        let why = if index.declared {
+            format!(
+                "dupkey.toml declares the unique index {} {}, which the database lacks and which cannot be built",
+                shell::document(index.key_pattern()),
+                index_options(index)
+            )
+        } else {
+            format!(
+                "the data breaks the unique index `{}` {} it is stored under (a dump of a sharded cluster or of an old server can): restoring it fails when the index is built",
+                index.name,
+                shell::document(index.key_pattern())
+            )
+        };
+        let mut f = group_finding(ctx, coll, index.paths(), &report.conflicts, why);
+        f.index = Some(index.name.clone());
+        if !report.unindexable.is_empty() {
+            f.message.push_str(&format!(
+                "; {} cannot be indexed at all ({})",
+                plural(report.unindexable.len() as u64, "document", "documents"),
+                report.unindexable[0].error
+            ));
+        }
+        f.fix.push_str(&create_fix(coll, index));
+        out.push(f);
+    }
+    for coll in &ctx.model.collections {
+        for field in &coll.stats.fields {
+            let Some(groups) = blocked_identifier(coll, field) else {
+                continue;
+            };
+            let Some(index) = coll.info.plain_index_on(&field.field) else {
+                continue;
+            };
+            let why = format!(
+                "`{}` has the non-unique index `{}` and behaves like an identifier ({} distinct among {} values), so the index was probably meant to be unique, but it cannot be made unique",
+                field.field,
+                index.name,
+                field.distinct.min(field.present),
+                field.present
+            );
+            let mut f = group_finding(ctx, coll, vec![field.field.clone()], groups, why);
+            f.severity = Severity::Warning;
+            f.index = Some(index.name.clone());
+            f.field = Some(field.field.clone());
+            f.fix.push_str(&collmod_fix(coll, index));
+            out.push(f);
+        }
+    }
+}
+
+/// The duplicate groups of an identifier-like field with a non-unique index, if it is one.
+pub(crate) fn blocked_identifier<'c>(
+    coll: &'c CollectionModel,
+    field: &'c FieldStats,
+) -> Option<&'c [Conflict]> {
+    let groups = &field.duplicates.as_ref()?.conflicts;
+    let identifier = field.present >= MIN_IDENTIFIER_VALUES
+        && field.identifier_typed as f64 >= IDENTIFIER_TYPED * field.present as f64
+        && field.distinct_ratio() >= IDENTIFIER_RATIO;
+    (identifier && !groups.is_empty() && coll.info.plain_index_on(&field.field).is_some())
+        .then_some(groups.as_slice())
+}
+
+fn group_finding(
+    ctx: &Ctx<'_>,
+    coll: &CollectionModel,
+    paths: Vec<String>,
+    groups: &[Conflict],
+    why: String,
+) -> Finding {
+    let ns = &coll.info.namespace;
+    let handle = shell::collection(ns);
+    let mut f = Finding::new(&RULE, ns);
+    f.count = grouped_documents(groups);
+    f.samples = group_samples(groups);
+    f.message = if groups.is_empty() {
+        why
+    } else {
+        format!(
+            "{why}: {} a key ({} in all), e.g. {}",
+            plural(
+                groups.len() as u64,
+                "group of documents shares",
+                "groups of documents share"
+            ),
+            plural(f.count, "document", "documents"),
+            first_key(ctx, groups)
+        )
+    };
+    let example = groups.first().map(|g| ctx.key(&g.key)).unwrap_or_default();
+    let example = example.trim_end_matches(" }");
+    f.fix = format!(
+        "// every group of documents sharing a key\n\
+         {}\n\
+         // in each group keep one document (merge into it what the others hold) and delete the others, e.g.:\n\
+         {handle}.deleteMany({example}, _id: {{ $ne: <the _id to keep> }} }})\n",
+        group_pipeline(&handle, &paths, None),
+    );
+    f
+}
+
+fn index_options(index: &IndexInfo) -> String {
+    let mut opts = Document::new();
+    for key in ["unique", "sparse", "partialFilterExpression", "collation"] {
+        if let Some(v) = index.doc.get(key) {
+            opts.insert(key, v.clone());
+        }
+    }
+    shell::document(&opts)
+}
+
+/// Creating the declared (or broken) index once the data is clean.
+fn create_fix(coll: &CollectionModel, index: &IndexInfo) -> String {
+    format!(
+        "// then build the index:\n{}.createIndex({}, {})",
+        shell::collection(&coll.info.namespace),
+        shell::document(index.key_pattern()),
+        index_options(index)
+    )
+}
+
+/// Turning an existing index unique (6.0+), or replacing it (older).
+pub(crate) fn collmod_fix(coll: &CollectionModel, index: &IndexInfo) -> String {
+    let db = format!("db.getSiblingDB({})", shell::string(&coll.info.database));
+    let c = shell::string(&coll.info.collection);
+    let name = shell::string(&index.name);
+    format!(
+        "// then make the index unique (MongoDB 6.0+): reject new duplicates, check, convert:\n\
+         {db}.runCommand({{ collMod: {c}, index: {{ name: {name}, prepareUnique: true }} }})\n\
+         {db}.runCommand({{ collMod: {c}, index: {{ name: {name}, unique: true }}, dryRun: true }})\n\
+         {db}.runCommand({{ collMod: {c}, index: {{ name: {name}, unique: true }} }})\n\
+         // before 6.0: {}.createIndex({}, {{ unique: true, name: {} }}), then dropIndex({name})",
+        shell::collection(&coll.info.namespace),
+        shell::document(index.key_pattern()),
+        shell::string(&format!("{}_unique", index.name)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Severity;
+    use crate::config::Config;
+    use crate::testing::{findings, findings_with_config, ixs};
+    use bson::rawdoc;
+
+    #[test]
+    fn a_declared_index_blocked_by_duplicates() {
+        let config =
+            Config::parse("[[index]]\nnamespace = \"t.conversations\"\nkey = { sessionId = 1 }\n")
+                .unwrap();
+        let docs = [
+            rawdoc! {"_id": 1, "sessionId": "s-1"},
+            rawdoc! {"_id": 2, "sessionId": "s-2"},
+            rawdoc! {"_id": 3, "sessionId": "s-1"},
+        ];
+        let f = findings_with_config("DK201", config, "t.conversations", &[], &docs);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].count, f[0].severity), (2, Severity::Error));
+        assert_eq!(f[0].samples, [bson::Bson::Int32(1), bson::Bson::Int32(3)]);
+        assert!(
+            f[0].message.contains("dupkey.toml declares"),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].fix
+                .contains("createIndex({ sessionId: 1 }, { unique: true })"),
+            "{}",
+            f[0].fix
+        );
+    }
+
+    #[test]
+    fn a_non_unique_index_on_an_identifier_with_duplicates() {
+        let mut docs: Vec<_> = (0..12)
+            .map(|i| rawdoc! {"_id": i, "email": format!("u{i}@x.io"), "plan": "free"})
+            .collect();
+        docs.push(rawdoc! {"_id": 99, "email": "u3@x.io"});
+        let spec = ixs(
+            r#"[{"key": {"email": 1}, "name": "email_1"}, {"key": {"plan": 1}, "name": "plan_1"}]"#,
+        );
+        let f = findings("DK201", "app.profiles", &spec, &docs);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].field.as_deref(), Some("email"));
+        assert!(f[0].fix.contains("prepareUnique: true"), "{}", f[0].fix);
+        // A foreign key repeats by design: not an identifier.
+        let orders: Vec<_> = (0..12)
+            .map(|i| rawdoc! {"_id": i, "customerId": i % 4})
+            .collect();
+        let spec = ixs(r#"[{"key": {"customerId": 1}, "name": "customerId_1"}]"#);
+        assert!(findings("DK201", "app.orders", &spec, &orders).is_empty());
+    }
+}

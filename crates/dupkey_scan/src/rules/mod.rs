@@ -1,0 +1,162 @@
+//! The detectors, one per file; each file's `RULE` doc comment is its documentation. This
+//! module holds what several of them share: thresholds, and the recipes their fixes print.
+
+pub mod dk101_unique_index_traps_missing;
+pub mod dk102_sparse_unique_admits_null;
+pub mod dk103_partial_filter_admits_null;
+pub mod dk104_stale_unique_index;
+pub mod dk201_duplicates_block_unique_index;
+pub mod dk202_counter_behind_data;
+pub mod dk203_case_variant_duplicates;
+pub mod dk204_mixed_type_key;
+pub mod dk205_identifier_without_unique_index;
+
+use bson::{Bson, Document};
+use dupkey_index::Conflict;
+
+use crate::catalog::IndexInfo;
+use crate::model::{CollectionModel, Model};
+use crate::rule::{Ctx, MAX_SAMPLES};
+use crate::shell;
+use crate::stats::{IndexStats, TypeCensus};
+
+/// Distinct values over present values from which a field "behaves like an identifier".
+pub const IDENTIFIER_RATIO: f64 = 0.9;
+/// Fewer present values than this say nothing about a field.
+pub const MIN_IDENTIFIER_VALUES: u64 = 5;
+/// Share of identifier-typed values (string, ObjectId, integer, UUID) an identifier needs.
+pub const IDENTIFIER_TYPED: f64 = 0.95;
+
+/// Every index of every collection, with its statistics.
+pub(crate) fn indexes(
+    model: &Model,
+) -> impl Iterator<Item = (&CollectionModel, &IndexInfo, &IndexStats)> {
+    model.collections.iter().flat_map(|c| {
+        c.info
+            .indexes
+            .iter()
+            .zip(&c.stats.indexes)
+            .map(move |(i, s)| (c, i, s))
+    })
+}
+
+/// A unique index that nearly no document fills in, yet indexes documents under a null key:
+/// left over from an earlier schema. DK104 reports it; DK101 leaves it alone.
+pub(crate) fn is_stale(coll: &CollectionModel, index: &IndexInfo, stats: &IndexStats) -> bool {
+    let documents = coll.stats.documents;
+    index.unique
+        && !index.is_id()
+        && !index.declared
+        && index.indexes_missing()
+        && documents > 0
+        && stats.null_key.count > 0
+        && stats.with_values * 100 <= documents
+}
+
+/// The most common type of a key field's values, as a `$type` for a partial filter.
+pub(crate) fn filter_type(census: Option<&TypeCensus>) -> &'static str {
+    match census.and_then(|c| c.first()).map(|(t, _)| *t) {
+        Some("int" | "long" | "double" | "decimal") => "number",
+        Some(t) => t,
+        None => "string",
+    }
+}
+
+/// `{ f1: null, f2: null }`: what finds documents indexed under the null key.
+pub(crate) fn null_filter(index: &IndexInfo) -> String {
+    shell::fields_with(&index.paths(), "null")
+}
+
+/// `"`userId`"` or "`id`, `reference_value`".
+pub(crate) fn field_list(index: &IndexInfo) -> String {
+    index
+        .paths()
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A partial filter that keeps only real values: `{ f: { $type: "string" } }` per field.
+pub(crate) fn typed_filter(index: &IndexInfo, stats: &IndexStats) -> Document {
+    let mut filter = Document::new();
+    for (i, path) in index.paths().iter().enumerate() {
+        filter.insert(
+            path.as_str(),
+            bson::doc! { "$type": filter_type(stats.types.get(i)) },
+        );
+    }
+    filter
+}
+
+/// Build a replacement index beside the old one, then drop the old one: uniqueness holds at
+/// every moment on 5.0+, where indexes with the same key and different options coexist.
+pub(crate) fn replace_index(
+    coll: &str,
+    index: &IndexInfo,
+    new_name: &str,
+    options: &Document,
+) -> String {
+    let mut opts = Document::new();
+    opts.insert("name", new_name);
+    opts.insert("unique", true);
+    for (k, v) in options {
+        opts.insert(k.as_str(), v.clone());
+    }
+    format!(
+        "{coll}.createIndex({}, {})\n\
+         // once it is built (getIndexes() lists it):\n\
+         {coll}.dropIndex({})\n\
+         // MongoDB 4.4 or older refuses two indexes on one key pattern: give the new one the key with -1 instead of 1.",
+        shell::document(index.key_pattern()),
+        shell::document(&opts),
+        shell::string(&index.name)
+    )
+}
+
+/// The `_id`s of the first groups, at most [`MAX_SAMPLES`].
+pub(crate) fn group_samples(groups: &[Conflict]) -> Vec<Bson> {
+    groups
+        .iter()
+        .flat_map(|g| g.ids.iter().cloned())
+        .take(MAX_SAMPLES)
+        .collect()
+}
+
+/// Documents in all groups.
+pub(crate) fn grouped_documents(groups: &[Conflict]) -> u64 {
+    groups.iter().map(|g| g.ids.len() as u64).sum()
+}
+
+/// `1 group`, `3 groups`.
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// An aggregation listing every group of documents sharing the values of `paths`.
+pub(crate) fn group_pipeline(coll: &str, paths: &[String], only_type: Option<&str>) -> String {
+    let mut id = Document::new();
+    for p in paths {
+        id.insert(p.as_str(), format!("${p}"));
+    }
+    let matcher = match (only_type, paths) {
+        (Some(t), [p]) => format!(
+            "{{ $match: {{ {}: {{ $type: {} }} }} }}, ",
+            shell::name(p),
+            shell::string(t)
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "{coll}.aggregate([{matcher}{{ $group: {{ _id: {}, n: {{ $sum: 1 }}, ids: {{ $push: \"$_id\" }} }} }}, {{ $match: {{ n: {{ $gt: 1 }} }} }}], {{ allowDiskUse: true }})",
+        shell::document(&id)
+    )
+}
+
+/// The first group's key as `{ f: v }` (redacted when asked).
+pub(crate) fn first_key(ctx: &Ctx<'_>, groups: &[Conflict]) -> String {
+    groups
+        .first()
+        .map(|g| ctx.key(&g.key))
+        .unwrap_or_else(|| "{}".into())
+}

@@ -1,0 +1,861 @@
+//! The per-collection key statistics, gathered in one streaming pass over the documents.
+//!
+//! For each unique index (and each unique index `dupkey.toml` declares): how many documents
+//! index a null key, hold an explicit null, hold any value at all; every group of documents
+//! sharing a key (the `dupkey_index` duplicate engine, exact, spilling to disk past its share of
+//! the memory budget); and the same grouping again with strings folded for case and accents
+//! and with values folded across types. For each field whose name says "identifier": how
+//! distinct its values are. For each field: the largest generated number per prefix, for
+//! counters. Nothing is held per document except inside the duplicate engine's budget.
+
+use std::cell::OnceCell;
+use std::collections::HashSet;
+use std::io;
+use std::path::PathBuf;
+
+use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, doc};
+use dupkey_index::{
+    CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part, Skip,
+};
+
+use crate::catalog::{CollectionInfo, IndexInfo};
+use crate::rule::MAX_SAMPLES;
+use crate::values::{DistinctSketch, identifier_name, split_number, type_folded};
+
+/// Identifier-like fields followed per collection.
+const MAX_CANDIDATES: usize = 16;
+/// Identifier fields that may appear after the first document and still be followed.
+const SPARE_CANDIDATES: usize = 2;
+/// The least memory a duplicate engine gets, whatever the budget.
+const MIN_ENGINE_MEMORY: usize = 256 << 10;
+/// Field names remembered per collection when looking for candidates.
+const MAX_SEEN_FIELDS: usize = 4096;
+/// Fields whose generated numbers are followed per collection.
+const MAX_NUMBER_FIELDS: usize = 64;
+/// Number prefixes per field; more means the field is not a sequence.
+const MAX_PREFIXES: usize = 16;
+/// Counter documents kept from one counters collection.
+const MAX_COUNTER_DOCS: usize = 10_000;
+
+/// Which statistics to gather: only what the selected rules read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Exact duplicate groups of unique and declared indexes.
+    pub duplicates: bool,
+    /// Groups equal but for case and accents (strength-1 collation).
+    pub case_folded: bool,
+    /// Groups equal across types (`42`/`"42"`, ObjectId/hex string).
+    pub type_folded: bool,
+    /// Identifier-like fields: distinct ratio and duplicate groups.
+    pub identifiers: bool,
+    /// Largest number per prefix, and the documents of counter collections.
+    pub numbers: bool,
+}
+
+impl Plan {
+    pub const ALL: Plan = Plan {
+        duplicates: true,
+        case_folded: true,
+        type_folded: true,
+        identifiers: true,
+        numbers: true,
+    };
+}
+
+/// Memory and disk for the pass.
+#[derive(Debug, Clone)]
+pub struct PassOptions {
+    /// Bytes the duplicate engines of one collection may hold before spilling, shared out
+    /// between them.
+    pub memory_limit: usize,
+    pub temp_dir: Option<PathBuf>,
+    pub plan: Plan,
+    /// Uncompressed size of the collection's documents, when known: sizes the engines' tables
+    /// once instead of letting them grow.
+    pub expected_bytes: Option<u64>,
+}
+
+impl Default for PassOptions {
+    fn default() -> Self {
+        PassOptions {
+            memory_limit: 512 << 20,
+            temp_dir: None,
+            plan: Plan::ALL,
+            expected_bytes: None,
+        }
+    }
+}
+
+/// How many documents, and a few of their `_id`s.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    pub count: u64,
+    pub samples: Vec<Bson>,
+}
+
+impl Tally {
+    fn add(&mut self, id: Option<RawBsonRef<'_>>) {
+        self.count += 1;
+        if self.samples.len() < MAX_SAMPLES {
+            self.samples.push(to_bson(id));
+        }
+    }
+}
+
+/// Value types seen in one key field: `[("string", 40), ("objectId", 2)]`, most common first.
+pub type TypeCensus = Vec<(&'static str, u64)>;
+
+/// What the pass learnt about one index.
+#[derive(Debug, Clone, Default)]
+pub struct IndexStats {
+    /// Documents the index holds.
+    pub indexed: u64,
+    /// Indexed documents whose key is null in every field (missing or explicit null).
+    pub null_key: Tally,
+    /// Indexed documents whose key is null in some fields but not all.
+    pub partial_null: Tally,
+    /// Indexed documents holding an explicit `null` in a key field.
+    pub explicit_null: Tally,
+    /// Documents with a non-null value in at least one key field.
+    pub with_values: u64,
+    /// Per key field, the types of its non-null values.
+    pub types: Vec<TypeCensus>,
+    /// Every group of documents sharing a key (when asked for).
+    pub duplicates: Option<CheckReport>,
+    /// Groups whose keys differ only in case or accents.
+    pub case_groups: Vec<Conflict>,
+    /// Groups whose keys are one value under different types; keys shown folded
+    /// (`n:42`, `o:<hex>`).
+    pub type_groups: Vec<Conflict>,
+}
+
+/// What the pass learnt about one identifier-like field.
+#[derive(Debug, Clone, Default)]
+pub struct FieldStats {
+    pub field: String,
+    /// Documents holding a non-null value.
+    pub present: u64,
+    /// Documents holding an explicit null.
+    pub nulls: u64,
+    /// Present values of identifier types (string, ObjectId, integer, UUID).
+    pub identifier_typed: u64,
+    /// Distinct present values, exact or estimated.
+    pub distinct: u64,
+    pub distinct_exact: bool,
+    pub types: TypeCensus,
+    /// Groups of documents sharing a value, when the values are nearly all distinct.
+    pub duplicates: Option<CheckReport>,
+}
+
+impl FieldStats {
+    /// Distinct values over present values (1.0 when all differ).
+    pub fn distinct_ratio(&self) -> f64 {
+        if self.present == 0 {
+            return 0.0;
+        }
+        (self.distinct.min(self.present) as f64) / (self.present as f64)
+    }
+}
+
+/// Generated numbers with one prefix (`TKT-`), or plain integers (`prefix: None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberSeries {
+    pub prefix: Option<String>,
+    pub max: i64,
+    /// The value holding `max`, as stored.
+    pub example: Bson,
+    pub count: u64,
+}
+
+/// The numbers one field holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NumberField {
+    pub field: String,
+    pub series: Vec<NumberSeries>,
+}
+
+/// Everything the pass learnt about one collection.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionStats {
+    pub documents: u64,
+    /// Parallel to `CollectionInfo::indexes`.
+    pub indexes: Vec<IndexStats>,
+    pub fields: Vec<FieldStats>,
+    pub numbers: Vec<NumberField>,
+    /// The documents of a counters collection (at most 10,000).
+    pub counter_docs: Vec<Document>,
+    /// Some duplicate engine went to disk.
+    pub spilled: bool,
+}
+
+/// What a pass over one collection needs besides the collection: the specs of the folded
+/// groupings, and slots for the specs of identifier fields found on the way. It must outlive
+/// the pass, whose duplicate engines borrow the specs.
+#[derive(Debug)]
+pub struct PassPlan<'i> {
+    info: &'i CollectionInfo,
+    options: PassOptions,
+    case_specs: Vec<Option<IndexSpec>>,
+    type_specs: Vec<Option<IndexSpec>>,
+    candidate_specs: Vec<OnceCell<IndexSpec>>,
+}
+
+impl<'i> PassPlan<'i> {
+    pub fn new(info: &'i CollectionInfo, options: PassOptions) -> Self {
+        let plan = options.plan;
+        let case_specs = info
+            .indexes
+            .iter()
+            .map(|i| (plan.case_folded && folds_case(i)).then(|| case_folded_spec(i)))
+            .map(Option::flatten)
+            .collect();
+        let type_specs = info
+            .indexes
+            .iter()
+            .map(|i| (plan.type_folded && i.unique && i.is_plain()).then(|| type_folded_spec(i)))
+            .map(Option::flatten)
+            .collect();
+        let slots = if plan.identifiers && !info.looks_like_counters() {
+            MAX_CANDIDATES
+        } else {
+            0
+        };
+        PassPlan {
+            info,
+            options,
+            case_specs,
+            type_specs,
+            candidate_specs: (0..slots).map(|_| OnceCell::new()).collect(),
+        }
+    }
+
+    /// Starts the pass.
+    pub fn start(&self) -> CollectionPass<'_> {
+        let indexes = self
+            .info
+            .indexes
+            .iter()
+            .map(|index| IndexTracker {
+                index,
+                stats: IndexStats {
+                    types: vec![Vec::new(); index.spec.fields.len()],
+                    ..IndexStats::default()
+                },
+                exact: None,
+                case: None,
+                types: None,
+            })
+            .collect();
+        CollectionPass {
+            plan: self,
+            share: None,
+            candidate_budget: 0,
+            documents: 0,
+            indexes,
+            candidates: Vec::new(),
+            seen_fields: HashSet::new(),
+            numbers: Vec::new(),
+            counter_docs: Vec::new(),
+            synthetic: RawDocumentBuf::new(),
+        }
+    }
+
+    /// A field the pass should follow as a possible identifier.
+    fn is_candidate(&self, name: &str) -> bool {
+        !self.candidate_specs.is_empty() && identifier_name(name) && !self.info.has_unique_on(name)
+    }
+}
+
+/// A unique index whose strings could collide once case and accents are folded: unique,
+/// plain, and with no collation (or one that still tells case apart).
+fn folds_case(index: &IndexInfo) -> bool {
+    let strength = index
+        .collation
+        .as_ref()
+        .and_then(|c| c.get("strength"))
+        .and_then(|s| s.as_i32().or_else(|| s.as_i64().map(|v| v as i32)))
+        .unwrap_or(3);
+    index.unique && index.is_plain() && (index.collation.is_none() || strength >= 3)
+}
+
+/// The index with a strength-1 collation: equal keys mean equal but for case and accents.
+fn case_folded_spec(index: &IndexInfo) -> Option<IndexSpec> {
+    let mut spec = Document::new();
+    spec.insert("key", index.key_pattern().clone());
+    spec.insert("name", format!("{}_casefold", index.name));
+    spec.insert("unique", true);
+    if index.sparse {
+        spec.insert("sparse", true);
+    }
+    if let Some(f) = &index.partial_filter {
+        spec.insert("partialFilterExpression", f.clone());
+    }
+    spec.insert("collation", doc! { "locale": "en", "strength": 1 });
+    IndexSpec::from_document(&spec).ok()
+}
+
+/// `{k0: 1, k1: 1, …}` over the folded key parts.
+fn type_folded_spec(index: &IndexInfo) -> Option<IndexSpec> {
+    let mut key = Document::new();
+    for i in 0..index.spec.fields.len() {
+        key.insert(format!("k{i}"), 1);
+    }
+    IndexSpec::from_document(&doc! { "key": key, "name": "typefold", "unique": true }).ok()
+}
+
+/// One pass over one collection: feed every document to [`CollectionPass::add`], then
+/// [`CollectionPass::finish`].
+#[derive(Debug)]
+pub struct CollectionPass<'p> {
+    plan: &'p PassPlan<'p>,
+    /// Each duplicate engine's share of the memory budget, set at the first document.
+    share: Option<FinderOptions>,
+    /// Identifier fields that may still get an engine within the budget.
+    candidate_budget: usize,
+    documents: u64,
+    indexes: Vec<IndexTracker<'p>>,
+    candidates: Vec<Candidate<'p>>,
+    seen_fields: HashSet<String>,
+    numbers: Vec<NumberTracker>,
+    counter_docs: Vec<Document>,
+    /// Reused buffer for the type-folded key documents.
+    synthetic: RawDocumentBuf,
+}
+
+#[derive(Debug)]
+struct IndexTracker<'p> {
+    index: &'p IndexInfo,
+    stats: IndexStats,
+    exact: Option<DuplicateFinder<'p>>,
+    case: Option<DuplicateFinder<'p>>,
+    types: Option<DuplicateFinder<'p>>,
+}
+
+#[derive(Debug)]
+struct Candidate<'p> {
+    spec: &'p IndexSpec,
+    stats: FieldStats,
+    sketch: DistinctSketch,
+    finder: DuplicateFinder<'p>,
+    /// Values given to the duplicate engine.
+    fed: u64,
+}
+
+#[derive(Debug)]
+struct NumberTracker {
+    field: String,
+    series: Vec<NumberSeries>,
+    /// Too many prefixes: not a sequence.
+    dead: bool,
+}
+
+impl<'p> CollectionPass<'p> {
+    /// Adds one document.
+    pub fn add(&mut self, doc: &RawDocument) -> io::Result<()> {
+        if self.share.is_none() {
+            self.start_engines(doc);
+        }
+        self.documents += 1;
+        let id = doc.get("_id").ok().flatten();
+        for tracker in &mut self.indexes {
+            tracker.add(doc, id, &mut self.synthetic)?;
+        }
+        let plan = self.plan.options.plan;
+        if plan.identifiers || plan.numbers {
+            self.top_level_fields(doc);
+        }
+        for c in &mut self.candidates {
+            c.add(doc)?;
+        }
+        if plan.numbers
+            && self.plan.info.looks_like_counters()
+            && self.counter_docs.len() < MAX_COUNTER_DOCS
+            && let Ok(d) = Document::try_from(doc)
+        {
+            self.counter_docs.push(d);
+        }
+        Ok(())
+    }
+
+    /// Shares the memory budget between the duplicate engines and starts them: one share per
+    /// index engine, one per identifier field of the first document, and two spare shares for
+    /// identifier fields that appear later (no more get an engine, so the total holds).
+    fn start_engines(&mut self, first: &RawDocument) {
+        let plan = self.plan;
+        let options = &plan.options;
+        let index_engines = plan
+            .info
+            .indexes
+            .iter()
+            .filter(|i| options.plan.duplicates && i.unique && !i.is_id())
+            .count()
+            + plan.case_specs.iter().flatten().count()
+            + plan.type_specs.iter().flatten().count();
+        let first_candidates = if options.plan.identifiers {
+            first
+                .iter()
+                .filter_map(Result::ok)
+                .filter(|(name, _)| plan.is_candidate(name.as_str()))
+                .count()
+                .min(MAX_CANDIDATES)
+        } else {
+            0
+        };
+        self.candidate_budget = if options.plan.identifiers {
+            (first_candidates + SPARE_CANDIDATES).min(plan.candidate_specs.len())
+        } else {
+            0
+        };
+        let engines = (index_engines + self.candidate_budget).max(1);
+        let expected_keys = options.expected_bytes.map_or(0, |bytes| {
+            (bytes / first.as_bytes().len().max(1) as u64) as usize
+        });
+        let share = FinderOptions {
+            memory_limit: (options.memory_limit / engines).max(MIN_ENGINE_MEMORY),
+            temp_dir: options.temp_dir.clone(),
+            expected_keys,
+        };
+        for (i, t) in self.indexes.iter_mut().enumerate() {
+            // Duplicate `_id`s need a sharded cluster's dump; not worth a key per document.
+            if options.plan.duplicates && t.index.unique && !t.index.is_id() {
+                t.exact = Some(DuplicateFinder::new(&t.index.spec, share.clone()));
+            }
+            t.case = plan.case_specs[i]
+                .as_ref()
+                .map(|s| DuplicateFinder::new(s, share.clone()));
+            t.types = plan.type_specs[i]
+                .as_ref()
+                .map(|s| DuplicateFinder::new(s, share.clone()));
+        }
+        self.share = Some(share);
+    }
+
+    /// One walk over the top-level fields: starts following identifier-like fields, and
+    /// records generated numbers.
+    fn top_level_fields(&mut self, doc: &RawDocument) {
+        let plan = self.plan.options.plan;
+        for element in doc.iter() {
+            let Ok((name, value)) = element else { break };
+            let name = name.as_str();
+            if plan.identifiers
+                && self.candidates.len() < self.candidate_budget
+                && self.seen_fields.len() < MAX_SEEN_FIELDS
+                && !self.seen_fields.contains(name)
+            {
+                self.seen_fields.insert(name.to_string());
+                self.start_candidate(name);
+            }
+            if plan.numbers
+                && let Some((prefix, n)) = split_number(value)
+            {
+                self.add_number(name, prefix, n, value);
+            }
+        }
+    }
+
+    fn start_candidate(&mut self, name: &str) {
+        let slot = self.candidates.len();
+        if slot >= self.plan.candidate_specs.len() || !self.plan.is_candidate(name) {
+            return;
+        }
+        let spec_doc = doc! { "key": { name: 1 }, "name": format!("{name}_1"), "unique": true };
+        let Ok(spec) = IndexSpec::from_document(&spec_doc) else {
+            return;
+        };
+        let cell = &self.plan.candidate_specs[slot];
+        let _ = cell.set(spec);
+        let (Some(spec), Some(share)) = (cell.get(), &self.share) else {
+            return;
+        };
+        self.candidates.push(Candidate {
+            spec,
+            stats: FieldStats {
+                field: name.to_string(),
+                ..FieldStats::default()
+            },
+            sketch: DistinctSketch::default(),
+            finder: DuplicateFinder::new(spec, share.clone()),
+            fed: 0,
+        });
+    }
+
+    fn add_number(&mut self, name: &str, prefix: Option<&str>, n: i64, value: RawBsonRef<'_>) {
+        let tracker = match self.numbers.iter().position(|t| t.field == name) {
+            Some(i) => &mut self.numbers[i],
+            None if self.numbers.len() < MAX_NUMBER_FIELDS => {
+                self.numbers.push(NumberTracker {
+                    field: name.to_string(),
+                    series: Vec::new(),
+                    dead: false,
+                });
+                let last = self.numbers.len() - 1;
+                &mut self.numbers[last]
+            }
+            None => return,
+        };
+        tracker.add(prefix, n, value);
+    }
+
+    /// The statistics, once every document went through [`CollectionPass::add`].
+    pub fn finish(self) -> io::Result<CollectionStats> {
+        let mut stats = CollectionStats {
+            documents: self.documents,
+            counter_docs: self.counter_docs,
+            ..CollectionStats::default()
+        };
+        for tracker in self.indexes {
+            let (index_stats, spilled) = tracker.finish()?;
+            stats.spilled |= spilled;
+            stats.indexes.push(index_stats);
+        }
+        for c in self.candidates {
+            let (field, spilled) = c.finish()?;
+            stats.spilled |= spilled;
+            stats.fields.push(field);
+        }
+        stats.numbers = self
+            .numbers
+            .into_iter()
+            .filter(|t| !t.dead && !t.series.is_empty())
+            .map(|t| NumberField {
+                field: t.field,
+                series: t.series,
+            })
+            .collect();
+        Ok(stats)
+    }
+}
+
+impl IndexTracker<'_> {
+    fn add(
+        &mut self,
+        doc: &RawDocument,
+        id: Option<RawBsonRef<'_>>,
+        synthetic: &mut RawDocumentBuf,
+    ) -> io::Result<()> {
+        let s = &mut self.stats;
+        if self
+            .index
+            .spec
+            .fields
+            .iter()
+            .any(|f| has_value(doc, &f.components))
+        {
+            s.with_values += 1;
+        }
+        if let Some(exact) = &mut self.exact {
+            exact.add(doc)?;
+        }
+        let keys = match self.index.spec.keys(doc) {
+            Ok(DocumentKeys::Keys(keys)) => keys,
+            Ok(DocumentKeys::NotIndexed(Skip::Sparse | Skip::PartialFilter)) | Err(_) => {
+                return Ok(());
+            }
+        };
+        s.indexed += 1;
+        let nullish = |p: &Part<'_>| matches!(p, Part::Missing | Part::Value(RawBsonRef::Null));
+        if keys.iter().any(|k| k.parts.iter().all(nullish)) {
+            s.null_key.add(id);
+        } else if keys.iter().any(|k| k.parts.iter().any(nullish)) {
+            s.partial_null.add(id);
+        }
+        if keys.iter().any(|k| {
+            k.parts
+                .iter()
+                .any(|p| matches!(p, Part::Value(RawBsonRef::Null)))
+        }) {
+            s.explicit_null.add(id);
+        }
+        if let Some(first) = keys.first() {
+            for (census, part) in s.types.iter_mut().zip(&first.parts) {
+                if let Part::Value(v) = part
+                    && !matches!(v, RawBsonRef::Null)
+                {
+                    count_type(census, raw_type_alias(*v));
+                }
+            }
+        }
+        let has_string = keys.iter().any(|k| {
+            k.parts
+                .iter()
+                .any(|p| matches!(p, Part::Value(RawBsonRef::String(_))))
+        });
+        if has_string && let Some(case) = &mut self.case {
+            case.add(doc)?;
+        }
+        if let (Some(types), [key]) = (&mut self.types, keys.as_slice())
+            && type_folded_key(id, &key.parts, synthetic)
+        {
+            types.add(synthetic)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<(IndexStats, bool)> {
+        let mut stats = self.stats;
+        let mut spilled = false;
+        if let Some(exact) = self.exact {
+            let report = exact.finish()?;
+            spilled |= report.spilled;
+            stats.duplicates = Some(report);
+        }
+        let exact_groups: &[Conflict] = stats
+            .duplicates
+            .as_ref()
+            .map_or(&[], |r| r.conflicts.as_slice());
+        for (finder, out) in [(self.case, 0), (self.types, 1)] {
+            let Some(finder) = finder else { continue };
+            let report = finder.finish()?;
+            spilled |= report.spilled;
+            let groups: Vec<Conflict> = report
+                .conflicts
+                .into_iter()
+                .filter(|g| !within_exact_group(g, exact_groups))
+                .collect();
+            if out == 0 {
+                stats.case_groups = groups;
+            } else {
+                stats.type_groups = groups;
+            }
+        }
+        for census in &mut stats.types {
+            census.sort_by_key(|c| std::cmp::Reverse(c.1));
+        }
+        Ok((stats, spilled))
+    }
+}
+
+/// A folded group that only repeats documents already sharing an exact key (possible only
+/// in a dump that already breaks the index) says nothing new.
+fn within_exact_group(group: &Conflict, exact: &[Conflict]) -> bool {
+    exact
+        .iter()
+        .any(|e| group.ids.iter().all(|id| e.ids.contains(id)))
+}
+
+/// `{_id, k0, k1, …}` with the key parts folded across types, into `out`; false when no part
+/// can meet a value of another type (then the document cannot be in such a group).
+fn type_folded_key(
+    id: Option<RawBsonRef<'_>>,
+    parts: &[Part<'_>],
+    out: &mut RawDocumentBuf,
+) -> bool {
+    let mut crossing = false;
+    let mut doc = RawDocumentBuf::new();
+    if let Some(id) = id {
+        doc.append(bson::raw::cstr!("_id"), id);
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let name = format!("k{i}");
+        let Ok(name) = <&bson::raw::CStr>::try_from(name.as_str()) else {
+            return false;
+        };
+        match part {
+            Part::Missing => doc.append(name, RawBsonRef::Null),
+            Part::EmptyArray | Part::Value(RawBsonRef::Array(_)) => return false,
+            Part::Value(v) => match type_folded(*v) {
+                Some(folded) => {
+                    crossing = true;
+                    doc.append(name, folded.as_str());
+                }
+                None => doc.append(name, *v),
+            },
+        }
+    }
+    *out = doc;
+    crossing
+}
+
+impl Candidate<'_> {
+    fn add(&mut self, doc: &RawDocument) -> io::Result<()> {
+        let Some(field) = self.spec.fields.first() else {
+            return Ok(());
+        };
+        let value = match doc.get(&field.path) {
+            Ok(Some(v)) => v,
+            _ => return Ok(()),
+        };
+        let s = &mut self.stats;
+        match value {
+            RawBsonRef::Null => {
+                s.nulls += 1;
+                return Ok(());
+            }
+            RawBsonRef::Array(_) | RawBsonRef::Document(_) => {
+                s.present += 1;
+                count_type(&mut s.types, raw_type_alias(value));
+                return Ok(());
+            }
+            RawBsonRef::String(_)
+            | RawBsonRef::ObjectId(_)
+            | RawBsonRef::Int32(_)
+            | RawBsonRef::Int64(_)
+            | RawBsonRef::Binary(_) => s.identifier_typed += 1,
+            _ => {}
+        }
+        s.present += 1;
+        count_type(&mut s.types, raw_type_alias(value));
+        self.sketch
+            .add(&self.spec.encode_parts(&[Part::Value(value)]));
+        self.fed += 1;
+        self.finder.add(doc)
+    }
+
+    fn finish(self) -> io::Result<(FieldStats, bool)> {
+        let mut stats = self.stats;
+        let (distinct, exact) = self.sketch.distinct();
+        stats.distinct = distinct;
+        stats.distinct_exact = exact;
+        stats.types.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let mut spilled = false;
+        // Grouping is worth finishing only for a field that is nearly an identifier; for the
+        // others (a foreign key, a status) the groups would be most of the collection.
+        if stats.present > 0 && stats.distinct_ratio() >= crate::rules::IDENTIFIER_RATIO - 0.05 {
+            let report = self.finder.finish()?;
+            spilled = report.spilled;
+            // The groups make the count exact: every value fed is distinct but for them.
+            let grouped: u64 = report.conflicts.iter().map(|g| g.ids.len() as u64).sum();
+            stats.distinct =
+                self.fed - grouped + report.conflicts.len() as u64 + (stats.present - self.fed);
+            stats.distinct_exact = true;
+            stats.duplicates = Some(report);
+        }
+        Ok((stats, spilled))
+    }
+}
+
+impl NumberTracker {
+    fn add(&mut self, prefix: Option<&str>, n: i64, value: RawBsonRef<'_>) {
+        if self.dead {
+            return;
+        }
+        if let Some(s) = self
+            .series
+            .iter_mut()
+            .find(|s| s.prefix.as_deref() == prefix)
+        {
+            s.count += 1;
+            if n > s.max {
+                s.max = n;
+                s.example = to_bson(Some(value));
+            }
+            return;
+        }
+        if self.series.len() >= MAX_PREFIXES {
+            self.dead = true;
+            self.series.clear();
+            return;
+        }
+        self.series.push(NumberSeries {
+            prefix: prefix.map(str::to_string),
+            max: n,
+            example: to_bson(Some(value)),
+            count: 1,
+        });
+    }
+}
+
+/// Whether a path reaches a non-null value (an array counts when it is not empty).
+fn has_value(doc: &RawDocument, components: &[String]) -> bool {
+    let Some((first, rest)) = components.split_first() else {
+        return false;
+    };
+    match doc.get(first) {
+        Ok(Some(RawBsonRef::Null)) | Ok(None) | Err(_) => false,
+        Ok(Some(RawBsonRef::Document(d))) if !rest.is_empty() => has_value(d, rest),
+        Ok(Some(RawBsonRef::Array(a))) => a.into_iter().flatten().any(|v| match v {
+            RawBsonRef::Document(d) if !rest.is_empty() => has_value(d, rest),
+            RawBsonRef::Null => false,
+            _ => rest.is_empty(),
+        }),
+        Ok(Some(_)) => rest.is_empty(),
+    }
+}
+
+fn count_type(census: &mut TypeCensus, alias: &'static str) {
+    match census.iter_mut().find(|(t, _)| *t == alias) {
+        Some((_, n)) => *n += 1,
+        None => census.push((alias, 1)),
+    }
+}
+
+fn to_bson(v: Option<RawBsonRef<'_>>) -> Bson {
+    v.and_then(|v| Bson::try_from(v).ok()).unwrap_or(Bson::Null)
+}
+
+/// The `$type` alias of a raw value.
+pub fn raw_type_alias(v: RawBsonRef<'_>) -> &'static str {
+    match v {
+        RawBsonRef::Double(_) => "double",
+        RawBsonRef::String(_) => "string",
+        RawBsonRef::Document(_) => "object",
+        RawBsonRef::Array(_) => "array",
+        RawBsonRef::Binary(_) => "binData",
+        RawBsonRef::Undefined => "undefined",
+        RawBsonRef::ObjectId(_) => "objectId",
+        RawBsonRef::Boolean(_) => "bool",
+        RawBsonRef::DateTime(_) => "date",
+        RawBsonRef::Null => "null",
+        RawBsonRef::RegularExpression(_) => "regex",
+        RawBsonRef::JavaScriptCode(_) | RawBsonRef::JavaScriptCodeWithScope(_) => "javascript",
+        RawBsonRef::Int32(_) => "int",
+        RawBsonRef::Timestamp(_) => "timestamp",
+        RawBsonRef::Int64(_) => "long",
+        RawBsonRef::Decimal128(_) => "decimal",
+        RawBsonRef::Symbol(_) => "symbol",
+        RawBsonRef::MinKey => "minKey",
+        RawBsonRef::MaxKey => "maxKey",
+        RawBsonRef::DbPointer(_) => "dbPointer",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::{Document, RawDocumentBuf, doc, rawdoc};
+
+    use crate::{Config, PassOptions, Scanner, Selection};
+
+    fn scan(memory_limit: usize, docs: &[RawDocumentBuf]) -> (Vec<crate::Finding>, bool) {
+        let options = PassOptions {
+            memory_limit,
+            ..PassOptions::default()
+        };
+        let mut scanner = Scanner::new(Config::default(), Selection::default(), options);
+        let indexes = [doc! {"key": {"email": 1}, "name": "email_1", "unique": true}];
+        let info = scanner.catalog("a.users", &indexes, &Document::new());
+        let stats = {
+            let plan = scanner.plan(&info, None);
+            let mut pass = plan.start();
+            for d in docs {
+                pass.add(d).unwrap();
+            }
+            pass.finish().unwrap()
+        };
+        let spilled = stats.spilled;
+        scanner.add(info, stats);
+        (scanner.finish(false).findings, spilled)
+    }
+
+    #[test]
+    fn a_tight_budget_spills_to_disk_and_finds_the_same() {
+        let docs: Vec<RawDocumentBuf> = (0..30_000)
+            .map(|i| {
+                let email = if i % 1000 == 7 {
+                    format!("USER{}@X.IO", i - 1)
+                } else {
+                    format!("user{i}@x.io")
+                };
+                let session = format!("s-{}", if i % 5000 == 3 { i - 1 } else { i });
+                rawdoc! {"_id": i, "email": email, "sessionId": session}
+            })
+            .collect();
+        let (roomy, spilled) = scan(512 << 20, &docs);
+        assert!(!spilled);
+        let (tight, spilled) = scan(0, &docs);
+        assert!(spilled, "the budget forces the engines to disk");
+        assert_eq!(roomy, tight);
+        let codes: Vec<&str> = roomy.iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["DK205", "DK203"], "{roomy:?}");
+        assert_eq!(roomy[1].count, 60);
+    }
+}

@@ -1,0 +1,275 @@
+//! Small judgements about single values and field names: generated numbers (`TKT-00042`),
+//! identifier-like names, type-folded forms (`42` ~ `"42"`), and a distinct-count sketch.
+
+use std::collections::BTreeSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use bson::RawBsonRef;
+
+/// A generated number: `prefix` + digits (`TKT-00042` → `("TKT-", 42)`,
+/// `INV/2025-26/000123` → `("INV/2025-26/", 123)`) or a plain integer (prefix `None`).
+pub fn split_number(v: RawBsonRef<'_>) -> Option<(Option<&str>, i64)> {
+    match v {
+        RawBsonRef::Int32(i) => Some((None, i64::from(i))),
+        RawBsonRef::Int64(i) => Some((None, i)),
+        RawBsonRef::Double(d) if d.fract() == 0.0 && d.abs() < 9e15 => Some((None, d as i64)),
+        RawBsonRef::String(s) => split_string_number(s),
+        _ => None,
+    }
+}
+
+fn split_string_number(s: &str) -> Option<(Option<&str>, i64)> {
+    if s.len() > 64 || s.contains('@') {
+        return None;
+    }
+    let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 || digits > 18 {
+        return None;
+    }
+    let (prefix, n) = s.split_at(s.len() - digits);
+    // Generated numbers have no spaces in their prefix; "Issue 13" is prose.
+    if prefix.contains(char::is_whitespace) {
+        return None;
+    }
+    Some((Some(prefix), n.parse().ok()?))
+}
+
+/// Field names that say "identifier": the last word of `ticket_number`, `sessionId`,
+/// `resultToken`, `email`, `apiKey`….
+pub fn identifier_name(field: &str) -> bool {
+    const LAST_WORDS: &[&str] = &[
+        "id",
+        "uuid",
+        "guid",
+        "number",
+        "no",
+        "num",
+        "nr",
+        "code",
+        "token",
+        "key",
+        "session",
+        "slug",
+        "email",
+        "username",
+        "handle",
+        "sku",
+        "serial",
+        "ref",
+        "reference",
+        "hash",
+        "barcode",
+        "isbn",
+        "iban",
+    ];
+    if field == "_id" || field.contains('.') {
+        return false;
+    }
+    words(field)
+        .last()
+        .is_some_and(|w| LAST_WORDS.contains(&w.as_str()))
+}
+
+/// `ticket_number` → `ticket number`; `sessionId` → `session id`; `APIKey` → `api key`.
+pub fn words(field: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let chars: Vec<char> = field.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        let boundary = c.is_uppercase()
+            && !cur.is_empty()
+            && (chars[i - 1].is_lowercase() || chars.get(i + 1).is_some_and(|n| n.is_lowercase()));
+        if boundary {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// A value folded across types, for "the same value under different types": numbers and
+/// strings holding a number in its plain decimal form fold to `n:<number>`, ObjectIds and
+/// 24-hex-digit strings to `o:<hex>`. `None` for values that cannot meet a value of
+/// another type this way (they stay as they are).
+pub fn type_folded(v: RawBsonRef<'_>) -> Option<String> {
+    match v {
+        RawBsonRef::Int32(i) => Some(format!("n:{i}")),
+        RawBsonRef::Int64(i) => Some(format!("n:{i}")),
+        RawBsonRef::Double(d) if d.is_finite() => Some(format!("n:{}", plain_double(d))),
+        RawBsonRef::Decimal128(d) => {
+            let s = d.to_string();
+            s.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite() && plain_double(*f) == s)
+                .map(|_| format!("n:{s}"))
+        }
+        RawBsonRef::ObjectId(o) => Some(format!("o:{}", o.to_hex())),
+        RawBsonRef::String(s) => {
+            if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Some(format!("o:{}", s.to_ascii_lowercase()))
+            } else if is_plain_number(s) {
+                Some(format!("n:{s}"))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `42`, `-7`, `4.5`: what `String(n)` gives in JavaScript for a number, nothing else (no
+/// leading zeros, no `+`, no exponent), so `"0042"` stays a string.
+fn is_plain_number(s: &str) -> bool {
+    let body = s.strip_prefix('-').unwrap_or(s);
+    if body.is_empty() || body.len() > 20 {
+        return false;
+    }
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let int_ok = !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && (int == "0" || !int.starts_with('0'));
+    let frac_ok = frac.is_none_or(|f| {
+        !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) && !f.ends_with('0')
+    });
+    int_ok && frac_ok && s != "-0"
+}
+
+/// A double as JavaScript's `String(n)` writes it for ordinary magnitudes.
+fn plain_double(d: f64) -> String {
+    if d.fract() == 0.0 && d.abs() < 1e15 {
+        format!("{}", d as i64)
+    } else {
+        format!("{d}")
+    }
+}
+
+/// How many distinct values a stream holds: exact up to [`DistinctSketch::K`] distinct
+/// values, then a K-minimum-values estimate (about 3% error) in constant memory.
+#[derive(Debug, Clone, Default)]
+pub struct DistinctSketch {
+    smallest: BTreeSet<u64>,
+}
+
+impl DistinctSketch {
+    pub const K: usize = 1024;
+
+    pub fn add(&mut self, bytes: &[u8]) {
+        let mut h = DefaultHasher::new();
+        bytes.hash(&mut h);
+        let hash = h.finish();
+        if self.smallest.len() < Self::K {
+            self.smallest.insert(hash);
+        } else if let Some(&max) = self.smallest.last()
+            && hash < max
+            && self.smallest.insert(hash)
+        {
+            self.smallest.pop_last();
+        }
+    }
+
+    /// `(estimate, exact)`.
+    pub fn distinct(&self) -> (u64, bool) {
+        if self.smallest.len() < Self::K {
+            return (self.smallest.len() as u64, true);
+        }
+        let kth = self.smallest.last().copied().unwrap_or(u64::MAX) as f64;
+        let estimate = (Self::K as f64 - 1.0) * (u64::MAX as f64) / kth.max(1.0);
+        (estimate.round() as u64, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::oid::ObjectId;
+
+    #[test]
+    fn numbers_and_prefixes() {
+        assert_eq!(
+            split_number(RawBsonRef::String("TKT-00042")),
+            Some((Some("TKT-"), 42))
+        );
+        assert_eq!(
+            split_number(RawBsonRef::String("INV/2025-26/000123")),
+            Some((Some("INV/2025-26/"), 123))
+        );
+        assert_eq!(split_number(RawBsonRef::Int32(7)), Some((None, 7)));
+        assert_eq!(split_number(RawBsonRef::String("a1@x.com")), None);
+        assert_eq!(split_number(RawBsonRef::String("abc")), None);
+        assert_eq!(split_number(RawBsonRef::String("Issue 13")), None);
+    }
+
+    #[test]
+    fn identifier_names() {
+        for yes in [
+            "ticket_number",
+            "sessionId",
+            "resultToken",
+            "email",
+            "apiKey",
+            "invoiceNo",
+            "attemptId",
+            "user_id",
+        ] {
+            assert!(identifier_name(yes), "{yes}");
+        }
+        for no in [
+            "_id",
+            "status",
+            "createdAt",
+            "language",
+            "type",
+            "a.b",
+            "seq",
+        ] {
+            assert!(!identifier_name(no), "{no}");
+        }
+        assert_eq!(words("APIKey"), ["api", "key"]);
+    }
+
+    #[test]
+    fn folding_across_types() {
+        let oid = ObjectId::parse_str("68f79d23c1fc5f16390b5d86").unwrap();
+        assert_eq!(
+            type_folded(RawBsonRef::ObjectId(oid)),
+            type_folded(RawBsonRef::String("68F79D23C1FC5F16390B5D86"))
+        );
+        assert_eq!(
+            type_folded(RawBsonRef::Int32(42)),
+            type_folded(RawBsonRef::String("42"))
+        );
+        assert_eq!(
+            type_folded(RawBsonRef::Double(4.5)),
+            type_folded(RawBsonRef::String("4.5"))
+        );
+        assert_eq!(type_folded(RawBsonRef::String("0042")), None);
+        assert_eq!(type_folded(RawBsonRef::String("a@x.com")), None);
+    }
+
+    #[test]
+    fn sketch_is_exact_when_small_and_close_when_large() {
+        let mut s = DistinctSketch::default();
+        for i in 0..500u32 {
+            s.add(&(i % 300).to_le_bytes());
+        }
+        assert_eq!(s.distinct(), (300, true));
+        let mut big = DistinctSketch::default();
+        for i in 0..200_000u32 {
+            big.add(&i.to_le_bytes());
+        }
+        let (n, exact) = big.distinct();
+        assert!(!exact && (180_000..220_000).contains(&n), "{n}");
+    }
+}
