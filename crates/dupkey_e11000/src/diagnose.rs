@@ -481,8 +481,8 @@ fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-/// A field name as mongosh accepts it in an object literal.
-fn shell_name(name: &str) -> String {
+/// A field name as mongosh accepts it in an object literal (quoted when it must be).
+pub fn shell_name(name: &str) -> String {
     let plain = !name.is_empty()
         && name
             .chars()

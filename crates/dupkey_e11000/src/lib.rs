@@ -35,7 +35,9 @@ use std::ops::Range;
 
 use bson::Bson;
 
-pub use diagnose::{CounterFacts, Diagnosis, IndexFacts, LiveFacts, diagnose, shell_value};
+pub use diagnose::{
+    CounterFacts, Diagnosis, IndexFacts, LiveFacts, diagnose, shell_name, shell_value,
+};
 #[cfg(feature = "driver")]
 pub use driver::is_duplicate_key;
 pub use extjson::{key_to_json, value_to_json};

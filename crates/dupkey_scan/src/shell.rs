@@ -2,7 +2,7 @@
 //! prints must paste into mongosh as it is, whatever database is selected.
 
 use bson::{Bson, Document};
-use dupkey_e11000::shell_value;
+use dupkey_e11000::{shell_name, shell_value};
 
 /// `db.getSiblingDB("shop").getCollection("users")`: works from any current database and for
 /// any collection name.
@@ -27,16 +27,7 @@ pub fn string(s: &str) -> String {
 
 /// A field name as mongosh accepts it in an object literal (quoted when it must be).
 pub fn name(name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        name.to_string()
-    } else {
-        string(name)
-    }
+    shell_name(name)
 }
 
 /// A document literal: `{ email: 1, "a.b": -1 }`.
