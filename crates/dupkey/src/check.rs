@@ -293,14 +293,12 @@ fn write_text(
         format!(" ({})", options.join(", "))
     };
     writeln!(out, "unique index {key}{options} on {origin}")?;
-    let skipped = r.skipped_sparse + r.skipped_partial;
     let skipped_text = match (r.skipped_sparse, r.skipped_partial) {
         (0, 0) => String::new(),
         (s, 0) => format!(", {s} skipped by sparse"),
         (0, p) => format!(", {p} outside the partial filter"),
         (s, p) => format!(", {s} skipped by sparse, {p} outside the filter"),
     };
-    let _ = skipped;
     writeln!(
         out,
         "{} documents, {} would be indexed{skipped_text}",

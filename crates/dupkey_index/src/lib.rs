@@ -34,7 +34,7 @@ pub use duplicates::{
     CheckReport, Conflict, DuplicateFinder, FinderOptions, Unindexable, check_in_parallel,
 };
 pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, Skip};
-pub use spec::{IndexSpec, KeyField, default_name};
+pub use spec::{IndexSpec, KeyField, default_name, option_is_true};
 
 /// An index spec the server would reject, with the server's reasoning.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -77,8 +77,8 @@ impl IndexSpec {
             Ok(n) => n.to_string(),
             Err(_) => default_name(&key_pattern),
         };
-        let unique = truthy(doc.get("unique"));
-        let sparse = truthy(doc.get("sparse"));
+        let unique = option_is_true(doc.get("unique"));
+        let sparse = option_is_true(doc.get("sparse"));
         let partial_filter_doc = match doc.get("partialFilterExpression") {
             None => None,
             Some(Bson::Document(d)) => Some(d.clone()),
@@ -271,7 +271,8 @@ fn shown(v: &Bson) -> String {
     }
 }
 
-fn truthy(v: Option<&Bson>) -> bool {
+/// An index option's boolean value as the server reads it (`true`, or a non-zero number).
+pub fn option_is_true(v: Option<&Bson>) -> bool {
     match v {
         Some(Bson::Boolean(b)) => *b,
         Some(Bson::Int32(i)) => *i != 0,

@@ -2,7 +2,7 @@
 //! `listIndexes` or a dump's `metadata.json` give them), its options, and the unique indexes
 //! `dupkey.toml` declares for it.
 
-use bson::{Bson, Document};
+use bson::Document;
 use dupkey_index::IndexSpec;
 
 /// One index, parsed for the key generator.
@@ -37,7 +37,7 @@ impl IndexInfo {
             doc.insert("collation", c.clone());
         }
         // prepareUnique (6.0+) makes an index reject new duplicates: treat it as unique.
-        let prepare_unique = truthy(doc.get("prepareUnique"));
+        let prepare_unique = dupkey_index::option_is_true(doc.get("prepareUnique"));
         let spec = IndexSpec::from_document(&doc).map_err(|e| e.to_string())?;
         let collation = doc
             .get_document("collation")
@@ -162,16 +162,6 @@ impl CollectionInfo {
     pub fn looks_like_counters(&self) -> bool {
         let name = self.collection.to_ascii_lowercase();
         name.contains("counter") || name.contains("sequence")
-    }
-}
-
-pub(crate) fn truthy(v: Option<&Bson>) -> bool {
-    match v {
-        Some(Bson::Boolean(b)) => *b,
-        Some(Bson::Int32(i)) => *i != 0,
-        Some(Bson::Int64(i)) => *i != 0,
-        Some(Bson::Double(d)) => *d != 0.0,
-        _ => false,
     }
 }
 
