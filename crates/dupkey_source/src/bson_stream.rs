@@ -116,21 +116,18 @@ where
 {
     loop {
         let rest = &window[*start..];
-        let Some(prefix) = rest.first_chunk::<4>() else {
-            return Ok(4);
-        };
         let offset = base + to_u64(*start);
-        let declared = i32::from_le_bytes(*prefix);
-        let len = match usize::try_from(declared) {
-            Ok(len) if (5..=MAX_DOCUMENT_BYTES).contains(&len) => len,
-            _ => return Err(rules.origin.bad_length(offset, declared, rest).into()),
+        let len = match frame(rest) {
+            Frame::Need(n) => return Ok(n),
+            Frame::Document(len) => len,
+            Frame::BadLength(declared) => {
+                return Err(rules.origin.bad_length(offset, declared, rest).into());
+            }
+            Frame::Unterminated(len) => {
+                return Err(rules.origin.unterminated(offset, len, rest).into());
+            }
         };
-        let Some(bytes) = rest.get(..len) else {
-            return Ok(len);
-        };
-        if bytes[len - 1] != 0 {
-            return Err(rules.origin.unterminated(offset, len, rest).into());
-        }
+        let bytes = &rest[..len];
         *start += len;
         stats.bytes += to_u64(len);
         let checked = match RawDocument::from_bytes(bytes) {
@@ -159,8 +156,39 @@ where
     }
 }
 
+/// What the bytes at the front of a window hold, judged from the int32 length prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Frame {
+    /// Not all of it is there: this many bytes (4 for the prefix, else the whole document)
+    /// must be.
+    Need(usize),
+    /// A whole document of this many bytes, ending in its 0 byte.
+    Document(usize),
+    /// A length no document can have (below 5, above [`MAX_DOCUMENT_BYTES`], negative).
+    BadLength(i32),
+    /// A plausible length whose last byte is not 0: the prefix lies.
+    Unterminated(usize),
+}
+
+/// The one length check of every BSON document read from a stream (files and archives).
+pub(crate) fn frame(rest: &[u8]) -> Frame {
+    let Some(prefix) = rest.first_chunk::<4>() else {
+        return Frame::Need(4);
+    };
+    let declared = i32::from_le_bytes(*prefix);
+    let len = match usize::try_from(declared) {
+        Ok(len) if (5..=MAX_DOCUMENT_BYTES).contains(&len) => len,
+        _ => return Frame::BadLength(declared),
+    };
+    match rest.get(..len) {
+        None => Frame::Need(len),
+        Some(bytes) if bytes[len - 1] != 0 => Frame::Unterminated(len),
+        Some(_) => Frame::Document(len),
+    }
+}
+
 /// Reads until `dst` is full or the input ends.
-fn fill(input: &mut impl Read, dst: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn fill(input: &mut impl Read, dst: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < dst.len() {
         match input.read(&mut dst[filled..]) {
@@ -173,7 +201,7 @@ fn fill(input: &mut impl Read, dst: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-fn to_u64(n: usize) -> u64 {
+pub(crate) fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
@@ -228,9 +256,9 @@ fn hint(start: &[u8]) -> String {
     let first = start.iter().copied().find(|b| !b.is_ascii_whitespace());
     if start.starts_with(&[0x1f, 0x8b]) {
         "; the file starts like gzip data: name it .bson.gz".to_string()
-    } else if start.starts_with(&[0x6d, 0xe2, 0x99, 0x81]) {
-        "; the file is a mongodump --archive, which is not read yet: dump to a directory \
-         (mongodump --out DIR) instead"
+    } else if start.starts_with(&crate::archive::ARCHIVE_MAGIC) {
+        "; the file starts like a mongodump --archive: name the archive itself, not a .bson \
+         file taken from it"
             .to_string()
     } else if matches!(first, Some(b'{' | b'[')) {
         "; the file looks like JSON: name it .json or .jsonl".to_string()

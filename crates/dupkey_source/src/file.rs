@@ -1,5 +1,6 @@
 //! One collection read from disk: a `.bson`/`.bson.gz` file, a JSON-lines file of Extended
-//! JSON documents (mongoexport output), or a collection inside a mongodump directory.
+//! JSON documents (mongoexport output), a collection inside a mongodump directory, or one
+//! inside a `mongodump --archive` file.
 //!
 //! A [`CollectionReader`] holds only paths and the small metadata file; every
 //! [`CollectionReader::for_each`] opens the data file afresh and streams it, so a caller can
@@ -16,7 +17,7 @@ use flate2::bufread::MultiGzDecoder;
 
 use crate::bson_stream::{DEFAULT_CHUNK, Framing, MAX_DOCUMENT_BYTES, Origin, scan_bson};
 use crate::metadata::{CollectionMetadata, read_metadata_file};
-use crate::{SourceError, dump, jsonl};
+use crate::{SourceError, archive, dump, jsonl};
 
 /// Buffer between the file and the gzip decoder.
 const GZIP_INPUT_BUFFER: usize = 256 * 1024;
@@ -63,7 +64,7 @@ impl ReadProgress {
         self.0.load(Ordering::Relaxed)
     }
 
-    fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.0.store(0, Ordering::Relaxed);
     }
 }
@@ -90,12 +91,16 @@ pub struct CollectionReader {
     size: Option<u64>,
     framing: Framing,
     progress: ReadProgress,
+    /// A collection of a `mongodump --archive` file: `path` is the archive.
+    archive: bool,
 }
 
 /// Opens one collection from a path: a `.bson` or `.bson.gz` file, a JSON-lines file of
 /// Extended JSON documents (`.json`/`.jsonl`/`.ndjson`, optionally `.gz`), a mongodump database
-/// folder (`collection` names the collection) or a whole mongodump directory (`collection` is
-/// `db.coll`; plain `coll` does when the dump holds one database).
+/// folder (`collection` names the collection), a whole mongodump directory (`collection` is
+/// `db.coll`; plain `coll` does when the dump holds one database), or a `mongodump --archive`
+/// file, gzipped or not (`db.coll`, or a `coll` only one database holds; nothing for an
+/// archive of one collection).
 ///
 /// For a single file, `collection` only names it when nothing else does.
 pub fn open_collection(
@@ -105,6 +110,9 @@ pub fn open_collection(
     let meta = std::fs::metadata(path).map_err(|e| open_error(path, &e))?;
     if meta.is_dir() {
         return dump::open_in_dump(path, collection);
+    }
+    if archive::sniff_archive(path)?.is_some() {
+        return archive::open_member(path, collection);
     }
     let mut reader = CollectionReader::open_file(path)?;
     if let Some(wanted) = collection {
@@ -173,7 +181,20 @@ impl CollectionReader {
                 validate: false,
             },
             progress: ReadProgress::default(),
+            archive: false,
         })
+    }
+
+    /// A collection of the archive at `path`, with the metadata its prelude carries.
+    pub(crate) fn with_archive_facts(
+        mut self,
+        namespace: String,
+        metadata: Option<CollectionMetadata>,
+    ) -> Self {
+        self.namespace = Some(namespace);
+        self.metadata = metadata;
+        self.archive = true;
+        self
     }
 
     pub(crate) fn with_dump_facts(
@@ -205,7 +226,7 @@ impl CollectionReader {
         self.framing.validate = on;
     }
 
-    /// The data file.
+    /// The data file (the archive, for a collection of one).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -218,12 +239,17 @@ impl CollectionReader {
         self.gzip
     }
 
+    /// Whether the collection is read from a `mongodump --archive` file.
+    pub fn is_archive(&self) -> bool {
+        self.archive
+    }
+
     /// `db.coll` when the dump layout or the metadata tells (or the caller named it).
     pub fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
     }
 
-    /// What `<coll>.metadata.json(.gz)` beside the data file says.
+    /// What `<coll>.metadata.json(.gz)` beside the data file (or the archive's prelude) says.
     pub fn metadata(&self) -> Option<&CollectionMetadata> {
         self.metadata.as_ref()
     }
@@ -232,7 +258,8 @@ impl CollectionReader {
         self.metadata_path.as_deref()
     }
 
-    /// Size of the data file on disk (compressed, for gzip), for progress and ETA.
+    /// Size of the data file on disk (compressed, for gzip; the whole archive, for a collection
+    /// of one), for progress and ETA.
     pub fn size_hint(&self) -> Option<u64> {
         self.size
     }
@@ -250,6 +277,17 @@ impl CollectionReader {
         E: From<SourceError>,
         F: FnMut(&RawDocument) -> Result<(), E>,
     {
+        if self.archive {
+            let namespace = self.namespace.as_deref().unwrap_or_default();
+            return archive::read_member(
+                &self.path,
+                namespace,
+                self.framing,
+                &self.progress,
+                opts,
+                f,
+            );
+        }
         let file = File::open(&self.path).map_err(|e| open_error(&self.path, &e))?;
         self.progress.reset();
         let input = Counted {
@@ -376,13 +414,9 @@ fn sniff(path: &Path) -> Result<(DataFormat, bool), SourceError> {
             Ok((DataFormat::Bson, gzip))
         }
         _ if matches!(first, Some(b'{' | b'[')) => Ok((DataFormat::ExtendedJson, gzip)),
-        _ if head.starts_with(&[0x6d, 0xe2, 0x99, 0x81]) => Err(unsupported(
-            "a mongodump --archive file, which is not read yet; dump to a directory \
-             (mongodump --out DIR) instead",
-        )),
         _ => Err(unsupported(
-            "neither BSON nor JSON; name a .bson, .bson.gz, .json or .jsonl file, or a mongodump \
-             directory",
+            "neither BSON nor JSON; name a .bson, .bson.gz, .json or .jsonl file, a mongodump \
+             --archive file or a mongodump directory",
         )),
     }
 }
@@ -442,9 +476,15 @@ pub(crate) fn read_error(path: &Path, gzip: bool, offset: u64, e: &io::Error) ->
 }
 
 /// Counts the bytes read from disk into a [`ReadProgress`].
-struct Counted<R> {
+pub(crate) struct Counted<R> {
     inner: R,
     progress: ReadProgress,
+}
+
+impl<R> Counted<R> {
+    pub(crate) fn new(inner: R, progress: ReadProgress) -> Self {
+        Counted { inner, progress }
+    }
 }
 
 impl<R: Read> Read for Counted<R> {

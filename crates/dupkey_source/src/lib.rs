@@ -1,10 +1,12 @@
 //! Where dupkey reads MongoDB data from: live deployments, read-only, and files on disk
-//! (mongodump directories, `.bson`/`.bson.gz` files, JSON lines of Extended JSON).
+//! (mongodump directories and `--archive` files, `.bson`/`.bson.gz` files, JSON lines of
+//! Extended JSON).
 //!
 //! Only this crate (and, later, the fix crate) talks to a server. Every command it sends is
 //! bounded by `maxTimeMS`, takes no locks and needs only read access (`read` on the database,
 //! `listCollections`/`listIndexes` included in it). Files are streamed, never loaded whole.
 
+mod archive;
 mod bson_stream;
 mod dump;
 mod facts;
@@ -23,6 +25,9 @@ use futures_util::TryStreamExt;
 use mongodb::Client;
 use mongodb::options::ClientOptions;
 
+pub use archive::{
+    ARCHIVE_MAGIC, ArchiveCollection, ArchiveEvent, ArchiveHeader, ArchiveReader, open_archive,
+};
 pub use bson_stream::MAX_DOCUMENT_BYTES;
 pub use dump::{DumpCollection, list_dump_collections};
 pub use facts::{ErrorTarget, gather_facts};
@@ -145,6 +150,25 @@ pub enum SourceError {
     NeedCollection {
         path: PathBuf,
         available: Vec<String>,
+    },
+    #[error(
+        "{} is a mongodump archive of several collections: name the one to read (--collection {}); \
+         it holds {}",
+        path.display(), available.first().map_or("db.coll", String::as_str), name_list(available)
+    )]
+    NeedArchiveCollection {
+        path: PathBuf,
+        available: Vec<String>,
+    },
+    /// A `mongodump --archive` file that cannot be read as one: the message names the file,
+    /// the offset (uncompressed, for gzip) and the next step.
+    #[error("{message}")]
+    Archive {
+        path: PathBuf,
+        /// In the uncompressed stream.
+        offset: u64,
+        gzip: bool,
+        message: String,
     },
     #[error(
         "{} has no collection {requested}; it holds {}",

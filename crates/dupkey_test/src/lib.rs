@@ -7,6 +7,7 @@
 //! [`build_dump`] turns a dump kept as reviewable text (`<db>/<coll>.json` Extended JSON lines
 //! beside `<db>/<coll>.metadata.json`, as in `examples/seeds`) into the layout mongodump
 //! writes (`<db>/<coll>.bson`, optionally gzipped file by file like `mongodump --gzip`).
+//! [`build_archive`] writes the same collections as one `mongodump --archive` stream.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -140,6 +141,220 @@ pub fn json_lines_to_bson(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// One collection of an archive to build.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveInput {
+    pub db: String,
+    pub collection: String,
+    /// The `metadata.json` text the prelude carries (empty for none).
+    pub metadata: String,
+    /// The prelude's `type`: `""`, `"view"` or `"timeseries"`.
+    pub collection_type: String,
+    /// Raw BSON documents. A view's are not written; a time-series collection's go out as
+    /// `<db>.system.buckets.<coll>`, as mongodump writes them for servers before 8.3.
+    pub documents: Vec<Vec<u8>>,
+}
+
+/// An archive and where its parts are, for tests that cut or damage it.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveLayout {
+    /// The uncompressed stream.
+    pub bytes: Vec<u8>,
+    /// Every block boundary: the end of the prelude, and the end of every block after it
+    /// (the last one is `bytes.len()`).
+    pub boundaries: Vec<usize>,
+    /// `(offset, length)` of every document, in stream order.
+    pub documents: Vec<(usize, usize)>,
+    /// `(namespace, offset)` of every EOF block header.
+    pub eof_blocks: Vec<(String, usize)>,
+}
+
+/// Lays out a `mongodump --archive` stream the way mongo-tools' multiplexer writes it: the
+/// magic number, the prelude (header, one entry per collection, terminator), then segments
+/// `{db, collection, EOF: false, CRC: 0}` + documents + terminator, taking `interleave`
+/// documents of each collection in turn (0: all of one collection, then the next), and an EOF
+/// block `{db, collection, EOF: true, CRC}` + terminator right after a collection's last
+/// segment. An empty collection gets an empty segment, then its EOF block (mongodump flushes
+/// its empty buffer on close). `CRC` is the CRC-64/XZ of the collection's document bytes.
+pub fn layout_archive(collections: &[ArchiveInput], interleave: usize) -> ArchiveLayout {
+    let mut out = ArchiveLayout::default();
+    out.bytes.extend_from_slice(&[0x6d, 0xe2, 0x99, 0x81]);
+    let header = bson::doc! {
+        "concurrent_collections": 4_i32,
+        "version": "0.1",
+        "server_version": "8.0.4",
+        "tool_version": "100.10.0",
+    };
+    push_doc(&mut out.bytes, &header);
+    for c in collections {
+        let entry = bson::doc! {
+            "db": &c.db,
+            "collection": &c.collection,
+            "metadata": &c.metadata,
+            "size": 0_i64,
+            "type": &c.collection_type,
+        };
+        push_doc(&mut out.bytes, &entry);
+    }
+    out.bytes.extend_from_slice(&TERMINATOR);
+    out.boundaries.push(out.bytes.len());
+
+    let live: Vec<usize> = (0..collections.len())
+        .filter(|&i| collections[i].collection_type != "view")
+        .collect();
+    let mut next = vec![0_usize; collections.len()];
+    let mut crcs = vec![0_u64; collections.len()];
+    let mut hashed: Vec<Vec<u8>> = vec![Vec::new(); collections.len()];
+    let mut open = live.clone();
+    while !open.is_empty() {
+        let mut still = Vec::new();
+        for &i in &open {
+            let c = &collections[i];
+            let data_collection = if c.collection_type == "timeseries" {
+                format!("system.buckets.{}", c.collection)
+            } else {
+                c.collection.clone()
+            };
+            let take = if interleave == 0 {
+                c.documents.len()
+            } else {
+                interleave
+            };
+            let end = (next[i] + take).min(c.documents.len());
+            if next[i] < end || c.documents.is_empty() {
+                let segment = bson::doc! {
+                    "db": &c.db, "collection": &data_collection, "EOF": false, "CRC": 0_i64,
+                };
+                push_doc(&mut out.bytes, &segment);
+                for doc in &c.documents[next[i]..end] {
+                    out.documents.push((out.bytes.len(), doc.len()));
+                    out.bytes.extend_from_slice(doc);
+                    hashed[i].extend_from_slice(doc);
+                }
+                out.bytes.extend_from_slice(&TERMINATOR);
+                out.boundaries.push(out.bytes.len());
+                next[i] = end;
+            }
+            if next[i] < c.documents.len() {
+                still.push(i);
+                continue;
+            }
+            crcs[i] = crc64(&hashed[i]);
+            out.eof_blocks
+                .push((format!("{}.{}", c.db, data_collection), out.bytes.len()));
+            let eof = bson::doc! {
+                "db": &c.db,
+                "collection": &data_collection,
+                "EOF": true,
+                "CRC": crcs[i] as i64,
+            };
+            push_doc(&mut out.bytes, &eof);
+            out.bytes.extend_from_slice(&TERMINATOR);
+            out.boundaries.push(out.bytes.len());
+        }
+        open = still;
+    }
+    out
+}
+
+/// A `mongodump --archive` file's bytes (see [`layout_archive`]), gzipped as a whole when
+/// `gzip` (`mongodump --archive --gzip`).
+pub fn build_archive(collections: &[ArchiveInput], interleave: usize, gzip: bool) -> Vec<u8> {
+    let bytes = layout_archive(collections, interleave).bytes;
+    if gzip { gzip_bytes(&bytes) } else { bytes }
+}
+
+/// The collections of a dump kept as text (`<db>/<coll>.json` beside
+/// `<db>/<coll>.metadata.json`, as in `examples/seeds`), ready for [`build_archive`], sorted by
+/// namespace. A metadata file without documents is a collection with none (a view when its
+/// metadata says `"type": "view"`).
+pub fn archive_inputs_from_text_dump(src: &Path) -> io::Result<Vec<ArchiveInput>> {
+    let mut out = Vec::new();
+    let mut dbs: Vec<_> = std::fs::read_dir(src)?.collect::<Result<_, _>>()?;
+    dbs.sort_by_key(std::fs::DirEntry::path);
+    for db in dbs.iter().filter(|d| d.path().is_dir()) {
+        let db_name = db.file_name().to_string_lossy().into_owned();
+        let mut files: Vec<_> = std::fs::read_dir(db.path())?.collect::<Result<_, _>>()?;
+        files.sort_by_key(std::fs::DirEntry::path);
+        for file in files {
+            let name = file.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".metadata.json") else {
+                continue;
+            };
+            let metadata = std::fs::read_to_string(file.path())?;
+            let collection_type = serde_json::from_str::<serde_json::Value>(&metadata)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            let data = db.path().join(format!("{stem}.json"));
+            let documents = if data.is_file() {
+                json_lines_to_documents(&std::fs::read_to_string(&data)?).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}: {e}", data.display()),
+                    )
+                })?
+            } else {
+                Vec::new()
+            };
+            out.push(ArchiveInput {
+                db: db_name.clone(),
+                collection: stem.to_string(),
+                metadata,
+                collection_type,
+                documents,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Extended JSON documents, one per line, as raw BSON documents.
+pub fn json_lines_to_documents(text: &str) -> Result<Vec<Vec<u8>>, String> {
+    let bytes = json_lines_to_bson(text)?;
+    let mut docs = Vec::new();
+    let mut at = 0;
+    while at + 4 <= bytes.len() {
+        let mut prefix = [0_u8; 4];
+        prefix.copy_from_slice(&bytes[at..at + 4]);
+        let len = u32::from_le_bytes(prefix) as usize;
+        docs.push(bytes[at..at + len].to_vec());
+        at += len;
+    }
+    Ok(docs)
+}
+
+/// CRC-64/XZ (ECMA-182 polynomial, reflected, initial value and final XOR all ones), bit by
+/// bit: Go's `hash/crc64` with `crc64.ECMA`, as mongodump checksums archive namespaces.
+pub fn crc64(bytes: &[u8]) -> u64 {
+    const POLY: u64 = 0xC96C_5795_D787_0F42;
+    let mut crc = u64::MAX;
+    for &b in bytes {
+        crc ^= u64::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ POLY
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+const TERMINATOR: [u8; 4] = [0xff; 4];
+
+fn push_doc(out: &mut Vec<u8>, doc: &bson::Document) {
+    let raw = bson::RawDocumentBuf::try_from(doc).expect("a document the test built");
+    out.extend_from_slice(raw.as_bytes());
+}
+
+fn gzip_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).expect("gzip into memory");
+    enc.finish().expect("gzip into memory")
+}
+
 fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> io::Result<()> {
     let file = std::fs::File::create(path)?;
     if gzip {
@@ -155,6 +370,15 @@ fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn crc64_is_go_crc64_ecma() {
+        // Values printed by Go 1.19's hash/crc64 with crc64.MakeTable(crc64.ECMA).
+        assert_eq!(super::crc64(b"123456789"), 0x995d_c9bb_df19_39fa);
+        assert_eq!(super::crc64(b""), 0);
+        let data: Vec<u8> = (0..1000_u32).map(|i| (i * 31 + 7) as u8).collect();
+        assert_eq!(super::crc64(&data), 0x5e97_2303_7b38_c574);
+    }
+
     #[test]
     fn names_stay_in_the_test_namespace() {
         assert_eq!(
