@@ -17,14 +17,16 @@ use crate::{ColorChoice, EXIT_FOUND, Format};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A mongodump directory or database folder, a `.bson`/`.bson.gz` file, a JSON-lines file
-    /// of Extended JSON documents, or a `mongodb://` connection string.
+    /// A mongodump directory or database folder, a `mongodump --archive` file (plain or
+    /// --gzip), a `.bson`/`.bson.gz` file, a JSON-lines file of Extended JSON documents, or a
+    /// `mongodb://` connection string.
     source: String,
     /// The index, as listIndexes or createIndex show it: `{"key": {"email": 1}, "unique": true}`.
     /// `@FILE` reads it from a file. Without "unique", the index is checked as unique.
     #[arg(long, value_name = "SPEC")]
     index: String,
-    /// The collection (`coll`, or `db.coll` for a whole dump or a URI without a database).
+    /// The collection (`coll`, or `db.coll` for a whole dump, an archive whose databases share
+    /// the name, or a URI without a database).
     #[arg(long)]
     collection: Option<String>,
     /// The database (for a URI without one in its path).

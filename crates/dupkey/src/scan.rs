@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use bson::{Document, doc};
 use dupkey_e11000::value_to_json;
-use dupkey_scan::{Config, Finding, PassOptions, RULES, Report, Scanner, Selection, Severity};
+use dupkey_scan::{
+    CollectionInfo, CollectionPass, CollectionStats, Config, Finding, PassOptions, PassPlan, RULES,
+    Report, Scanner, Selection, Severity,
+};
 use dupkey_source::{
-    CollectionReader, DataFormat, LiveSource, ReadOptions, list_dump_collections, open_collection,
-    redact_uri,
+    ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadOptions, is_archive,
+    list_dump_collections, open_archive, open_collection, redact_uri,
 };
 use serde_json::{Value, json};
 
@@ -21,8 +24,9 @@ use crate::{ColorChoice, EXIT_FOUND, Format};
 pub struct Args {
     /// A mongodump directory (whole dump or one database folder, plain or --gzip; a folder of
     /// `<coll>.json` Extended JSON files beside their `<coll>.metadata.json` too), a
-    /// `.bson`/`.bson.gz` file, a JSON-lines file of Extended JSON documents, or a
-    /// `mongodb://` connection string (read-only; the database from its path or --db).
+    /// `mongodump --archive` file (plain or --gzip; read in one pass), a `.bson`/`.bson.gz`
+    /// file, a JSON-lines file of Extended JSON documents, or a `mongodb://` connection string
+    /// (read-only; the database from its path or --db).
     source: String,
     /// Only this database of a whole dump; the database to scan on a server.
     #[arg(long)]
@@ -50,6 +54,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Memory for grouping keys per collection before spilling to disk: bytes, or K, M, G.
+    /// An archive's collections, read together, share it.
     #[arg(long, default_value = "512M", value_parser = crate::check::parse_size)]
     memory_limit: usize,
     /// Count and skip invalid records instead of stopping at the first one.
@@ -135,6 +140,9 @@ fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) ->
         )
     })?;
     if !meta.is_dir() {
+        if is_archive(path)? {
+            return scan_archive(args, scanner, skipped, path);
+        }
         let mut reader = open_collection(path, args.collection.as_deref())?;
         let namespace = reader
             .namespace()
@@ -175,6 +183,181 @@ fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) ->
         bail!("{} holds no {wanted}", path.display());
     }
     Ok(invalid)
+}
+
+/// Scans the selected collections of a `mongodump --archive` file in one pass over the stream:
+/// a pass per collection, alive from its first document to its EOF block, fed as the
+/// interleaved segments come. Returns the invalid records skipped.
+///
+/// The memory budget is shared between the passes alive at once. mongodump writes at most
+/// `concurrent_collections` (its header says how many) namespaces at a time, so each pass
+/// gets that fraction of what is free when it starts, and gives it back at its EOF block. An
+/// archive that interleaves more than it says gets what is left, split between the rest.
+fn scan_archive(
+    args: &Args,
+    scanner: &mut Scanner,
+    skipped: &mut Vec<String>,
+    path: &Path,
+) -> Result<u64> {
+    let mut archive = open_archive(path)?;
+    let collections = archive.collections();
+    let mut chosen: Vec<usize> = Vec::new();
+    for (i, c) in collections.iter().enumerate() {
+        if c.is_oplog() || args.db.as_deref().is_some_and(|db| db != c.database) {
+            continue;
+        }
+        if let Some(wanted) = args.collection.as_deref()
+            && wanted != c.namespace
+            && wanted != c.collection
+        {
+            continue;
+        }
+        if !c.holds_documents() {
+            let kind = if c.is_view() {
+                "view"
+            } else {
+                "time-series collection"
+            };
+            skipped.push(format!("{}: a {kind}, not scanned", c.namespace));
+            continue;
+        }
+        chosen.push(i);
+    }
+    chosen.sort_by(|&a, &b| collections[a].namespace.cmp(&collections[b].namespace));
+    if chosen.is_empty() {
+        let wanted = match (&args.db, &args.collection) {
+            (Some(db), Some(c)) => format!("collection {c} in database {db}"),
+            (Some(db), None) => format!("database {db}"),
+            (None, Some(c)) => format!("collection {c}"),
+            (None, None) => "collections with documents".to_string(),
+        };
+        bail!("{} holds no {wanted}", path.display());
+    }
+    let mut slot_of = vec![None; collections.len()];
+    for (slot, &i) in chosen.iter().enumerate() {
+        slot_of[i] = Some(slot);
+    }
+    let infos: Vec<CollectionInfo> = chosen
+        .iter()
+        .map(|&i| {
+            let c = &collections[i];
+            let (indexes, options) = match &c.metadata {
+                Some(m) => (m.indexes.clone(), m.options.clone()),
+                None => (
+                    vec![doc! { "v": 2, "key": { "_id": 1 }, "name": "_id_" }],
+                    Document::new(),
+                ),
+            };
+            scanner.catalog(&c.namespace, &indexes, &options)
+        })
+        .collect();
+    let plan = Selection::new(&args.select, &args.ignore)
+        .map_err(anyhow::Error::msg)?
+        .plan();
+    let options = |memory_limit| PassOptions {
+        memory_limit,
+        plan,
+        ..PassOptions::default()
+    };
+    let mut pool = MemoryPool {
+        available: args.memory_limit,
+        live: 0,
+        unopened: chosen.len(),
+        concurrency: archive.header().concurrency().min(chosen.len()),
+    };
+    const GROUP_ERROR: &str =
+        "cannot group keys on disk (temporary directory full or not writable?)";
+
+    let plans: Vec<std::cell::OnceCell<PassPlan<'_>>> =
+        infos.iter().map(|_| std::cell::OnceCell::new()).collect();
+    let mut passes: Vec<Option<CollectionPass<'_>>> = infos.iter().map(|_| None).collect();
+    let mut results: Vec<Option<CollectionStats>> = infos.iter().map(|_| None).collect();
+    let mut shares = vec![0_usize; infos.len()];
+    let read = archive.stream(
+        &ReadOptions {
+            skip_invalid: args.skip_invalid,
+        },
+        |event| {
+            match event {
+                ArchiveEvent::Document {
+                    collection,
+                    document,
+                } => {
+                    let Some(slot) = slot_of[collection] else {
+                        return Ok(());
+                    };
+                    if passes[slot].is_none() {
+                        shares[slot] = pool.take();
+                        let plan = plans[slot]
+                            .get_or_init(|| PassPlan::new(&infos[slot], options(shares[slot])));
+                        passes[slot] = Some(plan.start());
+                    }
+                    if let Some(pass) = passes[slot].as_mut() {
+                        pass.add(document)
+                            .map_err(|e| anyhow::Error::from(e).context(GROUP_ERROR))?;
+                    }
+                }
+                ArchiveEvent::End { collection } => {
+                    let Some(slot) = slot_of[collection] else {
+                        return Ok(());
+                    };
+                    if let Some(pass) = passes[slot].take() {
+                        results[slot] = Some(pass.finish().context(GROUP_ERROR)?);
+                        pool.give(shares[slot]);
+                    }
+                }
+                _ => {}
+            }
+            Ok::<(), anyhow::Error>(())
+        },
+    )?;
+    // Collections still open (a cut archive read with --skip-invalid) end here; those without
+    // documents get an empty pass.
+    for slot in 0..infos.len() {
+        if results[slot].is_some() {
+            continue;
+        }
+        results[slot] = Some(match passes[slot].take() {
+            Some(pass) => pass.finish().context(GROUP_ERROR)?,
+            None => PassPlan::new(&infos[slot], options(0)).start().finish()?,
+        });
+    }
+    drop(passes);
+    drop(plans);
+    for (info, stats) in infos.into_iter().zip(results) {
+        scanner.add(info, stats.unwrap_or_default());
+    }
+    Ok(read.invalid)
+}
+
+/// The memory budget of an archive scan, shared out as passes start and end.
+#[derive(Debug)]
+struct MemoryPool {
+    available: usize,
+    live: usize,
+    unopened: usize,
+    /// How many passes the archive lets be alive at once.
+    concurrency: usize,
+}
+
+impl MemoryPool {
+    fn take(&mut self) -> usize {
+        let ways = if self.live < self.concurrency {
+            self.concurrency - self.live
+        } else {
+            self.unopened.max(1)
+        };
+        let share = self.available / ways.max(1);
+        self.available -= share;
+        self.live += 1;
+        self.unopened = self.unopened.saturating_sub(1);
+        share
+    }
+
+    fn give(&mut self, share: usize) {
+        self.available += share;
+        self.live = self.live.saturating_sub(1);
+    }
 }
 
 /// Scans a live database, read-only: `listCollections`, `listIndexes`, then one `find` over

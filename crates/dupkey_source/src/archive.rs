@@ -484,6 +484,23 @@ impl ArchiveReader {
 const NEXT_BROKEN: &str = "nothing after it can be read safely, not even with --skip-invalid: \
                            check that this is a mongodump --archive file, or dump it again";
 
+/// Whether the file at `path` is to be read as a `mongodump --archive` file (gzipped or not):
+/// its first bytes say so, or its name does (`*.archive`, `*.archive.gz`, `*.agz`, or
+/// `archive`/`archive.gz` as `mongodump --archive=DIR` names it), in which case reading it
+/// tells what is wrong with it.
+pub fn is_archive(path: &Path) -> Result<bool, SourceError> {
+    Ok(archive_name(path) || sniff_archive(path)?.is_some())
+}
+
+fn archive_name(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    name == "archive" || name.ends_with(".archive") || name.ends_with(".agz")
+}
+
 /// Whether `path` is a mongodump archive (`Some(gzip)`), judged from its first bytes. Files
 /// too short, or whose gzip stream does not start cleanly, are not.
 pub(crate) fn sniff_archive(path: &Path) -> Result<Option<bool>, SourceError> {
@@ -1838,14 +1855,14 @@ mod tests {
                 .to_string()
                 .contains("1 bytes long")
         );
-        // Not an archive at all: open_collection does not take it for one.
+        // Not an archive at all: open_collection does not take it for one...
+        let path = write(dir.path(), "x.bin", b"hello world");
+        let err = open_collection(&path, None).unwrap_err();
+        assert!(err.to_string().contains("neither BSON nor JSON"), "{err}");
+        // ...unless its name says it is one: then it says why it cannot be read as one.
         let path = write(dir.path(), "x.archive", b"hello world");
-        assert!(
-            open_collection(&path, None)
-                .unwrap_err()
-                .to_string()
-                .contains("neither BSON nor JSON")
-        );
+        let err = open_collection(&path, None).unwrap_err();
+        assert!(err.to_string().contains("starts with 68 65 6C 6C"), "{err}");
 
         let layout = layout_archive(&sample(), 2);
         let (at, len) = layout.documents[3];

@@ -111,7 +111,7 @@ pub fn open_collection(
     if meta.is_dir() {
         return dump::open_in_dump(path, collection);
     }
-    if archive::sniff_archive(path)?.is_some() {
+    if archive::is_archive(path)? {
         return archive::open_member(path, collection);
     }
     let mut reader = CollectionReader::open_file(path)?;

@@ -26,7 +26,8 @@ use mongodb::Client;
 use mongodb::options::ClientOptions;
 
 pub use archive::{
-    ARCHIVE_MAGIC, ArchiveCollection, ArchiveEvent, ArchiveHeader, ArchiveReader, open_archive,
+    ARCHIVE_MAGIC, ArchiveCollection, ArchiveEvent, ArchiveHeader, ArchiveReader, is_archive,
+    open_archive,
 };
 pub use bson_stream::MAX_DOCUMENT_BYTES;
 pub use dump::{DumpCollection, list_dump_collections};

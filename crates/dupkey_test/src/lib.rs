@@ -169,18 +169,34 @@ pub struct ArchiveLayout {
     pub eof_blocks: Vec<(String, usize)>,
 }
 
+/// How many collections mongodump writes at once by default (`--numParallelCollections`),
+/// which the header of the archives built here states.
+pub const ARCHIVE_CONCURRENCY: usize = 4;
+
 /// Lays out a `mongodump --archive` stream the way mongo-tools' multiplexer writes it: the
 /// magic number, the prelude (header, one entry per collection, terminator), then segments
 /// `{db, collection, EOF: false, CRC: 0}` + documents + terminator, taking `interleave`
-/// documents of each collection in turn (0: all of one collection, then the next), and an EOF
+/// documents of each open collection in turn (0: all of one collection at once), and an EOF
 /// block `{db, collection, EOF: true, CRC}` + terminator right after a collection's last
-/// segment. An empty collection gets an empty segment, then its EOF block (mongodump flushes
-/// its empty buffer on close). `CRC` is the CRC-64/XZ of the collection's document bytes.
+/// segment. Like mongodump, at most [`ARCHIVE_CONCURRENCY`] collections are open at once; the
+/// next one opens when one ends. An empty collection gets an empty segment, then its EOF
+/// block (mongodump flushes its empty buffer on close). `CRC` is the CRC-64/XZ of the
+/// collection's document bytes.
 pub fn layout_archive(collections: &[ArchiveInput], interleave: usize) -> ArchiveLayout {
+    layout_archive_with(collections, interleave, ARCHIVE_CONCURRENCY)
+}
+
+/// [`layout_archive`] with `at_once` collections open at a time (0: all of them), whatever
+/// the header says: an archive that interleaves more than its header announces.
+pub fn layout_archive_with(
+    collections: &[ArchiveInput],
+    interleave: usize,
+    at_once: usize,
+) -> ArchiveLayout {
     let mut out = ArchiveLayout::default();
     out.bytes.extend_from_slice(&[0x6d, 0xe2, 0x99, 0x81]);
     let header = bson::doc! {
-        "concurrent_collections": 4_i32,
+        "concurrent_collections": ARCHIVE_CONCURRENCY as i32,
         "version": "0.1",
         "server_version": "8.0.4",
         "tool_version": "100.10.0",
@@ -199,13 +215,19 @@ pub fn layout_archive(collections: &[ArchiveInput], interleave: usize) -> Archiv
     out.bytes.extend_from_slice(&TERMINATOR);
     out.boundaries.push(out.bytes.len());
 
-    let live: Vec<usize> = (0..collections.len())
+    let mut waiting: std::collections::VecDeque<usize> = (0..collections.len())
         .filter(|&i| collections[i].collection_type != "view")
         .collect();
+    let width = if at_once == 0 { waiting.len() } else { at_once };
     let mut next = vec![0_usize; collections.len()];
     let mut crcs = vec![0_u64; collections.len()];
     let mut hashed: Vec<Vec<u8>> = vec![Vec::new(); collections.len()];
-    let mut open = live.clone();
+    let mut open: Vec<usize> = Vec::new();
+    while open.len() < width
+        && let Some(i) = waiting.pop_front()
+    {
+        open.push(i);
+    }
     while !open.is_empty() {
         let mut still = Vec::new();
         for &i in &open {
@@ -251,6 +273,9 @@ pub fn layout_archive(collections: &[ArchiveInput], interleave: usize) -> Archiv
             push_doc(&mut out.bytes, &eof);
             out.bytes.extend_from_slice(&TERMINATOR);
             out.boundaries.push(out.bytes.len());
+            if let Some(next) = waiting.pop_front() {
+                still.push(next);
+            }
         }
         open = still;
     }
@@ -349,7 +374,8 @@ fn push_doc(out: &mut Vec<u8>, doc: &bson::Document) {
     out.extend_from_slice(raw.as_bytes());
 }
 
-fn gzip_bytes(bytes: &[u8]) -> Vec<u8> {
+/// `bytes` gzipped, as one member.
+pub fn gzip_bytes(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(bytes).expect("gzip into memory");
     enc.finish().expect("gzip into memory")
