@@ -11,11 +11,14 @@ mod bson_stream;
 mod dump;
 mod facts;
 mod file;
+mod index_order;
 mod jsonl;
 mod metadata;
+mod read_preference;
 mod redact;
 #[cfg(test)]
 mod test_support;
+mod unique_dry_run;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,7 +26,7 @@ use std::time::Duration;
 use bson::{Document, doc};
 use futures_util::TryStreamExt;
 use mongodb::Client;
-use mongodb::options::ClientOptions;
+use mongodb::options::{ClientOptions, ReadPreference, SelectionCriteria};
 
 pub use archive::{
     ARCHIVE_MAGIC, ArchiveCollection, ArchiveEvent, ArchiveHeader, ArchiveReader, is_archive,
@@ -35,8 +38,11 @@ pub use facts::{ErrorTarget, gather_facts};
 pub use file::{
     CollectionReader, DataFormat, ReadOptions, ReadProgress, ReadStats, open_collection,
 };
+pub use index_order::{IndexOrder, OrderedGroups, OutOfOrder, ordering_index, scan_projection};
 pub use metadata::{CollectionMetadata, MetadataError, parse_metadata_json, read_metadata_file};
+pub use read_preference::ReadMode;
 pub use redact::redact_uri;
+pub use unique_dry_run::{DryRun, parse_dry_run_error, server_supports_dry_run};
 
 /// How long one server command may run.
 pub const MAX_TIME: Duration = Duration::from_secs(30);
@@ -57,6 +63,16 @@ pub enum SourceError {
     Unreachable { uri: String, reason: String },
     #[error("{uri} refused the credentials: {reason}; check user, password and authSource")]
     Auth { uri: String, reason: String },
+    #[error(
+        "{uri} has no member matching read preference {mode} ({reason}); a standalone server or a \
+         replica set without a reachable secondary cannot serve it: use --read-preference \
+         secondaryPreferred"
+    )]
+    NoMatchingMember {
+        uri: String,
+        mode: ReadMode,
+        reason: String,
+    },
     #[error("{operation} on {uri} failed: {reason}")]
     Command {
         uri: String,
@@ -236,11 +252,20 @@ pub struct LiveSource {
     client: Client,
     redacted: String,
     default_db: Option<String>,
+    /// Sent with every command (`runCommand` ignores the client's default); `None` is primary.
+    read_preference: Option<ReadPreference>,
 }
 
 impl LiveSource {
     /// Connects and checks the server answers, within a few seconds.
     pub async fn connect(uri: &str) -> Result<Self, SourceError> {
+        Self::connect_with(uri, None).await
+    }
+
+    /// Connects reading from the members `read_mode` names (over the connection string's
+    /// `readPreference`, keeping its tags); the first command already selects such a member, so
+    /// a deployment without one fails here, in one line.
+    pub async fn connect_with(uri: &str, read_mode: Option<ReadMode>) -> Result<Self, SourceError> {
         let redacted = redact_uri(uri);
         let mut options = ClientOptions::parse(uri)
             .await
@@ -255,36 +280,86 @@ impl LiveSource {
             options.connect_timeout = Some(Duration::from_secs(8));
         }
         options.app_name.get_or_insert_with(|| "dupkey".to_string());
+        let read_preference =
+            read_preference::effective(read_mode, options.selection_criteria.as_ref());
+        options.selection_criteria = read_preference.clone().map(SelectionCriteria::from);
         let default_db = options.default_database.clone();
         let client = Client::with_options(options).map_err(|e| SourceError::BadUri {
             uri: redacted.clone(),
             reason: scrub(&e.to_string(), uri),
         })?;
-        let ping = client
-            .database(default_db.as_deref().unwrap_or("admin"))
-            .run_command(doc! { "ping": 1 })
-            .await;
-        if let Err(e) = ping {
-            let reason = scrub(&short_reason(&e), uri);
-            let auth = matches!(*e.kind, mongodb::error::ErrorKind::Authentication { .. })
-                || reason.contains("Authentication failed");
-            return Err(if auth {
-                SourceError::Auth {
-                    uri: redacted,
-                    reason,
-                }
-            } else {
-                SourceError::Unreachable {
-                    uri: redacted,
-                    reason,
-                }
-            });
-        }
-        Ok(LiveSource {
+        let source = LiveSource {
             client,
             redacted,
             default_db,
-        })
+            read_preference,
+        };
+        let ping = source
+            .run(
+                source.default_db.as_deref().unwrap_or("admin"),
+                doc! { "ping": 1 },
+            )
+            .await;
+        if let Err(e) = ping {
+            let reason = scrub(&short_reason(&e), uri);
+            let uri = source.redacted;
+            let auth = matches!(*e.kind, mongodb::error::ErrorKind::Authentication { .. })
+                || reason.contains("Authentication failed");
+            let mode = source.read_preference.as_ref().map(ReadMode::of);
+            let selection = matches!(*e.kind, mongodb::error::ErrorKind::ServerSelection { .. });
+            return Err(match mode {
+                _ if auth => SourceError::Auth { uri, reason },
+                Some(mode) if selection && mode != ReadMode::Primary => {
+                    SourceError::NoMatchingMember {
+                        uri,
+                        mode,
+                        reason: selection_reason(&reason),
+                    }
+                }
+                _ => SourceError::Unreachable { uri, reason },
+            });
+        }
+        if source.read_mode() == ReadMode::Secondary && source.reaches_writable_primary().await {
+            return Err(SourceError::NoMatchingMember {
+                uri: source.redacted,
+                mode: ReadMode::Secondary,
+                reason: "the server it reaches is a primary or a standalone, and a direct \
+                         connection bypasses member selection"
+                    .into(),
+            });
+        }
+        Ok(source)
+    }
+
+    /// Whether the member reads go to is a writable primary (or a standalone): a direct
+    /// connection (`directConnection=true`, or one host of a non-replica-set) reads whatever
+    /// server it names, whatever the read preference says.
+    async fn reaches_writable_primary(&self) -> bool {
+        let Ok(hello) = self.run("admin", doc! { "hello": 1 }).await else {
+            return false;
+        };
+        hello.get_bool("isWritablePrimary").ok() == Some(true)
+            || hello.get_bool("ismaster").ok() == Some(true)
+    }
+
+    /// The read preference every read uses (primary unless the flag or the URI says otherwise).
+    pub fn read_mode(&self) -> ReadMode {
+        self.read_preference
+            .as_ref()
+            .map_or(ReadMode::Primary, ReadMode::of)
+    }
+
+    /// Runs a command on a member the read preference allows.
+    async fn run(&self, db: &str, command: Document) -> mongodb::error::Result<Document> {
+        let database = self.client.database(db);
+        let run = database.run_command(command);
+        match &self.read_preference {
+            Some(p) => {
+                run.selection_criteria(SelectionCriteria::from(p.clone()))
+                    .await
+            }
+            None => run.await,
+        }
     }
 
     /// The connection string with credentials removed, safe to print.
@@ -304,9 +379,7 @@ impl LiveSource {
     /// Index specs of a collection as `listIndexes` returns them (empty when it does not exist).
     pub async fn list_indexes(&self, db: &str, coll: &str) -> Result<Vec<Document>, SourceError> {
         let reply = self
-            .client
-            .database(db)
-            .run_command(doc! { "listIndexes": coll, "maxTimeMS": max_time_ms() })
+            .run(db, doc! { "listIndexes": coll, "maxTimeMS": max_time_ms() })
             .await;
         let reply = match reply {
             Ok(r) => r,
@@ -337,9 +410,10 @@ impl LiveSource {
     /// (`collection`, `view`, `timeseries`) and `options` (the default `collation` among them).
     pub async fn list_collection_entries(&self, db: &str) -> Result<Vec<Document>, SourceError> {
         let reply = self
-            .client
-            .database(db)
-            .run_command(doc! { "listCollections": 1, "maxTimeMS": max_time_ms() })
+            .run(
+                db,
+                doc! { "listCollections": 1, "maxTimeMS": max_time_ms() },
+            )
             .await
             .map_err(|e| self.command_error("listCollections", &e))?;
         let batch = reply
@@ -389,9 +463,49 @@ impl LiveSource {
             .map_err(|e| self.command_error("find", &e))
     }
 
+    /// Documents in the collection by its metadata (`count` without a filter: no scan), for
+    /// progress and ETA; `None` when the server will not say within `maxTimeMS`.
+    pub async fn estimated_count(&self, db: &str, coll: &str) -> Option<u64> {
+        let reply = self
+            .run(db, doc! { "count": coll, "maxTimeMS": max_time_ms() })
+            .await
+            .ok()?;
+        let n = reply.get("n")?;
+        n.as_i64()
+            .or_else(|| n.as_i32().map(i64::from))
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .and_then(|n| u64::try_from(n).ok())
+    }
+
+    /// The server's `buildInfo.version` (`"8.0.4"`), `None` when it does not say.
+    pub async fn server_version(&self) -> Option<String> {
+        let reply = self
+            .run("admin", doc! { "buildInfo": 1, "maxTimeMS": max_time_ms() })
+            .await
+            .ok()?;
+        reply.get_str("version").ok().map(str::to_string)
+    }
+
     /// Streams every document of a collection as raw BSON (no decoding), in natural order.
     /// The scan is bounded by [`MAX_SCAN_TIME`].
-    pub async fn for_each_raw<E, F>(&self, db: &str, coll: &str, mut f: F) -> Result<u64, E>
+    pub async fn for_each_raw<E, F>(&self, db: &str, coll: &str, f: F) -> Result<u64, E>
+    where
+        E: From<SourceError>,
+        F: FnMut(&bson::RawDocument) -> Result<(), E>,
+    {
+        self.for_each_raw_query(db, coll, &RawQuery::default(), f)
+            .await
+    }
+
+    /// Streams the documents of a collection as raw BSON, projected and in the order `query`
+    /// asks for. Bounded by [`MAX_SCAN_TIME`]; takes no lock beyond a read's.
+    pub async fn for_each_raw_query<E, F>(
+        &self,
+        db: &str,
+        coll: &str,
+        query: &RawQuery,
+        mut f: F,
+    ) -> Result<u64, E>
     where
         E: From<SourceError>,
         F: FnMut(&bson::RawDocument) -> Result<(), E>,
@@ -400,10 +514,22 @@ impl LiveSource {
             .client
             .database(db)
             .collection::<bson::RawDocumentBuf>(coll);
-        let mut cursor = collection
+        let mut find = collection
             .find(Document::new())
             .batch_size(10_000)
-            .max_time(MAX_SCAN_TIME)
+            .max_time(MAX_SCAN_TIME);
+        if let Some(p) = &query.projection {
+            find = find.projection(p.clone());
+        }
+        if let Some(order) = &query.order {
+            find = find
+                .sort(order.sort.clone())
+                .hint(mongodb::options::Hint::Name(order.name.clone()));
+            if let Some(collation) = order.collation() {
+                find = find.collation(collation);
+            }
+        }
+        let mut cursor = find
             .await
             .map_err(|e| E::from(self.command_error("find", &e)))?;
         let mut n = 0u64;
@@ -428,6 +554,15 @@ impl LiveSource {
     }
 }
 
+/// What a collection scan reads: which fields, in which order.
+#[derive(Debug, Clone, Default)]
+pub struct RawQuery {
+    /// Only these fields (`{_id: 1, email: 1}`); all when `None`.
+    pub projection: Option<Document>,
+    /// In the order of this index (sort + hint + the index's collation); natural when `None`.
+    pub order: Option<IndexOrder>,
+}
+
 fn max_time_ms() -> i64 {
     i64::try_from(MAX_TIME.as_millis()).unwrap_or(i64::MAX)
 }
@@ -448,6 +583,17 @@ fn short_reason(e: &mongodb::error::Error) -> String {
         .chars()
         .take(300)
         .collect()
+}
+
+/// A server selection failure in a few words: the driver's message ends in a long topology
+/// dump, of which only the topology type says something here.
+fn selection_reason(message: &str) -> String {
+    let topology = message
+        .split("Type: ")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .unwrap_or("unknown");
+    format!("no suitable member answered in time; the driver sees a topology of type {topology}")
 }
 
 /// Removes the connection string, should a driver message repeat it.
