@@ -6,12 +6,12 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use bson::{Bson, Document};
 use dupkey_e11000::{shell_value, value_to_json};
-use dupkey_index::{
-    CheckReport, Conflict, DuplicateFinder, FinderOptions, IndexSpec, check_in_parallel,
-};
-use dupkey_source::{LiveSource, ReadOptions, open_collection};
+use dupkey_index::{CheckReport, Conflict, FinderOptions, IndexSpec, check_in_parallel};
+use dupkey_source::{ReadMode, ReadOptions, open_collection};
 use serde_json::{Value, json};
 
+use crate::check_live::{LiveCheck, LiveOptions, check_live};
+use crate::progress::{Display, Meter, ProgressArgs, Ticker};
 use crate::style::Style;
 use crate::{ColorChoice, EXIT_FOUND, Format};
 
@@ -42,6 +42,21 @@ pub struct Args {
     format: Format,
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// On a server, the members to read from: primary, primaryPreferred, secondary,
+    /// secondaryPreferred or nearest (over the URI's readPreference; primary by default).
+    #[arg(long, value_name = "MODE", value_parser = crate::parse_read_mode)]
+    read_preference: Option<ReadMode>,
+    /// On a server (6.0+), ask it first with `collMod … unique: true, dryRun: true` when an
+    /// existing index is exactly the spec and its prepareUnique is already set. Needs the
+    /// collMod privilege (dbAdmin) and the primary; dupkey never sets prepareUnique itself.
+    #[arg(long)]
+    collmod_dry_run: bool,
+    /// On a server, read in natural order and group by hashing even when an index already
+    /// orders the key.
+    #[arg(long)]
+    no_index_order: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 pub fn parse_size(s: &str) -> Result<usize, String> {
@@ -99,12 +114,26 @@ pub fn run(args: Args) -> Result<u8> {
     let live = args.source.starts_with("mongodb://") || args.source.starts_with("mongodb+srv://");
     let mut origin = args.source.clone();
     let mut invalid = 0;
+    let mut live_check = None;
     let report = if live {
-        let mut finder = DuplicateFinder::new(&spec, options);
-        origin = read_live(&args, &mut finder)?;
-        finder
-            .finish()
-            .context("cannot group keys on disk (temporary directory full or not writable?)")?
+        let checked = check_live(
+            &LiveOptions {
+                uri: &args.source,
+                db: args.db.as_deref(),
+                collection: args.collection.as_deref(),
+                read_preference: args.read_preference,
+                dry_run: args.collmod_dry_run,
+                index_order: !args.no_index_order,
+                display: Display::from_args(args.progress),
+                finder: options,
+            },
+            &spec,
+            &spec_doc,
+        )?;
+        origin = checked.origin.clone();
+        let report = checked.report.clone();
+        live_check = Some(checked);
+        report
     } else {
         let mut reader = open_collection(Path::new(&args.source), args.collection.as_deref())?;
         if let Some(ns) = reader.namespace() {
@@ -119,6 +148,14 @@ pub fn run(args: Args) -> Result<u8> {
             ..options
         };
         let skip_invalid = args.skip_invalid;
+        let meter = Meter::Bytes {
+            read: reader.progress(),
+            total: reader.size_hint(),
+        };
+        let label = reader
+            .namespace()
+            .map_or_else(|| args.source.clone(), str::to_string);
+        let _ticker = Ticker::start(Display::from_args(args.progress), &label, meter);
         check_in_parallel::<anyhow::Error, _>(&spec, options, |sink| {
             let stats = reader.for_each(&ReadOptions { skip_invalid }, |doc| sink(doc))?;
             invalid = stats.invalid;
@@ -126,40 +163,32 @@ pub fn run(args: Args) -> Result<u8> {
         })?
     };
     let mut out = io::stdout().lock();
+    let notes = live_check.as_ref().map_or(&[][..], |c| c.notes.as_slice());
     match args.format {
-        Format::Json => writeln!(out, "{}", report_json(&spec_doc, &report, invalid))?,
-        Format::Text => write_text(
-            &mut out,
-            &spec,
-            &spec_doc,
-            &report,
-            &origin,
-            invalid,
-            Style::new(args.color),
-        )?,
+        Format::Json => {
+            let mut v = report_json(&spec_doc, &report, invalid);
+            if let (Some(checked), Value::Object(m)) = (&live_check, &mut v) {
+                add_live_fields(m, checked);
+            }
+            writeln!(out, "{v}")?;
+        }
+        Format::Text => {
+            let style = Style::new(args.color);
+            write_text(&mut out, &spec, &spec_doc, &report, &origin, invalid, style)?;
+            for note in notes {
+                writeln!(out, "{} {note}", style.dim("note:"))?;
+            }
+        }
     }
     Ok(if report.buildable() { 0 } else { EXIT_FOUND })
 }
 
-fn read_live(args: &Args, finder: &mut DuplicateFinder<'_>) -> Result<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let source = LiveSource::connect(&args.source).await?;
-        let (db, coll) = match (args.collection.as_deref(), args.db.as_deref().or(source.default_database())) {
-            (Some(c), Some(db)) if !c.contains('.') || args.db.is_some() => (db.to_string(), c.to_string()),
-            (Some(c), _) if c.contains('.') => {
-                let (d, c) = c.split_once('.').unwrap_or_default();
-                (d.to_string(), c.to_string())
-            }
-            _ => bail!("name the collection: --collection coll (with the database in the URI or --db), or --collection db.coll"),
-        };
-        let origin = format!("{db}.{coll} on {}", source.redacted_uri());
-        source.for_each_raw(&db, &coll, |doc| finder.add(doc).map_err(anyhow::Error::from)).await?;
-        Ok(origin)
-    })
+/// How a live check found its answer, and why it did not push more down to the server.
+fn add_live_fields(m: &mut serde_json::Map<String, Value>, checked: &LiveCheck) {
+    m.insert("method".into(), json!(checked.method.as_str()));
+    if !checked.notes.is_empty() {
+        m.insert("notes".into(), json!(checked.notes));
+    }
 }
 
 fn report_json(spec_doc: &Document, r: &CheckReport, invalid: u64) -> Value {

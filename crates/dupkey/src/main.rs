@@ -4,7 +4,9 @@
 //! about MongoDB lives in the library crates.
 
 mod check;
+mod check_live;
 mod explain;
+mod progress;
 mod scan;
 mod style;
 
@@ -48,6 +50,11 @@ pub enum ColorChoice {
     Auto,
     Always,
     Never,
+}
+
+/// `--read-preference` for live sources.
+pub fn parse_read_mode(s: &str) -> Result<dupkey_source::ReadMode, String> {
+    s.parse()
 }
 
 /// Exit codes: 0 nothing found, 1 findings, 2 the tool failed.

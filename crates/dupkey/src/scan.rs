@@ -12,11 +12,12 @@ use dupkey_scan::{
     Report, Scanner, Selection, Severity,
 };
 use dupkey_source::{
-    ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadOptions, is_archive,
+    ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadMode, ReadOptions, is_archive,
     list_dump_collections, open_archive, open_collection, redact_uri,
 };
 use serde_json::{Value, json};
 
+use crate::progress::{DocCounter, Meter, ProgressArgs, Ticker};
 use crate::style::Style;
 use crate::{ColorChoice, EXIT_FOUND, Format};
 
@@ -62,6 +63,12 @@ pub struct Args {
     skip_invalid: bool,
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// On a server, the members to read from: primary, primaryPreferred, secondary,
+    /// secondaryPreferred or nearest (over the URI's readPreference; primary by default).
+    #[arg(long, value_name = "MODE", value_parser = crate::parse_read_mode)]
+    read_preference: Option<ReadMode>,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -368,7 +375,8 @@ fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> R
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let source = LiveSource::connect(&args.source).await?;
+        let source = LiveSource::connect_with(&args.source, args.read_preference).await?;
+        let display = crate::progress::Display::from_args(args.progress);
         let (db, only) = match (args.db.as_deref(), args.collection.as_deref()) {
             (Some(db), c) => (db.to_string(), c.map(str::to_string)),
             (None, Some(c)) if c.contains('.') && source.default_database().is_none() => {
@@ -401,8 +409,21 @@ fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> R
             let stats = {
                 let plan = scanner.plan(&info, None);
                 let mut pass = plan.start();
+                let seen = DocCounter::default();
+                let total = match display {
+                    crate::progress::Display::Off => None,
+                    _ => source.estimated_count(&db, name).await,
+                };
+                let meter = Meter::Documents {
+                    seen: seen.clone(),
+                    total,
+                };
+                let _ticker = Ticker::start(display, &namespace, meter);
                 source
-                    .for_each_raw(&db, name, |doc| pass.add(doc).map_err(anyhow::Error::from))
+                    .for_each_raw(&db, name, |doc| {
+                        seen.add();
+                        pass.add(doc).map_err(anyhow::Error::from)
+                    })
                     .await?;
                 pass.finish().context(
                     "cannot group keys on disk (temporary directory full or not writable?)",
@@ -456,6 +477,12 @@ fn scan_collection(
             .flatten();
         let plan = scanner.plan(&info, expected);
         let mut pass = plan.start();
+        let meter = Meter::Bytes {
+            read: reader.progress(),
+            total: reader.size_hint(),
+        };
+        let display = crate::progress::Display::from_args(args.progress);
+        let _ticker = Ticker::start(display, namespace, meter);
         let read = reader.for_each(&read_options, |doc| {
             pass.add(doc).map_err(|e| {
                 anyhow::Error::from(e).context(

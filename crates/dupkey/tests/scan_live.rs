@@ -125,4 +125,44 @@ async fn a_live_database_gives_the_findings_of_its_dump() {
     }
     assert_eq!(findings(&live), from_files);
     assert_eq!(from_files.len(), 8, "{from_files:?}");
+
+    // From a secondary if there is one (the test server is a one-member set), with progress
+    // forced on: the same findings, and stdout is still one JSON document.
+    let secondary = scan(&[
+        "scan",
+        &uri,
+        "--db",
+        db.name(),
+        "--format",
+        "json",
+        "--read-preference",
+        "secondaryPreferred",
+        "--progress",
+    ]);
+    assert_eq!(findings(&secondary), from_files);
+}
+
+#[tokio::test]
+async fn secondary_without_one_fails_in_one_line() {
+    let Some(uri) = dupkey_test::test_uri() else {
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_dupkey"))
+        .args([
+            "scan",
+            &uri,
+            "--db",
+            "dupkey_test_scan_live",
+            "--read-preference",
+            "secondary",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("use --read-preference secondaryPreferred"),
+        "{err}"
+    );
 }

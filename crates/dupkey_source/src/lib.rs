@@ -23,7 +23,7 @@ mod unique_dry_run;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bson::{Document, doc};
+use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
 use mongodb::Client;
 use mongodb::options::{ClientOptions, ReadPreference, SelectionCriteria};
@@ -425,6 +425,28 @@ impl LiveSource {
             .into_iter()
             .filter_map(|b| b.as_document().cloned())
             .collect())
+    }
+
+    /// The `options` `listCollections` gives one collection (its default `collation` among
+    /// them); empty when it has none or does not exist.
+    pub async fn collection_options(&self, db: &str, coll: &str) -> Result<Document, SourceError> {
+        let reply = self
+            .run(
+                db,
+                doc! { "listCollections": 1, "filter": { "name": coll }, "maxTimeMS": max_time_ms() },
+            )
+            .await
+            .map_err(|e| self.command_error("listCollections", &e))?;
+        let options = reply
+            .get_document("cursor")
+            .and_then(|c| c.get_array("firstBatch"))
+            .ok()
+            .and_then(|batch| batch.first())
+            .and_then(Bson::as_document)
+            .and_then(|entry| entry.get_document("options").ok())
+            .cloned()
+            .unwrap_or_default();
+        Ok(options)
     }
 
     /// Documents matching `filter`.

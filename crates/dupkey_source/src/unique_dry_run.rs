@@ -19,9 +19,10 @@
 //! message says "Too many conflicting documents were detected" (mongodb/mongo jstest
 //! `collmod_convert_to_unique_violations_size_limit.js`): an incomplete list is not used.
 
-use bson::{Bson, Document, doc};
+use bson::{Bson, Document, RawDocumentBuf, doc};
+use dupkey_index::{CheckReport, Conflict, DocumentKeys, IndexSpec, Part};
 
-use crate::{LiveSource, ReadMode, max_time_ms, short_reason};
+use crate::{LiveSource, ReadMode, SourceError, max_time_ms, short_reason};
 
 /// `CannotConvertIndexToUnique`.
 const CANNOT_CONVERT: i32 = 359;
@@ -173,6 +174,56 @@ impl LiveSource {
         answer
     }
 
+    /// The report of a dry run's violations in the form of a client-side check: each group's
+    /// key, computed from its documents (fetched by `_id`, projected to the key fields) with
+    /// `spec`, the first key every document of the group shares. `documents` and `indexed`
+    /// are the collection's count.
+    pub async fn violations_report(
+        &self,
+        db: &str,
+        coll: &str,
+        spec: &IndexSpec,
+        spec_doc: &Document,
+        groups: Vec<Vec<Bson>>,
+    ) -> Result<CheckReport, SourceError> {
+        let projection = crate::scan_projection(spec_doc);
+        let mut conflicts = Vec::with_capacity(groups.len());
+        for ids in groups {
+            let mut docs = Vec::new();
+            for chunk in ids.chunks(1000) {
+                let filter = doc! { "_id": { "$in": chunk.to_vec() } };
+                let limit = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+                docs.extend(
+                    self.find(db, coll, filter, projection.clone(), limit)
+                        .await?,
+                );
+            }
+            conflicts.push((
+                shared_key(spec, &docs),
+                Conflict {
+                    key: Vec::new(),
+                    ids,
+                },
+            ));
+        }
+        let names: Vec<String> = spec.fields.iter().map(|f| f.path.clone()).collect();
+        let mut conflicts: Vec<(Vec<u8>, Conflict)> = conflicts
+            .into_iter()
+            .map(|((bytes, values), mut c)| {
+                c.key = names.iter().cloned().zip(values).collect();
+                (bytes, c)
+            })
+            .collect();
+        conflicts.sort_by(|a, b| a.0.cmp(&b.0));
+        let documents = self.count(db, coll, Document::new()).await?;
+        Ok(CheckReport {
+            documents,
+            indexed: documents,
+            conflicts: conflicts.into_iter().map(|(_, c)| c).collect(),
+            ..CheckReport::default()
+        })
+    }
+
     /// Whether `index` is unique and whether its `prepareUnique` is set, by `listIndexes`.
     async fn index_state(&self, db: &str, coll: &str, index: &str) -> Result<IndexState, String> {
         let indexes = self
@@ -188,6 +239,45 @@ impl LiveSource {
             prepare_unique: dupkey_index::option_is_true(spec.get("prepareUnique")),
         })
     }
+}
+
+/// The first key (canonical bytes, and values as the first document holds them) that every
+/// document shares; values all null when the documents are gone or share none.
+fn shared_key(spec: &IndexSpec, docs: &[Document]) -> (Vec<u8>, Vec<Bson>) {
+    let mut common: Option<Vec<(Vec<u8>, Vec<Bson>)>> = None;
+    for d in docs {
+        let Ok(raw) = RawDocumentBuf::try_from(d) else {
+            continue;
+        };
+        let keys: Vec<(Vec<u8>, Vec<Bson>)> = match spec.keys(&raw) {
+            Ok(DocumentKeys::Keys(keys)) => keys
+                .into_iter()
+                .map(|k| {
+                    let values = k
+                        .parts
+                        .iter()
+                        .map(|p| match p {
+                            Part::Value(v) => Bson::try_from(*v).unwrap_or(Bson::Null),
+                            Part::Missing => Bson::Null,
+                            Part::EmptyArray => Bson::Undefined,
+                        })
+                        .collect();
+                    (k.bytes, values)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        common = Some(match common {
+            None => keys,
+            Some(c) => c
+                .into_iter()
+                .filter(|(bytes, _)| keys.iter().any(|(b, _)| b == bytes))
+                .collect(),
+        });
+    }
+    common
+        .and_then(|c| c.into_iter().next())
+        .unwrap_or_else(|| (Vec::new(), vec![Bson::Null; spec.fields.len()]))
 }
 
 #[derive(Debug, Clone, Copy)]
