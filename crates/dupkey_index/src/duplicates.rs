@@ -24,9 +24,12 @@ pub struct FinderOptions {
     pub memory_limit: usize,
     /// Where spill files go (the system temp dir by default).
     pub temp_dir: Option<PathBuf>,
-    /// About how many distinct keys to expect (e.g. from the input size), so the table is
-    /// sized once instead of growing; capped to an eighth of the memory budget.
+    /// About how many distinct keys to expect, so the table is sized once instead of
+    /// growing (capped to an eighth of the memory budget); 0 when unknown.
     pub expected_keys: usize,
+    /// The input's size in BSON bytes, when known: over the first document's size it gives
+    /// the number of keys to expect when `expected_keys` does not.
+    pub expected_bytes: Option<u64>,
 }
 
 impl Default for FinderOptions {
@@ -35,6 +38,7 @@ impl Default for FinderOptions {
             memory_limit: 512 << 20,
             temp_dir: None,
             expected_keys: 0,
+            expected_bytes: None,
         }
     }
 }
@@ -90,13 +94,10 @@ pub struct DuplicateFinder<'s> {
 
 impl<'s> DuplicateFinder<'s> {
     pub fn new(spec: &'s IndexSpec, options: FinderOptions) -> Self {
-        // Slots and entries take about 56 bytes a key: presize within an eighth of the budget.
-        let table =
-            KeyTable::with_expected_keys(options.expected_keys.min(options.memory_limit / 8 / 56));
         DuplicateFinder {
             spec,
             options,
-            table,
+            table: KeyTable::default(),
             spill: None,
             report: CheckReport::default(),
             key_buf: Vec::new(),
@@ -104,8 +105,22 @@ impl<'s> DuplicateFinder<'s> {
         }
     }
 
+    /// Sizes the table from the input size over the first document's size.
+    fn presize(&mut self, first_document_bytes: usize) {
+        let keys = match self.options.expected_bytes {
+            _ if self.options.expected_keys > 0 => self.options.expected_keys,
+            Some(bytes) => usize::try_from(bytes / first_document_bytes.max(1) as u64).unwrap_or(0),
+            None => return,
+        };
+        // Slots and entries take about 80 bytes a key: presize within an eighth of the budget.
+        self.table = KeyTable::with_expected_keys(keys.min(self.options.memory_limit / 8 / 80));
+    }
+
     /// Adds one document.
     pub fn add(&mut self, doc: &RawDocument) -> io::Result<()> {
+        if self.report.documents == 0 {
+            self.presize(doc.as_bytes().len());
+        }
         self.report.documents += 1;
         let mut key = std::mem::take(&mut self.key_buf);
         let mut parts = [Part::Missing; 4];
@@ -164,13 +179,22 @@ impl<'s> DuplicateFinder<'s> {
 
     /// Inserts a key; `display` (the key's values as BSON) is computed only when needed.
     fn insert_with(&mut self, key: &[u8], display: impl FnOnce() -> Vec<u8>) -> io::Result<()> {
+        self.insert_hashed(crate::table::hash(key), key, display)
+    }
+
+    fn insert_hashed(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        display: impl FnOnce() -> Vec<u8>,
+    ) -> io::Result<()> {
         if let Some(spill) = &mut self.spill {
             return spill.write(key, &self.id_buf, &display());
         }
         if let Inserted::Shared {
             entry,
             needs_display: true,
-        } = self.table.insert(key, &self.id_buf)
+        } = self.table.insert_hashed(hash, key, &self.id_buf)
         {
             self.table.set_display(entry, &display());
         }
@@ -180,21 +204,33 @@ impl<'s> DuplicateFinder<'s> {
         Ok(())
     }
 
+    /// Adds a run of documents whose single keys another thread computed with the fast path.
+    /// The table slots of the whole run are loaded first, so their cache misses overlap
+    /// instead of costing one full memory latency per key.
+    fn add_precomputed_run(&mut self, run: &[Keyed<'_>]) -> io::Result<()> {
+        let mut hashes = [0u64; RUN];
+        let mut touched = 0u32;
+        for (h, r) in hashes.iter_mut().zip(run) {
+            *h = crate::table::hash(r.key);
+            touched ^= self.table.touch(*h);
+        }
+        std::hint::black_box(touched);
+        for (h, r) in hashes.iter().zip(run) {
+            self.add_precomputed(*h, r)?;
+        }
+        Ok(())
+    }
+
     /// Adds a document whose single key another thread computed with the fast path.
-    fn add_precomputed(&mut self, doc: &RawDocument, key: &[u8], id: &[u8]) -> io::Result<()> {
+    fn add_precomputed(&mut self, hash: u64, r: &Keyed<'_>) -> io::Result<()> {
+        if self.report.documents == 0 {
+            self.presize(r.document_bytes);
+        }
         self.report.documents += 1;
         self.report.indexed += 1;
         self.id_buf.clear();
-        self.id_buf.extend_from_slice(id);
-        let spec = self.spec;
-        self.insert_with(key, || {
-            let mut buf = Vec::new();
-            let mut parts = [Part::Missing; 4];
-            match spec.simple_key(doc, &mut buf, &mut parts) {
-                Some(SimpleKey::Key(n)) => display_bytes(&parts[..n]),
-                _ => Vec::new(),
-            }
-        })
+        self.id_buf.extend_from_slice(r.id);
+        self.insert_hashed(hash, r.key, || display_from_elements(r.elements))
     }
 
     /// Moves everything to partition files; from now on keys go straight to disk. Keys seen
@@ -350,6 +386,77 @@ fn decode_id(bytes: &[u8]) -> Bson {
             .and_then(|v| Bson::try_from(v).ok())
             .unwrap_or(Bson::Null),
     }
+}
+
+/// Names of the display document's fields, with their NUL (`simple_key` makes at most four
+/// parts).
+const PART_NAMES: [&[u8]; 4] = [b"0\0", b"1\0", b"2\0", b"3\0"];
+
+/// Appends the elements of [`display_bytes`]' document (without its length and final
+/// zero), written straight from the values' bytes.
+fn push_display_elements(out: &mut Vec<u8>, parts: &[Part<'_>]) {
+    for (i, p) in parts.iter().enumerate() {
+        let v = match p {
+            Part::Value(v) => *v,
+            Part::Missing => RawBsonRef::Null,
+            Part::EmptyArray => RawBsonRef::Undefined,
+        };
+        let Some(name) = PART_NAMES.get(i) else {
+            break;
+        };
+        let start = out.len();
+        out.push(v.element_type() as u8);
+        out.extend_from_slice(name);
+        if !append_value(out, v) {
+            // Rare types: let the bson crate write the element.
+            out.truncate(start);
+            // `{"0": v}`: type, "0", NUL, value, then the document's final zero.
+            let whole = display_bytes(std::slice::from_ref(p));
+            if let Some(element) = whole.get(4..whole.len().saturating_sub(1))
+                && element.len() >= 3
+            {
+                out.push(element[0]);
+                out.extend_from_slice(name);
+                out.extend_from_slice(&element[3..]);
+            }
+        }
+    }
+}
+
+/// Writes a value's BSON bytes for the common types; false for the others.
+fn append_value(out: &mut Vec<u8>, v: RawBsonRef<'_>) -> bool {
+    match v {
+        RawBsonRef::Double(d) => out.extend_from_slice(&d.to_le_bytes()),
+        RawBsonRef::String(s) => {
+            out.extend_from_slice(&(s.len() as i32 + 1).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+            out.push(0);
+        }
+        RawBsonRef::Document(d) => out.extend_from_slice(d.as_bytes()),
+        RawBsonRef::Array(a) => out.extend_from_slice(a.as_bytes()),
+        RawBsonRef::ObjectId(o) => out.extend_from_slice(&o.bytes()),
+        RawBsonRef::Boolean(b) => out.push(u8::from(b)),
+        RawBsonRef::DateTime(d) => out.extend_from_slice(&d.timestamp_millis().to_le_bytes()),
+        RawBsonRef::Null | RawBsonRef::Undefined | RawBsonRef::MinKey | RawBsonRef::MaxKey => {}
+        RawBsonRef::Int32(i) => out.extend_from_slice(&i.to_le_bytes()),
+        RawBsonRef::Int64(i) => out.extend_from_slice(&i.to_le_bytes()),
+        RawBsonRef::Timestamp(t) => {
+            out.extend_from_slice(&t.increment.to_le_bytes());
+            out.extend_from_slice(&t.time.to_le_bytes());
+        }
+        RawBsonRef::Decimal128(d) => out.extend_from_slice(&d.bytes()),
+        _ => return false,
+    }
+    true
+}
+
+/// The display document around elements written by [`push_display_elements`].
+fn display_from_elements(elements: &[u8]) -> Vec<u8> {
+    let mut doc = Vec::with_capacity(elements.len() + 5);
+    doc.extend_from_slice(&(elements.len() as i32 + 5).to_le_bytes());
+    doc.extend_from_slice(elements);
+    doc.push(0);
+    doc
 }
 
 /// The key's values as a BSON document `{"0": v0, "1": v1, …}`.
@@ -523,7 +630,7 @@ mod tests {
 }
 
 /// Size of the document batches handed from the reading thread to the grouping thread.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 128 << 10;
 
 /// Checks a stream of documents on two threads: this one reads (I/O, framing) and computes
 /// each document's key where the fast path applies; the second groups keys in the table.
@@ -544,23 +651,46 @@ where
         let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
         let worker = scope.spawn(move || -> io::Result<CheckReport> {
             let mut finder = DuplicateFinder::new(spec, options);
+            let empty = Keyed {
+                document_bytes: 0,
+                key: &[],
+                id: &[],
+                elements: &[],
+            };
             for batch in rx {
                 let mut records = BatchReader {
                     batch: &batch,
                     off: 0,
                 };
-                while let Some((kind, doc, key, id)) = records.next() {
-                    let doc = RawDocument::from_bytes(doc)
-                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                    match kind {
-                        RECORD_KEYED => finder.add_precomputed(doc, key, id)?,
-                        RECORD_SPARSE => {
+                // Keyed records wait in a run (in input order) and go into the table together.
+                let mut run = [empty; RUN];
+                let mut len = 0;
+                while let Some(record) = records.next() {
+                    let record = match record {
+                        Record::Keyed(keyed) => {
+                            run[len] = keyed;
+                            len += 1;
+                            if len == RUN {
+                                finder.add_precomputed_run(&run)?;
+                                len = 0;
+                            }
+                            continue;
+                        }
+                        other => other,
+                    };
+                    finder.add_precomputed_run(&run[..len])?;
+                    len = 0;
+                    match record {
+                        Record::General(doc) => {
+                            finder.add(RawDocument::from_bytes(doc).map_err(invalid_batch)?)?
+                        }
+                        _ => {
                             finder.report.documents += 1;
                             finder.report.skipped_sparse += 1;
                         }
-                        _ => finder.add(doc)?,
                     }
                 }
+                finder.add_precomputed_run(&run[..len])?;
                 let _ = recycle_tx.send(batch);
             }
             finder.finish()
@@ -568,27 +698,30 @@ where
         let mut batch = Vec::with_capacity(BATCH_BYTES + (64 << 10));
         let mut key = Vec::new();
         let mut id = Vec::new();
+        let mut elements = Vec::new();
         let mut position = 0u64;
         let stopped = || io::Error::other("the grouping thread stopped");
         let result = read(&mut |doc: &RawDocument| {
             position += 1;
             let mut parts = [Part::Missing; 4];
-            let kind = match spec.simple_key(doc, &mut key, &mut parts) {
-                Some(SimpleKey::Key(_)) => {
+            match spec.simple_key(doc, &mut key, &mut parts) {
+                Some(SimpleKey::Key(n)) => {
                     id.clear();
                     encode_id(doc, position, &mut id);
-                    RECORD_KEYED
+                    elements.clear();
+                    push_display_elements(&mut elements, &parts[..n]);
+                    batch.push(RECORD_KEYED);
+                    batch.extend_from_slice(&(doc.as_bytes().len() as u32).to_le_bytes());
+                    for part in [&key, &id, &elements] {
+                        push_part(&mut batch, part);
+                    }
                 }
-                Some(SimpleKey::Sparse) => RECORD_SPARSE,
-                None => RECORD_GENERAL,
-            };
-            push_record(
-                &mut batch,
-                kind,
-                doc.as_bytes(),
-                if kind == RECORD_KEYED { &key } else { &[] },
-                if kind == RECORD_KEYED { &id } else { &[] },
-            );
+                Some(SimpleKey::Sparse) => batch.push(RECORD_SPARSE),
+                None => {
+                    batch.push(RECORD_GENERAL);
+                    push_part(&mut batch, doc.as_bytes());
+                }
+            }
             if batch.len() >= BATCH_BYTES {
                 let mut next = recycle_rx
                     .try_recv()
@@ -616,21 +749,41 @@ where
     })
 }
 
-/// Batch records: the grouping thread does everything for a general record, only grouping
-/// for a keyed one, and counting for a sparse skip.
+/// Keyed records inserted together (see `DuplicateFinder::add_precomputed_run`).
+const RUN: usize = 16;
+
+/// A keyed record of a batch.
+#[derive(Clone, Copy)]
+struct Keyed<'b> {
+    /// Size of the document, to size the table at the first one.
+    document_bytes: usize,
+    key: &'b [u8],
+    id: &'b [u8],
+    /// The key's values as display elements (`push_display_elements`).
+    elements: &'b [u8],
+}
+
+fn invalid_batch(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+/// Batch records: the grouping thread does everything for a general record (it gets the
+/// whole document), only grouping for a keyed one (it gets the key, the `_id` and the key's
+/// values), and counting for a sparse skip.
 const RECORD_GENERAL: u8 = 0;
 const RECORD_KEYED: u8 = 1;
 const RECORD_SPARSE: u8 = 2;
 
-fn push_record(batch: &mut Vec<u8>, kind: u8, doc: &[u8], key: &[u8], id: &[u8]) {
-    batch.push(kind);
-    for part in [doc, key, id] {
-        batch.extend_from_slice(&(part.len() as u32).to_le_bytes());
-        batch.extend_from_slice(part);
-    }
+fn push_part(batch: &mut Vec<u8>, part: &[u8]) {
+    batch.extend_from_slice(&(part.len() as u32).to_le_bytes());
+    batch.extend_from_slice(part);
 }
 
-type Record<'b> = (u8, &'b [u8], &'b [u8], &'b [u8]);
+enum Record<'b> {
+    General(&'b [u8]),
+    Keyed(Keyed<'b>),
+    Sparse,
+}
 
 struct BatchReader<'b> {
     batch: &'b [u8],
@@ -638,19 +791,32 @@ struct BatchReader<'b> {
 }
 
 impl<'b> BatchReader<'b> {
+    fn u32(&mut self) -> Option<usize> {
+        let n = u32::from_le_bytes(self.batch.get(self.off..self.off + 4)?.try_into().ok()?);
+        self.off += 4;
+        Some(n as usize)
+    }
+
     fn take(&mut self) -> Option<&'b [u8]> {
-        let len =
-            u32::from_le_bytes(self.batch.get(self.off..self.off + 4)?.try_into().ok()?) as usize;
-        let part = self.batch.get(self.off + 4..self.off + 4 + len)?;
-        self.off += 4 + len;
+        let len = self.u32()?;
+        let part = self.batch.get(self.off..self.off + len)?;
+        self.off += len;
         Some(part)
     }
 
-    /// (kind, document, key, id)
     fn next(&mut self) -> Option<Record<'b>> {
         let kind = *self.batch.get(self.off)?;
         self.off += 1;
-        Some((kind, self.take()?, self.take()?, self.take()?))
+        Some(match kind {
+            RECORD_KEYED => Record::Keyed(Keyed {
+                document_bytes: self.u32()?,
+                key: self.take()?,
+                id: self.take()?,
+                elements: self.take()?,
+            }),
+            RECORD_SPARSE => Record::Sparse,
+            _ => Record::General(self.take()?),
+        })
     }
 }
 
@@ -679,5 +845,70 @@ mod parallel_tests {
         .unwrap();
         assert_eq!(seq, par);
         assert_eq!(par.conflicts.len(), 20_000);
+    }
+
+    #[test]
+    fn parallel_check_shows_every_value_type_like_the_sequential_one() {
+        use bson::{Binary, Decimal128, Regex, Timestamp, spec::BinarySubtype};
+        let values = vec![
+            Bson::String("a\u{0}b".into()),
+            Bson::Int32(7),
+            Bson::Int64(7),
+            Bson::Double(2.5),
+            Bson::Decimal128("1.10".parse::<Decimal128>().unwrap()),
+            Bson::RegularExpression(Regex {
+                pattern: "^a".to_string().try_into().unwrap(),
+                options: "i".to_string().try_into().unwrap(),
+            }),
+            Bson::Binary(Binary {
+                subtype: BinarySubtype::Generic,
+                bytes: vec![1, 2, 3],
+            }),
+            Bson::Binary(Binary {
+                subtype: BinarySubtype::BinaryOld,
+                bytes: vec![4, 5],
+            }),
+            Bson::Document(doc! {"x": 1, "y": [1, 2]}),
+            Bson::Null,
+            Bson::Boolean(true),
+            Bson::DateTime(bson::DateTime::from_millis(1_700_000_000_000)),
+            Bson::Timestamp(Timestamp {
+                time: 5,
+                increment: 9,
+            }),
+            Bson::MinKey,
+            Bson::MaxKey,
+            Bson::Symbol("sym".into()),
+            Bson::JavaScriptCode("f()".into()),
+            Bson::ObjectId(bson::oid::ObjectId::from_bytes([3; 12])),
+        ];
+        let spec =
+            IndexSpec::from_document(&doc! {"key": {"a": 1, "b": -1}, "unique": true}).unwrap();
+        let mut docs = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            for copy in 0..2 {
+                let mut d = bson::Document::new();
+                d.insert("_id", (i * 2 + copy) as i32);
+                d.insert("a", v.clone());
+                if copy == 0 {
+                    d.insert("b", Bson::Null);
+                }
+                docs.push(RawDocumentBuf::try_from(&d).unwrap());
+            }
+        }
+        let mut seq = DuplicateFinder::new(&spec, FinderOptions::default());
+        for d in &docs {
+            seq.add(d).unwrap();
+        }
+        let seq = seq.finish().unwrap();
+        let par = check_in_parallel::<io::Error, _>(&spec, FinderOptions::default(), |sink| {
+            for d in &docs {
+                sink(d)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seq.conflicts.len(), values.len() - 1, "{:?}", seq.conflicts);
+        assert_eq!(seq, par);
     }
 }

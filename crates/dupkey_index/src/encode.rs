@@ -131,13 +131,14 @@ fn encode_object(out: &mut Vec<u8>, d: &RawDocument, collation: Option<&Collatio
 }
 
 /// Strings: bytes with 0x00 escaped as 00 FF, ended by 00 00 (so a prefix sorts first).
-fn escape_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    for &b in bytes {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
+fn escape_bytes(out: &mut Vec<u8>, mut bytes: &[u8]) {
+    // Each NUL becomes 00 FF; copies run between them.
+    while let Some(i) = memchr::memchr(0, bytes) {
+        out.extend_from_slice(&bytes[..=i]);
+        out.push(0xFF);
+        bytes = &bytes[i + 1..];
     }
+    out.extend_from_slice(bytes);
     out.extend_from_slice(&[0, 0]);
 }
 

@@ -101,6 +101,15 @@ impl IndexSpec {
             return None;
         }
         for (i, f) in self.fields.iter().enumerate() {
+            if let [name] = f.components.as_slice() {
+                // A top-level field: one lookup.
+                parts[i] = match crate::raw::get_field(doc, name) {
+                    None => Part::Missing,
+                    Some(RawBsonRef::Array(_)) => return None,
+                    Some(v) => Part::Value(v),
+                };
+                continue;
+            }
             parts[i] = match descend(Some(doc), &f.components) {
                 Found::Missing => Part::Missing,
                 Found::Value(v) => Part::Value(v),
@@ -247,7 +256,7 @@ fn descend<'a, 'p>(obj: Option<&'a RawDocument>, path: &'p [String]) -> Found<'a
     };
     let mut i = 0;
     loop {
-        let Ok(Some(v)) = doc.get(path[i].as_str()) else {
+        let Some(v) = crate::raw::get_field(doc, path[i].as_str()) else {
             return Found::Missing;
         };
         i += 1;

@@ -32,7 +32,8 @@ fn scan<'a>(b: &'a [u8], name: &[u8]) -> Scan<'a> {
     while i < end {
         let t = b[i];
         i += 1;
-        let Some(nul) = memchr::memchr(0, &b[i..end]) else {
+        // Field names are short: a plain loop beats a vectorised search here.
+        let Some(nul) = b[i..end].iter().position(|&c| c == 0) else {
             return Scan::Fallback;
         };
         let key = &b[i..i + nul];

@@ -41,7 +41,7 @@ pub(crate) enum Inserted {
 
 #[derive(Debug, Default)]
 pub(crate) struct KeyTable {
-    arena: Vec<u8>,
+    arena: Arena,
     entries: Vec<Entry>,
     /// Open addressing: (entry number + 1, high half of the hash); 0 is empty. The hash half
     /// lets a probe skip other keys without touching their entries.
@@ -70,7 +70,7 @@ impl KeyTable {
 
     /// Bytes used, for the memory budget.
     pub(crate) fn bytes(&self) -> usize {
-        self.arena.capacity()
+        self.arena.bytes()
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.slots.capacity() * 8
             + self.extra.capacity() * std::mem::size_of::<Extra>()
@@ -81,24 +81,32 @@ impl KeyTable {
     }
 
     fn push(&mut self, bytes: &[u8]) -> Span {
-        grow_gently(&mut self.arena, bytes.len());
-        let off = self.arena.len() as u64;
-        self.arena.extend_from_slice(bytes);
-        Span {
-            off,
-            len: bytes.len() as u32,
-        }
+        self.arena.push(bytes)
     }
 
     fn slice(&self, s: Span) -> &[u8] {
-        &self.arena[s.off as usize..s.off as usize + s.len as usize]
+        self.arena.slice(s)
     }
 
     pub(crate) fn insert(&mut self, key: &[u8], id: &[u8]) -> Inserted {
+        self.insert_hashed(hash(key), key, id)
+    }
+
+    /// Loads the slot `hash` starts probing at, so that several keys' cache misses overlap
+    /// when this is called for a run of keys before inserting them. The value returned means
+    /// nothing; pass it to `std::hint::black_box` so the load stays.
+    pub(crate) fn touch(&self, hash: u64) -> u32 {
+        match self.slots.len() {
+            0 => 0,
+            n => self.slots[(hash as usize) & (n - 1)].0,
+        }
+    }
+
+    /// [`KeyTable::insert`] with the key's [`hash`] already computed.
+    pub(crate) fn insert_hashed(&mut self, hash: u64, key: &[u8], id: &[u8]) -> Inserted {
         if self.slots.is_empty() || self.entries.len() * 2 >= self.slots.len() {
             self.grow();
         }
-        let hash = hash(key);
         let mask = self.slots.len() - 1;
         let tag = (hash >> 32) as u32;
         let mut i = (hash as usize) & mask;
@@ -203,6 +211,54 @@ impl KeyTable {
             });
         }
         out
+    }
+}
+
+/// Bytes of keys, ids and values, in chunks that are never moved: growing the arena costs
+/// one allocation per chunk, not a copy of everything held so far.
+#[derive(Debug, Default)]
+struct Arena {
+    chunks: Vec<Vec<u8>>,
+    capacity: usize,
+}
+
+/// Largest chunk size; larger items get a chunk of their own.
+const CHUNK: usize = 4 << 20;
+
+impl Arena {
+    /// Stores `bytes`; the span's offset is the chunk number (high half) and the position in it.
+    fn push(&mut self, bytes: &[u8]) -> Span {
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= bytes.len());
+        if !fits {
+            // Small tables stay small: chunks double from 64 KiB up to CHUNK.
+            let size = self
+                .chunks
+                .last()
+                .map_or(64 << 10, |c| (c.capacity() * 2).min(CHUNK));
+            let chunk = Vec::with_capacity(size.max(bytes.len()));
+            self.capacity += chunk.capacity();
+            self.chunks.push(chunk);
+        }
+        let n = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[n];
+        let off = ((n as u64) << 32) | chunk.len() as u64;
+        chunk.extend_from_slice(bytes);
+        Span {
+            off,
+            len: bytes.len() as u32,
+        }
+    }
+
+    fn slice(&self, s: Span) -> &[u8] {
+        let start = (s.off & 0xFFFF_FFFF) as usize;
+        &self.chunks[(s.off >> 32) as usize][start..start + s.len as usize]
+    }
+
+    fn bytes(&self) -> usize {
+        self.capacity
     }
 }
 

@@ -407,13 +407,11 @@ impl<'p> CollectionPass<'p> {
             0
         };
         let engines = (index_engines + self.candidate_budget).max(1);
-        let expected_keys = options.expected_bytes.map_or(0, |bytes| {
-            (bytes / first.as_bytes().len().max(1) as u64) as usize
-        });
         let share = FinderOptions {
             memory_limit: (options.memory_limit / engines).max(MIN_ENGINE_MEMORY),
             temp_dir: options.temp_dir.clone(),
-            expected_keys,
+            expected_keys: 0,
+            expected_bytes: options.expected_bytes,
         };
         for (i, t) in self.indexes.iter_mut().enumerate() {
             // Duplicate `_id`s need a sharded cluster's dump; not worth a key per document.
