@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use bson::{Bson, Document};
 use dupkey_e11000::{shell_value, value_to_json};
 use dupkey_index::{CheckReport, Conflict, FinderOptions, IndexSpec, check_in_parallel};
-use dupkey_source::{ReadMode, ReadOptions, open_collection};
+use dupkey_source::{DataFormat, ReadMode, ReadOptions, open_collection};
 use serde_json::{Value, json};
 
 use crate::check_live::{LiveCheck, LiveOptions, check_live};
@@ -139,12 +139,12 @@ pub fn run(args: Args) -> Result<u8> {
         if let Some(ns) = reader.namespace() {
             origin = format!("{ns} ({})", args.source);
         }
-        // Documents are rarely under 64 bytes: a bound on the number of distinct keys.
-        let expected_keys = reader
-            .size_hint()
-            .map_or(0, |bytes| usize::try_from(bytes / 64).unwrap_or(usize::MAX));
+        // Plain BSON: the file size is the documents' size.
+        let expected_bytes = (reader.format() == DataFormat::Bson && !reader.is_gzip())
+            .then(|| reader.size_hint())
+            .flatten();
         let options = FinderOptions {
-            expected_keys,
+            expected_bytes,
             ..options
         };
         let skip_invalid = args.skip_invalid;
@@ -162,15 +162,15 @@ pub fn run(args: Args) -> Result<u8> {
             Ok(())
         })?
     };
-    let mut out = io::stdout().lock();
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let notes = live_check.as_ref().map_or(&[][..], |c| c.notes.as_slice());
     match args.format {
         Format::Json => {
-            let mut v = report_json(&spec_doc, &report, invalid);
-            if let (Some(checked), Value::Object(m)) = (&live_check, &mut v) {
-                add_live_fields(m, checked);
+            let mut rest = report_json_rest(&report, invalid);
+            if let Some(checked) = &live_check {
+                add_live_fields(&mut rest, checked);
             }
-            writeln!(out, "{v}")?;
+            write_report_json(&mut out, &spec_doc, &report, &rest)?;
         }
         Format::Text => {
             let style = Style::new(args.color);
@@ -180,6 +180,7 @@ pub fn run(args: Args) -> Result<u8> {
             }
         }
     }
+    out.flush()?;
     Ok(if report.buildable() { 0 } else { EXIT_FOUND })
 }
 
@@ -191,37 +192,84 @@ fn add_live_fields(m: &mut serde_json::Map<String, Value>, checked: &LiveCheck) 
     }
 }
 
-fn report_json(spec_doc: &Document, r: &CheckReport, invalid: u64) -> Value {
+/// The JSON report, written as it goes: a conflict group may hold millions of `_id`s, and
+/// only they are written without building JSON values. `rest` holds the fields after
+/// `conflicts`.
+fn write_report_json(
+    out: &mut impl Write,
+    spec_doc: &Document,
+    r: &CheckReport,
+    rest: &serde_json::Map<String, Value>,
+) -> io::Result<()> {
     let index = value_to_json(&Bson::Document(spec_doc.clone()));
-    let conflicts: Vec<Value> = r
-        .conflicts
-        .iter()
-        .map(|c| {
-            let key: serde_json::Map<String, Value> = c.key.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect();
-            json!({ "key": key, "count": c.ids.len(), "ids": c.ids.iter().map(value_to_json).collect::<Vec<_>>() })
-        })
-        .collect();
-    let mut v = json!({
-        "index": index,
-        "buildable": r.buildable(),
-        "documents": r.documents,
-        "indexed": r.indexed,
-        "conflicts": conflicts,
-    });
-    if let Value::Object(m) = &mut v {
-        if !r.unindexable.is_empty() {
-            let bad: Vec<Value> = r
-                .unindexable
-                .iter()
-                .map(|u| json!({ "id": value_to_json(&u.id), "error": u.error.to_string() }))
-                .collect();
-            m.insert("unindexable".into(), Value::Array(bad));
+    write!(
+        out,
+        "{{\"index\":{index},\"buildable\":{},\"documents\":{},\"indexed\":{},\"conflicts\":[",
+        r.buildable(),
+        r.documents,
+        r.indexed
+    )?;
+    for (i, c) in r.conflicts.iter().enumerate() {
+        let key: serde_json::Map<String, Value> = c
+            .key
+            .iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect();
+        let comma = if i == 0 { "" } else { "," };
+        write!(
+            out,
+            "{comma}{{\"key\":{},\"count\":{},\"ids\":[",
+            Value::Object(key),
+            c.ids.len()
+        )?;
+        for (j, id) in c.ids.iter().enumerate() {
+            if j > 0 {
+                out.write_all(b",")?;
+            }
+            write_id_json(out, id)?;
         }
-        if invalid > 0 {
-            m.insert("invalid_records".into(), json!(invalid));
-        }
+        out.write_all(b"]}")?;
     }
-    v
+    out.write_all(b"]")?;
+    for (k, v) in rest {
+        write!(out, ",{}:{v}", Value::String(k.clone()))?;
+    }
+    out.write_all(b"}\n")
+}
+
+/// One `_id` as relaxed Extended JSON, the common types written directly.
+fn write_id_json(out: &mut impl Write, id: &Bson) -> io::Result<()> {
+    match id {
+        Bson::ObjectId(o) => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let mut text = *b"{\"$oid\":\"000000000000000000000000\"}";
+            for (i, b) in o.bytes().iter().enumerate() {
+                text[9 + 2 * i] = HEX[usize::from(b >> 4)];
+                text[10 + 2 * i] = HEX[usize::from(b & 15)];
+            }
+            out.write_all(&text)
+        }
+        Bson::Int32(n) => write!(out, "{n}"),
+        Bson::String(s) => serde_json::to_writer(&mut *out, s).map_err(io::Error::from),
+        other => write!(out, "{}", value_to_json(other)),
+    }
+}
+
+/// The report's fields after `conflicts`, when they apply.
+fn report_json_rest(r: &CheckReport, invalid: u64) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    if !r.unindexable.is_empty() {
+        let bad: Vec<Value> = r
+            .unindexable
+            .iter()
+            .map(|u| json!({ "id": value_to_json(&u.id), "error": u.error.to_string() }))
+            .collect();
+        m.insert("unindexable".into(), Value::Array(bad));
+    }
+    if invalid > 0 {
+        m.insert("invalid_records".into(), json!(invalid));
+    }
+    m
 }
 
 fn key_text(key: &[(String, Bson)]) -> String {

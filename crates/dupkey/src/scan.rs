@@ -9,7 +9,7 @@ use bson::{Document, doc};
 use dupkey_e11000::value_to_json;
 use dupkey_scan::{
     CollectionInfo, CollectionPass, CollectionStats, Config, Finding, PassOptions, PassPlan, RULES,
-    Report, Scanner, Selection, Severity,
+    Report, Scanner, Selection, Severity, pass_in_parallel,
 };
 use dupkey_source::{
     ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadMode, ReadOptions, is_archive,
@@ -476,24 +476,23 @@ fn scan_collection(
             .then(|| reader.size_hint())
             .flatten();
         let plan = scanner.plan(&info, expected);
-        let mut pass = plan.start();
         let meter = Meter::Bytes {
             read: reader.progress(),
             total: reader.size_hint(),
         };
         let display = crate::progress::Display::from_args(args.progress);
         let _ticker = Ticker::start(display, namespace, meter);
-        let read = reader.for_each(&read_options, |doc| {
-            pass.add(doc).map_err(|e| {
-                anyhow::Error::from(e).context(
-                    "cannot group keys on disk (temporary directory full or not writable?)",
-                )
-            })
+        let mut invalid = 0;
+        let stats = pass_in_parallel::<anyhow::Error, _>(&plan, |sink| {
+            invalid = reader.for_each(&read_options, |doc| sink(doc))?.invalid;
+            Ok(())
+        })
+        .map_err(|e| match e.downcast::<io::Error>() {
+            Ok(e) => anyhow::Error::from(e)
+                .context("cannot group keys on disk (temporary directory full or not writable?)"),
+            Err(e) => e,
         })?;
-        let stats = pass
-            .finish()
-            .context("cannot group keys on disk (temporary directory full or not writable?)")?;
-        (stats, read.invalid)
+        (stats, invalid)
     };
     scanner.add(info, stats);
     Ok(invalid)

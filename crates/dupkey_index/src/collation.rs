@@ -18,6 +18,9 @@ pub struct Collation {
     collator: CollatorBorrowed<'static>,
     /// The spec as given, for messages.
     pub spec: Document,
+    /// For collations whose key of an ASCII string is the concatenation of its characters'
+    /// keys (checked against ICU when the collation is made): each ASCII character's key.
+    ascii: Option<Vec<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Collation {
@@ -72,20 +75,66 @@ impl Collation {
                 _ => MaxVariable::Punctuation,
             });
         }
+        let plain_primary = options.strength == Some(Strength::Primary)
+            && options.case_level.is_none()
+            && options.alternate_handling.is_none()
+            && prefs.numeric_ordering.is_none();
         let collator = Collator::try_new(prefs, options).map_err(|e| {
             SpecError::Invalid(format!("collation {locale:?} is not supported: {e}"))
         })?;
-        Ok(Some(Collation {
+        let mut collation = Collation {
             collator,
             spec: spec.clone(),
-        }))
+            ascii: None,
+        };
+        if plain_primary {
+            collation.ascii = collation.ascii_table();
+        }
+        Ok(Some(collation))
+    }
+
+    /// Each ASCII character's key, when the key of every string of up to two ASCII
+    /// characters is the concatenation of its characters' keys (so, by induction over the
+    /// way ICU builds keys without contractions or compression among them, any ASCII
+    /// string's); `None` otherwise. Primary-strength keys of the root and English orders
+    /// have this form.
+    fn ascii_table(&self) -> Option<Vec<Vec<u8>>> {
+        let table: Vec<Vec<u8>> = (0u8..128)
+            .map(|b| self.icu_key(char::from(b).encode_utf8(&mut [0; 4])))
+            .collect();
+        let mut pair = String::with_capacity(2);
+        for a in 0u8..128 {
+            for b in 0u8..128 {
+                pair.clear();
+                pair.push(char::from(a));
+                pair.push(char::from(b));
+                let joined = [table[usize::from(a)].as_slice(), &table[usize::from(b)]].concat();
+                if self.icu_key(&pair) != joined {
+                    return None;
+                }
+            }
+        }
+        Some(table)
+    }
+
+    fn icu_key(&self, s: &str) -> Vec<u8> {
+        let mut key = Vec::with_capacity(s.len() * 2);
+        let _ = self.collator.write_sort_key_to(s, &mut key);
+        key
     }
 
     /// The ICU sort key of `s`: equal keys mean equal strings under this collation.
     pub fn sort_key(&self, s: &str) -> Vec<u8> {
-        let mut key = Vec::with_capacity(s.len() * 2);
-        let _ = self.collator.write_sort_key_to(s, &mut key);
-        key
+        if let Some(table) = &self.ascii
+            && s.is_ascii()
+        {
+            let mut key = Vec::with_capacity(s.len() * 2);
+            for b in s.bytes() {
+                key.extend_from_slice(&table[usize::from(b)]);
+            }
+            return key;
+        }
+        self.icu_key(s)
     }
 }
 
@@ -106,6 +155,48 @@ fn bool_opt(spec: &Document, name: &str) -> bool {
 mod tests {
     use super::*;
     use bson::doc;
+
+    #[test]
+    fn ascii_keys_match_icu() {
+        let c = Collation::from_spec(&doc! {"locale": "en", "strength": 1})
+            .unwrap()
+            .unwrap();
+        assert!(
+            c.ascii.is_some(),
+            "the primary English order has per-character keys"
+        );
+        let mut rng = dupkey_test_free_rng(7);
+        for _ in 0..20_000 {
+            let len = (rng() % 40) as usize;
+            let s: String = (0..len).map(|_| char::from((rng() % 128) as u8)).collect();
+            assert_eq!(c.sort_key(&s), c.icu_key(&s), "{s:?}");
+        }
+        for strength in [2, 3] {
+            let c = Collation::from_spec(&doc! {"locale": "en", "strength": strength})
+                .unwrap()
+                .unwrap();
+            assert!(c.ascii.is_none());
+        }
+        let numeric = doc! {"locale": "en", "strength": 1, "numericOrdering": true};
+        assert!(
+            Collation::from_spec(&numeric)
+                .unwrap()
+                .unwrap()
+                .ascii
+                .is_none()
+        );
+    }
+
+    /// A small xorshift generator (this crate's tests do not depend on dupkey_test).
+    fn dupkey_test_free_rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed.max(1);
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
 
     fn eq(spec: Document, a: &str, b: &str) -> bool {
         let c = Collation::from_spec(&spec).unwrap().unwrap();

@@ -140,6 +140,34 @@ impl<'s> DuplicateFinder<'s> {
         result
     }
 
+    /// Adds a document whose key the caller already computed with [`IndexSpec::simple_key`]
+    /// of this finder's spec (`key` and `parts` as it left them); `None` computes it here.
+    pub fn add_with_key(
+        &mut self,
+        doc: &RawDocument,
+        simple: Option<SimpleKey>,
+        key: &[u8],
+        parts: &[Part<'_>],
+    ) -> io::Result<()> {
+        match simple {
+            None => self.add(doc),
+            Some(SimpleKey::Sparse) => {
+                self.report.documents += 1;
+                self.report.skipped_sparse += 1;
+                Ok(())
+            }
+            Some(SimpleKey::Key(n)) => {
+                if self.report.documents == 0 {
+                    self.presize(doc.as_bytes().len());
+                }
+                self.report.documents += 1;
+                self.report.indexed += 1;
+                self.set_id(doc);
+                self.insert(key, &parts[..n.min(parts.len())])
+            }
+        }
+    }
+
     /// Documents whose keys cross arrays or a partial filter: the full key generator.
     fn add_general(&mut self, doc: &RawDocument) -> io::Result<()> {
         let keys = match self.spec.keys(doc) {

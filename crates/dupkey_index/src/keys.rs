@@ -30,7 +30,7 @@ pub struct GeneratedKey<'a> {
 
 /// The fast path's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SimpleKey {
+pub enum SimpleKey {
     /// A key of this many fields is in the buffer.
     Key(usize),
     /// A sparse index skips the document.
@@ -91,7 +91,7 @@ impl IndexSpec {
     /// The one key of a document whose key fields cross no array, encoded into `buf` with its
     /// parts in `parts`: the fast path for the common case. `None` when the general path is
     /// needed (an array on a key path, a partial filter, more than four fields).
-    pub(crate) fn simple_key<'a>(
+    pub fn simple_key<'a>(
         &self,
         doc: &'a RawDocument,
         buf: &mut Vec<u8>,
@@ -132,7 +132,8 @@ impl IndexSpec {
         bytes
     }
 
-    fn encode_parts_into(&self, bytes: &mut Vec<u8>, parts: &[Part<'_>]) {
+    /// [`IndexSpec::encode_parts`] into a buffer (appended).
+    pub fn encode_parts_into(&self, bytes: &mut Vec<u8>, parts: &[Part<'_>]) {
         for (field, part) in self.fields.iter().zip(parts) {
             let start = bytes.len();
             match part {

@@ -33,8 +33,9 @@ mod table;
 pub use duplicates::{
     CheckReport, Conflict, DuplicateFinder, FinderOptions, Unindexable, check_in_parallel,
 };
-pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, Skip};
+pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, SimpleKey, Skip};
 pub use spec::{IndexSpec, KeyField, default_name, option_is_true};
+pub use table::hash as hash_bytes;
 
 /// An index spec the server would reject, with the server's reasoning.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

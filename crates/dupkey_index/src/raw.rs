@@ -79,6 +79,54 @@ fn value_size(t: u8, b: &[u8]) -> Option<usize> {
     (size <= b.len()).then_some(size)
 }
 
+/// The top-level elements of a document as `(name, element type, value bytes)`, without
+/// building values; ends early at malformed bytes. Build a scalar with [`scalar`].
+pub fn elements(doc: &RawDocument) -> Elements<'_> {
+    Elements {
+        b: doc.as_bytes(),
+        i: 4,
+    }
+}
+
+/// Iterator of [`elements`].
+#[derive(Debug, Clone)]
+pub struct Elements<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = (&'a str, u8, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.b;
+        let end = b.len().checked_sub(1)?;
+        if self.i >= end {
+            return None;
+        }
+        let t = b[self.i];
+        let start = self.i + 1;
+        let Some(nul) = b[start..end].iter().position(|&c| c == 0) else {
+            self.i = end;
+            return None;
+        };
+        let name = std::str::from_utf8(&b[start..start + nul]).ok();
+        let at = start + nul + 1;
+        let (Some(name), Some(size)) = (name, value_size(t, &b[at..end])) else {
+            self.i = end;
+            return None;
+        };
+        self.i = at + size;
+        Some((name, t, &b[at..at + size]))
+    }
+}
+
+/// A scalar value from its element type and bytes (strings, numbers, ObjectIds, dates,
+/// booleans, null, …); `None` for documents, arrays and the rarer types.
+pub fn scalar(t: u8, v: &[u8]) -> Option<RawBsonRef<'_>> {
+    value(t, v)
+}
+
 /// The common scalar types built directly; `None` sends the caller to the full parser.
 fn value(t: u8, v: &[u8]) -> Option<RawBsonRef<'_>> {
     Some(match t {
@@ -138,6 +186,22 @@ mod tests {
     }
 
     #[test]
+    fn elements_agree_with_the_bson_crate() {
+        let d = rawdoc! {"a": 1.5, "s": "héllo", "o": {"x": 1}, "arr": [1, 2], "i": 7, "n": bson::RawBson::Null};
+        let ours: Vec<(&str, Option<RawBsonRef<'_>>)> =
+            elements(&d).map(|(n, t, v)| (n, scalar(t, v))).collect();
+        let theirs: Vec<(&str, Option<RawBsonRef<'_>>)> = d
+            .iter()
+            .map(|e| e.unwrap())
+            .map(|(n, v)| {
+                let scalar = !matches!(v, RawBsonRef::Document(_) | RawBsonRef::Array(_));
+                (n.as_str(), scalar.then_some(v))
+            })
+            .collect();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
     fn malformed_bytes_fall_back() {
         let d = rawdoc! {"a": 1, "s": "x"};
         let mut bytes = d.as_bytes().to_vec();
@@ -146,6 +210,7 @@ mod tests {
         if let Ok(bad) = RawDocument::from_bytes(&bytes) {
             let _ = get_field(bad, "s");
             let _ = get_field(bad, "zzz");
+            let _ = elements(bad).count();
         }
     }
 }

@@ -273,8 +273,9 @@ fn grow_gently<T>(v: &mut Vec<T>, additional: usize) {
     v.reserve_exact(step);
 }
 
-/// FxHash-style: fast, good enough spread for key bytes (not attacker-chosen here).
-pub(crate) fn hash(bytes: &[u8]) -> u64 {
+/// FxHash-style: fast, good enough spread for key bytes (not attacker-chosen here), every
+/// bit of the result depending on every byte.
+pub fn hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = 0u64;
     let mut chunks = bytes.chunks_exact(8);

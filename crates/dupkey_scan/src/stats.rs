@@ -8,14 +8,16 @@
 //! distinct its values are. For each field: the largest generated number per prefix, for
 //! counters. Nothing is held per document except inside the duplicate engine's budget.
 
-use std::cell::OnceCell;
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::io;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, doc};
 use dupkey_index::{
-    CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part, Skip,
+    CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part,
+    SimpleKey, Skip,
 };
 
 use crate::catalog::{CollectionInfo, IndexInfo};
@@ -197,7 +199,7 @@ pub struct PassPlan<'i> {
     options: PassOptions,
     case_specs: Vec<Option<IndexSpec>>,
     type_specs: Vec<Option<IndexSpec>>,
-    candidate_specs: Vec<OnceCell<IndexSpec>>,
+    candidate_specs: Vec<OnceLock<IndexSpec>>,
 }
 
 impl<'i> PassPlan<'i> {
@@ -225,12 +227,74 @@ impl<'i> PassPlan<'i> {
             options,
             case_specs,
             type_specs,
-            candidate_specs: (0..slots).map(|_| OnceCell::new()).collect(),
+            candidate_specs: (0..slots).map(|_| OnceLock::new()).collect(),
         }
     }
 
     /// Starts the pass.
     pub fn start(&self) -> CollectionPass<'_> {
+        self.start_lane(Lane::ALL)
+    }
+
+    /// How the work of a pass splits between two threads: which lane follows each index
+    /// (parallel to `info.indexes`) and which records numbers and counters. Lane 0 also
+    /// reads the input, so it takes the lighter share; identifier fields alternate.
+    fn lanes(&self) -> (Vec<usize>, usize) {
+        let plan = self.options.plan;
+        let mut load = [2u32, 0];
+        let lightest = |load: &[u32; 2]| usize::from(load[1] < load[0]);
+        let numbers_lane = lightest(&load);
+        if plan.numbers {
+            load[numbers_lane] += 1;
+        }
+        let mut costs: Vec<(u32, usize)> = self
+            .info
+            .indexes
+            .iter()
+            .enumerate()
+            .map(|(i, index)| {
+                let exact = plan.duplicates && index.unique && !index.is_id();
+                let cost = 1
+                    + 2 * u32::from(exact)
+                    + 2 * u32::from(self.case_specs[i].is_some())
+                    + 2 * u32::from(self.type_specs[i].is_some());
+                (cost, i)
+            })
+            .collect();
+        costs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut index_lanes = vec![0; costs.len()];
+        for (cost, i) in costs {
+            let lane = lightest(&load);
+            load[lane] += cost;
+            index_lanes[i] = lane;
+        }
+        (index_lanes, numbers_lane)
+    }
+
+    /// Whether a pass on two threads has work for both.
+    fn worth_two_lanes(&self) -> bool {
+        let plan = self.options.plan;
+        let engines = self
+            .info
+            .indexes
+            .iter()
+            .enumerate()
+            .filter(|(i, index)| {
+                (plan.duplicates && index.unique && !index.is_id())
+                    || self.case_specs[*i].is_some()
+                    || self.type_specs[*i].is_some()
+            })
+            .count();
+        engines + usize::from(!self.candidate_specs.is_empty()) * 2 >= 2
+    }
+
+    fn start_lane(&self, lane: Lane) -> CollectionPass<'_> {
+        let (index_lanes, numbers_lane) = if lane.count > 1 {
+            self.lanes()
+        } else {
+            (vec![0; self.info.indexes.len()], 0)
+        };
+        let owned_indexes = index_lanes.iter().map(|l| *l == lane.index).collect();
         let indexes = self
             .info
             .indexes
@@ -248,15 +312,21 @@ impl<'i> PassPlan<'i> {
             .collect();
         CollectionPass {
             plan: self,
+            lane,
+            owned_indexes,
+            owns_numbers: numbers_lane == lane.index,
+            candidate_slots: 0,
             share: None,
             candidate_budget: 0,
             documents: 0,
             indexes,
             candidates: Vec::new(),
-            seen_fields: HashSet::new(),
+            seen_fields: HashSet::default(),
+            last_fields: Vec::new(),
             numbers: Vec::new(),
             counter_docs: Vec::new(),
             synthetic: RawDocumentBuf::new(),
+            key: Vec::new(),
         }
     }
 
@@ -303,11 +373,43 @@ fn type_folded_spec(index: &IndexInfo) -> Option<IndexSpec> {
     IndexSpec::from_document(&doc! { "key": key, "name": "typefold", "unique": true }).ok()
 }
 
+/// A fast hasher for the field names looked up for every field of every document.
+#[derive(Debug, Default, Clone, Copy)]
+struct FieldHasher(u64);
+
+impl std::hash::Hasher for FieldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = self.0.rotate_left(5) ^ dupkey_index::hash_bytes(bytes);
+    }
+}
+
+/// Which share of a pass's work a [`CollectionPass`] does: lane `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Lane {
+    index: usize,
+    count: usize,
+}
+
+impl Lane {
+    const ALL: Lane = Lane { index: 0, count: 1 };
+}
+
 /// One pass over one collection: feed every document to [`CollectionPass::add`], then
 /// [`CollectionPass::finish`].
 #[derive(Debug)]
 pub struct CollectionPass<'p> {
     plan: &'p PassPlan<'p>,
+    lane: Lane,
+    /// Parallel to the plan's indexes: the ones this lane follows.
+    owned_indexes: Vec<bool>,
+    /// This lane records numbers and counter documents.
+    owns_numbers: bool,
+    /// Identifier fields found so far, followed by this lane or another.
+    candidate_slots: usize,
     /// Each duplicate engine's share of the memory budget, set at the first document.
     share: Option<FinderOptions>,
     /// Identifier fields that may still get an engine within the budget.
@@ -315,11 +417,15 @@ pub struct CollectionPass<'p> {
     documents: u64,
     indexes: Vec<IndexTracker<'p>>,
     candidates: Vec<Candidate<'p>>,
-    seen_fields: HashSet<String>,
+    seen_fields: HashSet<String, BuildHasherDefault<FieldHasher>>,
+    /// Field names by position in the last document that brought a change.
+    last_fields: Vec<String>,
     numbers: Vec<NumberTracker>,
     counter_docs: Vec<Document>,
     /// Reused buffer for the type-folded key documents.
     synthetic: RawDocumentBuf,
+    /// Reused buffer for keys.
+    key: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -339,6 +445,10 @@ struct Candidate<'p> {
     finder: DuplicateFinder<'p>,
     /// Values given to the duplicate engine.
     fed: u64,
+    /// Reused buffer for keys.
+    key: Vec<u8>,
+    /// Order of discovery among the collection's identifier fields.
+    slot: usize,
 }
 
 #[derive(Debug)]
@@ -356,9 +466,11 @@ impl<'p> CollectionPass<'p> {
             self.start_engines(doc);
         }
         self.documents += 1;
-        let id = doc.get("_id").ok().flatten();
-        for tracker in &mut self.indexes {
-            tracker.add(doc, id, &mut self.synthetic)?;
+        let id = dupkey_index::raw::get_field(doc, "_id");
+        for (tracker, owned) in self.indexes.iter_mut().zip(&self.owned_indexes) {
+            if *owned {
+                tracker.add(doc, id, &mut self.synthetic, &mut self.key)?;
+            }
         }
         let plan = self.plan.options.plan;
         if plan.identifiers || plan.numbers {
@@ -368,6 +480,7 @@ impl<'p> CollectionPass<'p> {
             c.add(doc)?;
         }
         if plan.numbers
+            && self.owns_numbers
             && self.plan.info.looks_like_counters()
             && self.counter_docs.len() < MAX_COUNTER_DOCS
             && let Ok(d) = Document::try_from(doc)
@@ -432,18 +545,30 @@ impl<'p> CollectionPass<'p> {
     /// records generated numbers.
     fn top_level_fields(&mut self, doc: &RawDocument) {
         let plan = self.plan.options.plan;
-        for element in doc.iter() {
-            let Ok((name, value)) = element else { break };
-            let name = name.as_str();
+        for (position, (name, t, bytes)) in dupkey_index::raw::elements(doc).enumerate() {
             if plan.identifiers
-                && self.candidates.len() < self.candidate_budget
+                && self.candidate_slots < self.candidate_budget
                 && self.seen_fields.len() < MAX_SEEN_FIELDS
-                && !self.seen_fields.contains(name)
             {
-                self.seen_fields.insert(name.to_string());
-                self.start_candidate(name);
+                // Documents of one collection mostly list the same fields in the same order:
+                // a field where the previous document had it was seen already.
+                let same = self.last_fields.get(position).is_some_and(|f| f == name);
+                if !same {
+                    if !self.seen_fields.contains(name) {
+                        self.seen_fields.insert(name.to_string());
+                        self.start_candidate(name);
+                    }
+                    if position < self.last_fields.len() {
+                        self.last_fields[position] = name.to_string();
+                    } else if position == self.last_fields.len() {
+                        self.last_fields.push(name.to_string());
+                    }
+                }
             }
             if plan.numbers
+                && self.owns_numbers
+                && matches!(t, 0x01 | 0x02 | 0x10 | 0x12)
+                && let Some(value) = dupkey_index::raw::scalar(t, bytes)
                 && let Some((prefix, n)) = split_number(value)
             {
                 self.add_number(name, prefix, n, value);
@@ -452,8 +577,12 @@ impl<'p> CollectionPass<'p> {
     }
 
     fn start_candidate(&mut self, name: &str) {
-        let slot = self.candidates.len();
+        let slot = self.candidate_slots;
         if slot >= self.plan.candidate_specs.len() || !self.plan.is_candidate(name) {
+            return;
+        }
+        self.candidate_slots += 1;
+        if slot % self.lane.count != self.lane.index {
             return;
         }
         let spec_doc = doc! { "key": { name: 1 }, "name": format!("{name}_1"), "unique": true };
@@ -474,6 +603,8 @@ impl<'p> CollectionPass<'p> {
             sketch: DistinctSketch::default(),
             finder: DuplicateFinder::new(spec, share.clone()),
             fed: 0,
+            key: Vec::new(),
+            slot,
         });
     }
 
@@ -496,6 +627,12 @@ impl<'p> CollectionPass<'p> {
 
     /// The statistics, once every document went through [`CollectionPass::add`].
     pub fn finish(self) -> io::Result<CollectionStats> {
+        self.finish_lane().map(|(stats, _)| stats)
+    }
+
+    /// The lane's statistics (indexes it does not follow left empty), and the discovery
+    /// slots of its identifier fields.
+    fn finish_lane(self) -> io::Result<(CollectionStats, Vec<usize>)> {
         let mut stats = CollectionStats {
             documents: self.documents,
             counter_docs: self.counter_docs,
@@ -506,7 +643,9 @@ impl<'p> CollectionPass<'p> {
             stats.spilled |= spilled;
             stats.indexes.push(index_stats);
         }
+        let mut slots = Vec::with_capacity(self.candidates.len());
         for c in self.candidates {
+            slots.push(c.slot);
             let (field, spilled) = c.finish()?;
             stats.spilled |= spilled;
             stats.fields.push(field);
@@ -520,12 +659,194 @@ impl<'p> CollectionPass<'p> {
                 series: t.series,
             })
             .collect();
-        Ok(stats)
+        Ok((stats, slots))
     }
+}
+
+impl PassPlan<'_> {
+    /// One lane's statistics, with the other lane's indexes, identifier fields and numbers.
+    fn merge_lanes(
+        &self,
+        (mut stats, slots): (CollectionStats, Vec<usize>),
+        (other, other_slots): (CollectionStats, Vec<usize>),
+        other_lane: usize,
+    ) -> CollectionStats {
+        let (index_lanes, numbers_lane) = self.lanes();
+        for ((mine, theirs), lane) in stats.indexes.iter_mut().zip(other.indexes).zip(index_lanes) {
+            if lane == other_lane {
+                *mine = theirs;
+            }
+        }
+        let mut fields: Vec<(usize, FieldStats)> = slots
+            .into_iter()
+            .zip(stats.fields)
+            .chain(other_slots.into_iter().zip(other.fields))
+            .collect();
+        fields.sort_by_key(|(slot, _)| *slot);
+        stats.fields = fields.into_iter().map(|(_, f)| f).collect();
+        if numbers_lane == other_lane {
+            stats.numbers = other.numbers;
+            stats.counter_docs = other.counter_docs;
+        }
+        stats.spilled |= other.spilled;
+        stats
+    }
+}
+
+/// Batches of documents handed from the reading thread to the second lane.
+const LANE_BATCH_BYTES: usize = 256 << 10;
+
+/// One pass over a collection on two threads: this one reads (through `read`, which calls
+/// the sink once per document) and does one lane's share of the statistics; a second thread
+/// does the other lane's from a copy of the documents. The result is the same as
+/// [`PassPlan::start`] fed every document, and the memory budget is shared the same way.
+/// Collections with too little work for two run on this thread alone.
+pub fn pass_in_parallel<E, R>(plan: &PassPlan<'_>, read: R) -> Result<CollectionStats, E>
+where
+    E: From<io::Error>,
+    R: FnOnce(&mut dyn FnMut(&RawDocument) -> Result<(), E>) -> Result<(), E>,
+{
+    if !plan.worth_two_lanes() {
+        let mut pass = plan.start();
+        read(&mut |doc| pass.add(doc).map_err(E::from))?;
+        return pass.finish().map_err(E::from);
+    }
+    use std::sync::mpsc;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
+        let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
+        let worker = scope.spawn(move || -> io::Result<(CollectionStats, Vec<usize>)> {
+            let mut pass = plan.start_lane(Lane { index: 1, count: 2 });
+            for batch in rx {
+                let mut off = 0;
+                while off + 4 <= batch.len() {
+                    let len = i32::from_le_bytes([
+                        batch[off],
+                        batch[off + 1],
+                        batch[off + 2],
+                        batch[off + 3],
+                    ]) as usize;
+                    let doc = batch
+                        .get(off..off + len)
+                        .and_then(|b| RawDocument::from_bytes(b).ok())
+                        .ok_or_else(|| io::Error::other("a document batch was cut"))?;
+                    pass.add(doc)?;
+                    off += len;
+                }
+                let _ = recycle_tx.send(batch);
+            }
+            pass.finish_lane()
+        });
+        let mut pass = plan.start_lane(Lane { index: 0, count: 2 });
+        let mut batch = Vec::with_capacity(LANE_BATCH_BYTES + (64 << 10));
+        let stopped = || io::Error::other("the second scanning thread stopped");
+        let result = read(&mut |doc: &RawDocument| {
+            pass.add(doc).map_err(E::from)?;
+            batch.extend_from_slice(doc.as_bytes());
+            if batch.len() >= LANE_BATCH_BYTES {
+                let mut next = recycle_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(LANE_BATCH_BYTES + (64 << 10)));
+                next.clear();
+                tx.send(std::mem::replace(&mut batch, next))
+                    .map_err(|_| E::from(stopped()))?;
+            }
+            Ok(())
+        });
+        let flushed = if result.is_ok() && !batch.is_empty() {
+            tx.send(batch).map_err(|_| stopped())
+        } else {
+            Ok(())
+        };
+        drop(tx);
+        let other = worker
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the second scanning thread panicked")));
+        // A failure of the second thread explains a failed send; report it first.
+        let other = other.map_err(E::from)?;
+        result?;
+        flushed.map_err(E::from)?;
+        let mine = pass.finish_lane().map_err(E::from)?;
+        Ok(plan.merge_lanes(mine, other, 1))
+    })
 }
 
 impl IndexTracker<'_> {
     fn add(
+        &mut self,
+        doc: &RawDocument,
+        id: Option<RawBsonRef<'_>>,
+        synthetic: &mut RawDocumentBuf,
+        key: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        // The common case, no array on a key path and no partial filter: one key, computed
+        // once for every statistic.
+        let mut parts = [Part::Missing; 4];
+        match self.index.spec.simple_key(doc, key, &mut parts) {
+            Some(SimpleKey::Sparse) => {
+                if let Some(exact) = &mut self.exact {
+                    exact.add_with_key(doc, Some(SimpleKey::Sparse), key, &[])?;
+                }
+                Ok(())
+            }
+            Some(SimpleKey::Key(n)) => self.add_simple(doc, id, synthetic, key, &parts[..n], n),
+            None => self.add_general(doc, id, synthetic),
+        }
+    }
+
+    fn add_simple(
+        &mut self,
+        doc: &RawDocument,
+        id: Option<RawBsonRef<'_>>,
+        synthetic: &mut RawDocumentBuf,
+        key: &[u8],
+        parts: &[Part<'_>],
+        n: usize,
+    ) -> io::Result<()> {
+        let s = &mut self.stats;
+        let null = |p: &Part<'_>| matches!(p, Part::Missing | Part::Value(RawBsonRef::Null));
+        if !parts.iter().all(null) {
+            s.with_values += 1;
+        }
+        if let Some(exact) = &mut self.exact {
+            exact.add_with_key(doc, Some(SimpleKey::Key(n)), key, parts)?;
+        }
+        s.indexed += 1;
+        if parts.iter().all(null) {
+            s.null_key.add(id);
+        } else if parts.iter().any(null) {
+            s.partial_null.add(id);
+        }
+        if parts
+            .iter()
+            .any(|p| matches!(p, Part::Value(RawBsonRef::Null)))
+        {
+            s.explicit_null.add(id);
+        }
+        for (census, part) in s.types.iter_mut().zip(parts) {
+            if let Part::Value(v) = part
+                && !matches!(v, RawBsonRef::Null)
+            {
+                count_type(census, raw_type_alias(*v));
+            }
+        }
+        if let Some(case) = &mut self.case
+            && parts
+                .iter()
+                .any(|p| matches!(p, Part::Value(RawBsonRef::String(_))))
+        {
+            case.add(doc)?;
+        }
+        if let Some(types) = &mut self.types
+            && type_folded_key(id, parts, synthetic)
+        {
+            types.add(synthetic)?;
+        }
+        Ok(())
+    }
+
+    /// Arrays on a key path or a partial filter: the general key generator.
+    fn add_general(
         &mut self,
         doc: &RawDocument,
         id: Option<RawBsonRef<'_>>,
@@ -638,6 +959,13 @@ fn type_folded_key(
     parts: &[Part<'_>],
     out: &mut RawDocumentBuf,
 ) -> bool {
+    let foldable = |p: &Part<'_>| match p {
+        Part::Value(v) => crate::values::may_fold_across_types(*v),
+        _ => false,
+    };
+    if !parts.iter().any(foldable) {
+        return false;
+    }
     let mut crossing = false;
     let mut doc = RawDocumentBuf::new();
     if let Some(id) = id {
@@ -669,9 +997,8 @@ impl Candidate<'_> {
         let Some(field) = self.spec.fields.first() else {
             return Ok(());
         };
-        let value = match doc.get(&field.path) {
-            Ok(Some(v)) => v,
-            _ => return Ok(()),
+        let Some(value) = dupkey_index::raw::get_field(doc, &field.path) else {
+            return Ok(());
         };
         let s = &mut self.stats;
         match value {
@@ -693,10 +1020,13 @@ impl Candidate<'_> {
         }
         s.present += 1;
         count_type(&mut s.types, raw_type_alias(value));
-        self.sketch
-            .add(&self.spec.encode_parts(&[Part::Value(value)]));
+        let parts = [Part::Value(value)];
+        self.key.clear();
+        self.spec.encode_parts_into(&mut self.key, &parts);
+        self.sketch.add(&self.key);
         self.fed += 1;
-        self.finder.add(doc)
+        self.finder
+            .add_with_key(doc, Some(SimpleKey::Key(1)), &self.key, &parts)
     }
 
     fn finish(self) -> io::Result<(FieldStats, bool)> {
@@ -735,7 +1065,14 @@ impl NumberTracker {
             s.count += 1;
             if n > s.max {
                 s.max = n;
-                s.example = to_bson(Some(value));
+                // Rising sequences set a new maximum at every document: reuse the string.
+                match (&mut s.example, value) {
+                    (Bson::String(old), RawBsonRef::String(new)) => {
+                        old.clear();
+                        old.push_str(new);
+                    }
+                    (example, _) => *example = to_bson(Some(value)),
+                }
             }
             return;
         }
@@ -832,6 +1169,91 @@ mod tests {
         let spilled = stats.spilled;
         scanner.add(info, stats);
         (scanner.finish(false).findings, spilled)
+    }
+
+    fn scan_with(
+        parallel: bool,
+        indexes: &[Document],
+        docs: &[RawDocumentBuf],
+    ) -> Vec<crate::Finding> {
+        let mut scanner = Scanner::new(
+            Config::default(),
+            Selection::default(),
+            PassOptions::default(),
+        );
+        let info = scanner.catalog("a.tickets", indexes, &Document::new());
+        let stats = {
+            let plan = scanner.plan(&info, None);
+            if parallel {
+                super::pass_in_parallel::<std::io::Error, _>(&plan, |sink| {
+                    for d in docs {
+                        sink(d)?;
+                    }
+                    Ok(())
+                })
+                .unwrap()
+            } else {
+                let mut pass = plan.start();
+                for d in docs {
+                    pass.add(d).unwrap();
+                }
+                pass.finish().unwrap()
+            }
+        };
+        scanner.add(info, stats);
+        scanner.finish(false).findings
+    }
+
+    #[test]
+    fn two_threads_find_what_one_finds() {
+        let indexes = [
+            doc! {"key": {"email": 1}, "name": "email_1", "unique": true},
+            doc! {"key": {"userId": 1}, "name": "userId_1", "unique": true},
+            doc! {"key": {"code": 1}, "name": "code_1", "unique": true, "sparse": true},
+            doc! {"key": {"ref": 1}, "name": "ref_1", "unique": true,
+            "partialFilterExpression": {"ref": {"$exists": true}}},
+        ];
+        let docs: Vec<RawDocumentBuf> = (0..40_000)
+            .map(|i| {
+                let email = if i % 997 == 5 {
+                    format!("User{}@X.io", i - 1)
+                } else {
+                    format!("user{i}@x.io")
+                };
+                let user: bson::Bson = if i % 1499 == 3 {
+                    bson::Bson::String(format!("{}", i - 1))
+                } else {
+                    bson::Bson::Int32(i)
+                };
+                let mut d = doc! {
+                    "_id": i,
+                    "ticketNumber": format!("TKT-{:06}", if i % 4001 == 9 { i - 1 } else { i }),
+                    "sessionId": format!("s-{i}"),
+                    "email": email,
+                    "userId": user,
+                };
+                if i % 5 == 0 {
+                    d.insert("code", bson::Bson::Null);
+                }
+                if i == 11 {
+                    d.remove("email");
+                }
+                if i % 7 == 0 {
+                    d.insert("ref", bson::Bson::Null);
+                }
+                if i % 3 == 0 {
+                    d.insert("tags", vec![1, 2]);
+                }
+                RawDocumentBuf::try_from(&d).unwrap()
+            })
+            .collect();
+        let one = scan_with(false, &indexes, &docs);
+        let two = scan_with(true, &indexes, &docs);
+        let codes: Vec<&str> = one.iter().map(|f| f.code).collect();
+        for code in ["DK101", "DK102", "DK103", "DK203", "DK204", "DK205"] {
+            assert!(codes.contains(&code), "{code} missing from {codes:?}");
+        }
+        assert_eq!(one, two);
     }
 
     #[test]

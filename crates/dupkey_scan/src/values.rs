@@ -2,7 +2,6 @@
 //! identifier-like names, type-folded forms (`42` ~ `"42"`), and a distinct-count sketch.
 
 use std::collections::BTreeSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use bson::RawBsonRef;
 
@@ -126,6 +125,22 @@ pub fn type_folded(v: RawBsonRef<'_>) -> Option<String> {
     }
 }
 
+/// Whether [`type_folded`] gives a folded form for the value: a cheap test that needs no
+/// allocation.
+pub fn may_fold_across_types(v: RawBsonRef<'_>) -> bool {
+    match v {
+        RawBsonRef::Int32(_)
+        | RawBsonRef::Int64(_)
+        | RawBsonRef::Decimal128(_)
+        | RawBsonRef::ObjectId(_) => true,
+        RawBsonRef::Double(d) => d.is_finite(),
+        RawBsonRef::String(s) => {
+            (s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())) || is_plain_number(s)
+        }
+        _ => false,
+    }
+}
+
 /// `42`, `-7`, `4.5`: what `String(n)` gives in JavaScript for a number, nothing else (no
 /// leading zeros, no `+`, no exponent), so `"0042"` stays a string.
 fn is_plain_number(s: &str) -> bool {
@@ -166,9 +181,7 @@ impl DistinctSketch {
     pub const K: usize = 1024;
 
     pub fn add(&mut self, bytes: &[u8]) {
-        let mut h = DefaultHasher::new();
-        bytes.hash(&mut h);
-        let hash = h.finish();
+        let hash = dupkey_index::hash_bytes(bytes);
         if self.smallest.len() < Self::K {
             self.smallest.insert(hash);
         } else if let Some(&max) = self.smallest.last()
