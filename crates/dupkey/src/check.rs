@@ -116,7 +116,7 @@ pub fn run(args: Args) -> Result<u8> {
     let mut invalid = 0;
     let mut live_check = None;
     let report = if live {
-        let checked = check_live(
+        let mut checked = check_live(
             &LiveOptions {
                 uri: &args.source,
                 db: args.db.as_deref(),
@@ -131,7 +131,7 @@ pub fn run(args: Args) -> Result<u8> {
             &spec_doc,
         )?;
         origin = checked.origin.clone();
-        let report = checked.report.clone();
+        let report = std::mem::take(&mut checked.report);
         live_check = Some(checked);
         report
     } else {

@@ -14,7 +14,7 @@ use dupkey_source::{
     scan_projection,
 };
 
-use crate::progress::{Display, DocCounter, Meter, Ticker};
+use crate::progress::{CountRequest, Display, DocCounter, Meter, Ticker};
 
 const GROUP_ERROR: &str = "cannot group keys on disk (temporary directory full or not writable?)";
 
@@ -132,13 +132,13 @@ async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> R
         order: None,
     };
     let seen = DocCounter::default();
-    let total = count_for_progress(opts, &source, &db, &coll).await;
+    let count = CountRequest::start(opts.display, &source, &db, &coll);
     let ticker = Ticker::start(
         opts.display,
         &format!("{db}.{coll}"),
         Meter::Documents {
             seen: seen.clone(),
-            total,
+            total: count.count.clone(),
         },
     );
     source
@@ -169,19 +169,6 @@ fn namespace(opts: &LiveOptions<'_>, source: &LiveSource) -> Result<(String, Str
             ),
         },
     )
-}
-
-/// The collection's count for the bar's length, only when a bar shows.
-async fn count_for_progress(
-    opts: &LiveOptions<'_>,
-    source: &LiveSource,
-    db: &str,
-    coll: &str,
-) -> Option<u64> {
-    match opts.display {
-        Display::Off => None,
-        _ => source.estimated_count(db, coll).await,
-    }
 }
 
 /// The server's dry run, for an existing index the spec describes exactly (same key, same
@@ -275,13 +262,13 @@ async fn ordered(
         order: Some(order.clone()),
     };
     let seen = DocCounter::default();
-    let total = count_for_progress(opts, source, db, coll).await;
+    let count = CountRequest::start(opts.display, source, db, coll);
     let _ticker = Ticker::start(
         opts.display,
         &format!("{db}.{coll}"),
         Meter::Documents {
             seen: seen.clone(),
-            total,
+            total: count.count.clone(),
         },
     );
     let scanned = source

@@ -14,13 +14,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use dupkey_source::ReadProgress;
+use dupkey_source::{LiveSource, ReadProgress};
 use indicatif::{
     HumanBytes, HumanCount, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle,
 };
 
 /// How often the bar takes a new reading.
 const TICK: Duration = Duration::from_millis(100);
+/// How long a server scan runs before the bar asks for the collection's count.
+const COUNT_AFTER: Duration = Duration::from_secs(1);
 /// How often the plain-line form writes a line.
 const LINE_EVERY: Duration = Duration::from_secs(5);
 
@@ -77,6 +79,67 @@ impl DocCounter {
     }
 }
 
+/// A collection's document count, filled in when the server answers (the scan does not wait
+/// for it: on some servers `count` reads the whole collection).
+#[derive(Debug, Clone)]
+pub struct LaterCount(Arc<AtomicU64>);
+
+impl Default for LaterCount {
+    fn default() -> Self {
+        LaterCount(Arc::new(AtomicU64::new(u64::MAX)))
+    }
+}
+
+impl LaterCount {
+    fn set(&self, n: u64) {
+        self.0.store(n.min(u64::MAX - 1), Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<u64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|n| *n != u64::MAX)
+    }
+}
+
+/// Asks the server for the collection's count beside the scan, only when a bar shows and the
+/// scan lasts more than a second; the request is dropped with this value. (mongod answers a
+/// filterless `count` from the collection's metadata; the test server counts by reading.)
+#[derive(Debug)]
+pub struct CountRequest {
+    pub count: LaterCount,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl CountRequest {
+    /// Must be called inside the runtime the scan runs on.
+    pub fn start(display: Display, source: &LiveSource, db: &str, coll: &str) -> CountRequest {
+        let count = LaterCount::default();
+        let task = (display != Display::Off).then(|| {
+            let (source, db, coll, slot) = (
+                source.clone(),
+                db.to_string(),
+                coll.to_string(),
+                count.clone(),
+            );
+            tokio::spawn(async move {
+                // A collection read within a second needs no count: spare the server the command.
+                tokio::time::sleep(COUNT_AFTER).await;
+                if let Some(n) = source.estimated_count(&db, &coll).await {
+                    slot.set(n);
+                }
+            })
+        });
+        CountRequest { count, task }
+    }
+}
+
+impl Drop for CountRequest {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
 /// What the bar measures.
 #[derive(Debug, Clone)]
 pub enum Meter {
@@ -85,11 +148,8 @@ pub enum Meter {
         read: ReadProgress,
         total: Option<u64>,
     },
-    /// Documents read from a server, against the collection's count.
-    Documents {
-        seen: DocCounter,
-        total: Option<u64>,
-    },
+    /// Documents read from a server, against the collection's count once it is known.
+    Documents { seen: DocCounter, total: LaterCount },
 }
 
 impl Meter {
@@ -102,7 +162,8 @@ impl Meter {
 
     fn total(&self) -> Option<u64> {
         match self {
-            Meter::Bytes { total, .. } | Meter::Documents { total, .. } => *total,
+            Meter::Bytes { total, .. } => *total,
+            Meter::Documents { total, .. } => total.get(),
         }
     }
 
@@ -159,8 +220,8 @@ fn short_label(label: &str) -> String {
     format!("…{tail}")
 }
 
-fn bar_style(meter: &Meter) -> ProgressStyle {
-    let template = match (meter.is_bytes(), meter.total().is_some()) {
+fn bar_style(meter: &Meter, total: Option<u64>) -> ProgressStyle {
+    let template = match (meter.is_bytes(), total.is_some()) {
         (true, true) => {
             "{prefix} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} {bytes_per_sec}, ETA {eta}"
         }
@@ -176,10 +237,18 @@ fn bar_style(meter: &Meter) -> ProgressStyle {
 }
 
 fn run_bar(label: &str, meter: &Meter, stop: &AtomicBool) {
-    let bar = ProgressBar::with_draw_target(meter.total(), ProgressDrawTarget::stderr_with_hz(10))
-        .with_style(bar_style(meter))
+    let mut total = meter.total();
+    let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(10))
+        .with_style(bar_style(meter, total))
         .with_prefix(label.to_string());
     while !stop.load(Ordering::Relaxed) {
+        if total.is_none()
+            && let Some(n) = meter.total()
+        {
+            total = Some(n);
+            bar.set_length(n);
+            bar.set_style(bar_style(meter, total));
+        }
         bar.set_position(meter.position());
         std::thread::park_timeout(TICK);
     }
@@ -249,10 +318,9 @@ mod tests {
         for _ in 0..250 {
             seen.add();
         }
-        let meter = Meter::Documents {
-            seen,
-            total: Some(1000),
-        };
+        let total = LaterCount::default();
+        total.set(1000);
+        let meter = Meter::Documents { seen, total };
         let line = progress_line("app.users", &meter, Duration::from_secs(10));
         assert_eq!(
             line,
@@ -260,7 +328,7 @@ mod tests {
         );
         let unknown = Meter::Documents {
             seen: DocCounter::default(),
-            total: None,
+            total: LaterCount::default(),
         };
         assert_eq!(
             progress_line("app.users", &unknown, Duration::ZERO),
@@ -288,7 +356,7 @@ mod tests {
             "x",
             Meter::Documents {
                 seen: DocCounter::default(),
-                total: None,
+                total: LaterCount::default(),
             },
         );
         drop(ticker);

@@ -17,7 +17,7 @@ use dupkey_source::{
 };
 use serde_json::{Value, json};
 
-use crate::progress::{DocCounter, Meter, ProgressArgs, Ticker};
+use crate::progress::{CountRequest, DocCounter, Meter, ProgressArgs, Ticker};
 use crate::style::Style;
 use crate::{ColorChoice, EXIT_FOUND, Format};
 
@@ -410,13 +410,10 @@ fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> R
                 let plan = scanner.plan(&info, None);
                 let mut pass = plan.start();
                 let seen = DocCounter::default();
-                let total = match display {
-                    crate::progress::Display::Off => None,
-                    _ => source.estimated_count(&db, name).await,
-                };
+                let count = CountRequest::start(display, &source, &db, name);
                 let meter = Meter::Documents {
                     seen: seen.clone(),
-                    total,
+                    total: count.count.clone(),
                 };
                 let _ticker = Ticker::start(display, &namespace, meter);
                 source
