@@ -416,66 +416,18 @@ fn decode_id(bytes: &[u8]) -> Bson {
     }
 }
 
-/// Names of the display document's fields, with their NUL (`simple_key` makes at most four
-/// parts).
-const PART_NAMES: [&[u8]; 4] = [b"0\0", b"1\0", b"2\0", b"3\0"];
-
 /// Appends the elements of [`display_bytes`]' document (without its length and final
 /// zero), written straight from the values' bytes.
 fn push_display_elements(out: &mut Vec<u8>, parts: &[Part<'_>]) {
-    for (i, p) in parts.iter().enumerate() {
+    const NAMES: [&str; 4] = ["0", "1", "2", "3"];
+    for (p, name) in parts.iter().zip(NAMES) {
         let v = match p {
             Part::Value(v) => *v,
             Part::Missing => RawBsonRef::Null,
             Part::EmptyArray => RawBsonRef::Undefined,
         };
-        let Some(name) = PART_NAMES.get(i) else {
-            break;
-        };
-        let start = out.len();
-        out.push(v.element_type() as u8);
-        out.extend_from_slice(name);
-        if !append_value(out, v) {
-            // Rare types: let the bson crate write the element.
-            out.truncate(start);
-            // `{"0": v}`: type, "0", NUL, value, then the document's final zero.
-            let whole = display_bytes(std::slice::from_ref(p));
-            if let Some(element) = whole.get(4..whole.len().saturating_sub(1))
-                && element.len() >= 3
-            {
-                out.push(element[0]);
-                out.extend_from_slice(name);
-                out.extend_from_slice(&element[3..]);
-            }
-        }
+        crate::raw::write_element(out, name, v);
     }
-}
-
-/// Writes a value's BSON bytes for the common types; false for the others.
-fn append_value(out: &mut Vec<u8>, v: RawBsonRef<'_>) -> bool {
-    match v {
-        RawBsonRef::Double(d) => out.extend_from_slice(&d.to_le_bytes()),
-        RawBsonRef::String(s) => {
-            out.extend_from_slice(&(s.len() as i32 + 1).to_le_bytes());
-            out.extend_from_slice(s.as_bytes());
-            out.push(0);
-        }
-        RawBsonRef::Document(d) => out.extend_from_slice(d.as_bytes()),
-        RawBsonRef::Array(a) => out.extend_from_slice(a.as_bytes()),
-        RawBsonRef::ObjectId(o) => out.extend_from_slice(&o.bytes()),
-        RawBsonRef::Boolean(b) => out.push(u8::from(b)),
-        RawBsonRef::DateTime(d) => out.extend_from_slice(&d.timestamp_millis().to_le_bytes()),
-        RawBsonRef::Null | RawBsonRef::Undefined | RawBsonRef::MinKey | RawBsonRef::MaxKey => {}
-        RawBsonRef::Int32(i) => out.extend_from_slice(&i.to_le_bytes()),
-        RawBsonRef::Int64(i) => out.extend_from_slice(&i.to_le_bytes()),
-        RawBsonRef::Timestamp(t) => {
-            out.extend_from_slice(&t.increment.to_le_bytes());
-            out.extend_from_slice(&t.time.to_le_bytes());
-        }
-        RawBsonRef::Decimal128(d) => out.extend_from_slice(&d.bytes()),
-        _ => return false,
-    }
-    true
 }
 
 /// The display document around elements written by [`push_display_elements`].

@@ -96,7 +96,8 @@ pub struct Elements<'a> {
 }
 
 impl<'a> Iterator for Elements<'a> {
-    type Item = (&'a str, u8, &'a [u8]);
+    /// Name (bytes: check with `std::str::from_utf8` where it matters), element type, value.
+    type Item = (&'a [u8], u8, &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
         let b = self.b;
@@ -110,9 +111,9 @@ impl<'a> Iterator for Elements<'a> {
             self.i = end;
             return None;
         };
-        let name = std::str::from_utf8(&b[start..start + nul]).ok();
+        let name = &b[start..start + nul];
         let at = start + nul + 1;
-        let (Some(name), Some(size)) = (name, value_size(t, &b[at..end])) else {
+        let Some(size) = value_size(t, &b[at..end]) else {
             self.i = end;
             return None;
         };
@@ -125,6 +126,61 @@ impl<'a> Iterator for Elements<'a> {
 /// booleans, null, …); `None` for documents, arrays and the rarer types.
 pub fn scalar(t: u8, v: &[u8]) -> Option<RawBsonRef<'_>> {
     value(t, v)
+}
+
+/// Appends one BSON element (type, name, value) for any value; `name` holds no NUL.
+pub fn write_element(out: &mut Vec<u8>, name: &str, v: RawBsonRef<'_>) {
+    let start = out.len();
+    out.push(v.element_type() as u8);
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+    if write_value(out, v) {
+        return;
+    }
+    out.truncate(start);
+    // The rarer types: let the bson crate write the element, and copy it.
+    let Ok(cname) = <&bson::raw::CStr>::try_from(name) else {
+        return;
+    };
+    let mut holder = bson::RawDocumentBuf::new();
+    holder.append(cname, v);
+    let bytes = holder.as_bytes();
+    if let Some(element) = bytes.get(4..bytes.len().saturating_sub(1)) {
+        out.extend_from_slice(element);
+    }
+}
+
+/// Appends a value's BSON bytes (as they follow an element's name) for the common types;
+/// false, writing nothing, for the others (regular expressions, binary, code, …).
+pub fn write_value(out: &mut Vec<u8>, v: RawBsonRef<'_>) -> bool {
+    match v {
+        RawBsonRef::Double(d) => out.extend_from_slice(&d.to_le_bytes()),
+        RawBsonRef::String(s) => {
+            out.extend_from_slice(&(s.len() as i32 + 1).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+            out.push(0);
+        }
+        RawBsonRef::Document(d) => out.extend_from_slice(d.as_bytes()),
+        RawBsonRef::Array(a) => out.extend_from_slice(a.as_bytes()),
+        RawBsonRef::ObjectId(o) => out.extend_from_slice(&o.bytes()),
+        RawBsonRef::Boolean(b) => out.push(u8::from(b)),
+        RawBsonRef::DateTime(d) => out.extend_from_slice(&d.timestamp_millis().to_le_bytes()),
+        RawBsonRef::Null | RawBsonRef::Undefined | RawBsonRef::MinKey | RawBsonRef::MaxKey => {}
+        RawBsonRef::Int32(i) => out.extend_from_slice(&i.to_le_bytes()),
+        RawBsonRef::Int64(i) => out.extend_from_slice(&i.to_le_bytes()),
+        RawBsonRef::Timestamp(t) => {
+            out.extend_from_slice(&t.increment.to_le_bytes());
+            out.extend_from_slice(&t.time.to_le_bytes());
+        }
+        RawBsonRef::Decimal128(d) => out.extend_from_slice(&d.bytes()),
+        RawBsonRef::Binary(b) if b.subtype != bson::spec::BinarySubtype::BinaryOld => {
+            out.extend_from_slice(&(b.bytes.len() as i32).to_le_bytes());
+            out.push(u8::from(b.subtype));
+            out.extend_from_slice(b.bytes);
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// The common scalar types built directly; `None` sends the caller to the full parser.
@@ -188,8 +244,9 @@ mod tests {
     #[test]
     fn elements_agree_with_the_bson_crate() {
         let d = rawdoc! {"a": 1.5, "s": "héllo", "o": {"x": 1}, "arr": [1, 2], "i": 7, "n": bson::RawBson::Null};
-        let ours: Vec<(&str, Option<RawBsonRef<'_>>)> =
-            elements(&d).map(|(n, t, v)| (n, scalar(t, v))).collect();
+        let ours: Vec<(&str, Option<RawBsonRef<'_>>)> = elements(&d)
+            .map(|(n, t, v)| (std::str::from_utf8(n).unwrap(), scalar(t, v)))
+            .collect();
         let theirs: Vec<(&str, Option<RawBsonRef<'_>>)> = d
             .iter()
             .map(|e| e.unwrap())
@@ -199,6 +256,31 @@ mod tests {
             })
             .collect();
         assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn written_elements_read_back() {
+        let d = rawdoc! {
+            "a": 1.5, "s": "héllo", "o": {"x": 1}, "arr": [1, 2],
+            "bin": Binary { subtype: BinarySubtype::Uuid, bytes: vec![1; 16] },
+            "old": Binary { subtype: BinarySubtype::BinaryOld, bytes: vec![1, 2] },
+            "re": bson::Regex { pattern: "^a".to_string().try_into().unwrap(), options: "i".to_string().try_into().unwrap() },
+            "code": bson::RawBson::JavaScriptCode("f()".into()),
+            "u": bson::RawBson::Undefined, "id": ObjectId::from_bytes([7; 12]), "b": true,
+            "dt": DateTime::from_millis(-5), "n": bson::RawBson::Null, "i": 7,
+            "ts": Timestamp { time: 3, increment: 4 }, "l": 1i64 << 40,
+            "dec": bson::Decimal128::from_bytes([0; 16]), "max": bson::RawBson::MaxKey,
+            "min": bson::RawBson::MinKey,
+        };
+        let mut out = vec![0; 4];
+        for element in d.iter() {
+            let (name, v) = element.unwrap();
+            write_element(&mut out, name.as_str(), v);
+        }
+        out.push(0);
+        let len = out.len() as i32;
+        out[..4].copy_from_slice(&len.to_le_bytes());
+        assert_eq!(out, d.as_bytes());
     }
 
     #[test]

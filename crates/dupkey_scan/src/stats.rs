@@ -14,7 +14,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf, doc};
+use bson::{Bson, Document, RawBsonRef, RawDocument, doc};
 use dupkey_index::{
     CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part,
     SimpleKey, Skip,
@@ -22,7 +22,7 @@ use dupkey_index::{
 
 use crate::catalog::{CollectionInfo, IndexInfo};
 use crate::rule::MAX_SAMPLES;
-use crate::values::{DistinctSketch, identifier_name, split_number, type_folded};
+use crate::values::{DistinctSketch, identifier_name, split_number};
 
 /// Identifier-like fields followed per collection.
 const MAX_CANDIDATES: usize = 16;
@@ -241,7 +241,7 @@ impl<'i> PassPlan<'i> {
     /// reads the input, so it takes the lighter share; identifier fields alternate.
     fn lanes(&self) -> (Vec<usize>, usize) {
         let plan = self.options.plan;
-        let mut load = [2u32, 0];
+        let mut load = [1u32, 0];
         let lightest = |load: &[u32; 2]| usize::from(load[1] < load[0]);
         let numbers_lane = lightest(&load);
         if plan.numbers {
@@ -325,7 +325,7 @@ impl<'i> PassPlan<'i> {
             last_fields: Vec::new(),
             numbers: Vec::new(),
             counter_docs: Vec::new(),
-            synthetic: RawDocumentBuf::new(),
+            synthetic: Synthetic::default(),
             key: Vec::new(),
         }
     }
@@ -423,7 +423,7 @@ pub struct CollectionPass<'p> {
     numbers: Vec<NumberTracker>,
     counter_docs: Vec<Document>,
     /// Reused buffer for the type-folded key documents.
-    synthetic: RawDocumentBuf,
+    synthetic: Synthetic,
     /// Reused buffer for keys.
     key: Vec<u8>,
 }
@@ -552,8 +552,11 @@ impl<'p> CollectionPass<'p> {
             {
                 // Documents of one collection mostly list the same fields in the same order:
                 // a field where the previous document had it was seen already.
-                let same = self.last_fields.get(position).is_some_and(|f| f == name);
-                if !same {
+                let same = self
+                    .last_fields
+                    .get(position)
+                    .is_some_and(|f| f.as_bytes() == name);
+                if !same && let Ok(name) = std::str::from_utf8(name) {
                     if !self.seen_fields.contains(name) {
                         self.seen_fields.insert(name.to_string());
                         self.start_candidate(name);
@@ -570,6 +573,7 @@ impl<'p> CollectionPass<'p> {
                 && matches!(t, 0x01 | 0x02 | 0x10 | 0x12)
                 && let Some(value) = dupkey_index::raw::scalar(t, bytes)
                 && let Some((prefix, n)) = split_number(value)
+                && let Ok(name) = std::str::from_utf8(name)
             {
                 self.add_number(name, prefix, n, value);
             }
@@ -776,7 +780,7 @@ impl IndexTracker<'_> {
         &mut self,
         doc: &RawDocument,
         id: Option<RawBsonRef<'_>>,
-        synthetic: &mut RawDocumentBuf,
+        synthetic: &mut Synthetic,
         key: &mut Vec<u8>,
     ) -> io::Result<()> {
         // The common case, no array on a key path and no partial filter: one key, computed
@@ -798,7 +802,7 @@ impl IndexTracker<'_> {
         &mut self,
         doc: &RawDocument,
         id: Option<RawBsonRef<'_>>,
-        synthetic: &mut RawDocumentBuf,
+        synthetic: &mut Synthetic,
         key: &[u8],
         parts: &[Part<'_>],
         n: usize,
@@ -838,9 +842,9 @@ impl IndexTracker<'_> {
             case.add(doc)?;
         }
         if let Some(types) = &mut self.types
-            && type_folded_key(id, parts, synthetic)
+            && let Some(folded) = type_folded_key(id, parts, synthetic)
         {
-            types.add(synthetic)?;
+            types.add(folded)?;
         }
         Ok(())
     }
@@ -850,7 +854,7 @@ impl IndexTracker<'_> {
         &mut self,
         doc: &RawDocument,
         id: Option<RawBsonRef<'_>>,
-        synthetic: &mut RawDocumentBuf,
+        synthetic: &mut Synthetic,
     ) -> io::Result<()> {
         let s = &mut self.stats;
         if self
@@ -903,9 +907,9 @@ impl IndexTracker<'_> {
             case.add(doc)?;
         }
         if let (Some(types), [key]) = (&mut self.types, keys.as_slice())
-            && type_folded_key(id, &key.parts, synthetic)
+            && let Some(folded) = type_folded_key(id, &key.parts, synthetic)
         {
-            types.add(synthetic)?;
+            types.add(folded)?;
         }
         Ok(())
     }
@@ -952,44 +956,60 @@ fn within_exact_group(group: &Conflict, exact: &[Conflict]) -> bool {
         .any(|e| group.ids.iter().all(|id| e.ids.contains(id)))
 }
 
-/// `{_id, k0, k1, …}` with the key parts folded across types, into `out`; false when no part
-/// can meet a value of another type (then the document cannot be in such a group).
-fn type_folded_key(
+/// Reused buffers for the type-folded key documents.
+#[derive(Debug, Default)]
+struct Synthetic {
+    bytes: Vec<u8>,
+    text: String,
+}
+
+/// `{_id, k0, k1, …}` with the key parts folded across types, written into `out`; `None`
+/// when no part can meet a value of another type (then the document cannot be in such a
+/// group).
+fn type_folded_key<'o>(
     id: Option<RawBsonRef<'_>>,
     parts: &[Part<'_>],
-    out: &mut RawDocumentBuf,
-) -> bool {
+    out: &'o mut Synthetic,
+) -> Option<&'o RawDocument> {
     let foldable = |p: &Part<'_>| match p {
         Part::Value(v) => crate::values::may_fold_across_types(*v),
         _ => false,
     };
     if !parts.iter().any(foldable) {
-        return false;
+        return None;
+    }
+    const NAMES: [&str; 4] = ["k0", "k1", "k2", "k3"];
+    if parts.len() > NAMES.len() {
+        return None;
+    }
+    let Synthetic { bytes, text } = out;
+    bytes.clear();
+    bytes.extend_from_slice(&[0; 4]);
+    if let Some(id) = id {
+        dupkey_index::raw::write_element(bytes, "_id", id);
     }
     let mut crossing = false;
-    let mut doc = RawDocumentBuf::new();
-    if let Some(id) = id {
-        doc.append(bson::raw::cstr!("_id"), id);
-    }
-    for (i, part) in parts.iter().enumerate() {
-        let name = format!("k{i}");
-        let Ok(name) = <&bson::raw::CStr>::try_from(name.as_str()) else {
-            return false;
-        };
+    for (part, name) in parts.iter().zip(NAMES) {
         match part {
-            Part::Missing => doc.append(name, RawBsonRef::Null),
-            Part::EmptyArray | Part::Value(RawBsonRef::Array(_)) => return false,
-            Part::Value(v) => match type_folded(*v) {
-                Some(folded) => {
+            Part::Missing => dupkey_index::raw::write_element(bytes, name, RawBsonRef::Null),
+            Part::EmptyArray | Part::Value(RawBsonRef::Array(_)) => return None,
+            Part::Value(v) => {
+                if crate::values::type_folded_into(*v, text) {
                     crossing = true;
-                    doc.append(name, folded.as_str());
+                    dupkey_index::raw::write_element(bytes, name, RawBsonRef::String(text));
+                } else {
+                    dupkey_index::raw::write_element(bytes, name, *v);
                 }
-                None => doc.append(name, *v),
-            },
+            }
         }
     }
-    *out = doc;
-    crossing
+    if !crossing {
+        return None;
+    }
+    bytes.push(0);
+    let len = i32::try_from(bytes.len()).ok()?;
+    bytes[..4].copy_from_slice(&len.to_le_bytes());
+    RawDocument::from_bytes(bytes).ok()
 }
 
 impl Candidate<'_> {

@@ -100,6 +100,48 @@ pub fn words(field: &str) -> Vec<String> {
 /// 24-hex-digit strings to `o:<hex>`. `None` for values that cannot meet a value of
 /// another type this way (they stay as they are).
 pub fn type_folded(v: RawBsonRef<'_>) -> Option<String> {
+    let mut text = String::new();
+    type_folded_into(v, &mut text).then_some(text)
+}
+
+/// [`type_folded`] into a reused string (cleared first); false when the value has no
+/// folded form.
+pub fn type_folded_into(v: RawBsonRef<'_>, text: &mut String) -> bool {
+    use std::fmt::Write;
+    text.clear();
+    match v {
+        RawBsonRef::Int32(i) => write!(text, "n:{i}").is_ok(),
+        RawBsonRef::Int64(i) => write!(text, "n:{i}").is_ok(),
+        RawBsonRef::ObjectId(o) => {
+            text.push_str("o:");
+            for b in o.bytes() {
+                let _ = write!(text, "{b:02x}");
+            }
+            true
+        }
+        RawBsonRef::String(s) if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            text.push_str("o:");
+            text.extend(s.chars().map(|c| c.to_ascii_lowercase()));
+            true
+        }
+        RawBsonRef::String(s) if is_plain_number(s) => {
+            text.push_str("n:");
+            text.push_str(s);
+            true
+        }
+        RawBsonRef::String(_) => false,
+        other => match type_folded_slow(other) {
+            Some(folded) => {
+                text.push_str(&folded);
+                true
+            }
+            None => false,
+        },
+    }
+}
+
+/// Doubles and decimals, the rarer folds.
+fn type_folded_slow(v: RawBsonRef<'_>) -> Option<String> {
     match v {
         RawBsonRef::Int32(i) => Some(format!("n:{i}")),
         RawBsonRef::Int64(i) => Some(format!("n:{i}")),
@@ -269,6 +311,26 @@ mod tests {
         );
         assert_eq!(type_folded(RawBsonRef::String("0042")), None);
         assert_eq!(type_folded(RawBsonRef::String("a@x.com")), None);
+    }
+
+    #[test]
+    fn quick_folds_agree_with_the_general_ones() {
+        let oid = ObjectId::parse_str("68f79d23c1fc5f16390b5d86").unwrap();
+        let values = [
+            RawBsonRef::Int32(-42),
+            RawBsonRef::Int64(1 << 40),
+            RawBsonRef::ObjectId(oid),
+            RawBsonRef::String("68F79D23C1FC5F16390B5D86"),
+            RawBsonRef::String("4.5"),
+            RawBsonRef::String("0042"),
+            RawBsonRef::String("a@x.com"),
+            RawBsonRef::Double(4.5),
+            RawBsonRef::Double(3.0),
+            RawBsonRef::Boolean(true),
+        ];
+        for v in values {
+            assert_eq!(type_folded(v), type_folded_slow(v), "{v:?}");
+        }
     }
 
     #[test]
