@@ -625,65 +625,59 @@ where
     E: From<io::Error>,
     R: FnOnce(&mut dyn FnMut(&RawDocument) -> Result<(), E>) -> Result<(), E>,
 {
-    use std::sync::mpsc;
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
-        let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
-        let worker = scope.spawn(move || -> io::Result<CheckReport> {
-            let mut finder = DuplicateFinder::new(spec, options);
-            let empty = Keyed {
-                document_bytes: 0,
-                key: &[],
-                id: &[],
-                elements: &[],
+    let consume = move |mut batches: crate::pipeline::BatchStream| -> io::Result<CheckReport> {
+        let mut finder = DuplicateFinder::new(spec, options);
+        let empty = Keyed {
+            document_bytes: 0,
+            key: &[],
+            id: &[],
+            elements: &[],
+        };
+        while let Some(batch) = batches.next() {
+            let mut records = BatchReader {
+                batch: &batch,
+                off: 0,
             };
-            for batch in rx {
-                let mut records = BatchReader {
-                    batch: &batch,
-                    off: 0,
+            // Keyed records wait in a run (in input order) and go into the table together.
+            let mut run = [empty; RUN];
+            let mut len = 0;
+            while let Some(record) = records.next() {
+                let record = match record {
+                    Record::Keyed(keyed) => {
+                        run[len] = keyed;
+                        len += 1;
+                        if len == RUN {
+                            finder.add_precomputed_run(&run)?;
+                            len = 0;
+                        }
+                        continue;
+                    }
+                    other => other,
                 };
-                // Keyed records wait in a run (in input order) and go into the table together.
-                let mut run = [empty; RUN];
-                let mut len = 0;
-                while let Some(record) = records.next() {
-                    let record = match record {
-                        Record::Keyed(keyed) => {
-                            run[len] = keyed;
-                            len += 1;
-                            if len == RUN {
-                                finder.add_precomputed_run(&run)?;
-                                len = 0;
-                            }
-                            continue;
-                        }
-                        other => other,
-                    };
-                    finder.add_precomputed_run(&run[..len])?;
-                    len = 0;
-                    match record {
-                        Record::General(doc) => {
-                            finder.add(RawDocument::from_bytes(doc).map_err(invalid_batch)?)?
-                        }
-                        _ => {
-                            finder.report.documents += 1;
-                            finder.report.skipped_sparse += 1;
-                        }
+                finder.add_precomputed_run(&run[..len])?;
+                len = 0;
+                match record {
+                    Record::General(doc) => {
+                        finder.add(RawDocument::from_bytes(doc).map_err(invalid_batch)?)?
+                    }
+                    _ => {
+                        finder.report.documents += 1;
+                        finder.report.skipped_sparse += 1;
                     }
                 }
-                finder.add_precomputed_run(&run[..len])?;
-                let _ = recycle_tx.send(batch);
             }
-            finder.finish()
-        });
-        let mut batch = Vec::with_capacity(BATCH_BYTES + (64 << 10));
-        let mut key = Vec::new();
-        let mut id = Vec::new();
-        let mut elements = Vec::new();
+            finder.add_precomputed_run(&run[..len])?;
+            batches.recycle(batch);
+        }
+        finder.finish()
+    };
+    let produce = |sink: &mut crate::pipeline::BatchSink| {
+        let (mut key, mut id, mut elements) = (Vec::new(), Vec::new(), Vec::new());
         let mut position = 0u64;
-        let stopped = || io::Error::other("the grouping thread stopped");
-        let result = read(&mut |doc: &RawDocument| {
+        read(&mut |doc: &RawDocument| {
             position += 1;
             let mut parts = [Part::Missing; 4];
+            let batch = sink.buffer();
             match spec.simple_key(doc, &mut key, &mut parts) {
                 Some(SimpleKey::Key(n)) => {
                     id.clear();
@@ -693,40 +687,19 @@ where
                     batch.push(RECORD_KEYED);
                     batch.extend_from_slice(&(doc.as_bytes().len() as u32).to_le_bytes());
                     for part in [&key, &id, &elements] {
-                        push_part(&mut batch, part);
+                        push_part(batch, part);
                     }
                 }
                 Some(SimpleKey::Sparse) => batch.push(RECORD_SPARSE),
                 None => {
                     batch.push(RECORD_GENERAL);
-                    push_part(&mut batch, doc.as_bytes());
+                    push_part(batch, doc.as_bytes());
                 }
             }
-            if batch.len() >= BATCH_BYTES {
-                let mut next = recycle_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + (64 << 10)));
-                next.clear();
-                tx.send(std::mem::replace(&mut batch, next))
-                    .map_err(|_| E::from(stopped()))?;
-            }
-            Ok(())
-        });
-        let flushed = if result.is_ok() && !batch.is_empty() {
-            tx.send(batch).map_err(|_| stopped())
-        } else {
-            Ok(())
-        };
-        drop(tx);
-        let report = worker
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the grouping thread panicked")));
-        // A failure of the grouping thread explains a failed send; report it first.
-        let report = report.map_err(E::from)?;
-        result?;
-        flushed.map_err(E::from)?;
-        Ok(report)
-    })
+            sink.sent_if_full().map_err(E::from)
+        })
+    };
+    crate::pipeline::with_batch_thread(BATCH_BYTES, produce, consume).map(|((), report)| report)
 }
 
 /// Keyed records inserted together (see `DuplicateFinder::add_precomputed_run`).

@@ -26,6 +26,7 @@ pub mod duplicates;
 pub mod encode;
 pub mod filter;
 pub mod keys;
+pub mod pipeline;
 pub mod raw;
 pub mod spec;
 mod table;

@@ -715,64 +715,40 @@ where
         read(&mut |doc| pass.add(doc).map_err(E::from))?;
         return pass.finish().map_err(E::from);
     }
-    use std::sync::mpsc;
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(4);
-        let (recycle_tx, recycle_rx) = mpsc::channel::<Vec<u8>>();
-        let worker = scope.spawn(move || -> io::Result<(CollectionStats, Vec<usize>)> {
-            let mut pass = plan.start_lane(Lane { index: 1, count: 2 });
-            for batch in rx {
-                let mut off = 0;
-                while off + 4 <= batch.len() {
-                    let len = i32::from_le_bytes([
-                        batch[off],
-                        batch[off + 1],
-                        batch[off + 2],
-                        batch[off + 3],
-                    ]) as usize;
-                    let doc = batch
-                        .get(off..off + len)
-                        .and_then(|b| RawDocument::from_bytes(b).ok())
-                        .ok_or_else(|| io::Error::other("a document batch was cut"))?;
-                    pass.add(doc)?;
-                    off += len;
-                }
-                let _ = recycle_tx.send(batch);
+    let consume = |mut batches: dupkey_index::pipeline::BatchStream| {
+        let mut pass = plan.start_lane(Lane { index: 1, count: 2 });
+        while let Some(batch) = batches.next() {
+            let mut off = 0;
+            while off + 4 <= batch.len() {
+                let len = i32::from_le_bytes([
+                    batch[off],
+                    batch[off + 1],
+                    batch[off + 2],
+                    batch[off + 3],
+                ]) as usize;
+                let doc = batch
+                    .get(off..off + len)
+                    .and_then(|b| RawDocument::from_bytes(b).ok())
+                    .ok_or_else(|| io::Error::other("a document batch was cut"))?;
+                pass.add(doc)?;
+                off += len;
             }
-            pass.finish_lane()
-        });
+            batches.recycle(batch);
+        }
+        pass.finish_lane()
+    };
+    let produce = |sink: &mut dupkey_index::pipeline::BatchSink| {
         let mut pass = plan.start_lane(Lane { index: 0, count: 2 });
-        let mut batch = Vec::with_capacity(LANE_BATCH_BYTES + (64 << 10));
-        let stopped = || io::Error::other("the second scanning thread stopped");
-        let result = read(&mut |doc: &RawDocument| {
+        read(&mut |doc: &RawDocument| {
             pass.add(doc).map_err(E::from)?;
-            batch.extend_from_slice(doc.as_bytes());
-            if batch.len() >= LANE_BATCH_BYTES {
-                let mut next = recycle_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(LANE_BATCH_BYTES + (64 << 10)));
-                next.clear();
-                tx.send(std::mem::replace(&mut batch, next))
-                    .map_err(|_| E::from(stopped()))?;
-            }
-            Ok(())
-        });
-        let flushed = if result.is_ok() && !batch.is_empty() {
-            tx.send(batch).map_err(|_| stopped())
-        } else {
-            Ok(())
-        };
-        drop(tx);
-        let other = worker
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the second scanning thread panicked")));
-        // A failure of the second thread explains a failed send; report it first.
-        let other = other.map_err(E::from)?;
-        result?;
-        flushed.map_err(E::from)?;
-        let mine = pass.finish_lane().map_err(E::from)?;
-        Ok(plan.merge_lanes(mine, other, 1))
-    })
+            sink.buffer().extend_from_slice(doc.as_bytes());
+            sink.sent_if_full().map_err(E::from)
+        })?;
+        pass.finish_lane().map_err(E::from)
+    };
+    let (mine, other) =
+        dupkey_index::pipeline::with_batch_thread(LANE_BATCH_BYTES, produce, consume)?;
+    Ok(plan.merge_lanes(mine, other, 1))
 }
 
 impl IndexTracker<'_> {
