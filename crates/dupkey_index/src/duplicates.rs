@@ -778,24 +778,33 @@ mod parallel_tests {
     use super::*;
     use bson::{doc, rawdoc};
 
+    /// The report of one thread adding every document, and of `check_in_parallel`.
+    fn sequential_and_parallel(
+        spec: &IndexSpec,
+        docs: &[RawDocumentBuf],
+    ) -> (CheckReport, CheckReport) {
+        let mut seq = DuplicateFinder::new(spec, FinderOptions::default());
+        for d in docs {
+            seq.add(d).unwrap();
+        }
+        let seq = seq.finish().unwrap();
+        let par = check_in_parallel::<io::Error, _>(spec, FinderOptions::default(), |sink| {
+            for d in docs {
+                sink(d)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        (seq, par)
+    }
+
     #[test]
     fn parallel_check_matches_the_sequential_one() {
         let spec = IndexSpec::from_document(&doc! {"key": {"n": 1}, "unique": true}).unwrap();
         let docs: Vec<RawDocumentBuf> = (0..50_000)
             .map(|i| rawdoc! {"_id": i, "n": (i % 20_000) as i64, "pad": "x".repeat(40)})
             .collect();
-        let mut seq = DuplicateFinder::new(&spec, FinderOptions::default());
-        for d in &docs {
-            seq.add(d).unwrap();
-        }
-        let seq = seq.finish().unwrap();
-        let par = check_in_parallel::<io::Error, _>(&spec, FinderOptions::default(), |sink| {
-            for d in &docs {
-                sink(d)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+        let (seq, par) = sequential_and_parallel(&spec, &docs);
         assert_eq!(seq, par);
         assert_eq!(par.conflicts.len(), 20_000);
     }
@@ -849,18 +858,7 @@ mod parallel_tests {
                 docs.push(RawDocumentBuf::try_from(&d).unwrap());
             }
         }
-        let mut seq = DuplicateFinder::new(&spec, FinderOptions::default());
-        for d in &docs {
-            seq.add(d).unwrap();
-        }
-        let seq = seq.finish().unwrap();
-        let par = check_in_parallel::<io::Error, _>(&spec, FinderOptions::default(), |sink| {
-            for d in &docs {
-                sink(d)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+        let (seq, par) = sequential_and_parallel(&spec, &docs);
         assert_eq!(seq.conflicts.len(), values.len() - 1, "{:?}", seq.conflicts);
         assert_eq!(seq, par);
     }
