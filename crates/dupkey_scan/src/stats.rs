@@ -236,39 +236,37 @@ impl<'i> PassPlan<'i> {
         self.start_lane(Lane::ALL)
     }
 
-    /// How the work of a pass splits between two threads: which lane follows each index
-    /// (parallel to `info.indexes`) and which records numbers and counters. Lane 0 also
-    /// reads the input, so it takes the lighter share; identifier fields alternate.
-    fn lanes(&self) -> (Vec<usize>, usize) {
+    /// How the work of a pass splits between two threads: for each index (parallel to
+    /// `info.indexes`), the lane of its statistics and exact engine, of its case-folded
+    /// engine and of its type-folded engine; and the lane that records numbers and counters.
+    /// Lane 0 also reads the input, so it starts loaded; identifier fields alternate.
+    fn lanes(&self) -> (Vec<[usize; 3]>, usize) {
         let plan = self.options.plan;
-        let mut load = [1u32, 0];
+        let mut load = [2u32, 0];
         let lightest = |load: &[u32; 2]| usize::from(load[1] < load[0]);
         let numbers_lane = lightest(&load);
         if plan.numbers {
             load[numbers_lane] += 1;
         }
-        let mut costs: Vec<(u32, usize)> = self
-            .info
-            .indexes
-            .iter()
-            .enumerate()
-            .map(|(i, index)| {
-                let exact = plan.duplicates && index.unique && !index.is_id();
-                let cost = 1
-                    + 2 * u32::from(exact)
-                    + 2 * u32::from(self.case_specs[i].is_some())
-                    + 2 * u32::from(self.type_specs[i].is_some());
-                (cost, i)
-            })
-            .collect();
-        costs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut index_lanes = vec![0; costs.len()];
-        for (cost, i) in costs {
+        let mut units: Vec<(u32, usize, usize)> = Vec::new();
+        for (i, index) in self.info.indexes.iter().enumerate() {
+            let exact = plan.duplicates && index.unique && !index.is_id();
+            units.push((1 + 2 * u32::from(exact), i, MAIN));
+            if self.case_specs[i].is_some() {
+                units.push((2, i, CASE));
+            }
+            if self.type_specs[i].is_some() {
+                units.push((2, i, TYPES));
+            }
+        }
+        units.sort_by(|a, b| b.0.cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        let mut lanes = vec![[0; 3]; self.info.indexes.len()];
+        for (cost, i, part) in units {
             let lane = lightest(&load);
             load[lane] += cost;
-            index_lanes[i] = lane;
+            lanes[i][part] = lane;
         }
-        (index_lanes, numbers_lane)
+        (lanes, numbers_lane)
     }
 
     /// Whether a pass on two threads has work for both.
@@ -292,9 +290,12 @@ impl<'i> PassPlan<'i> {
         let (index_lanes, numbers_lane) = if lane.count > 1 {
             self.lanes()
         } else {
-            (vec![0; self.info.indexes.len()], 0)
+            (vec![[0; 3]; self.info.indexes.len()], 0)
         };
-        let owned_indexes = index_lanes.iter().map(|l| *l == lane.index).collect();
+        let owned_indexes = index_lanes
+            .iter()
+            .map(|l| l.map(|part| part == lane.index))
+            .collect();
         let indexes = self
             .info
             .indexes
@@ -404,8 +405,9 @@ impl Lane {
 pub struct CollectionPass<'p> {
     plan: &'p PassPlan<'p>,
     lane: Lane,
-    /// Parallel to the plan's indexes: the ones this lane follows.
-    owned_indexes: Vec<bool>,
+    /// Parallel to the plan's indexes: which of the statistics and exact engine, the
+    /// case-folded and the type-folded engine this lane follows (`MAIN`, `CASE`, `TYPES`).
+    owned_indexes: Vec<[bool; 3]>,
     /// This lane records numbers and counter documents.
     owns_numbers: bool,
     /// Identifier fields found so far, followed by this lane or another.
@@ -468,7 +470,7 @@ impl<'p> CollectionPass<'p> {
         self.documents += 1;
         let id = dupkey_index::raw::get_field(doc, "_id");
         for (tracker, owned) in self.indexes.iter_mut().zip(&self.owned_indexes) {
-            if *owned {
+            if owned.contains(&true) {
                 tracker.add(doc, id, &mut self.synthetic, &mut self.key)?;
             }
         }
@@ -527,15 +529,18 @@ impl<'p> CollectionPass<'p> {
             expected_bytes: options.expected_bytes,
         };
         for (i, t) in self.indexes.iter_mut().enumerate() {
+            let owned = self.owned_indexes[i];
             // Duplicate `_id`s need a sharded cluster's dump; not worth a key per document.
-            if options.plan.duplicates && t.index.unique && !t.index.is_id() {
+            if owned[MAIN] && options.plan.duplicates && t.index.unique && !t.index.is_id() {
                 t.exact = Some(DuplicateFinder::new(&t.index.spec, share.clone()));
             }
             t.case = plan.case_specs[i]
                 .as_ref()
+                .filter(|_| owned[CASE])
                 .map(|s| DuplicateFinder::new(s, share.clone()));
             t.types = plan.type_specs[i]
                 .as_ref()
+                .filter(|_| owned[TYPES])
                 .map(|s| DuplicateFinder::new(s, share.clone()));
         }
         self.share = Some(share);
@@ -631,7 +636,11 @@ impl<'p> CollectionPass<'p> {
 
     /// The statistics, once every document went through [`CollectionPass::add`].
     pub fn finish(self) -> io::Result<CollectionStats> {
-        self.finish_lane().map(|(stats, _)| stats)
+        let (mut stats, _) = self.finish_lane()?;
+        for index in &mut stats.indexes {
+            drop_repeated_groups(index);
+        }
+        Ok(stats)
     }
 
     /// The lane's statistics (indexes it does not follow left empty), and the discovery
@@ -676,10 +685,21 @@ impl PassPlan<'_> {
         other_lane: usize,
     ) -> CollectionStats {
         let (index_lanes, numbers_lane) = self.lanes();
-        for ((mine, theirs), lane) in stats.indexes.iter_mut().zip(other.indexes).zip(index_lanes) {
-            if lane == other_lane {
+        for ((mine, mut theirs), lanes) in
+            stats.indexes.iter_mut().zip(other.indexes).zip(index_lanes)
+        {
+            if lanes[CASE] == other_lane {
+                mine.case_groups = std::mem::take(&mut theirs.case_groups);
+            }
+            if lanes[TYPES] == other_lane {
+                mine.type_groups = std::mem::take(&mut theirs.type_groups);
+            }
+            if lanes[MAIN] == other_lane {
+                theirs.case_groups = std::mem::take(&mut mine.case_groups);
+                theirs.type_groups = std::mem::take(&mut mine.type_groups);
                 *mine = theirs;
             }
+            drop_repeated_groups(mine);
         }
         let mut fields: Vec<(usize, FieldStats)> = slots
             .into_iter()
@@ -898,23 +918,14 @@ impl IndexTracker<'_> {
             spilled |= report.spilled;
             stats.duplicates = Some(report);
         }
-        let exact_groups: &[Conflict] = stats
-            .duplicates
-            .as_ref()
-            .map_or(&[], |r| r.conflicts.as_slice());
         for (finder, out) in [(self.case, 0), (self.types, 1)] {
             let Some(finder) = finder else { continue };
             let report = finder.finish()?;
             spilled |= report.spilled;
-            let groups: Vec<Conflict> = report
-                .conflicts
-                .into_iter()
-                .filter(|g| !within_exact_group(g, exact_groups))
-                .collect();
             if out == 0 {
-                stats.case_groups = groups;
+                stats.case_groups = report.conflicts;
             } else {
-                stats.type_groups = groups;
+                stats.type_groups = report.conflicts;
             }
         }
         for census in &mut stats.types {
@@ -923,6 +934,22 @@ impl IndexTracker<'_> {
         Ok((stats, spilled))
     }
 }
+
+/// Drops the folded groups that only repeat documents already sharing an exact key
+/// (possible only in a dump that already breaks the index): they say nothing new.
+fn drop_repeated_groups(stats: &mut IndexStats) {
+    let exact: &[Conflict] = stats
+        .duplicates
+        .as_ref()
+        .map_or(&[], |r| r.conflicts.as_slice());
+    stats.case_groups.retain(|g| !within_exact_group(g, exact));
+    stats.type_groups.retain(|g| !within_exact_group(g, exact));
+}
+
+/// Parts of an index's work a lane can own.
+const MAIN: usize = 0;
+const CASE: usize = 1;
+const TYPES: usize = 2;
 
 /// A folded group that only repeats documents already sharing an exact key (possible only
 /// in a dump that already breaks the index) says nothing new.

@@ -113,9 +113,11 @@ pub fn type_folded_into(v: RawBsonRef<'_>, text: &mut String) -> bool {
         RawBsonRef::Int32(i) => write!(text, "n:{i}").is_ok(),
         RawBsonRef::Int64(i) => write!(text, "n:{i}").is_ok(),
         RawBsonRef::ObjectId(o) => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
             text.push_str("o:");
             for b in o.bytes() {
-                let _ = write!(text, "{b:02x}");
+                text.push(char::from(HEX[usize::from(b >> 4)]));
+                text.push(char::from(HEX[usize::from(b & 15)]));
             }
             true
         }
