@@ -124,6 +124,13 @@ impl Collation {
     }
 
     /// The ICU sort key of `s`: equal keys mean equal strings under this collation.
+    /// For an ASCII string under a collation with per-character keys: the characters' keys,
+    /// whose concatenation is [`Collation::sort_key`]. `None` otherwise.
+    pub fn ascii_key_parts<'s>(&'s self, s: &'s str) -> Option<impl Iterator<Item = &'s [u8]>> {
+        let table = self.ascii.as_ref().filter(|_| s.is_ascii())?;
+        Some(s.bytes().map(|b| table[usize::from(b)].as_slice()))
+    }
+
     pub fn sort_key(&self, s: &str) -> Vec<u8> {
         if let Some(table) = &self.ascii
             && s.is_ascii()

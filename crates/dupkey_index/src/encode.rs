@@ -131,23 +131,33 @@ fn encode_object(out: &mut Vec<u8>, d: &RawDocument, collation: Option<&Collatio
 }
 
 /// Strings: bytes with 0x00 escaped as 00 FF, ended by 00 00 (so a prefix sorts first).
-fn escape_bytes(out: &mut Vec<u8>, mut bytes: &[u8]) {
-    // Each NUL becomes 00 FF; copies run between them.
+fn escape_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    escape_run(out, bytes);
+    out.extend_from_slice(&[0, 0]);
+}
+
+/// Copies bytes with each NUL written as 00 FF (the terminator is the caller's).
+fn escape_run(out: &mut Vec<u8>, mut bytes: &[u8]) {
     while let Some(i) = memchr::memchr(0, bytes) {
         out.extend_from_slice(&bytes[..=i]);
         out.push(0xFF);
         bytes = &bytes[i + 1..];
     }
     out.extend_from_slice(bytes);
-    out.extend_from_slice(&[0, 0]);
 }
 
 fn encode_string(out: &mut Vec<u8>, s: &str, collation: Option<&Collation>) {
     match collation {
-        Some(c) => {
-            let key = c.sort_key(s);
-            escape_bytes(out, &key);
-        }
+        Some(c) => match c.ascii_key_parts(s) {
+            // Per-character keys, escaped as they are copied: no key to allocate.
+            Some(parts) => {
+                for part in parts {
+                    escape_run(out, part);
+                }
+                out.extend_from_slice(&[0, 0]);
+            }
+            None => escape_bytes(out, &c.sort_key(s)),
+        },
         None => escape_bytes(out, s.as_bytes()),
     }
 }
