@@ -90,6 +90,8 @@ pub struct DuplicateFinder<'s> {
     /// Reused buffers: the key and the `_id` of the document being added.
     key_buf: Vec<u8>,
     id_buf: Vec<u8>,
+    /// Ids carry the key values (`keep_values`).
+    keep_values: bool,
 }
 
 impl<'s> DuplicateFinder<'s> {
@@ -102,6 +104,7 @@ impl<'s> DuplicateFinder<'s> {
             report: CheckReport::default(),
             key_buf: Vec::new(),
             id_buf: Vec::new(),
+            keep_values: false,
         }
     }
 
@@ -131,7 +134,7 @@ impl<'s> DuplicateFinder<'s> {
             }
             Some(SimpleKey::Key(n)) => {
                 self.report.indexed += 1;
-                self.set_id(doc);
+                self.set_id(doc, &parts[..n]);
                 self.insert(&key, &parts[..n])
             }
             None => self.add_general(doc),
@@ -162,8 +165,9 @@ impl<'s> DuplicateFinder<'s> {
                 }
                 self.report.documents += 1;
                 self.report.indexed += 1;
-                self.set_id(doc);
-                self.insert(key, &parts[..n.min(parts.len())])
+                let parts = &parts[..n.min(parts.len())];
+                self.set_id(doc, parts);
+                self.insert(key, parts)
             }
         }
     }
@@ -189,16 +193,37 @@ impl<'s> DuplicateFinder<'s> {
             }
         };
         self.report.indexed += 1;
-        self.set_id(doc);
         for key in keys {
+            self.set_id(doc, &key.parts);
             self.insert(&key.bytes, &key.parts)?;
         }
         Ok(())
     }
 
-    fn set_id(&mut self, doc: &RawDocument) {
+    /// Records each document's key values beside its `_id`: a group's ids then come back as
+    /// `{id, values}` documents (`values` as `{"0": v0, …}`), showing how each member holds
+    /// the shared key (for keys equal under a collation, the variants).
+    pub fn keep_values(mut self) -> Self {
+        self.keep_values = true;
+        self
+    }
+
+    fn set_id(&mut self, doc: &RawDocument, parts: &[Part<'_>]) {
         self.id_buf.clear();
+        if !self.keep_values {
+            encode_id(doc, self.report.documents, &mut self.id_buf);
+            return;
+        }
+        self.id_buf.extend_from_slice(&[ID_WITH_VALUES, 0, 0, 0, 0]);
         encode_id(doc, self.report.documents, &mut self.id_buf);
+        let id_len = (self.id_buf.len() - 5) as u32;
+        self.id_buf[1..5].copy_from_slice(&id_len.to_le_bytes());
+        let start = self.id_buf.len();
+        self.id_buf.extend_from_slice(&[0; 4]);
+        push_display_elements(&mut self.id_buf, parts);
+        self.id_buf.push(0);
+        let doc_len = (self.id_buf.len() - start) as u32;
+        self.id_buf[start..start + 4].copy_from_slice(&doc_len.to_le_bytes());
     }
 
     fn insert(&mut self, key: &[u8], parts: &[Part<'_>]) -> io::Result<()> {
@@ -393,11 +418,28 @@ fn encode_id(doc: &RawDocument, position: u64, out: &mut Vec<u8>) {
     }
 }
 
+/// Tag of an id followed by the key values (`DuplicateFinder::keep_values`).
+const ID_WITH_VALUES: u8 = 0x0F;
+
 fn decode_id(bytes: &[u8]) -> Bson {
     let Some((&tag, rest)) = bytes.split_first() else {
         return Bson::Null;
     };
     match tag {
+        ID_WITH_VALUES => {
+            let Some(len) = rest
+                .get(..4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            else {
+                return Bson::Null;
+            };
+            let (id, values) = rest[4..].split_at((len as usize).min(rest.len() - 4));
+            let values = RawDocument::from_bytes(values)
+                .ok()
+                .and_then(|d| bson::Document::try_from(d).ok())
+                .unwrap_or_default();
+            Bson::Document(bson::doc! { "id": decode_id(id), "values": values })
+        }
         0x07 => <[u8; 12]>::try_from(rest)
             .map(|b| Bson::ObjectId(bson::oid::ObjectId::from_bytes(b)))
             .unwrap_or(Bson::Null),
@@ -584,6 +626,41 @@ mod tests {
         assert_eq!(r.conflicts[0].key, vec![("email".to_string(), Bson::Null)]);
         assert_eq!(r.conflicts[0].ids, vec![Bson::Int32(2), Bson::Int32(4)]);
         assert_eq!(r.conflicts[1].ids, vec![Bson::Int32(1), Bson::Int32(3)]);
+    }
+
+    #[test]
+    fn kept_values_show_each_member() {
+        let spec = IndexSpec::from_document(
+            &doc! {"key": {"e": 1}, "unique": true, "collation": {"locale": "en", "strength": 1}},
+        )
+        .unwrap();
+        let docs = vec![
+            rawdoc! {"_id": 1, "e": "a@x"},
+            rawdoc! {"_id": 2, "e": "b@x"},
+            rawdoc! {"_id": 3, "e": "Á@X"},
+        ];
+        for limit in [1 << 20, 0] {
+            let mut f = DuplicateFinder::new(
+                &spec,
+                FinderOptions {
+                    memory_limit: limit,
+                    ..FinderOptions::default()
+                },
+            )
+            .keep_values();
+            for d in &docs {
+                f.add(d).unwrap();
+            }
+            let r = f.finish().unwrap();
+            assert_eq!(r.conflicts.len(), 1);
+            assert_eq!(
+                r.conflicts[0].ids,
+                vec![
+                    Bson::Document(doc! {"id": 1, "values": {"0": "a@x"}}),
+                    Bson::Document(doc! {"id": 3, "values": {"0": "Á@X"}}),
+                ]
+            );
+        }
     }
 
     #[test]

@@ -104,6 +104,9 @@ impl Tally {
     }
 }
 
+/// A key's fields and values, in index order.
+pub type KeyValues = Vec<(String, Bson)>;
+
 /// Value types seen in one key field: `[("string", 40), ("objectId", 2)]`, most common first.
 pub type TypeCensus = Vec<(&'static str, u64)>;
 
@@ -126,6 +129,9 @@ pub struct IndexStats {
     pub duplicates: Option<CheckReport>,
     /// Groups whose keys differ only in case or accents.
     pub case_groups: Vec<Conflict>,
+    /// Parallel to `case_groups`: the distinct ways its members write the key, in order of
+    /// appearance.
+    pub case_variants: Vec<Vec<KeyValues>>,
     /// Groups whose keys are one value under different types; keys shown folded
     /// (`n:42`, `o:<hex>`).
     pub type_groups: Vec<Conflict>,
@@ -537,7 +543,7 @@ impl<'p> CollectionPass<'p> {
             t.case = plan.case_specs[i]
                 .as_ref()
                 .filter(|_| owned[CASE])
-                .map(|s| DuplicateFinder::new(s, share.clone()));
+                .map(|s| DuplicateFinder::new(s, share.clone()).keep_values());
             t.types = plan.type_specs[i]
                 .as_ref()
                 .filter(|_| owned[TYPES])
@@ -690,12 +696,14 @@ impl PassPlan<'_> {
         {
             if lanes[CASE] == other_lane {
                 mine.case_groups = std::mem::take(&mut theirs.case_groups);
+                mine.case_variants = std::mem::take(&mut theirs.case_variants);
             }
             if lanes[TYPES] == other_lane {
                 mine.type_groups = std::mem::take(&mut theirs.type_groups);
             }
             if lanes[MAIN] == other_lane {
                 theirs.case_groups = std::mem::take(&mut mine.case_groups);
+                theirs.case_variants = std::mem::take(&mut mine.case_variants);
                 theirs.type_groups = std::mem::take(&mut mine.type_groups);
                 *mine = theirs;
             }
@@ -923,7 +931,7 @@ impl IndexTracker<'_> {
             let report = finder.finish()?;
             spilled |= report.spilled;
             if out == 0 {
-                stats.case_groups = report.conflicts;
+                (stats.case_groups, stats.case_variants) = split_variants(report.conflicts);
             } else {
                 stats.type_groups = report.conflicts;
             }
@@ -935,6 +943,40 @@ impl IndexTracker<'_> {
     }
 }
 
+/// Groups from an engine that kept values (`{id, values}` ids): the groups with plain ids,
+/// and each group's distinct key values.
+fn split_variants(groups: Vec<Conflict>) -> (Vec<Conflict>, Vec<Vec<KeyValues>>) {
+    let mut variants = Vec::with_capacity(groups.len());
+    let groups = groups
+        .into_iter()
+        .map(|mut g| {
+            let mut seen: Vec<KeyValues> = Vec::new();
+            for id in &mut g.ids {
+                let Bson::Document(d) = std::mem::take(id) else {
+                    continue;
+                };
+                *id = d.get("id").cloned().unwrap_or(Bson::Null);
+                let values = d.get_document("values").ok();
+                let key: KeyValues = g
+                    .key
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, _))| {
+                        let v = values.and_then(|v| v.get(i.to_string())).cloned();
+                        (name.clone(), v.unwrap_or(Bson::Null))
+                    })
+                    .collect();
+                if !seen.contains(&key) {
+                    seen.push(key);
+                }
+            }
+            variants.push(seen);
+            g
+        })
+        .collect();
+    (groups, variants)
+}
+
 /// Drops the folded groups that only repeat documents already sharing an exact key
 /// (possible only in a dump that already breaks the index): they say nothing new.
 fn drop_repeated_groups(stats: &mut IndexStats) {
@@ -942,7 +984,19 @@ fn drop_repeated_groups(stats: &mut IndexStats) {
         .duplicates
         .as_ref()
         .map_or(&[], |r| r.conflicts.as_slice());
-    stats.case_groups.retain(|g| !within_exact_group(g, exact));
+    let keep: Vec<bool> = stats
+        .case_groups
+        .iter()
+        .map(|g| !within_exact_group(g, exact))
+        .collect();
+    let mut flags = keep.iter();
+    stats.case_groups.retain(|_| *flags.next().unwrap_or(&true));
+    if stats.case_variants.len() == keep.len() {
+        let mut flags = keep.iter();
+        stats
+            .case_variants
+            .retain(|_| *flags.next().unwrap_or(&true));
+    }
     stats.type_groups.retain(|g| !within_exact_group(g, exact));
 }
 

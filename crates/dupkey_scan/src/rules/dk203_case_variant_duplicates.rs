@@ -58,6 +58,19 @@ declare_rule! {
     };
 }
 
+/// The first group's spellings (`{ email: "a@x" }, { email: "A@x" }`), at most four.
+fn first_variants(ctx: &Ctx<'_>, stats: &crate::stats::IndexStats) -> String {
+    const SHOWN: usize = 4;
+    let Some(variants) = stats.case_variants.first().filter(|v| v.len() > 1) else {
+        return format!("{} and its variants", first_key(ctx, &stats.case_groups));
+    };
+    let mut text: Vec<String> = variants.iter().take(SHOWN).map(|k| ctx.key(k)).collect();
+    if variants.len() > SHOWN {
+        text.push(format!("and {} more", variants.len() - SHOWN));
+    }
+    text.join(", ")
+}
+
 fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     for (coll, index, stats) in indexes(ctx.model) {
         if stats.case_groups.is_empty() || index.declared {
@@ -71,7 +84,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         f.count = grouped_documents(groups);
         f.samples = group_samples(groups);
         f.message = format!(
-            "unique index `{}` {} compares strings exactly (no case-insensitive collation), and {} values that differ only in case or accents ({} in all), e.g. {} and its variants: the index treats them as different keys, so each group is one value stored several times",
+            "unique index `{}` {} compares strings exactly (no case-insensitive collation), and {} values that differ only in case or accents ({} in all), e.g. {}: the index treats them as different keys, so each group is one value stored several times",
             index.name,
             shell::document(index.key_pattern()),
             plural(
@@ -80,7 +93,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 "groups of documents hold"
             ),
             plural(f.count, "document", "documents"),
-            first_key(ctx, groups),
+            first_variants(ctx, stats),
         );
         let paths = index.paths();
         let mut id = bson::Document::new();
@@ -135,6 +148,12 @@ mod tests {
         let f = findings("DK203", "app.users", &ixs(EMAIL), &docs);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].count, 4);
+        assert!(
+            f[0].message
+                .contains("e.g. { email: \"asha@example.com\" }, { email: \"Asha@Example.COM\" }:"),
+            "{}",
+            f[0].message
+        );
         assert!(
             f[0].fix
                 .contains("collation: { locale: \"en\", strength: 2 }")
