@@ -273,29 +273,48 @@ fn grow_gently<T>(v: &mut Vec<T>, additional: usize) {
     v.reserve_exact(step);
 }
 
-/// FxHash-style: fast, good enough spread for key bytes (not attacker-chosen here), every
-/// bit of the result depending on every byte.
+/// A fast hash of key bytes (not attacker-chosen here) with every bit of the result depending
+/// on every byte: each 8-byte word is mixed in by a folded 64x64->128-bit multiply.
 pub fn hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = 0u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
+    const K1: u64 = 0x9E37_79B9_7F4A_7C15;
+    const K2: u64 = 0xA076_1D64_78BD_642F;
+    let mut h = (bytes.len() as u64).wrapping_mul(K2);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        h = folded_multiply(
+            h ^ u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]),
+            K1,
+        );
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
         let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        w[..rest.len()].copy_from_slice(rest);
+        h = folded_multiply(h ^ u64::from_le_bytes(w), K2);
     }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-    }
-    // Final avalanche so low bits (the slot index) depend on every byte.
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^ (h >> 33)
+    folded_multiply(h, K1)
+}
+
+/// The high and low halves of the 128-bit product, XORed.
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn similar_keys_hash_apart() {
+        // Generated numbers: long shared prefixes, a few digits apart.
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..200_000u32 {
+            seen.insert(hash(format!("\u{2}INV/2025-26/{i:06}\0\0").as_bytes()));
+            seen.insert(hash(&i.to_le_bytes()));
+        }
+        assert_eq!(seen.len(), 400_000);
+    }
 
     #[test]
     fn groups_keep_arrival_order() {
