@@ -8,7 +8,6 @@
 /// One distinct key.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    hash: u64,
     key: Span,
     first_id: Span,
     /// The key's values, recorded when a second document shares the key.
@@ -16,10 +15,35 @@ struct Entry {
     count: u32,
 }
 
+/// Where bytes are in the arena, in 8 bytes: chunk number (15 bits), position in the chunk
+/// (22 bits: chunks hold at most 4 MiB but for a lone larger item, at position 0) and length
+/// (27 bits: up to 128 MiB, far beyond any BSON value).
 #[derive(Debug, Clone, Copy, Default)]
-struct Span {
-    off: u64,
-    len: u32,
+struct Span(u64);
+
+impl Span {
+    const LEN_BITS: u32 = 27;
+    const OFF_BITS: u32 = 22;
+
+    fn new(chunk: usize, off: usize, len: usize) -> Span {
+        Span(
+            ((chunk as u64) << (Self::OFF_BITS + Self::LEN_BITS))
+                | ((off as u64) << Self::LEN_BITS)
+                | len as u64,
+        )
+    }
+
+    fn chunk(self) -> usize {
+        (self.0 >> (Self::OFF_BITS + Self::LEN_BITS)) as usize
+    }
+
+    fn off(self) -> usize {
+        ((self.0 >> Self::LEN_BITS) & ((1 << Self::OFF_BITS) - 1)) as usize
+    }
+
+    fn len(self) -> usize {
+        (self.0 & ((1 << Self::LEN_BITS) - 1)) as usize
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -117,7 +141,6 @@ impl KeyTable {
                 let first_id = self.push(id);
                 grow_gently(&mut self.entries, 1);
                 self.entries.push(Entry {
-                    hash,
                     key,
                     first_id,
                     display: Span::default(),
@@ -131,7 +154,7 @@ impl KeyTable {
                 continue;
             }
             let e = self.entries[slot as usize - 1];
-            if e.hash == hash && self.slice(e.key) == key {
+            if self.slice(e.key) == key {
                 let id = self.push(id);
                 let entry = slot - 1;
                 grow_gently(&mut self.extra, 1);
@@ -140,7 +163,7 @@ impl KeyTable {
                 e.count += 1;
                 return Inserted::Shared {
                     entry,
-                    needs_display: e.display.len == 0,
+                    needs_display: e.display.len() == 0,
                 };
             }
             i = (i + 1) & mask;
@@ -160,11 +183,13 @@ impl KeyTable {
         self.slots = vec![(0, 0); size];
         let mask = size - 1;
         for (n, e) in self.entries.iter().enumerate() {
-            let mut i = (e.hash as usize) & mask;
+            // Entries keep no hash (8 bytes a key saved): growing hashes the keys again.
+            let hash = hash(self.arena.slice(e.key));
+            let mut i = (hash as usize) & mask;
             while self.slots[i].0 != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = (n as u32 + 1, (e.hash >> 32) as u32);
+            self.slots[i] = (n as u32 + 1, (hash >> 32) as u32);
         }
     }
 
@@ -226,7 +251,7 @@ struct Arena {
 const CHUNK: usize = 4 << 20;
 
 impl Arena {
-    /// Stores `bytes`; the span's offset is the chunk number (high half) and the position in it.
+    /// Stores `bytes`.
     fn push(&mut self, bytes: &[u8]) -> Span {
         let fits = self
             .chunks
@@ -244,17 +269,13 @@ impl Arena {
         }
         let n = self.chunks.len() - 1;
         let chunk = &mut self.chunks[n];
-        let off = ((n as u64) << 32) | chunk.len() as u64;
+        let span = Span::new(n, chunk.len(), bytes.len());
         chunk.extend_from_slice(bytes);
-        Span {
-            off,
-            len: bytes.len() as u32,
-        }
+        span
     }
 
     fn slice(&self, s: Span) -> &[u8] {
-        let start = (s.off & 0xFFFF_FFFF) as usize;
-        &self.chunks[(s.off >> 32) as usize][start..start + s.len as usize]
+        &self.chunks[s.chunk()][s.off()..s.off() + s.len()]
     }
 
     fn bytes(&self) -> usize {
