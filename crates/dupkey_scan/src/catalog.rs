@@ -160,8 +160,7 @@ impl CollectionInfo {
 
     /// Counter collections: `counters`, `identitycounters`, `sequences`, `invoice_counter`….
     pub fn looks_like_counters(&self) -> bool {
-        let name = self.collection.to_ascii_lowercase();
-        name.contains("counter") || name.contains("sequence")
+        crate::counters::counter_collection(&self.collection)
     }
 }
 

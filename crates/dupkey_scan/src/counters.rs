@@ -80,40 +80,113 @@ pub fn counters_in(coll: &CollectionModel) -> Vec<Counter> {
     coll.stats
         .counter_docs
         .iter()
-        .filter_map(|d| counter_from(&coll.info.namespace, d))
+        .filter_map(|d| Counter::from_document(&coll.info.namespace, d))
         .collect()
 }
 
-fn counter_from(namespace: &str, doc: &Document) -> Option<Counter> {
-    let (value_field, value) = COUNTER_VALUE_FIELDS.iter().find_map(|f| {
-        let n = match doc.get(*f)? {
-            Bson::Int32(i) => i64::from(*i),
-            Bson::Int64(i) => *i,
-            Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9e15 => *d as i64,
-            _ => return None,
-        };
-        Some(((*f).to_string(), n))
-    })?;
-    let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-    let mut labels = Vec::new();
-    for (k, v) in doc {
-        if k == &value_field {
-            continue;
+/// Counter collections: `counters`, `identitycounters`, `sequences`, `invoice_counter`….
+pub fn counter_collection(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.contains("counter") || name.contains("sequence")
+}
+
+impl Counter {
+    /// The counter one document of `namespace` holds, if one of [`COUNTER_VALUE_FIELDS`] holds
+    /// an integer.
+    pub fn from_document(namespace: &str, doc: &Document) -> Option<Counter> {
+        let (value_field, value) = COUNTER_VALUE_FIELDS.iter().find_map(|f| {
+            let n = match doc.get(*f)? {
+                Bson::Int32(i) => i64::from(*i),
+                Bson::Int64(i) => *i,
+                Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9e15 => *d as i64,
+                _ => return None,
+            };
+            Some(((*f).to_string(), n))
+        })?;
+        let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+        let mut labels = Vec::new();
+        for (k, v) in doc {
+            if k == &value_field {
+                continue;
+            }
+            collect_labels(v, &mut labels);
         }
-        collect_labels(v, &mut labels);
+        let target = match (doc.get_str("model"), doc.get_str("field")) {
+            (Ok(model), Ok(field)) => Some((mongoose_collection(model), field.to_string())),
+            _ => None,
+        };
+        Some(Counter {
+            namespace: namespace.to_string(),
+            selector: bson::doc! { "_id": id },
+            value_field,
+            value,
+            labels,
+            target,
+        })
     }
-    let target = match (doc.get_str("model"), doc.get_str("field")) {
-        (Ok(model), Ok(field)) => Some((mongoose_collection(model), field.to_string())),
-        _ => None,
-    };
-    Some(Counter {
-        namespace: namespace.to_string(),
-        selector: bson::doc! { "_id": id },
-        value_field,
-        value,
-        labels,
-        target,
-    })
+
+    /// How well the counter's labels name `collection` and its `field`; `None` when nothing
+    /// names them, or when the counter names another target outright.
+    pub fn names(&self, collection: &str, field: &str) -> Option<NameMatch> {
+        if let Some((tc, tf)) = &self.target
+            && (tc != collection || tf != field)
+        {
+            return None;
+        }
+        let collection = collection.to_lowercase();
+        let stem = collection.trim_end_matches('s');
+        let field_words = words(field);
+        let mut score = 0;
+        if self.target.is_some() {
+            score += 4;
+        }
+        let mut periods = Vec::new();
+        for label in &self.labels {
+            let l = label.to_lowercase();
+            if is_period(&l) {
+                periods.push(l);
+                continue;
+            }
+            if l.len() < 3 {
+                continue;
+            }
+            let label_words = words(&l);
+            if l.contains(stem) || stem.contains(l.trim_end_matches('s')) {
+                score += 2;
+            }
+            if l == field.to_lowercase()
+                || label_words.iter().any(|w| {
+                    w.len() > 2
+                        && field_words
+                            .iter()
+                            .any(|f| f == w || f == w.trim_end_matches('s'))
+                })
+            {
+                score += 2;
+            }
+        }
+        (score > 0).then_some(NameMatch { score, periods })
+    }
+}
+
+/// How a counter's labels name a field: the higher the score, the surer the match.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NameMatch {
+    pub score: u32,
+    /// The periods among the labels (`2025-26`), lower case.
+    pub periods: Vec<String>,
+}
+
+impl NameMatch {
+    /// Whether the counter hands out numbers with this prefix: any, unless it is scoped to a
+    /// period, then only prefixes holding that period.
+    pub fn feeds(&self, prefix: Option<&str>) -> bool {
+        self.periods.is_empty()
+            || prefix.is_some_and(|p| {
+                let p = p.to_lowercase();
+                self.periods.iter().any(|period| p.contains(period))
+            })
+    }
 }
 
 fn collect_labels(v: &Bson, out: &mut Vec<String>) {
@@ -213,17 +286,7 @@ fn guess_feed(model: &Model, counter: Counter) -> Option<CounterFeed<'_>> {
         if coll.info.database != database || coll.info.looks_like_counters() {
             continue;
         }
-        if let Some((tc, _)) = &counter.target
-            && tc != &coll.info.collection
-        {
-            continue;
-        }
         for numbers in &coll.stats.numbers {
-            if let Some((_, tf)) = &counter.target
-                && tf != &numbers.field
-            {
-                continue;
-            }
             if !numbered_field(coll, numbers) {
                 continue;
             }
@@ -269,54 +332,13 @@ fn score<'m>(
     coll: &CollectionModel,
     numbers: &'m NumberField,
 ) -> Option<(u32, Vec<&'m NumberSeries>)> {
-    let collection = coll.info.collection.to_lowercase();
-    let stem = collection.trim_end_matches('s');
-    let field_words = words(&numbers.field);
-    let mut score = 0;
-    if counter.target.is_some() {
-        score += 4;
-    }
-    let mut periods = Vec::new();
-    for label in &counter.labels {
-        let l = label.to_lowercase();
-        if is_period(&l) {
-            periods.push(l);
-            continue;
-        }
-        if l.len() < 3 {
-            continue;
-        }
-        let label_words = words(&l);
-        if l.contains(stem) || stem.contains(l.trim_end_matches('s')) {
-            score += 2;
-        }
-        if l == numbers.field.to_lowercase()
-            || label_words.iter().any(|w| {
-                w.len() > 2
-                    && field_words
-                        .iter()
-                        .any(|f| f == w || f == w.trim_end_matches('s'))
-            })
-        {
-            score += 2;
-        }
-    }
-    if score == 0 {
-        return None;
-    }
+    let named = counter.names(&coll.info.collection, &numbers.field)?;
     let series: Vec<&NumberSeries> = numbers
         .series
         .iter()
-        .filter(|s| {
-            periods.is_empty()
-                || s.prefix.as_deref().is_some_and(|p| {
-                    periods
-                        .iter()
-                        .any(|period| p.to_lowercase().contains(period))
-                })
-        })
+        .filter(|s| named.feeds(s.prefix.as_deref()))
         .collect();
-    (!series.is_empty()).then_some((score, series))
+    (!series.is_empty()).then_some((named.score, series))
 }
 
 /// `2025`, `2025-26`, `2025/2026`, `FY25`: a label that scopes a counter to a period.
@@ -335,16 +357,16 @@ mod tests {
 
     #[test]
     fn shapes_of_counter_documents() {
-        let c = counter_from("t.counters", &doc! {"_id": "ticket", "seq": 7}).unwrap();
+        let c = Counter::from_document("t.counters", &doc! {"_id": "ticket", "seq": 7}).unwrap();
         assert_eq!((c.value_field.as_str(), c.value), ("seq", 7));
         assert_eq!(c.labels, ["ticket"]);
-        let c = counter_from(
+        let c = Counter::from_document(
             "t.counters",
             &doc! {"id": "invoice_no", "reference_value": "2025-26", "seq": 12},
         )
         .unwrap();
         assert_eq!(c.labels, ["invoice_no", "2025-26"]);
-        let c = counter_from(
+        let c = Counter::from_document(
             "t.identitycounters",
             &doc! {"model": "Category", "field": "categoryNo", "count": 3},
         )
@@ -353,7 +375,38 @@ mod tests {
             c.target,
             Some(("categories".to_string(), "categoryNo".to_string()))
         );
-        assert!(counter_from("t.counters", &doc! {"_id": "x", "seq": "7"}).is_none());
+        assert!(Counter::from_document("t.counters", &doc! {"_id": "x", "seq": "7"}).is_none());
+    }
+
+    #[test]
+    fn counters_name_a_field() {
+        let names = |doc: bson::Document, collection: &str, field: &str| {
+            Counter::from_document("t.counters", &doc)
+                .unwrap()
+                .names(collection, field)
+        };
+        let m = names(
+            doc! {"_id": "tickets", "seq": 3},
+            "tickets",
+            "ticket_number",
+        )
+        .unwrap();
+        assert!(m.score > 0 && m.feeds(Some("TKT-")));
+        let m = names(
+            doc! {"id": "invoice_seq", "reference_value": "2025-26", "seq": 3},
+            "invoices",
+            "number",
+        )
+        .unwrap();
+        assert!(m.feeds(Some("INV/2025-26/")) && !m.feeds(Some("INV/2024-25/")));
+        assert!(!m.feeds(None));
+        assert_eq!(
+            names(doc! {"_id": "orders", "seq": 3}, "tickets", "ticket_number"),
+            None
+        );
+        let mongoose = doc! {"model": "Ticket", "field": "ticketNo", "count": 3};
+        assert!(names(mongoose.clone(), "tickets", "ticketNo").is_some());
+        assert_eq!(names(mongoose, "tickets", "ticket_number"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use bson::RawBsonRef;
+use bson::{Bson, RawBsonRef};
 
 /// A generated number: `prefix` + digits (`TKT-00042` → `("TKT-", 42)`,
 /// `INV/2025-26/000123` → `("INV/2025-26/", 123)`) or a plain integer (prefix `None`).
@@ -15,6 +15,17 @@ pub fn split_number(v: RawBsonRef<'_>) -> Option<(Option<&str>, i64)> {
         RawBsonRef::String(s) => split_string_number(s),
         _ => None,
     }
+}
+
+/// [`split_number`] for a value already decoded.
+pub fn split_bson_number(v: &Bson) -> Option<(Option<&str>, i64)> {
+    split_number(match v {
+        Bson::String(s) => RawBsonRef::String(s),
+        Bson::Int32(i) => RawBsonRef::Int32(*i),
+        Bson::Int64(i) => RawBsonRef::Int64(*i),
+        Bson::Double(d) => RawBsonRef::Double(*d),
+        _ => return None,
+    })
 }
 
 fn split_string_number(s: &str) -> Option<(Option<&str>, i64)> {

@@ -3,9 +3,11 @@
 //! whether a counter feeding the key has fallen behind the data.
 
 use bson::{Bson, Document, doc};
-use dupkey_e11000::{
-    CounterFacts, DuplicateKeyError, IndexFacts, KeyFields, LiveFacts, shell_value,
-};
+use dupkey_e11000::{CounterFacts, DuplicateKeyError, IndexFacts, KeyFields, LiveFacts};
+use dupkey_index::option_is_true;
+use dupkey_scan::counters::{Counter, counter_collection};
+use dupkey_scan::shell::{self, type_alias};
+use dupkey_scan::values::split_bson_number;
 
 use crate::{LiveSource, SourceError};
 
@@ -15,19 +17,6 @@ pub struct ErrorTarget {
     pub database: String,
     pub collection: String,
 }
-
-/// Field names of counter documents that hold the number.
-const COUNTER_VALUE_FIELDS: [&str; 9] = [
-    "seq",
-    "count",
-    "sequence_value",
-    "sequence",
-    "value",
-    "next",
-    "current",
-    "counter",
-    "last",
-];
 
 /// Facts for `err`, or `None` when the error does not say which collection it hit.
 /// `default_db` stands in for a database the message does not name.
@@ -129,7 +118,7 @@ fn find_index(specs: &[Document], err: &DuplicateKeyError) -> Option<IndexFacts>
     let by_fields = || {
         let names: Vec<&str> = err.key.as_ref()?.iter().map(|(n, _)| n.as_str()).collect();
         specs.iter().find(|s| {
-            truthy(s.get("unique"))
+            option_is_true(s.get("unique"))
                 && s.get_document("key")
                     .is_ok_and(|k| k.keys().map(String::as_str).eq(names.iter().copied()))
         })
@@ -138,21 +127,11 @@ fn find_index(specs: &[Document], err: &DuplicateKeyError) -> Option<IndexFacts>
     Some(IndexFacts {
         name: spec.get_str("name").unwrap_or_default().to_string(),
         key: spec.get_document("key").cloned().unwrap_or_default(),
-        unique: truthy(spec.get("unique")) || spec.get_str("name").ok() == Some("_id_"),
-        sparse: truthy(spec.get("sparse")),
+        unique: option_is_true(spec.get("unique")) || spec.get_str("name").ok() == Some("_id_"),
+        sparse: option_is_true(spec.get("sparse")),
         partial_filter: spec.get_document("partialFilterExpression").ok().cloned(),
         collation: spec.get_document("collation").ok().cloned(),
     })
-}
-
-fn truthy(v: Option<&Bson>) -> bool {
-    match v {
-        Some(Bson::Boolean(b)) => *b,
-        Some(Bson::Int32(i)) => *i != 0,
-        Some(Bson::Int64(i)) => *i != 0,
-        Some(Bson::Double(d)) => *d != 0.0,
-        _ => false,
-    }
 }
 
 /// `{ f1: v1, f2: null }`: documents with the same key (null also matches missing).
@@ -179,54 +158,15 @@ fn lookup<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
     Some(cur)
 }
 
-/// The `$type` alias MongoDB uses for a value's type.
-fn type_alias(v: &Bson) -> &'static str {
-    match v {
-        Bson::Double(_) => "double",
-        Bson::String(_) => "string",
-        Bson::Document(_) => "object",
-        Bson::Array(_) => "array",
-        Bson::Binary(_) => "binData",
-        Bson::ObjectId(_) => "objectId",
-        Bson::Boolean(_) => "bool",
-        Bson::DateTime(_) => "date",
-        Bson::Null => "null",
-        Bson::RegularExpression(_) => "regex",
-        Bson::Int32(_) => "int",
-        Bson::Timestamp(_) => "timestamp",
-        Bson::Int64(_) => "long",
-        Bson::Decimal128(_) => "decimal",
-        Bson::Symbol(_) => "symbol",
-        _ => "string",
-    }
-}
-
-/// A generated number: `prefix` + digits (`TKT-00042`, `INV/2025-26/000123`) or a plain integer.
-fn split_number(v: &Bson) -> Option<(Option<String>, i64)> {
-    match v {
-        Bson::Int32(i) => Some((None, i64::from(*i))),
-        Bson::Int64(i) => Some((None, *i)),
-        Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9e15 => Some((None, *d as i64)),
-        Bson::String(s) => {
-            let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-            if digits == 0 || digits > 18 || s.contains('@') {
-                return None;
-            }
-            let (prefix, n) = s.split_at(s.len() - digits);
-            Some((Some(prefix.to_string()), n.parse().ok()?))
-        }
-        _ => None,
-    }
-}
-
-/// Finds the counter that feeds `field` and the largest number the data already uses.
+/// Finds the counter that feeds `field` (matched by its names as `dupkey scan` matches them)
+/// and the largest number the data already uses.
 async fn counter_facts(
     src: &LiveSource,
     target: &ErrorTarget,
     field: &str,
     value: &Bson,
 ) -> Result<Option<CounterFacts>, SourceError> {
-    let Some((prefix, _)) = split_number(value) else {
+    let Some((prefix, _)) = split_bson_number(value) else {
         return Ok(None);
     };
     let db = &target.database;
@@ -234,78 +174,40 @@ async fn counter_facts(
         .list_collections(db)
         .await?
         .into_iter()
-        .filter(|c| {
-            let l = c.to_ascii_lowercase();
-            (l.contains("counter") || l.contains("sequence")) && c != &target.collection
-        })
+        .filter(|c| counter_collection(c) && c != &target.collection)
         .collect();
-    let mut best: Option<(u32, String, Document, String, i64)> = None;
+    let mut best: Option<(u32, Counter)> = None;
     for coll in &counter_colls {
-        for counter in src
+        let namespace = format!("{db}.{coll}");
+        for doc in src
             .find(db, coll, Document::new(), Document::new(), 500)
             .await?
         {
-            let Some((value_field, n)) = counter_value(&counter) else {
+            let Some(counter) = Counter::from_document(&namespace, &doc) else {
                 continue;
             };
-            let score = counter_score(&counter, &target.collection, field, prefix.as_deref());
-            if score > 0 && best.as_ref().is_none_or(|b| score > b.0) {
-                best = Some((score, coll.clone(), counter, value_field, n));
+            let Some(named) = counter.names(&target.collection, field) else {
+                continue;
+            };
+            if named.feeds(prefix) && best.as_ref().is_none_or(|b| named.score > b.0) {
+                best = Some((named.score, counter));
             }
         }
     }
-    let Some((_, coll, counter, value_field, n)) = best else {
+    let Some((_, counter)) = best else {
         return Ok(None);
     };
-    let Some((max_used, example)) = max_used(src, target, field, prefix.as_deref()).await? else {
+    let Some((max_used, example)) = max_used(src, target, field, prefix).await? else {
         return Ok(None);
     };
-    let id = counter.get("_id").cloned().unwrap_or(Bson::Null);
     Ok(Some(CounterFacts {
-        namespace: format!("{db}.{coll}"),
-        selector: format!("{{ _id: {} }}", shell_value(&id)),
-        value_field,
-        value: n,
+        selector: shell::document(&counter.selector),
+        namespace: counter.namespace,
+        value_field: counter.value_field,
+        value: counter.value,
         max_used,
         example,
     }))
-}
-
-fn counter_value(counter: &Document) -> Option<(String, i64)> {
-    COUNTER_VALUE_FIELDS.iter().find_map(|f| {
-        let n = match counter.get(*f)? {
-            Bson::Int32(i) => i64::from(*i),
-            Bson::Int64(i) => *i,
-            Bson::Double(d) if d.fract() == 0.0 => *d as i64,
-            _ => return None,
-        };
-        Some(((*f).to_string(), n))
-    })
-}
-
-/// How well a counter document's names match the collection, field and number prefix.
-fn counter_score(counter: &Document, collection: &str, field: &str, prefix: Option<&str>) -> u32 {
-    let coll = collection.to_ascii_lowercase();
-    let stem = coll.trim_end_matches('s');
-    let field_l = field.to_ascii_lowercase();
-    let mut score = 0;
-    for (_, v) in counter {
-        let Bson::String(s) = v else { continue };
-        let s = s.to_ascii_lowercase();
-        if s.len() < 2 {
-            continue;
-        }
-        if s.contains(stem) || stem.contains(s.trim_end_matches('s')) {
-            score += 2;
-        }
-        if s.contains(&field_l) || field_l.contains(&s) {
-            score += 2;
-        }
-        if prefix.is_some_and(|p| p.to_ascii_lowercase().contains(&s)) {
-            score += 1;
-        }
-    }
-    score
 }
 
 /// The largest number used in `field`: among integers, or among `prefix` + digits strings.
@@ -326,7 +228,7 @@ async fn max_used(
         .await?
     {
         let Some(v) = lookup(&d, field) else { continue };
-        let Some((_, n)) = split_number(v) else {
+        let Some((_, n)) = split_bson_number(v) else {
             continue;
         };
         if best.as_ref().is_none_or(|b| n > b.0) {
@@ -356,47 +258,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_and_prefixes() {
-        assert_eq!(
-            split_number(&Bson::String("TKT-00042".into())),
-            Some((Some("TKT-".into()), 42))
-        );
-        assert_eq!(
-            split_number(&Bson::String("INV/2025-26/000123".into())),
-            Some((Some("INV/2025-26/".into()), 123))
-        );
-        assert_eq!(split_number(&Bson::Int32(7)), Some((None, 7)));
-        assert_eq!(split_number(&Bson::String("a@x.com".into())), None);
-        assert_eq!(split_number(&Bson::String("abc".into())), None);
-    }
-
-    #[test]
-    fn counters_match_by_names() {
-        assert!(
-            counter_score(
-                &doc! { "_id": "tickets", "seq": 3 },
-                "tickets",
-                "ticket_number",
-                Some("TKT-")
-            ) > 0
-        );
-        assert!(
-            counter_score(
-                &doc! { "id": "invoice_seq", "reference_value": "2025-26", "seq": 3 },
-                "invoices",
-                "number",
-                Some("INV/2025-26/")
-            ) > 0
-        );
-        assert_eq!(
-            counter_score(
-                &doc! { "_id": "orders", "seq": 3 },
-                "tickets",
-                "ticket_number",
-                Some("TKT-")
-            ),
-            0
-        );
+    fn prefixes_are_escaped_for_regex() {
         assert_eq!(regex_escape("INV/2025-26/"), "INV\\/2025-26\\/");
     }
 }
