@@ -350,6 +350,16 @@ fn why(spec: &IndexSpec, c: &Conflict) -> String {
     reasons.join("; ")
 }
 
+/// The line telling how many invalid records `--skip-invalid` passed over, if any; `dupkey scan`
+/// prints it too.
+pub fn write_invalid_skipped(out: &mut impl Write, invalid: u64, style: Style) -> io::Result<()> {
+    if invalid > 0 {
+        let text = format!("{invalid} invalid records were skipped (--skip-invalid)");
+        writeln!(out, "{}", style.yellow(&text))?;
+    }
+    Ok(())
+}
+
 fn write_text(
     out: &mut impl Write,
     spec: &IndexSpec,
@@ -383,15 +393,7 @@ fn write_text(
         "{} documents, {} would be indexed{skipped_text}",
         r.documents, r.indexed
     )?;
-    if invalid > 0 {
-        writeln!(
-            out,
-            "{}",
-            style.yellow(&format!(
-                "{invalid} invalid records were skipped (--skip-invalid)"
-            ))
-        )?;
-    }
+    write_invalid_skipped(out, invalid, style)?;
     if r.buildable() {
         writeln!(
             out,

@@ -617,15 +617,7 @@ fn write_text(
             a.describe()
         )?;
     }
-    if invalid > 0 {
-        writeln!(
-            out,
-            "{}",
-            style.yellow(&format!(
-                "{invalid} invalid records were skipped (--skip-invalid)"
-            ))
-        )?;
-    }
+    crate::check::write_invalid_skipped(out, invalid, style)?;
     let suppressed = if r.suppressed.is_empty() {
         String::new()
     } else {
