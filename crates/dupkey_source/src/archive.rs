@@ -373,8 +373,8 @@ impl ArchiveReader {
             let header = check!(read_namespace_header(&stream, at, len));
             stream.consume(len);
             let slot = check!(demux.resolve(&stream, at, &header));
+            check!(demux.enter(&stream, at, slot, &header));
             if header.eof {
-                check!(demux.close(&stream, at, slot, &header));
                 let after = stream.offset();
                 match check!(stream.item()) {
                     Item::Terminator => stream.consume(4),
@@ -413,7 +413,6 @@ impl ArchiveReader {
                 }
                 continue;
             }
-            check!(demux.open(&stream, at, slot, &header));
             let collection = demux.collection_of(slot);
             let delivers = demux.delivers(slot);
             let hashes = demux.hashes(slot);
@@ -1137,7 +1136,9 @@ impl<'c> Demux<'c> {
         self.only.is_none_or(|o| o == slot)
     }
 
-    fn open<R: Read>(
+    /// Records a block of `slot` starting at `at`: a block of documents opens the namespace,
+    /// its EOF block closes it, and nothing may follow the EOF block.
+    fn enter<R: Read>(
         &mut self,
         stream: &Stream<'_, R>,
         at: u64,
@@ -1145,32 +1146,18 @@ impl<'c> Demux<'c> {
         header: &NamespaceHeader,
     ) -> Result<(), Problem> {
         if self.status[slot] == Status::Closed {
-            return Err(stream.broken(
-                at,
-                &format!("a block of {} after its EOF block", header.namespace()),
-                NEXT_BROKEN,
-            ));
+            let what = if header.eof {
+                format!("a second EOF block for {}", header.namespace())
+            } else {
+                format!("a block of {} after its EOF block", header.namespace())
+            };
+            return Err(stream.broken(at, &what, NEXT_BROKEN));
         }
-        self.status[slot] = Status::Open;
-        self.last_block[slot] = at;
-        Ok(())
-    }
-
-    fn close<R: Read>(
-        &mut self,
-        stream: &Stream<'_, R>,
-        at: u64,
-        slot: usize,
-        header: &NamespaceHeader,
-    ) -> Result<(), Problem> {
-        if self.status[slot] == Status::Closed {
-            return Err(stream.broken(
-                at,
-                &format!("a second EOF block for {}", header.namespace()),
-                NEXT_BROKEN,
-            ));
-        }
-        self.status[slot] = Status::Closed;
+        self.status[slot] = if header.eof {
+            Status::Closed
+        } else {
+            Status::Open
+        };
         self.last_block[slot] = at;
         Ok(())
     }
@@ -1953,6 +1940,21 @@ mod tests {
                 layout.bytes.len()
             )),
             "{err} (EOF at {users_eof})"
+        );
+        // A second EOF block for shop.users.
+        let mut bytes = layout.bytes.clone();
+        bytes.extend(raw(
+            &doc! {"db": "shop", "collection": "users", "EOF": true, "CRC": 0_i64},
+        ));
+        bytes.extend_from_slice(&[0xff; 4]);
+        let path = write(dir.path(), "x.archive", &bytes);
+        let err = events(&mut open_archive(&path).unwrap(), &ReadOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "at byte offset {}: a second EOF block for shop.users",
+                layout.bytes.len()
+            )),
+            "{err}"
         );
         // Two terminators in a row.
         let mut bytes = layout.bytes.clone();
