@@ -5,60 +5,24 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+
+use common::{dupkey, findings, json_of, seeds, stderr};
 use dupkey_test::{ArchiveInput, build_archive, layout_archive, layout_archive_with};
 use serde_json::Value;
 
-fn dupkey(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dupkey"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn seeds() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seeds")
-}
-
 fn seed_collections() -> Vec<ArchiveInput> {
     dupkey_test::archive_inputs_from_text_dump(&seeds()).unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path.to_str().unwrap().to_string()
-}
-
-/// `(code, namespace, index or field)` of every finding.
-fn findings(v: &Value) -> BTreeSet<(String, String, String)> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let place = f["index"].as_str().or(f["field"].as_str()).unwrap_or("");
-            (
-                f["code"].as_str().unwrap().to_string(),
-                f["namespace"].as_str().unwrap().to_string(),
-                place.to_string(),
-            )
-        })
-        .collect()
 }
 
 fn scan_json(source: &str, extra: &[&str]) -> (Option<i32>, Value) {

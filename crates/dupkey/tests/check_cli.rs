@@ -3,20 +3,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
 use bson::{Document, doc};
-use serde_json::{Value, json};
-
-fn dupkey(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dupkey"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
+use common::{dupkey, json_of};
+use dupkey_test::bson_bytes;
+use serde_json::json;
 
 fn docs() -> Vec<Document> {
     vec![
@@ -29,24 +21,11 @@ fn docs() -> Vec<Document> {
     ]
 }
 
-fn write_bson(path: &Path, docs: &[Document]) {
-    let mut f = std::fs::File::create(path).unwrap();
-    for d in docs {
-        f.write_all(bson::RawDocumentBuf::try_from(d).unwrap().as_bytes())
-            .unwrap();
-    }
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
-}
-
 #[test]
 fn bson_file_json_contract() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.bson");
-    write_bson(&file, &docs());
+    std::fs::write(&file, bson_bytes(&docs())).unwrap();
     let out = dupkey(&[
         "check",
         file.to_str().unwrap(),
@@ -73,7 +52,7 @@ fn bson_file_json_contract() {
 fn collation_sparse_multikey_and_buildable() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.bson");
-    write_bson(&file, &docs());
+    std::fs::write(&file, bson_bytes(&docs())).unwrap();
     let ci = dupkey(&[
         "check",
         file.to_str().unwrap(),
@@ -116,7 +95,7 @@ fn collation_sparse_multikey_and_buildable() {
 fn text_output_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.bson");
-    write_bson(&file, &docs());
+    std::fs::write(&file, bson_bytes(&docs())).unwrap();
     let out = dupkey(&[
         "check",
         file.to_str().unwrap(),
@@ -153,7 +132,7 @@ fn jsonl_and_dump_directory_sources() {
 
     let dump = dir.path().join("dump");
     std::fs::create_dir_all(dump.join("app")).unwrap();
-    write_bson(&dump.join("app/users.bson"), &docs());
+    std::fs::write(dump.join("app/users.bson"), bson_bytes(&docs())).unwrap();
     std::fs::write(dump.join("app/users.metadata.json"), r#"{"indexes": [{"v": 2, "key": {"_id": 1}, "name": "_id_"}], "uuid": "0123456789abcdef0123456789abcdef", "collectionName": "users"}"#).unwrap();
     let out = dupkey(&[
         "check",
@@ -173,7 +152,7 @@ fn jsonl_and_dump_directory_sources() {
 fn corrupt_input_names_file_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cut.bson");
-    write_bson(&file, &docs());
+    std::fs::write(&file, bson_bytes(&docs())).unwrap();
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() - 7]).unwrap();
     let out = dupkey(&[
@@ -222,7 +201,7 @@ fn memory_limit_spills_and_gives_the_same_answer() {
     let many: Vec<Document> = (0..30_000)
         .map(|i| doc! {"_id": i, "k": format!("key-{}", i % 25_000)})
         .collect();
-    write_bson(&file, &many);
+    std::fs::write(&file, bson_bytes(&many)).unwrap();
     let run = |limit: &str| {
         json_of(&dupkey(&[
             "check",
@@ -243,14 +222,10 @@ fn memory_limit_spills_and_gives_the_same_answer() {
 
 #[tokio::test]
 async fn live_source_matches_the_file() {
-    let Some((_client, db)) = dupkey_test::test_database("check_live").await else {
+    let Some((db, uri)) = dupkey_test::test_collection("check_live", "users", docs(), vec![]).await
+    else {
         return;
     };
-    db.collection::<Document>("users")
-        .insert_many(docs())
-        .await
-        .unwrap();
-    let uri = dupkey_test::test_uri().unwrap();
     let live = dupkey(&[
         "check",
         &uri,
@@ -265,7 +240,7 @@ async fn live_source_matches_the_file() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("users.bson");
-    write_bson(&file, &docs());
+    std::fs::write(&file, bson_bytes(&docs())).unwrap();
     let offline = dupkey(&[
         "check",
         file.to_str().unwrap(),

@@ -4,23 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
-use std::process::{Command, Output};
+mod common;
 
 use bson::{Bson, Document, doc};
+use common::{dupkey, json_of, stderr};
 use serde_json::Value;
-
-fn dupkey(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dupkey"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
-}
 
 /// int, long and double forms of one number, null and missing, strings differing in case.
 fn documents() -> Vec<Document> {
@@ -64,15 +52,8 @@ fn groups(v: &Value) -> Vec<Vec<String>> {
 }
 
 async fn setup(name: &str) -> Option<(mongodb::Database, String)> {
-    let (_client, db) = dupkey_test::test_database(name).await?;
-    db.collection::<Document>("users")
-        .insert_many(documents())
-        .await
-        .unwrap();
-    db.run_command(doc! { "createIndexes": "users", "indexes": [ { "key": { "email": 1 }, "name": "email_1" } ] })
-        .await
-        .unwrap();
-    Some((db, dupkey_test::test_uri().unwrap()))
+    let email_1 = doc! { "key": { "email": 1 }, "name": "email_1" };
+    dupkey_test::test_collection(name, "users", documents(), vec![email_1]).await
 }
 
 fn check(uri: &str, db: &str, extra: &[&str]) -> Value {
@@ -90,12 +71,7 @@ fn check(uri: &str, db: &str, extra: &[&str]) -> Value {
     ];
     args.extend_from_slice(extra);
     let out = dupkey(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     json_of(&out)
 }
 
@@ -143,7 +119,7 @@ async fn secondary_preferred_reads_and_secondary_fails_in_one_line() {
         "secondary",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("read preference secondary"), "{err}");
     assert!(

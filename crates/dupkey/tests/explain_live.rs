@@ -3,34 +3,15 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
-use std::process::Command;
+mod common;
 
 use bson::{Document, doc};
-use mongodb::IndexModel;
-use mongodb::options::IndexOptions;
+use common::{dupkey, json_of, stderr};
 use serde_json::Value;
 
 fn explain_json(uri: &str, error_text: &str) -> (Value, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dupkey"))
-        .args(["explain", "--format", "json", "--uri", uri, error_text])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !stdout.trim().is_empty(),
-        "no output; stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        serde_json::from_str(&stdout).unwrap(),
-        out.status.code().unwrap(),
-    )
-}
-
-async fn unique(coll: &mongodb::Collection<Document>, keys: Document, options: IndexOptions) {
-    coll.create_index(IndexModel::builder().keys(keys).options(options).build())
-        .await
-        .unwrap();
+    let out = dupkey(&["explain", "--format", "json", "--uri", uri, error_text]);
+    (json_of(&out), out.status.code().unwrap())
 }
 
 async fn provoke(coll: &mongodb::Collection<Document>, doc: Document) -> String {
@@ -51,20 +32,16 @@ async fn provoke(coll: &mongodb::Collection<Document>, doc: Document) -> String 
 
 #[tokio::test]
 async fn confirms_a_stale_unique_index() {
-    let Some((_client, db)) = dupkey_test::test_database("explain_stale").await else {
-        return;
-    };
-    let uri = dupkey_test::test_uri().unwrap();
-    let users = db.collection::<Document>("users");
-    unique(
-        &users,
-        doc! { "username": 1 },
-        IndexOptions::builder().unique(true).build(),
-    )
-    .await;
     // The schema moved from `username` to `login`; the index outlived it. The first user
     // without `username` is stored, the second collides on `{ username: null }`.
-    users.insert_one(doc! { "login": "first" }).await.unwrap();
+    let index = doc! { "key": { "username": 1 }, "name": "username_1", "unique": true };
+    let first = doc! { "login": "first" };
+    let Some((db, uri)) =
+        dupkey_test::test_collection("explain_stale", "users", vec![first], vec![index]).await
+    else {
+        return;
+    };
+    let users = db.collection::<Document>("users");
     let message = provoke(&users, doc! { "login": "second" }).await;
     let (v, code) = explain_json(&uri, &message);
     assert_eq!(code, 1);
@@ -81,27 +58,19 @@ async fn confirms_a_stale_unique_index() {
 
 #[tokio::test]
 async fn confirms_a_null_trap_and_a_sparse_index_that_admits_null() {
-    let Some((_client, db)) = dupkey_test::test_database("explain_null").await else {
+    let index = doc! {
+        "key": { "resultToken": 1 }, "name": "resultToken_1", "unique": true, "sparse": true,
+    };
+    let mut docs: Vec<Document> = (0..20)
+        .map(|i| doc! { "resultToken": format!("tok{i}") })
+        .collect();
+    docs.push(doc! { "resultToken": null });
+    let Some((db, uri)) =
+        dupkey_test::test_collection("explain_null", "results", docs, vec![index]).await
+    else {
         return;
     };
-    let uri = dupkey_test::test_uri().unwrap();
     let results = db.collection::<Document>("results");
-    unique(
-        &results,
-        doc! { "resultToken": 1 },
-        IndexOptions::builder().unique(true).sparse(true).build(),
-    )
-    .await;
-    for i in 0..20 {
-        results
-            .insert_one(doc! { "resultToken": format!("tok{i}") })
-            .await
-            .unwrap();
-    }
-    results
-        .insert_one(doc! { "resultToken": null })
-        .await
-        .unwrap();
     let message = provoke(&results, doc! { "resultToken": null }).await;
     let (v, _) = explain_json(&uri, &message);
     let e = &v["errors"][0];
@@ -129,29 +98,17 @@ async fn confirms_a_null_trap_and_a_sparse_index_that_admits_null() {
 
 #[tokio::test]
 async fn confirms_a_partial_filter_that_admits_null() {
-    let Some((_client, db)) = dupkey_test::test_database("explain_partial").await else {
+    let index = doc! {
+        "key": { "resultToken": 1 }, "name": "resultToken_1", "unique": true,
+        "partialFilterExpression": { "resultToken": { "$exists": true } },
+    };
+    let docs = vec![doc! { "resultToken": "abc" }, doc! { "resultToken": null }];
+    let Some((db, uri)) =
+        dupkey_test::test_collection("explain_partial", "results", docs, vec![index]).await
+    else {
         return;
     };
-    let uri = dupkey_test::test_uri().unwrap();
     let results = db.collection::<Document>("results");
-    let filter = doc! { "resultToken": { "$exists": true } };
-    unique(
-        &results,
-        doc! { "resultToken": 1 },
-        IndexOptions::builder()
-            .unique(true)
-            .partial_filter_expression(filter)
-            .build(),
-    )
-    .await;
-    results
-        .insert_one(doc! { "resultToken": "abc" })
-        .await
-        .unwrap();
-    results
-        .insert_one(doc! { "resultToken": null })
-        .await
-        .unwrap();
     let message = provoke(&results, doc! { "resultToken": null }).await;
     let (v, _) = explain_json(&uri, &message);
     let summary = v["errors"][0]["summary"].as_str().unwrap();
@@ -160,23 +117,16 @@ async fn confirms_a_partial_filter_that_admits_null() {
 
 #[tokio::test]
 async fn confirms_a_counter_behind_the_data() {
-    let Some((_client, db)) = dupkey_test::test_database("explain_counter").await else {
+    let index = doc! { "key": { "ticket_number": 1 }, "name": "ticket_number_1", "unique": true };
+    let docs = (1..=42)
+        .map(|i| doc! { "ticket_number": format!("TKT-{i:05}") })
+        .collect();
+    let Some((db, uri)) =
+        dupkey_test::test_collection("explain_counter", "tickets", docs, vec![index]).await
+    else {
         return;
     };
-    let uri = dupkey_test::test_uri().unwrap();
     let tickets = db.collection::<Document>("tickets");
-    unique(
-        &tickets,
-        doc! { "ticket_number": 1 },
-        IndexOptions::builder().unique(true).build(),
-    )
-    .await;
-    for i in 1..=42 {
-        tickets
-            .insert_one(doc! { "ticket_number": format!("TKT-{i:05}") })
-            .await
-            .unwrap();
-    }
     // An import brought tickets 1-42; the counter still says 7.
     db.collection::<Document>("counters")
         .insert_one(doc! { "_id": "ticket", "seq": 7 })
@@ -211,16 +161,13 @@ fn with_password(password: &str) -> String {
 
 #[test]
 fn unreachable_server_is_one_line_and_exit_2() {
-    let out = Command::new(env!("CARGO_BIN_EXE_dupkey"))
-        .args([
-            "explain",
-            "--uri",
-            &with_password("hunter2"),
-            "E11000 duplicate key error collection: a.b index: x_1 dup key: { x: null }",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = dupkey(&[
+        "explain",
+        "--uri",
+        &with_password("hunter2"),
+        "E11000 duplicate key error collection: a.b index: x_1 dup key: { x: null }",
+    ]);
+    let stderr = stderr(&out);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(

@@ -5,54 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-use serde_json::Value;
-
-fn dupkey(args: &[&str]) -> Output {
-    dupkey_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
-}
-
-fn dupkey_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dupkey"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn seeds() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seeds")
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// `(code, namespace, index or field)` of every finding.
-fn findings(v: &Value) -> BTreeSet<(String, String, String)> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let place = f["index"].as_str().or(f["field"].as_str()).unwrap_or("");
-            (
-                f["code"].as_str().unwrap().to_string(),
-                f["namespace"].as_str().unwrap().to_string(),
-                place.to_string(),
-            )
-        })
-        .collect()
-}
+use common::{dupkey, dupkey_in, findings, json_of, seeds, stderr};
 
 fn expected_seed_findings() -> BTreeSet<(String, String, String)> {
     [

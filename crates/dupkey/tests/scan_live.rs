@@ -3,66 +3,29 @@
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-use bson::{Bson, Document, doc};
+use bson::Document;
+use common::{dupkey, json_of, seeds, stderr};
 use serde_json::Value;
-
-fn seeds() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seeds")
-}
 
 /// The seed databases restored: no two of them share a collection name.
 const DATABASES: [&str; 3] = ["smart-financial-planner", "supportai", "demo_test_answer"];
 
 fn scan(args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_dupkey"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let out = dupkey(args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    json_of(&out)
 }
 
 /// `(code, collection, index or field)`: the namespace without its database.
 fn findings(v: &Value) -> BTreeSet<(String, String, String)> {
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let ns = f["namespace"].as_str().unwrap();
-            let coll = ns.split_once('.').unwrap().1;
-            let place = f["index"].as_str().or(f["field"].as_str()).unwrap_or("");
-            (
-                f["code"].as_str().unwrap().to_string(),
-                coll.to_string(),
-                place.to_string(),
-            )
-        })
-        .collect()
-}
-
-/// Documents of a `.json` file of the example.
-fn documents(path: &Path) -> Vec<Document> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(
-            |l| match Bson::try_from(serde_json::from_str::<Value>(l).unwrap()).unwrap() {
-                Bson::Document(d) => d,
-                other => panic!("not a document: {other}"),
-            },
-        )
+    common::findings(v)
+        .into_iter()
+        .map(|(code, ns, place)| (code, ns.split_once('.').unwrap().1.to_string(), place))
         .collect()
 }
 
@@ -84,12 +47,8 @@ async fn a_live_database_gives_the_findings_of_its_dump() {
         {
             let meta = dupkey_source::read_metadata_file(meta_path).unwrap();
             let name = meta.collection_name.clone().unwrap();
-            // Like mongorestore: the documents first, then the indexes.
-            let docs = documents(&dir.join(format!("{name}.json")));
-            db.collection::<Document>(&name)
-                .insert_many(docs)
-                .await
-                .unwrap();
+            let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+            let docs = dupkey_test::parse_json_lines(&text).unwrap();
             let specs: Vec<Document> = meta
                 .indexes
                 .iter()
@@ -101,11 +60,7 @@ async fn a_live_database_gives_the_findings_of_its_dump() {
                     s
                 })
                 .collect();
-            if !specs.is_empty() {
-                db.run_command(doc! { "createIndexes": &name, "indexes": specs })
-                    .await
-                    .unwrap();
-            }
+            dupkey_test::load_collection(&db, &name, docs, specs).await;
         }
     }
     let uri = dupkey_test::test_uri().unwrap();
@@ -147,19 +102,16 @@ async fn secondary_without_one_fails_in_one_line() {
     let Some(uri) = dupkey_test::test_uri() else {
         return;
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_dupkey"))
-        .args([
-            "scan",
-            &uri,
-            "--db",
-            "dupkey_test_scan_live",
-            "--read-preference",
-            "secondary",
-        ])
-        .output()
-        .unwrap();
+    let out = dupkey(&[
+        "scan",
+        &uri,
+        "--db",
+        "dupkey_test_scan_live",
+        "--read-preference",
+        "secondary",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains("use --read-preference secondaryPreferred"),

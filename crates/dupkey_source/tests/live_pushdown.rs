@@ -18,14 +18,11 @@ fn with_option(uri: &str, option: &str) -> String {
 
 #[tokio::test]
 async fn secondary_preferred_reads_a_standalone_and_secondary_refuses_it_in_one_line() {
-    let Some((_client, db)) = dupkey_test::test_database("read_preference").await else {
+    let docs = (0..5).map(|i| doc! { "_id": i }).collect();
+    let Some((db, uri)) = dupkey_test::test_collection("read_preference", "c", docs, vec![]).await
+    else {
         return;
     };
-    db.collection::<Document>("c")
-        .insert_many((0..5).map(|i| doc! { "_id": i }))
-        .await
-        .unwrap();
-    let uri = dupkey_test::test_uri().unwrap();
     let source = LiveSource::connect_with(&uri, Some(ReadMode::SecondaryPreferred))
         .await
         .unwrap();
@@ -181,19 +178,12 @@ async fn ordered(source: &LiveSource, db: &str, spec_doc: &Document) -> Option<C
 
 #[tokio::test]
 async fn a_scan_in_index_order_groups_as_the_hash_engine_does() {
-    let Some((_client, db)) = dupkey_test::test_database("index_order").await else {
+    let index = doc! { "key": { "k": 1, "other": -1 }, "name": "k_1_other_-1" };
+    let Some((db, uri)) =
+        dupkey_test::test_collection("index_order", "c", tricky_documents(), vec![index]).await
+    else {
         return;
     };
-    db.collection::<Document>("c")
-        .insert_many(tricky_documents())
-        .await
-        .unwrap();
-    db.run_command(doc! { "createIndexes": "c", "indexes": [
-        { "key": { "k": 1, "other": -1 }, "name": "k_1_other_-1" },
-    ] })
-    .await
-    .unwrap();
-    let uri = dupkey_test::test_uri().unwrap();
     let source = LiveSource::connect(&uri).await.unwrap();
     for spec_doc in [
         doc! { "key": { "k": 1 }, "unique": true },
@@ -232,25 +222,18 @@ async fn a_scan_in_index_order_groups_as_the_hash_engine_does() {
 
 #[tokio::test]
 async fn an_array_on_the_key_stops_the_ordered_scan() {
-    let Some((_client, db)) = dupkey_test::test_database("index_order_multikey").await else {
-        return;
-    };
-    let c = db.collection::<Document>("c");
-    c.insert_many(vec![
+    let docs = vec![
         doc! { "_id": 1, "k": [1, 2] },
         doc! { "_id": 2, "k": 2 },
         doc! { "_id": 3, "k": 3 },
-    ])
-    .await
-    .unwrap();
-    db.run_command(
-        doc! { "createIndexes": "c", "indexes": [ { "key": { "k": 1 }, "name": "k_1" } ] },
-    )
-    .await
-    .unwrap();
-    let source = LiveSource::connect(&dupkey_test::test_uri().unwrap())
-        .await
-        .unwrap();
+    ];
+    let index = doc! { "key": { "k": 1 }, "name": "k_1" };
+    let Some((db, uri)) =
+        dupkey_test::test_collection("index_order_multikey", "c", docs, vec![index]).await
+    else {
+        return;
+    };
+    let source = LiveSource::connect(&uri).await.unwrap();
     let spec_doc = doc! { "key": { "k": 1 }, "unique": true };
     let indexes = source.list_indexes(db.name(), "c").await.unwrap();
     let order = ordering_index(&indexes, &spec_doc, &Document::new()).unwrap();
@@ -267,31 +250,23 @@ async fn an_array_on_the_key_stops_the_ordered_scan() {
 
 #[tokio::test]
 async fn the_dry_run_is_sent_only_for_a_prepared_index_and_lists_its_violations() {
-    let Some((_client, db)) = dupkey_test::test_database("dry_run").await else {
+    let docs = vec![
+        doc! { "_id": 1, "x": 1, "y": 1, "z": 1 },
+        doc! { "_id": 2, "x": 1, "y": 2, "z": 1 },
+        doc! { "_id": 3, "x": 2, "y": 3, "z": 2 },
+    ];
+    let indexes = ["x", "y", "z"]
+        .map(|f| doc! { "key": { f: 1 }, "name": format!("{f}_1") })
+        .to_vec();
+    let Some((db, uri)) = dupkey_test::test_collection("dry_run", "c", docs, indexes).await else {
         return;
     };
-    db.collection::<Document>("c")
-        .insert_many(vec![
-            doc! { "_id": 1, "x": 1, "y": 1, "z": 1 },
-            doc! { "_id": 2, "x": 1, "y": 2, "z": 1 },
-            doc! { "_id": 3, "x": 2, "y": 3, "z": 2 },
-        ])
-        .await
-        .unwrap();
-    db.run_command(doc! { "createIndexes": "c", "indexes": [
-        { "key": { "x": 1 }, "name": "x_1" },
-        { "key": { "y": 1 }, "name": "y_1" },
-        { "key": { "z": 1 }, "name": "z_1" },
-    ] })
-    .await
-    .unwrap();
     // The operator's step, not dupkey's: prepareUnique on x_1 and y_1.
     for name in ["x_1", "y_1"] {
         db.run_command(doc! { "collMod": "c", "index": { "name": name, "prepareUnique": true } })
             .await
             .unwrap();
     }
-    let uri = dupkey_test::test_uri().unwrap();
     let source = LiveSource::connect(&uri).await.unwrap();
     let before = source.list_indexes(db.name(), "c").await.unwrap();
     let version = source.server_version().await.unwrap();

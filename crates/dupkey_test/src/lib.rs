@@ -12,6 +12,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use bson::{Document, doc};
 use mongodb::{Client, Database};
 
 /// The test server's connection string, or `None` to skip (not in CI).
@@ -46,6 +47,46 @@ pub async fn test_database(name: &str) -> Option<(Client, Database)> {
     let db = client.database(&db_name);
     db.drop().await.expect("drop the test database");
     Some((client, db))
+}
+
+/// A freshly dropped database `dupkey_test_<name>` holding `collection` with `docs` and the
+/// `indexes` (createIndexes specs), and the test server's connection string.
+///
+/// # Panics
+/// As [`test_database`], and when the server refuses the documents or the indexes.
+pub async fn test_collection(
+    name: &str,
+    collection: &str,
+    docs: Vec<Document>,
+    indexes: Vec<Document>,
+) -> Option<(Database, String)> {
+    let (_client, db) = test_database(name).await?;
+    load_collection(&db, collection, docs, indexes).await;
+    Some((db, test_uri()?))
+}
+
+/// Stores `docs` in `collection`, then builds `indexes` (createIndexes specs), as mongorestore
+/// does.
+///
+/// # Panics
+/// When the server refuses the documents or the indexes.
+pub async fn load_collection(
+    db: &Database,
+    collection: &str,
+    docs: Vec<Document>,
+    indexes: Vec<Document>,
+) {
+    if !docs.is_empty() {
+        db.collection::<Document>(collection)
+            .insert_many(docs)
+            .await
+            .expect("insert the test documents");
+    }
+    if !indexes.is_empty() {
+        db.run_command(doc! { "createIndexes": collection, "indexes": indexes })
+            .await
+            .expect("create the test indexes");
+    }
 }
 
 /// `dupkey_test_<name>`; refuses names that are not plain identifiers.
@@ -123,22 +164,45 @@ pub fn build_dump(src: &Path, out: &Path, gzip: bool) -> io::Result<usize> {
 /// Extended JSON documents, one per line, as concatenated BSON.
 pub fn json_lines_to_bson(text: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", i + 1))?;
-        let doc = match bson::Bson::try_from(value) {
-            Ok(bson::Bson::Document(d)) => d,
-            Ok(_) => return Err(format!("line {}: not a document", i + 1)),
-            Err(e) => return Err(format!("line {}: {e}", i + 1)),
-        };
-        let raw =
-            bson::RawDocumentBuf::try_from(&doc).map_err(|e| format!("line {}: {e}", i + 1))?;
+    for line in json_lines(text) {
+        let (n, doc) = line?;
+        let raw = bson::RawDocumentBuf::try_from(&doc).map_err(|e| format!("line {n}: {e}"))?;
         out.extend_from_slice(raw.as_bytes());
     }
     Ok(out)
+}
+
+/// Extended JSON documents, one per line (blank lines skipped).
+pub fn parse_json_lines(text: &str) -> Result<Vec<Document>, String> {
+    json_lines(text)
+        .map(|line| line.map(|(_, doc)| doc))
+        .collect()
+}
+
+/// Each non-blank line's number and document.
+fn json_lines(text: &str) -> impl Iterator<Item = Result<(usize, Document), String>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            let n = i + 1;
+            let value: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| format!("line {n}: {e}"))?;
+            match bson::Bson::try_from(value) {
+                Ok(bson::Bson::Document(d)) => Ok((n, d)),
+                Ok(_) => Err(format!("line {n}: not a document")),
+                Err(e) => Err(format!("line {n}: {e}")),
+            }
+        })
+}
+
+/// Documents as concatenated BSON: the bytes of a `.bson` file.
+pub fn bson_bytes(docs: &[Document]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for doc in docs {
+        push_doc(&mut out, doc);
+    }
+    out
 }
 
 /// One collection of an archive to build.
@@ -369,7 +433,7 @@ pub fn crc64(bytes: &[u8]) -> u64 {
 
 const TERMINATOR: [u8; 4] = [0xff; 4];
 
-fn push_doc(out: &mut Vec<u8>, doc: &bson::Document) {
+fn push_doc(out: &mut Vec<u8>, doc: &Document) {
     let raw = bson::RawDocumentBuf::try_from(doc).expect("a document the test built");
     out.extend_from_slice(raw.as_bytes());
 }
