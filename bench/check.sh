@@ -16,8 +16,8 @@ cd "$(dirname "$0")/.."
 DOCS="${1:-1000000}"
 OUT="${BENCH_DIR:-bench/out}"
 mkdir -p "$OUT"
-VENV=.venv-secantus
-[ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install --quiet "secantusdb==0.7.0b3"; }
+source scripts/test-server.sh
+ensure_test_server_venv
 FILE="$OUT/invoices-$DOCS.bson"
 cargo build --release -q -p dupkey --bin dupkey --example raw_walk
 

@@ -19,8 +19,8 @@ cd "$(dirname "$0")/.."
 DOCS="${1:-5000000}"
 OUT="${BENCH_DIR:-bench/out}"
 mkdir -p "$OUT"
-VENV=.venv-secantus
-[ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install --quiet "secantusdb==0.7.0b3"; }
+source scripts/test-server.sh
+ensure_test_server_venv
 # The generator's version is in the name: change the data, bump it.
 DUMP="$OUT/scan-v2-$DOCS"
 EXPECTED="$DUMP.expected.json"
