@@ -132,6 +132,17 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// The error for a source in which `--db` / `--collection` select nothing.
+fn nothing_selected(args: &Args, path: &Path) -> anyhow::Error {
+    let wanted = match (&args.db, &args.collection) {
+        (Some(db), Some(c)) => format!("collection {c} in database {db}"),
+        (Some(db), None) => format!("database {db}"),
+        (None, Some(c)) => format!("collection {c}"),
+        (None, None) => "collections with documents".to_string(),
+    };
+    anyhow::anyhow!("{} holds no {wanted}", path.display())
+}
+
 /// Scans every selected collection of the source; returns the invalid records skipped.
 fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> Result<u64> {
     let path = Path::new(&args.source);
@@ -181,13 +192,7 @@ fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) ->
         scanned += 1;
     }
     if scanned == 0 {
-        let wanted = match (&args.db, &args.collection) {
-            (Some(db), Some(c)) => format!("collection {c} in database {db}"),
-            (Some(db), None) => format!("database {db}"),
-            (None, Some(c)) => format!("collection {c}"),
-            (None, None) => "collections with documents".to_string(),
-        };
-        bail!("{} holds no {wanted}", path.display());
+        return Err(nothing_selected(args, path));
     }
     Ok(invalid)
 }
@@ -232,13 +237,7 @@ fn scan_archive(
     }
     chosen.sort_by(|&a, &b| collections[a].namespace.cmp(&collections[b].namespace));
     if chosen.is_empty() {
-        let wanted = match (&args.db, &args.collection) {
-            (Some(db), Some(c)) => format!("collection {c} in database {db}"),
-            (Some(db), None) => format!("database {db}"),
-            (None, Some(c)) => format!("collection {c}"),
-            (None, None) => "collections with documents".to_string(),
-        };
-        bail!("{} holds no {wanted}", path.display());
+        return Err(nothing_selected(args, path));
     }
     let mut slot_of = vec![None; collections.len()];
     for (slot, &i) in chosen.iter().enumerate() {
