@@ -147,6 +147,8 @@ impl Counter {
                 periods.push(l);
                 continue;
             }
+            // `invoice_2025`, `creditnote-2024-25`, mongoose-sequence's `["\"2025-26\""]`.
+            periods.extend(embedded_periods(&l));
             if l.len() < 3 {
                 continue;
             }
@@ -341,6 +343,43 @@ fn score<'m>(
     (!series.is_empty()).then_some((named.score, series))
 }
 
+/// The periods written inside a longer label (lower case): a run of digits and separators
+/// (`-`, `/`, `_`, `.`) that starts with a year (`invoice_2025`, `cn-2024-25`) or reads as two
+/// years (`24-25`), or digits after `fy` (`inv_fy25`). Other numbers (`shard_1`) are not
+/// periods.
+fn embedded_periods(label: &str) -> Vec<String> {
+    let bytes = label.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end < bytes.len() && (bytes[end].is_ascii_digit() || b"-/_.".contains(&bytes[end])) {
+            end += 1;
+        }
+        while end > i && !bytes[end - 1].is_ascii_digit() {
+            end -= 1;
+        }
+        let run = &label[i..end];
+        let groups: Vec<&str> = run.split(|c: char| !c.is_ascii_digit()).collect();
+        let year =
+            |g: &str| g.len() == 4 && g.parse::<u32>().is_ok_and(|y| (1900..=2200).contains(&y));
+        let fiscal = label[..i].ends_with("fy");
+        if fiscal {
+            out.push(format!("fy{run}"));
+        } else if groups.first().is_some_and(|g| year(g))
+            || (groups.len() == 2 && groups.iter().all(|g| g.len() == 2))
+        {
+            out.push(run.to_string());
+        }
+        i = end.max(i + 1);
+    }
+    out
+}
+
 /// `2025`, `2025-26`, `2025/2026`, `FY25`: a label that scopes a counter to a period.
 fn is_period(label: &str) -> bool {
     let digits = label.chars().filter(char::is_ascii_digit).count();
@@ -415,5 +454,11 @@ mod tests {
         assert_eq!(mongoose_collection("Box"), "boxes");
         assert_eq!(mongoose_collection("Key"), "keys");
         assert!(is_period("2025-26") && is_period("fy2025") && !is_period("ticket"));
+        assert_eq!(embedded_periods("quote_2025"), ["2025"]);
+        assert_eq!(embedded_periods("creditnote-2024-25"), ["2024-25"]);
+        assert_eq!(embedded_periods("\"2025-26\""), ["2025-26"]);
+        assert_eq!(embedded_periods("inv_fy25"), ["fy25"]);
+        assert_eq!(embedded_periods("inv-24-25"), ["24-25"]);
+        assert!(embedded_periods("shard_1").is_empty() && embedded_periods("order_id").is_empty());
     }
 }

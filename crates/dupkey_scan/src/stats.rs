@@ -1115,7 +1115,7 @@ impl Candidate<'_> {
         let mut spilled = false;
         // Grouping is worth finishing only for a field that is nearly an identifier; for the
         // others (a foreign key, a status) the groups would be most of the collection.
-        if stats.present > 0 && stats.distinct_ratio() >= crate::rules::IDENTIFIER_RATIO - 0.05 {
+        if stats.present > 0 && stats.distinct_ratio() >= crate::rules::GROUPED_RATIO {
             let report = self.finder.finish()?;
             spilled = report.spilled;
             // The groups make the count exact: every value fed is distinct but for them.

@@ -23,6 +23,12 @@ declare_rule! {
     ///
     /// The finding's `count` is the number of documents indexed with a null in the key.
     ///
+    /// In collections of counters (named like `counters` or `sequences`) a compound key with
+    /// a null in some fields is not reported: mongoose-sequence keys its counters by
+    /// `{ id, reference_value }` and writes `reference_value: null` for a counter with no
+    /// scope, which its unique index is there to keep single. A key null in every field is
+    /// still reported there (or, for an index no document uses, by DK104).
+    ///
     /// ## Example
     /// ```js
     /// db.userprofiles.createIndex({ userId: 1 }, { unique: true })
@@ -73,7 +79,16 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         if is_stale(coll, index, stats) {
             continue;
         }
-        let (full, some) = (&stats.null_key, &stats.partial_null);
+        let full = &stats.null_key;
+        // A counter keyed by a name and a scope holds a null scope on purpose: mongoose-sequence
+        // writes `{ id: "ticket_no", reference_value: null }` for a counter without one, and
+        // its unique index exists to refuse a second such document.
+        let none = crate::stats::Tally::default();
+        let some = if coll.info.looks_like_counters() {
+            &none
+        } else {
+            &stats.partial_null
+        };
         if full.count == 0 && some.count == 0 {
             continue;
         }
@@ -189,5 +204,22 @@ mod tests {
         let f = findings("DK101", "a.b", &spec, &docs);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, crate::Severity::Warning);
+    }
+    #[test]
+    fn a_mongoose_sequence_counter_without_scope_is_not_a_trap() {
+        let spec = ixs(
+            r#"[{"key": {"id": 1, "reference_value": 1}, "name": "id_1_reference_value_1", "unique": true}]"#,
+        );
+        let docs = [
+            rawdoc! {"_id": 1, "id": "ticket_no", "reference_value": null, "seq": 40},
+            rawdoc! {"_id": 2, "id": "invoice_no", "reference_value": {"year": 2025}, "seq": 3},
+        ];
+        assert!(findings("DK101", "app.counters", &spec, &docs).is_empty());
+        // Elsewhere the same key is a warning, and a counter without any key field is a trap.
+        assert_eq!(findings("DK101", "app.jobs", &spec, &docs).len(), 1);
+        let mut with_new_style = docs.to_vec();
+        with_new_style.push(rawdoc! {"_id": 3, "type": "bill", "seq": 1});
+        let f = findings("DK101", "app.counters", &spec, &with_new_style);
+        assert_eq!((f.len(), f[0].count), (1, 1), "{f:?}");
     }
 }

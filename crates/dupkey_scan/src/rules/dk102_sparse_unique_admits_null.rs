@@ -14,9 +14,13 @@ declare_rule! {
     /// wrong fix for a null-key E11000: it helps only as long as no code path writes `null`
     /// (a form that sends `null`, a Mongoose `default: null`, an `$set` of an empty value).
     ///
-    /// For a compound sparse index, a document is skipped only when it lacks *every* key field.
+    /// For a compound sparse index, a document is skipped only when it lacks *every* key field:
+    /// `{ tenantId: "t1" }` without `badge` is indexed as `{ tenantId: "t1", badge: null }`, and
+    /// the next badge-less document of tenant t1 fails. Such documents are reported too, though
+    /// they hold no explicit null: sparse gives them the same false safety.
     ///
-    /// The finding's `count` is the number of documents holding an explicit null in the key.
+    /// The finding's `count` is the number of indexed documents with a null in the key
+    /// (an explicit null, or for a compound index a missing field).
     ///
     /// ## Example
     /// ```js
@@ -63,43 +67,80 @@ declare_rule! {
 
 fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     for (coll, index, stats) in indexes(ctx.model) {
-        if !index.unique || !index.sparse || index.declared || stats.explicit_null.count == 0 {
+        if !index.unique || !index.sparse || index.declared {
+            continue;
+        }
+        // A sparse index skips the documents lacking every key field, so the documents it
+        // holds under a key null in every field hold an explicit null, and those null in some
+        // fields hold a value in another: the two tallies are disjoint.
+        let total = stats.null_key.count + stats.partial_null.count;
+        if total == 0 {
             continue;
         }
         let ns = &coll.info.namespace;
         let handle = shell::collection(ns);
         let fields = field_list(index);
-        let nulls = &stats.explicit_null;
-        let mut null_filter = bson::Document::new();
-        for p in index.paths() {
-            null_filter.insert(p, bson::doc! { "$type": "null" });
-        }
-        let unset: bson::Document = index
-            .paths()
-            .into_iter()
-            .map(|p| (p, bson::Bson::String(String::new())))
-            .collect();
+        let paths = index.paths();
+        let explicit = stats.explicit_null.count;
         let mut f = Finding::new(&RULE, ns);
         f.index = Some(index.name.clone());
-        f.count = nulls.count;
-        f.samples = nulls.samples.clone();
-        f.message = format!(
-            "unique index `{}` {} is sparse, and {} an explicit null in {fields}: sparse skips only documents where the field is missing, so the next document saved with {fields} null fails with E11000",
-            index.name,
-            shell::document(index.key_pattern()),
-            plural(nulls.count, "document holds", "documents hold"),
-        );
-        let first = index.paths().into_iter().next().unwrap_or_default();
+        f.count = total;
+        f.samples = stats
+            .null_key
+            .samples
+            .iter()
+            .chain(&stats.partial_null.samples)
+            .take(crate::rule::MAX_SAMPLES)
+            .cloned()
+            .collect();
+        f.message = if explicit == total {
+            format!(
+                "unique index `{}` {} is sparse, and {} an explicit null in {fields}: sparse skips only documents where the field is missing, so the next document saved with {fields} null fails with E11000",
+                index.name,
+                shell::document(index.key_pattern()),
+                plural(explicit, "document holds", "documents hold"),
+            )
+        } else {
+            format!(
+                "unique index `{}` {} is sparse, and {} indexed with a null in some of {fields} ({} an explicit null, the others lack a key field): a sparse compound index skips only documents lacking every key field, so the next document with the same values and the same fields null or missing fails with E11000",
+                index.name,
+                shell::document(index.key_pattern()),
+                plural(total, "document is", "documents are"),
+                plural(explicit, "holds", "hold"),
+            )
+        };
+        let finder = match paths.as_slice() {
+            [one] => bson::doc! { one: { "$type": "null" } },
+            _ => {
+                let any: Vec<bson::Bson> = paths
+                    .iter()
+                    .map(|p| bson::Bson::Document(bson::doc! { p: null }))
+                    .collect();
+                bson::doc! { "$or": any }
+            }
+        };
+        let unset: bson::Document = paths
+            .iter()
+            .map(|p| (p.clone(), bson::Bson::String(String::new())))
+            .collect();
+        let first = paths.first().cloned().unwrap_or_default();
         let one_null = shell::document(&bson::doc! { first: { "$type": "null" } });
+        let remove = if paths.len() == 1 {
+            format!(
+                "// either remove the nulls (and stop writing null for \"no value\"):\n\
+                 {handle}.updateMany({one_null}, {{ $unset: {} }})\n\
+                 // or replace the index with one that skips null as well as missing:\n",
+                shell::document(&unset),
+            )
+        } else {
+            "// replace the index with one that holds only documents with every key field set:\n"
+                .to_string()
+        };
         f.fix = format!(
-            "// the documents holding an explicit null\n\
+            "// the documents indexed with a null in the key\n\
              {handle}.find({}, {{ _id: 1 }})\n\
-             // either remove the nulls (and stop writing null for \"no value\"):\n\
-             {handle}.updateMany({one_null}, {{ $unset: {} }})\n\
-             // or replace the index with one that skips null as well as missing:\n\
-             {}",
-            shell::document(&null_filter),
-            shell::document(&unset),
+             {remove}{}",
+            shell::document(&finder),
             replace_index(
                 &handle,
                 index,
@@ -132,5 +173,42 @@ mod tests {
         // Missing alone is what sparse is for.
         let docs = [rawdoc! {"_id": 1, "n": "A"}, rawdoc! {"_id": 2}];
         assert!(findings("DK102", "a.t", &spec, &docs).is_empty());
+    }
+
+    #[test]
+    fn a_sparse_compound_index_holds_documents_lacking_one_field() {
+        let spec = ixs(
+            r#"[{"key": {"tenantId": 1, "badge": 1}, "name": "tenantId_1_badge_1", "unique": true, "sparse": true}]"#,
+        );
+        let docs = [
+            rawdoc! {"_id": 1, "tenantId": "t1", "badge": "b1"},
+            rawdoc! {"_id": 2, "tenantId": "t1"},
+            rawdoc! {"_id": 3, "name": "no tenant, no badge"},
+        ];
+        let f = findings("DK102", "a.badges", &spec, &docs);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].count, f[0].samples.clone()),
+            (1, vec![bson::Bson::Int32(2)])
+        );
+        assert!(
+            f[0].message.contains("0 hold an explicit null"),
+            "{}",
+            f[0].message
+        );
+        assert!(
+            f[0].fix
+                .contains("find({ $or: [ { tenantId: null }, { badge: null } ] }"),
+            "{}",
+            f[0].fix
+        );
+        assert!(!f[0].fix.contains("$unset"), "{}", f[0].fix);
+        // Explicit nulls in a compound key count once each.
+        let docs = [
+            rawdoc! {"_id": 1, "tenantId": "t1", "badge": null},
+            rawdoc! {"_id": 2, "tenantId": null, "badge": null},
+        ];
+        let f = findings("DK102", "a.badges", &spec, &docs);
+        assert_eq!(f[0].count, 2, "{f:?}");
     }
 }

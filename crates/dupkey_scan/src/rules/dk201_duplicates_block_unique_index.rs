@@ -6,8 +6,8 @@ use crate::declare_rule;
 use crate::model::CollectionModel;
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{
-    IDENTIFIER_RATIO, IDENTIFIER_TYPED, MIN_IDENTIFIER_VALUES, first_key, group_pipeline,
-    group_samples, grouped_documents, indexes, plural,
+    IDENTIFIER_RATIO, IDENTIFIER_TYPED, INDEXED_IDENTIFIER_RATIO, MIN_IDENTIFIER_VALUES, first_key,
+    group_pipeline, group_samples, grouped_documents, indexes, plural,
 };
 use crate::shell;
 use crate::stats::FieldStats;
@@ -19,7 +19,11 @@ declare_rule! {
     /// - a unique index declared in `dupkey.toml` (`[[index]]`, typically what a Mongoose
     ///   schema says with `unique: true`) and missing from the database;
     /// - a non-unique index on an identifier-like field (its name says identifier, and its
-    ///   values are nearly all distinct: an index meant to be unique);
+    ///   values are nearly all distinct: an index meant to be unique). "Nearly" is 90% of the
+    ///   values distinct for a name that may be a reference to another collection (`userId`,
+    ///   `customer_id`: an order's customer repeats by design), 80% for other identifier names
+    ///   (`sku`, `email`, `slug`, `invoiceNumber`), so that two pairs of duplicates among ten
+    ///   documents still count;
     /// - an existing unique index whose data in a dump already breaks it (dumps of sharded
     ///   clusters, or of servers before 4.2 that skipped over-long keys, can hold such data:
     ///   restoring the dump then fails when it builds the index).
@@ -134,9 +138,19 @@ pub(crate) fn blocked_identifier<'c>(
     field: &'c FieldStats,
 ) -> Option<&'c [Conflict]> {
     let groups = &field.duplicates.as_ref()?.conflicts;
+    // A reference to another collection (`userId`) repeats by design: it needs the bar of a
+    // field without an index.
+    let reference = crate::values::words(&field.field)
+        .last()
+        .is_some_and(|w| w == "id");
+    let bar = if reference {
+        IDENTIFIER_RATIO
+    } else {
+        INDEXED_IDENTIFIER_RATIO
+    };
     let identifier = field.present >= MIN_IDENTIFIER_VALUES
         && field.identifier_typed as f64 >= IDENTIFIER_TYPED * field.present as f64
-        && field.distinct_ratio() >= IDENTIFIER_RATIO;
+        && field.distinct_ratio() >= bar;
     (identifier && !groups.is_empty() && coll.info.plain_index_on(&field.field).is_some())
         .then_some(groups.as_slice())
 }
@@ -269,5 +283,26 @@ mod tests {
             .collect();
         let spec = ixs(r#"[{"key": {"customerId": 1}, "name": "customerId_1"}]"#);
         assert!(findings("DK201", "app.orders", &spec, &orders).is_empty());
+    }
+
+    #[test]
+    fn a_few_duplicates_in_a_small_collection() {
+        // Two pairs among ten documents: 8 distinct of 10.
+        let mut docs: Vec<_> = (0..10)
+            .map(|i| rawdoc! {"_id": i, "email": format!("s{i}@x.test")})
+            .collect();
+        docs[8] = rawdoc! {"_id": 8, "email": "s1@x.test"};
+        docs[9] = rawdoc! {"_id": 9, "email": "s2@x.test"};
+        let spec = ixs(r#"[{"key": {"email": 1}, "name": "email_1"}]"#);
+        let f = findings("DK201", "hr.signups", &spec, &docs);
+        assert_eq!((f.len(), f[0].count), (1, 4), "{f:?}");
+        // A reference with the same shape is a foreign key: 8 orders of 10 customers.
+        let customers = [0, 1, 2, 3, 4, 5, 6, 7, 1, 2];
+        let orders: Vec<_> = (0..10)
+            .map(|i| rawdoc! {"_id": i, "customerId": customers[i as usize]})
+            .collect();
+        let spec = ixs(r#"[{"key": {"customerId": 1}, "name": "customerId_1"}]"#);
+        assert!(findings("DK201", "app.orders", &spec, &orders).is_empty());
+        assert!(findings("DK205", "app.orders", &spec, &orders).is_empty());
     }
 }

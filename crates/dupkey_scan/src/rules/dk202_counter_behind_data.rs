@@ -11,8 +11,11 @@ declare_rule! {
     /// `{ id, reference_value, seq }` and mongoose-auto-increment `{ model, field, count }`.
     /// Formatted numbers (`TKT-00042`, `INV/2025-26/000123`) are compared per prefix, and a
     /// counter scoped to a period (`{ type: "invoice", year: "2025-26" }`) only with numbers of
-    /// that period. When names do not tell which field a counter feeds, say it in
-    /// `dupkey.toml` (`[[counter]]`).
+    /// that period. A period written inside a label scopes it the same way: `{ _id:
+    /// "quote_2025" }` is compared with `Q-2025-…` numbers only, `{ _id: "cn-2024-25" }` with
+    /// `CN/2024-25/…`, and a counter whose period no number prefix holds is compared with
+    /// nothing. When names do not tell which field a counter feeds, say it in `dupkey.toml`
+    /// (`[[counter]]`).
     ///
     /// ## Why is this bad?
     /// The next values the counter hands out are taken: each insert fails with
@@ -228,5 +231,38 @@ mod tests {
         let f = scan("DK202", config, &docs());
         assert_eq!(f.len(), 1);
         assert!(f[0].message.contains("as dupkey.toml maps it"));
+    }
+
+    #[test]
+    fn a_period_inside_the_counter_name_scopes_it() {
+        let quotes: Vec<_> = (1..=80)
+            .map(|n| rawdoc! {"_id": n, "quoteNumber": format!("Q-2024-{n:04}")})
+            .chain(
+                (1..=20).map(|n| rawdoc! {"_id": 100 + n, "quoteNumber": format!("Q-2025-{n:04}")}),
+            )
+            .collect();
+        let uniq = ixs(r#"[{"key": {"quoteNumber": 1}, "name": "q", "unique": true}]"#);
+        let run = |counters: Vec<bson::RawDocumentBuf>| {
+            scan(
+                "DK202",
+                Config::default(),
+                &[
+                    ("s.counters", vec![], counters),
+                    ("s.quotes", uniq.clone(), quotes.clone()),
+                ],
+            )
+        };
+        let in_step = vec![
+            rawdoc! {"_id": "quote_2025", "seq": 20},
+            rawdoc! {"_id": "quote-2024", "seq": 80},
+        ];
+        assert!(run(in_step).is_empty());
+        let f = run(vec![rawdoc! {"_id": "quote_2025", "seq": 15}]);
+        assert_eq!((f.len(), f[0].count), (1, 5), "{f:?}");
+        assert!(
+            f[0].message.contains("prefix `Q-2025-`"),
+            "{}",
+            f[0].message
+        );
     }
 }

@@ -257,4 +257,24 @@ mod tests {
             "db.getSiblingDB(\"t\").getCollection(\"c\").createIndex({ sessionId: 1 }, { unique: true })"
         );
     }
+
+    #[test]
+    fn contact_details_and_secrets_are_not_identifiers() {
+        let docs: Vec<_> = (0..30)
+            .map(|i| {
+                rawdoc! {
+                    "_id": i,
+                    "email_address": format!("c{i}@x.test"),
+                    "phoneNumber": format!("+1555{}", 1_000_000 + i * 37),
+                    "phone_no": format!("555-{i:04}"),
+                    "postalCode": format!("{}", 10_000 + i * 13),
+                    "houseNumber": i + 1,
+                    "passwordHash": format!("$2b$10$salt{i:040}"),
+                }
+            })
+            .collect();
+        let f = findings("DK205", "crm.customers", &[], &docs);
+        let fields: Vec<_> = f.iter().filter_map(|f| f.field.as_deref()).collect();
+        assert_eq!(fields, ["email_address"], "{f:?}");
+    }
 }

@@ -22,6 +22,14 @@ use crate::stats::{IndexStats, TypeCensus};
 
 /// Distinct values over present values from which a field "behaves like an identifier".
 pub const IDENTIFIER_RATIO: f64 = 0.9;
+/// The distinct ratio from which a field with a non-unique index of its own, whose name says
+/// identifier but not reference (`sku`, `email`, `invoiceNumber`; not `userId`), reads as an
+/// identifier whose index was meant to be unique (DK201): someone indexed it, so a few
+/// duplicates weigh less than in a field nobody indexed, and in a small collection two pairs
+/// of duplicates among ten documents already bring the ratio to 0.8.
+pub const INDEXED_IDENTIFIER_RATIO: f64 = 0.8;
+/// Identifier fields with a lower distinct ratio than this keep no duplicate groups.
+pub const GROUPED_RATIO: f64 = INDEXED_IDENTIFIER_RATIO - 0.05;
 /// Fewer present values than this say nothing about a field.
 pub const MIN_IDENTIFIER_VALUES: u64 = 5;
 /// Share of identifier-typed values (string, ObjectId, integer, UUID) an identifier needs.
@@ -40,6 +48,14 @@ pub(crate) fn indexes(
     })
 }
 
+/// At most one document in this many holds a value in a stale index's fields (5%).
+///
+/// On a server a unique index that indexes missing fields holds at most one document without
+/// them, so there a stale index is one whose collection holds that one document and no other;
+/// the share matters for dumps written by hand, where a small collection with one document of
+/// 60 holding the field still reads as "almost no document has it".
+pub const STALE_SHARE: u64 = 20;
+
 /// A unique index that nearly no document fills in, yet indexes documents under a null key:
 /// left over from an earlier schema. DK104 reports it; DK101 leaves it alone.
 pub(crate) fn is_stale(coll: &CollectionModel, index: &IndexInfo, stats: &IndexStats) -> bool {
@@ -50,7 +66,7 @@ pub(crate) fn is_stale(coll: &CollectionModel, index: &IndexInfo, stats: &IndexS
         && index.indexes_missing()
         && documents > 0
         && stats.null_key.count > 0
-        && stats.with_values * 100 <= documents
+        && stats.with_values * STALE_SHARE <= documents
 }
 
 /// The most common type of a key field's values, as a `$type` for a partial filter.
