@@ -93,6 +93,27 @@ pub struct DuplicateFinder<'s> {
     display_buf: Vec<u8>,
     /// Ids carry the key values (`keep_values`).
     keep_values: bool,
+    /// Keys whose table slot is being prefetched.
+    pending: Pending,
+}
+
+/// How many keys wait for their prefetched table slot before they are inserted.
+const PIPELINE: usize = 16;
+
+/// Keys queued for the table: each key, its id and its display, one after the other.
+#[derive(Debug, Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    items: Vec<PendingKey>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PendingKey {
+    hash: u64,
+    start: usize,
+    key: usize,
+    id: usize,
+    end: usize,
 }
 
 impl<'s> DuplicateFinder<'s> {
@@ -107,6 +128,7 @@ impl<'s> DuplicateFinder<'s> {
             id_buf: Vec::new(),
             display_buf: Vec::new(),
             keep_values: false,
+            pending: Pending::default(),
         }
     }
 
@@ -233,7 +255,62 @@ impl<'s> DuplicateFinder<'s> {
         self.insert_hashed(crate::table::hash(key), key, display)
     }
 
+    /// Queues a key for the table. Its slot is prefetched now and the insert runs once
+    /// [`PIPELINE`] keys are queued: by then the slot is in cache, so the caller's work between
+    /// two keys (other indexes, other fields) hides the memory latency of a random slot.
     fn insert_hashed(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        display: impl FnOnce(&mut Vec<u8>),
+    ) -> io::Result<()> {
+        if self.spill.is_some() {
+            return self.insert_now(hash, key, display);
+        }
+        self.table.prefetch(hash);
+        let q = &mut self.pending;
+        let start = q.bytes.len();
+        q.bytes.extend_from_slice(key);
+        q.bytes.extend_from_slice(&self.id_buf);
+        display(&mut q.bytes);
+        q.items.push(PendingKey {
+            hash,
+            start,
+            key: key.len(),
+            id: self.id_buf.len(),
+            end: q.bytes.len(),
+        });
+        if q.items.len() == PIPELINE {
+            self.flush_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Inserts the queued keys, in arrival order.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        let mut q = std::mem::take(&mut self.pending);
+        let id = std::mem::take(&mut self.id_buf);
+        let mut result = Ok(());
+        for p in &q.items {
+            let key = &q.bytes[p.start..p.start + p.key];
+            self.id_buf.clear();
+            self.id_buf
+                .extend_from_slice(&q.bytes[p.start + p.key..p.start + p.key + p.id]);
+            let display = &q.bytes[p.start + p.key + p.id..p.end];
+            result = self.insert_now(p.hash, key, |out| out.extend_from_slice(display));
+            if result.is_err() {
+                break;
+            }
+        }
+        self.id_buf = id;
+        q.items.clear();
+        q.bytes.clear();
+        self.pending = q;
+        result
+    }
+
+    /// Inserts a key into the table (or the spill files) at once, with the id in `id_buf`.
+    fn insert_now(
         &mut self,
         hash: u64,
         key: &[u8],
@@ -263,6 +340,7 @@ impl<'s> DuplicateFinder<'s> {
     /// The table slots of the whole run are loaded first, so their cache misses overlap
     /// instead of costing one full memory latency per key.
     fn add_precomputed_run(&mut self, run: &[Keyed<'_>]) -> io::Result<()> {
+        self.flush_pending()?;
         let mut hashes = [0u64; RUN];
         let mut touched = 0u32;
         for (h, r) in hashes.iter_mut().zip(run) {
@@ -285,7 +363,7 @@ impl<'s> DuplicateFinder<'s> {
         self.report.indexed += 1;
         self.id_buf.clear();
         self.id_buf.extend_from_slice(r.id);
-        self.insert_hashed(hash, r.key, |out| display_from_elements(out, r.elements))
+        self.insert_now(hash, r.key, |out| display_from_elements(out, r.elements))
     }
 
     /// Moves everything to partition files; from now on keys go straight to disk. Keys seen
@@ -303,6 +381,7 @@ impl<'s> DuplicateFinder<'s> {
 
     /// Every group of two or more documents sharing a key, sorted by key.
     pub fn finish(mut self) -> io::Result<CheckReport> {
+        self.flush_pending()?;
         let names: Vec<String> = self.spec.fields.iter().map(|f| f.path.clone()).collect();
         let mut conflicts: Vec<(Vec<u8>, Conflict)> = Vec::new();
         match self.spill.take() {

@@ -126,6 +126,24 @@ impl KeyTable {
         }
     }
 
+    /// Asks the processor to bring the slot `hash` starts probing at into cache, without
+    /// waiting for it.
+    pub(crate) fn prefetch(&self, hash: u64) {
+        #[cfg(target_arch = "x86_64")]
+        if !self.slots.is_empty() {
+            let i = (hash as usize) & (self.slots.len() - 1);
+            let slot = (&raw const self.slots[i]).cast::<i8>();
+            // SAFETY: SSE is part of every x86_64 target, and a prefetch only hints the cache:
+            // it reads nothing the program sees and cannot fault (the address is in `slots`).
+            #[allow(unsafe_code)]
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot);
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = hash;
+    }
+
     /// [`KeyTable::insert`] with the key's [`hash`] already computed.
     pub(crate) fn insert_hashed(&mut self, hash: u64, key: &[u8], id: &[u8]) -> Inserted {
         if self.slots.is_empty() || self.entries.len() * 2 >= self.slots.len() {
