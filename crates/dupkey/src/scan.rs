@@ -9,7 +9,7 @@ use bson::{Document, doc};
 use dupkey_e11000::value_to_json;
 use dupkey_scan::{
     CollectionInfo, CollectionPass, CollectionStats, Config, Finding, PassOptions, PassPlan, RULES,
-    Report, Scanner, Selection, Severity, pass_in_parallel,
+    Report, Scanner, Selection, Severity, TypeFolding, pass_in_parallel,
 };
 use dupkey_source::{
     ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadMode, ReadOptions, is_archive,
@@ -161,12 +161,13 @@ fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) ->
         if is_archive(path)? {
             return scan_archive(args, scanner, skipped, path);
         }
-        let mut reader = open_collection(path, args.collection.as_deref())?;
+        let reopen = || open_collection(path, args.collection.as_deref());
+        let mut reader = reopen()?;
         let namespace = reader
             .namespace()
             .map(str::to_string)
             .unwrap_or_else(|| file_namespace(path, args.db.as_deref()));
-        return scan_collection(args, scanner, &namespace, &mut reader);
+        return scan_collection(args, scanner, &namespace, &mut reader, &reopen);
     }
     let mut invalid = 0;
     let mut scanned = 0;
@@ -187,8 +188,9 @@ fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) ->
             ));
             continue;
         }
-        let mut reader = open_collection(path, Some(&listed.namespace))?;
-        invalid += scan_collection(args, scanner, &listed.namespace, &mut reader)?;
+        let reopen = || open_collection(path, Some(&listed.namespace));
+        let mut reader = reopen()?;
+        invalid += scan_collection(args, scanner, &listed.namespace, &mut reader, &reopen)?;
         scanned += 1;
     }
     if scanned == 0 {
@@ -263,6 +265,7 @@ fn scan_archive(
     let options = |memory_limit| PassOptions {
         memory_limit,
         plan,
+        type_folding: TypeFolding::Deferred,
         ..PassOptions::default()
     };
     let mut pool = MemoryPool {
@@ -271,8 +274,6 @@ fn scan_archive(
         unopened: chosen.len(),
         concurrency: archive.header().concurrency().min(chosen.len()),
     };
-    const GROUP_ERROR: &str =
-        "cannot group keys on disk (temporary directory full or not writable?)";
 
     let plans: Vec<std::cell::OnceCell<PassPlan<'_>>> =
         infos.iter().map(|_| std::cell::OnceCell::new()).collect();
@@ -330,11 +331,71 @@ fn scan_archive(
     }
     drop(passes);
     drop(plans);
+    let mut results: Vec<CollectionStats> =
+        results.into_iter().map(Option::unwrap_or_default).collect();
+    type_pass_over_archive(args, path, &infos, &slot_of, &mut results)?;
     for (info, stats) in infos.into_iter().zip(results) {
-        scanner.add(info, stats.unwrap_or_default());
+        scanner.add(info, stats);
     }
     Ok(read.invalid)
 }
+
+/// The second pass over an archive (see [`TypeFolding`]), for the collections whose first
+/// pass found values that can be one value under two types; the budget is shared between
+/// them.
+fn type_pass_over_archive(
+    args: &Args,
+    path: &Path,
+    infos: &[CollectionInfo],
+    slot_of: &[Option<usize>],
+    results: &mut [CollectionStats],
+) -> Result<()> {
+    let which: Vec<Option<Vec<bool>>> = results.iter().map(CollectionStats::type_pass).collect();
+    let wanted = which.iter().flatten().count();
+    if wanted == 0 {
+        return Ok(());
+    }
+    let base = PassOptions {
+        memory_limit: args.memory_limit / wanted,
+        ..PassOptions::default()
+    };
+    let plans: Vec<Option<PassPlan<'_>>> = infos
+        .iter()
+        .zip(which)
+        .map(|(info, w)| w.map(|w| PassPlan::new(info, base.for_type_pass(w))))
+        .collect();
+    let mut passes: Vec<Option<CollectionPass<'_>>> = plans
+        .iter()
+        .map(|p| p.as_ref().map(PassPlan::start))
+        .collect();
+    let mut archive = open_archive(path)?;
+    archive.stream(
+        &ReadOptions {
+            skip_invalid: args.skip_invalid,
+        },
+        |event| {
+            if let ArchiveEvent::Document {
+                collection,
+                document,
+            } = event
+                && let Some(slot) = slot_of[collection]
+                && let Some(pass) = passes[slot].as_mut()
+            {
+                pass.add(document)
+                    .map_err(|e| anyhow::Error::from(e).context(GROUP_ERROR))?;
+            }
+            Ok::<(), anyhow::Error>(())
+        },
+    )?;
+    for (slot, pass) in passes.into_iter().enumerate() {
+        if let Some(pass) = pass {
+            results[slot].add_type_pass(pass.finish().context(GROUP_ERROR)?);
+        }
+    }
+    Ok(())
+}
+
+const GROUP_ERROR: &str = "cannot group keys on disk (temporary directory full or not writable?)";
 
 /// The memory budget of an archive scan, shared out as passes start and end.
 #[derive(Debug)]
@@ -405,8 +466,8 @@ fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> R
             let options = entry.get_document("options").cloned().unwrap_or_default();
             let indexes = source.list_indexes(&db, name).await?;
             let info = scanner.catalog(&namespace, &indexes, &options);
-            let stats = {
-                let plan = scanner.plan(&info, None);
+            let mut stats = {
+                let plan = scanner.plan_with(&info, None, TypeFolding::Deferred);
                 let mut pass = plan.start();
                 let seen = DocCounter::default();
                 let count = CountRequest::start(display, &source, &db, name);
@@ -421,10 +482,16 @@ fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> R
                         pass.add(doc).map_err(anyhow::Error::from)
                     })
                     .await?;
-                pass.finish().context(
-                    "cannot group keys on disk (temporary directory full or not writable?)",
-                )?
+                pass.finish().context(GROUP_ERROR)?
             };
+            if let Some(which) = stats.type_pass() {
+                let plan = scanner.type_plan(&info, None, which);
+                let mut pass = plan.start();
+                source
+                    .for_each_raw(&db, name, |doc| pass.add(doc).map_err(anyhow::Error::from))
+                    .await?;
+                stats.add_type_pass(pass.finish().context(GROUP_ERROR)?);
+            }
             scanner.add(info, stats);
             scanned += 1;
         }
@@ -449,11 +516,14 @@ fn file_namespace(path: &Path, db: Option<&str>) -> String {
     format!("{}.{stem}", db.unwrap_or("file"))
 }
 
+/// Scans one collection of a dump or one file: one pass, and a second one over the file when
+/// the first found values that can be one value under two types (see [`TypeFolding`]).
 fn scan_collection(
     args: &Args,
     scanner: &mut Scanner,
     namespace: &str,
     reader: &mut CollectionReader,
+    reopen: &dyn Fn() -> Result<CollectionReader, dupkey_source::SourceError>,
 ) -> Result<u64> {
     let (indexes, options) = match reader.metadata() {
         Some(m) => (m.indexes.clone(), m.options.clone()),
@@ -471,23 +541,32 @@ fn scan_collection(
         let expected = (reader.format() == DataFormat::Bson && !reader.is_gzip())
             .then(|| reader.size_hint())
             .flatten();
-        let plan = scanner.plan(&info, expected);
-        let meter = Meter::Bytes {
-            read: reader.progress(),
-            total: reader.size_hint(),
-        };
         let display = crate::progress::Display::from_args(args.progress);
-        let _ticker = Ticker::start(display, namespace, meter);
-        let mut invalid = 0;
-        let stats = pass_in_parallel::<anyhow::Error, _>(&plan, |sink| {
-            invalid = reader.for_each(&read_options, |doc| sink(doc))?.invalid;
-            Ok(())
-        })
-        .map_err(|e| match e.downcast::<io::Error>() {
-            Ok(e) => anyhow::Error::from(e)
-                .context("cannot group keys on disk (temporary directory full or not writable?)"),
-            Err(e) => e,
-        })?;
+        let pass = |plan: &PassPlan<'_>, reader: &mut CollectionReader, label: &str| {
+            let meter = Meter::Bytes {
+                read: reader.progress(),
+                total: reader.size_hint(),
+            };
+            let _ticker = Ticker::start(display, label, meter);
+            let mut invalid = 0;
+            let stats = pass_in_parallel::<anyhow::Error, _>(plan, |sink| {
+                invalid = reader.for_each(&read_options, |doc| sink(doc))?.invalid;
+                Ok(())
+            })
+            .map_err(|e| match e.downcast::<io::Error>() {
+                Ok(e) => anyhow::Error::from(e).context(GROUP_ERROR),
+                Err(e) => e,
+            })?;
+            Ok::<_, anyhow::Error>((stats, invalid))
+        };
+        let plan = scanner.plan_with(&info, expected, TypeFolding::Deferred);
+        let (mut stats, invalid) = pass(&plan, reader, namespace)?;
+        if let Some(which) = stats.type_pass() {
+            let plan = scanner.type_plan(&info, expected, which);
+            let label = format!("{namespace} (values under two types)");
+            let (second, _) = pass(&plan, &mut reopen()?, &label)?;
+            stats.add_type_pass(second);
+        }
         (stats, invalid)
     };
     scanner.add(info, stats);

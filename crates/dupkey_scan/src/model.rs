@@ -9,7 +9,7 @@ use crate::catalog::CollectionInfo;
 use crate::config::{Allow, Config};
 use crate::registry::Selection;
 use crate::rule::{Ctx, Finding, redact_sample};
-use crate::stats::{CollectionStats, PassOptions, PassPlan};
+use crate::stats::{CollectionStats, PassOptions, PassPlan, TypeFolding};
 
 /// One collection: what the catalog says and what the documents showed.
 #[derive(Debug)]
@@ -92,7 +92,33 @@ impl Scanner {
     /// What a pass over `info` needs; start it with [`PassPlan::start`]. `expected_bytes`,
     /// the size of the documents when the source knows it, sizes the engines' tables.
     pub fn plan<'i>(&self, info: &'i CollectionInfo, expected_bytes: Option<u64>) -> PassPlan<'i> {
+        self.plan_with(info, expected_bytes, TypeFolding::InPass)
+    }
+
+    /// [`Scanner::plan`] for a source that can be read again: groups across types wait for
+    /// a second pass, [`Scanner::type_plan`], which [`CollectionStats::type_pass`] asks for
+    /// when the first found values that can meet.
+    pub fn plan_with<'i>(
+        &self,
+        info: &'i CollectionInfo,
+        expected_bytes: Option<u64>,
+        type_folding: TypeFolding,
+    ) -> PassPlan<'i> {
         let mut options = self.options.clone();
+        options.expected_bytes = expected_bytes;
+        options.type_folding = type_folding;
+        PassPlan::new(info, options)
+    }
+
+    /// The second pass over a collection whose first, deferred, pass asked for one: `which`
+    /// from [`CollectionStats::type_pass`].
+    pub fn type_plan<'i>(
+        &self,
+        info: &'i CollectionInfo,
+        expected_bytes: Option<u64>,
+        which: Vec<bool>,
+    ) -> PassPlan<'i> {
+        let mut options = self.options.for_type_pass(which);
         options.expected_bytes = expected_bytes;
         PassPlan::new(info, options)
     }

@@ -75,6 +75,47 @@ pub struct PassOptions {
     /// Uncompressed size of the collection's documents, when known: sizes the engines' tables
     /// once instead of letting them grow.
     pub expected_bytes: Option<u64>,
+    /// Where the groups equal across types are found.
+    pub type_folding: TypeFolding,
+}
+
+/// Where a pass finds the groups equal across types (`42`/`"42"`, ObjectId/hex string).
+///
+/// Such a group needs a string that reads as a number or an ObjectId and a number or an
+/// ObjectId in the same key: most collections have none (ObjectId `_id`s and no hex string),
+/// and an engine grouping every document's folded key would be spent for nothing. A deferred
+/// pass only notes which kinds of values each unique index holds; when both kinds meet,
+/// [`CollectionStats::type_pass`] asks for a second pass over the collection that groups the
+/// folded keys of those indexes alone, and [`CollectionStats::add_type_pass`] takes its
+/// groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TypeFolding {
+    /// In this pass (sources that cannot be read twice, and small inputs).
+    #[default]
+    InPass,
+    /// Note the kinds of values; group in a second pass if they meet.
+    Deferred,
+    /// The second pass: group the folded keys of these indexes (parallel to the
+    /// collection's indexes), nothing else.
+    Only(Vec<bool>),
+}
+
+impl PassOptions {
+    /// The options of the second pass over a collection whose deferred pass asked for one
+    /// ([`CollectionStats::type_pass`]): the folded keys of `which` indexes, nothing else.
+    pub fn for_type_pass(&self, which: Vec<bool>) -> PassOptions {
+        PassOptions {
+            plan: Plan {
+                duplicates: false,
+                case_folded: false,
+                type_folded: true,
+                identifiers: false,
+                numbers: false,
+            },
+            type_folding: TypeFolding::Only(which),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for PassOptions {
@@ -84,6 +125,7 @@ impl Default for PassOptions {
             temp_dir: None,
             plan: Plan::ALL,
             expected_bytes: None,
+            type_folding: TypeFolding::InPass,
         }
     }
 }
@@ -135,6 +177,42 @@ pub struct IndexStats {
     /// Groups whose keys are one value under different types; keys shown folded
     /// (`n:42`, `o:<hex>`).
     pub type_groups: Vec<Conflict>,
+    /// The kinds of values that fold across types the key holds ([`FoldKinds`]), noted by a
+    /// pass with [`TypeFolding::Deferred`].
+    pub fold_kinds: u8,
+}
+
+/// Bits of [`IndexStats::fold_kinds`].
+#[derive(Debug)]
+pub struct FoldKinds;
+
+impl FoldKinds {
+    /// A 24-hex-digit string.
+    pub const HEX_STRING: u8 = 1;
+    /// An ObjectId.
+    pub const OBJECT_ID: u8 = 2;
+    /// A string written as a plain number (`"42"`).
+    pub const NUMBER_STRING: u8 = 4;
+    /// A number.
+    pub const NUMBER: u8 = 8;
+
+    /// Whether values of these kinds can be one value under two types.
+    pub fn meet(kinds: u8) -> bool {
+        kinds & 3 == 3 || kinds & 12 == 12
+    }
+
+    fn of(v: RawBsonRef<'_>) -> u8 {
+        match v {
+            RawBsonRef::ObjectId(_) => Self::OBJECT_ID,
+            RawBsonRef::String(s) if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Self::HEX_STRING
+            }
+            RawBsonRef::String(_) if crate::values::may_fold_across_types(v) => Self::NUMBER_STRING,
+            RawBsonRef::String(_) => 0,
+            _ if crate::values::may_fold_across_types(v) => Self::NUMBER,
+            _ => 0,
+        }
+    }
 }
 
 /// What the pass learnt about one identifier-like field.
@@ -196,6 +274,31 @@ pub struct CollectionStats {
     pub spilled: bool,
 }
 
+impl CollectionStats {
+    /// After a pass with [`TypeFolding::Deferred`]: the indexes whose values can be one value
+    /// under two types, for the second pass ([`TypeFolding::Only`]); `None` when there are
+    /// none.
+    pub fn type_pass(&self) -> Option<Vec<bool>> {
+        let which: Vec<bool> = self
+            .indexes
+            .iter()
+            .map(|i| FoldKinds::meet(i.fold_kinds))
+            .collect();
+        which.contains(&true).then_some(which)
+    }
+
+    /// Takes the groups of the second pass ([`TypeFolding::Only`]).
+    pub fn add_type_pass(&mut self, second: CollectionStats) {
+        for (mine, theirs) in self.indexes.iter_mut().zip(second.indexes) {
+            if !theirs.type_groups.is_empty() {
+                mine.type_groups = theirs.type_groups;
+                drop_repeated_groups(mine);
+            }
+        }
+        self.spilled |= second.spilled;
+    }
+}
+
 /// What a pass over one collection needs besides the collection: the specs of the folded
 /// groupings, and slots for the specs of identifier fields found on the way. It must outlive
 /// the pass, whose duplicate engines borrow the specs.
@@ -204,25 +307,51 @@ pub struct PassPlan<'i> {
     info: &'i CollectionInfo,
     options: PassOptions,
     case_specs: Vec<Option<IndexSpec>>,
+    /// Parallel to the indexes: the exact groups come from the case-folded engine (see
+    /// [`PassPlan::exact_from_case`]).
+    exact_from_case: Vec<bool>,
     type_specs: Vec<Option<IndexSpec>>,
+    /// The pass notes the kinds of values of unique plain indexes ([`TypeFolding::Deferred`]).
+    note_fold_kinds: bool,
     candidate_specs: Vec<OnceLock<IndexSpec>>,
 }
 
 impl<'i> PassPlan<'i> {
     pub fn new(info: &'i CollectionInfo, options: PassOptions) -> Self {
         let plan = options.plan;
-        let case_specs = info
+        let case_specs: Vec<Option<IndexSpec>> = info
             .indexes
             .iter()
             .map(|i| (plan.case_folded && folds_case(i)).then(|| case_folded_spec(i)))
             .map(Option::flatten)
             .collect();
+        // Keys equal byte for byte are equal once case is folded: an exact group lies inside a
+        // case-folded group, and the folded engine, which keeps each member's values, can give
+        // both. Only without a collation of the index's own, whose equality the exact groups
+        // must follow.
+        let exact_from_case = info
+            .indexes
+            .iter()
+            .zip(&case_specs)
+            .map(|(i, case)| {
+                plan.duplicates && i.unique && !i.is_id() && i.collation.is_none() && case.is_some()
+            })
+            .collect();
         let type_specs = info
             .indexes
             .iter()
-            .map(|i| (plan.type_folded && i.unique && i.is_plain()).then(|| type_folded_spec(i)))
+            .enumerate()
+            .map(|(n, i)| {
+                let here = match &options.type_folding {
+                    TypeFolding::InPass => true,
+                    TypeFolding::Deferred => false,
+                    TypeFolding::Only(which) => which.get(n).copied().unwrap_or(false),
+                };
+                (here && plan.type_folded && i.unique && i.is_plain()).then(|| type_folded_spec(i))
+            })
             .map(Option::flatten)
             .collect();
+        let note_fold_kinds = plan.type_folded && options.type_folding == TypeFolding::Deferred;
         let slots = if plan.identifiers && !info.looks_like_counters() {
             MAX_CANDIDATES
         } else {
@@ -232,7 +361,9 @@ impl<'i> PassPlan<'i> {
             info,
             options,
             case_specs,
+            exact_from_case,
             type_specs,
+            note_fold_kinds,
             candidate_specs: (0..slots).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -256,10 +387,11 @@ impl<'i> PassPlan<'i> {
         }
         let mut units: Vec<(u32, usize, usize)> = Vec::new();
         for (i, index) in self.info.indexes.iter().enumerate() {
-            let exact = plan.duplicates && index.unique && !index.is_id();
+            let merged = self.exact_from_case[i];
+            let exact = plan.duplicates && index.unique && !index.is_id() && !merged;
             units.push((1 + 2 * u32::from(exact), i, MAIN));
             if self.case_specs[i].is_some() {
-                units.push((2, i, CASE));
+                units.push((2 + u32::from(merged), i, CASE));
             }
             if self.type_specs[i].is_some() {
                 units.push((2, i, TYPES));
@@ -314,6 +446,8 @@ impl<'i> PassPlan<'i> {
                 },
                 exact: None,
                 case: None,
+                exact_from_case: false,
+                note_fold_kinds: self.note_fold_kinds && index.unique && index.is_plain(),
                 types: None,
             })
             .collect();
@@ -442,6 +576,10 @@ struct IndexTracker<'p> {
     stats: IndexStats,
     exact: Option<DuplicateFinder<'p>>,
     case: Option<DuplicateFinder<'p>>,
+    /// The case-folded engine gets every document and gives the exact groups too.
+    exact_from_case: bool,
+    /// Note the kinds of values that fold across types in `stats.fold_kinds`.
+    note_fold_kinds: bool,
     types: Option<DuplicateFinder<'p>>,
 }
 
@@ -508,7 +646,8 @@ impl<'p> CollectionPass<'p> {
             .info
             .indexes
             .iter()
-            .filter(|i| options.plan.duplicates && i.unique && !i.is_id())
+            .zip(&plan.exact_from_case)
+            .filter(|(i, merged)| options.plan.duplicates && i.unique && !i.is_id() && !**merged)
             .count()
             + plan.case_specs.iter().flatten().count()
             + plan.type_specs.iter().flatten().count();
@@ -537,7 +676,13 @@ impl<'p> CollectionPass<'p> {
         for (i, t) in self.indexes.iter_mut().enumerate() {
             let owned = self.owned_indexes[i];
             // Duplicate `_id`s need a sharded cluster's dump; not worth a key per document.
-            if owned[MAIN] && options.plan.duplicates && t.index.unique && !t.index.is_id() {
+            t.exact_from_case = plan.exact_from_case[i];
+            if owned[MAIN]
+                && options.plan.duplicates
+                && t.index.unique
+                && !t.index.is_id()
+                && !t.exact_from_case
+            {
                 t.exact = Some(DuplicateFinder::new(&t.index.spec, share.clone()));
             }
             t.case = plan.case_specs[i]
@@ -691,12 +836,19 @@ impl PassPlan<'_> {
         other_lane: usize,
     ) -> CollectionStats {
         let (index_lanes, numbers_lane) = self.lanes();
-        for ((mine, mut theirs), lanes) in
-            stats.indexes.iter_mut().zip(other.indexes).zip(index_lanes)
+        for (i, ((mine, mut theirs), lanes)) in stats
+            .indexes
+            .iter_mut()
+            .zip(other.indexes)
+            .zip(index_lanes)
+            .enumerate()
         {
             if lanes[CASE] == other_lane {
                 mine.case_groups = std::mem::take(&mut theirs.case_groups);
                 mine.case_variants = std::mem::take(&mut theirs.case_variants);
+                if self.exact_from_case[i] {
+                    mine.duplicates = theirs.duplicates.take();
+                }
             }
             if lanes[TYPES] == other_lane {
                 mine.type_groups = std::mem::take(&mut theirs.type_groups);
@@ -705,6 +857,9 @@ impl PassPlan<'_> {
                 theirs.case_groups = std::mem::take(&mut mine.case_groups);
                 theirs.case_variants = std::mem::take(&mut mine.case_variants);
                 theirs.type_groups = std::mem::take(&mut mine.type_groups);
+                if self.exact_from_case[i] {
+                    theirs.duplicates = mine.duplicates.take();
+                }
                 *mine = theirs;
             }
             drop_repeated_groups(mine);
@@ -795,6 +950,11 @@ impl IndexTracker<'_> {
                 if let Some(exact) = &mut self.exact {
                     exact.add_with_key(doc, Some(SimpleKey::Sparse), key, &[])?;
                 }
+                if self.exact_from_case
+                    && let Some(case) = &mut self.case
+                {
+                    case.add(doc)?;
+                }
                 Ok(())
             }
             Some(SimpleKey::Key(n)) => self.add_simple(doc, id, synthetic, key, &parts[..n], n),
@@ -839,11 +999,19 @@ impl IndexTracker<'_> {
             }
         }
         if let Some(case) = &mut self.case
-            && parts
-                .iter()
-                .any(|p| matches!(p, Part::Value(RawBsonRef::String(_))))
+            && (self.exact_from_case
+                || parts
+                    .iter()
+                    .any(|p| matches!(p, Part::Value(RawBsonRef::String(_)))))
         {
             case.add(doc)?;
+        }
+        if self.note_fold_kinds {
+            for part in parts {
+                if let Part::Value(v) = part {
+                    s.fold_kinds |= FoldKinds::of(*v);
+                }
+            }
         }
         if let Some(types) = &mut self.types
             && let Some(folded) = type_folded_key(id, parts, synthetic)
@@ -872,6 +1040,11 @@ impl IndexTracker<'_> {
         }
         if let Some(exact) = &mut self.exact {
             exact.add(doc)?;
+        }
+        if self.exact_from_case
+            && let Some(case) = &mut self.case
+        {
+            case.add(doc)?;
         }
         let keys = match self.index.spec.keys(doc) {
             Ok(DocumentKeys::Keys(keys)) => keys,
@@ -907,8 +1080,20 @@ impl IndexTracker<'_> {
                 .iter()
                 .any(|p| matches!(p, Part::Value(RawBsonRef::String(_))))
         });
-        if has_string && let Some(case) = &mut self.case {
+        if has_string
+            && !self.exact_from_case
+            && let Some(case) = &mut self.case
+        {
             case.add(doc)?;
+        }
+        if self.note_fold_kinds {
+            for key in &keys {
+                for part in &key.parts {
+                    if let Part::Value(v) = part {
+                        s.fold_kinds |= FoldKinds::of(*v);
+                    }
+                }
+            }
         }
         if let (Some(types), [key]) = (&mut self.types, keys.as_slice())
             && let Some(folded) = type_folded_key(id, &key.parts, synthetic)
@@ -931,7 +1116,13 @@ impl IndexTracker<'_> {
             let report = finder.finish()?;
             spilled |= report.spilled;
             if out == 0 {
-                (stats.case_groups, stats.case_variants) = split_variants(report.conflicts);
+                let mut report = report;
+                let groups = std::mem::take(&mut report.conflicts);
+                if self.exact_from_case {
+                    report.conflicts = exact_groups(&self.index.spec, &groups);
+                    stats.duplicates = Some(report);
+                }
+                (stats.case_groups, stats.case_variants) = split_variants(groups);
             } else {
                 stats.type_groups = report.conflicts;
             }
@@ -941,6 +1132,57 @@ impl IndexTracker<'_> {
         }
         Ok((stats, spilled))
     }
+}
+
+/// The groups of byte-equal keys inside groups of case-folded keys whose ids carry their
+/// values (`{id, values}`): what an engine of the exact key gives, with plain ids, sorted by
+/// exact key.
+fn exact_groups(spec: &IndexSpec, folded: &[Conflict]) -> Vec<Conflict> {
+    let mut out: Vec<(Vec<u8>, Conflict)> = Vec::new();
+    for group in folded {
+        let mut exact: Vec<(Vec<u8>, Conflict)> = Vec::new();
+        for member in &group.ids {
+            let Bson::Document(d) = member else { continue };
+            let id = d.get("id").cloned().unwrap_or(Bson::Null);
+            let values = d.get_document("values").ok();
+            let raw = values.and_then(|v| bson::RawDocumentBuf::try_from(v).ok());
+            let parts: Vec<Part<'_>> = match &raw {
+                Some(r) => (0..group.key.len())
+                    .map(|i| match r.get(i.to_string()) {
+                        Ok(Some(v)) => Part::Value(v),
+                        _ => Part::Missing,
+                    })
+                    .collect(),
+                None => vec![Part::Missing; group.key.len()],
+            };
+            let mut key = Vec::new();
+            spec.encode_parts_into(&mut key, &parts);
+            match exact.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, c)) => c.ids.push(id),
+                None => {
+                    let values: KeyValues = group
+                        .key
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (name, _))| {
+                            let v = values.and_then(|v| v.get(i.to_string())).cloned();
+                            (name.clone(), v.unwrap_or(Bson::Null))
+                        })
+                        .collect();
+                    exact.push((
+                        key,
+                        Conflict {
+                            key: values,
+                            ids: vec![id],
+                        },
+                    ));
+                }
+            }
+        }
+        out.extend(exact.into_iter().filter(|(_, c)| c.ids.len() > 1));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Groups from an engine that kept values (`{id, values}` ids): the groups with plain ids,
@@ -1248,27 +1490,43 @@ mod tests {
         (scanner.finish(false).findings, spilled)
     }
 
-    fn scan_with(
-        parallel: bool,
-        indexes: &[Document],
-        docs: &[RawDocumentBuf],
-    ) -> Vec<crate::Finding> {
+    /// How a test runs the pass.
+    #[derive(Clone, Copy)]
+    enum Run {
+        OneThread,
+        TwoThreads,
+        /// Groups across types in a second pass, both on two threads.
+        TwoPasses,
+    }
+
+    fn scan_with(run: Run, indexes: &[Document], docs: &[RawDocumentBuf]) -> Vec<crate::Finding> {
         let mut scanner = Scanner::new(
             Config::default(),
             Selection::default(),
             PassOptions::default(),
         );
         let info = scanner.catalog("a.tickets", indexes, &Document::new());
+        let in_parallel = |plan: &super::PassPlan<'_>| {
+            super::pass_in_parallel::<std::io::Error, _>(plan, |sink| {
+                for d in docs {
+                    sink(d)?;
+                }
+                Ok(())
+            })
+            .unwrap()
+        };
         let stats = {
             let plan = scanner.plan(&info, None);
-            if parallel {
-                super::pass_in_parallel::<std::io::Error, _>(&plan, |sink| {
-                    for d in docs {
-                        sink(d)?;
-                    }
-                    Ok(())
-                })
-                .unwrap()
+            if let Run::TwoPasses = run {
+                let plan = scanner.plan_with(&info, None, super::TypeFolding::Deferred);
+                let mut stats = in_parallel(&plan);
+                assert!(stats.indexes.iter().all(|i| i.type_groups.is_empty()));
+                if let Some(which) = stats.type_pass() {
+                    stats.add_type_pass(in_parallel(&scanner.type_plan(&info, None, which)));
+                }
+                stats
+            } else if let Run::TwoThreads = run {
+                in_parallel(&plan)
             } else {
                 let mut pass = plan.start();
                 for d in docs {
@@ -1324,13 +1582,57 @@ mod tests {
                 RawDocumentBuf::try_from(&d).unwrap()
             })
             .collect();
-        let one = scan_with(false, &indexes, &docs);
-        let two = scan_with(true, &indexes, &docs);
+        let one = scan_with(Run::OneThread, &indexes, &docs);
+        let two = scan_with(Run::TwoThreads, &indexes, &docs);
         let codes: Vec<&str> = one.iter().map(|f| f.code).collect();
         for code in ["DK101", "DK102", "DK103", "DK203", "DK204", "DK205"] {
             assert!(codes.contains(&code), "{code} missing from {codes:?}");
         }
         assert_eq!(one, two);
+        assert_eq!(one, scan_with(Run::TwoPasses, &indexes, &docs));
+    }
+
+    #[test]
+    fn a_second_pass_finds_groups_across_types_only_when_the_kinds_meet() {
+        let indexes = [doc! {"key": {"ref": 1}, "name": "ref_1", "unique": true}];
+        let oid = |i: u32| {
+            let mut b = [7u8; 12];
+            b[8..].copy_from_slice(&i.to_be_bytes());
+            bson::oid::ObjectId::from_bytes(b)
+        };
+        // ObjectId `_id`s and refs, one ref a duplicate by value, one ref written as a hex
+        // string of another (the string comes first), one key in upper-case hex.
+        let docs: Vec<RawDocumentBuf> = (0..2_000u32)
+            .map(|i| {
+                let r: bson::Bson = match i {
+                    10 => oid(1_500).to_hex().into(),
+                    20 => oid(19).to_hex().to_uppercase().into(),
+                    _ => oid(i).into(),
+                };
+                RawDocumentBuf::try_from(&doc! {"_id": oid(i + 1_000_000), "ref": r}).unwrap()
+            })
+            .collect();
+        let in_pass = scan_with(Run::TwoThreads, &indexes, &docs);
+        assert_eq!(in_pass, scan_with(Run::TwoPasses, &indexes, &docs));
+        let mixed: Vec<_> = in_pass.iter().filter(|f| f.code == "DK204").collect();
+        assert_eq!(mixed.len(), 1, "{in_pass:?}");
+        assert_eq!(mixed[0].count, 4, "{mixed:?}");
+        // Without the strings, no second pass is asked for.
+        let plain: Vec<RawDocumentBuf> = (0..50u32)
+            .map(|i| rawdoc! {"_id": oid(i), "ref": oid(i + 7)})
+            .collect();
+        let scanner = Scanner::new(
+            Config::default(),
+            Selection::default(),
+            PassOptions::default(),
+        );
+        let info = scanner.catalog("a.t", &indexes, &Document::new());
+        let plan = scanner.plan_with(&info, None, super::TypeFolding::Deferred);
+        let mut pass = plan.start();
+        for d in &plain {
+            pass.add(d).unwrap();
+        }
+        assert_eq!(pass.finish().unwrap().type_pass(), None);
     }
 
     #[test]
