@@ -132,6 +132,11 @@ impl<'s> DuplicateFinder<'s> {
         }
     }
 
+    /// The index whose keys this finder groups.
+    pub fn spec(&self) -> &'s IndexSpec {
+        self.spec
+    }
+
     /// Sizes the table from the input size over the first document's size.
     fn presize(&mut self, first_document_bytes: usize) {
         let keys = match self.options.expected_bytes {

@@ -447,6 +447,7 @@ impl<'i> PassPlan<'i> {
                 exact: None,
                 case: None,
                 exact_from_case: false,
+                case_key: Vec::new(),
                 note_fold_kinds: self.note_fold_kinds && index.unique && index.is_plain(),
                 types: None,
             })
@@ -463,7 +464,7 @@ impl<'i> PassPlan<'i> {
             indexes,
             candidates: Vec::new(),
             seen_fields: HashSet::default(),
-            last_fields: Vec::new(),
+            layout: Vec::new(),
             numbers: Vec::new(),
             counter_docs: Vec::new(),
             synthetic: Synthetic::default(),
@@ -561,7 +562,7 @@ pub struct CollectionPass<'p> {
     candidates: Vec<Candidate<'p>>,
     seen_fields: HashSet<String, BuildHasherDefault<FieldHasher>>,
     /// Field names by position in the last document that brought a change.
-    last_fields: Vec<String>,
+    layout: Vec<FieldSlot>,
     numbers: Vec<NumberTracker>,
     counter_docs: Vec<Document>,
     /// Reused buffer for the type-folded key documents.
@@ -578,6 +579,8 @@ struct IndexTracker<'p> {
     case: Option<DuplicateFinder<'p>>,
     /// The case-folded engine gets every document and gives the exact groups too.
     exact_from_case: bool,
+    /// Reused buffer for case-folded keys.
+    case_key: Vec<u8>,
     /// Note the kinds of values that fold across types in `stats.fold_kinds`.
     note_fold_kinds: bool,
     types: Option<DuplicateFinder<'p>>,
@@ -595,6 +598,31 @@ struct Candidate<'p> {
     key: Vec<u8>,
     /// Order of discovery among the collection's identifier fields.
     slot: usize,
+}
+
+/// A field at one position of the last document: its name, and this lane's identifier
+/// field and number tracker for it (positions in `candidates` and `numbers`).
+#[derive(Debug, Clone)]
+struct FieldSlot {
+    name: Vec<u8>,
+    candidate: Option<usize>,
+    number: Option<usize>,
+}
+
+/// Field names are short: compared inline rather than through a library call.
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(true, |same, (x, y)| same & (x == y))
+}
+
+/// Whether an element can hold a generated number ([`split_number`]): a number, or a string
+/// whose last character is a digit (checked on the bytes, before any UTF-8 validation).
+fn may_end_in_digits(t: u8, bytes: &[u8]) -> bool {
+    match t {
+        0x01 | 0x10 | 0x12 => true,
+        // Length, characters, NUL.
+        0x02 => bytes.len() >= 6 && bytes[bytes.len() - 2].is_ascii_digit(),
+        _ => false,
+    }
 }
 
 #[derive(Debug)]
@@ -620,10 +648,7 @@ impl<'p> CollectionPass<'p> {
         }
         let plan = self.plan.options.plan;
         if plan.identifiers || plan.numbers {
-            self.top_level_fields(doc);
-        }
-        for c in &mut self.candidates {
-            c.add(doc)?;
+            self.top_level_fields(doc)?;
         }
         if plan.numbers
             && self.owns_numbers
@@ -697,42 +722,97 @@ impl<'p> CollectionPass<'p> {
         self.share = Some(share);
     }
 
-    /// One walk over the top-level fields: starts following identifier-like fields, and
-    /// records generated numbers.
-    fn top_level_fields(&mut self, doc: &RawDocument) {
+    /// One walk over the top-level fields: starts following identifier-like fields, gives
+    /// this lane's identifier fields their values, and records generated numbers.
+    fn top_level_fields(&mut self, doc: &RawDocument) -> io::Result<()> {
         let plan = self.plan.options.plan;
+        let numbers = plan.numbers && self.owns_numbers;
+        // Candidates given their value: a name written twice counts once, as the first.
+        let mut fed = 0u64;
         for (position, (name, t, bytes)) in dupkey_index::raw::elements(doc).enumerate() {
-            if plan.identifiers
-                && self.candidate_slots < self.candidate_budget
-                && self.seen_fields.len() < MAX_SEEN_FIELDS
+            // Documents of one collection mostly list the same fields in the same order: what
+            // the field at this position of the last document was is known already.
+            let (candidate, number) = match self.layout.get(position) {
+                Some(slot) if same_name(&slot.name, name) => (slot.candidate, slot.number),
+                _ => self.resolve(position, name),
+            };
+            if let Some(c) = candidate
+                && fed & (1 << c) == 0
             {
-                // Documents of one collection mostly list the same fields in the same order:
-                // a field where the previous document had it was seen already.
-                let same = self
-                    .last_fields
-                    .get(position)
-                    .is_some_and(|f| f.as_bytes() == name);
-                if !same && let Ok(name) = std::str::from_utf8(name) {
-                    if !self.seen_fields.contains(name) {
-                        self.seen_fields.insert(name.to_string());
-                        self.start_candidate(name);
-                    }
-                    if position < self.last_fields.len() {
-                        self.last_fields[position] = name.to_string();
-                    } else if position == self.last_fields.len() {
-                        self.last_fields.push(name.to_string());
-                    }
-                }
+                fed |= 1 << c;
+                let value = dupkey_index::raw::scalar(t, bytes).or_else(|| {
+                    let field = &self.candidates[c].stats.field;
+                    dupkey_index::raw::get_field(doc, field)
+                });
+                self.candidates[c].add(doc, value)?;
             }
-            if plan.numbers
-                && self.owns_numbers
-                && matches!(t, 0x01 | 0x02 | 0x10 | 0x12)
+            if numbers
+                && may_end_in_digits(t, bytes)
                 && let Some(value) = dupkey_index::raw::scalar(t, bytes)
                 && let Some((prefix, n)) = split_number(value)
-                && let Ok(name) = std::str::from_utf8(name)
             {
-                self.add_number(name, prefix, n, value);
+                let tracker = match number {
+                    Some(i) => Some(i),
+                    None => self.number_tracker(position, name),
+                };
+                if let Some(i) = tracker {
+                    self.numbers[i].add(prefix, n, value);
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// What the field `name` at `position` is to this pass, remembered for the next document.
+    fn resolve(&mut self, position: usize, name: &[u8]) -> (Option<usize>, Option<usize>) {
+        let text = std::str::from_utf8(name).ok();
+        if let Some(text) = text
+            && self.plan.options.plan.identifiers
+            && self.candidate_slots < self.candidate_budget
+            && self.seen_fields.len() < MAX_SEEN_FIELDS
+            && !self.seen_fields.contains(text)
+        {
+            self.seen_fields.insert(text.to_string());
+            self.start_candidate(text);
+        }
+        let slot = FieldSlot {
+            name: name.to_vec(),
+            candidate: text.and_then(|n| self.candidates.iter().position(|c| c.stats.field == n)),
+            number: text.and_then(|n| self.numbers.iter().position(|t| t.field == n)),
+        };
+        let found = (slot.candidate, slot.number);
+        self.remember(position, slot);
+        found
+    }
+
+    /// The number tracker of field `name` at `position`, started if there is room.
+    fn number_tracker(&mut self, position: usize, name: &[u8]) -> Option<usize> {
+        let name = std::str::from_utf8(name).ok()?;
+        let i = match self.numbers.iter().position(|t| t.field == name) {
+            Some(i) => i,
+            None if self.numbers.len() < MAX_NUMBER_FIELDS => {
+                self.numbers.push(NumberTracker {
+                    field: name.to_string(),
+                    series: Vec::new(),
+                    dead: false,
+                });
+                self.numbers.len() - 1
+            }
+            None => return None,
+        };
+        if let Some(slot) = self.layout.get_mut(position)
+            && same_name(&slot.name, name.as_bytes())
+        {
+            slot.number = Some(i);
+        }
+        Some(i)
+    }
+
+    fn remember(&mut self, position: usize, slot: FieldSlot) {
+        if position < self.layout.len() {
+            self.layout[position] = slot;
+        } else if position == self.layout.len() && position < MAX_SEEN_FIELDS {
+            self.layout.push(slot);
         }
     }
 
@@ -766,23 +846,6 @@ impl<'p> CollectionPass<'p> {
             key: Vec::new(),
             slot,
         });
-    }
-
-    fn add_number(&mut self, name: &str, prefix: Option<&str>, n: i64, value: RawBsonRef<'_>) {
-        let tracker = match self.numbers.iter().position(|t| t.field == name) {
-            Some(i) => &mut self.numbers[i],
-            None if self.numbers.len() < MAX_NUMBER_FIELDS => {
-                self.numbers.push(NumberTracker {
-                    field: name.to_string(),
-                    series: Vec::new(),
-                    dead: false,
-                });
-                let last = self.numbers.len() - 1;
-                &mut self.numbers[last]
-            }
-            None => return,
-        };
-        tracker.add(prefix, n, value);
     }
 
     /// The statistics, once every document went through [`CollectionPass::add`].
@@ -953,7 +1016,7 @@ impl IndexTracker<'_> {
                 if self.exact_from_case
                     && let Some(case) = &mut self.case
                 {
-                    case.add(doc)?;
+                    case.add_with_key(doc, Some(SimpleKey::Sparse), key, &[])?;
                 }
                 Ok(())
             }
@@ -1004,7 +1067,10 @@ impl IndexTracker<'_> {
                     .iter()
                     .any(|p| matches!(p, Part::Value(RawBsonRef::String(_)))))
         {
-            case.add(doc)?;
+            // The same fields, so the same parts: only their encoding differs.
+            self.case_key.clear();
+            case.spec().encode_parts_into(&mut self.case_key, parts);
+            case.add_with_key(doc, Some(SimpleKey::Key(n)), &self.case_key, parts)?;
         }
         if self.note_fold_kinds {
             for part in parts {
@@ -1312,11 +1378,9 @@ fn type_folded_key<'o>(
 }
 
 impl Candidate<'_> {
-    fn add(&mut self, doc: &RawDocument) -> io::Result<()> {
-        let Some(field) = self.spec.fields.first() else {
-            return Ok(());
-        };
-        let Some(value) = dupkey_index::raw::get_field(doc, &field.path) else {
+    /// Adds the document, whose value of the field is `value`.
+    fn add(&mut self, doc: &RawDocument, value: Option<RawBsonRef<'_>>) -> io::Result<()> {
+        let Some(value) = value else {
             return Ok(());
         };
         let s = &mut self.stats;
