@@ -97,13 +97,30 @@ impl IndexSpec {
         buf: &mut Vec<u8>,
         parts: &mut [Part<'a>; 4],
     ) -> Option<SimpleKey> {
+        self.simple_key_with(doc, |_| None, buf, parts)
+    }
+
+    /// [`IndexSpec::simple_key`] for a caller that already walked the document: `top(i)`
+    /// gives the value of key field `i` when it is a top-level field the caller found
+    /// (`Some(None)` when the document lacks it), or `None` to look it up here.
+    pub fn simple_key_with<'a>(
+        &self,
+        doc: &'a RawDocument,
+        top: impl Fn(usize) -> Option<Option<RawBsonRef<'a>>>,
+        buf: &mut Vec<u8>,
+        parts: &mut [Part<'a>; 4],
+    ) -> Option<SimpleKey> {
         if self.partial_filter.is_some() || self.fields.len() > parts.len() {
             return None;
         }
         for (i, f) in self.fields.iter().enumerate() {
             if let [name] = f.components.as_slice() {
                 // A top-level field: one lookup.
-                parts[i] = match crate::raw::get_field(doc, name) {
+                let value = match top(i) {
+                    Some(found) => found,
+                    None => crate::raw::get_field(doc, name),
+                };
+                parts[i] = match value {
                     None => Part::Missing,
                     Some(RawBsonRef::Array(_)) => return None,
                     Some(v) => Part::Value(v),

@@ -85,6 +85,7 @@ pub fn elements(doc: &RawDocument) -> Elements<'_> {
     Elements {
         b: doc.as_bytes(),
         i: 4,
+        broken: false,
     }
 }
 
@@ -93,6 +94,16 @@ pub fn elements(doc: &RawDocument) -> Elements<'_> {
 pub struct Elements<'a> {
     b: &'a [u8],
     i: usize,
+    /// The walk stopped at malformed bytes.
+    broken: bool,
+}
+
+impl Elements<'_> {
+    /// Whether the walk went through every element to the document's end (it stops early at
+    /// malformed bytes).
+    pub fn at_end(&self) -> bool {
+        !self.broken && self.i + 1 >= self.b.len()
+    }
 }
 
 impl<'a> Iterator for Elements<'a> {
@@ -109,12 +120,14 @@ impl<'a> Iterator for Elements<'a> {
         let start = self.i + 1;
         let Some(nul) = b[start..end].iter().position(|&c| c == 0) else {
             self.i = end;
+            self.broken = true;
             return None;
         };
         let name = &b[start..start + nul];
         let at = start + nul + 1;
         let Some(size) = value_size(t, &b[at..end]) else {
             self.i = end;
+            self.broken = true;
             return None;
         };
         self.i = at + size;

@@ -313,6 +313,11 @@ pub struct PassPlan<'i> {
     type_specs: Vec<Option<IndexSpec>>,
     /// The pass notes the kinds of values of unique plain indexes ([`TypeFolding::Deferred`]).
     note_fold_kinds: bool,
+    /// Top-level fields whose values the walk over each document hands to the indexes:
+    /// `_id` first, then the indexes' top-level key fields (at most [`MAX_FOUND`]).
+    found_names: Vec<Vec<u8>>,
+    /// Parallel to the indexes, then to their fields: the position in `found_names`.
+    found_of: Vec<Vec<Option<usize>>>,
     candidate_specs: Vec<OnceLock<IndexSpec>>,
 }
 
@@ -352,6 +357,32 @@ impl<'i> PassPlan<'i> {
             .map(Option::flatten)
             .collect();
         let note_fold_kinds = plan.type_folded && options.type_folding == TypeFolding::Deferred;
+        let mut found_names: Vec<Vec<u8>> = vec![b"_id".to_vec()];
+        let found_of = info
+            .indexes
+            .iter()
+            .map(|index| {
+                index
+                    .spec
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let [name] = f.components.as_slice() else {
+                            return None;
+                        };
+                        let name = name.as_bytes();
+                        match found_names.iter().position(|n| n == name) {
+                            Some(i) => Some(i),
+                            None if found_names.len() < MAX_FOUND => {
+                                found_names.push(name.to_vec());
+                                Some(found_names.len() - 1)
+                            }
+                            None => None,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         let slots = if plan.identifiers && !info.looks_like_counters() {
             MAX_CANDIDATES
         } else {
@@ -364,6 +395,8 @@ impl<'i> PassPlan<'i> {
             exact_from_case,
             type_specs,
             note_fold_kinds,
+            found_names,
+            found_of,
             candidate_specs: (0..slots).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -607,7 +640,16 @@ struct FieldSlot {
     name: Vec<u8>,
     candidate: Option<usize>,
     number: Option<usize>,
+    /// Position in the plan's `found_names`.
+    found: Option<usize>,
 }
+
+/// Top-level fields the walk over a document hands to the indexes, at most.
+const MAX_FOUND: usize = 16;
+
+/// A top-level field's value found by the walk: `Some(None)` when the document lacks it,
+/// `None` when the walk left it to a lookup.
+type Found<'a> = Option<Option<RawBsonRef<'a>>>;
 
 /// Field names are short: compared inline rather than through a library call.
 fn same_name(a: &[u8], b: &[u8]) -> bool {
@@ -640,17 +682,25 @@ impl<'p> CollectionPass<'p> {
             self.start_engines(doc);
         }
         self.documents += 1;
-        let id = dupkey_index::raw::get_field(doc, "_id");
-        for (tracker, owned) in self.indexes.iter_mut().zip(&self.owned_indexes) {
+        let mut found: [Found<'_>; MAX_FOUND] = [None; MAX_FOUND];
+        self.top_level_fields(doc, &mut found)?;
+        let id = match found[0] {
+            Some(id) => id,
+            None => dupkey_index::raw::get_field(doc, "_id"),
+        };
+        let plan = self.plan;
+        for ((tracker, owned), found_of) in self
+            .indexes
+            .iter_mut()
+            .zip(&self.owned_indexes)
+            .zip(&plan.found_of)
+        {
             if owned.contains(&true) {
-                tracker.add(doc, id, &mut self.synthetic, &mut self.key)?;
+                let top = |i: usize| found_of.get(i).copied().flatten().and_then(|f| found[f]);
+                tracker.add(doc, id, top, &mut self.synthetic, &mut self.key)?;
             }
         }
-        let plan = self.plan.options.plan;
-        if plan.identifiers || plan.numbers {
-            self.top_level_fields(doc)?;
-        }
-        if plan.numbers
+        if plan.options.plan.numbers
             && self.owns_numbers
             && self.plan.info.looks_like_counters()
             && self.counter_docs.len() < MAX_COUNTER_DOCS
@@ -724,18 +774,40 @@ impl<'p> CollectionPass<'p> {
 
     /// One walk over the top-level fields: starts following identifier-like fields, gives
     /// this lane's identifier fields their values, and records generated numbers.
-    fn top_level_fields(&mut self, doc: &RawDocument) -> io::Result<()> {
+    ///
+    /// `found` gets the values of the plan's `found_names`: `Some(None)` for a field the
+    /// document lacks, and `None` (look it up) for a value this walk does not build (an
+    /// array, an embedded document, a rarer type) or a document the walk cannot finish.
+    fn top_level_fields<'a>(
+        &mut self,
+        doc: &'a RawDocument,
+        found: &mut [Found<'a>; MAX_FOUND],
+    ) -> io::Result<()> {
         let plan = self.plan.options.plan;
         let numbers = plan.numbers && self.owns_numbers;
-        // Candidates given their value: a name written twice counts once, as the first.
+        let names = self.plan.found_names.len();
+        for f in found.iter_mut().take(names) {
+            *f = Some(None);
+        }
+        // Fields given their value: a name written twice counts once, as the first.
         let mut fed = 0u64;
-        for (position, (name, t, bytes)) in dupkey_index::raw::elements(doc).enumerate() {
+        let mut seen = 0u32;
+        let mut elements = dupkey_index::raw::elements(doc);
+        for (position, (name, t, bytes)) in (&mut elements).enumerate() {
             // Documents of one collection mostly list the same fields in the same order: what
             // the field at this position of the last document was is known already.
-            let (candidate, number) = match self.layout.get(position) {
-                Some(slot) if same_name(&slot.name, name) => (slot.candidate, slot.number),
+            let (candidate, number, index_field) = match self.layout.get(position) {
+                Some(slot) if same_name(&slot.name, name) => {
+                    (slot.candidate, slot.number, slot.found)
+                }
                 _ => self.resolve(position, name),
             };
+            if let Some(f) = index_field
+                && seen & (1 << f) == 0
+            {
+                seen |= 1 << f;
+                found[f] = dupkey_index::raw::scalar(t, bytes).map(Some);
+            }
             if let Some(c) = candidate
                 && fed & (1 << c) == 0
             {
@@ -760,11 +832,18 @@ impl<'p> CollectionPass<'p> {
                 }
             }
         }
+        if !elements.at_end() {
+            *found = [None; MAX_FOUND];
+        }
         Ok(())
     }
 
     /// What the field `name` at `position` is to this pass, remembered for the next document.
-    fn resolve(&mut self, position: usize, name: &[u8]) -> (Option<usize>, Option<usize>) {
+    fn resolve(
+        &mut self,
+        position: usize,
+        name: &[u8],
+    ) -> (Option<usize>, Option<usize>, Option<usize>) {
         let text = std::str::from_utf8(name).ok();
         if let Some(text) = text
             && self.plan.options.plan.identifiers
@@ -779,8 +858,9 @@ impl<'p> CollectionPass<'p> {
             name: name.to_vec(),
             candidate: text.and_then(|n| self.candidates.iter().position(|c| c.stats.field == n)),
             number: text.and_then(|n| self.numbers.iter().position(|t| t.field == n)),
+            found: self.plan.found_names.iter().position(|n| n == name),
         };
-        let found = (slot.candidate, slot.number);
+        let found = (slot.candidate, slot.number, slot.found);
         self.remember(position, slot);
         found
     }
@@ -998,17 +1078,19 @@ where
 }
 
 impl IndexTracker<'_> {
-    fn add(
+    /// Adds a document; `top(i)` is key field `i`'s value when the walk found it.
+    fn add<'a>(
         &mut self,
-        doc: &RawDocument,
+        doc: &'a RawDocument,
         id: Option<RawBsonRef<'_>>,
+        top: impl Fn(usize) -> Found<'a>,
         synthetic: &mut Synthetic,
         key: &mut Vec<u8>,
     ) -> io::Result<()> {
         // The common case, no array on a key path and no partial filter: one key, computed
         // once for every statistic.
         let mut parts = [Part::Missing; 4];
-        match self.index.spec.simple_key(doc, key, &mut parts) {
+        match self.index.spec.simple_key_with(doc, top, key, &mut parts) {
             Some(SimpleKey::Sparse) => {
                 if let Some(exact) = &mut self.exact {
                     exact.add_with_key(doc, Some(SimpleKey::Sparse), key, &[])?;
