@@ -110,6 +110,21 @@ impl IndexSpec {
         buf: &mut Vec<u8>,
         parts: &mut [Part<'a>; 4],
     ) -> Option<SimpleKey> {
+        let found = self.simple_parts_with(doc, top, parts)?;
+        if let SimpleKey::Key(n) = found {
+            buf.clear();
+            self.encode_parts_into(buf, &parts[..n]);
+        }
+        Some(found)
+    }
+
+    /// [`IndexSpec::simple_key_with`] without encoding the key: the parts only.
+    pub fn simple_parts_with<'a>(
+        &self,
+        doc: &'a RawDocument,
+        top: impl Fn(usize) -> Option<Option<RawBsonRef<'a>>>,
+        parts: &mut [Part<'a>; 4],
+    ) -> Option<SimpleKey> {
         if self.partial_filter.is_some() || self.fields.len() > parts.len() {
             return None;
         }
@@ -137,8 +152,6 @@ impl IndexSpec {
         if self.sparse && parts[..n].iter().all(|p| matches!(p, Part::Missing)) {
             return Some(SimpleKey::Sparse);
         }
-        buf.clear();
-        self.encode_parts_into(buf, &parts[..n]);
         Some(SimpleKey::Key(n))
     }
 

@@ -410,7 +410,7 @@ impl<'i> PassPlan<'i> {
     /// `info.indexes`), the lane of its statistics and exact engine, of its case-folded
     /// engine and of its type-folded engine; and the lane that records numbers and counters.
     /// Lane 0 also reads the input, so it starts loaded; identifier fields alternate.
-    fn lanes(&self) -> (Vec<[usize; 3]>, usize) {
+    fn lanes(&self) -> (Vec<[usize; 3]>, usize, Vec<usize>) {
         let plan = self.options.plan;
         let mut load = [2u32, 0];
         let lightest = |load: &[u32; 2]| usize::from(load[1] < load[0]);
@@ -437,7 +437,15 @@ impl<'i> PassPlan<'i> {
             load[lane] += cost;
             lanes[i][part] = lane;
         }
-        (lanes, numbers_lane)
+        // Identifier fields, in order of discovery: an engine fed every document each.
+        let candidates = (0..self.candidate_specs.len())
+            .map(|_| {
+                let lane = lightest(&load);
+                load[lane] += 3;
+                lane
+            })
+            .collect();
+        (lanes, numbers_lane, candidates)
     }
 
     /// Whether a pass on two threads has work for both.
@@ -458,10 +466,14 @@ impl<'i> PassPlan<'i> {
     }
 
     fn start_lane(&self, lane: Lane) -> CollectionPass<'_> {
-        let (index_lanes, numbers_lane) = if lane.count > 1 {
+        let (index_lanes, numbers_lane, candidate_lanes) = if lane.count > 1 {
             self.lanes()
         } else {
-            (vec![[0; 3]; self.info.indexes.len()], 0)
+            (
+                vec![[0; 3]; self.info.indexes.len()],
+                0,
+                vec![0; self.candidate_specs.len()],
+            )
         };
         let owned_indexes = index_lanes
             .iter()
@@ -490,6 +502,7 @@ impl<'i> PassPlan<'i> {
             lane,
             owned_indexes,
             owns_numbers: numbers_lane == lane.index,
+            candidate_lanes,
             candidate_slots: 0,
             share: None,
             candidate_budget: 0,
@@ -584,6 +597,8 @@ pub struct CollectionPass<'p> {
     owned_indexes: Vec<[bool; 3]>,
     /// This lane records numbers and counter documents.
     owns_numbers: bool,
+    /// By discovery slot, the lane following each identifier field.
+    candidate_lanes: Vec<usize>,
     /// Identifier fields found so far, followed by this lane or another.
     candidate_slots: usize,
     /// Each duplicate engine's share of the memory budget, set at the first document.
@@ -902,7 +917,7 @@ impl<'p> CollectionPass<'p> {
             return;
         }
         self.candidate_slots += 1;
-        if slot % self.lane.count != self.lane.index {
+        if self.candidate_lanes.get(slot) != Some(&self.lane.index) {
             return;
         }
         let spec_doc = doc! { "key": { name: 1 }, "name": format!("{name}_1"), "unique": true };
@@ -978,7 +993,7 @@ impl PassPlan<'_> {
         (other, other_slots): (CollectionStats, Vec<usize>),
         other_lane: usize,
     ) -> CollectionStats {
-        let (index_lanes, numbers_lane) = self.lanes();
+        let (index_lanes, numbers_lane, _) = self.lanes();
         for (i, ((mine, mut theirs), lanes)) in stats
             .indexes
             .iter_mut()
@@ -1090,7 +1105,13 @@ impl IndexTracker<'_> {
         // The common case, no array on a key path and no partial filter: one key, computed
         // once for every statistic.
         let mut parts = [Part::Missing; 4];
-        match self.index.spec.simple_key_with(doc, top, key, &mut parts) {
+        let simple = self.index.spec.simple_parts_with(doc, top, &mut parts);
+        // Only the exact engine takes the key as the index encodes it.
+        if let (Some(SimpleKey::Key(n)), Some(_)) = (simple, &self.exact) {
+            key.clear();
+            self.index.spec.encode_parts_into(key, &parts[..n]);
+        }
+        match simple {
             Some(SimpleKey::Sparse) => {
                 if let Some(exact) = &mut self.exact {
                     exact.add_with_key(doc, Some(SimpleKey::Sparse), key, &[])?;
