@@ -87,7 +87,9 @@ impl KeyTable {
         if keys > 0 {
             let slots = (keys * 2).next_power_of_two().max(1024);
             t.slots = vec![(0, 0); slots];
+            advise_huge_pages(&t.slots);
             t.entries.reserve_exact(keys);
+            advise_huge_pages(&t.entries);
         }
         t
     }
@@ -199,6 +201,7 @@ impl KeyTable {
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(1024);
         self.slots = vec![(0, 0); size];
+        advise_huge_pages(&self.slots);
         let mask = size - 1;
         for (n, e) in self.entries.iter().enumerate() {
             // Entries keep no hash (8 bytes a key saved): growing hashes the keys again.
@@ -282,6 +285,7 @@ impl Arena {
                 .last()
                 .map_or(64 << 10, |c| (c.capacity() * 2).min(CHUNK));
             let chunk = Vec::with_capacity(size.max(bytes.len()));
+            advise_huge_pages(&chunk);
             self.capacity += chunk.capacity();
             self.chunks.push(chunk);
         }
@@ -310,6 +314,31 @@ fn grow_gently<T>(v: &mut Vec<T>, additional: usize) {
     let step_cap = (32 << 20) / std::mem::size_of::<T>().max(1);
     let step = v.capacity().clamp(1024, step_cap).max(additional);
     v.reserve_exact(step);
+    advise_huge_pages(v);
+}
+
+/// Asks Linux to back a large allocation with 2 MiB pages: random probes into a table of tens
+/// of megabytes then miss the TLB far less, and filling it takes 512 times fewer page faults.
+/// A hint: elsewhere, or where the kernel declines, nothing changes.
+fn advise_huge_pages<T>(v: &Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        let start = v.as_ptr() as usize;
+        let first = start.next_multiple_of(HUGE);
+        let end = (start + bytes) / HUGE * HUGE;
+        if end > first {
+            // SAFETY: MADV_HUGEPAGE only changes how the kernel backs the pages of this range,
+            // never their contents, and the range lies inside the allocation `v` owns.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 /// A fast hash of key bytes (not attacker-chosen here) with every bit of the result depending
