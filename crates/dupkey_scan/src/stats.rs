@@ -182,6 +182,20 @@ pub struct IndexStats {
     pub fold_kinds: u8,
 }
 
+impl IndexStats {
+    /// Sample `_id`s of the indexed documents with a null in the key (in every field first,
+    /// then in some).
+    pub fn null_samples(&self) -> Vec<Bson> {
+        self.null_key
+            .samples
+            .iter()
+            .chain(&self.partial_null.samples)
+            .take(crate::rule::MAX_SAMPLES)
+            .cloned()
+            .collect()
+    }
+}
+
 /// Bits of [`IndexStats::fold_kinds`].
 #[derive(Debug)]
 pub struct FoldKinds;
@@ -1328,30 +1342,32 @@ fn exact_groups(spec: &IndexSpec, folded: &[Conflict]) -> Vec<Conflict> {
             spec.encode_parts_into(&mut key, &parts);
             match exact.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, c)) => c.ids.push(id),
-                None => {
-                    let values: KeyValues = group
-                        .key
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (name, _))| {
-                            let v = values.and_then(|v| v.get(i.to_string())).cloned();
-                            (name.clone(), v.unwrap_or(Bson::Null))
-                        })
-                        .collect();
-                    exact.push((
-                        key,
-                        Conflict {
-                            key: values,
-                            ids: vec![id],
-                        },
-                    ));
-                }
+                None => exact.push((
+                    key,
+                    Conflict {
+                        key: member_key(&group.key, values),
+                        ids: vec![id],
+                    },
+                )),
             }
         }
         out.extend(exact.into_iter().filter(|(_, c)| c.ids.len() > 1));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.into_iter().map(|(_, c)| c).collect()
+}
+
+/// A group member's key: the group's field names with the member's values (`{"0": v0, …}`,
+/// as an engine that keeps values records them).
+fn member_key(group_key: &KeyValues, values: Option<&Document>) -> KeyValues {
+    group_key
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            let v = values.and_then(|v| v.get(i.to_string())).cloned();
+            (name.clone(), v.unwrap_or(Bson::Null))
+        })
+        .collect()
 }
 
 /// Groups from an engine that kept values (`{id, values}` ids): the groups with plain ids,
@@ -1367,16 +1383,7 @@ fn split_variants(groups: Vec<Conflict>) -> (Vec<Conflict>, Vec<Vec<KeyValues>>)
                     continue;
                 };
                 *id = d.get("id").cloned().unwrap_or(Bson::Null);
-                let values = d.get_document("values").ok();
-                let key: KeyValues = g
-                    .key
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (name, _))| {
-                        let v = values.and_then(|v| v.get(i.to_string())).cloned();
-                        (name.clone(), v.unwrap_or(Bson::Null))
-                    })
-                    .collect();
+                let key = member_key(&g.key, d.get_document("values").ok());
                 if !seen.contains(&key) {
                     seen.push(key);
                 }

@@ -85,14 +85,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         let mut f = Finding::new(&RULE, ns);
         f.index = Some(index.name.clone());
         f.count = total;
-        f.samples = stats
-            .null_key
-            .samples
-            .iter()
-            .chain(&stats.partial_null.samples)
-            .take(crate::rule::MAX_SAMPLES)
-            .cloned()
-            .collect();
+        f.samples = stats.null_samples();
         f.message = if explicit == total {
             format!(
                 "unique index `{}` {} is sparse, and {} an explicit null in {fields}: sparse skips only documents where the field is missing, so the next document saved with {fields} null fails with E11000",

@@ -82,14 +82,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         let mut f = Finding::new(&RULE, ns);
         f.index = Some(index.name.clone());
         f.count = indexed_nulls;
-        f.samples = stats
-            .null_key
-            .samples
-            .iter()
-            .chain(&stats.partial_null.samples)
-            .take(crate::rule::MAX_SAMPLES)
-            .cloned()
-            .collect();
+        f.samples = stats.null_samples();
         let why = if admitting.is_empty() {
             format!(
                 "its partial filter {} does not exclude null",
