@@ -148,6 +148,23 @@ async fn confirms_a_counter_behind_the_data() {
             .unwrap()
             .contains("updateOne({ _id: \"ticket\" }, { $max: { seq: 42 } })")
     );
+    // A counter named by the numbers' prefix alone is found the same way.
+    let counters = db.collection::<Document>("counters");
+    counters.delete_many(doc! {}).await.unwrap();
+    counters
+        .insert_one(doc! { "_id": "TKT", "seq": 7 })
+        .await
+        .unwrap();
+    let (v, _) = explain_json(&uri, &message);
+    let e = &v["errors"][0];
+    assert_eq!(e["cause"], "counter-lag", "{e:#}");
+    assert!(
+        e["fixes"][0]
+            .as_str()
+            .unwrap()
+            .contains("updateOne({ _id: \"TKT\" }, { $max: { seq: 42 } })"),
+        "{e:#}"
+    );
 }
 
 /// A connection string with a password, built at run time so no credential-shaped literal sits

@@ -125,6 +125,40 @@ impl Counter {
         })
     }
 
+    /// How surely this counter hands out the numbers with `prefix` of `field` in `collection`
+    /// (the higher, the surer); `None` when it does not. A label written in the prefix names
+    /// the numbers outright, whatever the field is called: `{ _id: "TKT", seq: 41 }` hands out
+    /// `TKT-00042`, `{ _id: "CN", year: "2024-25" }` hands out `CN/2024-25/…`.
+    pub fn feeds(&self, collection: &str, field: &str, prefix: Option<&str>) -> Option<u32> {
+        let named = self.names(collection, field);
+        if !self.labels_prefix(prefix) {
+            let named = named?;
+            return named.feeds(prefix).then_some(named.score);
+        }
+        let periods = match &named {
+            Some(n) => n.periods.clone(),
+            None => self
+                .labels
+                .iter()
+                .flat_map(|l| {
+                    let l = l.to_lowercase();
+                    if is_period(&l) {
+                        vec![l]
+                    } else {
+                        embedded_periods(&l)
+                    }
+                })
+                .collect(),
+        };
+        let score = named.map_or(0, |n| n.score) + 3;
+        NameMatch { score, periods }.feeds(prefix).then_some(score)
+    }
+
+    /// Whether one of the counter's labels is written in the number prefix.
+    pub fn labels_prefix(&self, prefix: Option<&str>) -> bool {
+        prefix.is_some_and(|p| self.labels.iter().any(|l| prefix_holds_label(p, l)))
+    }
+
     /// How well the counter's labels name `collection` and its `field`; `None` when nothing
     /// names them, or when the counter names another target outright.
     pub fn names(&self, collection: &str, field: &str) -> Option<NameMatch> {
@@ -328,19 +362,42 @@ fn numbered_field(coll: &CollectionModel, numbers: &NumberField) -> bool {
 }
 
 /// How well the counter's labels name this collection and field, and which number series it
-/// feeds; `None` when nothing names them, or when its period matches no prefix.
+/// feeds; `None` when nothing names them, or when its period matches no prefix. A counter
+/// whose label is written in some of the prefixes feeds those series only.
 fn score<'m>(
     counter: &Counter,
     coll: &CollectionModel,
     numbers: &'m NumberField,
 ) -> Option<(u32, Vec<&'m NumberSeries>)> {
-    let named = counter.names(&coll.info.collection, &numbers.field)?;
-    let series: Vec<&NumberSeries> = numbers
+    let labelled = numbers
         .series
         .iter()
-        .filter(|s| named.feeds(s.prefix.as_deref()))
-        .collect();
-    (!series.is_empty()).then_some((named.score, series))
+        .any(|s| counter.labels_prefix(s.prefix.as_deref()));
+    let mut best = None;
+    let mut series = Vec::new();
+    for s in &numbers.series {
+        if labelled && !counter.labels_prefix(s.prefix.as_deref()) {
+            continue;
+        }
+        if let Some(score) =
+            counter.feeds(&coll.info.collection, &numbers.field, s.prefix.as_deref())
+        {
+            series.push(s);
+            best = best.max(Some(score));
+        }
+    }
+    best.map(|score| (score, series))
+}
+
+/// Whether a label is one of the letter groups of a number prefix (`TKT` in `TKT-`, `cn` in
+/// `CN/2024-25/`), case aside.
+fn prefix_holds_label(prefix: &str, label: &str) -> bool {
+    label.len() >= 2
+        && label.chars().all(|c| c.is_ascii_alphanumeric())
+        && label.chars().any(|c| c.is_ascii_alphabetic())
+        && prefix
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|token| token.eq_ignore_ascii_case(label))
 }
 
 /// The periods written inside a longer label (lower case): a run of digits and separators

@@ -186,11 +186,11 @@ async fn counter_facts(
             let Some(counter) = Counter::from_document(&namespace, &doc) else {
                 continue;
             };
-            let Some(named) = counter.names(&target.collection, field) else {
+            let Some(score) = counter.feeds(&target.collection, field, prefix) else {
                 continue;
             };
-            if named.feeds(prefix) && best.as_ref().is_none_or(|b| named.score > b.0) {
-                best = Some((named.score, counter));
+            if best.as_ref().is_none_or(|b| score > b.0) {
+                best = Some((score, counter));
             }
         }
     }

@@ -14,8 +14,9 @@ declare_rule! {
     /// that period. A period written inside a label scopes it the same way: `{ _id:
     /// "quote_2025" }` is compared with `Q-2025-…` numbers only, `{ _id: "cn-2024-25" }` with
     /// `CN/2024-25/…`, and a counter whose period no number prefix holds is compared with
-    /// nothing. When names do not tell which field a counter feeds, say it in `dupkey.toml`
-    /// (`[[counter]]`).
+    /// nothing. A label written in the numbers' prefix names them outright: `{ _id: "TKT", seq:
+    /// 41 }` feeds the `TKT-…` numbers, whatever their field is called. When names do not tell
+    /// which field a counter feeds, say it in `dupkey.toml` (`[[counter]]`).
     ///
     /// ## Why is this bad?
     /// The next values the counter hands out are taken: each insert fails with
@@ -231,6 +232,38 @@ mod tests {
         let f = scan("DK202", config, &docs());
         assert_eq!(f.len(), 1);
         assert!(f[0].message.contains("as dupkey.toml maps it"));
+    }
+
+    #[test]
+    fn a_counter_named_by_the_number_prefix() {
+        let tickets: Vec<_> = (1..=30)
+            .map(|n| rawdoc! {"_id": n, "ref": format!("TKT-{n:05}")})
+            .chain((1..=5).map(|n| rawdoc! {"_id": 100 + n, "ref": format!("BUG-{n:05}")}))
+            .collect();
+        let run = |counters: Vec<bson::RawDocumentBuf>| {
+            scan(
+                "DK202",
+                Config::default(),
+                &[
+                    ("h.counters", vec![], counters),
+                    ("h.tickets", vec![], tickets.clone()),
+                ],
+            )
+        };
+        // Each counter is compared with its own prefix only.
+        let in_step = vec![
+            rawdoc! {"_id": "TKT", "seq": 30},
+            rawdoc! {"_id": "BUG", "seq": 5},
+        ];
+        assert!(run(in_step).is_empty());
+        let f = run(vec![
+            rawdoc! {"_id": "TKT", "seq": 26},
+            rawdoc! {"_id": "BUG", "seq": 5},
+        ]);
+        assert_eq!((f.len(), f[0].count), (1, 4), "{f:?}");
+        assert!(f[0].message.contains("prefix `TKT-`"), "{}", f[0].message);
+        // A label in no prefix names nothing.
+        assert!(run(vec![rawdoc! {"_id": "QA", "seq": 1}]).is_empty());
     }
 
     #[test]
