@@ -132,6 +132,11 @@ impl<'s> DuplicateFinder<'s> {
         }
     }
 
+    /// Changes the memory budget; past it, the next key sends the table to disk.
+    pub fn set_memory_limit(&mut self, limit: usize) {
+        self.options.memory_limit = limit;
+    }
+
     /// The index whose keys this finder groups.
     pub fn spec(&self) -> &'s IndexSpec {
         self.spec

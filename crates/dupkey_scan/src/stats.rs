@@ -520,6 +520,8 @@ impl<'i> PassPlan<'i> {
             candidate_slots: 0,
             share: None,
             candidate_budget: 0,
+            index_engines: 0,
+            first_candidates: 0,
             documents: 0,
             indexes,
             candidates: Vec::new(),
@@ -619,6 +621,10 @@ pub struct CollectionPass<'p> {
     share: Option<FinderOptions>,
     /// Identifier fields that may still get an engine within the budget.
     candidate_budget: usize,
+    /// Duplicate engines of the indexes, in both lanes.
+    index_engines: usize,
+    /// Identifier fields of the first document.
+    first_candidates: usize,
     documents: u64,
     indexes: Vec<IndexTracker<'p>>,
     candidates: Vec<Candidate<'p>>,
@@ -741,8 +747,9 @@ impl<'p> CollectionPass<'p> {
     }
 
     /// Shares the memory budget between the duplicate engines and starts them: one share per
-    /// index engine, one per identifier field of the first document, and two spare shares for
-    /// identifier fields that appear later (no more get an engine, so the total holds).
+    /// index engine and per identifier field of the first document. An identifier field that
+    /// appears later (at most two do) shrinks every share to make room for its own, so the
+    /// total holds while no share is kept idle for a field that may never come.
     fn start_engines(&mut self, first: &RawDocument) {
         let plan = self.plan;
         let options = &plan.options;
@@ -770,7 +777,9 @@ impl<'p> CollectionPass<'p> {
         } else {
             0
         };
-        let engines = (index_engines + self.candidate_budget).max(1);
+        self.index_engines = index_engines;
+        self.first_candidates = first_candidates;
+        let engines = (index_engines + first_candidates).max(1);
         let share = FinderOptions {
             memory_limit: (options.memory_limit / engines).max(MIN_ENGINE_MEMORY),
             temp_dir: options.temp_dir.clone(),
@@ -931,6 +940,9 @@ impl<'p> CollectionPass<'p> {
             return;
         }
         self.candidate_slots += 1;
+        if slot >= self.first_candidates {
+            self.reshare(self.index_engines + self.candidate_slots);
+        }
         if self.candidate_lanes.get(slot) != Some(&self.lane.index) {
             return;
         }
@@ -955,6 +967,25 @@ impl<'p> CollectionPass<'p> {
             key: Vec::new(),
             slot,
         });
+    }
+
+    /// Shares the budget between `engines` engines, those of this lane and the others'.
+    fn reshare(&mut self, engines: usize) {
+        let limit = (self.plan.options.memory_limit / engines.max(1)).max(MIN_ENGINE_MEMORY);
+        if let Some(share) = &mut self.share {
+            share.memory_limit = limit;
+        }
+        for t in &mut self.indexes {
+            for finder in [&mut t.exact, &mut t.case, &mut t.types]
+                .into_iter()
+                .flatten()
+            {
+                finder.set_memory_limit(limit);
+            }
+        }
+        for c in &mut self.candidates {
+            c.finder.set_memory_limit(limit);
+        }
     }
 
     /// The statistics, once every document went through [`CollectionPass::add`].
@@ -1764,6 +1795,29 @@ mod tests {
         }
         assert_eq!(one, two);
         assert_eq!(one, scan_with(Run::TwoPasses, &indexes, &docs));
+    }
+
+    #[test]
+    fn a_field_first_seen_later_shares_the_budget() {
+        // `sessionId` is missing from the first document: its engine starts late and takes a
+        // share from the others.
+        let docs: Vec<RawDocumentBuf> = (0..20_000)
+            .map(|i| {
+                let email = format!("user{i}@x.io");
+                if i == 0 {
+                    return rawdoc! {"_id": i, "email": email};
+                }
+                let session = format!("s-{}", if i % 4000 == 3 { i - 1 } else { i });
+                rawdoc! {"_id": i, "email": email, "sessionId": session}
+            })
+            .collect();
+        let (roomy, spilled) = scan(512 << 20, &docs);
+        assert!(!spilled);
+        let (tight, spilled) = scan(0, &docs);
+        assert!(spilled);
+        assert_eq!(roomy, tight);
+        let fields: Vec<_> = roomy.iter().filter_map(|f| f.field.as_deref()).collect();
+        assert_eq!(fields, ["sessionId"], "{roomy:?}");
     }
 
     #[test]
