@@ -354,7 +354,7 @@ impl<'s> DuplicateFinder<'s> {
         let mut hashes = [0u64; RUN];
         let mut touched = 0u32;
         for (h, r) in hashes.iter_mut().zip(run) {
-            *h = crate::table::hash(r.key);
+            *h = r.hash;
             touched ^= self.table.touch(*h);
         }
         std::hint::black_box(touched);
@@ -818,6 +818,7 @@ where
         let mut finder = DuplicateFinder::new(spec, options);
         let empty = Keyed {
             document_bytes: 0,
+            hash: 0,
             key: &[],
             id: &[],
             elements: &[],
@@ -875,6 +876,8 @@ where
                     push_display_elements(&mut elements, &parts[..n]);
                     batch.push(RECORD_KEYED);
                     batch.extend_from_slice(&(doc.as_bytes().len() as u32).to_le_bytes());
+                    // Hashed here: this thread has time to spare, the grouping one has not.
+                    batch.extend_from_slice(&crate::table::hash(&key).to_le_bytes());
                     for part in [&key, &id, &elements] {
                         push_part(batch, part);
                     }
@@ -899,6 +902,8 @@ const RUN: usize = 16;
 struct Keyed<'b> {
     /// Size of the document, to size the table at the first one.
     document_bytes: usize,
+    /// The key's [`crate::table::hash`].
+    hash: u64,
     key: &'b [u8],
     id: &'b [u8],
     /// The key's values as display elements (`push_display_elements`).
@@ -939,6 +944,12 @@ impl<'b> BatchReader<'b> {
         Some(n as usize)
     }
 
+    fn u64(&mut self) -> Option<u64> {
+        let n = u64::from_le_bytes(self.batch.get(self.off..self.off + 8)?.try_into().ok()?);
+        self.off += 8;
+        Some(n)
+    }
+
     fn take(&mut self) -> Option<&'b [u8]> {
         let len = self.u32()?;
         let part = self.batch.get(self.off..self.off + len)?;
@@ -952,6 +963,7 @@ impl<'b> BatchReader<'b> {
         Some(match kind {
             RECORD_KEYED => Record::Keyed(Keyed {
                 document_bytes: self.u32()?,
+                hash: self.u64()?,
                 key: self.take()?,
                 id: self.take()?,
                 elements: self.take()?,
