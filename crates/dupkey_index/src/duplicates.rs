@@ -351,15 +351,11 @@ impl<'s> DuplicateFinder<'s> {
     /// instead of costing one full memory latency per key.
     fn add_precomputed_run(&mut self, run: &[Keyed<'_>]) -> io::Result<()> {
         self.flush_pending()?;
-        let mut hashes = [0u64; RUN];
-        let mut touched = 0u32;
-        for (h, r) in hashes.iter_mut().zip(run) {
-            *h = r.hash;
-            touched ^= self.table.touch(*h);
+        for r in run {
+            self.table.prefetch(r.hash);
         }
-        std::hint::black_box(touched);
-        for (h, r) in hashes.iter().zip(run) {
-            self.add_precomputed(*h, r)?;
+        for r in run {
+            self.add_precomputed(r.hash, r)?;
         }
         Ok(())
     }

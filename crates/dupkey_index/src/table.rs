@@ -118,16 +118,6 @@ impl KeyTable {
         self.insert_hashed(hash(key), key, id)
     }
 
-    /// Loads the slot `hash` starts probing at, so that several keys' cache misses overlap
-    /// when this is called for a run of keys before inserting them. The value returned means
-    /// nothing; pass it to `std::hint::black_box` so the load stays.
-    pub(crate) fn touch(&self, hash: u64) -> u32 {
-        match self.slots.len() {
-            0 => 0,
-            n => self.slots[(hash as usize) & (n - 1)].0,
-        }
-    }
-
     /// Asks the processor to bring the slot `hash` starts probing at into cache, without
     /// waiting for it.
     pub(crate) fn prefetch(&self, hash: u64) {

@@ -8,7 +8,7 @@
 //! distinct its values are. For each field: the largest generated number per prefix, for
 //! counters. Nothing is held per document except inside the duplicate engine's budget.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::io;
 use std::path::PathBuf;
@@ -218,9 +218,7 @@ impl FoldKinds {
     fn of(v: RawBsonRef<'_>) -> u8 {
         match v {
             RawBsonRef::ObjectId(_) => Self::OBJECT_ID,
-            RawBsonRef::String(s) if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                Self::HEX_STRING
-            }
+            RawBsonRef::String(s) if crate::values::is_object_id_hex(s) => Self::HEX_STRING,
             RawBsonRef::String(_) if crate::values::may_fold_across_types(v) => Self::NUMBER_STRING,
             RawBsonRef::String(_) => 0,
             _ if crate::values::may_fold_across_types(v) => Self::NUMBER,
@@ -1354,7 +1352,9 @@ impl IndexTracker<'_> {
 fn exact_groups(spec: &IndexSpec, folded: &[Conflict]) -> Vec<Conflict> {
     let mut out: Vec<(Vec<u8>, Conflict)> = Vec::new();
     for group in folded {
+        // Exact keys in order of first appearance, and where each one's group is.
         let mut exact: Vec<(Vec<u8>, Conflict)> = Vec::new();
+        let mut at: HashMap<Vec<u8>, usize> = HashMap::new();
         for member in &group.ids {
             let Bson::Document(d) = member else { continue };
             let id = d.get("id").cloned().unwrap_or(Bson::Null);
@@ -1371,15 +1371,18 @@ fn exact_groups(spec: &IndexSpec, folded: &[Conflict]) -> Vec<Conflict> {
             };
             let mut key = Vec::new();
             spec.encode_parts_into(&mut key, &parts);
-            match exact.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, c)) => c.ids.push(id),
-                None => exact.push((
-                    key,
-                    Conflict {
-                        key: member_key(&group.key, values),
-                        ids: vec![id],
-                    },
-                )),
+            match at.get(&key) {
+                Some(&i) => exact[i].1.ids.push(id),
+                None => {
+                    at.insert(key.clone(), exact.len());
+                    exact.push((
+                        key,
+                        Conflict {
+                            key: member_key(&group.key, values),
+                            ids: vec![id],
+                        },
+                    ));
+                }
             }
         }
         out.extend(exact.into_iter().filter(|(_, c)| c.ids.len() > 1));

@@ -201,7 +201,7 @@ pub fn type_folded_into(v: RawBsonRef<'_>, text: &mut String) -> bool {
             }
             true
         }
-        RawBsonRef::String(s) if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+        RawBsonRef::String(s) if is_object_id_hex(s) => {
             text.push_str("o:");
             text.extend(s.chars().map(|c| c.to_ascii_lowercase()));
             true
@@ -237,7 +237,7 @@ fn type_folded_slow(v: RawBsonRef<'_>) -> Option<String> {
         }
         RawBsonRef::ObjectId(o) => Some(format!("o:{}", o.to_hex())),
         RawBsonRef::String(s) => {
-            if s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if is_object_id_hex(s) {
                 Some(format!("o:{}", s.to_ascii_lowercase()))
             } else if is_plain_number(s) {
                 Some(format!("n:{s}"))
@@ -249,6 +249,11 @@ fn type_folded_slow(v: RawBsonRef<'_>) -> Option<String> {
     }
 }
 
+/// 24 hexadecimal digits: what an ObjectId's hex string looks like.
+pub fn is_object_id_hex(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Whether [`type_folded`] gives a folded form for the value: a cheap test that needs no
 /// allocation.
 pub fn may_fold_across_types(v: RawBsonRef<'_>) -> bool {
@@ -258,9 +263,7 @@ pub fn may_fold_across_types(v: RawBsonRef<'_>) -> bool {
         | RawBsonRef::Decimal128(_)
         | RawBsonRef::ObjectId(_) => true,
         RawBsonRef::Double(d) => d.is_finite(),
-        RawBsonRef::String(s) => {
-            (s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())) || is_plain_number(s)
-        }
+        RawBsonRef::String(s) => is_object_id_hex(s) || is_plain_number(s),
         _ => false,
     }
 }
