@@ -689,17 +689,6 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(true, |same, (x, y)| same & (x == y))
 }
 
-/// Whether an element can hold a generated number ([`split_number`]): a number, or a string
-/// whose last character is a digit (checked on the bytes, before any UTF-8 validation).
-fn may_end_in_digits(t: u8, bytes: &[u8]) -> bool {
-    match t {
-        0x01 | 0x10 | 0x12 => true,
-        // Length, characters, NUL.
-        0x02 => bytes.len() >= 6 && bytes[bytes.len() - 2].is_ascii_digit(),
-        _ => false,
-    }
-}
-
 #[derive(Debug)]
 struct NumberTracker {
     field: String,
@@ -855,7 +844,7 @@ impl<'p> CollectionPass<'p> {
                 self.candidates[c].add(doc, value)?;
             }
             if numbers
-                && may_end_in_digits(t, bytes)
+                && crate::values::may_split_number(t, bytes)
                 && let Some(value) = dupkey_index::raw::scalar(t, bytes)
                 && let Some((prefix, n)) = split_number(value)
             {

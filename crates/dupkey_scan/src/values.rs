@@ -17,6 +17,18 @@ pub fn split_number(v: RawBsonRef<'_>) -> Option<(Option<&str>, i64)> {
     }
 }
 
+/// Whether an element of BSON type `t` with value bytes `bytes` can pass [`split_number`]: a
+/// number, or a string whose last character is a digit. Checked on the bytes, before a
+/// string is validated as UTF-8, so most strings (names, emails) cost nothing more.
+pub fn may_split_number(t: u8, bytes: &[u8]) -> bool {
+    match t {
+        0x01 | 0x10 | 0x12 => true,
+        // Length, characters, NUL.
+        0x02 => bytes.len() >= 6 && bytes[bytes.len() - 2].is_ascii_digit(),
+        _ => false,
+    }
+}
+
 /// [`split_number`] for a value already decoded.
 pub fn split_bson_number(v: &Bson) -> Option<(Option<&str>, i64)> {
     split_number(match v {
@@ -436,6 +448,29 @@ mod tests {
         for v in values {
             assert_eq!(type_folded(v), type_folded_slow(v), "{v:?}");
         }
+    }
+
+    #[test]
+    fn the_byte_test_lets_every_number_through() {
+        for text in [
+            "TKT-00042",
+            "7",
+            "INV/2025-26/000123",
+            "abc",
+            "",
+            "user@x.io",
+            "Turin 0",
+        ] {
+            let mut bytes = Vec::new();
+            dupkey_index::raw::write_value(&mut bytes, RawBsonRef::String(text));
+            let may = may_split_number(0x02, &bytes);
+            assert!(
+                may || split_number(RawBsonRef::String(text)).is_none(),
+                "{text}"
+            );
+            assert_eq!(may, text.ends_with(|c: char| c.is_ascii_digit()), "{text}");
+        }
+        assert!(may_split_number(0x10, &7i32.to_le_bytes()));
     }
 
     #[test]
