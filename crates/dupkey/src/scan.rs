@@ -9,7 +9,7 @@ use bson::{Document, doc};
 use dupkey_e11000::value_to_json;
 use dupkey_scan::{
     CollectionInfo, CollectionPass, CollectionStats, Config, Finding, PassOptions, PassPlan, RULES,
-    Report, Scanner, Selection, Severity, TypeFolding, pass_in_parallel,
+    Report, Scanner, SecondPass, Selection, Severity, TypeFolding, pass_in_parallel,
 };
 use dupkey_source::{
     ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadMode, ReadOptions, is_archive,
@@ -333,7 +333,7 @@ fn scan_archive(
     drop(plans);
     let mut results: Vec<CollectionStats> =
         results.into_iter().map(Option::unwrap_or_default).collect();
-    type_pass_over_archive(args, path, &infos, &slot_of, &mut results)?;
+    second_pass_over_archive(args, path, &infos, &slot_of, &mut results)?;
     for (info, stats) in infos.into_iter().zip(results) {
         scanner.add(info, stats);
     }
@@ -341,16 +341,16 @@ fn scan_archive(
 }
 
 /// The second pass over an archive (see [`TypeFolding`]), for the collections whose first
-/// pass found values that can be one value under two types; the budget is shared between
-/// them.
-fn type_pass_over_archive(
+/// pass found values that can be one value under two types, or identifier fields to group
+/// again; the budget is shared between them.
+fn second_pass_over_archive(
     args: &Args,
     path: &Path,
     infos: &[CollectionInfo],
     slot_of: &[Option<usize>],
     results: &mut [CollectionStats],
 ) -> Result<()> {
-    let which: Vec<Option<Vec<bool>>> = results.iter().map(CollectionStats::type_pass).collect();
+    let which: Vec<Option<SecondPass>> = results.iter().map(CollectionStats::second_pass).collect();
     let wanted = which.iter().flatten().count();
     if wanted == 0 {
         return Ok(());
@@ -362,7 +362,7 @@ fn type_pass_over_archive(
     let plans: Vec<Option<PassPlan<'_>>> = infos
         .iter()
         .zip(which)
-        .map(|(info, w)| w.map(|w| PassPlan::new(info, base.for_type_pass(w))))
+        .map(|(info, w)| w.map(|w| PassPlan::new(info, base.for_second_pass(w))))
         .collect();
     let mut passes: Vec<Option<CollectionPass<'_>>> = plans
         .iter()
@@ -389,7 +389,7 @@ fn type_pass_over_archive(
     )?;
     for (slot, pass) in passes.into_iter().enumerate() {
         if let Some(pass) = pass {
-            results[slot].add_type_pass(pass.finish().context(GROUP_ERROR)?);
+            results[slot].add_second_pass(pass.finish().context(GROUP_ERROR)?);
         }
     }
     Ok(())
@@ -484,13 +484,13 @@ fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> R
                     .await?;
                 pass.finish().context(GROUP_ERROR)?
             };
-            if let Some(which) = stats.type_pass() {
-                let plan = scanner.type_plan(&info, None, which);
+            if let Some(second) = stats.second_pass() {
+                let plan = scanner.second_plan(&info, None, second);
                 let mut pass = plan.start();
                 source
                     .for_each_raw(&db, name, |doc| pass.add(doc).map_err(anyhow::Error::from))
                     .await?;
-                stats.add_type_pass(pass.finish().context(GROUP_ERROR)?);
+                stats.add_second_pass(pass.finish().context(GROUP_ERROR)?);
             }
             scanner.add(info, stats);
             scanned += 1;
@@ -561,11 +561,11 @@ fn scan_collection(
         };
         let plan = scanner.plan_with(&info, expected, TypeFolding::Deferred);
         let (mut stats, invalid) = pass(&plan, reader, namespace)?;
-        if let Some(which) = stats.type_pass() {
-            let plan = scanner.type_plan(&info, expected, which);
-            let label = format!("{namespace} (values under two types)");
+        if let Some(second) = stats.second_pass() {
+            let plan = scanner.second_plan(&info, expected, second);
+            let label = format!("{namespace} (second pass)");
             let (second, _) = pass(&plan, &mut reopen()?, &label)?;
-            stats.add_type_pass(second);
+            stats.add_second_pass(second);
         }
         (stats, invalid)
     };

@@ -9,7 +9,7 @@ use crate::catalog::CollectionInfo;
 use crate::config::{Allow, Config};
 use crate::registry::Selection;
 use crate::rule::{Ctx, Finding, redact_sample};
-use crate::stats::{CollectionStats, PassOptions, PassPlan, TypeFolding};
+use crate::stats::{CollectionStats, PassOptions, PassPlan, SecondPass, TypeFolding};
 
 /// One collection: what the catalog says and what the documents showed.
 #[derive(Debug)]
@@ -96,8 +96,9 @@ impl Scanner {
     }
 
     /// [`Scanner::plan`] for a source that can be read again: groups across types wait for
-    /// a second pass, [`Scanner::type_plan`], which [`CollectionStats::type_pass`] asks for
-    /// when the first found values that can meet.
+    /// a second pass, [`Scanner::second_plan`], which [`CollectionStats::second_pass`] asks
+    /// for when the first found values that can meet (or identifier fields whose grouping it
+    /// stopped early).
     pub fn plan_with<'i>(
         &self,
         info: &'i CollectionInfo,
@@ -111,14 +112,14 @@ impl Scanner {
     }
 
     /// The second pass over a collection whose first, deferred, pass asked for one: `which`
-    /// from [`CollectionStats::type_pass`].
-    pub fn type_plan<'i>(
+    /// from [`CollectionStats::second_pass`].
+    pub fn second_plan<'i>(
         &self,
         info: &'i CollectionInfo,
         expected_bytes: Option<u64>,
-        which: Vec<bool>,
+        second: SecondPass,
     ) -> PassPlan<'i> {
-        let mut options = self.options.for_type_pass(which);
+        let mut options = self.options.for_second_pass(second);
         options.expected_bytes = expected_bytes;
         PassPlan::new(info, options)
     }

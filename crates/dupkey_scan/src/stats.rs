@@ -38,6 +38,15 @@ const MAX_NUMBER_FIELDS: usize = 64;
 const MAX_PREFIXES: usize = 16;
 /// Counter documents kept from one counters collection.
 const MAX_COUNTER_DOCS: usize = 10_000;
+/// How often (in values) a deferred pass asks whether an identifier field is worth grouping.
+#[cfg(not(test))]
+const STOP_CHECK_EVERY: u64 = 1 << 16;
+#[cfg(test)]
+const STOP_CHECK_EVERY: u64 = 1 << 12;
+/// Below this share of distinct values, a deferred pass stops grouping an identifier field:
+/// far under [`crate::rules::GROUPED_RATIO`], so that the values rarely turn nearly distinct
+/// later and need the second pass.
+const STOP_GROUPING_RATIO: f64 = 0.5;
 
 /// Which statistics to gather: only what the selected rules read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,42 +86,62 @@ pub struct PassOptions {
     pub expected_bytes: Option<u64>,
     /// Where the groups equal across types are found.
     pub type_folding: TypeFolding,
+    /// In a second pass: the identifier-like fields it groups (no others are followed).
+    pub regroup: Vec<String>,
 }
 
-/// Where a pass finds the groups equal across types (`42`/`"42"`, ObjectId/hex string).
+/// Where a pass finds the groups equal across types (`42`/`"42"`, ObjectId/hex string), and
+/// whether it may leave identifier fields' groups to a second pass.
 ///
 /// Such a group needs a string that reads as a number or an ObjectId and a number or an
 /// ObjectId in the same key: most collections have none (ObjectId `_id`s and no hex string),
 /// and an engine grouping every document's folded key would be spent for nothing. A deferred
 /// pass only notes which kinds of values each unique index holds; when both kinds meet,
-/// [`CollectionStats::type_pass`] asks for a second pass over the collection that groups the
-/// folded keys of those indexes alone, and [`CollectionStats::add_type_pass`] takes its
+/// [`CollectionStats::second_pass`] asks for a second pass over the collection that groups the
+/// folded keys of those indexes alone, and [`CollectionStats::add_second_pass`] takes its
 /// groups.
+///
+/// A deferred pass also stops grouping an identifier-like field as soon as its values are
+/// clearly not nearly distinct (a foreign key, a status): the groups would be most of the
+/// collection and are never reported. Should the field's values turn nearly distinct by the
+/// end after all (old documents holding a placeholder, new ones real identifiers), the second
+/// pass groups it in full.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum TypeFolding {
     /// In this pass (sources that cannot be read twice, and small inputs).
     #[default]
     InPass,
-    /// Note the kinds of values; group in a second pass if they meet.
+    /// Note the kinds of values; group in a second pass if they meet. Stop grouping fields
+    /// that are clearly not identifiers.
     Deferred,
     /// The second pass: group the folded keys of these indexes (parallel to the
     /// collection's indexes), nothing else.
     Only(Vec<bool>),
 }
 
+/// What the second pass over a collection groups (see [`TypeFolding`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecondPass {
+    /// Parallel to the collection's indexes: group their keys folded across types.
+    pub types: Vec<bool>,
+    /// Identifier-like fields to group in full.
+    pub fields: Vec<String>,
+}
+
 impl PassOptions {
     /// The options of the second pass over a collection whose deferred pass asked for one
-    /// ([`CollectionStats::type_pass`]): the folded keys of `which` indexes, nothing else.
-    pub fn for_type_pass(&self, which: Vec<bool>) -> PassOptions {
+    /// ([`CollectionStats::second_pass`]): what `second` names, nothing else.
+    pub fn for_second_pass(&self, second: SecondPass) -> PassOptions {
         PassOptions {
             plan: Plan {
                 duplicates: false,
                 case_folded: false,
-                type_folded: true,
-                identifiers: false,
+                type_folded: second.types.contains(&true),
+                identifiers: !second.fields.is_empty(),
                 numbers: false,
             },
-            type_folding: TypeFolding::Only(which),
+            type_folding: TypeFolding::Only(second.types),
+            regroup: second.fields,
             ..self.clone()
         }
     }
@@ -126,6 +155,7 @@ impl Default for PassOptions {
             plan: Plan::ALL,
             expected_bytes: None,
             type_folding: TypeFolding::InPass,
+            regroup: Vec::new(),
         }
     }
 }
@@ -243,6 +273,9 @@ pub struct FieldStats {
     pub types: TypeCensus,
     /// Groups of documents sharing a value, when the values are nearly all distinct.
     pub duplicates: Option<CheckReport>,
+    /// The pass stopped grouping the values early but they turned nearly distinct: the
+    /// second pass groups them ([`CollectionStats::second_pass`]).
+    pub regroup: bool,
 }
 
 impl FieldStats {
@@ -287,24 +320,43 @@ pub struct CollectionStats {
 }
 
 impl CollectionStats {
-    /// After a pass with [`TypeFolding::Deferred`]: the indexes whose values can be one value
-    /// under two types, for the second pass ([`TypeFolding::Only`]); `None` when there are
-    /// none.
-    pub fn type_pass(&self) -> Option<Vec<bool>> {
-        let which: Vec<bool> = self
+    /// After a pass with [`TypeFolding::Deferred`]: what a second pass must group, the
+    /// indexes whose values can be one value under two types and the identifier fields whose
+    /// grouping stopped early; `None` when there is nothing.
+    pub fn second_pass(&self) -> Option<SecondPass> {
+        let types: Vec<bool> = self
             .indexes
             .iter()
             .map(|i| FoldKinds::meet(i.fold_kinds))
             .collect();
-        which.contains(&true).then_some(which)
+        let fields: Vec<String> = self
+            .fields
+            .iter()
+            .filter(|f| f.regroup)
+            .map(|f| f.field.clone())
+            .collect();
+        (types.contains(&true) || !fields.is_empty()).then_some(SecondPass { types, fields })
     }
 
-    /// Takes the groups of the second pass ([`TypeFolding::Only`]).
-    pub fn add_type_pass(&mut self, second: CollectionStats) {
+    /// Takes the groups of the second pass.
+    pub fn add_second_pass(&mut self, second: CollectionStats) {
         for (mine, theirs) in self.indexes.iter_mut().zip(second.indexes) {
             if !theirs.type_groups.is_empty() {
                 mine.type_groups = theirs.type_groups;
                 drop_repeated_groups(mine);
+            }
+        }
+        for theirs in second.fields {
+            if let Some(mine) = self
+                .fields
+                .iter_mut()
+                .find(|f| f.regroup && f.field == theirs.field)
+                && theirs.duplicates.is_some()
+            {
+                mine.distinct = theirs.distinct;
+                mine.distinct_exact = theirs.distinct_exact;
+                mine.duplicates = theirs.duplicates;
+                mine.regroup = false;
             }
         }
         self.spilled |= second.spilled;
@@ -534,6 +586,9 @@ impl<'i> PassPlan<'i> {
 
     /// A field the pass should follow as a possible identifier.
     fn is_candidate(&self, name: &str) -> bool {
+        if !self.options.regroup.is_empty() {
+            return self.options.regroup.iter().any(|f| f == name);
+        }
         !self.candidate_specs.is_empty() && identifier_name(name) && !self.info.has_unique_on(name)
     }
 }
@@ -657,7 +712,10 @@ struct Candidate<'p> {
     spec: &'p IndexSpec,
     stats: FieldStats,
     sketch: DistinctSketch,
-    finder: DuplicateFinder<'p>,
+    /// `None` once the values are clearly not nearly distinct (a deferred pass only).
+    finder: Option<DuplicateFinder<'p>>,
+    /// The finder may be dropped early ([`TypeFolding::Deferred`]).
+    may_stop: bool,
     /// Values given to the duplicate engine.
     fed: u64,
     /// Reused buffer for keys.
@@ -949,7 +1007,8 @@ impl<'p> CollectionPass<'p> {
                 ..FieldStats::default()
             },
             sketch: DistinctSketch::default(),
-            finder: DuplicateFinder::new(spec, share.clone()),
+            finder: Some(DuplicateFinder::new(spec, share.clone())),
+            may_stop: self.plan.options.type_folding == TypeFolding::Deferred,
             fed: 0,
             key: Vec::new(),
             slot,
@@ -970,8 +1029,8 @@ impl<'p> CollectionPass<'p> {
                 finder.set_memory_limit(limit);
             }
         }
-        for c in &mut self.candidates {
-            c.finder.set_memory_limit(limit);
+        for c in self.candidates.iter_mut().filter_map(|c| c.finder.as_mut()) {
+            c.set_memory_limit(limit);
         }
     }
 
@@ -1541,8 +1600,17 @@ impl Candidate<'_> {
         self.spec.encode_parts_into(&mut self.key, &parts);
         self.sketch.add(&self.key);
         self.fed += 1;
-        self.finder
-            .add_with_key(doc, Some(SimpleKey::Key(1)), &self.key, &parts)
+        let Some(finder) = &mut self.finder else {
+            return Ok(());
+        };
+        if self.may_stop && self.fed % STOP_CHECK_EVERY == 0 {
+            let (distinct, _) = self.sketch.distinct();
+            if (distinct as f64) < STOP_GROUPING_RATIO * self.fed as f64 {
+                self.finder = None;
+                return Ok(());
+            }
+        }
+        finder.add_with_key(doc, Some(SimpleKey::Key(1)), &self.key, &parts)
     }
 
     fn finish(self) -> io::Result<(FieldStats, bool)> {
@@ -1555,7 +1623,11 @@ impl Candidate<'_> {
         // Grouping is worth finishing only for a field that is nearly an identifier; for the
         // others (a foreign key, a status) the groups would be most of the collection.
         if stats.present > 0 && stats.distinct_ratio() >= crate::rules::GROUPED_RATIO {
-            let report = self.finder.finish()?;
+            let Some(finder) = self.finder else {
+                stats.regroup = true;
+                return Ok((stats, false));
+            };
+            let report = finder.finish()?;
             spilled = report.spilled;
             // The groups make the count exact: every value fed is distinct but for them.
             let grouped: u64 = report.conflicts.iter().map(|g| g.ids.len() as u64).sum();
@@ -1718,8 +1790,8 @@ mod tests {
                 let plan = scanner.plan_with(&info, None, super::TypeFolding::Deferred);
                 let mut stats = in_parallel(&plan);
                 assert!(stats.indexes.iter().all(|i| i.type_groups.is_empty()));
-                if let Some(which) = stats.type_pass() {
-                    stats.add_type_pass(in_parallel(&scanner.type_plan(&info, None, which)));
+                if let Some(second) = stats.second_pass() {
+                    stats.add_second_pass(in_parallel(&scanner.second_plan(&info, None, second)));
                 }
                 stats
             } else if let Run::TwoThreads = run {
@@ -1852,7 +1924,53 @@ mod tests {
         for d in &plain {
             pass.add(d).unwrap();
         }
-        assert_eq!(pass.finish().unwrap().type_pass(), None);
+        assert_eq!(pass.finish().unwrap().second_pass(), None);
+    }
+
+    #[test]
+    fn a_field_whose_grouping_stopped_early_is_grouped_again_in_a_second_pass() {
+        // `orderRef` is a placeholder in the first 6,000 documents, so the deferred pass stops
+        // grouping it; the 30,000 after are distinct but for two planted pairs, which makes the
+        // field nearly distinct after all: the second pass must find the groups.
+        let indexes = [doc! {"key": {"orderRef": 1}, "name": "orderRef_1"}];
+        let docs: Vec<RawDocumentBuf> = (0..36_000)
+            .map(|i| {
+                let r = match i {
+                    ..6_000 => "n/a".to_string(),
+                    10_000 | 20_000 => format!("R-{}", i - 1),
+                    _ => format!("R-{i}"),
+                };
+                rawdoc! {"_id": i, "orderRef": r}
+            })
+            .collect();
+        let one = scan_with(Run::OneThread, &indexes, &docs);
+        let blocked: Vec<_> = one.iter().filter(|f| f.code == "DK201").collect();
+        assert_eq!(blocked.len(), 1, "{one:?}");
+        assert_eq!(blocked[0].count, 6_000 + 4, "{blocked:?}");
+        assert_eq!(one, scan_with(Run::TwoThreads, &indexes, &docs));
+        assert_eq!(one, scan_with(Run::TwoPasses, &indexes, &docs));
+
+        let scanner = Scanner::new(
+            Config::default(),
+            Selection::default(),
+            PassOptions::default(),
+        );
+        let info = scanner.catalog("a.t", &indexes, &Document::new());
+        let plan = scanner.plan_with(&info, None, super::TypeFolding::Deferred);
+        let mut pass = plan.start();
+        for d in &docs {
+            pass.add(d).unwrap();
+        }
+        let stats = pass.finish().unwrap();
+        let second = stats.second_pass().expect("a second pass");
+        assert_eq!(second.fields, ["orderRef"]);
+        assert!(stats.fields[0].duplicates.is_none());
+        // A field that stays far from distinct is not grouped again.
+        let mut pass = plan.start();
+        for d in &docs[..6_000] {
+            pass.add(d).unwrap();
+        }
+        assert_eq!(pass.finish().unwrap().second_pass(), None);
     }
 
     #[test]
