@@ -1603,7 +1603,7 @@ impl Candidate<'_> {
         let Some(finder) = &mut self.finder else {
             return Ok(());
         };
-        if self.may_stop && self.fed % STOP_CHECK_EVERY == 0 {
+        if self.may_stop && self.fed.is_multiple_of(STOP_CHECK_EVERY) {
             let (distinct, _) = self.sketch.distinct();
             if (distinct as f64) < STOP_GROUPING_RATIO * self.fed as f64 {
                 self.finder = None;
