@@ -369,7 +369,7 @@ impl<'s> DuplicateFinder<'s> {
         self.report.indexed += 1;
         self.id_buf.clear();
         self.id_buf.extend_from_slice(r.id);
-        self.insert_now(hash, r.key, |out| display_from_elements(out, r.elements))
+        self.insert_now(hash, r.key, |out| out.extend_from_slice(r.display))
     }
 
     /// Moves everything to partition files; from now on keys go straight to disk. Keys seen
@@ -557,13 +557,6 @@ fn push_display_elements(out: &mut Vec<u8>, parts: &[Part<'_>]) {
         };
         crate::raw::write_element(out, name, v);
     }
-}
-
-/// The display document around elements written by [`push_display_elements`].
-fn display_from_elements(out: &mut Vec<u8>, elements: &[u8]) {
-    out.extend_from_slice(&(elements.len() as i32 + 5).to_le_bytes());
-    out.extend_from_slice(elements);
-    out.push(0);
 }
 
 /// The key's values as a BSON document `{"0": v0, "1": v1, …}`, appended to a buffer.
@@ -812,35 +805,43 @@ where
 {
     let consume = move |mut batches: crate::pipeline::BatchStream| -> io::Result<CheckReport> {
         let mut finder = DuplicateFinder::new(spec, options);
+        let mut keys = Vec::new();
         let empty = Keyed {
             document_bytes: 0,
             hash: 0,
             key: &[],
             id: &[],
-            elements: &[],
+            display: &[],
         };
         while let Some(batch) = batches.next() {
             let mut records = BatchReader {
                 batch: &batch,
                 off: 0,
             };
-            // Keyed records wait in a run (in input order) and go into the table together.
+            // Keyed records wait in a run (in input order) and go into the table together; their
+            // keys are encoded here, from their values, into `keys`.
             let mut run = [empty; RUN];
+            let mut spans = [(0, 0); RUN];
             let mut len = 0;
             while let Some(record) = records.next() {
                 let record = match record {
                     Record::Keyed(keyed) => {
+                        let start = keys.len();
+                        encode_from_display(spec, keyed.display, &mut keys)?;
+                        spans[len] = (start, keys.len());
                         run[len] = keyed;
                         len += 1;
                         if len == RUN {
-                            finder.add_precomputed_run(&run)?;
+                            add_run(&mut finder, &run, &spans, &keys)?;
+                            keys.clear();
                             len = 0;
                         }
                         continue;
                     }
                     other => other,
                 };
-                finder.add_precomputed_run(&run[..len])?;
+                add_run(&mut finder, &run[..len], &spans, &keys)?;
+                keys.clear();
                 len = 0;
                 match record {
                     Record::General(doc) => {
@@ -852,29 +853,30 @@ where
                     }
                 }
             }
-            finder.add_precomputed_run(&run[..len])?;
+            add_run(&mut finder, &run[..len], &spans, &keys)?;
+            keys.clear();
             batches.recycle(batch);
         }
         finder.finish()
     };
     let produce = |sink: &mut crate::pipeline::BatchSink| {
-        let (mut key, mut id, mut elements) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut id, mut display) = (Vec::new(), Vec::new());
         let mut position = 0u64;
         read(&mut |doc: &RawDocument| {
             position += 1;
             let mut parts = [Part::Missing; 4];
             let batch = sink.buffer();
-            match spec.simple_key(doc, &mut key, &mut parts) {
+            // The key's values go to the grouping thread, which encodes and hashes the key:
+            // this thread, which reads and walks every document, is the busier one.
+            match spec.simple_parts_with(doc, |_| None, &mut parts) {
                 Some(SimpleKey::Key(n)) => {
                     id.clear();
                     encode_id(doc, position, &mut id);
-                    elements.clear();
-                    push_display_elements(&mut elements, &parts[..n]);
+                    display.clear();
+                    write_display(&mut display, &parts[..n]);
                     batch.push(RECORD_KEYED);
                     batch.extend_from_slice(&(doc.as_bytes().len() as u32).to_le_bytes());
-                    // Hashed here: this thread has time to spare, the grouping one has not.
-                    batch.extend_from_slice(&crate::table::hash(&key).to_le_bytes());
-                    for part in [&key, &id, &elements] {
+                    for part in [&id, &display] {
                         push_part(batch, part);
                     }
                 }
@@ -893,17 +895,67 @@ where
 /// Keyed records inserted together (see `DuplicateFinder::add_precomputed_run`).
 const RUN: usize = 16;
 
+/// Encodes the key whose values `display` holds (a document written by [`write_display`]).
+fn encode_from_display(spec: &IndexSpec, display: &[u8], key: &mut Vec<u8>) -> io::Result<()> {
+    let doc = RawDocument::from_bytes(display).map_err(invalid_batch)?;
+    let mut parts = [Part::Missing; 4];
+    let mut n = 0;
+    for (slot, (_, t, bytes)) in parts.iter_mut().zip(crate::raw::elements(doc)) {
+        match crate::raw::scalar(t, bytes) {
+            Some(v) => *slot = Part::Value(v),
+            None => break,
+        }
+        n += 1;
+    }
+    if n < spec.fields.len() {
+        // An embedded document or a rarer type: the bson crate reads every value.
+        n = 0;
+        for (slot, element) in parts.iter_mut().zip(doc.iter()) {
+            *slot = Part::Value(element.map_err(invalid_batch)?.1);
+            n += 1;
+        }
+    }
+    spec.encode_parts_into(key, &parts[..n]);
+    Ok(())
+}
+
+/// Hashes a run of keyed records, whose keys lie in `keys` at `spans`, and adds them.
+fn add_run(
+    finder: &mut DuplicateFinder<'_>,
+    run: &[Keyed<'_>],
+    spans: &[(usize, usize)],
+    keys: &[u8],
+) -> io::Result<()> {
+    let mut ready = [Keyed {
+        document_bytes: 0,
+        hash: 0,
+        key: &[],
+        id: &[],
+        display: &[],
+    }; RUN];
+    for ((r, &(a, b)), out) in run.iter().zip(spans).zip(&mut ready) {
+        let key = &keys[a..b];
+        *out = Keyed {
+            hash: crate::table::hash(key),
+            key,
+            ..*r
+        };
+    }
+    finder.add_precomputed_run(&ready[..run.len()])
+}
+
 /// A keyed record of a batch.
 #[derive(Clone, Copy)]
 struct Keyed<'b> {
     /// Size of the document, to size the table at the first one.
     document_bytes: usize,
-    /// The key's [`crate::table::hash`].
+    /// The key's [`crate::table::hash`] (computed on the grouping thread).
     hash: u64,
+    /// The key (encoded on the grouping thread, from `display`).
     key: &'b [u8],
     id: &'b [u8],
-    /// The key's values as display elements (`push_display_elements`).
-    elements: &'b [u8],
+    /// The key's values as a document (`write_display`).
+    display: &'b [u8],
 }
 
 fn invalid_batch(e: impl std::fmt::Display) -> io::Error {
@@ -940,12 +992,6 @@ impl<'b> BatchReader<'b> {
         Some(n as usize)
     }
 
-    fn u64(&mut self) -> Option<u64> {
-        let n = u64::from_le_bytes(self.batch.get(self.off..self.off + 8)?.try_into().ok()?);
-        self.off += 8;
-        Some(n)
-    }
-
     fn take(&mut self) -> Option<&'b [u8]> {
         let len = self.u32()?;
         let part = self.batch.get(self.off..self.off + len)?;
@@ -959,10 +1005,10 @@ impl<'b> BatchReader<'b> {
         Some(match kind {
             RECORD_KEYED => Record::Keyed(Keyed {
                 document_bytes: self.u32()?,
-                hash: self.u64()?,
-                key: self.take()?,
+                hash: 0,
+                key: &[],
                 id: self.take()?,
-                elements: self.take()?,
+                display: self.take()?,
             }),
             RECORD_SPARSE => Record::Sparse,
             _ => Record::General(self.take()?),
