@@ -1913,18 +1913,23 @@ mod tests {
         let plain: Vec<RawDocumentBuf> = (0..50u32)
             .map(|i| rawdoc! {"_id": oid(i), "ref": oid(i + 7)})
             .collect();
+        assert_eq!(deferred_pass(&indexes, &plain).second_pass(), None);
+    }
+
+    /// The statistics of a first, deferred, pass on one thread.
+    fn deferred_pass(indexes: &[Document], docs: &[RawDocumentBuf]) -> super::CollectionStats {
         let scanner = Scanner::new(
             Config::default(),
             Selection::default(),
             PassOptions::default(),
         );
-        let info = scanner.catalog("a.t", &indexes, &Document::new());
+        let info = scanner.catalog("a.t", indexes, &Document::new());
         let plan = scanner.plan_with(&info, None, super::TypeFolding::Deferred);
         let mut pass = plan.start();
-        for d in &plain {
+        for d in docs {
             pass.add(d).unwrap();
         }
-        assert_eq!(pass.finish().unwrap().second_pass(), None);
+        pass.finish().unwrap()
     }
 
     #[test]
@@ -1950,27 +1955,12 @@ mod tests {
         assert_eq!(one, scan_with(Run::TwoThreads, &indexes, &docs));
         assert_eq!(one, scan_with(Run::TwoPasses, &indexes, &docs));
 
-        let scanner = Scanner::new(
-            Config::default(),
-            Selection::default(),
-            PassOptions::default(),
-        );
-        let info = scanner.catalog("a.t", &indexes, &Document::new());
-        let plan = scanner.plan_with(&info, None, super::TypeFolding::Deferred);
-        let mut pass = plan.start();
-        for d in &docs {
-            pass.add(d).unwrap();
-        }
-        let stats = pass.finish().unwrap();
+        let stats = deferred_pass(&indexes, &docs);
         let second = stats.second_pass().expect("a second pass");
         assert_eq!(second.fields, ["orderRef"]);
         assert!(stats.fields[0].duplicates.is_none());
         // A field that stays far from distinct is not grouped again.
-        let mut pass = plan.start();
-        for d in &docs[..6_000] {
-            pass.add(d).unwrap();
-        }
-        assert_eq!(pass.finish().unwrap().second_pass(), None);
+        assert_eq!(deferred_pass(&indexes, &docs[..6_000]).second_pass(), None);
     }
 
     #[test]
