@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 use bson::{Document, doc};
 use dupkey_e11000::value_to_json;
 use dupkey_scan::{
-    CollectionInfo, CollectionPass, CollectionStats, Config, Finding, PassOptions, PassPlan, RULES,
-    Report, Scanner, SecondPass, Selection, Severity, TypeFolding, pass_in_parallel,
+    CollectionInfo, CollectionPass, CollectionStats, Config, Finding, PassKind, PassOptions,
+    PassPlan, RULES, Report, Scanner, SecondPass, Selection, Severity, pass_in_parallel,
 };
 use dupkey_source::{
     ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadMode, ReadOptions, is_archive,
@@ -265,7 +265,7 @@ fn scan_archive(
     let options = |memory_limit| PassOptions {
         memory_limit,
         plan,
-        type_folding: TypeFolding::Deferred,
+        kind: PassKind::Deferred,
         ..PassOptions::default()
     };
     let mut pool = MemoryPool {
@@ -340,7 +340,7 @@ fn scan_archive(
     Ok(read.invalid)
 }
 
-/// The second pass over an archive (see [`TypeFolding`]), for the collections whose first
+/// The second pass over an archive (see [`PassKind`]), for the collections whose first
 /// pass found values that can be one value under two types, or identifier fields to group
 /// again; the budget is shared between them.
 fn second_pass_over_archive(
@@ -467,7 +467,7 @@ fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> R
             let indexes = source.list_indexes(&db, name).await?;
             let info = scanner.catalog(&namespace, &indexes, &options);
             let mut stats = {
-                let plan = scanner.plan_with(&info, None, TypeFolding::Deferred);
+                let plan = scanner.plan_with(&info, None, PassKind::Deferred);
                 let mut pass = plan.start();
                 let seen = DocCounter::default();
                 let count = CountRequest::start(display, &source, &db, name);
@@ -517,7 +517,8 @@ fn file_namespace(path: &Path, db: Option<&str>) -> String {
 }
 
 /// Scans one collection of a dump or one file: one pass, and a second one over the file when
-/// the first found values that can be one value under two types (see [`TypeFolding`]).
+/// the first asks for it (values that can be one value under two types, or identifier fields
+/// to group again; see [`PassKind`]).
 fn scan_collection(
     args: &Args,
     scanner: &mut Scanner,
@@ -559,7 +560,7 @@ fn scan_collection(
             })?;
             Ok::<_, anyhow::Error>((stats, invalid))
         };
-        let plan = scanner.plan_with(&info, expected, TypeFolding::Deferred);
+        let plan = scanner.plan_with(&info, expected, PassKind::Deferred);
         let (mut stats, invalid) = pass(&plan, reader, namespace)?;
         if let Some(second) = stats.second_pass() {
             let plan = scanner.second_plan(&info, expected, second);

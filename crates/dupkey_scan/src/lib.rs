@@ -38,6 +38,6 @@ pub use model::{CollectionModel, Model, Report, Scanner};
 pub use registry::{RULES, Selection, explain_rule, is_rule_code, rule, rules_index_page};
 pub use rule::{Ctx, Finding, MAX_SAMPLES, Rule, Severity, redacted};
 pub use stats::{
-    CollectionPass, CollectionStats, PassOptions, PassPlan, Plan, SecondPass, TypeFolding,
+    CollectionPass, CollectionStats, PassKind, PassOptions, PassPlan, Plan, SecondPass,
     pass_in_parallel,
 };

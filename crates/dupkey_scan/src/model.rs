@@ -9,7 +9,7 @@ use crate::catalog::CollectionInfo;
 use crate::config::{Allow, Config};
 use crate::registry::Selection;
 use crate::rule::{Ctx, Finding, redact_sample};
-use crate::stats::{CollectionStats, PassOptions, PassPlan, SecondPass, TypeFolding};
+use crate::stats::{CollectionStats, PassKind, PassOptions, PassPlan, SecondPass};
 
 /// One collection: what the catalog says and what the documents showed.
 #[derive(Debug)]
@@ -92,7 +92,7 @@ impl Scanner {
     /// What a pass over `info` needs; start it with [`PassPlan::start`]. `expected_bytes`,
     /// the size of the documents when the source knows it, sizes the engines' tables.
     pub fn plan<'i>(&self, info: &'i CollectionInfo, expected_bytes: Option<u64>) -> PassPlan<'i> {
-        self.plan_with(info, expected_bytes, TypeFolding::InPass)
+        self.plan_with(info, expected_bytes, PassKind::Single)
     }
 
     /// [`Scanner::plan`] for a source that can be read again: groups across types wait for
@@ -103,11 +103,11 @@ impl Scanner {
         &self,
         info: &'i CollectionInfo,
         expected_bytes: Option<u64>,
-        type_folding: TypeFolding,
+        kind: PassKind,
     ) -> PassPlan<'i> {
         let mut options = self.options.clone();
         options.expected_bytes = expected_bytes;
-        options.type_folding = type_folding;
+        options.kind = kind;
         PassPlan::new(info, options)
     }
 

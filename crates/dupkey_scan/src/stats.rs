@@ -84,16 +84,14 @@ pub struct PassOptions {
     /// Uncompressed size of the collection's documents, when known: sizes the engines' tables
     /// once instead of letting them grow.
     pub expected_bytes: Option<u64>,
-    /// Where the groups equal across types are found.
-    pub type_folding: TypeFolding,
-    /// In a second pass: the identifier-like fields it groups (no others are followed).
-    pub regroup: Vec<String>,
+    /// Whether the source can be read again, and which pass this is.
+    pub kind: PassKind,
 }
 
-/// Where a pass finds the groups equal across types (`42`/`"42"`, ObjectId/hex string), and
-/// whether it may leave identifier fields' groups to a second pass.
+/// Which pass over a collection this is. A source that can be read again leaves two kinds of
+/// work to a second pass, which most collections never need.
 ///
-/// Such a group needs a string that reads as a number or an ObjectId and a number or an
+/// Groups equal across types (`42`/`"42"`, ObjectId/hex string): such a group needs a string that reads as a number or an ObjectId and a number or an
 /// ObjectId in the same key: most collections have none (ObjectId `_id`s and no hex string),
 /// and an engine grouping every document's folded key would be spent for nothing. A deferred
 /// pass only notes which kinds of values each unique index holds; when both kinds meet,
@@ -107,19 +105,19 @@ pub struct PassOptions {
 /// end after all (old documents holding a placeholder, new ones real identifiers), the second
 /// pass groups it in full.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum TypeFolding {
-    /// In this pass (sources that cannot be read twice, and small inputs).
+pub enum PassKind {
+    /// The only pass: everything is grouped in it (sources that cannot be read twice, and
+    /// small inputs).
     #[default]
-    InPass,
-    /// Note the kinds of values; group in a second pass if they meet. Stop grouping fields
-    /// that are clearly not identifiers.
+    Single,
+    /// A first pass that may ask for a second ([`CollectionStats::second_pass`]): it notes the
+    /// kinds of values, and stops grouping fields that are clearly not identifiers.
     Deferred,
-    /// The second pass: group the folded keys of these indexes (parallel to the
-    /// collection's indexes), nothing else.
-    Only(Vec<bool>),
+    /// The second pass: groups what the first asked for, nothing else.
+    Second(SecondPass),
 }
 
-/// What the second pass over a collection groups (see [`TypeFolding`]).
+/// What the second pass over a collection groups (see [`PassKind`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecondPass {
     /// Parallel to the collection's indexes: group their keys folded across types.
@@ -140,8 +138,7 @@ impl PassOptions {
                 identifiers: !second.fields.is_empty(),
                 numbers: false,
             },
-            type_folding: TypeFolding::Only(second.types),
-            regroup: second.fields,
+            kind: PassKind::Second(second),
             ..self.clone()
         }
     }
@@ -154,8 +151,7 @@ impl Default for PassOptions {
             temp_dir: None,
             plan: Plan::ALL,
             expected_bytes: None,
-            type_folding: TypeFolding::InPass,
-            regroup: Vec::new(),
+            kind: PassKind::Single,
         }
     }
 }
@@ -208,7 +204,7 @@ pub struct IndexStats {
     /// (`n:42`, `o:<hex>`).
     pub type_groups: Vec<Conflict>,
     /// The kinds of values that fold across types the key holds ([`FoldKinds`]), noted by a
-    /// pass with [`TypeFolding::Deferred`].
+    /// pass with [`PassKind::Deferred`].
     pub fold_kinds: u8,
 }
 
@@ -320,7 +316,7 @@ pub struct CollectionStats {
 }
 
 impl CollectionStats {
-    /// After a pass with [`TypeFolding::Deferred`]: what a second pass must group, the
+    /// After a pass with [`PassKind::Deferred`]: what a second pass must group, the
     /// indexes whose values can be one value under two types and the identifier fields whose
     /// grouping stopped early; `None` when there is nothing.
     pub fn second_pass(&self) -> Option<SecondPass> {
@@ -375,7 +371,7 @@ pub struct PassPlan<'i> {
     /// [`PassPlan::exact_from_case`]).
     exact_from_case: Vec<bool>,
     type_specs: Vec<Option<IndexSpec>>,
-    /// The pass notes the kinds of values of unique plain indexes ([`TypeFolding::Deferred`]).
+    /// The pass notes the kinds of values of unique plain indexes ([`PassKind::Deferred`]).
     note_fold_kinds: bool,
     /// Top-level fields whose values the walk over each document hands to the indexes:
     /// `_id` first, then the indexes' top-level key fields (at most [`MAX_FOUND`]).
@@ -411,16 +407,16 @@ impl<'i> PassPlan<'i> {
             .iter()
             .enumerate()
             .map(|(n, i)| {
-                let here = match &options.type_folding {
-                    TypeFolding::InPass => true,
-                    TypeFolding::Deferred => false,
-                    TypeFolding::Only(which) => which.get(n).copied().unwrap_or(false),
+                let here = match &options.kind {
+                    PassKind::Single => true,
+                    PassKind::Deferred => false,
+                    PassKind::Second(second) => second.types.get(n).copied().unwrap_or(false),
                 };
                 (here && plan.type_folded && i.unique && i.is_plain()).then(|| type_folded_spec(i))
             })
             .map(Option::flatten)
             .collect();
-        let note_fold_kinds = plan.type_folded && options.type_folding == TypeFolding::Deferred;
+        let note_fold_kinds = plan.type_folded && options.kind == PassKind::Deferred;
         let mut found_names: Vec<Vec<u8>> = vec![b"_id".to_vec()];
         let found_of = info
             .indexes
@@ -586,8 +582,8 @@ impl<'i> PassPlan<'i> {
 
     /// A field the pass should follow as a possible identifier.
     fn is_candidate(&self, name: &str) -> bool {
-        if !self.options.regroup.is_empty() {
-            return self.options.regroup.iter().any(|f| f == name);
+        if let PassKind::Second(second) = &self.options.kind {
+            return second.fields.iter().any(|f| f == name);
         }
         !self.candidate_specs.is_empty() && identifier_name(name) && !self.info.has_unique_on(name)
     }
@@ -714,7 +710,7 @@ struct Candidate<'p> {
     sketch: DistinctSketch,
     /// `None` once the values are clearly not nearly distinct (a deferred pass only).
     finder: Option<DuplicateFinder<'p>>,
-    /// The finder may be dropped early ([`TypeFolding::Deferred`]).
+    /// The finder may be dropped early ([`PassKind::Deferred`]).
     may_stop: bool,
     /// Values given to the duplicate engine.
     fed: u64,
@@ -1008,7 +1004,7 @@ impl<'p> CollectionPass<'p> {
             },
             sketch: DistinctSketch::default(),
             finder: Some(DuplicateFinder::new(spec, share.clone())),
-            may_stop: self.plan.options.type_folding == TypeFolding::Deferred,
+            may_stop: self.plan.options.kind == PassKind::Deferred,
             fed: 0,
             key: Vec::new(),
             slot,
@@ -1787,7 +1783,7 @@ mod tests {
         let stats = {
             let plan = scanner.plan(&info, None);
             if let Run::TwoPasses = run {
-                let plan = scanner.plan_with(&info, None, super::TypeFolding::Deferred);
+                let plan = scanner.plan_with(&info, None, super::PassKind::Deferred);
                 let mut stats = in_parallel(&plan);
                 assert!(stats.indexes.iter().all(|i| i.type_groups.is_empty()));
                 if let Some(second) = stats.second_pass() {
@@ -1924,7 +1920,7 @@ mod tests {
             PassOptions::default(),
         );
         let info = scanner.catalog("a.t", indexes, &Document::new());
-        let plan = scanner.plan_with(&info, None, super::TypeFolding::Deferred);
+        let plan = scanner.plan_with(&info, None, super::PassKind::Deferred);
         let mut pass = plan.start();
         for d in docs {
             pass.add(d).unwrap();
