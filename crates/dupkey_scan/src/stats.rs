@@ -1734,6 +1734,17 @@ mod tests {
 
     use crate::{Config, PassOptions, Scanner, Selection};
 
+    /// The findings of a scan of `a.users` (unique `email`) with a roomy budget, checked equal
+    /// to those of a budget that sends every engine to disk.
+    fn roomy_and_tight(docs: &[RawDocumentBuf]) -> Vec<crate::Finding> {
+        let (roomy, spilled) = scan(512 << 20, docs);
+        assert!(!spilled);
+        let (tight, spilled) = scan(0, docs);
+        assert!(spilled, "the budget forces the engines to disk");
+        assert_eq!(roomy, tight);
+        roomy
+    }
+
     fn scan(memory_limit: usize, docs: &[RawDocumentBuf]) -> (Vec<crate::Finding>, bool) {
         let options = PassOptions {
             memory_limit,
@@ -1871,11 +1882,7 @@ mod tests {
                 rawdoc! {"_id": i, "email": email, "sessionId": session}
             })
             .collect();
-        let (roomy, spilled) = scan(512 << 20, &docs);
-        assert!(!spilled);
-        let (tight, spilled) = scan(0, &docs);
-        assert!(spilled);
-        assert_eq!(roomy, tight);
+        let roomy = roomy_and_tight(&docs);
         let fields: Vec<_> = roomy.iter().filter_map(|f| f.field.as_deref()).collect();
         assert_eq!(fields, ["sessionId"], "{roomy:?}");
     }
@@ -1972,11 +1979,7 @@ mod tests {
                 rawdoc! {"_id": i, "email": email, "sessionId": session}
             })
             .collect();
-        let (roomy, spilled) = scan(512 << 20, &docs);
-        assert!(!spilled);
-        let (tight, spilled) = scan(0, &docs);
-        assert!(spilled, "the budget forces the engines to disk");
-        assert_eq!(roomy, tight);
+        let roomy = roomy_and_tight(&docs);
         let codes: Vec<&str> = roomy.iter().map(|f| f.code).collect();
         assert_eq!(codes, ["DK205", "DK203"], "{roomy:?}");
         assert_eq!(roomy[1].count, 60);
