@@ -100,7 +100,8 @@ pub struct DuplicateFinder<'s> {
 /// How many keys wait for their prefetched table slot before they are inserted.
 const PIPELINE: usize = 16;
 
-/// Keys queued for the table: each key, its id and its display, one after the other.
+/// Keys queued for the table: each key, its id and its display, one after the other (no
+/// display when the id carries the key values, `keep_values`).
 #[derive(Debug, Default)]
 struct Pending {
     bytes: Vec<u8>,
@@ -282,7 +283,10 @@ impl<'s> DuplicateFinder<'s> {
         let start = q.bytes.len();
         q.bytes.extend_from_slice(key);
         q.bytes.extend_from_slice(&self.id_buf);
-        display(&mut q.bytes);
+        // An id that carries the key's values carries the display too.
+        if !self.keep_values {
+            display(&mut q.bytes);
+        }
         q.items.push(PendingKey {
             hash,
             start,
@@ -303,10 +307,13 @@ impl<'s> DuplicateFinder<'s> {
         let mut result = Ok(());
         for p in &q.items {
             let key = &q.bytes[p.start..p.start + p.key];
+            let queued_id = &q.bytes[p.start + p.key..p.start + p.key + p.id];
             self.id_buf.clear();
-            self.id_buf
-                .extend_from_slice(&q.bytes[p.start + p.key..p.start + p.key + p.id]);
-            let display = &q.bytes[p.start + p.key + p.id..p.end];
+            self.id_buf.extend_from_slice(queued_id);
+            let display = match id_and_values(queued_id) {
+                Some((_, values)) if self.keep_values => values,
+                _ => &q.bytes[p.start + p.key + p.id..p.end],
+            };
             result = self.insert_now(p.hash, key, |out| out.extend_from_slice(display));
             if result.is_err() {
                 break;
@@ -346,30 +353,42 @@ impl<'s> DuplicateFinder<'s> {
         Ok(())
     }
 
-    /// Adds a run of documents whose single keys another thread computed with the fast path.
-    /// The table slots of the whole run are loaded first, so their cache misses overlap
-    /// instead of costing one full memory latency per key.
-    fn add_precomputed_run(&mut self, run: &[Keyed<'_>]) -> io::Result<()> {
+    /// Adds a run of documents on the fast path whose `_id` (as [`encode_id`] writes it) and
+    /// key values (as [`write_display`] writes them) another thread found. Their keys are
+    /// encoded and hashed here and every slot of the run is prefetched before the first
+    /// insert; unlike the queue of [`DuplicateFinder::insert_hashed`], nothing is copied, as
+    /// the records stay in their batch meanwhile.
+    fn add_values_run(&mut self, run: &[Keyed<'_>]) -> io::Result<()> {
         self.flush_pending()?;
-        for r in run {
-            self.table.prefetch(r.hash);
-        }
-        for r in run {
-            self.add_precomputed(r.hash, r)?;
-        }
-        Ok(())
+        let mut keys = std::mem::take(&mut self.key_buf);
+        keys.clear();
+        let result = self.add_values_run_with(run, &mut keys);
+        self.key_buf = keys;
+        result
     }
 
-    /// Adds a document whose single key another thread computed with the fast path.
-    fn add_precomputed(&mut self, hash: u64, r: &Keyed<'_>) -> io::Result<()> {
-        if self.report.documents == 0 {
-            self.presize(r.document_bytes);
+    fn add_values_run_with(&mut self, run: &[Keyed<'_>], keys: &mut Vec<u8>) -> io::Result<()> {
+        let mut spans = [(0, 0, 0); RUN];
+        for (r, span) in run.iter().zip(&mut spans) {
+            let start = keys.len();
+            encode_from_display(self.spec, r.display, keys)?;
+            let hash = crate::table::hash(&keys[start..]);
+            self.table.prefetch(hash);
+            *span = (start, keys.len(), hash);
         }
-        self.report.documents += 1;
-        self.report.indexed += 1;
-        self.id_buf.clear();
-        self.id_buf.extend_from_slice(r.id);
-        self.insert_now(hash, r.key, |out| out.extend_from_slice(r.display))
+        for (r, &(start, end, hash)) in run.iter().zip(&spans) {
+            if self.report.documents == 0 {
+                self.presize(r.document_bytes);
+            }
+            self.report.documents += 1;
+            self.report.indexed += 1;
+            self.id_buf.clear();
+            self.id_buf.extend_from_slice(r.id);
+            self.insert_now(hash, &keys[start..end], |out| {
+                out.extend_from_slice(r.display)
+            })?;
+        }
+        Ok(())
     }
 
     /// Moves everything to partition files; from now on keys go straight to disk. Keys seen
@@ -508,19 +527,24 @@ fn encode_id(doc: &RawDocument, position: u64, out: &mut Vec<u8>) {
 /// Tag of an id followed by the key values (`DuplicateFinder::keep_values`).
 const ID_WITH_VALUES: u8 = 0x0F;
 
+/// The id and the key values of an id written with them (`ID_WITH_VALUES`, the id's length,
+/// the id, the values' document).
+fn id_and_values(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = bytes.strip_prefix(&[ID_WITH_VALUES])?;
+    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let rest = &rest[4..];
+    Some(rest.split_at(len.min(rest.len())))
+}
+
 fn decode_id(bytes: &[u8]) -> Bson {
     let Some((&tag, rest)) = bytes.split_first() else {
         return Bson::Null;
     };
     match tag {
         ID_WITH_VALUES => {
-            let Some(len) = rest
-                .get(..4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            else {
+            let Some((id, values)) = id_and_values(bytes) else {
                 return Bson::Null;
             };
-            let (id, values) = rest[4..].split_at((len as usize).min(rest.len() - 4));
             let values = RawDocument::from_bytes(values)
                 .ok()
                 .and_then(|d| bson::Document::try_from(d).ok())
@@ -545,34 +569,20 @@ fn decode_id(bytes: &[u8]) -> Bson {
     }
 }
 
-/// Appends the elements of [`write_display`]'s document (without its length and final
-/// zero), written straight from the values' bytes.
-fn push_display_elements(out: &mut Vec<u8>, parts: &[Part<'_>]) {
+/// The key's values as a BSON document `{"0": v0, "1": v1, …}`, appended to a buffer.
+fn write_display(out: &mut Vec<u8>, parts: &[Part<'_>]) {
     const NAMES: [&str; 4] = ["0", "1", "2", "3"];
-    for (p, name) in parts.iter().zip(NAMES) {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    for (i, p) in parts.iter().enumerate() {
         let v = match p {
             Part::Value(v) => *v,
             Part::Missing => RawBsonRef::Null,
             Part::EmptyArray => RawBsonRef::Undefined,
         };
-        crate::raw::write_element(out, name, v);
-    }
-}
-
-/// The key's values as a BSON document `{"0": v0, "1": v1, …}`, appended to a buffer.
-fn write_display(out: &mut Vec<u8>, parts: &[Part<'_>]) {
-    let start = out.len();
-    out.extend_from_slice(&[0; 4]);
-    if parts.len() <= 4 {
-        push_display_elements(out, parts);
-    } else {
-        for (i, p) in parts.iter().enumerate() {
-            let v = match p {
-                Part::Value(v) => *v,
-                Part::Missing => RawBsonRef::Null,
-                Part::EmptyArray => RawBsonRef::Undefined,
-            };
-            crate::raw::write_element(out, &i.to_string(), v);
+        match NAMES.get(i) {
+            Some(name) => crate::raw::write_element(out, name, v),
+            None => crate::raw::write_element(out, &i.to_string(), v),
         }
     }
     out.push(0);
@@ -805,11 +815,8 @@ where
 {
     let consume = move |mut batches: crate::pipeline::BatchStream| -> io::Result<CheckReport> {
         let mut finder = DuplicateFinder::new(spec, options);
-        let mut keys = Vec::new();
         let empty = Keyed {
             document_bytes: 0,
-            hash: 0,
-            key: &[],
             id: &[],
             display: &[],
         };
@@ -818,30 +825,23 @@ where
                 batch: &batch,
                 off: 0,
             };
-            // Keyed records wait in a run (in input order) and go into the table together; their
-            // keys are encoded here, from their values, into `keys`.
+            // Keyed records wait in a run (in input order) and go into the table together.
             let mut run = [empty; RUN];
-            let mut spans = [(0, 0); RUN];
             let mut len = 0;
             while let Some(record) = records.next() {
                 let record = match record {
                     Record::Keyed(keyed) => {
-                        let start = keys.len();
-                        encode_from_display(spec, keyed.display, &mut keys)?;
-                        spans[len] = (start, keys.len());
                         run[len] = keyed;
                         len += 1;
                         if len == RUN {
-                            add_run(&mut finder, &run, &spans, &keys)?;
-                            keys.clear();
+                            finder.add_values_run(&run)?;
                             len = 0;
                         }
                         continue;
                     }
                     other => other,
                 };
-                add_run(&mut finder, &run[..len], &spans, &keys)?;
-                keys.clear();
+                finder.add_values_run(&run[..len])?;
                 len = 0;
                 match record {
                     Record::General(doc) => {
@@ -853,8 +853,7 @@ where
                     }
                 }
             }
-            add_run(&mut finder, &run[..len], &spans, &keys)?;
-            keys.clear();
+            finder.add_values_run(&run[..len])?;
             batches.recycle(batch);
         }
         finder.finish()
@@ -892,7 +891,7 @@ where
     crate::pipeline::with_batch_thread(BATCH_BYTES, produce, consume).map(|((), report)| report)
 }
 
-/// Keyed records inserted together (see `DuplicateFinder::add_precomputed_run`).
+/// Keyed records inserted together (see `DuplicateFinder::add_values_run`).
 const RUN: usize = 16;
 
 /// Encodes the key whose values `display` holds (a document written by [`write_display`]).
@@ -919,40 +918,11 @@ fn encode_from_display(spec: &IndexSpec, display: &[u8], key: &mut Vec<u8>) -> i
     Ok(())
 }
 
-/// Hashes a run of keyed records, whose keys lie in `keys` at `spans`, and adds them.
-fn add_run(
-    finder: &mut DuplicateFinder<'_>,
-    run: &[Keyed<'_>],
-    spans: &[(usize, usize)],
-    keys: &[u8],
-) -> io::Result<()> {
-    let mut ready = [Keyed {
-        document_bytes: 0,
-        hash: 0,
-        key: &[],
-        id: &[],
-        display: &[],
-    }; RUN];
-    for ((r, &(a, b)), out) in run.iter().zip(spans).zip(&mut ready) {
-        let key = &keys[a..b];
-        *out = Keyed {
-            hash: crate::table::hash(key),
-            key,
-            ..*r
-        };
-    }
-    finder.add_precomputed_run(&ready[..run.len()])
-}
-
 /// A keyed record of a batch.
 #[derive(Clone, Copy)]
 struct Keyed<'b> {
     /// Size of the document, to size the table at the first one.
     document_bytes: usize,
-    /// The key's [`crate::table::hash`] (computed on the grouping thread).
-    hash: u64,
-    /// The key (encoded on the grouping thread, from `display`).
-    key: &'b [u8],
     id: &'b [u8],
     /// The key's values as a document (`write_display`).
     display: &'b [u8],
@@ -1005,8 +975,6 @@ impl<'b> BatchReader<'b> {
         Some(match kind {
             RECORD_KEYED => Record::Keyed(Keyed {
                 document_bytes: self.u32()?,
-                hash: 0,
-                key: &[],
                 id: self.take()?,
                 display: self.take()?,
             }),

@@ -97,20 +97,7 @@ impl IndexSpec {
         buf: &mut Vec<u8>,
         parts: &mut [Part<'a>; 4],
     ) -> Option<SimpleKey> {
-        self.simple_key_with(doc, |_| None, buf, parts)
-    }
-
-    /// [`IndexSpec::simple_key`] for a caller that already walked the document: `top(i)`
-    /// gives the value of key field `i` when it is a top-level field the caller found
-    /// (`Some(None)` when the document lacks it), or `None` to look it up here.
-    pub fn simple_key_with<'a>(
-        &self,
-        doc: &'a RawDocument,
-        top: impl Fn(usize) -> Option<Option<RawBsonRef<'a>>>,
-        buf: &mut Vec<u8>,
-        parts: &mut [Part<'a>; 4],
-    ) -> Option<SimpleKey> {
-        let found = self.simple_parts_with(doc, top, parts)?;
+        let found = self.simple_parts_with(doc, |_| None, parts)?;
         if let SimpleKey::Key(n) = found {
             buf.clear();
             self.encode_parts_into(buf, &parts[..n]);
@@ -118,7 +105,10 @@ impl IndexSpec {
         Some(found)
     }
 
-    /// [`IndexSpec::simple_key_with`] without encoding the key: the parts only.
+    /// [`IndexSpec::simple_key`] without encoding the key: the parts only, for a caller that
+    /// may already have walked the document: `top(i)` gives the value of key field `i` when it
+    /// is a top-level field the caller found (`Some(None)` when the document lacks it), or
+    /// `None` to look it up here.
     pub fn simple_parts_with<'a>(
         &self,
         doc: &'a RawDocument,
