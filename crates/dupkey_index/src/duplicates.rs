@@ -8,6 +8,8 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
@@ -30,6 +32,9 @@ pub struct FinderOptions {
     /// The input's size in BSON bytes, when known: over the first document's size it gives
     /// the number of keys to expect when `expected_keys` does not.
     pub expected_bytes: Option<u64>,
+    /// Bytes held by every finder sharing this budget (on any thread), when several do:
+    /// `memory_limit` is then their total, and the finder whose growth passes it spills.
+    pub pool: Option<Arc<AtomicUsize>>,
 }
 
 impl Default for FinderOptions {
@@ -39,6 +44,7 @@ impl Default for FinderOptions {
             temp_dir: None,
             expected_keys: 0,
             expected_bytes: None,
+            pool: None,
         }
     }
 }
@@ -95,6 +101,8 @@ pub struct DuplicateFinder<'s> {
     keep_values: bool,
     /// Keys whose table slot is being prefetched.
     pending: Pending,
+    /// The table's bytes as last added to the shared pool (`FinderOptions::pool`).
+    pooled: usize,
 }
 
 /// How many keys wait for their prefetched table slot before they are inserted.
@@ -130,12 +138,22 @@ impl<'s> DuplicateFinder<'s> {
             display_buf: Vec::new(),
             keep_values: false,
             pending: Pending::default(),
+            pooled: 0,
         }
     }
 
     /// Changes the memory budget; past it, the next key sends the table to disk.
     pub fn set_memory_limit(&mut self, limit: usize) {
         self.options.memory_limit = limit;
+    }
+
+    /// How many distinct keys the finder holds, give or take the few still queued for the
+    /// table; `None` once it spilled to disk, where keys are not told apart until the end.
+    pub fn distinct_keys(&self) -> Option<u64> {
+        if self.spill.is_some() {
+            return None;
+        }
+        Some((self.table.len() + self.pending.items.len()) as u64)
     }
 
     /// The index whose keys this finder groups.
@@ -347,10 +365,28 @@ impl<'s> DuplicateFinder<'s> {
             display(&mut self.display_buf);
             self.table.set_display(entry, &self.display_buf);
         }
-        if self.table.bytes() > self.options.memory_limit {
+        if self.held_bytes() > self.options.memory_limit {
             self.start_spilling()?;
         }
         Ok(())
+    }
+
+    /// Bytes held against the budget: the table's, with those of the finders sharing the pool.
+    fn held_bytes(&mut self) -> usize {
+        let bytes = self.table.bytes();
+        let Some(pool) = &self.options.pool else {
+            return bytes;
+        };
+        if bytes == self.pooled {
+            return pool.load(Ordering::Relaxed);
+        }
+        let total = if bytes > self.pooled {
+            pool.fetch_add(bytes - self.pooled, Ordering::Relaxed) + (bytes - self.pooled)
+        } else {
+            pool.fetch_sub(self.pooled - bytes, Ordering::Relaxed) - (self.pooled - bytes)
+        };
+        self.pooled = bytes;
+        total
     }
 
     /// Adds a run of documents on the fast path whose `_id` (as [`encode_id`] writes it) and
@@ -399,6 +435,7 @@ impl<'s> DuplicateFinder<'s> {
         let mut table = std::mem::take(&mut self.table);
         table.for_each_id(|key, display, id| spill.write(key, id, display))?;
         drop(table);
+        self.held_bytes();
         self.spill = Some(spill);
         self.report.spilled = true;
         Ok(())
@@ -417,16 +454,38 @@ impl<'s> DuplicateFinder<'s> {
                     .map(|g| (g.key.to_vec(), to_conflict(&names, g))),
             ),
             Some(spill) => {
+                // A partition is grouped in the memory the finders sharing the pool leave.
+                let mut options = self.options.clone();
+                if let Some(pool) = &options.pool {
+                    let others = pool.load(Ordering::Relaxed).saturating_sub(self.pooled);
+                    options.memory_limit = options
+                        .memory_limit
+                        .saturating_sub(others)
+                        .max(options.memory_limit / 8);
+                }
                 for part in spill.finish()? {
-                    group_partition(part, 1, &self.options, &names, &mut conflicts)?;
+                    group_partition(part, 1, &options, &names, &mut conflicts)?;
                 }
             }
         }
         conflicts.sort_by(|a, b| a.0.cmp(&b.0));
         self.report.conflicts = conflicts.into_iter().map(|(_, c)| c).collect();
-        Ok(self.report)
+        Ok(std::mem::take(&mut self.report))
     }
 }
+
+impl Drop for DuplicateFinder<'_> {
+    /// Gives the table's bytes back to the shared pool.
+    fn drop(&mut self) {
+        if let Some(pool) = &self.options.pool {
+            pool.fetch_sub(self.pooled, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The least memory a partition is grouped in, whatever the budget: smaller partition files
+/// are not split again.
+const MIN_GROUPING_MEMORY: usize = 1 << 20;
 
 /// Groups one partition file; splits it again when it would not fit the budget.
 fn group_partition(
@@ -436,7 +495,8 @@ fn group_partition(
     names: &[String],
     out: &mut Vec<(Vec<u8>, Conflict)>,
 ) -> io::Result<()> {
-    if file.bytes as usize * 2 > options.memory_limit && depth < 4 && file.records > 1 {
+    let limit = options.memory_limit.max(MIN_GROUPING_MEMORY);
+    if file.bytes as usize * 2 > limit && depth < 4 && file.records > 1 {
         let mut spill = Spill::new(options.temp_dir.as_deref(), depth)?;
         for_each_record(&file, |k, id, d| spill.write(k, id, d))?;
         for part in spill.finish()? {

@@ -102,6 +102,11 @@ impl KeyTable {
             + self.extra.capacity() * std::mem::size_of::<Extra>()
     }
 
+    /// Distinct keys.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -2,8 +2,8 @@
 //!
 //! For each unique index (and each unique index `dupkey.toml` declares): how many documents
 //! index a null key, hold an explicit null, hold any value at all; every group of documents
-//! sharing a key (the `dupkey_index` duplicate engine, exact, spilling to disk past its share of
-//! the memory budget); and the same grouping again with strings folded for case and accents
+//! sharing a key (the `dupkey_index` duplicate engines, exact, spilling to disk once together
+//! they pass the memory budget); and the same grouping again with strings folded for case and accents
 //! and with values folded across types. For each field whose name says "identifier": how
 //! distinct its values are. For each field: the largest generated number per prefix, for
 //! counters. Nothing is held per document except inside the duplicate engine's budget.
@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::io;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, OnceLock};
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, doc};
 use dupkey_index::{
@@ -28,8 +29,6 @@ use crate::values::{DistinctSketch, identifier_name, split_number};
 const MAX_CANDIDATES: usize = 16;
 /// Identifier fields that may appear after the first document and still be followed.
 const SPARE_CANDIDATES: usize = 2;
-/// The least memory a duplicate engine gets, whatever the budget.
-const MIN_ENGINE_MEMORY: usize = 256 << 10;
 /// Field names remembered per collection when looking for candidates.
 const MAX_SEEN_FIELDS: usize = 4096;
 /// Fields whose generated numbers are followed per collection.
@@ -47,6 +46,12 @@ const STOP_CHECK_EVERY: u64 = 1 << 12;
 /// far under [`crate::rules::GROUPED_RATIO`], so that the values rarely turn nearly distinct
 /// later and need the second pass.
 const STOP_GROUPING_RATIO: f64 = 0.5;
+/// A deferred pass also stops grouping a field whose values are drawn from a pool (two checks
+/// in a row estimate the same pool size, within this share) that the whole collection will
+/// exhaust to under [`crate::rules::GROUPED_RATIO`] less [`POOL_MARGIN`]: a foreign key such
+/// as `customerId` is told apart after a few checks instead of after half the collection.
+const POOL_AGREEMENT: f64 = 0.25;
+const POOL_MARGIN: f64 = 0.1;
 
 /// Which statistics to gather: only what the selected rules read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,6 +384,9 @@ pub struct PassPlan<'i> {
     /// Parallel to the indexes, then to their fields: the position in `found_names`.
     found_of: Vec<Vec<Option<usize>>>,
     candidate_specs: Vec<OnceLock<IndexSpec>>,
+    /// Bytes held by the pass's duplicate engines, in both lanes: the memory budget is
+    /// theirs together, and an engine grows while the others leave it room.
+    pool: Arc<AtomicUsize>,
 }
 
 impl<'i> PassPlan<'i> {
@@ -458,6 +466,7 @@ impl<'i> PassPlan<'i> {
             found_names,
             found_of,
             candidate_specs: (0..slots).map(|_| OnceLock::new()).collect(),
+            pool: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -566,9 +575,8 @@ impl<'i> PassPlan<'i> {
             candidate_slots: 0,
             share: None,
             candidate_budget: 0,
-            index_engines: 0,
-            first_candidates: 0,
             documents: 0,
+            bytes: 0,
             indexes,
             candidates: Vec::new(),
             seen_fields: HashSet::default(),
@@ -666,15 +674,13 @@ pub struct CollectionPass<'p> {
     candidate_lanes: Vec<usize>,
     /// Identifier fields found so far, followed by this lane or another.
     candidate_slots: usize,
-    /// Each duplicate engine's share of the memory budget, set at the first document.
+    /// The duplicate engines' options, set at the first document.
     share: Option<FinderOptions>,
     /// Identifier fields that may still get an engine within the budget.
     candidate_budget: usize,
-    /// Duplicate engines of the indexes, in both lanes.
-    index_engines: usize,
-    /// Identifier fields of the first document.
-    first_candidates: usize,
     documents: u64,
+    /// Bytes of the documents so far.
+    bytes: u64,
     indexes: Vec<IndexTracker<'p>>,
     candidates: Vec<Candidate<'p>>,
     seen_fields: HashSet<String, BuildHasherDefault<FieldHasher>>,
@@ -714,6 +720,8 @@ struct Candidate<'p> {
     may_stop: bool,
     /// Values given to the duplicate engine.
     fed: u64,
+    /// The size of the pool the values seem drawn from, at the last check.
+    pool: Option<f64>,
     /// Reused buffer for keys.
     key: Vec<u8>,
     /// Order of discovery among the collection's identifier fields.
@@ -758,6 +766,7 @@ impl<'p> CollectionPass<'p> {
             self.start_engines(doc);
         }
         self.documents += 1;
+        self.bytes += doc.as_bytes().len() as u64;
         let mut found: [Found<'_>; MAX_FOUND] = [None; MAX_FOUND];
         self.top_level_fields(doc, &mut found)?;
         let id = match found[0] {
@@ -787,10 +796,9 @@ impl<'p> CollectionPass<'p> {
         Ok(())
     }
 
-    /// Shares the memory budget between the duplicate engines and starts them: one share per
-    /// index engine and per identifier field of the first document. An identifier field that
-    /// appears later (at most two do) shrinks every share to make room for its own, so the
-    /// total holds while no share is kept idle for a field that may never come.
+    /// Starts the duplicate engines. They share the memory budget through the plan's pool;
+    /// each table is sized at first for its share of the documents to come, that of one engine
+    /// among the indexes' and those of the first document's identifier fields.
     fn start_engines(&mut self, first: &RawDocument) {
         let plan = self.plan;
         let options = &plan.options;
@@ -818,14 +826,19 @@ impl<'p> CollectionPass<'p> {
         } else {
             0
         };
-        self.index_engines = index_engines;
-        self.first_candidates = first_candidates;
         let engines = (index_engines + first_candidates).max(1);
+        let documents = options
+            .expected_bytes
+            .map_or(0, |b| b / first.as_bytes().len().max(1) as u64);
         let share = FinderOptions {
-            memory_limit: (options.memory_limit / engines).max(MIN_ENGINE_MEMORY),
+            memory_limit: options.memory_limit,
             temp_dir: options.temp_dir.clone(),
-            expected_keys: 0,
-            expected_bytes: options.expected_bytes,
+            // Slots and entries take about 80 bytes a key: an eighth of the engine's share.
+            expected_keys: usize::try_from(documents)
+                .unwrap_or(usize::MAX)
+                .min(options.memory_limit / engines / 8 / 80),
+            expected_bytes: None,
+            pool: Some(plan.pool.clone()),
         };
         for (i, t) in self.indexes.iter_mut().enumerate() {
             let owned = self.owned_indexes[i];
@@ -871,6 +884,12 @@ impl<'p> CollectionPass<'p> {
         // Fields given their value: a name written twice counts once, as the first.
         let mut fed = 0u64;
         let mut seen = 0u32;
+        // How many values a field will have had by the end, over how many it has now.
+        let scale = self
+            .plan
+            .options
+            .expected_bytes
+            .map(|total| total as f64 / self.bytes.max(1) as f64);
         let mut elements = dupkey_index::raw::elements(doc);
         for (position, (name, t, bytes)) in (&mut elements).enumerate() {
             // Documents of one collection mostly list the same fields in the same order: what
@@ -895,7 +914,7 @@ impl<'p> CollectionPass<'p> {
                     let field = &self.candidates[c].stats.field;
                     dupkey_index::raw::get_field(doc, field)
                 });
-                self.candidates[c].add(doc, value)?;
+                self.candidates[c].add(doc, value, scale)?;
             }
             if numbers
                 && crate::values::may_split_number(t, bytes)
@@ -981,9 +1000,6 @@ impl<'p> CollectionPass<'p> {
             return;
         }
         self.candidate_slots += 1;
-        if slot >= self.first_candidates {
-            self.reshare(self.index_engines + self.candidate_slots);
-        }
         if self.candidate_lanes.get(slot) != Some(&self.lane.index) {
             return;
         }
@@ -1006,28 +1022,10 @@ impl<'p> CollectionPass<'p> {
             finder: Some(DuplicateFinder::new(spec, share.clone())),
             may_stop: self.plan.options.kind == PassKind::Deferred,
             fed: 0,
+            pool: None,
             key: Vec::new(),
             slot,
         });
-    }
-
-    /// Shares the budget between `engines` engines, those of this lane and the others'.
-    fn reshare(&mut self, engines: usize) {
-        let limit = (self.plan.options.memory_limit / engines.max(1)).max(MIN_ENGINE_MEMORY);
-        if let Some(share) = &mut self.share {
-            share.memory_limit = limit;
-        }
-        for t in &mut self.indexes {
-            for finder in [&mut t.exact, &mut t.case, &mut t.types]
-                .into_iter()
-                .flatten()
-            {
-                finder.set_memory_limit(limit);
-            }
-        }
-        for c in self.candidates.iter_mut().filter_map(|c| c.finder.as_mut()) {
-            c.set_memory_limit(limit);
-        }
     }
 
     /// The statistics, once every document went through [`CollectionPass::add`].
@@ -1566,8 +1564,14 @@ fn type_folded_key<'o>(
 }
 
 impl Candidate<'_> {
-    /// Adds the document, whose value of the field is `value`.
-    fn add(&mut self, doc: &RawDocument, value: Option<RawBsonRef<'_>>) -> io::Result<()> {
+    /// Adds the document, whose value of the field is `value`; `scale` is how many times more
+    /// documents the whole input holds than were read so far, when known.
+    fn add(
+        &mut self,
+        doc: &RawDocument,
+        value: Option<RawBsonRef<'_>>,
+        scale: Option<f64>,
+    ) -> io::Result<()> {
         let Some(value) = value else {
             return Ok(());
         };
@@ -1596,17 +1600,46 @@ impl Candidate<'_> {
         self.spec.encode_parts_into(&mut self.key, &parts);
         self.sketch.add(&self.key);
         self.fed += 1;
+        if self.finder.is_none() {
+            return Ok(());
+        }
+        if self.may_stop
+            && self.fed.is_multiple_of(STOP_CHECK_EVERY)
+            && self.not_worth_grouping(scale)
+        {
+            self.finder = None;
+            return Ok(());
+        }
         let Some(finder) = &mut self.finder else {
             return Ok(());
         };
-        if self.may_stop && self.fed.is_multiple_of(STOP_CHECK_EVERY) {
-            let (distinct, _) = self.sketch.distinct();
-            if (distinct as f64) < STOP_GROUPING_RATIO * self.fed as f64 {
-                self.finder = None;
-                return Ok(());
-            }
-        }
         finder.add_with_key(doc, Some(SimpleKey::Key(1)), &self.key, &parts)
+    }
+
+    /// Whether the values so far say the field will not be nearly distinct: under half of
+    /// them distinct already, or drawn from a pool the collection will exhaust.
+    fn not_worth_grouping(&mut self, scale: Option<f64>) -> bool {
+        let fed = self.fed as f64;
+        let exact = self
+            .finder
+            .as_ref()
+            .and_then(DuplicateFinder::distinct_keys);
+        let distinct = exact.unwrap_or_else(|| self.sketch.distinct().0) as f64;
+        if distinct < STOP_GROUPING_RATIO * fed {
+            return true;
+        }
+        // The pool model needs the exact count: a sketch's few percent of error would swamp
+        // the few repeats that tell the pool's size.
+        let (Some(_), Some(scale)) = (exact, scale) else {
+            return false;
+        };
+        let previous = self.pool.take();
+        self.pool = pool_size(fed, distinct);
+        let (Some(pool), Some(previous)) = (self.pool, previous) else {
+            return false;
+        };
+        (pool / previous - 1.0).abs() <= POOL_AGREEMENT
+            && pool_ratio(pool, fed * scale.max(1.0)) < crate::rules::GROUPED_RATIO - POOL_MARGIN
     }
 
     fn finish(self) -> io::Result<(FieldStats, bool)> {
@@ -1634,6 +1667,39 @@ impl Candidate<'_> {
         }
         Ok((stats, spilled))
     }
+}
+
+/// The size of the pool that `n` values drawn evenly at random would come from to hold
+/// `distinct` different ones (`distinct = pool * (1 - e^(-n / pool))`); `None` when every value
+/// is distinct, as from an endless pool.
+fn pool_size(n: f64, distinct: f64) -> Option<f64> {
+    if distinct >= n || distinct <= 0.0 {
+        return None;
+    }
+    let held = |pool: f64| pool * -(-n / pool).exp_m1();
+    // `held` rises with the pool, from under `distinct` at `distinct` towards `n`.
+    let (mut low, mut high) = (distinct, distinct * 2.0);
+    while held(high) < distinct {
+        low = high;
+        high *= 2.0;
+        if high > 1e18 {
+            return None;
+        }
+    }
+    for _ in 0..64 {
+        let mid = (low + high) / 2.0;
+        if held(mid) < distinct {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    Some((low + high) / 2.0)
+}
+
+/// The share of distinct values among `n` drawn from a pool of `pool`.
+fn pool_ratio(pool: f64, n: f64) -> f64 {
+    pool * -(-n / pool).exp_m1() / n
 }
 
 impl NumberTracker {
@@ -1964,6 +2030,68 @@ mod tests {
         assert!(stats.fields[0].duplicates.is_none());
         // A field that stays far from distinct is not grouped again.
         assert_eq!(deferred_pass(&indexes, &docs[..6_000]).second_pass(), None);
+    }
+
+    #[test]
+    fn pool_sizes_are_told_from_the_repeats() {
+        // 65,536 draws from a pool of a million, as an even generator gives them.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..65_536 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            seen.insert(x % 1_000_000);
+        }
+        let pool = super::pool_size(65_536.0, seen.len() as f64).unwrap();
+        assert!((900_000.0..1_100_000.0).contains(&pool), "{pool}");
+        // Drawing 2.8 million from it leaves about a third distinct.
+        let ratio = super::pool_ratio(pool, 2_800_000.0);
+        assert!((0.3..0.37).contains(&ratio), "{ratio}");
+        assert_eq!(super::pool_size(1000.0, 1000.0), None);
+        assert_eq!(super::pool_size(1000.0, 0.0), None);
+    }
+
+    #[test]
+    fn a_field_drawn_from_a_pool_stops_grouping_early_and_an_identifier_does_not() {
+        // 16,384 of 100,000 documents: `customerId` comes from 20,000 customers, so it is
+        // still two-thirds distinct but will end a fifth distinct; every fiftieth `orderNo`
+        // repeats the one before, which keeps it 98% distinct however far the pass goes.
+        let mut x = 88_172_645_463_325_252_u64;
+        let docs: Vec<RawDocumentBuf> = (0..16_384)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let order = if i % 50 == 49 { i - 1 } else { i };
+                rawdoc! {"_id": i, "customerId": format!("c{}", x % 20_000), "orderNo": order}
+            })
+            .collect();
+        let scanner = Scanner::new(
+            Config::default(),
+            Selection::default(),
+            PassOptions::default(),
+        );
+        let info = scanner.catalog("a.orders", &[], &Document::new());
+        let size = docs[0].as_bytes().len() as u64 * 100_000;
+        let plan = scanner.plan_with(&info, Some(size), super::PassKind::Deferred);
+        let mut pass = plan.start();
+        for d in &docs {
+            pass.add(d).unwrap();
+        }
+        let grouping: Vec<(&str, bool)> = pass
+            .candidates
+            .iter()
+            .map(|c| (c.stats.field.as_str(), c.finder.is_some()))
+            .collect();
+        assert_eq!(grouping, [("customerId", false), ("orderNo", true)]);
+        // Without the input's size the pool cannot be judged: only the share distinct so far.
+        let plan = scanner.plan_with(&info, None, super::PassKind::Deferred);
+        let mut pass = plan.start();
+        for d in &docs {
+            pass.add(d).unwrap();
+        }
+        assert!(pass.candidates.iter().all(|c| c.finder.is_some()));
     }
 
     #[test]
