@@ -253,6 +253,43 @@ impl<'s> DuplicateFinder<'s> {
         Ok(())
     }
 
+    /// Adds what a [`Shipper`] shipped for this finder.
+    pub fn add_shipped(&mut self, shipped: Shipped<'_>) -> io::Result<()> {
+        match shipped.record {
+            ShippedRecord::General(doc) => {
+                self.add(RawDocument::from_bytes(doc).map_err(invalid_batch)?)
+            }
+            ShippedRecord::Sparse => {
+                self.report.documents += 1;
+                self.report.skipped_sparse += 1;
+                Ok(())
+            }
+            ShippedRecord::Keyed {
+                document_bytes,
+                key,
+                id,
+                display,
+            } => {
+                if self.report.documents == 0 {
+                    self.presize(document_bytes);
+                }
+                self.report.documents += 1;
+                self.report.indexed += 1;
+                self.id_buf.clear();
+                if self.keep_values {
+                    self.id_buf.push(ID_WITH_VALUES);
+                    self.id_buf
+                        .extend_from_slice(&(id.len() as u32).to_le_bytes());
+                    self.id_buf.extend_from_slice(id);
+                    self.id_buf.extend_from_slice(display);
+                } else {
+                    self.id_buf.extend_from_slice(id);
+                }
+                self.insert_with(key, |out| out.extend_from_slice(display))
+            }
+        }
+    }
+
     /// Records each document's key values beside its `_id`: a group's ids then come back as
     /// `{id, values}` documents (`values` as `{"0": v0, …}`), showing how each member holds
     /// the shared key (for keys equal under a collation, the variants).
@@ -951,6 +988,114 @@ where
     crate::pipeline::with_batch_thread(BATCH_BYTES, produce, consume).map(|((), report)| report)
 }
 
+/// Work for a [`DuplicateFinder`] on another thread, written into a byte buffer by the thread
+/// that computed the keys ([`Shipper`]) and read back there ([`Shipped::read`]). The finder
+/// that takes them ([`DuplicateFinder::add_shipped`]) reports what one fed the same
+/// documents directly reports.
+///
+/// A record: the finder's number (one byte), a kind, then for a keyed record the document's
+/// size, its key, its encoded `_id` and its key values; for a general record the whole document
+/// (the finder computes its keys); nothing more for a sparse skip.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Shipper {
+    /// Records written: the finder's document count, for the position of a document without
+    /// `_id`.
+    fed: u64,
+}
+
+impl Shipper {
+    /// Ships what [`DuplicateFinder::add_with_key`] would do with these arguments.
+    pub fn add_with_key(
+        &mut self,
+        out: &mut Vec<u8>,
+        finder: u8,
+        doc: &RawDocument,
+        simple: Option<SimpleKey>,
+        key: &[u8],
+        parts: &[Part<'_>],
+    ) {
+        self.fed += 1;
+        out.push(finder);
+        match simple {
+            None => {
+                out.push(RECORD_GENERAL);
+                push_part(out, doc.as_bytes());
+            }
+            Some(SimpleKey::Sparse) => out.push(RECORD_SPARSE),
+            Some(SimpleKey::Key(n)) => {
+                out.push(RECORD_SHIPPED);
+                out.extend_from_slice(&(doc.as_bytes().len() as u32).to_le_bytes());
+                push_part(out, key);
+                let at = out.len();
+                out.extend_from_slice(&[0; 4]);
+                encode_id(doc, self.fed, out);
+                let len = (out.len() - at - 4) as u32;
+                out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+                let at = out.len();
+                out.extend_from_slice(&[0; 4]);
+                write_display(out, &parts[..n.min(parts.len())]);
+                let len = (out.len() - at - 4) as u32;
+                out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+            }
+        }
+    }
+
+    /// Ships what [`DuplicateFinder::add`] would do.
+    pub fn add(&mut self, out: &mut Vec<u8>, finder: u8, doc: &RawDocument) {
+        self.add_with_key(out, finder, doc, None, &[], &[]);
+    }
+}
+
+/// One record read back from a buffer a [`Shipper`] wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Shipped<'b> {
+    /// The finder it is for.
+    pub finder: u8,
+    record: ShippedRecord<'b>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ShippedRecord<'b> {
+    General(&'b [u8]),
+    Sparse,
+    Keyed {
+        document_bytes: usize,
+        key: &'b [u8],
+        id: &'b [u8],
+        display: &'b [u8],
+    },
+}
+
+impl<'b> Shipped<'b> {
+    /// The record at `*off` in `batch`, moving `off` past it; `None` at the end of the batch,
+    /// and an error for a batch cut short.
+    pub fn read(batch: &'b [u8], off: &mut usize) -> io::Result<Option<Shipped<'b>>> {
+        if *off >= batch.len() {
+            return Ok(None);
+        }
+        let mut reader = BatchReader { batch, off: *off };
+        let read = (|| {
+            let finder = *reader.batch.get(reader.off)?;
+            let kind = *reader.batch.get(reader.off + 1)?;
+            reader.off += 2;
+            let record = match kind {
+                RECORD_SHIPPED => ShippedRecord::Keyed {
+                    document_bytes: reader.u32()?,
+                    key: reader.take()?,
+                    id: reader.take()?,
+                    display: reader.take()?,
+                },
+                RECORD_SPARSE => ShippedRecord::Sparse,
+                _ => ShippedRecord::General(reader.take()?),
+            };
+            Some(Shipped { finder, record })
+        })();
+        *off = reader.off;
+        read.map(Some)
+            .ok_or_else(|| invalid_batch("a batch of keys was cut"))
+    }
+}
+
 /// Keyed records inserted together (see `DuplicateFinder::add_values_run`).
 const RUN: usize = 16;
 
@@ -998,6 +1143,8 @@ fn invalid_batch(e: impl std::fmt::Display) -> io::Error {
 const RECORD_GENERAL: u8 = 0;
 const RECORD_KEYED: u8 = 1;
 const RECORD_SPARSE: u8 = 2;
+/// A keyed record with its key ([`Shipper`]).
+const RECORD_SHIPPED: u8 = 3;
 
 fn push_part(batch: &mut Vec<u8>, part: &[u8]) {
     batch.extend_from_slice(&(part.len() as u32).to_le_bytes());
@@ -1067,6 +1214,65 @@ mod parallel_tests {
         })
         .unwrap();
         (seq, par)
+    }
+
+    #[test]
+    fn shipped_keys_give_what_direct_ones_give() {
+        // Keyed, sparse and general records (an array key), documents without `_id`, and
+        // ids carrying their values.
+        let spec = IndexSpec::from_document(
+            &doc! {"key": {"n": 1, "m": 1}, "unique": true, "sparse": true},
+        )
+        .unwrap();
+        let docs: Vec<RawDocumentBuf> = (0..3_000i64)
+            .map(|i| match i % 5 {
+                0 => rawdoc! {"x": i},
+                1 => rawdoc! {"n": [i % 7, 1], "m": "a"},
+                2 => rawdoc! {"_id": i, "n": i % 11},
+                _ => rawdoc! {"_id": i, "n": i % 13, "m": format!("v{}", i % 3)},
+            })
+            .collect();
+        for keep_values in [false, true] {
+            let make = || {
+                let finder = DuplicateFinder::new(&spec, FinderOptions::default());
+                if keep_values {
+                    finder.keep_values()
+                } else {
+                    finder
+                }
+            };
+            let (mut direct, mut remote) = (make(), make());
+            let mut shipper = Shipper::default();
+            let mut batch = Vec::new();
+            for d in &docs {
+                let mut key = Vec::new();
+                let mut parts = [Part::Missing; 4];
+                let simple = spec.simple_key(d, &mut key, &mut parts);
+                direct.add_with_key(d, simple, &key, &parts).unwrap();
+                shipper.add_with_key(&mut batch, 0, d, simple, &key, &parts);
+            }
+            let mut off = 0;
+            while let Some(record) = Shipped::read(&batch, &mut off).unwrap() {
+                assert_eq!(record.finder, 0);
+                remote.add_shipped(record).unwrap();
+            }
+            let (direct, remote) = (direct.finish().unwrap(), remote.finish().unwrap());
+            assert!(
+                direct.conflicts.len() > 10 && direct.skipped_sparse > 0,
+                "{direct:?}"
+            );
+            assert_eq!(direct, remote);
+            // A batch cut inside a record is an error, not a silent end.
+            let mut off = 0;
+            let cut = &batch[..batch.len() - 3];
+            let outcome = loop {
+                match Shipped::read(cut, &mut off) {
+                    Ok(Some(_)) => continue,
+                    other => break other,
+                }
+            };
+            assert!(outcome.is_err());
+        }
     }
 
     #[test]

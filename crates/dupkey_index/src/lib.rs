@@ -32,7 +32,8 @@ pub mod spec;
 mod table;
 
 pub use duplicates::{
-    CheckReport, Conflict, DuplicateFinder, FinderOptions, Unindexable, check_in_parallel,
+    CheckReport, Conflict, DuplicateFinder, FinderOptions, Shipped, Shipper, Unindexable,
+    check_in_parallel,
 };
 pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, SimpleKey, Skip};
 pub use spec::{IndexSpec, KeyField, default_name, option_is_true};

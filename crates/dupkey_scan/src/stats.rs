@@ -17,8 +17,8 @@ use std::sync::{Arc, OnceLock};
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, doc};
 use dupkey_index::{
-    CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part,
-    SimpleKey, Skip,
+    CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part, Shipped,
+    Shipper, SimpleKey, Skip,
 };
 
 use crate::catalog::{CollectionInfo, IndexInfo};
@@ -379,7 +379,7 @@ pub struct PassPlan<'i> {
     /// The pass notes the kinds of values of unique plain indexes ([`PassKind::Deferred`]).
     note_fold_kinds: bool,
     /// Top-level fields whose values the walk over each document hands to the indexes:
-    /// `_id` first, then the indexes' top-level key fields (at most [`MAX_FOUND`]).
+    /// `_id` first, then the unique indexes' top-level key fields (at most [`MAX_FOUND`]).
     found_names: Vec<Vec<u8>>,
     /// Parallel to the indexes, then to their fields: the position in `found_names`.
     found_of: Vec<Vec<Option<usize>>>,
@@ -434,6 +434,7 @@ impl<'i> PassPlan<'i> {
                     .spec
                     .fields
                     .iter()
+                    .filter(|_| index.unique)
                     .map(|f| {
                         let [name] = f.components.as_slice() else {
                             return None;
@@ -472,82 +473,51 @@ impl<'i> PassPlan<'i> {
 
     /// Starts the pass.
     pub fn start(&self) -> CollectionPass<'_> {
-        self.start_lane(Lane::ALL)
+        self.start_with(None)
     }
 
-    /// How the work of a pass splits between two threads: for each index (parallel to
-    /// `info.indexes`), the lane of its statistics and exact engine, of its case-folded
-    /// engine and of its type-folded engine; and the lane that records numbers and counters.
-    /// Lane 0 also reads the input, so it starts loaded; identifier fields alternate.
-    fn lanes(&self) -> (Vec<[usize; 3]>, usize, Vec<usize>) {
+    /// Which duplicate engines of each index (parallel to `info.indexes`: the exact, the
+    /// case-folded and the type-folded one) run on the second thread of a two-thread pass.
+    /// The reading thread walks every document and computes every key, so it starts loaded
+    /// and pays a little for each engine it ships keys to; the rest goes to the lighter side.
+    fn lanes(&self) -> Vec<[bool; 3]> {
         let plan = self.options.plan;
-        let mut load = [2u32, 0];
-        let lightest = |load: &[u32; 2]| usize::from(load[1] < load[0]);
-        let numbers_lane = lightest(&load);
-        if plan.numbers {
-            load[numbers_lane] += 1;
-        }
+        let mut load = [READING_COST, 0];
         let mut units: Vec<(u32, usize, usize)> = Vec::new();
         for (i, index) in self.info.indexes.iter().enumerate() {
             let merged = self.exact_from_case[i];
-            let exact = plan.duplicates && index.unique && !index.is_id() && !merged;
-            units.push((1 + 2 * u32::from(exact), i, MAIN));
+            if plan.duplicates && index.unique && !index.is_id() && !merged {
+                units.push((ENGINE_COST, i, MAIN));
+            }
             if self.case_specs[i].is_some() {
-                units.push((2 + u32::from(merged), i, CASE));
+                units.push((ENGINE_COST + u32::from(merged), i, CASE));
             }
             if self.type_specs[i].is_some() {
-                units.push((2, i, TYPES));
+                units.push((ENGINE_COST, i, TYPES));
             }
         }
         units.sort_by(|a, b| b.0.cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
-        let mut lanes = vec![[0; 3]; self.info.indexes.len()];
+        let mut lanes = vec![[false; 3]; self.info.indexes.len()];
         for (cost, i, part) in units {
-            let lane = lightest(&load);
-            load[lane] += cost;
-            lanes[i][part] = lane;
+            if load[1] <= load[0] {
+                load[1] += cost;
+                load[0] += SHIPPING_COST;
+                lanes[i][part] = true;
+            } else {
+                load[0] += cost;
+            }
         }
-        // Identifier fields, in order of discovery: an engine fed every document each.
-        let candidates = (0..self.candidate_specs.len())
-            .map(|_| {
-                let lane = lightest(&load);
-                load[lane] += 3;
-                lane
-            })
-            .collect();
-        (lanes, numbers_lane, candidates)
+        lanes
     }
 
-    /// Whether a pass on two threads has work for both.
+    /// Whether a pass has work for a second thread: a duplicate engine of an index.
     fn worth_two_lanes(&self) -> bool {
-        let plan = self.options.plan;
-        let engines = self
-            .info
-            .indexes
-            .iter()
-            .enumerate()
-            .filter(|(i, index)| {
-                (plan.duplicates && index.unique && !index.is_id())
-                    || self.case_specs[*i].is_some()
-                    || self.type_specs[*i].is_some()
-            })
-            .count();
-        engines + usize::from(!self.candidate_specs.is_empty()) * 2 >= 2
+        self.lanes().iter().flatten().any(|&there| there)
     }
 
-    fn start_lane(&self, lane: Lane) -> CollectionPass<'_> {
-        let (index_lanes, numbers_lane, candidate_lanes) = if lane.count > 1 {
-            self.lanes()
-        } else {
-            (
-                vec![[0; 3]; self.info.indexes.len()],
-                0,
-                vec![0; self.candidate_specs.len()],
-            )
-        };
-        let owned_indexes = index_lanes
-            .iter()
-            .map(|l| l.map(|part| part == lane.index))
-            .collect();
+    /// Starts the pass; `second_lane` says which engines a second thread runs, from the keys
+    /// this pass ships.
+    fn start_with(&self, second_lane: Option<Vec<[bool; 3]>>) -> CollectionPass<'_> {
         let indexes = self
             .info
             .indexes
@@ -568,10 +538,9 @@ impl<'i> PassPlan<'i> {
             .collect();
         CollectionPass {
             plan: self,
-            lane,
-            owned_indexes,
-            owns_numbers: numbers_lane == lane.index,
-            candidate_lanes,
+            second_lane,
+            shipped: Vec::new(),
+            handoff: Vec::new(),
             candidate_slots: 0,
             share: None,
             candidate_budget: 0,
@@ -648,31 +617,27 @@ impl std::hash::Hasher for FieldHasher {
     }
 }
 
-/// Which share of a pass's work a [`CollectionPass`] does: lane `index` of `count`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Lane {
-    index: usize,
-    count: usize,
-}
-
-impl Lane {
-    const ALL: Lane = Lane { index: 0, count: 1 };
-}
+/// The reading thread's work per document before any duplicate engine (read, walk,
+/// statistics), in the units of [`PassPlan::lanes`].
+const READING_COST: u32 = 5;
+/// A duplicate engine's work per document.
+const ENGINE_COST: u32 = 3;
+/// The reading thread's work per document for an engine whose keys it ships.
+const SHIPPING_COST: u32 = 1;
 
 /// One pass over one collection: feed every document to [`CollectionPass::add`], then
 /// [`CollectionPass::finish`].
 #[derive(Debug)]
 pub struct CollectionPass<'p> {
     plan: &'p PassPlan<'p>,
-    lane: Lane,
-    /// Parallel to the plan's indexes: which of the statistics and exact engine, the
-    /// case-folded and the type-folded engine this lane follows (`MAIN`, `CASE`, `TYPES`).
-    owned_indexes: Vec<[bool; 3]>,
-    /// This lane records numbers and counter documents.
-    owns_numbers: bool,
-    /// By discovery slot, the lane following each identifier field.
-    candidate_lanes: Vec<usize>,
-    /// Identifier fields found so far, followed by this lane or another.
+    /// On a two-thread pass, which engines of each index run on the second thread (see
+    /// [`PassPlan::lanes`]).
+    second_lane: Option<Vec<[bool; 3]>>,
+    /// Records for the second thread's engines, written while a document is added.
+    shipped: Vec<u8>,
+    /// The second thread's engines, made here at the first document and handed over.
+    handoff: Vec<DuplicateFinder<'p>>,
+    /// Identifier fields found so far.
     candidate_slots: usize,
     /// The duplicate engines' options, set at the first document.
     share: Option<FinderOptions>,
@@ -698,15 +663,83 @@ pub struct CollectionPass<'p> {
 struct IndexTracker<'p> {
     index: &'p IndexInfo,
     stats: IndexStats,
-    exact: Option<DuplicateFinder<'p>>,
-    case: Option<DuplicateFinder<'p>>,
+    exact: Option<Engine<'p>>,
+    case: Option<Engine<'p>>,
     /// The case-folded engine gets every document and gives the exact groups too.
     exact_from_case: bool,
     /// Reused buffer for case-folded keys.
     case_key: Vec<u8>,
     /// Note the kinds of values that fold across types in `stats.fold_kinds`.
     note_fold_kinds: bool,
-    types: Option<DuplicateFinder<'p>>,
+    types: Option<Engine<'p>>,
+}
+
+/// A duplicate engine of the pass: on this thread, or on the second one, which gets the keys
+/// this one computes.
+#[derive(Debug)]
+enum Engine<'p> {
+    Here(Box<DuplicateFinder<'p>>),
+    There {
+        spec: &'p IndexSpec,
+        /// The engine's number on the second thread.
+        finder: u8,
+        shipper: Shipper,
+    },
+}
+
+impl<'p> Engine<'p> {
+    fn spec(&self) -> &'p IndexSpec {
+        match self {
+            Engine::Here(finder) => finder.spec(),
+            Engine::There { spec, .. } => spec,
+        }
+    }
+
+    /// [`DuplicateFinder::add_with_key`], here or shipped through `out`.
+    fn add_with_key(
+        &mut self,
+        out: &mut Vec<u8>,
+        doc: &RawDocument,
+        simple: Option<SimpleKey>,
+        key: &[u8],
+        parts: &[Part<'_>],
+    ) -> io::Result<()> {
+        match self {
+            Engine::Here(finder) => finder.add_with_key(doc, simple, key, parts),
+            Engine::There {
+                finder, shipper, ..
+            } => {
+                shipper.add_with_key(out, *finder, doc, simple, key, parts);
+                Ok(())
+            }
+        }
+    }
+
+    /// [`DuplicateFinder::add`], here or shipped through `out`.
+    fn add(&mut self, out: &mut Vec<u8>, doc: &RawDocument) -> io::Result<()> {
+        self.add_with_key(out, doc, None, &[], &[])
+    }
+
+    /// The engine's report; one of the second thread's is taken from `shipped`.
+    fn finish(self, shipped: &mut [Option<io::Result<CheckReport>>]) -> io::Result<CheckReport> {
+        match self {
+            Engine::Here(finder) => finder.finish(),
+            Engine::There { finder, .. } => shipped
+                .get_mut(usize::from(finder))
+                .and_then(Option::take)
+                .unwrap_or_else(|| Err(io::Error::other("an engine's report did not come back"))),
+        }
+    }
+}
+
+/// Buffers a document's indexes share.
+struct Buffers<'b> {
+    /// The type-folded key documents.
+    synthetic: &'b mut Synthetic,
+    /// Keys.
+    key: &'b mut Vec<u8>,
+    /// Records for the second thread.
+    shipped: &'b mut Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -724,8 +757,6 @@ struct Candidate<'p> {
     pool: Option<f64>,
     /// Reused buffer for keys.
     key: Vec<u8>,
-    /// Order of discovery among the collection's identifier fields.
-    slot: usize,
 }
 
 /// A field at one position of the last document: its name, and this lane's identifier
@@ -774,19 +805,21 @@ impl<'p> CollectionPass<'p> {
             None => dupkey_index::raw::get_field(doc, "_id"),
         };
         let plan = self.plan;
-        for ((tracker, owned), found_of) in self
-            .indexes
-            .iter_mut()
-            .zip(&self.owned_indexes)
-            .zip(&plan.found_of)
-        {
-            if owned.contains(&true) {
-                let top = |i: usize| found_of.get(i).copied().flatten().and_then(|f| found[f]);
-                tracker.add(doc, id, top, &mut self.synthetic, &mut self.key)?;
+        for (tracker, found_of) in self.indexes.iter_mut().zip(&plan.found_of) {
+            // Every rule reads the statistics of unique indexes (those dupkey.toml declares
+            // among them) only; the others' fields are followed as identifier fields.
+            if !tracker.index.unique {
+                continue;
             }
+            let top = |i: usize| found_of.get(i).copied().flatten().and_then(|f| found[f]);
+            let buffers = Buffers {
+                synthetic: &mut self.synthetic,
+                key: &mut self.key,
+                shipped: &mut self.shipped,
+            };
+            tracker.add(doc, id, top, buffers)?;
         }
         if plan.options.plan.numbers
-            && self.owns_numbers
             && self.plan.info.looks_like_counters()
             && self.counter_docs.len() < MAX_COUNTER_DOCS
             && let Ok(d) = Document::try_from(doc)
@@ -840,26 +873,35 @@ impl<'p> CollectionPass<'p> {
             expected_bytes: None,
             pool: Some(plan.pool.clone()),
         };
+        let lanes = self.second_lane.clone();
         for (i, t) in self.indexes.iter_mut().enumerate() {
-            let owned = self.owned_indexes[i];
+            let there = lanes.as_ref().map_or([false; 3], |l| l[i]);
+            let mut engine = |spec: &'p IndexSpec, keep_values: bool, there: bool| {
+                let mut finder = DuplicateFinder::new(spec, share.clone());
+                if keep_values {
+                    finder = finder.keep_values();
+                }
+                if !there {
+                    return Engine::Here(Box::new(finder));
+                }
+                self.handoff.push(finder);
+                Engine::There {
+                    spec,
+                    finder: (self.handoff.len() - 1) as u8,
+                    shipper: Shipper::default(),
+                }
+            };
             // Duplicate `_id`s need a sharded cluster's dump; not worth a key per document.
             t.exact_from_case = plan.exact_from_case[i];
-            if owned[MAIN]
-                && options.plan.duplicates
-                && t.index.unique
-                && !t.index.is_id()
-                && !t.exact_from_case
-            {
-                t.exact = Some(DuplicateFinder::new(&t.index.spec, share.clone()));
+            if options.plan.duplicates && t.index.unique && !t.index.is_id() && !t.exact_from_case {
+                t.exact = Some(engine(&t.index.spec, false, there[MAIN]));
             }
             t.case = plan.case_specs[i]
                 .as_ref()
-                .filter(|_| owned[CASE])
-                .map(|s| DuplicateFinder::new(s, share.clone()).keep_values());
+                .map(|s| engine(s, true, there[CASE]));
             t.types = plan.type_specs[i]
                 .as_ref()
-                .filter(|_| owned[TYPES])
-                .map(|s| DuplicateFinder::new(s, share.clone()));
+                .map(|s| engine(s, false, there[TYPES]));
         }
         self.share = Some(share);
     }
@@ -876,7 +918,7 @@ impl<'p> CollectionPass<'p> {
         found: &mut [Found<'a>; MAX_FOUND],
     ) -> io::Result<()> {
         let plan = self.plan.options.plan;
-        let numbers = plan.numbers && self.owns_numbers;
+        let numbers = plan.numbers;
         let names = self.plan.found_names.len();
         for f in found.iter_mut().take(names) {
             *f = Some(None);
@@ -1000,9 +1042,6 @@ impl<'p> CollectionPass<'p> {
             return;
         }
         self.candidate_slots += 1;
-        if self.candidate_lanes.get(slot) != Some(&self.lane.index) {
-            return;
-        }
         let spec_doc = doc! { "key": { name: 1 }, "name": format!("{name}_1"), "unique": true };
         let Ok(spec) = IndexSpec::from_document(&spec_doc) else {
             return;
@@ -1024,35 +1063,30 @@ impl<'p> CollectionPass<'p> {
             fed: 0,
             pool: None,
             key: Vec::new(),
-            slot,
         });
     }
 
     /// The statistics, once every document went through [`CollectionPass::add`].
     pub fn finish(self) -> io::Result<CollectionStats> {
-        let (mut stats, _) = self.finish_lane()?;
-        for index in &mut stats.indexes {
-            drop_repeated_groups(index);
-        }
-        Ok(stats)
+        self.finish_with(Vec::new())
     }
 
-    /// The lane's statistics (indexes it does not follow left empty), and the discovery
-    /// slots of its identifier fields.
-    fn finish_lane(self) -> io::Result<(CollectionStats, Vec<usize>)> {
+    /// The statistics, with the reports of the second thread's engines (by their number).
+    fn finish_with(self, shipped: Vec<io::Result<CheckReport>>) -> io::Result<CollectionStats> {
+        let mut shipped: Vec<Option<io::Result<CheckReport>>> =
+            shipped.into_iter().map(Some).collect();
         let mut stats = CollectionStats {
             documents: self.documents,
             counter_docs: self.counter_docs,
             ..CollectionStats::default()
         };
         for tracker in self.indexes {
-            let (index_stats, spilled) = tracker.finish()?;
+            let (mut index_stats, spilled) = tracker.finish(&mut shipped)?;
             stats.spilled |= spilled;
+            drop_repeated_groups(&mut index_stats);
             stats.indexes.push(index_stats);
         }
-        let mut slots = Vec::with_capacity(self.candidates.len());
         for c in self.candidates {
-            slots.push(c.slot);
             let (field, spilled) = c.finish()?;
             stats.spilled |= spilled;
             stats.fields.push(field);
@@ -1066,71 +1100,18 @@ impl<'p> CollectionPass<'p> {
                 series: t.series,
             })
             .collect();
-        Ok((stats, slots))
+        Ok(stats)
     }
 }
 
-impl PassPlan<'_> {
-    /// One lane's statistics, with the other lane's indexes, identifier fields and numbers.
-    fn merge_lanes(
-        &self,
-        (mut stats, slots): (CollectionStats, Vec<usize>),
-        (other, other_slots): (CollectionStats, Vec<usize>),
-        other_lane: usize,
-    ) -> CollectionStats {
-        let (index_lanes, numbers_lane, _) = self.lanes();
-        for (i, ((mine, mut theirs), lanes)) in stats
-            .indexes
-            .iter_mut()
-            .zip(other.indexes)
-            .zip(index_lanes)
-            .enumerate()
-        {
-            if lanes[CASE] == other_lane {
-                mine.case_groups = std::mem::take(&mut theirs.case_groups);
-                mine.case_variants = std::mem::take(&mut theirs.case_variants);
-                if self.exact_from_case[i] {
-                    mine.duplicates = theirs.duplicates.take();
-                }
-            }
-            if lanes[TYPES] == other_lane {
-                mine.type_groups = std::mem::take(&mut theirs.type_groups);
-            }
-            if lanes[MAIN] == other_lane {
-                theirs.case_groups = std::mem::take(&mut mine.case_groups);
-                theirs.case_variants = std::mem::take(&mut mine.case_variants);
-                theirs.type_groups = std::mem::take(&mut mine.type_groups);
-                if self.exact_from_case[i] {
-                    theirs.duplicates = mine.duplicates.take();
-                }
-                *mine = theirs;
-            }
-            drop_repeated_groups(mine);
-        }
-        let mut fields: Vec<(usize, FieldStats)> = slots
-            .into_iter()
-            .zip(stats.fields)
-            .chain(other_slots.into_iter().zip(other.fields))
-            .collect();
-        fields.sort_by_key(|(slot, _)| *slot);
-        stats.fields = fields.into_iter().map(|(_, f)| f).collect();
-        if numbers_lane == other_lane {
-            stats.numbers = other.numbers;
-            stats.counter_docs = other.counter_docs;
-        }
-        stats.spilled |= other.spilled;
-        stats
-    }
-}
-
-/// Batches of documents handed from the reading thread to the second lane.
+/// Batches of keys handed from the reading thread to the second one.
 const LANE_BATCH_BYTES: usize = 256 << 10;
 
 /// One pass over a collection on two threads: this one reads (through `read`, which calls
-/// the sink once per document) and does one lane's share of the statistics; a second thread
-/// does the other lane's from a copy of the documents. The result is the same as
-/// [`PassPlan::start`] fed every document, and the memory budget is shared the same way.
-/// Collections with too little work for two run on this thread alone.
+/// the sink once per document), walks each document, gathers every statistic and computes
+/// every key; a second thread runs the duplicate engines [`PassPlan::lanes`] gives it, from
+/// the keys this one ships. The result is the same as [`PassPlan::start`] fed every document,
+/// within the same memory budget. Collections without such an engine run on this thread alone.
 pub fn pass_in_parallel<E, R>(plan: &PassPlan<'_>, read: R) -> Result<CollectionStats, E>
 where
     E: From<io::Error>,
@@ -1141,40 +1122,43 @@ where
         read(&mut |doc| pass.add(doc).map_err(E::from))?;
         return pass.finish().map_err(E::from);
     }
+    // The engines are made at the first document and handed over before the first batch.
+    let handoff = std::sync::Mutex::new(Vec::new());
+    let take = || std::mem::take(&mut *handoff.lock().unwrap_or_else(|e| e.into_inner()));
     let consume = |mut batches: dupkey_index::pipeline::BatchStream| {
-        let mut pass = plan.start_lane(Lane { index: 1, count: 2 });
+        let mut finders: Option<Vec<DuplicateFinder<'_>>> = None;
         while let Some(batch) = batches.next() {
+            let finders = finders.get_or_insert_with(take);
             let mut off = 0;
-            while off + 4 <= batch.len() {
-                let len = i32::from_le_bytes([
-                    batch[off],
-                    batch[off + 1],
-                    batch[off + 2],
-                    batch[off + 3],
-                ]) as usize;
-                let doc = batch
-                    .get(off..off + len)
-                    .and_then(|b| RawDocument::from_bytes(b).ok())
-                    .ok_or_else(|| io::Error::other("a document batch was cut"))?;
-                pass.add(doc)?;
-                off += len;
+            while let Some(record) = Shipped::read(&batch, &mut off)? {
+                finders
+                    .get_mut(usize::from(record.finder))
+                    .ok_or_else(|| io::Error::other("a batch of keys names no engine"))?
+                    .add_shipped(record)?;
             }
             batches.recycle(batch);
         }
-        pass.finish_lane()
+        // Engines that never got a record (no batch came) are handed over all the same.
+        let finders = finders.unwrap_or_else(take);
+        Ok::<_, io::Error>(finders.into_iter().map(DuplicateFinder::finish).collect())
     };
     let produce = |sink: &mut dupkey_index::pipeline::BatchSink| {
-        let mut pass = plan.start_lane(Lane { index: 0, count: 2 });
+        let mut pass = plan.start_with(Some(plan.lanes()));
         read(&mut |doc: &RawDocument| {
             pass.add(doc).map_err(E::from)?;
-            sink.buffer().extend_from_slice(doc.as_bytes());
+            if !pass.handoff.is_empty() {
+                *handoff.lock().unwrap_or_else(|e| e.into_inner()) =
+                    std::mem::take(&mut pass.handoff);
+            }
+            sink.buffer().extend_from_slice(&pass.shipped);
+            pass.shipped.clear();
             sink.sent_if_full().map_err(E::from)
         })?;
-        pass.finish_lane().map_err(E::from)
+        Ok::<_, E>(pass)
     };
-    let (mine, other) =
+    let (pass, reports) =
         dupkey_index::pipeline::with_batch_thread(LANE_BATCH_BYTES, produce, consume)?;
-    Ok(plan.merge_lanes(mine, other, 1))
+    pass.finish_with(reports).map_err(E::from)
 }
 
 impl IndexTracker<'_> {
@@ -1184,9 +1168,13 @@ impl IndexTracker<'_> {
         doc: &'a RawDocument,
         id: Option<RawBsonRef<'_>>,
         top: impl Fn(usize) -> Found<'a>,
-        synthetic: &mut Synthetic,
-        key: &mut Vec<u8>,
+        buffers: Buffers<'_>,
     ) -> io::Result<()> {
+        let Buffers {
+            synthetic,
+            key,
+            shipped,
+        } = buffers;
         // The common case, no array on a key path and no partial filter: one key, computed
         // once for every statistic.
         let mut parts = [Part::Missing; 4];
@@ -1199,25 +1187,29 @@ impl IndexTracker<'_> {
         match simple {
             Some(SimpleKey::Sparse) => {
                 if let Some(exact) = &mut self.exact {
-                    exact.add_with_key(doc, Some(SimpleKey::Sparse), key, &[])?;
+                    exact.add_with_key(shipped, doc, Some(SimpleKey::Sparse), key, &[])?;
                 }
                 if self.exact_from_case
                     && let Some(case) = &mut self.case
                 {
-                    case.add_with_key(doc, Some(SimpleKey::Sparse), key, &[])?;
+                    case.add_with_key(shipped, doc, Some(SimpleKey::Sparse), key, &[])?;
                 }
                 Ok(())
             }
-            Some(SimpleKey::Key(n)) => self.add_simple(doc, id, synthetic, key, &parts[..n], n),
-            None => self.add_general(doc, id, synthetic),
+            Some(SimpleKey::Key(n)) => {
+                self.add_simple(doc, id, synthetic, shipped, key, &parts[..n], n)
+            }
+            None => self.add_general(doc, id, synthetic, shipped),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn add_simple(
         &mut self,
         doc: &RawDocument,
         id: Option<RawBsonRef<'_>>,
         synthetic: &mut Synthetic,
+        shipped: &mut Vec<u8>,
         key: &[u8],
         parts: &[Part<'_>],
         n: usize,
@@ -1228,7 +1220,7 @@ impl IndexTracker<'_> {
             s.with_values += 1;
         }
         if let Some(exact) = &mut self.exact {
-            exact.add_with_key(doc, Some(SimpleKey::Key(n)), key, parts)?;
+            exact.add_with_key(shipped, doc, Some(SimpleKey::Key(n)), key, parts)?;
         }
         s.indexed += 1;
         if parts.iter().all(null) {
@@ -1258,7 +1250,7 @@ impl IndexTracker<'_> {
             // The same fields, so the same parts: only their encoding differs.
             self.case_key.clear();
             case.spec().encode_parts_into(&mut self.case_key, parts);
-            case.add_with_key(doc, Some(SimpleKey::Key(n)), &self.case_key, parts)?;
+            case.add_with_key(shipped, doc, Some(SimpleKey::Key(n)), &self.case_key, parts)?;
         }
         if self.note_fold_kinds {
             for part in parts {
@@ -1270,7 +1262,7 @@ impl IndexTracker<'_> {
         if let Some(types) = &mut self.types
             && let Some(folded) = type_folded_key(id, parts, synthetic)
         {
-            types.add(folded)?;
+            types.add(shipped, folded)?;
         }
         Ok(())
     }
@@ -1281,6 +1273,7 @@ impl IndexTracker<'_> {
         doc: &RawDocument,
         id: Option<RawBsonRef<'_>>,
         synthetic: &mut Synthetic,
+        shipped: &mut Vec<u8>,
     ) -> io::Result<()> {
         let s = &mut self.stats;
         if self
@@ -1293,12 +1286,12 @@ impl IndexTracker<'_> {
             s.with_values += 1;
         }
         if let Some(exact) = &mut self.exact {
-            exact.add(doc)?;
+            exact.add(shipped, doc)?;
         }
         if self.exact_from_case
             && let Some(case) = &mut self.case
         {
-            case.add(doc)?;
+            case.add(shipped, doc)?;
         }
         let keys = match self.index.spec.keys(doc) {
             Ok(DocumentKeys::Keys(keys)) => keys,
@@ -1338,7 +1331,7 @@ impl IndexTracker<'_> {
             && !self.exact_from_case
             && let Some(case) = &mut self.case
         {
-            case.add(doc)?;
+            case.add(shipped, doc)?;
         }
         if self.note_fold_kinds {
             for key in &keys {
@@ -1352,22 +1345,25 @@ impl IndexTracker<'_> {
         if let (Some(types), [key]) = (&mut self.types, keys.as_slice())
             && let Some(folded) = type_folded_key(id, &key.parts, synthetic)
         {
-            types.add(folded)?;
+            types.add(shipped, folded)?;
         }
         Ok(())
     }
 
-    fn finish(self) -> io::Result<(IndexStats, bool)> {
+    fn finish(
+        self,
+        shipped: &mut [Option<io::Result<CheckReport>>],
+    ) -> io::Result<(IndexStats, bool)> {
         let mut stats = self.stats;
         let mut spilled = false;
         if let Some(exact) = self.exact {
-            let report = exact.finish()?;
+            let report = exact.finish(shipped)?;
             spilled |= report.spilled;
             stats.duplicates = Some(report);
         }
         for (finder, out) in [(self.case, 0), (self.types, 1)] {
             let Some(finder) = finder else { continue };
-            let report = finder.finish()?;
+            let report = finder.finish(shipped)?;
             spilled |= report.spilled;
             if out == 0 {
                 let mut report = report;
