@@ -266,7 +266,6 @@ impl<'s> DuplicateFinder<'s> {
             }
             ShippedRecord::Keyed {
                 document_bytes,
-                key,
                 id,
                 display,
             } => {
@@ -285,7 +284,12 @@ impl<'s> DuplicateFinder<'s> {
                 } else {
                     self.id_buf.extend_from_slice(id);
                 }
-                self.insert_with(key, |out| out.extend_from_slice(display))
+                let mut key = std::mem::take(&mut self.key_buf);
+                key.clear();
+                let result = encode_from_display(self.spec, display, &mut key)
+                    .and_then(|()| self.insert_with(&key, |out| out.extend_from_slice(display)));
+                self.key_buf = key;
+                result
             }
         }
     }
@@ -591,24 +595,29 @@ fn document_id(doc: &RawDocument, position: u64) -> Bson {
 /// A compact `_id`: ObjectIds, integers and strings as their bytes behind a tag; anything else
 /// as a one-field BSON document.
 fn encode_id(doc: &RawDocument, position: u64, out: &mut Vec<u8>) {
-    match Ok::<_, ()>(crate::raw::get_field(doc, "_id")) {
-        Ok(Some(RawBsonRef::ObjectId(o))) => {
+    encode_id_value(crate::raw::get_field(doc, "_id"), position, out);
+}
+
+/// [`encode_id`] of a document whose `_id` is `id`.
+fn encode_id_value(id: Option<RawBsonRef<'_>>, position: u64, out: &mut Vec<u8>) {
+    match id {
+        Some(RawBsonRef::ObjectId(o)) => {
             out.push(0x07);
             out.extend_from_slice(&o.bytes());
         }
-        Ok(Some(RawBsonRef::Int32(i))) => {
+        Some(RawBsonRef::Int32(i)) => {
             out.push(0x10);
             out.extend_from_slice(&i.to_le_bytes());
         }
-        Ok(Some(RawBsonRef::Int64(i))) => {
+        Some(RawBsonRef::Int64(i)) => {
             out.push(0x12);
             out.extend_from_slice(&i.to_le_bytes());
         }
-        Ok(Some(RawBsonRef::String(s))) => {
+        Some(RawBsonRef::String(s)) => {
             out.push(0x02);
             out.extend_from_slice(s.as_bytes());
         }
-        Ok(Some(v)) => {
+        Some(v) => {
             let mut holder = RawDocumentBuf::new();
             holder.append(bson::raw::cstr!("v"), v);
             out.push(0x03);
@@ -994,8 +1003,9 @@ where
 /// documents directly reports.
 ///
 /// A record: the finder's number (one byte), a kind, then for a keyed record the document's
-/// size, its key, its encoded `_id` and its key values; for a general record the whole document
-/// (the finder computes its keys); nothing more for a sparse skip.
+/// size, its encoded `_id` and its key values (the finder encodes the key: the thread that
+/// ships is the busier one); for a general record the whole document (the finder computes its
+/// keys); nothing more for a sparse skip.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Shipper {
     /// Records written: the finder's document count, for the position of a document without
@@ -1004,14 +1014,16 @@ pub struct Shipper {
 }
 
 impl Shipper {
-    /// Ships what [`DuplicateFinder::add_with_key`] would do with these arguments.
+    /// Ships what [`DuplicateFinder::add_with_key`] would do with the key of these `parts`
+    /// (from [`IndexSpec::simple_parts_with`] of the finder's spec, or of a spec with the same
+    /// fields); `id` is the document's `_id`.
     pub fn add_with_key(
         &mut self,
         out: &mut Vec<u8>,
         finder: u8,
         doc: &RawDocument,
+        id: Option<RawBsonRef<'_>>,
         simple: Option<SimpleKey>,
-        key: &[u8],
         parts: &[Part<'_>],
     ) {
         self.fed += 1;
@@ -1025,10 +1037,9 @@ impl Shipper {
             Some(SimpleKey::Key(n)) => {
                 out.push(RECORD_SHIPPED);
                 out.extend_from_slice(&(doc.as_bytes().len() as u32).to_le_bytes());
-                push_part(out, key);
                 let at = out.len();
                 out.extend_from_slice(&[0; 4]);
-                encode_id(doc, self.fed, out);
+                encode_id_value(id, self.fed, out);
                 let len = (out.len() - at - 4) as u32;
                 out[at..at + 4].copy_from_slice(&len.to_le_bytes());
                 let at = out.len();
@@ -1042,7 +1053,7 @@ impl Shipper {
 
     /// Ships what [`DuplicateFinder::add`] would do.
     pub fn add(&mut self, out: &mut Vec<u8>, finder: u8, doc: &RawDocument) {
-        self.add_with_key(out, finder, doc, None, &[], &[]);
+        self.add_with_key(out, finder, doc, None, None, &[]);
     }
 }
 
@@ -1060,7 +1071,6 @@ enum ShippedRecord<'b> {
     Sparse,
     Keyed {
         document_bytes: usize,
-        key: &'b [u8],
         id: &'b [u8],
         display: &'b [u8],
     },
@@ -1081,7 +1091,6 @@ impl<'b> Shipped<'b> {
             let record = match kind {
                 RECORD_SHIPPED => ShippedRecord::Keyed {
                     document_bytes: reader.u32()?,
-                    key: reader.take()?,
                     id: reader.take()?,
                     display: reader.take()?,
                 },
@@ -1249,7 +1258,8 @@ mod parallel_tests {
                 let mut parts = [Part::Missing; 4];
                 let simple = spec.simple_key(d, &mut key, &mut parts);
                 direct.add_with_key(d, simple, &key, &parts).unwrap();
-                shipper.add_with_key(&mut batch, 0, d, simple, &key, &parts);
+                let id = crate::raw::get_field(d, "_id");
+                shipper.add_with_key(&mut batch, 0, d, id, simple, &parts);
             }
             let mut off = 0;
             while let Some(record) = Shipped::read(&batch, &mut off).unwrap() {

@@ -378,6 +378,8 @@ pub struct PassPlan<'i> {
     type_specs: Vec<Option<IndexSpec>>,
     /// The pass notes the kinds of values of unique plain indexes ([`PassKind::Deferred`]).
     note_fold_kinds: bool,
+    /// The collection is a counters collection: its documents are kept.
+    counters: bool,
     /// Top-level fields whose values the walk over each document hands to the indexes:
     /// `_id` first, then the unique indexes' top-level key fields (at most [`MAX_FOUND`]).
     found_names: Vec<Vec<u8>>,
@@ -452,7 +454,8 @@ impl<'i> PassPlan<'i> {
                     .collect()
             })
             .collect();
-        let slots = if plan.identifiers && !info.looks_like_counters() {
+        let counters = info.looks_like_counters();
+        let slots = if plan.identifiers && !counters {
             MAX_CANDIDATES
         } else {
             0
@@ -464,6 +467,7 @@ impl<'i> PassPlan<'i> {
             exact_from_case,
             type_specs,
             note_fold_kinds,
+            counters,
             found_names,
             found_of,
             candidate_specs: (0..slots).map(|_| OnceLock::new()).collect(),
@@ -695,11 +699,14 @@ impl<'p> Engine<'p> {
         }
     }
 
-    /// [`DuplicateFinder::add_with_key`], here or shipped through `out`.
+    /// [`DuplicateFinder::add_with_key`], here or shipped through `out` (where the key is
+    /// encoded from `parts` by the second thread: `key` may be left empty, see
+    /// [`Engine::is_here`]). `id` is the document's `_id`.
     fn add_with_key(
         &mut self,
         out: &mut Vec<u8>,
         doc: &RawDocument,
+        id: Option<RawBsonRef<'_>>,
         simple: Option<SimpleKey>,
         key: &[u8],
         parts: &[Part<'_>],
@@ -709,7 +716,7 @@ impl<'p> Engine<'p> {
             Engine::There {
                 finder, shipper, ..
             } => {
-                shipper.add_with_key(out, *finder, doc, simple, key, parts);
+                shipper.add_with_key(out, *finder, doc, id, simple, parts);
                 Ok(())
             }
         }
@@ -717,7 +724,12 @@ impl<'p> Engine<'p> {
 
     /// [`DuplicateFinder::add`], here or shipped through `out`.
     fn add(&mut self, out: &mut Vec<u8>, doc: &RawDocument) -> io::Result<()> {
-        self.add_with_key(out, doc, None, &[], &[])
+        self.add_with_key(out, doc, None, None, &[], &[])
+    }
+
+    /// Whether the engine runs on this thread and needs the key encoded here.
+    fn is_here(&self) -> bool {
+        matches!(self, Engine::Here(_))
     }
 
     /// The engine's report; one of the second thread's is taken from `shipped`.
@@ -820,7 +832,7 @@ impl<'p> CollectionPass<'p> {
             tracker.add(doc, id, top, buffers)?;
         }
         if plan.options.plan.numbers
-            && self.plan.info.looks_like_counters()
+            && self.plan.counters
             && self.counter_docs.len() < MAX_COUNTER_DOCS
             && let Ok(d) = Document::try_from(doc)
         {
@@ -1179,20 +1191,23 @@ impl IndexTracker<'_> {
         // once for every statistic.
         let mut parts = [Part::Missing; 4];
         let simple = self.index.spec.simple_parts_with(doc, top, &mut parts);
-        // Only the exact engine takes the key as the index encodes it.
-        if let (Some(SimpleKey::Key(n)), Some(_)) = (simple, &self.exact) {
+        // Only the exact engine takes the key as the index encodes it, and only one on this
+        // thread needs it encoded here.
+        if let (Some(SimpleKey::Key(n)), Some(true)) =
+            (simple, self.exact.as_ref().map(Engine::is_here))
+        {
             key.clear();
             self.index.spec.encode_parts_into(key, &parts[..n]);
         }
         match simple {
             Some(SimpleKey::Sparse) => {
                 if let Some(exact) = &mut self.exact {
-                    exact.add_with_key(shipped, doc, Some(SimpleKey::Sparse), key, &[])?;
+                    exact.add_with_key(shipped, doc, id, Some(SimpleKey::Sparse), key, &[])?;
                 }
                 if self.exact_from_case
                     && let Some(case) = &mut self.case
                 {
-                    case.add_with_key(shipped, doc, Some(SimpleKey::Sparse), key, &[])?;
+                    case.add_with_key(shipped, doc, id, Some(SimpleKey::Sparse), key, &[])?;
                 }
                 Ok(())
             }
@@ -1220,7 +1235,7 @@ impl IndexTracker<'_> {
             s.with_values += 1;
         }
         if let Some(exact) = &mut self.exact {
-            exact.add_with_key(shipped, doc, Some(SimpleKey::Key(n)), key, parts)?;
+            exact.add_with_key(shipped, doc, id, Some(SimpleKey::Key(n)), key, parts)?;
         }
         s.indexed += 1;
         if parts.iter().all(null) {
@@ -1249,8 +1264,17 @@ impl IndexTracker<'_> {
         {
             // The same fields, so the same parts: only their encoding differs.
             self.case_key.clear();
-            case.spec().encode_parts_into(&mut self.case_key, parts);
-            case.add_with_key(shipped, doc, Some(SimpleKey::Key(n)), &self.case_key, parts)?;
+            if case.is_here() {
+                case.spec().encode_parts_into(&mut self.case_key, parts);
+            }
+            case.add_with_key(
+                shipped,
+                doc,
+                id,
+                Some(SimpleKey::Key(n)),
+                &self.case_key,
+                parts,
+            )?;
         }
         if self.note_fold_kinds {
             for part in parts {
@@ -1754,7 +1778,11 @@ fn has_value(doc: &RawDocument, components: &[String]) -> bool {
 }
 
 fn count_type(census: &mut TypeCensus, alias: &'static str) {
-    match census.iter_mut().find(|(t, _)| *t == alias) {
+    // The aliases are the same static strings: the addresses mostly tell.
+    match census
+        .iter_mut()
+        .find(|(t, _)| std::ptr::eq(*t, alias) || *t == alias)
+    {
         Some((_, n)) => *n += 1,
         None => census.push((alias, 1)),
     }
