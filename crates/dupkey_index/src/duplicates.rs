@@ -894,6 +894,42 @@ mod tests {
     }
 
     #[test]
+    fn finders_sharing_a_pool_hold_the_budget_together() {
+        let spec = IndexSpec::from_document(&doc! {"key": {"n": 1}, "unique": true}).unwrap();
+        let docs: Vec<RawDocumentBuf> = (0..20_000)
+            .map(|i| rawdoc! {"_id": i, "n": (i % 7_000) as i64})
+            .collect();
+        let alone = run(&spec, &docs, 1 << 30);
+        // What one table of these keys takes, measured; a budget of one and a half of it
+        // holds one table, not two.
+        let mut probe = DuplicateFinder::new(&spec, FinderOptions::default());
+        for d in &docs {
+            probe.add(d).unwrap();
+        }
+        let one = probe.table.bytes();
+        let pool = Arc::new(AtomicUsize::new(0));
+        let options = FinderOptions {
+            memory_limit: one * 3 / 2,
+            pool: Some(pool.clone()),
+            ..FinderOptions::default()
+        };
+        let mut first = DuplicateFinder::new(&spec, options.clone());
+        let mut second = DuplicateFinder::new(&spec, options);
+        for d in &docs {
+            first.add(d).unwrap();
+            second.add(d).unwrap();
+        }
+        assert!(pool.load(Ordering::Relaxed) <= one * 3 / 2);
+        let (first, second) = (first.finish().unwrap(), second.finish().unwrap());
+        assert!(first.spilled || second.spilled, "two tables do not fit");
+        assert!(!(first.spilled && second.spilled), "one does");
+        assert_eq!(first.conflicts, alone.conflicts);
+        assert_eq!(second.conflicts, alone.conflicts);
+        // Finished (dropped) finders give their bytes back.
+        assert_eq!(pool.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
     fn parallel_arrays_make_it_unbuildable() {
         let spec =
             IndexSpec::from_document(&doc! {"key": {"a": 1, "b": 1}, "unique": true}).unwrap();
