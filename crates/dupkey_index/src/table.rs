@@ -198,14 +198,23 @@ impl KeyTable {
         self.slots = vec![(0, 0); size];
         advise_huge_pages(&self.slots);
         let mask = size - 1;
-        for (n, e) in self.entries.iter().enumerate() {
-            // Entries keep no hash (8 bytes a key saved): growing hashes the keys again.
-            let hash = hash(self.arena.slice(e.key));
-            let mut i = (hash as usize) & mask;
-            while self.slots[i].0 != 0 {
-                i = (i + 1) & mask;
+        // Entries keep no hash (8 bytes a key saved): growing hashes the keys again. Their
+        // new slots are random: a run of them is prefetched before the first is written, as
+        // inserts do, or each would wait for memory in turn.
+        const RUN: usize = 16;
+        let mut hashes = [0u64; RUN];
+        for (run, entries) in self.entries.chunks(RUN).enumerate() {
+            for (h, e) in hashes.iter_mut().zip(entries) {
+                *h = hash(self.arena.slice(e.key));
+                self.prefetch(*h);
             }
-            self.slots[i] = (n as u32 + 1, (hash >> 32) as u32);
+            for (k, &h) in hashes.iter().take(entries.len()).enumerate() {
+                let mut i = (h as usize) & mask;
+                while self.slots[i].0 != 0 {
+                    i = (i + 1) & mask;
+                }
+                self.slots[i] = ((run * RUN + k) as u32 + 1, (h >> 32) as u32);
+            }
         }
     }
 
