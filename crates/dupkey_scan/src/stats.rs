@@ -744,6 +744,22 @@ impl<'p> Engine<'p> {
     }
 }
 
+/// How far a pass is through its input.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    /// Bytes of the documents so far.
+    read: u64,
+    /// Bytes of all the documents, when the source tells.
+    total: Option<u64>,
+}
+
+impl Progress {
+    /// How many times more documents the whole input holds than were read so far.
+    fn scale(self) -> Option<f64> {
+        self.total.map(|t| t as f64 / self.read.max(1) as f64)
+    }
+}
+
 /// Buffers a document's indexes share.
 struct Buffers<'b> {
     /// The type-folded key documents.
@@ -938,12 +954,10 @@ impl<'p> CollectionPass<'p> {
         // Fields given their value: a name written twice counts once, as the first.
         let mut fed = 0u64;
         let mut seen = 0u32;
-        // How many values a field will have had by the end, over how many it has now.
-        let scale = self
-            .plan
-            .options
-            .expected_bytes
-            .map(|total| total as f64 / self.bytes.max(1) as f64);
+        let progress = Progress {
+            read: self.bytes,
+            total: self.plan.options.expected_bytes,
+        };
         let mut elements = dupkey_index::raw::elements(doc);
         for (position, (name, t, bytes)) in (&mut elements).enumerate() {
             // Documents of one collection mostly list the same fields in the same order: what
@@ -968,7 +982,7 @@ impl<'p> CollectionPass<'p> {
                     let field = &self.candidates[c].stats.field;
                     dupkey_index::raw::get_field(doc, field)
                 });
-                self.candidates[c].add(doc, value, scale)?;
+                self.candidates[c].add(doc, value, progress)?;
             }
             if numbers
                 && crate::values::may_split_number(t, bytes)
@@ -1584,13 +1598,12 @@ fn type_folded_key<'o>(
 }
 
 impl Candidate<'_> {
-    /// Adds the document, whose value of the field is `value`; `scale` is how many times more
-    /// documents the whole input holds than were read so far, when known.
+    /// Adds the document, whose value of the field is `value`.
     fn add(
         &mut self,
         doc: &RawDocument,
         value: Option<RawBsonRef<'_>>,
-        scale: Option<f64>,
+        progress: Progress,
     ) -> io::Result<()> {
         let Some(value) = value else {
             return Ok(());
@@ -1617,15 +1630,24 @@ impl Candidate<'_> {
         count_type(&mut s.types, raw_type_alias(value));
         let parts = [Part::Value(value)];
         self.key.clear();
-        self.spec.encode_parts_into(&mut self.key, &parts);
-        self.sketch.add(&self.key);
+        // Strings and ObjectIds, the usual identifiers, are counted by their bytes: their key
+        // is encoded only while the values are grouped. Other values by their key, which
+        // makes equal numbers of two types one value.
+        match value {
+            RawBsonRef::String(v) => self.sketch.add_tagged(0x02, v.as_bytes()),
+            RawBsonRef::ObjectId(v) => self.sketch.add_tagged(0x07, &v.bytes()),
+            _ => {
+                self.spec.encode_parts_into(&mut self.key, &parts);
+                self.sketch.add(&self.key);
+            }
+        }
         self.fed += 1;
         if self.finder.is_none() {
             return Ok(());
         }
         if self.may_stop
             && self.fed.is_multiple_of(STOP_CHECK_EVERY)
-            && self.not_worth_grouping(scale)
+            && self.not_worth_grouping(progress.scale())
         {
             self.finder = None;
             return Ok(());
@@ -1633,6 +1655,9 @@ impl Candidate<'_> {
         let Some(finder) = &mut self.finder else {
             return Ok(());
         };
+        if self.key.is_empty() {
+            self.spec.encode_parts_into(&mut self.key, &parts);
+        }
         finder.add_with_key(doc, Some(SimpleKey::Key(1)), &self.key, &parts)
     }
 

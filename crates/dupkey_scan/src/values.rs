@@ -320,9 +320,20 @@ impl DistinctSketch {
     pub const K: usize = 1024;
 
     pub fn add(&mut self, bytes: &[u8]) {
+        self.add_hash(dupkey_index::hash_bytes(bytes));
+    }
+
+    /// Adds a value given as its bytes behind a tag (its BSON type): values of two types are
+    /// two values, however alike their bytes.
+    pub fn add_tagged(&mut self, tag: u8, bytes: &[u8]) {
+        self.add_hash(
+            dupkey_index::hash_bytes(bytes) ^ u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+    }
+
+    fn add_hash(&mut self, mut hash: u64) {
         // The estimate needs hashes spread evenly over all 64 bits: the table hash, then a
         // full avalanche (SplitMix64's finaliser).
-        let mut hash = dupkey_index::hash_bytes(bytes);
         hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         let hash = hash ^ (hash >> 31);
