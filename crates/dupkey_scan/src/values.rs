@@ -41,19 +41,34 @@ pub fn split_bson_number(v: &Bson) -> Option<(Option<&str>, i64)> {
 }
 
 fn split_string_number(s: &str) -> Option<(Option<&str>, i64)> {
-    if s.len() > 64 || s.contains('@') {
+    let bytes = s.as_bytes();
+    if bytes.len() > 64 {
         return None;
     }
-    let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let digits = bytes
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     if digits == 0 || digits > 18 {
         return None;
     }
     let (prefix, n) = s.split_at(s.len() - digits);
-    // Generated numbers have no spaces in their prefix; "Issue 13" is prose.
-    if prefix.contains(char::is_whitespace) {
+    // Generated numbers have no spaces in their prefix ("Issue 13" is prose) and are not
+    // email addresses. Checked on the bytes when the prefix is ASCII, as it mostly is.
+    let prose = if prefix.is_ascii() {
+        prefix
+            .bytes()
+            .any(|c| matches!(c, b'@' | b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r'))
+    } else {
+        prefix.contains(|c: char| c == '@' || c.is_whitespace())
+    };
+    if prose {
         return None;
     }
-    Some((Some(prefix), n.parse().ok()?))
+    // At most 18 digits: no overflow.
+    let n = n.bytes().fold(0i64, |n, c| n * 10 + i64::from(c - b'0'));
+    Some((Some(prefix), n))
 }
 
 /// Field names that say "identifier": the last word of `ticket_number`, `sessionId`,
@@ -377,6 +392,21 @@ mod tests {
         assert_eq!(split_number(RawBsonRef::String("a1@x.com")), None);
         assert_eq!(split_number(RawBsonRef::String("abc")), None);
         assert_eq!(split_number(RawBsonRef::String("Issue 13")), None);
+        assert_eq!(split_number(RawBsonRef::String("Room\u{a0}12")), None);
+        assert_eq!(split_number(RawBsonRef::String("x\u{b}5")), None);
+        assert_eq!(split_number(RawBsonRef::String("user@host12")), None);
+        assert_eq!(
+            split_number(RawBsonRef::String("ÄB-0012")),
+            Some((Some("ÄB-"), 12))
+        );
+        assert_eq!(
+            split_number(RawBsonRef::String("A123456789012345678")),
+            Some((Some("A"), 123_456_789_012_345_678))
+        );
+        assert_eq!(
+            split_number(RawBsonRef::String("A1234567890123456789")),
+            None
+        );
     }
 
     #[test]
