@@ -968,25 +968,31 @@ impl<'p> CollectionPass<'p> {
                 }
                 _ => self.resolve(position, name),
             };
+            let may_be_number = numbers && crate::values::may_split_number(t, bytes);
+            // The value, read once (a string is checked as UTF-8) for whoever wants it.
+            let value = if index_field.is_some() || candidate.is_some() || may_be_number {
+                dupkey_index::raw::scalar(t, bytes)
+            } else {
+                None
+            };
             if let Some(f) = index_field
                 && seen & (1 << f) == 0
             {
                 seen |= 1 << f;
-                found[f] = dupkey_index::raw::scalar(t, bytes).map(Some);
+                found[f] = value.map(Some);
             }
             if let Some(c) = candidate
                 && fed & (1 << c) == 0
             {
                 fed |= 1 << c;
-                let value = dupkey_index::raw::scalar(t, bytes).or_else(|| {
+                let value = value.or_else(|| {
                     let field = &self.candidates[c].stats.field;
                     dupkey_index::raw::get_field(doc, field)
                 });
                 self.candidates[c].add(doc, value, progress)?;
             }
-            if numbers
-                && crate::values::may_split_number(t, bytes)
-                && let Some(value) = dupkey_index::raw::scalar(t, bytes)
+            if may_be_number
+                && let Some(value) = value
                 && let Some((prefix, n)) = split_number(value)
             {
                 let tracker = match number {
