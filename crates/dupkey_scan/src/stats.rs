@@ -380,6 +380,9 @@ pub struct PassPlan<'i> {
     note_fold_kinds: bool,
     /// The collection is a counters collection: its documents are kept.
     counters: bool,
+    /// The unique indexes (those dupkey.toml declares among them), by position: every rule
+    /// reads their statistics only; the others' fields are followed as identifier fields.
+    unique: Vec<usize>,
     /// Top-level fields whose values the walk over each document hands to the indexes:
     /// `_id` first, then the unique indexes' top-level key fields (at most [`MAX_FOUND`]).
     found_names: Vec<Vec<u8>>,
@@ -468,6 +471,9 @@ impl<'i> PassPlan<'i> {
             type_specs,
             note_fold_kinds,
             counters,
+            unique: (0..info.indexes.len())
+                .filter(|&i| info.indexes[i].unique)
+                .collect(),
             found_names,
             found_of,
             candidate_specs: (0..slots).map(|_| OnceLock::new()).collect(),
@@ -833,12 +839,8 @@ impl<'p> CollectionPass<'p> {
             None => dupkey_index::raw::get_field(doc, "_id"),
         };
         let plan = self.plan;
-        for (tracker, found_of) in self.indexes.iter_mut().zip(&plan.found_of) {
-            // Every rule reads the statistics of unique indexes (those dupkey.toml declares
-            // among them) only; the others' fields are followed as identifier fields.
-            if !tracker.index.unique {
-                continue;
-            }
+        for &i in &plan.unique {
+            let (tracker, found_of) = (&mut self.indexes[i], &plan.found_of[i]);
             let top = |i: usize| found_of.get(i).copied().flatten().and_then(|f| found[f]);
             let buffers = Buffers {
                 synthetic: &mut self.synthetic,
