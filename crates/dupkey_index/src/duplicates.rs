@@ -294,6 +294,72 @@ impl<'s> DuplicateFinder<'s> {
         }
     }
 
+    /// Adds a run of keyed records ([`Shipped::is_keyed`]) a [`Shipper`] shipped for this
+    /// finder, in order: what [`DuplicateFinder::add_shipped`] does with each, but every key of
+    /// the run is encoded and its slot prefetched before the first insert, and nothing is
+    /// copied meanwhile, as the records stay in their batch.
+    pub fn add_shipped_run(&mut self, run: &[Shipped<'_>]) -> io::Result<()> {
+        if self.spill.is_some() || run.len() < 2 {
+            return run.iter().try_for_each(|r| self.add_shipped(*r));
+        }
+        self.flush_pending()?;
+        let mut keys = std::mem::take(&mut self.key_buf);
+        let mut result = Ok(());
+        for chunk in run.chunks(RUN) {
+            keys.clear();
+            result = self.add_shipped_run_with(chunk, &mut keys);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.key_buf = keys;
+        result
+    }
+
+    fn add_shipped_run_with(&mut self, run: &[Shipped<'_>], keys: &mut Vec<u8>) -> io::Result<()> {
+        let mut spans = [(0, 0, 0); RUN];
+        for (r, span) in run.iter().zip(&mut spans) {
+            let ShippedRecord::Keyed { display, .. } = r.record else {
+                return Err(invalid_batch("a run of keys holds another record"));
+            };
+            let start = keys.len();
+            encode_from_display(self.spec, display, keys)?;
+            let hash = crate::table::hash(&keys[start..]);
+            self.table.prefetch(hash);
+            *span = (start, keys.len(), hash);
+        }
+        for (r, &(start, end, hash)) in run.iter().zip(&spans) {
+            let ShippedRecord::Keyed {
+                document_bytes,
+                id,
+                display,
+                ..
+            } = r.record
+            else {
+                continue;
+            };
+            if self.report.documents == 0 {
+                self.presize(document_bytes);
+            }
+            self.report.documents += 1;
+            self.report.indexed += 1;
+            self.id_buf.clear();
+            if self.keep_values {
+                self.id_buf.push(ID_WITH_VALUES);
+                self.id_buf
+                    .extend_from_slice(&(id.len() as u32).to_le_bytes());
+                self.id_buf.extend_from_slice(id);
+                self.id_buf.extend_from_slice(display);
+            } else {
+                self.id_buf.extend_from_slice(id);
+            }
+            self.insert_now(hash, &keys[start..end], |out| {
+                out.extend_from_slice(display)
+            })?;
+        }
+        Ok(())
+    }
+
     /// Records each document's key values beside its `_id`: a group's ids then come back as
     /// `{id, values}` documents (`values` as `{"0": v0, …}`), showing how each member holds
     /// the shared key (for keys equal under a collation, the variants).
@@ -1113,6 +1179,12 @@ enum ShippedRecord<'b> {
 }
 
 impl<'b> Shipped<'b> {
+    /// Whether the record carries a key's values (it can join a run, see
+    /// [`DuplicateFinder::add_shipped_run`]).
+    pub fn is_keyed(&self) -> bool {
+        matches!(self.record, ShippedRecord::Keyed { .. })
+    }
+
     /// The record at `*off` in `batch`, moving `off` past it; `None` at the end of the batch,
     /// and an error for a batch cut short.
     pub fn read(batch: &'b [u8], off: &mut usize) -> io::Result<Option<Shipped<'b>>> {
@@ -1270,7 +1342,8 @@ mod parallel_tests {
         )
         .unwrap();
         let docs: Vec<RawDocumentBuf> = (0..3_000i64)
-            .map(|i| match i % 5 {
+            // Short runs of keyed records first, then only keyed ones.
+            .map(|i| match if i < 1_500 { i % 5 } else { 2 + i % 3 } {
                 0 => rawdoc! {"x": i},
                 1 => rawdoc! {"n": [i % 7, 1], "m": "a"},
                 2 => rawdoc! {"_id": i, "n": i % 11},
@@ -1286,7 +1359,7 @@ mod parallel_tests {
                     finder
                 }
             };
-            let (mut direct, mut remote) = (make(), make());
+            let (mut direct, mut remote, mut runs) = (make(), make(), make());
             let mut shipper = Shipper::default();
             let mut batch = Vec::new();
             for d in &docs {
@@ -1298,16 +1371,31 @@ mod parallel_tests {
                 shipper.add_with_key(&mut batch, 0, d, id, simple, &parts);
             }
             let mut off = 0;
+            // Keyed records also go in by runs of up to 40 (more than one prefetched run).
+            let mut run = Vec::new();
             while let Some(record) = Shipped::read(&batch, &mut off).unwrap() {
                 assert_eq!(record.finder, 0);
                 remote.add_shipped(record).unwrap();
+                if record.is_keyed() && run.len() < 40 {
+                    run.push(record);
+                    continue;
+                }
+                runs.add_shipped_run(&run).unwrap();
+                run.clear();
+                if record.is_keyed() {
+                    run.push(record);
+                } else {
+                    runs.add_shipped(record).unwrap();
+                }
             }
+            runs.add_shipped_run(&run).unwrap();
             let (direct, remote) = (direct.finish().unwrap(), remote.finish().unwrap());
             assert!(
                 direct.conflicts.len() > 10 && direct.skipped_sparse > 0,
                 "{direct:?}"
             );
             assert_eq!(direct, remote);
+            assert_eq!(direct, runs.finish().unwrap());
             // A batch cut inside a record is an error, not a silent end.
             let mut off = 0;
             let cut = &batch[..batch.len() - 3];
