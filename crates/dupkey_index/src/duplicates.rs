@@ -269,21 +269,7 @@ impl<'s> DuplicateFinder<'s> {
                 id,
                 display,
             } => {
-                if self.report.documents == 0 {
-                    self.presize(document_bytes);
-                }
-                self.report.documents += 1;
-                self.report.indexed += 1;
-                self.id_buf.clear();
-                if self.keep_values {
-                    self.id_buf.push(ID_WITH_VALUES);
-                    self.id_buf
-                        .extend_from_slice(&(id.len() as u32).to_le_bytes());
-                    self.id_buf.extend_from_slice(id);
-                    self.id_buf.extend_from_slice(display);
-                } else {
-                    self.id_buf.extend_from_slice(id);
-                }
+                self.count_shipped(document_bytes, id, display);
                 let mut key = std::mem::take(&mut self.key_buf);
                 key.clear();
                 let result = encode_from_display(self.spec, display, &mut key)
@@ -291,6 +277,27 @@ impl<'s> DuplicateFinder<'s> {
                 self.key_buf = key;
                 result
             }
+        }
+    }
+
+    /// Counts a shipped keyed document (sizing the table at the first) and sets `id_buf` to
+    /// the id its key goes in with: `id` (as [`encode_id`] wrote it), with the key's values
+    /// when the finder keeps them.
+    fn count_shipped(&mut self, document_bytes: usize, id: &[u8], display: &[u8]) {
+        if self.report.documents == 0 {
+            self.presize(document_bytes);
+        }
+        self.report.documents += 1;
+        self.report.indexed += 1;
+        self.id_buf.clear();
+        if self.keep_values {
+            self.id_buf.push(ID_WITH_VALUES);
+            self.id_buf
+                .extend_from_slice(&(id.len() as u32).to_le_bytes());
+            self.id_buf.extend_from_slice(id);
+            self.id_buf.extend_from_slice(display);
+        } else {
+            self.id_buf.extend_from_slice(id);
         }
     }
 
@@ -338,21 +345,7 @@ impl<'s> DuplicateFinder<'s> {
             else {
                 continue;
             };
-            if self.report.documents == 0 {
-                self.presize(document_bytes);
-            }
-            self.report.documents += 1;
-            self.report.indexed += 1;
-            self.id_buf.clear();
-            if self.keep_values {
-                self.id_buf.push(ID_WITH_VALUES);
-                self.id_buf
-                    .extend_from_slice(&(id.len() as u32).to_le_bytes());
-                self.id_buf.extend_from_slice(id);
-                self.id_buf.extend_from_slice(display);
-            } else {
-                self.id_buf.extend_from_slice(id);
-            }
+            self.count_shipped(document_bytes, id, display);
             self.insert_now(hash, &keys[start..end], |out| {
                 out.extend_from_slice(display)
             })?;
