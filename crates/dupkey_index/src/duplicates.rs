@@ -489,44 +489,6 @@ impl<'s> DuplicateFinder<'s> {
         total
     }
 
-    /// Adds a run of documents on the fast path whose `_id` (as [`encode_id`] writes it) and
-    /// key values (as [`write_display`] writes them) another thread found. Their keys are
-    /// encoded and hashed here and every slot of the run is prefetched before the first
-    /// insert; unlike the queue of [`DuplicateFinder::insert_hashed`], nothing is copied, as
-    /// the records stay in their batch meanwhile.
-    fn add_values_run(&mut self, run: &[Keyed<'_>]) -> io::Result<()> {
-        self.flush_pending()?;
-        let mut keys = std::mem::take(&mut self.key_buf);
-        keys.clear();
-        let result = self.add_values_run_with(run, &mut keys);
-        self.key_buf = keys;
-        result
-    }
-
-    fn add_values_run_with(&mut self, run: &[Keyed<'_>], keys: &mut Vec<u8>) -> io::Result<()> {
-        let mut spans = [(0, 0, 0); RUN];
-        for (r, span) in run.iter().zip(&mut spans) {
-            let start = keys.len();
-            encode_from_display(self.spec, r.display, keys)?;
-            let hash = crate::table::hash(&keys[start..]);
-            self.table.prefetch(hash);
-            *span = (start, keys.len(), hash);
-        }
-        for (r, &(start, end, hash)) in run.iter().zip(&spans) {
-            if self.report.documents == 0 {
-                self.presize(r.document_bytes);
-            }
-            self.report.documents += 1;
-            self.report.indexed += 1;
-            self.id_buf.clear();
-            self.id_buf.extend_from_slice(r.id);
-            self.insert_now(hash, &keys[start..end], |out| {
-                out.extend_from_slice(r.display)
-            })?;
-        }
-        Ok(())
-    }
-
     /// Moves everything to partition files; from now on keys go straight to disk. Keys seen
     /// once have no values recorded yet: they go with an empty display, and take the values
     /// of a later document with the same key if one comes.
@@ -1015,77 +977,23 @@ where
     R: FnOnce(&mut dyn FnMut(&RawDocument) -> Result<(), E>) -> Result<(), E>,
 {
     let consume = move |mut batches: crate::pipeline::BatchStream| -> io::Result<CheckReport> {
-        let mut finder = DuplicateFinder::new(spec, options);
-        let empty = Keyed {
-            document_bytes: 0,
-            id: &[],
-            display: &[],
-        };
+        let mut finders = [DuplicateFinder::new(spec, options)];
         while let Some(batch) = batches.next() {
-            let mut records = BatchReader {
-                batch: &batch,
-                off: 0,
-            };
-            // Keyed records wait in a run (in input order) and go into the table together.
-            let mut run = [empty; RUN];
-            let mut len = 0;
-            while let Some(record) = records.next() {
-                let record = match record {
-                    Record::Keyed(keyed) => {
-                        run[len] = keyed;
-                        len += 1;
-                        if len == RUN {
-                            finder.add_values_run(&run)?;
-                            len = 0;
-                        }
-                        continue;
-                    }
-                    other => other,
-                };
-                finder.add_values_run(&run[..len])?;
-                len = 0;
-                match record {
-                    Record::General(doc) => {
-                        finder.add(RawDocument::from_bytes(doc).map_err(invalid_batch)?)?
-                    }
-                    _ => {
-                        finder.report.documents += 1;
-                        finder.report.skipped_sparse += 1;
-                    }
-                }
-            }
-            finder.add_values_run(&run[..len])?;
+            add_shipped_batch(&mut finders, &batch)?;
             batches.recycle(batch);
         }
+        let [finder] = finders;
         finder.finish()
     };
     let produce = |sink: &mut crate::pipeline::BatchSink| {
-        let (mut id, mut display) = (Vec::new(), Vec::new());
-        let mut position = 0u64;
+        let mut shipper = Shipper::default();
         read(&mut |doc: &RawDocument| {
-            position += 1;
             let mut parts = [Part::Missing; 4];
-            let batch = sink.buffer();
             // The key's values go to the grouping thread, which encodes and hashes the key:
             // this thread, which reads and walks every document, is the busier one.
-            match spec.simple_parts_with(doc, |_| None, &mut parts) {
-                Some(SimpleKey::Key(n)) => {
-                    id.clear();
-                    encode_id(doc, position, &mut id);
-                    display.clear();
-                    write_display(&mut display, &parts[..n]);
-                    batch.push(RECORD_KEYED);
-                    batch.extend_from_slice(&(doc.as_bytes().len() as u32).to_le_bytes());
-                    for part in [&id, &display] {
-                        push_part(batch, part);
-                    }
-                }
-                Some(SimpleKey::Sparse) => batch.push(RECORD_SPARSE),
-                None => {
-                    batch.push(RECORD_GENERAL);
-                    push_part(batch, doc.as_bytes());
-                }
-            }
+            let simple = spec.simple_parts_with(doc, |_| None, &mut parts);
+            let id = crate::raw::get_field(doc, "_id");
+            shipper.add_with_key(sink.buffer(), 0, doc, id, simple, &parts);
             sink.sent_if_full().map_err(E::from)
         })
     };
@@ -1130,7 +1038,7 @@ impl Shipper {
             }
             Some(SimpleKey::Sparse) => out.push(RECORD_SPARSE),
             Some(SimpleKey::Key(n)) => {
-                out.push(RECORD_SHIPPED);
+                out.push(RECORD_KEYED);
                 out.extend_from_slice(&(doc.as_bytes().len() as u32).to_le_bytes());
                 let at = out.len();
                 out.extend_from_slice(&[0; 4]);
@@ -1190,7 +1098,7 @@ impl<'b> Shipped<'b> {
             let kind = *reader.batch.get(reader.off + 1)?;
             reader.off += 2;
             let record = match kind {
-                RECORD_SHIPPED => ShippedRecord::Keyed {
+                RECORD_KEYED => ShippedRecord::Keyed {
                     document_bytes: reader.u32()?,
                     id: reader.take()?,
                     display: reader.take()?,
@@ -1206,7 +1114,37 @@ impl<'b> Shipped<'b> {
     }
 }
 
-/// Keyed records inserted together (see `DuplicateFinder::add_values_run`).
+/// Adds a batch a [`Shipper`] wrote to `finders`, each record to the finder it names, in
+/// order; each finder's keyed records go in by runs ([`DuplicateFinder::add_shipped_run`]).
+pub fn add_shipped_batch(finders: &mut [DuplicateFinder<'_>], batch: &[u8]) -> io::Result<()> {
+    let mut runs: Vec<Vec<Shipped<'_>>> = (0..finders.len())
+        .map(|_| Vec::with_capacity(RUN))
+        .collect();
+    let mut off = 0;
+    while let Some(record) = Shipped::read(batch, &mut off)? {
+        let n = usize::from(record.finder);
+        let (Some(finder), Some(run)) = (finders.get_mut(n), runs.get_mut(n)) else {
+            return Err(invalid_batch("a batch of keys names no engine"));
+        };
+        if record.is_keyed() {
+            run.push(record);
+            if run.len() == RUN {
+                finder.add_shipped_run(run)?;
+                run.clear();
+            }
+            continue;
+        }
+        finder.add_shipped_run(run)?;
+        run.clear();
+        finder.add_shipped(record)?;
+    }
+    for (finder, run) in finders.iter_mut().zip(&runs) {
+        finder.add_shipped_run(run)?;
+    }
+    Ok(())
+}
+
+/// Keyed records inserted together (see [`DuplicateFinder::add_shipped_run`]).
 const RUN: usize = 16;
 
 /// Encodes the key whose values `display` holds (a document written by [`write_display`]).
@@ -1233,38 +1171,20 @@ fn encode_from_display(spec: &IndexSpec, display: &[u8], key: &mut Vec<u8>) -> i
     Ok(())
 }
 
-/// A keyed record of a batch.
-#[derive(Clone, Copy)]
-struct Keyed<'b> {
-    /// Size of the document, to size the table at the first one.
-    document_bytes: usize,
-    id: &'b [u8],
-    /// The key's values as a document (`write_display`).
-    display: &'b [u8],
-}
-
 fn invalid_batch(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
-/// Batch records: the grouping thread does everything for a general record (it gets the
-/// whole document), only grouping for a keyed one (it gets the key, the `_id` and the key's
+/// Kinds of [`Shipper`] records: the finder does everything for a general record (it gets the
+/// whole document), encoding and grouping for a keyed one (it gets the `_id` and the key's
 /// values), and counting for a sparse skip.
 const RECORD_GENERAL: u8 = 0;
 const RECORD_KEYED: u8 = 1;
 const RECORD_SPARSE: u8 = 2;
-/// A keyed record with its key ([`Shipper`]).
-const RECORD_SHIPPED: u8 = 3;
 
 fn push_part(batch: &mut Vec<u8>, part: &[u8]) {
     batch.extend_from_slice(&(part.len() as u32).to_le_bytes());
     batch.extend_from_slice(part);
-}
-
-enum Record<'b> {
-    General(&'b [u8]),
-    Keyed(Keyed<'b>),
-    Sparse,
 }
 
 struct BatchReader<'b> {
@@ -1284,20 +1204,6 @@ impl<'b> BatchReader<'b> {
         let part = self.batch.get(self.off..self.off + len)?;
         self.off += len;
         Some(part)
-    }
-
-    fn next(&mut self) -> Option<Record<'b>> {
-        let kind = *self.batch.get(self.off)?;
-        self.off += 1;
-        Some(match kind {
-            RECORD_KEYED => Record::Keyed(Keyed {
-                document_bytes: self.u32()?,
-                id: self.take()?,
-                display: self.take()?,
-            }),
-            RECORD_SPARSE => Record::Sparse,
-            _ => Record::General(self.take()?),
-        })
     }
 }
 

@@ -33,7 +33,7 @@ mod table;
 
 pub use duplicates::{
     CheckReport, Conflict, DuplicateFinder, FinderOptions, Shipped, Shipper, Unindexable,
-    check_in_parallel,
+    add_shipped_batch, check_in_parallel,
 };
 pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, SimpleKey, Skip};
 pub use spec::{IndexSpec, KeyField, default_name, option_is_true};

@@ -17,8 +17,8 @@ use std::sync::{Arc, OnceLock};
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, doc};
 use dupkey_index::{
-    CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part, Shipped,
-    Shipper, SimpleKey, Skip,
+    CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part, Shipper,
+    SimpleKey, Skip,
 };
 
 use crate::catalog::{CollectionInfo, IndexInfo};
@@ -1138,9 +1138,6 @@ impl<'p> CollectionPass<'p> {
     }
 }
 
-/// Keyed records of one engine inserted together on the second thread.
-const SHIPPED_RUN: usize = 16;
-
 /// Batches of keys handed from the reading thread to the second one.
 const LANE_BATCH_BYTES: usize = 256 << 10;
 
@@ -1166,31 +1163,7 @@ where
         let mut finders: Option<Vec<DuplicateFinder<'_>>> = None;
         while let Some(batch) = batches.next() {
             let finders = finders.get_or_insert_with(take);
-            // Each engine's keyed records wait in a run (in order) and go in together.
-            let mut runs: Vec<Vec<Shipped<'_>>> =
-                vec![Vec::with_capacity(SHIPPED_RUN); finders.len()];
-            let mut off = 0;
-            while let Some(record) = Shipped::read(&batch, &mut off)? {
-                let n = usize::from(record.finder);
-                let (Some(finder), Some(run)) = (finders.get_mut(n), runs.get_mut(n)) else {
-                    return Err(io::Error::other("a batch of keys names no engine"));
-                };
-                if record.is_keyed() {
-                    run.push(record);
-                    if run.len() == SHIPPED_RUN {
-                        finder.add_shipped_run(run)?;
-                        run.clear();
-                    }
-                    continue;
-                }
-                finder.add_shipped_run(run)?;
-                run.clear();
-                finder.add_shipped(record)?;
-            }
-            for (finder, run) in finders.iter_mut().zip(&runs) {
-                finder.add_shipped_run(run)?;
-            }
-            drop(runs);
+            dupkey_index::add_shipped_batch(finders, &batch)?;
             batches.recycle(batch);
         }
         // Engines that never got a record (no batch came) are handed over all the same.
