@@ -142,11 +142,6 @@ impl<'s> DuplicateFinder<'s> {
         }
     }
 
-    /// Changes the memory budget; past it, the next key sends the table to disk.
-    pub fn set_memory_limit(&mut self, limit: usize) {
-        self.options.memory_limit = limit;
-    }
-
     /// How many distinct keys the finder holds, give or take the few still queued for the
     /// table; `None` once it spilled to disk, where keys are not told apart until the end.
     pub fn distinct_keys(&self) -> Option<u64> {
