@@ -226,7 +226,7 @@ fn write_report_json(
             if j > 0 {
                 out.write_all(b",")?;
             }
-            write_id_json(out, id)?;
+            write_id_json(out, &id)?;
         }
         out.write_all(b"]}")?;
     }
@@ -415,7 +415,7 @@ fn write_text(
         }
     )?;
     for c in r.conflicts.iter().take(50) {
-        let ids: Vec<String> = c.ids.iter().take(10).map(shell_value).collect();
+        let ids: Vec<String> = c.ids.iter().take(10).map(|id| shell_value(&id)).collect();
         let more = if c.ids.len() > 10 {
             format!(", … ({} in all)", c.ids.len())
         } else {

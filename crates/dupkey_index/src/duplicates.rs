@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::{Bson, RawBsonRef, RawDocument};
 
 use crate::IndexSpec;
+use crate::ids::{ID_WITH_VALUES, Ids, encode_id_value, id_and_values};
 use crate::keys::{DocumentKeys, KeyError, Part, SimpleKey, Skip};
 use crate::table::{GroupRef, Inserted, KeyTable};
 
@@ -55,7 +56,7 @@ pub struct Conflict {
     /// The key, field by field in index order, as the first document holds it.
     pub key: Vec<(String, Bson)>,
     /// Every `_id` holding the key, in input order.
-    pub ids: Vec<Bson>,
+    pub ids: Ids,
 }
 
 /// A document the index cannot hold at all (the build fails on it).
@@ -584,7 +585,11 @@ fn group_partition(
 }
 
 fn to_conflict(names: &[String], g: &GroupRef<'_>) -> Conflict {
-    let ids = g.ids.iter().map(|id| decode_id(id)).collect();
+    let bytes = g.ids.iter().map(|id| id.len()).sum();
+    let mut ids = Ids::with_capacity(g.ids.len(), bytes);
+    for id in &g.ids {
+        ids.push_encoded(id);
+    }
     let display = RawDocument::from_bytes(g.display).ok();
     let key = names
         .iter()
@@ -608,87 +613,9 @@ fn document_id(doc: &RawDocument, position: u64) -> Bson {
     }
 }
 
-/// A compact `_id`: ObjectIds, integers and strings as their bytes behind a tag; anything else
-/// as a one-field BSON document.
+/// A compact `_id` ([`encode_id_value`]) of a document.
 fn encode_id(doc: &RawDocument, position: u64, out: &mut Vec<u8>) {
     encode_id_value(crate::raw::get_field(doc, "_id"), position, out);
-}
-
-/// [`encode_id`] of a document whose `_id` is `id`.
-fn encode_id_value(id: Option<RawBsonRef<'_>>, position: u64, out: &mut Vec<u8>) {
-    match id {
-        Some(RawBsonRef::ObjectId(o)) => {
-            out.push(0x07);
-            out.extend_from_slice(&o.bytes());
-        }
-        Some(RawBsonRef::Int32(i)) => {
-            out.push(0x10);
-            out.extend_from_slice(&i.to_le_bytes());
-        }
-        Some(RawBsonRef::Int64(i)) => {
-            out.push(0x12);
-            out.extend_from_slice(&i.to_le_bytes());
-        }
-        Some(RawBsonRef::String(s)) => {
-            out.push(0x02);
-            out.extend_from_slice(s.as_bytes());
-        }
-        Some(v) => {
-            let mut holder = RawDocumentBuf::new();
-            holder.append(bson::raw::cstr!("v"), v);
-            out.push(0x03);
-            out.extend_from_slice(holder.as_bytes());
-        }
-        _ => {
-            out.push(0x12);
-            out.extend_from_slice(&(position as i64).to_le_bytes());
-        }
-    }
-}
-
-/// Tag of an id followed by the key values (`DuplicateFinder::keep_values`).
-const ID_WITH_VALUES: u8 = 0x0F;
-
-/// The id and the key values of an id written with them (`ID_WITH_VALUES`, the id's length,
-/// the id, the values' document).
-fn id_and_values(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
-    let rest = bytes.strip_prefix(&[ID_WITH_VALUES])?;
-    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-    let rest = &rest[4..];
-    Some(rest.split_at(len.min(rest.len())))
-}
-
-fn decode_id(bytes: &[u8]) -> Bson {
-    let Some((&tag, rest)) = bytes.split_first() else {
-        return Bson::Null;
-    };
-    match tag {
-        ID_WITH_VALUES => {
-            let Some((id, values)) = id_and_values(bytes) else {
-                return Bson::Null;
-            };
-            let values = RawDocument::from_bytes(values)
-                .ok()
-                .and_then(|d| bson::Document::try_from(d).ok())
-                .unwrap_or_default();
-            Bson::Document(bson::doc! { "id": decode_id(id), "values": values })
-        }
-        0x07 => <[u8; 12]>::try_from(rest)
-            .map(|b| Bson::ObjectId(bson::oid::ObjectId::from_bytes(b)))
-            .unwrap_or(Bson::Null),
-        0x10 => <[u8; 4]>::try_from(rest)
-            .map(|b| Bson::Int32(i32::from_le_bytes(b)))
-            .unwrap_or(Bson::Null),
-        0x12 => <[u8; 8]>::try_from(rest)
-            .map(|b| Bson::Int64(i64::from_le_bytes(b)))
-            .unwrap_or(Bson::Null),
-        0x02 => Bson::String(String::from_utf8_lossy(rest).into_owned()),
-        _ => RawDocument::from_bytes(rest)
-            .ok()
-            .and_then(|d| d.get("v").ok().flatten())
-            .and_then(|v| Bson::try_from(v).ok())
-            .unwrap_or(Bson::Null),
-    }
 }
 
 /// The key's values as a BSON document `{"0": v0, "1": v1, …}`, appended to a buffer.
@@ -716,7 +643,7 @@ fn write_display(out: &mut Vec<u8>, parts: &[Part<'_>]) {
 /// the reference [`write_display`] is tested against.
 #[cfg(test)]
 fn display_bytes(parts: &[Part<'_>]) -> Vec<u8> {
-    let mut doc = RawDocumentBuf::new();
+    let mut doc = bson::RawDocumentBuf::new();
     for (i, p) in parts.iter().enumerate() {
         let name = i.to_string();
         let Ok(key) = <&bson::raw::CStr>::try_from(name.as_str()) else {
@@ -826,7 +753,7 @@ fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bson::{doc, rawdoc};
+    use bson::{RawDocumentBuf, doc, rawdoc};
 
     fn run(spec: &IndexSpec, docs: &[RawDocumentBuf], memory_limit: usize) -> CheckReport {
         let mut f = DuplicateFinder::new(
@@ -857,8 +784,14 @@ mod tests {
         assert_eq!((r.documents, r.indexed), (5, 5));
         assert_eq!(r.conflicts.len(), 2);
         assert_eq!(r.conflicts[0].key, vec![("email".to_string(), Bson::Null)]);
-        assert_eq!(r.conflicts[0].ids, vec![Bson::Int32(2), Bson::Int32(4)]);
-        assert_eq!(r.conflicts[1].ids, vec![Bson::Int32(1), Bson::Int32(3)]);
+        assert_eq!(
+            r.conflicts[0].ids.to_vec(),
+            vec![Bson::Int32(2), Bson::Int32(4)]
+        );
+        assert_eq!(
+            r.conflicts[1].ids.to_vec(),
+            vec![Bson::Int32(1), Bson::Int32(3)]
+        );
     }
 
     #[test]
@@ -887,7 +820,7 @@ mod tests {
             let r = f.finish().unwrap();
             assert_eq!(r.conflicts.len(), 1);
             assert_eq!(
-                r.conflicts[0].ids,
+                r.conflicts[0].ids.to_vec(),
                 vec![
                     Bson::Document(doc! {"id": 1, "values": {"0": "a@x"}}),
                     Bson::Document(doc! {"id": 3, "values": {"0": "Á@X"}}),
@@ -1205,7 +1138,7 @@ impl<'b> BatchReader<'b> {
 #[cfg(test)]
 mod parallel_tests {
     use super::*;
-    use bson::{doc, rawdoc};
+    use bson::{RawDocumentBuf, doc, rawdoc};
 
     /// The report of one thread adding every document, and of `check_in_parallel`.
     fn sequential_and_parallel(

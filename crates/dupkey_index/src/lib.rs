@@ -25,6 +25,7 @@ pub mod decimal;
 pub mod duplicates;
 pub mod encode;
 pub mod filter;
+pub mod ids;
 pub mod keys;
 pub mod pipeline;
 pub mod raw;
@@ -35,6 +36,7 @@ pub use duplicates::{
     CheckReport, Conflict, DuplicateFinder, FinderOptions, Shipped, Shipper, Unindexable,
     add_shipped_batch, check_in_parallel,
 };
+pub use ids::Ids;
 pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, SimpleKey, Skip};
 pub use spec::{IndexSpec, KeyField, default_name, option_is_true};
 pub use table::hash as hash_bytes;

@@ -17,8 +17,8 @@ use std::sync::{Arc, OnceLock};
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, doc};
 use dupkey_index::{
-    CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, IndexSpec, Part, Shipper,
-    SimpleKey, Skip,
+    CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, Ids, IndexSpec, Part,
+    Shipper, SimpleKey, Skip,
 };
 
 use crate::catalog::{CollectionInfo, IndexInfo};
@@ -1433,7 +1433,7 @@ fn exact_groups(spec: &IndexSpec, folded: &[Conflict]) -> Vec<Conflict> {
         // Exact keys in order of first appearance, and where each one's group is.
         let mut exact: Vec<(Vec<u8>, Conflict)> = Vec::new();
         let mut at: HashMap<Vec<u8>, usize> = HashMap::new();
-        for member in &group.ids {
+        for member in group.ids.iter() {
             let Bson::Document(d) = member else { continue };
             let id = d.get("id").cloned().unwrap_or(Bson::Null);
             let values = d.get_document("values").ok();
@@ -1450,14 +1450,14 @@ fn exact_groups(spec: &IndexSpec, folded: &[Conflict]) -> Vec<Conflict> {
             let mut key = Vec::new();
             spec.encode_parts_into(&mut key, &parts);
             match at.get(&key) {
-                Some(&i) => exact[i].1.ids.push(id),
+                Some(&i) => exact[i].1.ids.push(&id),
                 None => {
                     at.insert(key.clone(), exact.len());
                     exact.push((
                         key,
                         Conflict {
                             key: member_key(&group.key, values),
-                            ids: vec![id],
+                            ids: Ids::from(vec![id]),
                         },
                     ));
                 }
@@ -1490,16 +1490,19 @@ fn split_variants(groups: Vec<Conflict>) -> (Vec<Conflict>, Vec<Vec<KeyValues>>)
         .into_iter()
         .map(|mut g| {
             let mut seen: Vec<KeyValues> = Vec::new();
-            for id in &mut g.ids {
-                let Bson::Document(d) = std::mem::take(id) else {
+            let mut ids = Ids::new();
+            for member in g.ids.iter() {
+                let Bson::Document(d) = member else {
+                    ids.push(&member);
                     continue;
                 };
-                *id = d.get("id").cloned().unwrap_or(Bson::Null);
+                ids.push(d.get("id").unwrap_or(&Bson::Null));
                 let key = member_key(&g.key, d.get_document("values").ok());
                 if !seen.contains(&key) {
                     seen.push(key);
                 }
             }
+            g.ids = ids;
             variants.push(seen);
             g
         })
@@ -1540,7 +1543,7 @@ const TYPES: usize = 2;
 fn within_exact_group(group: &Conflict, exact: &[Conflict]) -> bool {
     exact
         .iter()
-        .any(|e| group.ids.iter().all(|id| e.ids.contains(id)))
+        .any(|e| group.ids.iter().all(|id| e.ids.contains(&id)))
 }
 
 /// Reused buffers for the type-folded key documents.

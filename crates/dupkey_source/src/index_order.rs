@@ -11,7 +11,7 @@
 //! not, the caller starts again with the hash engine.
 
 use bson::{Bson, Document, RawDocument};
-use dupkey_index::{CheckReport, Conflict, DocumentKeys, IndexSpec, Part, Skip, SpecError};
+use dupkey_index::{CheckReport, Conflict, DocumentKeys, Ids, IndexSpec, Part, Skip, SpecError};
 
 use crate::{LiveSource, SourceError, max_time_ms};
 
@@ -307,11 +307,13 @@ impl<'s> OrderedGroups<'s> {
         let Some((sort_key, key)) = self.shown.take() else {
             return;
         };
-        let mut ids = Vec::with_capacity(self.more.len() + 1);
+        let mut ids = Ids::new();
         let first_id = RawDocument::from_bytes(&self.first)
             .map_or(Bson::Null, |d| document_id(d, self.first_position));
-        ids.push(first_id);
-        ids.append(&mut self.more);
+        ids.push(&first_id);
+        for id in self.more.drain(..) {
+            ids.push(&id);
+        }
         self.conflicts.push((sort_key, Conflict { key, ids }));
     }
 
@@ -478,7 +480,7 @@ mod tests {
         let report = run(&s, &docs).unwrap();
         assert_eq!(report.conflicts.len(), 1);
         assert_eq!(
-            report.conflicts[0].ids,
+            report.conflicts[0].ids.to_vec(),
             vec![Bson::Int32(1), Bson::Int32(2), Bson::Int32(3)]
         );
         // The values shown are the second document's, as the hash engine shows them.
@@ -503,7 +505,7 @@ mod tests {
         let sparse = run(&spec(doc! { "key": { "e": 1 }, "sparse": true }), &docs).unwrap();
         assert_eq!(sparse.skipped_sparse, 1);
         assert_eq!(
-            sparse.conflicts[0].ids,
+            sparse.conflicts[0].ids.to_vec(),
             vec![Bson::Int32(1), Bson::Int32(3)]
         );
     }

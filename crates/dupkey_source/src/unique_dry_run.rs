@@ -202,7 +202,7 @@ impl LiveSource {
                 shared_key(spec, &docs),
                 Conflict {
                     key: Vec::new(),
-                    ids,
+                    ids: ids.into(),
                 },
             ));
         }

@@ -119,7 +119,7 @@ fn groups(report: &CheckReport) -> Vec<Vec<String>> {
         .conflicts
         .iter()
         .map(|c| {
-            let mut ids: Vec<String> = c.ids.iter().map(ToString::to_string).collect();
+            let mut ids: Vec<String> = c.ids.iter().map(|id| id.to_string()).collect();
             ids.sort();
             ids
         })

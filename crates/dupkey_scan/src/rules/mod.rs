@@ -134,7 +134,7 @@ pub(crate) fn replace_index(
 pub(crate) fn group_samples(groups: &[Conflict]) -> Vec<Bson> {
     groups
         .iter()
-        .flat_map(|g| g.ids.iter().cloned())
+        .flat_map(|g| g.ids.iter())
         .take(MAX_SAMPLES)
         .collect()
 }

@@ -1,0 +1,250 @@
+//! The `_id`s of a duplicate group, held compactly.
+//!
+//! One group can hold millions of documents (every document lacking the key, under an index
+//! that is not sparse). Held as [`Bson`] values that is over a hundred bytes an id, allocated
+//! and freed one by one; held as their encoded bytes it is the id's own size and a tag, in two
+//! vectors. Ids are decoded when read.
+
+use std::fmt;
+
+use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
+
+/// A group's `_id`s, in order: [`Ids::iter`] gives them back as [`Bson`] values.
+#[derive(Clone, Default, PartialEq)]
+pub struct Ids {
+    bytes: Vec<u8>,
+    /// Where each id ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Ids {
+    pub fn new() -> Self {
+        Ids::default()
+    }
+
+    /// Room for `ids` ids of `bytes` encoded bytes in all.
+    pub(crate) fn with_capacity(ids: usize, bytes: usize) -> Self {
+        Ids {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(ids),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Appends an id.
+    pub fn push(&mut self, id: &Bson) {
+        encode_bson(id, &mut self.bytes);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Appends an id as [`encode_id_value`] wrote it.
+    pub(crate) fn push_encoded(&mut self, encoded: &[u8]) {
+        self.bytes.extend_from_slice(encoded);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn encoded(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    /// The `i`th id.
+    pub fn get(&self, i: usize) -> Option<Bson> {
+        (i < self.len()).then(|| decode_id(self.encoded(i)))
+    }
+
+    /// The ids, decoded one at a time.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Bson> + '_ {
+        (0..self.len()).map(|i| decode_id(self.encoded(i)))
+    }
+
+    /// Whether `id` is one of the ids.
+    pub fn contains(&self, id: &Bson) -> bool {
+        let mut encoded = Vec::new();
+        encode_bson(id, &mut encoded);
+        (0..self.len()).any(|i| self.encoded(i) == encoded.as_slice())
+    }
+
+    /// The ids as a vector of values.
+    pub fn to_vec(&self) -> Vec<Bson> {
+        self.iter().collect()
+    }
+}
+
+impl fmt::Debug for Ids {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<Bson> for Ids {
+    fn from_iter<I: IntoIterator<Item = Bson>>(iter: I) -> Self {
+        let mut ids = Ids::new();
+        for id in iter {
+            ids.push(&id);
+        }
+        ids
+    }
+}
+
+impl From<Vec<Bson>> for Ids {
+    fn from(ids: Vec<Bson>) -> Self {
+        ids.into_iter().collect()
+    }
+}
+
+/// Tag of an id followed by the key values (`DuplicateFinder::keep_values`).
+pub(crate) const ID_WITH_VALUES: u8 = 0x0F;
+
+/// A compact `_id`: ObjectIds, integers and strings as their bytes behind their BSON type
+/// byte; anything else as a one-field BSON document `{v: id}`; a document without `_id` as its
+/// position, an Int64.
+pub(crate) fn encode_id_value(id: Option<RawBsonRef<'_>>, position: u64, out: &mut Vec<u8>) {
+    match id {
+        Some(RawBsonRef::ObjectId(o)) => {
+            out.push(0x07);
+            out.extend_from_slice(&o.bytes());
+        }
+        Some(RawBsonRef::Int32(i)) => {
+            out.push(0x10);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Some(RawBsonRef::Int64(i)) => {
+            out.push(0x12);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Some(RawBsonRef::String(s)) => {
+            out.push(0x02);
+            out.extend_from_slice(s.as_bytes());
+        }
+        Some(v) => {
+            let mut holder = RawDocumentBuf::new();
+            holder.append(bson::raw::cstr!("v"), v);
+            out.push(0x03);
+            out.extend_from_slice(holder.as_bytes());
+        }
+        None => {
+            out.push(0x12);
+            out.extend_from_slice(&(position as i64).to_le_bytes());
+        }
+    }
+}
+
+/// [`encode_id_value`] of a value held as [`Bson`] (a `{id, values}` document of a finder
+/// that keeps values is held as such a document).
+fn encode_bson(id: &Bson, out: &mut Vec<u8>) {
+    match id {
+        Bson::ObjectId(o) => encode_id_value(Some(RawBsonRef::ObjectId(*o)), 0, out),
+        Bson::Int32(i) => encode_id_value(Some(RawBsonRef::Int32(*i)), 0, out),
+        Bson::Int64(i) => encode_id_value(Some(RawBsonRef::Int64(*i)), 0, out),
+        Bson::String(s) => encode_id_value(Some(RawBsonRef::String(s)), 0, out),
+        other => {
+            let holder = bson::doc! { "v": other.clone() };
+            out.push(0x03);
+            // A document of one value always serializes; should it not, the id reads back
+            // as null rather than being lost from the count.
+            if let Ok(bytes) = holder.to_vec() {
+                out.extend_from_slice(&bytes);
+            }
+        }
+    }
+}
+
+/// The id and the key values of an id written with them (`ID_WITH_VALUES`, the id's length,
+/// the id, the values' document).
+pub(crate) fn id_and_values(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = bytes.strip_prefix(&[ID_WITH_VALUES])?;
+    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let rest = &rest[4..];
+    Some(rest.split_at(len.min(rest.len())))
+}
+
+/// The value [`encode_id_value`] encoded; an id written with its key values comes back as
+/// `{id, values}`.
+pub(crate) fn decode_id(bytes: &[u8]) -> Bson {
+    let Some((&tag, rest)) = bytes.split_first() else {
+        return Bson::Null;
+    };
+    match tag {
+        ID_WITH_VALUES => {
+            let Some((id, values)) = id_and_values(bytes) else {
+                return Bson::Null;
+            };
+            let values = RawDocument::from_bytes(values)
+                .ok()
+                .and_then(|d| bson::Document::try_from(d).ok())
+                .unwrap_or_default();
+            Bson::Document(bson::doc! { "id": decode_id(id), "values": values })
+        }
+        0x07 => <[u8; 12]>::try_from(rest)
+            .map(|b| Bson::ObjectId(bson::oid::ObjectId::from_bytes(b)))
+            .unwrap_or(Bson::Null),
+        0x10 => <[u8; 4]>::try_from(rest)
+            .map(|b| Bson::Int32(i32::from_le_bytes(b)))
+            .unwrap_or(Bson::Null),
+        0x12 => <[u8; 8]>::try_from(rest)
+            .map(|b| Bson::Int64(i64::from_le_bytes(b)))
+            .unwrap_or(Bson::Null),
+        0x02 => Bson::String(String::from_utf8_lossy(rest).into_owned()),
+        _ => RawDocument::from_bytes(rest)
+            .ok()
+            .and_then(|d| d.get("v").ok().flatten())
+            .and_then(|v| Bson::try_from(v).ok())
+            .unwrap_or(Bson::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::oid::ObjectId;
+
+    #[test]
+    fn ids_come_back_as_they_went_in() {
+        let all = vec![
+            Bson::ObjectId(ObjectId::from_bytes([7; 12])),
+            Bson::Int32(-3),
+            Bson::Int64(1 << 40),
+            Bson::String("ä-id".into()),
+            Bson::String(String::new()),
+            Bson::Double(1.5),
+            Bson::Null,
+            Bson::Document(bson::doc! { "a": 1, "b": [1, "x"] }),
+            Bson::Document(bson::doc! { "id": 4, "values": { "0": "A@x" } }),
+        ];
+        let ids = Ids::from(all.clone());
+        assert_eq!(ids.len(), all.len());
+        assert_eq!(ids.to_vec(), all);
+        assert_eq!(ids.get(3), Some(all[3].clone()));
+        assert_eq!(ids.get(all.len()), None);
+        assert!(ids.contains(&Bson::Int64(1 << 40)));
+        assert!(
+            !ids.contains(&Bson::Int32(1 << 20)),
+            "not the Int64 of another value"
+        );
+        assert!(
+            !ids.contains(&Bson::Int64(-3)),
+            "nor another type of the same number"
+        );
+        assert_eq!(format!("{ids:?}"), format!("{all:?}"));
+    }
+
+    #[test]
+    fn raw_and_held_values_encode_alike() {
+        let doc = bson::rawdoc! { "_id": 1.25, "s": "x", "o": { "k": 1 } };
+        for name in ["_id", "s", "o"] {
+            let mut raw = Vec::new();
+            encode_id_value(doc.get(name).unwrap(), 0, &mut raw);
+            let mut held = Vec::new();
+            encode_bson(&decode_id(&raw), &mut held);
+            assert_eq!(raw, held, "{name}");
+        }
+    }
+}
