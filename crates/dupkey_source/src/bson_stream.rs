@@ -18,9 +18,11 @@ use crate::file::{ReadOptions, ReadStats};
 /// internally (`BSONObjMaxInternalSize`), which oplog entries can use.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024 + 16 * 1024;
 
-/// Bytes read at once. Large enough that the per-read cost vanishes, small enough to stay
-/// friendly to the page cache.
-pub(crate) const DEFAULT_CHUNK: usize = 8 << 20;
+/// Bytes read at once. Large enough that the per-read cost vanishes (a system call per
+/// 256 KiB), small enough that the buffer stays in the processor's cache: the bytes a read
+/// copies in are still there when the documents are walked. Reads of 8 MiB made `check` 15%
+/// slower and the raw walk 8%.
+pub(crate) const DEFAULT_CHUNK: usize = 256 << 10;
 
 /// Deeper than any document a server accepts (it refuses more than 100 levels on insert), and
 /// shallow enough that validating cannot exhaust the stack.
