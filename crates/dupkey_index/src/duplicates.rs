@@ -164,8 +164,8 @@ impl<'s> DuplicateFinder<'s> {
             Some(bytes) => usize::try_from(bytes / first_document_bytes.max(1) as u64).unwrap_or(0),
             None => return,
         };
-        // Slots and entries take about 80 bytes a key: presize within an eighth of the budget.
-        self.table = KeyTable::with_expected_keys(keys.min(self.options.memory_limit / 8 / 80));
+        // An entry and its slots take 32 to 48 bytes a key: presize within an eighth of the budget.
+        self.table = KeyTable::with_expected_keys(keys.min(self.options.memory_limit / 8 / 48));
     }
 
     /// Adds one document.

@@ -5,12 +5,20 @@
 //! structs, and the open-addressing index stores entry numbers. Ids beyond the first are kept
 //! in a side list in arrival order, grouped by entry only at the end.
 
-/// One distinct key.
+/// One distinct key: its bytes followed by the first `_id`'s, in one arena record. Most keys
+/// are never shared, so what only shared keys need is in a [`Group`] of their own.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    key: Span,
-    first_id: Span,
-    /// The key's values, recorded when a second document shares the key.
+    record: Span,
+    key_len: u32,
+    /// The key's group number + 1 once a second document shares it; 0 before.
+    group: u32,
+}
+
+/// A key two or more documents share.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    /// The key's values, recorded when the second document comes.
     display: Span,
     count: u32,
 }
@@ -67,6 +75,7 @@ pub(crate) enum Inserted {
 pub(crate) struct KeyTable {
     arena: Arena,
     entries: Vec<Entry>,
+    groups: Vec<Group>,
     /// Open addressing: (entry number + 1, high half of the hash); 0 is empty. The hash half
     /// lets a probe skip other keys without touching their entries.
     slots: Vec<(u32, u32)>,
@@ -98,6 +107,7 @@ impl KeyTable {
     pub(crate) fn bytes(&self) -> usize {
         self.arena.bytes()
             + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.groups.capacity() * std::mem::size_of::<Group>()
             + self.slots.capacity() * 8
             + self.extra.capacity() * std::mem::size_of::<Extra>()
     }
@@ -152,14 +162,12 @@ impl KeyTable {
         loop {
             let (slot, slot_tag) = self.slots[i];
             if slot == 0 {
-                let key = self.push(key);
-                let first_id = self.push(id);
+                let record = self.arena.push_pair(key, id);
                 grow_gently(&mut self.entries, 1);
                 self.entries.push(Entry {
-                    key,
-                    first_id,
-                    display: Span::default(),
-                    count: 1,
+                    record,
+                    key_len: key.len() as u32,
+                    group: 0,
                 });
                 self.slots[i] = (self.entries.len() as u32, tag);
                 return Inserted::New;
@@ -168,20 +176,48 @@ impl KeyTable {
                 i = (i + 1) & mask;
                 continue;
             }
-            let e = self.entries[slot as usize - 1];
-            if self.slice(e.key) == key {
+            let entry = slot - 1;
+            let e = self.entries[entry as usize];
+            if self.key(e) == key {
                 let id = self.push(id);
-                let entry = slot - 1;
                 grow_gently(&mut self.extra, 1);
                 self.extra.push(Extra { entry, id });
-                let e = &mut self.entries[entry as usize];
-                e.count += 1;
+                if e.group == 0 {
+                    self.groups.push(Group {
+                        display: Span::default(),
+                        count: 1,
+                    });
+                    self.entries[entry as usize].group = self.groups.len() as u32;
+                }
+                let g = &mut self.groups[self.entries[entry as usize].group as usize - 1];
+                g.count += 1;
                 return Inserted::Shared {
                     entry,
-                    needs_display: e.display.len() == 0,
+                    needs_display: g.display.len() == 0,
                 };
             }
             i = (i + 1) & mask;
+        }
+    }
+
+    /// The key bytes of an entry.
+    fn key(&self, e: Entry) -> &[u8] {
+        &self.slice(e.record)[..e.key_len as usize]
+    }
+
+    /// The first `_id` of an entry.
+    fn first_id(&self, e: Entry) -> &[u8] {
+        &self.slice(e.record)[e.key_len as usize..]
+    }
+
+    /// The group of an entry: its values and how many documents hold it.
+    fn group(&self, e: Entry) -> Group {
+        match e.group {
+            0 => Group {
+                display: Span::default(),
+                count: 1,
+            },
+            g => self.groups[g as usize - 1],
         }
     }
 
@@ -190,7 +226,10 @@ impl KeyTable {
             return;
         }
         let span = self.push(display);
-        self.entries[entry as usize].display = span;
+        let g = self.entries[entry as usize].group;
+        if g > 0 {
+            self.groups[g as usize - 1].display = span;
+        }
     }
 
     fn grow(&mut self) {
@@ -205,7 +244,7 @@ impl KeyTable {
         let mut hashes = [0u64; RUN];
         for (run, entries) in self.entries.chunks(RUN).enumerate() {
             for (h, e) in hashes.iter_mut().zip(entries) {
-                *h = hash(self.arena.slice(e.key));
+                *h = hash(self.key(*e));
                 self.prefetch(*h);
             }
             for (k, &h) in hashes.iter().take(entries.len()).enumerate() {
@@ -226,9 +265,9 @@ impl KeyTable {
     ) -> Result<(), E> {
         self.extra.sort_by_key(|x| x.entry);
         let mut x = 0;
-        for (n, e) in self.entries.iter().enumerate() {
-            let (key, display) = (self.slice(e.key), self.slice(e.display));
-            f(key, display, self.slice(e.first_id))?;
+        for (n, &e) in self.entries.iter().enumerate() {
+            let (key, display) = (self.key(e), self.slice(self.group(e).display));
+            f(key, display, self.first_id(e))?;
             while x < self.extra.len() && self.extra[x].entry as usize == n {
                 f(key, display, self.slice(self.extra[x].id))?;
                 x += 1;
@@ -243,20 +282,21 @@ impl KeyTable {
         self.extra.sort_by_key(|x| x.entry);
         let mut out = Vec::new();
         let mut x = 0;
-        for (n, e) in self.entries.iter().enumerate() {
+        for (n, &e) in self.entries.iter().enumerate() {
             let start = x;
             while x < self.extra.len() && self.extra[x].entry as usize == n {
                 x += 1;
             }
-            if e.count < min {
+            let group = self.group(e);
+            if group.count < min {
                 continue;
             }
-            let mut ids = Vec::with_capacity(e.count as usize);
-            ids.push(self.slice(e.first_id));
+            let mut ids = Vec::with_capacity(group.count as usize);
+            ids.push(self.first_id(e));
             ids.extend(self.extra[start..x].iter().map(|xe| self.slice(xe.id)));
             out.push(GroupRef {
-                key: self.slice(e.key),
-                display: self.slice(e.display),
+                key: self.key(e),
+                display: self.slice(group.display),
                 ids,
             });
         }
@@ -278,25 +318,39 @@ const CHUNK: usize = 4 << 20;
 impl Arena {
     /// Stores `bytes`.
     fn push(&mut self, bytes: &[u8]) -> Span {
+        let span = self.reserve(bytes.len());
+        self.chunks[span.chunk()].extend_from_slice(bytes);
+        span
+    }
+
+    /// The span `len` bytes pushed next will take, in a chunk with room for them.
+    fn reserve(&mut self, len: usize) -> Span {
         let fits = self
             .chunks
             .last()
-            .is_some_and(|c| c.capacity() - c.len() >= bytes.len());
+            .is_some_and(|c| c.capacity() - c.len() >= len);
         if !fits {
             // Small tables stay small: chunks double from 64 KiB up to CHUNK.
             let size = self
                 .chunks
                 .last()
                 .map_or(64 << 10, |c| (c.capacity() * 2).min(CHUNK));
-            let chunk = Vec::with_capacity(size.max(bytes.len()));
+            let chunk = Vec::with_capacity(size.max(len));
             advise_huge_pages(&chunk);
             self.capacity += chunk.capacity();
             self.chunks.push(chunk);
         }
         let n = self.chunks.len() - 1;
-        let chunk = &mut self.chunks[n];
-        let span = Span::new(n, chunk.len(), bytes.len());
-        chunk.extend_from_slice(bytes);
+        Span::new(n, self.chunks[n].len(), len)
+    }
+
+    /// Stores `a` and `b` one after the other, as one span.
+    fn push_pair(&mut self, a: &[u8], b: &[u8]) -> Span {
+        let len = a.len() + b.len();
+        let span = self.reserve(len);
+        let chunk = &mut self.chunks[span.chunk()];
+        chunk.extend_from_slice(a);
+        chunk.extend_from_slice(b);
         span
     }
 

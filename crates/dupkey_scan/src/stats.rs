@@ -896,10 +896,10 @@ impl<'p> CollectionPass<'p> {
         let share = FinderOptions {
             memory_limit: options.memory_limit,
             temp_dir: options.temp_dir.clone(),
-            // Slots and entries take about 80 bytes a key: an eighth of the engine's share.
+            // An entry and its slots take 32 to 48 bytes a key: an eighth of the engine's share.
             expected_keys: usize::try_from(documents)
                 .unwrap_or(usize::MAX)
-                .min(options.memory_limit / engines / 8 / 80),
+                .min(options.memory_limit / engines / 8 / 48),
             expected_bytes: None,
             pool: Some(plan.pool.clone()),
         };
