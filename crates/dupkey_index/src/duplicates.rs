@@ -177,8 +177,8 @@ impl<'s> DuplicateFinder<'s> {
         let mut key = std::mem::take(&mut self.key_buf);
         let mut parts = [Part::Missing; 4];
         let result = match self.spec.simple_key(doc, &mut key, &mut parts) {
-            Some(SimpleKey::Sparse) => {
-                self.report.skipped_sparse += 1;
+            Some(SimpleKey::Skipped(skip)) => {
+                self.count_skip(skip);
                 Ok(())
             }
             Some(SimpleKey::Key(n)) => {
@@ -203,9 +203,9 @@ impl<'s> DuplicateFinder<'s> {
     ) -> io::Result<()> {
         match simple {
             None => self.add(doc),
-            Some(SimpleKey::Sparse) => {
+            Some(SimpleKey::Skipped(skip)) => {
                 self.report.documents += 1;
-                self.report.skipped_sparse += 1;
+                self.count_skip(skip);
                 Ok(())
             }
             Some(SimpleKey::Key(n)) => {
@@ -221,16 +221,21 @@ impl<'s> DuplicateFinder<'s> {
         }
     }
 
-    /// Documents whose keys cross arrays or a partial filter: the full key generator.
+    /// Counts a document the index skips.
+    fn count_skip(&mut self, skip: Skip) {
+        match skip {
+            Skip::Sparse => self.report.skipped_sparse += 1,
+            Skip::PartialFilter => self.report.skipped_partial += 1,
+        }
+    }
+
+    /// Documents whose keys cross arrays, or whose partial filter needs the general
+    /// matcher: the full key generator.
     fn add_general(&mut self, doc: &RawDocument) -> io::Result<()> {
         let keys = match self.spec.keys(doc) {
             Ok(DocumentKeys::Keys(k)) => k,
-            Ok(DocumentKeys::NotIndexed(Skip::Sparse)) => {
-                self.report.skipped_sparse += 1;
-                return Ok(());
-            }
-            Ok(DocumentKeys::NotIndexed(Skip::PartialFilter)) => {
-                self.report.skipped_partial += 1;
+            Ok(DocumentKeys::NotIndexed(skip)) => {
+                self.count_skip(skip);
                 return Ok(());
             }
             Err(error) => {
@@ -255,9 +260,9 @@ impl<'s> DuplicateFinder<'s> {
             ShippedRecord::General(doc) => {
                 self.add(RawDocument::from_bytes(doc).map_err(invalid_batch)?)
             }
-            ShippedRecord::Sparse => {
+            ShippedRecord::Skipped(skip) => {
                 self.report.documents += 1;
-                self.report.skipped_sparse += 1;
+                self.count_skip(skip);
                 Ok(())
             }
             ShippedRecord::Keyed {
@@ -936,7 +941,7 @@ where
 /// A record: the finder's number (one byte), a kind, then for a keyed record the document's
 /// size, its encoded `_id` and its key values (the finder encodes the key: the thread that
 /// ships is the busier one); for a general record the whole document (the finder computes its
-/// keys); nothing more for a sparse skip.
+/// keys); nothing more for a document the index skips.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Shipper {
     /// Records written: the finder's document count, for the position of a document without
@@ -964,7 +969,8 @@ impl Shipper {
                 out.push(RECORD_GENERAL);
                 push_part(out, doc.as_bytes());
             }
-            Some(SimpleKey::Sparse) => out.push(RECORD_SPARSE),
+            Some(SimpleKey::Skipped(Skip::Sparse)) => out.push(RECORD_SPARSE),
+            Some(SimpleKey::Skipped(Skip::PartialFilter)) => out.push(RECORD_FILTERED),
             Some(SimpleKey::Key(n)) => {
                 out.push(RECORD_KEYED);
                 out.extend_from_slice(&(doc.as_bytes().len() as u32).to_le_bytes());
@@ -999,7 +1005,7 @@ pub struct Shipped<'b> {
 #[derive(Debug, Clone, Copy)]
 enum ShippedRecord<'b> {
     General(&'b [u8]),
-    Sparse,
+    Skipped(Skip),
     Keyed {
         document_bytes: usize,
         id: &'b [u8],
@@ -1031,7 +1037,8 @@ impl<'b> Shipped<'b> {
                     id: reader.take()?,
                     display: reader.take()?,
                 },
-                RECORD_SPARSE => ShippedRecord::Sparse,
+                RECORD_SPARSE => ShippedRecord::Skipped(Skip::Sparse),
+                RECORD_FILTERED => ShippedRecord::Skipped(Skip::PartialFilter),
                 _ => ShippedRecord::General(reader.take()?),
             };
             Some(Shipped { finder, record })
@@ -1105,10 +1112,11 @@ fn invalid_batch(e: impl std::fmt::Display) -> io::Error {
 
 /// Kinds of [`Shipper`] records: the finder does everything for a general record (it gets the
 /// whole document), encoding and grouping for a keyed one (it gets the `_id` and the key's
-/// values), and counting for a sparse skip.
+/// values), and counting for a document the index skips (sparse, or filtered out).
 const RECORD_GENERAL: u8 = 0;
 const RECORD_KEYED: u8 = 1;
 const RECORD_SPARSE: u8 = 2;
+const RECORD_FILTERED: u8 = 3;
 
 fn push_part(batch: &mut Vec<u8>, part: &[u8]) {
     batch.extend_from_slice(&(part.len() as u32).to_le_bytes());

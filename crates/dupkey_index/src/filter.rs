@@ -93,6 +93,49 @@ impl Filter {
     }
 }
 
+impl Filter {
+    /// [`Filter::matches`] for a filter on top-level fields holding no array, straight from
+    /// the document's bytes and without allocating; `None` when it is not such a filter on
+    /// this document (a dotted path, an array value), where [`Filter::matches`] decides.
+    pub fn matches_top_level(&self, doc: &RawDocument) -> Option<bool> {
+        match self {
+            // A false conjunct decides alone, a true disjunct too, whatever the others are.
+            Filter::And(fs) => {
+                let mut all = Some(true);
+                for f in fs {
+                    match f.matches_top_level(doc) {
+                        Some(false) => return Some(false),
+                        Some(true) => {}
+                        None => all = None,
+                    }
+                }
+                all
+            }
+            Filter::Or(fs) => {
+                let mut any = Some(false);
+                for f in fs {
+                    match f.matches_top_level(doc) {
+                        Some(true) => return Some(true),
+                        Some(false) => {}
+                        None => any = None,
+                    }
+                }
+                any
+            }
+            Filter::Field { path, cond } => {
+                if path.contains('.') {
+                    return None;
+                }
+                match crate::raw::get_field(doc, path) {
+                    None => Some(cond.matches(&[])),
+                    Some(RawBsonRef::Array(_)) => None,
+                    Some(v) => Some(cond.matches(&[v])),
+                }
+            }
+        }
+    }
+}
+
 fn unsupported(op: &str) -> SpecError {
     SpecError::Invalid(format!("Expression not supported in partial index: {op}"))
 }
@@ -393,6 +436,63 @@ mod tests {
         let filter = f(doc! {"a.b": 2});
         assert!(filter.matches(&rawdoc! {"a": [{"b": 1}, {"b": 2}]}));
         assert!(!filter.matches(&rawdoc! {"a": [{"b": 1}]}));
+    }
+
+    #[test]
+    fn the_top_level_matcher_agrees_or_defers() {
+        let filters = [
+            doc! {"a": {"$exists": true}},
+            doc! {"a": {"$type": "string"}},
+            doc! {"a": {"$type": ["number", "null"]}},
+            doc! {"a": null},
+            doc! {"a": 5},
+            doc! {"a": {"$gte": 2, "$lt": 9}},
+            doc! {"a": {"$lte": null}},
+            doc! {"a": {"$in": [1, "x", null]}},
+            doc! {"a": {"$exists": true}, "b": {"$gt": 0}},
+            doc! {"$or": [{"a": {"$type": "string"}}, {"b": 1}]},
+            doc! {"$and": [{"a.c": 1}, {"b": {"$gt": 5}}]},
+            doc! {"$or": [{"a.c": 1}, {"b": 1}]},
+        ];
+        let docs = [
+            rawdoc! {},
+            rawdoc! {"a": null},
+            rawdoc! {"a": "x", "b": 1},
+            rawdoc! {"a": 5.0, "b": -1},
+            rawdoc! {"a": 3_i64, "b": 7},
+            rawdoc! {"a": bson::Decimal128::from_bytes([0; 16])},
+            rawdoc! {"a": [1, "x"], "b": 1},
+            rawdoc! {"a": {"c": 1}, "b": 6},
+            rawdoc! {"a": bson::RawBson::Undefined},
+        ];
+        let mut decided = 0;
+        for filter in &filters {
+            let parsed = f(filter.clone());
+            for d in &docs {
+                let full = parsed.matches(d);
+                if let Some(fast) = parsed.matches_top_level(d) {
+                    assert_eq!(fast, full, "{filter} on {d:?}");
+                    decided += 1;
+                }
+            }
+        }
+        // Arrays and dotted paths defer, unless another part decides alone.
+        let array = rawdoc! {"a": [1, "x"], "b": 1};
+        assert_eq!(
+            f(doc! {"a": {"$exists": true}}).matches_top_level(&array),
+            None
+        );
+        assert_eq!(
+            f(doc! {"a.c": 1}).matches_top_level(&rawdoc! {"a": {"c": 1}}),
+            None
+        );
+        let and = f(doc! {"$and": [{"a.c": 1}, {"b": {"$gt": 5}}]});
+        assert_eq!(and.matches_top_level(&rawdoc! {"b": 1}), Some(false));
+        assert_eq!(and.matches_top_level(&rawdoc! {"b": 9}), None);
+        let or = f(doc! {"$or": [{"a.c": 1}, {"b": 1}]});
+        assert_eq!(or.matches_top_level(&rawdoc! {"b": 1}), Some(true));
+        assert_eq!(or.matches_top_level(&rawdoc! {"b": 2}), None);
+        assert!(decided > 80, "{decided}");
     }
 
     #[test]

@@ -33,8 +33,9 @@ pub struct GeneratedKey<'a> {
 pub enum SimpleKey {
     /// A key of this many fields is in the buffer.
     Key(usize),
-    /// A sparse index skips the document.
-    Sparse,
+    /// The index skips the document: sparse, and it lacks every key field, or partial, and it
+    /// does not match the filter.
+    Skipped(Skip),
 }
 
 /// Why a document is not in the index.
@@ -90,7 +91,8 @@ impl IndexSpec {
 
     /// The one key of a document whose key fields cross no array, encoded into `buf` with its
     /// parts in `parts`: the fast path for the common case. `None` when the general path is
-    /// needed (an array on a key path, a partial filter, more than four fields).
+    /// needed (an array on a key path, a partial filter on a dotted path or an array, more
+    /// than four fields).
     pub fn simple_key<'a>(
         &self,
         doc: &'a RawDocument,
@@ -108,14 +110,15 @@ impl IndexSpec {
     /// [`IndexSpec::simple_key`] without encoding the key: the parts only, for a caller that
     /// may already have walked the document: `top(i)` gives the value of key field `i` when it
     /// is a top-level field the caller found (`Some(None)` when the document lacks it), or
-    /// `None` to look it up here.
+    /// `None` to look it up here. The parts are filled for a document the partial filter
+    /// skips too.
     pub fn simple_parts_with<'a>(
         &self,
         doc: &'a RawDocument,
         top: impl Fn(usize) -> Option<Option<RawBsonRef<'a>>>,
         parts: &mut [Part<'a>; 4],
     ) -> Option<SimpleKey> {
-        if self.partial_filter.is_some() || self.fields.len() > parts.len() {
+        if self.fields.len() > parts.len() {
             return None;
         }
         for (i, f) in self.fields.iter().enumerate() {
@@ -140,7 +143,12 @@ impl IndexSpec {
         }
         let n = self.fields.len();
         if self.sparse && parts[..n].iter().all(|p| matches!(p, Part::Missing)) {
-            return Some(SimpleKey::Sparse);
+            return Some(SimpleKey::Skipped(Skip::Sparse));
+        }
+        if let Some(filter) = &self.partial_filter
+            && !filter.matches_top_level(doc)?
+        {
+            return Some(SimpleKey::Skipped(Skip::PartialFilter));
         }
         Some(SimpleKey::Key(n))
     }

@@ -68,7 +68,11 @@ fn name_end(b: &[u8]) -> Option<usize> {
         }
         at += 8;
     }
-    words.remainder().iter().position(|&c| c == 0).map(|p| at + p)
+    words
+        .remainder()
+        .iter()
+        .position(|&c| c == 0)
+        .map(|p| at + p)
 }
 
 fn le_i32(b: &[u8]) -> Option<usize> {
@@ -334,7 +338,10 @@ mod tests {
         }
         let long_names = rawdoc! { "a_name_longer_than_eight": 1, "x": 2, "sixteen_bytes_ab": 3 };
         assert_eq!(get_field(&long_names, "x"), Some(RawBsonRef::Int32(2)));
-        assert_eq!(get_field(&long_names, "sixteen_bytes_ab"), Some(RawBsonRef::Int32(3)));
+        assert_eq!(
+            get_field(&long_names, "sixteen_bytes_ab"),
+            Some(RawBsonRef::Int32(3))
+        );
     }
 
     #[test]

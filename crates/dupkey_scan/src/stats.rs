@@ -1216,14 +1216,22 @@ impl IndexTracker<'_> {
             self.index.spec.encode_parts_into(key, &parts[..n]);
         }
         match simple {
-            Some(SimpleKey::Sparse) => {
+            Some(SimpleKey::Skipped(skip)) => {
+                // A document the partial filter skips may still hold the key fields.
+                let n = self.index.spec.fields.len().min(parts.len());
+                let null =
+                    |p: &Part<'_>| matches!(p, Part::Missing | Part::Value(RawBsonRef::Null));
+                if !parts[..n].iter().all(null) {
+                    self.stats.with_values += 1;
+                }
+                let skipped = Some(SimpleKey::Skipped(skip));
                 if let Some(exact) = &mut self.exact {
-                    exact.add_with_key(shipped, doc, id, Some(SimpleKey::Sparse), key, &[])?;
+                    exact.add_with_key(shipped, doc, id, skipped, key, &[])?;
                 }
                 if self.exact_from_case
                     && let Some(case) = &mut self.case
                 {
-                    case.add_with_key(shipped, doc, id, Some(SimpleKey::Sparse), key, &[])?;
+                    case.add_with_key(shipped, doc, id, skipped, key, &[])?;
                 }
                 Ok(())
             }
