@@ -590,9 +590,9 @@ fn group_partition(
 }
 
 fn to_conflict(names: &[String], g: &GroupRef<'_>) -> Conflict {
-    let bytes = g.ids.iter().map(|id| id.len()).sum();
-    let mut ids = Ids::with_capacity(g.ids.len(), bytes);
-    for id in &g.ids {
+    let bytes = g.ids().map(<[u8]>::len).sum();
+    let mut ids = Ids::with_capacity(g.count, bytes);
+    for id in g.ids() {
         ids.push_encoded(id);
     }
     let display = RawDocument::from_bytes(g.display).ok();

@@ -86,7 +86,18 @@ pub(crate) struct KeyTable {
 pub(crate) struct GroupRef<'t> {
     pub key: &'t [u8],
     pub display: &'t [u8],
-    pub ids: Vec<&'t [u8]>,
+    /// How many documents hold the key.
+    pub count: usize,
+    first_id: &'t [u8],
+    extra: &'t [Extra],
+    arena: &'t Arena,
+}
+
+impl<'t> GroupRef<'t> {
+    /// The ids, in arrival order.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &'t [u8]> + '_ {
+        std::iter::once(self.first_id).chain(self.extra.iter().map(|x| self.arena.slice(x.id)))
+    }
 }
 
 impl KeyTable {
@@ -291,13 +302,13 @@ impl KeyTable {
             if group.count < min {
                 continue;
             }
-            let mut ids = Vec::with_capacity(group.count as usize);
-            ids.push(self.first_id(e));
-            ids.extend(self.extra[start..x].iter().map(|xe| self.slice(xe.id)));
             out.push(GroupRef {
                 key: self.key(e),
                 display: self.slice(group.display),
-                ids,
+                count: group.count as usize,
+                first_id: self.first_id(e),
+                extra: &self.extra[start..x],
+                arena: &self.arena,
             });
         }
         out
@@ -460,10 +471,10 @@ mod tests {
         assert_eq!(groups.len(), 1000);
         for g in &groups {
             let ids: Vec<u32> = g
-                .ids
-                .iter()
-                .map(|b| u32::from_le_bytes((*b).try_into().unwrap()))
+                .ids()
+                .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
                 .collect();
+            assert_eq!(g.count, ids.len());
             assert_eq!(ids.len(), 5);
             assert!(ids.windows(2).all(|w| w[0] < w[1]));
             assert_eq!(g.display, b"v");
