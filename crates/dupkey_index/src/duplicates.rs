@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bson::{Bson, RawBsonRef, RawDocument};
 
 use crate::IndexSpec;
-use crate::ids::{ID_WITH_VALUES, Ids, encode_id_value, id_and_values};
+use crate::ids::{Ids, encode_id_value, id_and_values, write_id_with_values};
 use crate::keys::{DocumentKeys, KeyError, Part, SimpleKey, Skip};
 use crate::table::{GroupRef, Inserted, KeyTable};
 
@@ -268,13 +268,13 @@ impl<'s> DuplicateFinder<'s> {
             ShippedRecord::Keyed {
                 document_bytes,
                 id,
-                display,
+                values,
             } => {
-                self.count_shipped(document_bytes, id, display);
+                self.count_shipped(document_bytes, id, values);
                 let mut key = std::mem::take(&mut self.key_buf);
                 key.clear();
-                let result = encode_from_display(self.spec, display, &mut key)
-                    .and_then(|()| self.insert_with(&key, |out| out.extend_from_slice(display)));
+                let result = encode_from_values(self.spec, values, &mut key)
+                    .and_then(|()| self.insert_with(&key, |out| out.extend_from_slice(values)));
                 self.key_buf = key;
                 result
             }
@@ -284,7 +284,7 @@ impl<'s> DuplicateFinder<'s> {
     /// Counts a shipped keyed document (sizing the table at the first) and sets `id_buf` to
     /// the id its key goes in with: `id` (as [`encode_id`] wrote it), with the key's values
     /// when the finder keeps them.
-    fn count_shipped(&mut self, document_bytes: usize, id: &[u8], display: &[u8]) {
+    fn count_shipped(&mut self, document_bytes: usize, id: &[u8], values: &[u8]) {
         if self.report.documents == 0 {
             self.presize(document_bytes);
         }
@@ -292,11 +292,11 @@ impl<'s> DuplicateFinder<'s> {
         self.report.indexed += 1;
         self.id_buf.clear();
         if self.keep_values {
-            self.id_buf.push(ID_WITH_VALUES);
-            self.id_buf
-                .extend_from_slice(&(id.len() as u32).to_le_bytes());
-            self.id_buf.extend_from_slice(id);
-            self.id_buf.extend_from_slice(display);
+            write_id_with_values(
+                &mut self.id_buf,
+                |out| out.extend_from_slice(id),
+                |out| out.extend_from_slice(values),
+            );
         } else {
             self.id_buf.extend_from_slice(id);
         }
@@ -327,11 +327,11 @@ impl<'s> DuplicateFinder<'s> {
     fn add_shipped_run_with(&mut self, run: &[Shipped<'_>], keys: &mut Vec<u8>) -> io::Result<()> {
         let mut spans = [(0, 0, 0); RUN];
         for (r, span) in run.iter().zip(&mut spans) {
-            let ShippedRecord::Keyed { display, .. } = r.record else {
+            let ShippedRecord::Keyed { values, .. } = r.record else {
                 return Err(invalid_batch("a run of keys holds another record"));
             };
             let start = keys.len();
-            encode_from_display(self.spec, display, keys)?;
+            encode_from_values(self.spec, values, keys)?;
             let hash = crate::table::hash(&keys[start..]);
             self.table.prefetch(hash);
             *span = (start, keys.len(), hash);
@@ -340,16 +340,14 @@ impl<'s> DuplicateFinder<'s> {
             let ShippedRecord::Keyed {
                 document_bytes,
                 id,
-                display,
+                values,
                 ..
             } = r.record
             else {
                 continue;
             };
-            self.count_shipped(document_bytes, id, display);
-            self.insert_now(hash, &keys[start..end], |out| {
-                out.extend_from_slice(display)
-            })?;
+            self.count_shipped(document_bytes, id, values);
+            self.insert_now(hash, &keys[start..end], |out| out.extend_from_slice(values))?;
         }
         Ok(())
     }
@@ -368,18 +366,19 @@ impl<'s> DuplicateFinder<'s> {
             encode_id(doc, self.report.documents, &mut self.id_buf);
             return;
         }
-        self.id_buf.extend_from_slice(&[ID_WITH_VALUES, 0, 0, 0, 0]);
-        encode_id(doc, self.report.documents, &mut self.id_buf);
-        let id_len = (self.id_buf.len() - 5) as u32;
-        self.id_buf[1..5].copy_from_slice(&id_len.to_le_bytes());
-        write_display(&mut self.id_buf, parts);
+        let position = self.report.documents;
+        write_id_with_values(
+            &mut self.id_buf,
+            |out| encode_id(doc, position, out),
+            |out| write_values(out, parts),
+        );
     }
 
     fn insert(&mut self, key: &[u8], parts: &[Part<'_>]) -> io::Result<()> {
-        self.insert_with(key, |out| write_display(out, parts))
+        self.insert_with(key, |out| write_values(out, parts))
     }
 
-    /// Inserts a key; `display` (writes the key's values as a BSON document) runs only when
+    /// Inserts a key; `display` (writes the key's values, [`write_values`]) runs only when
     /// needed.
     fn insert_with(&mut self, key: &[u8], display: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         self.insert_hashed(crate::table::hash(key), key, display)
@@ -595,7 +594,10 @@ fn to_conflict(names: &[String], g: &GroupRef<'_>) -> Conflict {
     for id in g.ids() {
         ids.push_encoded(id);
     }
-    let display = RawDocument::from_bytes(g.display).ok();
+    let mut values = Vec::new();
+    let display = crate::raw::typed_values_document(g.display, &mut values)
+        .then(|| RawDocument::from_bytes(&values).ok())
+        .flatten();
     let key = names
         .iter()
         .enumerate()
@@ -623,29 +625,22 @@ fn encode_id(doc: &RawDocument, position: u64, out: &mut Vec<u8>) {
     encode_id_value(crate::raw::get_field(doc, "_id"), position, out);
 }
 
-/// The key's values as a BSON document `{"0": v0, "1": v1, …}`, appended to a buffer.
-fn write_display(out: &mut Vec<u8>, parts: &[Part<'_>]) {
-    const NAMES: [&str; 4] = ["0", "1", "2", "3"];
-    let start = out.len();
-    out.extend_from_slice(&[0; 4]);
-    for (i, p) in parts.iter().enumerate() {
+/// The key's values appended to a buffer, each as its type byte and its BSON value bytes
+/// (`raw::write_typed_value`): a missing field as null, an empty array as undefined, as the
+/// index holds them. `raw::typed_values_document` makes `{"0": v0, "1": v1, …}` of them.
+fn write_values(out: &mut Vec<u8>, parts: &[Part<'_>]) {
+    for p in parts {
         let v = match p {
             Part::Value(v) => *v,
             Part::Missing => RawBsonRef::Null,
             Part::EmptyArray => RawBsonRef::Undefined,
         };
-        match NAMES.get(i) {
-            Some(name) => crate::raw::write_element(out, name, v),
-            None => crate::raw::write_element(out, &i.to_string(), v),
-        }
+        crate::raw::write_typed_value(out, v);
     }
-    out.push(0);
-    let len = (out.len() - start) as i32;
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
 }
 
 /// The key's values as a BSON document `{"0": v0, "1": v1, …}`, written by the bson crate:
-/// the reference [`write_display`] is tested against.
+/// the reference [`write_values`] is tested against.
 #[cfg(test)]
 fn display_bytes(parts: &[Part<'_>]) -> Vec<u8> {
     let mut doc = bson::RawDocumentBuf::new();
@@ -981,7 +976,7 @@ impl Shipper {
                 out[at..at + 4].copy_from_slice(&len.to_le_bytes());
                 let at = out.len();
                 out.extend_from_slice(&[0; 4]);
-                write_display(out, &parts[..n.min(parts.len())]);
+                write_values(out, &parts[..n.min(parts.len())]);
                 let len = (out.len() - at - 4) as u32;
                 out[at..at + 4].copy_from_slice(&len.to_le_bytes());
             }
@@ -1009,7 +1004,7 @@ enum ShippedRecord<'b> {
     Keyed {
         document_bytes: usize,
         id: &'b [u8],
-        display: &'b [u8],
+        values: &'b [u8],
     },
 }
 
@@ -1035,7 +1030,7 @@ impl<'b> Shipped<'b> {
                 RECORD_KEYED => ShippedRecord::Keyed {
                     document_bytes: reader.u32()?,
                     id: reader.take()?,
-                    display: reader.take()?,
+                    values: reader.take()?,
                 },
                 RECORD_SPARSE => ShippedRecord::Skipped(Skip::Sparse),
                 RECORD_FILTERED => ShippedRecord::Skipped(Skip::PartialFilter),
@@ -1082,25 +1077,41 @@ pub fn add_shipped_batch(finders: &mut [DuplicateFinder<'_>], batch: &[u8]) -> i
 /// Keyed records inserted together (see [`DuplicateFinder::add_shipped_run`]).
 const RUN: usize = 16;
 
-/// Encodes the key whose values `display` holds (a document written by [`write_display`]).
-fn encode_from_display(spec: &IndexSpec, display: &[u8], key: &mut Vec<u8>) -> io::Result<()> {
-    let doc = RawDocument::from_bytes(display).map_err(invalid_batch)?;
+/// Encodes the key whose values `values` holds ([`write_values`]).
+fn encode_from_values(spec: &IndexSpec, values: &[u8], key: &mut Vec<u8>) -> io::Result<()> {
     let mut parts = [Part::Missing; 4];
     let mut n = 0;
-    for (slot, (_, t, bytes)) in parts.iter_mut().zip(crate::raw::elements(doc)) {
-        match crate::raw::scalar(t, bytes) {
-            Some(v) => *slot = Part::Value(v),
-            None => break,
+    let mut rest = values;
+    while !rest.is_empty() && n < parts.len() {
+        let (t, v) = crate::raw::take_typed_value(&mut rest)
+            .ok_or_else(|| invalid_batch("a shipped key's values are cut"))?;
+        match crate::raw::scalar(t, v) {
+            Some(v) => parts[n] = Part::Value(v),
+            // An embedded document or a rarer type: the bson crate reads every value.
+            None => return encode_from_values_document(spec, values, key),
         }
         n += 1;
     }
-    if n < spec.fields.len() {
-        // An embedded document or a rarer type: the bson crate reads every value.
-        n = 0;
-        for (slot, element) in parts.iter_mut().zip(doc.iter()) {
-            *slot = Part::Value(element.map_err(invalid_batch)?.1);
-            n += 1;
-        }
+    spec.encode_parts_into(key, &parts[..n]);
+    Ok(())
+}
+
+/// [`encode_from_values`] through the bson crate, for any value type.
+fn encode_from_values_document(
+    spec: &IndexSpec,
+    values: &[u8],
+    key: &mut Vec<u8>,
+) -> io::Result<()> {
+    let mut bytes = Vec::new();
+    if !crate::raw::typed_values_document(values, &mut bytes) {
+        return Err(invalid_batch("a shipped key's values are cut"));
+    }
+    let doc = RawDocument::from_bytes(&bytes).map_err(invalid_batch)?;
+    let mut parts = [Part::Missing; 4];
+    let mut n = 0;
+    for (slot, element) in parts.iter_mut().zip(doc.iter()) {
+        *slot = Part::Value(element.map_err(invalid_batch)?.1);
+        n += 1;
     }
     spec.encode_parts_into(key, &parts[..n]);
     Ok(())
@@ -1307,7 +1318,8 @@ mod parallel_tests {
         let (seq, par) = sequential_and_parallel(&spec, &docs);
         assert_eq!(seq.conflicts.len(), values.len() - 1, "{:?}", seq.conflicts);
         assert_eq!(seq, par);
-        // The display writer agrees with the bson crate's, for every type and past 4 fields.
+        // The values writer agrees with the bson crate's document, for every type and past 4
+        // fields.
         for v in &values {
             let d = RawDocumentBuf::try_from(&doc! {"v": v.clone()}).unwrap();
             let raw = d.get("v").unwrap().unwrap();
@@ -1319,8 +1331,10 @@ mod parallel_tests {
                 })
                 .collect();
             for n in [1, 4, 6] {
+                let mut values = Vec::new();
+                write_values(&mut values, &parts[..n]);
                 let mut ours = Vec::new();
-                write_display(&mut ours, &parts[..n]);
+                assert!(crate::raw::typed_values_document(&values, &mut ours));
                 assert_eq!(ours, display_bytes(&parts[..n]), "{v:?}");
             }
         }

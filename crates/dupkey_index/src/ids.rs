@@ -157,13 +157,47 @@ fn encode_bson(id: &Bson, out: &mut Vec<u8>) {
     }
 }
 
-/// The id and the key values of an id written with them (`ID_WITH_VALUES`, the id's length,
-/// the id, the values' document).
+/// Appends an id written with the key values: `ID_WITH_VALUES`, the id's length (LEB128: one
+/// byte below 128), the id as [`encode_id_value`] writes it (by `write_id`), then the values
+/// (`raw::write_typed_value`, by `write_values`).
+pub(crate) fn write_id_with_values(
+    out: &mut Vec<u8>,
+    write_id: impl FnOnce(&mut Vec<u8>),
+    write_values: impl FnOnce(&mut Vec<u8>),
+) {
+    out.push(ID_WITH_VALUES);
+    let at = out.len();
+    out.push(0);
+    write_id(out);
+    let len = out.len() - at - 1;
+    if len < 0x80 {
+        out[at] = len as u8;
+    } else {
+        let mut prefix = Vec::new();
+        let mut n = len;
+        while n >= 0x80 {
+            prefix.push((n as u8 & 0x7F) | 0x80);
+            n >>= 7;
+        }
+        prefix.push(n as u8);
+        out.splice(at..at + 1, prefix);
+    }
+    write_values(out);
+}
+
+/// The id and the key values of an id [`write_id_with_values`] wrote.
 pub(crate) fn id_and_values(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
-    let rest = bytes.strip_prefix(&[ID_WITH_VALUES])?;
-    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-    let rest = &rest[4..];
-    Some(rest.split_at(len.min(rest.len())))
+    let mut rest = bytes.strip_prefix(&[ID_WITH_VALUES])?;
+    let mut len = 0usize;
+    for shift in (0..64).step_by(7) {
+        let (&b, after) = rest.split_first()?;
+        rest = after;
+        len |= usize::from(b & 0x7F) << shift;
+        if b < 0x80 {
+            return (len <= rest.len()).then(|| rest.split_at(len));
+        }
+    }
+    None
 }
 
 /// The value [`encode_id_value`] encoded; an id written with its key values comes back as
@@ -177,8 +211,10 @@ pub(crate) fn decode_id(bytes: &[u8]) -> Bson {
             let Some((id, values)) = id_and_values(bytes) else {
                 return Bson::Null;
             };
-            let values = RawDocument::from_bytes(values)
-                .ok()
+            let mut doc = Vec::new();
+            let values = crate::raw::typed_values_document(values, &mut doc)
+                .then(|| RawDocument::from_bytes(&doc).ok())
+                .flatten()
                 .and_then(|d| bson::Document::try_from(d).ok())
                 .unwrap_or_default();
             Bson::Document(bson::doc! { "id": decode_id(id), "values": values })
@@ -234,6 +270,29 @@ mod tests {
             "nor another type of the same number"
         );
         assert_eq!(format!("{ids:?}"), format!("{all:?}"));
+    }
+
+    #[test]
+    fn ids_with_values_split_again() {
+        for id_len in [0, 12, 127, 128, 300, 20_000] {
+            let id = vec![b'x'; id_len];
+            let mut out = Vec::new();
+            write_id_with_values(
+                &mut out,
+                |o| o.extend_from_slice(&id),
+                |o| crate::raw::write_typed_value(o, RawBsonRef::String("Ab")),
+            );
+            let (got_id, values) = id_and_values(&out).unwrap();
+            assert_eq!(got_id, id.as_slice(), "{id_len}");
+            let mut rest = values;
+            let (t, v) = crate::raw::take_typed_value(&mut rest).unwrap();
+            assert_eq!(crate::raw::scalar(t, v), Some(RawBsonRef::String("Ab")));
+            assert!(rest.is_empty());
+            // A length that runs past the bytes is refused.
+            if id_len > 1 {
+                assert_eq!(id_and_values(&out[..3]), None);
+            }
+        }
     }
 
     #[test]

@@ -219,6 +219,61 @@ pub fn write_value(out: &mut Vec<u8>, v: RawBsonRef<'_>) -> bool {
     true
 }
 
+/// Appends `v` as an element without a name: its type byte, then its value's BSON bytes. A
+/// key's values are kept this way ([`take_typed_value`] reads them back): no document
+/// header, no names.
+pub fn write_typed_value(out: &mut Vec<u8>, v: RawBsonRef<'_>) {
+    let start = out.len();
+    out.push(v.element_type() as u8);
+    if write_value(out, v) {
+        return;
+    }
+    out.truncate(start);
+    // The rarer types: the element the bson crate writes for `{"0": v}`, without its name.
+    let mut holder = bson::RawDocumentBuf::new();
+    holder.append(bson::raw::cstr!("0"), v);
+    let bytes = holder.as_bytes();
+    if let Some(element) = bytes.get(4..bytes.len().saturating_sub(1))
+        && element.len() >= 3
+    {
+        out.push(element[0]);
+        out.extend_from_slice(&element[3..]);
+    }
+}
+
+/// The type and value bytes of the first value [`write_typed_value`] wrote at the start of
+/// `*b`, moving `*b` past it; `None` for malformed bytes.
+pub fn take_typed_value<'a>(b: &mut &'a [u8]) -> Option<(u8, &'a [u8])> {
+    let (&t, rest) = b.split_first()?;
+    let size = value_size(t, rest)?;
+    let (v, after) = rest.split_at(size);
+    *b = after;
+    Some((t, v))
+}
+
+/// Values [`write_typed_value`] wrote one after the other, as the document
+/// `{"0": v0, "1": v1, …}` appended to `out`; false for malformed bytes.
+pub fn typed_values_document(mut values: &[u8], out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let mut i = 0;
+    while !values.is_empty() {
+        let Some((t, v)) = take_typed_value(&mut values) else {
+            out.truncate(start);
+            return false;
+        };
+        out.push(t);
+        out.extend_from_slice(i.to_string().as_bytes());
+        out.push(0);
+        out.extend_from_slice(v);
+        i += 1;
+    }
+    out.push(0);
+    let len = (out.len() - start) as i32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    true
+}
+
 /// The common scalar types built directly; `None` sends the caller to the full parser.
 fn value(t: u8, v: &[u8]) -> Option<RawBsonRef<'_>> {
     Some(match t {
@@ -342,6 +397,54 @@ mod tests {
             get_field(&long_names, "sixteen_bytes_ab"),
             Some(RawBsonRef::Int32(3))
         );
+    }
+
+    #[test]
+    fn typed_values_read_back_as_a_document() {
+        let d = rawdoc! {
+            "a": 1.5, "s": "héllo", "o": {"x": 1}, "arr": [1, 2],
+            "bin": Binary { subtype: BinarySubtype::Uuid, bytes: vec![1; 16] },
+            "old": Binary { subtype: BinarySubtype::BinaryOld, bytes: vec![1, 2] },
+            "re": bson::Regex { pattern: "^a".to_string().try_into().unwrap(), options: "i".to_string().try_into().unwrap() },
+            "code": bson::RawBson::JavaScriptCode("f()".into()),
+            "sym": bson::RawBson::Symbol("s".into()),
+            "u": bson::RawBson::Undefined, "id": ObjectId::from_bytes([7; 12]), "b": true,
+            "n": bson::RawBson::Null, "i": 7, "l": 1i64 << 40,
+            "dec": bson::Decimal128::from_bytes([0; 16]), "max": bson::RawBson::MaxKey,
+            "min": bson::RawBson::MinKey,
+        };
+        let mut values = Vec::new();
+        let mut want = bson::RawDocumentBuf::new();
+        for (i, element) in d.iter().enumerate() {
+            let v = element.unwrap().1;
+            write_typed_value(&mut values, v);
+            want.append(
+                <&bson::raw::CStr>::try_from(i.to_string().as_str()).unwrap(),
+                v,
+            );
+        }
+        let mut rest = values.as_slice();
+        let mut n = 0;
+        while let Some((t, v)) = take_typed_value(&mut rest) {
+            let (_, theirs) = d.iter().nth(n).unwrap().unwrap();
+            assert_eq!(t, theirs.element_type() as u8);
+            if let Some(ours) = scalar(t, v) {
+                assert_eq!(ours, theirs);
+            }
+            n += 1;
+        }
+        assert!(rest.is_empty());
+        assert_eq!(n, d.iter().count());
+        let mut doc = Vec::new();
+        assert!(typed_values_document(&values, &mut doc));
+        assert_eq!(doc, want.as_bytes());
+        // Cut values are refused, not read past.
+        let mut out = Vec::new();
+        assert!(!typed_values_document(
+            &values[..values.len() - 3],
+            &mut out
+        ));
+        assert!(out.is_empty());
     }
 
     #[test]
