@@ -21,6 +21,16 @@ pub struct Collation {
     /// For collations whose key of an ASCII string is the concatenation of its characters'
     /// keys (checked against ICU when the collation is made): each ASCII character's key.
     ascii: Option<Vec<Vec<u8>>>,
+    /// The same keys as index keys write string bytes (each NUL as 00 FF), in 8 bytes each:
+    /// a string's key is then written a fixed-size copy a character.
+    ascii_escaped: Option<Box<[EscapedKey; 128]>>,
+}
+
+/// A character's key, escaped, padded to 8 bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct EscapedKey {
+    bytes: [u8; 8],
+    len: u8,
 }
 
 impl std::fmt::Debug for Collation {
@@ -86,9 +96,11 @@ impl Collation {
             collator,
             spec: spec.clone(),
             ascii: None,
+            ascii_escaped: None,
         };
         if plain_primary {
             collation.ascii = collation.ascii_table();
+            collation.ascii_escaped = collation.ascii.as_deref().and_then(escaped_table);
         }
         Ok(Some(collation))
     }
@@ -123,14 +135,23 @@ impl Collation {
         key
     }
 
-    /// The ICU sort key of `s`: equal keys mean equal strings under this collation.
-    /// For an ASCII string under a collation with per-character keys: the characters' keys,
-    /// whose concatenation is [`Collation::sort_key`]. `None` otherwise.
-    pub fn ascii_key_parts<'s>(&'s self, s: &'s str) -> Option<impl Iterator<Item = &'s [u8]>> {
-        let table = self.ascii.as_ref().filter(|_| s.is_ascii())?;
-        Some(s.bytes().map(|b| table[usize::from(b)].as_slice()))
+    /// For an ASCII string under a collation with per-character keys: appends
+    /// [`Collation::sort_key`] with each NUL written as 00 FF (as index keys escape string
+    /// bytes) and returns true, without building the key. False, writing nothing, otherwise.
+    pub fn write_escaped_ascii_key(&self, s: &str, out: &mut Vec<u8>) -> bool {
+        let Some(table) = self.ascii_escaped.as_deref().filter(|_| s.is_ascii()) else {
+            return false;
+        };
+        out.reserve(s.len() * 8);
+        for b in s.bytes() {
+            let key = &table[usize::from(b)];
+            out.extend_from_slice(&key.bytes);
+            out.truncate(out.len() - (8 - usize::from(key.len)));
+        }
+        true
     }
 
+    /// The ICU sort key of `s`: equal keys mean equal strings under this collation.
     pub fn sort_key(&self, s: &str) -> Vec<u8> {
         if let Some(table) = &self.ascii
             && s.is_ascii()
@@ -143,6 +164,26 @@ impl Collation {
         }
         self.icu_key(s)
     }
+}
+
+/// The keys of `ascii` escaped as [`EscapedKey`]s; `None` when one does not fit 8 bytes.
+fn escaped_table(ascii: &[Vec<u8>]) -> Option<Box<[EscapedKey; 128]>> {
+    let mut table = Box::new([EscapedKey::default(); 128]);
+    for (slot, key) in table.iter_mut().zip(ascii) {
+        let mut escaped = Vec::with_capacity(8);
+        for &b in key {
+            escaped.push(b);
+            if b == 0 {
+                escaped.push(0xFF);
+            }
+        }
+        if escaped.len() > 8 {
+            return None;
+        }
+        slot.bytes[..escaped.len()].copy_from_slice(&escaped);
+        slot.len = escaped.len() as u8;
+    }
+    Some(table)
 }
 
 fn int(spec: &Document, name: &str) -> Option<i64> {
@@ -172,12 +213,23 @@ mod tests {
             c.ascii.is_some(),
             "the primary English order has per-character keys"
         );
+        assert!(c.ascii_escaped.is_some());
         let mut rng = dupkey_test_free_rng(7);
         for _ in 0..20_000 {
             let len = (rng() % 40) as usize;
             let s: String = (0..len).map(|_| char::from((rng() % 128) as u8)).collect();
-            assert_eq!(c.sort_key(&s), c.icu_key(&s), "{s:?}");
+            let icu = c.icu_key(&s);
+            assert_eq!(c.sort_key(&s), icu, "{s:?}");
+            let mut escaped = vec![7];
+            assert!(c.write_escaped_ascii_key(&s, &mut escaped));
+            let want: Vec<u8> = std::iter::once(7)
+                .chain(icu.iter().flat_map(|&b| if b == 0 { vec![0, 0xFF] } else { vec![b] }))
+                .collect();
+            assert_eq!(escaped, want, "{s:?}");
         }
+        let mut out = Vec::new();
+        assert!(!c.write_escaped_ascii_key("é", &mut out));
+        assert!(out.is_empty());
         for strength in [2, 3] {
             let c = Collation::from_spec(&doc! {"locale": "en", "strength": strength})
                 .unwrap()

@@ -148,16 +148,9 @@ fn escape_run(out: &mut Vec<u8>, mut bytes: &[u8]) {
 
 fn encode_string(out: &mut Vec<u8>, s: &str, collation: Option<&Collation>) {
     match collation {
-        Some(c) => match c.ascii_key_parts(s) {
-            // Per-character keys, escaped as they are copied: no key to allocate.
-            Some(parts) => {
-                for part in parts {
-                    escape_run(out, part);
-                }
-                out.extend_from_slice(&[0, 0]);
-            }
-            None => escape_bytes(out, &c.sort_key(s)),
-        },
+        // Per-character keys, escaped in advance: no key to allocate.
+        Some(c) if c.write_escaped_ascii_key(s, out) => out.extend_from_slice(&[0, 0]),
+        Some(c) => escape_bytes(out, &c.sort_key(s)),
         None => escape_bytes(out, s.as_bytes()),
     }
 }
