@@ -87,5 +87,6 @@ walk, field, chk, js, pyt = (r[1] for r in rows)
 print(f"load average before the run: {load}")
 print(f"check / raw walk (elements) = {chk / walk:.2f}x (target <= 1.5x); python / check = {pyt / chk:.1f}x (target >= 20x)")
 print(f"check / raw walk (field) = {chk / field:.2f}x; check --format json / raw walk (elements) = {js / walk:.2f}x")
-print("python / check in each round: " + ", ".join(f"{x:.1f}x" for x in per_round))
+print("python / check in each round: " + ", ".join(
+    f"{x:.1f}x ({r[4][1]:.2f} s / {r[2][1]:.2f} s)" for x, r in zip(per_round, rounds)))
 PY

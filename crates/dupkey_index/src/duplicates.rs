@@ -590,7 +590,7 @@ fn group_partition(
 
 fn to_conflict(names: &[String], g: &GroupRef<'_>) -> Conflict {
     let bytes = g.ids().map(<[u8]>::len).sum();
-    let mut ids = Ids::with_capacity(g.count, bytes);
+    let mut ids = Ids::with_capacity(bytes);
     for id in g.ids() {
         ids.push_encoded(id);
     }

@@ -10,10 +10,13 @@ use std::fmt;
 use bson::{Bson, RawBsonRef, RawDocument, RawDocumentBuf};
 
 /// A group's `_id`s, in order: [`Ids::iter`] gives them back as [`Bson`] values.
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Ids {
     bytes: Vec<u8>,
-    /// Where each id ends in `bytes`.
+    len: usize,
+    /// While every id has the same encoded size (ObjectIds: 13 bytes), that size, and `ends`
+    /// is empty; after, where each id ends in `bytes`.
+    width: usize,
     ends: Vec<usize>,
 }
 
@@ -22,35 +25,55 @@ impl Ids {
         Ids::default()
     }
 
-    /// Room for `ids` ids of `bytes` encoded bytes in all.
-    pub(crate) fn with_capacity(ids: usize, bytes: usize) -> Self {
+    /// Room for ids of `bytes` encoded bytes in all.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
         Ids {
             bytes: Vec::with_capacity(bytes),
-            ends: Vec::with_capacity(ids),
+            ..Ids::default()
         }
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len == 0
     }
 
     /// Appends an id.
     pub fn push(&mut self, id: &Bson) {
+        let start = self.bytes.len();
         encode_bson(id, &mut self.bytes);
-        self.ends.push(self.bytes.len());
+        self.pushed(start);
     }
 
     /// Appends an id as [`encode_id_value`] wrote it.
     pub(crate) fn push_encoded(&mut self, encoded: &[u8]) {
+        let start = self.bytes.len();
         self.bytes.extend_from_slice(encoded);
-        self.ends.push(self.bytes.len());
+        self.pushed(start);
+    }
+
+    /// Records the id just written at `start`.
+    fn pushed(&mut self, start: usize) {
+        let size = self.bytes.len() - start;
+        if self.len == 0 {
+            self.width = size;
+        } else if self.ends.is_empty() && size != self.width {
+            // The first id of another size: from now on every end is kept.
+            self.ends = (1..=self.len).map(|i| i * self.width).collect();
+        }
+        if !self.ends.is_empty() {
+            self.ends.push(self.bytes.len());
+        }
+        self.len += 1;
     }
 
     fn encoded(&self, i: usize) -> &[u8] {
+        if self.ends.is_empty() {
+            return &self.bytes[i * self.width..(i + 1) * self.width];
+        }
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.bytes[start..self.ends[i]]
     }
@@ -75,6 +98,12 @@ impl Ids {
     /// The ids as a vector of values.
     pub fn to_vec(&self) -> Vec<Bson> {
         self.iter().collect()
+    }
+}
+
+impl PartialEq for Ids {
+    fn eq(&self, other: &Ids) -> bool {
+        self.len == other.len && (0..self.len).all(|i| self.encoded(i) == other.encoded(i))
     }
 }
 
@@ -270,6 +299,27 @@ mod tests {
             "nor another type of the same number"
         );
         assert_eq!(format!("{ids:?}"), format!("{all:?}"));
+    }
+
+    #[test]
+    fn ids_of_one_size_then_another() {
+        let oid = |b| Bson::ObjectId(ObjectId::from_bytes([b; 12]));
+        let mut ids = Ids::new();
+        for b in 0..5 {
+            ids.push(&oid(b));
+        }
+        assert!(ids.ends.is_empty(), "ObjectIds alone keep no ends");
+        ids.push(&Bson::String("x".into()));
+        ids.push(&oid(9));
+        assert_eq!(ids.len(), 7);
+        let want: Vec<Bson> = (0..5)
+            .map(oid)
+            .chain([Bson::String("x".into()), oid(9)])
+            .collect();
+        assert_eq!(ids.to_vec(), want);
+        assert_eq!(ids, Ids::from(want));
+        assert_ne!(ids, Ids::from(vec![oid(0)]));
+        assert!(Ids::new().is_empty() && Ids::new().to_vec().is_empty());
     }
 
     #[test]
