@@ -119,8 +119,7 @@ impl KeyTable {
         let mut t = KeyTable::default();
         if keys > 0 {
             let slots = (keys * 2).next_power_of_two().max(1024);
-            t.slots = vec![(0, 0); slots];
-            advise_huge_pages(&t.slots);
+            t.slots = empty_slots(slots);
             t.entries.reserve_exact(keys);
             advise_huge_pages(&t.entries);
         }
@@ -258,8 +257,7 @@ impl KeyTable {
 
     fn grow(&mut self) {
         let size = (self.slots.len() * 2).max(1024);
-        self.slots = vec![(0, 0); size];
-        advise_huge_pages(&self.slots);
+        self.slots = empty_slots(size);
         let mask = size - 1;
         // Entries keep no hash (8 bytes a key saved): growing hashes the keys again. Their
         // new slots are random: a run of them is prefetched before the first is written, as
@@ -384,6 +382,17 @@ impl Arena {
     fn bytes(&self) -> usize {
         self.capacity
     }
+}
+
+/// `n` empty slots, their memory written now. Slots are read before they are written: memory
+/// fresh from the system, first read, maps a shared page of zeros, and the first write to it
+/// then costs a second fault and, with the other thread running, a TLB flush on every core.
+/// Written in one sweep, each page faults once, and the sweep is sequential.
+fn empty_slots(n: usize) -> Vec<(u32, u32)> {
+    let mut slots = Vec::with_capacity(n);
+    advise_huge_pages(&slots);
+    slots.resize(n, (0, 0));
+    slots
 }
 
 /// Grows a vector by doubling while small and by at most 32 MiB at a time after, so the
