@@ -223,7 +223,10 @@ mod tests {
             let mut escaped = vec![7];
             assert!(c.write_escaped_ascii_key(&s, &mut escaped));
             let want: Vec<u8> = std::iter::once(7)
-                .chain(icu.iter().flat_map(|&b| if b == 0 { vec![0, 0xFF] } else { vec![b] }))
+                .chain(
+                    icu.iter()
+                        .flat_map(|&b| if b == 0 { vec![0, 0xFF] } else { vec![b] }),
+                )
                 .collect();
             assert_eq!(escaped, want, "{s:?}");
         }

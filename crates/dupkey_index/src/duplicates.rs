@@ -512,7 +512,7 @@ impl<'s> DuplicateFinder<'s> {
             None => conflicts.extend(
                 self.table
                     .groups(2)
-                    .iter()
+                    .into_iter()
                     .map(|g| (g.key.to_vec(), to_conflict(&names, g))),
             ),
             Some(spill) => {
@@ -581,19 +581,14 @@ fn group_partition(
         out.extend(
             table
                 .groups(2)
-                .iter()
+                .into_iter()
                 .map(|g| (g.key.to_vec(), to_conflict(names, g))),
         );
     }
     Ok(())
 }
 
-fn to_conflict(names: &[String], g: &GroupRef<'_>) -> Conflict {
-    let bytes = g.ids().map(<[u8]>::len).sum();
-    let mut ids = Ids::with_capacity(bytes);
-    for id in g.ids() {
-        ids.push_encoded(id);
-    }
+fn to_conflict(names: &[String], g: GroupRef<'_>) -> Conflict {
     let mut values = Vec::new();
     let display = crate::raw::typed_values_document(g.display, &mut values)
         .then(|| RawDocument::from_bytes(&values).ok())
@@ -609,7 +604,10 @@ fn to_conflict(names: &[String], g: &GroupRef<'_>) -> Conflict {
             (n.clone(), v)
         })
         .collect();
-    Conflict { key, ids }
+    Conflict {
+        key,
+        ids: g.into_ids(),
+    }
 }
 
 /// `_id`, or the document's position when it has none (JSON lines may lack it).

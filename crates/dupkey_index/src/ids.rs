@@ -25,11 +25,46 @@ impl Ids {
         Ids::default()
     }
 
-    /// Room for ids of `bytes` encoded bytes in all.
-    pub(crate) fn with_capacity(bytes: usize) -> Self {
-        Ids {
-            bytes: Vec::with_capacity(bytes),
-            ..Ids::default()
+    /// Bytes allocated, for a memory budget.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+
+    /// The ids as [`encode_id_value`] wrote them.
+    pub(crate) fn encoded_iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.len).map(|i| self.encoded(i))
+    }
+
+    /// Puts `first`'s ids in front of these, moving these in place (no second buffer for a
+    /// group of millions).
+    pub(crate) fn prepend(&mut self, first: &Ids) {
+        if first.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = first.clone();
+            return;
+        }
+        let shift = first.bytes.len();
+        if self.ends.is_empty() && first.ends.is_empty() && first.width == self.width {
+            self.bytes.splice(0..0, first.bytes.iter().copied());
+            self.len += first.len;
+            return;
+        }
+        let firsts: Vec<usize> = (0..first.len).map(|i| first.end(i)).collect();
+        let lasts: Vec<usize> = (0..self.len).map(|i| self.end(i) + shift).collect();
+        self.bytes.splice(0..0, first.bytes.iter().copied());
+        self.ends = firsts;
+        self.ends.extend(lasts);
+        self.len += first.len;
+    }
+
+    /// Where the `i`th id ends.
+    fn end(&self, i: usize) -> usize {
+        if self.ends.is_empty() {
+            (i + 1) * self.width
+        } else {
+            self.ends[i]
         }
     }
 
@@ -299,6 +334,26 @@ mod tests {
             "nor another type of the same number"
         );
         assert_eq!(format!("{ids:?}"), format!("{all:?}"));
+    }
+
+    #[test]
+    fn prepended_ids_come_first() {
+        let oid = |b| Bson::ObjectId(ObjectId::from_bytes([b; 12]));
+        let later: Vec<Bson> = (10..20).map(oid).collect();
+        for first in [
+            vec![oid(1), oid(2)],
+            vec![oid(1), Bson::Int32(5)],
+            vec![Bson::String("a".into())],
+            vec![],
+        ] {
+            for later in [later.clone(), vec![Bson::Int64(7), oid(3)], vec![]] {
+                let mut ids = Ids::from(later.clone());
+                ids.prepend(&Ids::from(first.clone()));
+                let want: Vec<Bson> = first.iter().chain(&later).cloned().collect();
+                assert_eq!(ids.to_vec(), want);
+                assert_eq!(ids, Ids::from(want));
+            }
+        }
     }
 
     #[test]

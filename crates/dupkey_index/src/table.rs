@@ -5,6 +5,8 @@
 //! structs, and the open-addressing index stores entry numbers. Ids beyond the first are kept
 //! in a side list in arrival order, grouped by entry only at the end.
 
+use crate::ids::Ids;
+
 /// One distinct key: its bytes followed by the first `_id`'s, in one arena record. Most keys
 /// are never shared, so what only shared keys need is in a [`Group`] of their own.
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +23,14 @@ struct Group {
     /// The key's values, recorded when the second document comes.
     display: Span,
     count: u32,
+    /// Past [`MANY`] documents: the number + 1 of the [`Ids`] holding the later ones.
+    many: u32,
 }
+
+/// Documents a group holds before its later ids go to a buffer of its own, in their encoded
+/// bytes only: a group of millions (every document lacking the key) then takes the ids' own
+/// size, not an arena record and a 12-byte [`Extra`] each, and is handed over as it is.
+const MANY: u32 = 64;
 
 /// Where bytes are in the arena, in 8 bytes: chunk number (15 bits), position in the chunk
 /// (22 bits: chunks hold at most 4 MiB but for a lone larger item, at position 0) and length
@@ -91,6 +100,10 @@ pub(crate) struct KeyTable {
     arena: Arena,
     entries: Vec<Entry>,
     groups: Vec<Group>,
+    /// The later ids of groups past [`MANY`] documents.
+    many: Vec<Ids>,
+    /// Bytes the `many` buffers hold, for the memory budget.
+    many_bytes: usize,
     /// Open addressing: (entry number + 1, high half of the hash); 0 is empty. The hash half
     /// lets a probe skip other keys without touching their entries.
     slots: Vec<(u32, u32)>,
@@ -104,12 +117,26 @@ pub(crate) struct GroupRef<'t> {
     first_id: &'t [u8],
     extra: &'t [Extra],
     arena: &'t Arena,
+    /// The ids after the first [`MANY`], of a group that has more.
+    more: Option<Ids>,
 }
 
 impl<'t> GroupRef<'t> {
-    /// The ids, in arrival order.
-    pub(crate) fn ids(&self) -> impl Iterator<Item = &'t [u8]> + '_ {
-        std::iter::once(self.first_id).chain(self.extra.iter().map(|x| self.arena.slice(x.id())))
+    /// Every id of the group, in arrival order.
+    pub(crate) fn into_ids(self) -> Ids {
+        let mut ids = Ids::new();
+        ids.push_encoded(self.first_id);
+        for x in self.extra {
+            ids.push_encoded(self.arena.slice(x.id()));
+        }
+        match self.more {
+            // The first ids go in front of the later ones, in the buffer that holds them.
+            Some(mut more) => {
+                more.prepend(&ids);
+                more
+            }
+            None => ids,
+        }
     }
 }
 
@@ -131,6 +158,7 @@ impl KeyTable {
         self.arena.bytes()
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.groups.capacity() * std::mem::size_of::<Group>()
+            + self.many_bytes
             + self.slots.capacity() * 8
             + self.extra.capacity() * std::mem::size_of::<Extra>()
     }
@@ -202,17 +230,17 @@ impl KeyTable {
             let entry = slot - 1;
             let e = self.entries[entry as usize];
             if self.key(e) == key {
-                let id = self.push(id);
-                grow_gently(&mut self.extra, 1);
-                self.extra.push(Extra::new(entry, id));
                 if e.group == 0 {
                     self.groups.push(Group {
                         display: Span::default(),
                         count: 1,
+                        many: 0,
                     });
                     self.entries[entry as usize].group = self.groups.len() as u32;
                 }
-                let g = &mut self.groups[self.entries[entry as usize].group as usize - 1];
+                let g = self.entries[entry as usize].group as usize - 1;
+                self.add_to_group(entry, g, id);
+                let g = &mut self.groups[g];
                 g.count += 1;
                 return Inserted::Shared {
                     entry,
@@ -221,6 +249,25 @@ impl KeyTable {
             }
             i = (i + 1) & mask;
         }
+    }
+
+    /// Keeps the id of one more document of group `g` (of `entry`).
+    fn add_to_group(&mut self, entry: u32, g: usize, id: &[u8]) {
+        let group = self.groups[g];
+        if group.count < MANY {
+            let id = self.push(id);
+            grow_gently(&mut self.extra, 1);
+            self.extra.push(Extra::new(entry, id));
+            return;
+        }
+        if group.many == 0 {
+            self.many.push(Ids::new());
+            self.groups[g].many = self.many.len() as u32;
+        }
+        let ids = &mut self.many[self.groups[g].many as usize - 1];
+        let before = ids.heap_bytes();
+        ids.push_encoded(id);
+        self.many_bytes += ids.heap_bytes() - before;
     }
 
     /// The key bytes of an entry.
@@ -239,6 +286,7 @@ impl KeyTable {
             0 => Group {
                 display: Span::default(),
                 count: 1,
+                many: 0,
             },
             g => self.groups[g as usize - 1],
         }
@@ -294,6 +342,16 @@ impl KeyTable {
                 f(key, display, self.slice(self.extra[x].id()))?;
                 x += 1;
             }
+            if let Some(ids) = self
+                .group(e)
+                .many
+                .checked_sub(1)
+                .map(|m| &self.many[m as usize])
+            {
+                for id in ids.encoded_iter() {
+                    f(key, display, id)?;
+                }
+            }
         }
         Ok(())
     }
@@ -302,6 +360,8 @@ impl KeyTable {
     pub(crate) fn groups(&mut self, min: u32) -> Vec<GroupRef<'_>> {
         // A stable sort keeps each key's ids in arrival order.
         self.extra.sort_by_key(|x| x.entry);
+        let mut many = std::mem::take(&mut self.many);
+        self.many_bytes = 0;
         let mut out = Vec::new();
         let mut x = 0;
         for (n, &e) in self.entries.iter().enumerate() {
@@ -313,12 +373,17 @@ impl KeyTable {
             if group.count < min {
                 continue;
             }
+            let more = group
+                .many
+                .checked_sub(1)
+                .map(|m| std::mem::take(&mut many[m as usize]));
             out.push(GroupRef {
                 key: self.key(e),
                 display: self.slice(group.display),
                 first_id: self.first_id(e),
                 extra: &self.extra[start..x],
                 arena: &self.arena,
+                more,
             });
         }
         out
@@ -476,9 +541,17 @@ mod tests {
 
     #[test]
     fn groups_keep_arrival_order() {
+        // 1000 keys of about 5 documents, and one key of 295 (past MANY: its later ids go to
+        // a buffer of their own), interleaved.
         let mut t = KeyTable::default();
+        let mut want: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = Default::default();
         for i in 0..5000u32 {
-            let key = (i % 1000).to_le_bytes();
+            let key = if i % 17 == 0 {
+                b"big".to_vec()
+            } else {
+                (i % 1000).to_le_bytes().to_vec()
+            };
+            want.entry(key.clone()).or_default().push(i);
             let r = t.insert(&key, &i.to_le_bytes());
             if let Inserted::Shared {
                 entry,
@@ -488,16 +561,30 @@ mod tests {
                 t.set_display(entry, b"v");
             }
         }
+        want.retain(|_, ids| ids.len() > 1);
+        let mut spilled: std::collections::BTreeMap<Vec<u8>, Vec<u32>> = Default::default();
+        t.for_each_id(|key, _, id| {
+            let id = u32::from_le_bytes(id.try_into().unwrap());
+            spilled.entry(key.to_vec()).or_default().push(id);
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        spilled.retain(|_, ids| ids.len() > 1);
+        assert_eq!(spilled, want);
         let groups = t.groups(2);
-        assert_eq!(groups.len(), 1000);
-        for g in &groups {
+        assert_eq!(groups.len(), want.len());
+        let mut got = std::collections::BTreeMap::new();
+        for g in groups {
+            assert_eq!(g.display, b"v");
+            let key = g.key.to_vec();
             let ids: Vec<u32> = g
-                .ids()
+                .into_ids()
+                .encoded_iter()
                 .map(|b| u32::from_le_bytes(b.try_into().unwrap()))
                 .collect();
-            assert_eq!(ids.len(), 5);
-            assert!(ids.windows(2).all(|w| w[0] < w[1]));
-            assert_eq!(g.display, b"v");
+            got.insert(key, ids);
         }
+        assert_eq!(got, want);
+        assert_eq!(got[b"big".as_slice()].len(), 5000 / 17 + 1);
     }
 }
