@@ -100,28 +100,8 @@ impl Filter {
     pub fn matches_top_level(&self, doc: &RawDocument) -> Option<bool> {
         match self {
             // A false conjunct decides alone, a true disjunct too, whatever the others are.
-            Filter::And(fs) => {
-                let mut all = Some(true);
-                for f in fs {
-                    match f.matches_top_level(doc) {
-                        Some(false) => return Some(false),
-                        Some(true) => {}
-                        None => all = None,
-                    }
-                }
-                all
-            }
-            Filter::Or(fs) => {
-                let mut any = Some(false);
-                for f in fs {
-                    match f.matches_top_level(doc) {
-                        Some(true) => return Some(true),
-                        Some(false) => {}
-                        None => any = None,
-                    }
-                }
-                any
-            }
+            Filter::And(fs) => settle(fs, doc, false),
+            Filter::Or(fs) => settle(fs, doc, true),
             Filter::Field { path, cond } => {
                 if path.contains('.') {
                     return None;
@@ -134,6 +114,20 @@ impl Filter {
             }
         }
     }
+}
+
+/// The answer of `fs` joined where one part answering `decisive` settles it alone (false for
+/// `$and`, true for `$or`): that, or else the other answer when every part gave one.
+fn settle(fs: &[Filter], doc: &RawDocument, decisive: bool) -> Option<bool> {
+    let mut settled = Some(!decisive);
+    for f in fs {
+        match f.matches_top_level(doc) {
+            Some(answer) if answer == decisive => return Some(decisive),
+            Some(_) => {}
+            None => settled = None,
+        }
+    }
+    settled
 }
 
 fn unsupported(op: &str) -> SpecError {

@@ -349,20 +349,26 @@ mod tests {
         assert_eq!(ours, theirs);
     }
 
-    #[test]
-    fn written_elements_read_back() {
-        let d = rawdoc! {
+    /// A document with a value of every type a key can hold, the rarer ones included.
+    fn every_type() -> bson::RawDocumentBuf {
+        rawdoc! {
             "a": 1.5, "s": "héllo", "o": {"x": 1}, "arr": [1, 2],
             "bin": Binary { subtype: BinarySubtype::Uuid, bytes: vec![1; 16] },
             "old": Binary { subtype: BinarySubtype::BinaryOld, bytes: vec![1, 2] },
             "re": bson::Regex { pattern: "^a".to_string().try_into().unwrap(), options: "i".to_string().try_into().unwrap() },
             "code": bson::RawBson::JavaScriptCode("f()".into()),
+            "sym": bson::RawBson::Symbol("s".into()),
             "u": bson::RawBson::Undefined, "id": ObjectId::from_bytes([7; 12]), "b": true,
             "dt": DateTime::from_millis(-5), "n": bson::RawBson::Null, "i": 7,
             "ts": Timestamp { time: 3, increment: 4 }, "l": 1i64 << 40,
             "dec": bson::Decimal128::from_bytes([0; 16]), "max": bson::RawBson::MaxKey,
             "min": bson::RawBson::MinKey,
-        };
+        }
+    }
+
+    #[test]
+    fn written_elements_read_back() {
+        let d = every_type();
         let mut out = vec![0; 4];
         for element in d.iter() {
             let (name, v) = element.unwrap();
@@ -401,18 +407,7 @@ mod tests {
 
     #[test]
     fn typed_values_read_back_as_a_document() {
-        let d = rawdoc! {
-            "a": 1.5, "s": "héllo", "o": {"x": 1}, "arr": [1, 2],
-            "bin": Binary { subtype: BinarySubtype::Uuid, bytes: vec![1; 16] },
-            "old": Binary { subtype: BinarySubtype::BinaryOld, bytes: vec![1, 2] },
-            "re": bson::Regex { pattern: "^a".to_string().try_into().unwrap(), options: "i".to_string().try_into().unwrap() },
-            "code": bson::RawBson::JavaScriptCode("f()".into()),
-            "sym": bson::RawBson::Symbol("s".into()),
-            "u": bson::RawBson::Undefined, "id": ObjectId::from_bytes([7; 12]), "b": true,
-            "n": bson::RawBson::Null, "i": 7, "l": 1i64 << 40,
-            "dec": bson::Decimal128::from_bytes([0; 16]), "max": bson::RawBson::MaxKey,
-            "min": bson::RawBson::MinKey,
-        };
+        let d = every_type();
         let mut values = Vec::new();
         let mut want = bson::RawDocumentBuf::new();
         for (i, element) in d.iter().enumerate() {
