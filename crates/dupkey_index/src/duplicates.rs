@@ -104,6 +104,8 @@ pub struct DuplicateFinder<'s> {
     pending: Pending,
     /// The table's bytes as last added to the shared pool (`FinderOptions::pool`).
     pooled: usize,
+    /// The table was sized ([`DuplicateFinder::presize`]), at the first document with a key.
+    sized: bool,
 }
 
 /// How many keys wait for their prefetched table slot before they are inserted.
@@ -140,6 +142,7 @@ impl<'s> DuplicateFinder<'s> {
             keep_values: false,
             pending: Pending::default(),
             pooled: 0,
+            sized: false,
         }
     }
 
@@ -157,8 +160,12 @@ impl<'s> DuplicateFinder<'s> {
         self.spec
     }
 
-    /// Sizes the table from the input size over the first document's size.
+    /// Sizes the table from the input size over the first document's size (once, before the
+    /// first key: documents the index skips may come first).
     fn presize(&mut self, first_document_bytes: usize) {
+        if std::mem::replace(&mut self.sized, true) || !self.table.is_empty() {
+            return;
+        }
         let keys = match self.options.expected_bytes {
             _ if self.options.expected_keys > 0 => self.options.expected_keys,
             Some(bytes) => usize::try_from(bytes / first_document_bytes.max(1) as u64).unwrap_or(0),
@@ -170,9 +177,7 @@ impl<'s> DuplicateFinder<'s> {
 
     /// Adds one document.
     pub fn add(&mut self, doc: &RawDocument) -> io::Result<()> {
-        if self.report.documents == 0 {
-            self.presize(doc.as_bytes().len());
-        }
+        self.presize(doc.as_bytes().len());
         self.report.documents += 1;
         let mut key = std::mem::take(&mut self.key_buf);
         let mut parts = [Part::Missing; 4];
@@ -209,9 +214,7 @@ impl<'s> DuplicateFinder<'s> {
                 Ok(())
             }
             Some(SimpleKey::Key(n)) => {
-                if self.report.documents == 0 {
-                    self.presize(doc.as_bytes().len());
-                }
+                self.presize(doc.as_bytes().len());
                 self.report.documents += 1;
                 self.report.indexed += 1;
                 let parts = &parts[..n.min(parts.len())];
@@ -285,9 +288,7 @@ impl<'s> DuplicateFinder<'s> {
     /// the id its key goes in with: `id` (as [`encode_id`] wrote it), with the key's values
     /// when the finder keeps them.
     fn count_shipped(&mut self, document_bytes: usize, id: &[u8], values: &[u8]) {
-        if self.report.documents == 0 {
-            self.presize(document_bytes);
-        }
+        self.presize(document_bytes);
         self.report.documents += 1;
         self.report.indexed += 1;
         self.id_buf.clear();
@@ -874,6 +875,34 @@ mod tests {
         assert_eq!(second.conflicts, alone.conflicts);
         // Finished (dropped) finders give their bytes back.
         assert_eq!(pool.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_table_is_sized_at_the_first_key_after_skipped_documents() {
+        let spec = IndexSpec::from_document(
+            &doc! {"key": {"e": 1}, "unique": true, "partialFilterExpression": {"e": {"$exists": true}}},
+        )
+        .unwrap();
+        let options = FinderOptions {
+            expected_bytes: Some(4 << 20),
+            ..FinderOptions::default()
+        };
+        let keyed = rawdoc! {"_id": 2, "e": 1};
+        let mut first_keyed = DuplicateFinder::new(&spec, options.clone());
+        first_keyed.add(&keyed).unwrap();
+        // Through the records another thread gets: a skip carries no document size.
+        let mut first_skipped = DuplicateFinder::new(&spec, options);
+        let (mut batch, mut shipper) = (Vec::new(), Shipper::default());
+        for doc in [rawdoc! {"_id": 1, "f": 1}, keyed.clone()] {
+            let mut parts = [Part::Missing; 4];
+            let simple = spec.simple_parts_with(&doc, |_| None, &mut parts);
+            let id = doc.get("_id").unwrap();
+            shipper.add_with_key(&mut batch, 0, &doc, id, simple, &parts);
+        }
+        add_shipped_batch(std::slice::from_mut(&mut first_skipped), &batch).unwrap();
+        assert_eq!(first_skipped.report.skipped_partial, 1);
+        assert!(first_keyed.table.bytes() > 1 << 20, "sized for many keys");
+        assert_eq!(first_skipped.table.bytes(), first_keyed.table.bytes());
     }
 
     #[test]

@@ -130,6 +130,12 @@ impl Ids {
         (0..self.len()).any(|i| self.encoded(i) == encoded.as_slice())
     }
 
+    /// Whether every id here is one of `other`'s.
+    pub fn is_subset_of(&self, other: &Ids) -> bool {
+        let theirs: std::collections::HashSet<&[u8]> = other.encoded_iter().collect();
+        self.encoded_iter().all(|id| theirs.contains(id))
+    }
+
     /// The ids as a vector of values.
     pub fn to_vec(&self) -> Vec<Bson> {
         self.iter().collect()
@@ -253,10 +259,10 @@ pub(crate) fn write_id_with_values(
 pub(crate) fn id_and_values(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut rest = bytes.strip_prefix(&[ID_WITH_VALUES])?;
     let mut len = 0usize;
-    for shift in (0..64).step_by(7) {
+    for shift in (0..usize::BITS).step_by(7) {
         let (&b, after) = rest.split_first()?;
         rest = after;
-        len |= usize::from(b & 0x7F) << shift;
+        len |= usize::from(b & 0x7F).checked_shl(shift)?;
         if b < 0x80 {
             return (len <= rest.len()).then(|| rest.split_at(len));
         }
@@ -333,6 +339,8 @@ mod tests {
             !ids.contains(&Bson::Int64(-3)),
             "nor another type of the same number"
         );
+        assert!(Ids::from(vec![all[3].clone(), all[0].clone()]).is_subset_of(&ids));
+        assert!(!Ids::from(vec![all[3].clone(), Bson::Int32(9)]).is_subset_of(&ids));
         assert_eq!(format!("{ids:?}"), format!("{all:?}"));
     }
 

@@ -142,13 +142,14 @@ impl IndexSpec {
             };
         }
         let n = self.fields.len();
-        if self.sparse && parts[..n].iter().all(|p| matches!(p, Part::Missing)) {
-            return Some(SimpleKey::Skipped(Skip::Sparse));
-        }
+        // In the order `keys` decides (the server refuses sparse with a partial filter).
         if let Some(filter) = &self.partial_filter
             && !filter.matches_top_level(doc)?
         {
             return Some(SimpleKey::Skipped(Skip::PartialFilter));
+        }
+        if self.sparse && parts[..n].iter().all(|p| matches!(p, Part::Missing)) {
+            return Some(SimpleKey::Skipped(Skip::Sparse));
         }
         Some(SimpleKey::Key(n))
     }

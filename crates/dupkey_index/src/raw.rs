@@ -254,6 +254,7 @@ pub fn take_typed_value<'a>(b: &mut &'a [u8]) -> Option<(u8, &'a [u8])> {
 /// Values [`write_typed_value`] wrote one after the other, as the document
 /// `{"0": v0, "1": v1, …}` appended to `out`; false for malformed bytes.
 pub fn typed_values_document(mut values: &[u8], out: &mut Vec<u8>) -> bool {
+    const NAMES: [&str; 4] = ["0", "1", "2", "3"];
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     let mut i = 0;
@@ -263,7 +264,10 @@ pub fn typed_values_document(mut values: &[u8], out: &mut Vec<u8>) -> bool {
             return false;
         };
         out.push(t);
-        out.extend_from_slice(i.to_string().as_bytes());
+        match NAMES.get(i) {
+            Some(name) => out.extend_from_slice(name.as_bytes()),
+            None => out.extend_from_slice(i.to_string().as_bytes()),
+        }
         out.push(0);
         out.extend_from_slice(v);
         i += 1;

@@ -158,6 +158,7 @@ impl KeyTable {
             + self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.groups.capacity() * std::mem::size_of::<Group>()
             + self.many_bytes
+            + self.many.capacity() * std::mem::size_of::<Ids>()
             + self.slots.capacity() * 8
             + self.extra.capacity() * std::mem::size_of::<Extra>()
     }
@@ -355,12 +356,21 @@ impl KeyTable {
         Ok(())
     }
 
-    /// Keys held by at least `min` documents.
+    /// Keys held by at least `min` documents. The table's last use: the ids of groups past
+    /// [`MANY`] documents are handed over, not copied, and leave the table.
     pub(crate) fn groups(&mut self, min: u32) -> Vec<GroupRef<'_>> {
         // A stable sort keeps each key's ids in arrival order.
         self.extra.sort_by_key(|x| x.entry);
-        let mut many = std::mem::take(&mut self.many);
+        let mut many: Vec<Option<Ids>> = std::mem::take(&mut self.many)
+            .into_iter()
+            .map(Some)
+            .collect();
         self.many_bytes = 0;
+        let of_group: Vec<u32> = self
+            .groups
+            .iter_mut()
+            .map(|g| std::mem::take(&mut g.many))
+            .collect();
         let mut out = Vec::new();
         let mut x = 0;
         for (n, &e) in self.entries.iter().enumerate() {
@@ -372,10 +382,10 @@ impl KeyTable {
             if group.count < min {
                 continue;
             }
-            let more = group
-                .many
-                .checked_sub(1)
-                .map(|m| std::mem::take(&mut many[m as usize]));
+            let more = (e.group > 0)
+                .then(|| of_group[e.group as usize - 1].checked_sub(1))
+                .flatten()
+                .and_then(|m| many[m as usize].take());
             out.push(GroupRef {
                 key: self.key(e),
                 display: self.slice(group.display),

@@ -1206,8 +1206,8 @@ impl IndexTracker<'_> {
             key,
             shipped,
         } = buffers;
-        // The common case, no array on a key path and no partial filter: one key, computed
-        // once for every statistic.
+        // The common case, no array on a key path (and a partial filter, if any, on top-level
+        // fields): one key, computed once for every statistic.
         let mut parts = [Part::Missing; 4];
         let simple = self.index.spec.simple_parts_with(doc, top, &mut parts);
         // Only the exact engine takes the key as the index encodes it, and only one on this
@@ -1552,9 +1552,7 @@ const TYPES: usize = 2;
 /// A folded group that only repeats documents already sharing an exact key (possible only
 /// in a dump that already breaks the index) says nothing new.
 fn within_exact_group(group: &Conflict, exact: &[Conflict]) -> bool {
-    exact
-        .iter()
-        .any(|e| group.ids.iter().all(|id| e.ids.contains(&id)))
+    exact.iter().any(|e| group.ids.is_subset_of(&e.ids))
 }
 
 /// Reused buffers for the type-folded key documents.
