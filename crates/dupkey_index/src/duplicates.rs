@@ -828,12 +828,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn spilling_gives_the_same_answer() {
+    /// 20,000 documents whose `n` repeats every 7,000, and a unique index on `n`.
+    fn seven_thousand_pairs_and_more() -> (IndexSpec, Vec<RawDocumentBuf>) {
         let spec = IndexSpec::from_document(&doc! {"key": {"n": 1}, "unique": true}).unwrap();
-        let docs: Vec<RawDocumentBuf> = (0..20_000)
+        let docs = (0..20_000)
             .map(|i| rawdoc! {"_id": i, "n": (i % 7_000) as i64})
             .collect();
+        (spec, docs)
+    }
+
+    #[test]
+    fn spilling_gives_the_same_answer() {
+        let (spec, docs) = seven_thousand_pairs_and_more();
         let in_memory = run(&spec, &docs, 1 << 30);
         let spilled = run(&spec, &docs, 64 << 10);
         assert!(!in_memory.spilled && spilled.spilled);
@@ -843,10 +849,7 @@ mod tests {
 
     #[test]
     fn finders_sharing_a_pool_hold_the_budget_together() {
-        let spec = IndexSpec::from_document(&doc! {"key": {"n": 1}, "unique": true}).unwrap();
-        let docs: Vec<RawDocumentBuf> = (0..20_000)
-            .map(|i| rawdoc! {"_id": i, "n": (i % 7_000) as i64})
-            .collect();
+        let (spec, docs) = seven_thousand_pairs_and_more();
         let alone = run(&spec, &docs, 1 << 30);
         // What one table of these keys takes, measured; a budget of one and a half of it
         // holds one table, not two.
