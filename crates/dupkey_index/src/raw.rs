@@ -166,23 +166,24 @@ pub fn scalar(t: u8, v: &[u8]) -> Option<RawBsonRef<'_>> {
 
 /// Appends one BSON element (type, name, value) for any value; `name` holds no NUL.
 pub fn write_element(out: &mut Vec<u8>, name: &str, v: RawBsonRef<'_>) {
-    let start = out.len();
     out.push(v.element_type() as u8);
     out.extend_from_slice(name.as_bytes());
     out.push(0);
+    write_any_value(out, v);
+}
+
+/// [`write_value`] for every type: the rarer ones as the bson crate writes them (the value
+/// of the element it writes for `{"0": v}`).
+fn write_any_value(out: &mut Vec<u8>, v: RawBsonRef<'_>) {
     if write_value(out, v) {
         return;
     }
-    out.truncate(start);
-    // The rarer types: let the bson crate write the element, and copy it.
-    let Ok(cname) = <&bson::raw::CStr>::try_from(name) else {
-        return;
-    };
     let mut holder = bson::RawDocumentBuf::new();
-    holder.append(cname, v);
+    holder.append(bson::raw::cstr!("0"), v);
     let bytes = holder.as_bytes();
-    if let Some(element) = bytes.get(4..bytes.len().saturating_sub(1)) {
-        out.extend_from_slice(element);
+    // Length, then type and "0\0", the value, and the document's final NUL.
+    if let Some(value) = bytes.get(7..bytes.len().saturating_sub(1)) {
+        out.extend_from_slice(value);
     }
 }
 
@@ -223,22 +224,8 @@ pub fn write_value(out: &mut Vec<u8>, v: RawBsonRef<'_>) -> bool {
 /// key's values are kept this way ([`take_typed_value`] reads them back): no document
 /// header, no names.
 pub fn write_typed_value(out: &mut Vec<u8>, v: RawBsonRef<'_>) {
-    let start = out.len();
     out.push(v.element_type() as u8);
-    if write_value(out, v) {
-        return;
-    }
-    out.truncate(start);
-    // The rarer types: the element the bson crate writes for `{"0": v}`, without its name.
-    let mut holder = bson::RawDocumentBuf::new();
-    holder.append(bson::raw::cstr!("0"), v);
-    let bytes = holder.as_bytes();
-    if let Some(element) = bytes.get(4..bytes.len().saturating_sub(1))
-        && element.len() >= 3
-    {
-        out.push(element[0]);
-        out.extend_from_slice(&element[3..]);
-    }
+    write_any_value(out, v);
 }
 
 /// The type and value bytes of the first value [`write_typed_value`] wrote at the start of
