@@ -466,28 +466,31 @@ impl<'s> DuplicateFinder<'s> {
             display(&mut self.display_buf);
             self.table.set_display(entry, &self.display_buf);
         }
-        if self.held_bytes() > self.options.memory_limit {
+        if self.grew_past_budget() {
             self.start_spilling()?;
         }
         Ok(())
     }
 
-    /// Bytes held against the budget: the table's, with those of the finders sharing the pool.
-    fn held_bytes(&mut self) -> usize {
+    /// Brings the table's bytes in the shared pool up to date, and says whether the table grew
+    /// and so took the bytes held (its own, with those of the finders sharing the pool) past
+    /// the budget. Only a finder that grows spills: one that did not, on a thread where another
+    /// grew, keeps its table.
+    fn grew_past_budget(&mut self) -> bool {
         let bytes = self.table.bytes();
         let Some(pool) = &self.options.pool else {
-            return bytes;
+            return bytes > self.options.memory_limit;
         };
-        if bytes == self.pooled {
-            return pool.load(Ordering::Relaxed);
+        if bytes <= self.pooled {
+            if bytes < self.pooled {
+                pool.fetch_sub(self.pooled - bytes, Ordering::Relaxed);
+                self.pooled = bytes;
+            }
+            return false;
         }
-        let total = if bytes > self.pooled {
-            pool.fetch_add(bytes - self.pooled, Ordering::Relaxed) + (bytes - self.pooled)
-        } else {
-            pool.fetch_sub(self.pooled - bytes, Ordering::Relaxed) - (self.pooled - bytes)
-        };
+        let total = pool.fetch_add(bytes - self.pooled, Ordering::Relaxed) + (bytes - self.pooled);
         self.pooled = bytes;
-        total
+        total > self.options.memory_limit
     }
 
     /// Moves everything to partition files; from now on keys go straight to disk. Keys seen
@@ -498,7 +501,7 @@ impl<'s> DuplicateFinder<'s> {
         let mut table = std::mem::take(&mut self.table);
         table.for_each_id(|key, display, id| spill.write(key, id, display))?;
         drop(table);
-        self.held_bytes();
+        self.grew_past_budget();
         self.spill = Some(spill);
         self.report.spilled = true;
         Ok(())
@@ -906,6 +909,38 @@ mod tests {
         assert_eq!(first_skipped.report.skipped_partial, 1);
         assert!(first_keyed.table.bytes() > 1 << 20, "sized for many keys");
         assert_eq!(first_skipped.table.bytes(), first_keyed.table.bytes());
+    }
+
+    #[test]
+    fn only_a_finder_that_grows_spills() {
+        let spec = IndexSpec::from_document(&doc! {"key": {"n": 1}, "unique": true}).unwrap();
+        let pool = Arc::new(AtomicUsize::new(0));
+        let mut f = DuplicateFinder::new(
+            &spec,
+            FinderOptions {
+                memory_limit: 1 << 20,
+                pool: Some(pool.clone()),
+                ..FinderOptions::default()
+            },
+        );
+        // A key shared once: the table now has room for more ids of it (up to 64 documents).
+        f.add(&rawdoc! {"_id": 0, "n": 0}).unwrap();
+        f.add(&rawdoc! {"_id": 1, "n": 0}).unwrap();
+        f.flush_pending().unwrap();
+        // Another finder holds the whole budget, as one does while it writes its spill.
+        pool.fetch_add(1 << 20, Ordering::Relaxed);
+        for i in 2..60 {
+            f.add(&rawdoc! {"_id": i, "n": 0}).unwrap();
+        }
+        f.flush_pending().unwrap();
+        assert!(f.spill.is_none(), "ids in room already taken grow nothing");
+        for i in 60..20_000 {
+            f.add(&rawdoc! {"_id": i, "n": i}).unwrap();
+        }
+        assert!(f.spill.is_some(), "new keys grow the table past the budget");
+        let report = f.finish().unwrap();
+        assert_eq!(report.conflicts.len(), 1);
+        assert_eq!(report.conflicts[0].ids.len(), 60);
     }
 
     #[test]
