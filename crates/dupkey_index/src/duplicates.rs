@@ -163,7 +163,7 @@ impl<'s> DuplicateFinder<'s> {
     /// Sizes the table from the input size over the first document's size (once, before the
     /// first key: documents the index skips may come first).
     fn presize(&mut self, first_document_bytes: usize) {
-        if std::mem::replace(&mut self.sized, true) || !self.table.is_empty() {
+        if std::mem::replace(&mut self.sized, true) {
             return;
         }
         let keys = match self.options.expected_bytes {
@@ -1047,11 +1047,6 @@ impl Shipper {
             }
         }
     }
-
-    /// Ships what [`DuplicateFinder::add`] would do.
-    pub fn add(&mut self, out: &mut Vec<u8>, finder: u8, doc: &RawDocument) {
-        self.add_with_key(out, finder, doc, None, None, &[]);
-    }
 }
 
 /// One record read back from a buffer a [`Shipper`] wrote.
@@ -1099,13 +1094,14 @@ impl<'b> Shipped<'b> {
                 },
                 RECORD_SPARSE => ShippedRecord::Skipped(Skip::Sparse),
                 RECORD_FILTERED => ShippedRecord::Skipped(Skip::PartialFilter),
-                _ => ShippedRecord::General(reader.take()?),
+                RECORD_GENERAL => ShippedRecord::General(reader.take()?),
+                _ => return None,
             };
             Some(Shipped { finder, record })
         })();
         *off = reader.off;
         read.map(Some)
-            .ok_or_else(|| invalid_batch("a batch of keys was cut"))
+            .ok_or_else(|| invalid_batch("a batch of keys is cut or holds an unknown record"))
     }
 }
 

@@ -91,8 +91,7 @@ impl IndexSpec {
 
     /// The one key of a document whose key fields cross no array, encoded into `buf` with its
     /// parts in `parts`: the fast path for the common case. `None` when the general path is
-    /// needed (an array on a key path, a partial filter on a dotted path or an array, more
-    /// than four fields).
+    /// needed (an array on a key path, more than four fields).
     pub fn simple_key<'a>(
         &self,
         doc: &'a RawDocument,
@@ -142,9 +141,14 @@ impl IndexSpec {
             };
         }
         let n = self.fields.len();
-        // In the order `keys` decides (the server refuses sparse with a partial filter).
+        // In the order `keys` decides (the server refuses sparse with a partial filter). The
+        // key fields cross no array, so the key is this one whatever the filter's paths; only
+        // whether the document is in the index needs the full matcher when the bytes do not
+        // tell (a dotted path, an array).
         if let Some(filter) = &self.partial_filter
-            && !filter.matches_top_level(doc)?
+            && !filter
+                .matches_top_level(doc)
+                .unwrap_or_else(|| filter.matches(doc))
         {
             return Some(SimpleKey::Skipped(Skip::PartialFilter));
         }
