@@ -1206,8 +1206,7 @@ impl IndexTracker<'_> {
             key,
             shipped,
         } = buffers;
-        // The common case, no array on a key path (and a partial filter, if any, on top-level
-        // fields): one key, computed once for every statistic.
+        // The common case, no array on a key path: one key, computed once for every statistic.
         let mut parts = [Part::Missing; 4];
         let simple = self.index.spec.simple_parts_with(doc, top, &mut parts);
         // Only the exact engine takes the key as the index encodes it, and only one on this
@@ -1218,15 +1217,15 @@ impl IndexTracker<'_> {
             key.clear();
             self.index.spec.encode_parts_into(key, &parts[..n]);
         }
+        // Every key field's value is in `parts`, for a document the partial filter skips too.
+        if simple.is_some() {
+            let n = self.index.spec.fields.len().min(parts.len());
+            if !parts[..n].iter().all(nullish) {
+                self.stats.with_values += 1;
+            }
+        }
         match simple {
             Some(SimpleKey::Skipped(skip)) => {
-                // A document the partial filter skips may still hold the key fields.
-                let n = self.index.spec.fields.len().min(parts.len());
-                let null =
-                    |p: &Part<'_>| matches!(p, Part::Missing | Part::Value(RawBsonRef::Null));
-                if !parts[..n].iter().all(null) {
-                    self.stats.with_values += 1;
-                }
                 let skipped = Some(SimpleKey::Skipped(skip));
                 if let Some(exact) = &mut self.exact {
                     exact.add_with_key(shipped, doc, id, skipped, key, &[])?;
@@ -1257,17 +1256,13 @@ impl IndexTracker<'_> {
         n: usize,
     ) -> io::Result<()> {
         let s = &mut self.stats;
-        let null = |p: &Part<'_>| matches!(p, Part::Missing | Part::Value(RawBsonRef::Null));
-        if !parts.iter().all(null) {
-            s.with_values += 1;
-        }
         if let Some(exact) = &mut self.exact {
             exact.add_with_key(shipped, doc, id, Some(SimpleKey::Key(n)), key, parts)?;
         }
         s.indexed += 1;
-        if parts.iter().all(null) {
+        if parts.iter().all(nullish) {
             s.null_key.add(id);
-        } else if parts.iter().any(null) {
+        } else if parts.iter().any(nullish) {
             s.partial_null.add(id);
         }
         if parts
@@ -1351,7 +1346,6 @@ impl IndexTracker<'_> {
             }
         };
         s.indexed += 1;
-        let nullish = |p: &Part<'_>| matches!(p, Part::Missing | Part::Value(RawBsonRef::Null));
         if keys.iter().any(|k| k.parts.iter().all(nullish)) {
             s.null_key.add(id);
         } else if keys.iter().any(|k| k.parts.iter().any(nullish)) {
@@ -1528,11 +1522,16 @@ fn drop_repeated_groups(stats: &mut IndexStats) {
         .duplicates
         .as_ref()
         .map_or(&[], |r| r.conflicts.as_slice());
-    let keep: Vec<bool> = stats
-        .case_groups
-        .iter()
-        .map(|g| !within_exact_group(g, exact))
-        .collect();
+    // Which exact groups each id is in: one pass over them, whatever their sizes.
+    let mut of_id: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    for (g, group) in exact.iter().enumerate() {
+        for id in group.ids.encoded_iter() {
+            of_id.entry(id).or_default().push(g);
+        }
+    }
+    let within = |group: &Conflict| within_exact_group(group, &of_id);
+    let keep: Vec<bool> = stats.case_groups.iter().map(|g| !within(g)).collect();
+    let types: Vec<bool> = stats.type_groups.iter().map(|g| !within(g)).collect();
     let mut flags = keep.iter();
     stats.case_groups.retain(|_| *flags.next().unwrap_or(&true));
     if stats.case_variants.len() == keep.len() {
@@ -1541,7 +1540,8 @@ fn drop_repeated_groups(stats: &mut IndexStats) {
             .case_variants
             .retain(|_| *flags.next().unwrap_or(&true));
     }
-    stats.type_groups.retain(|g| !within_exact_group(g, exact));
+    let mut flags = types.iter();
+    stats.type_groups.retain(|_| *flags.next().unwrap_or(&true));
 }
 
 /// Parts of an index's work a lane can own.
@@ -1551,8 +1551,22 @@ const TYPES: usize = 2;
 
 /// A folded group that only repeats documents already sharing an exact key (possible only
 /// in a dump that already breaks the index) says nothing new.
-fn within_exact_group(group: &Conflict, exact: &[Conflict]) -> bool {
-    exact.iter().any(|e| group.ids.is_subset_of(&e.ids))
+/// `of_id` gives the exact groups each id is in.
+fn within_exact_group(group: &Conflict, of_id: &HashMap<&[u8], Vec<usize>>) -> bool {
+    let mut ids = group.ids.encoded_iter();
+    let Some(mut shared) = ids.next().and_then(|id| of_id.get(id)).cloned() else {
+        return false;
+    };
+    for id in ids {
+        let Some(groups) = of_id.get(id) else {
+            return false;
+        };
+        shared.retain(|g| groups.contains(g));
+        if shared.is_empty() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Reused buffers for the type-folded key documents.
@@ -1799,6 +1813,11 @@ impl NumberTracker {
     }
 }
 
+/// A key part that indexes as null: the field is missing or holds null.
+fn nullish(p: &Part<'_>) -> bool {
+    matches!(p, Part::Missing | Part::Value(RawBsonRef::Null))
+}
+
 /// Whether a path reaches a non-null value (an array counts when it is not empty).
 fn has_value(doc: &RawDocument, components: &[String]) -> bool {
     let Some((first, rest)) = components.split_first() else {
@@ -1944,6 +1963,47 @@ mod tests {
         scanner.finish(false).findings
     }
 
+    #[test]
+    fn folded_groups_that_repeat_an_exact_group_are_dropped() {
+        use super::{IndexStats, drop_repeated_groups};
+        use bson::Bson;
+        use dupkey_index::{CheckReport, Conflict};
+        let group = |ids: Vec<Bson>| Conflict {
+            key: vec![("k".to_string(), Bson::String("a".into()))],
+            ids: ids.into(),
+        };
+        let i = Bson::Int32;
+        let mut stats = IndexStats {
+            duplicates: Some(CheckReport {
+                conflicts: vec![group(vec![i(1), i(2), i(3)]), group(vec![i(7), i(8)])],
+                ..CheckReport::default()
+            }),
+            // Inside the first exact group; across both; with a document in none; inside the
+            // second; the same ids under another type.
+            case_groups: vec![
+                group(vec![i(1), i(3)]),
+                group(vec![i(2), i(7)]),
+                group(vec![i(8), i(9)]),
+                group(vec![i(8), i(7)]),
+                group(vec![Bson::Int64(1), Bson::Int64(2)]),
+            ],
+            case_variants: vec![Vec::new(); 5],
+            type_groups: vec![group(vec![i(3), i(2), i(1)]), group(vec![i(3), i(7)])],
+            ..IndexStats::default()
+        };
+        drop_repeated_groups(&mut stats);
+        let ids = |gs: &[Conflict]| gs.iter().map(|g| g.ids.to_vec()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&stats.case_groups),
+            vec![
+                vec![i(2), i(7)],
+                vec![i(8), i(9)],
+                vec![Bson::Int64(1), Bson::Int64(2)]
+            ]
+        );
+        assert_eq!(stats.case_variants.len(), 3);
+        assert_eq!(ids(&stats.type_groups), vec![vec![i(3), i(7)]]);
+    }
     #[test]
     fn two_threads_find_what_one_finds() {
         let indexes = [
