@@ -6,8 +6,10 @@
 mod check;
 mod check_live;
 mod explain;
+mod html;
 mod progress;
 mod scan;
+mod scan_html;
 mod style;
 
 use std::process::ExitCode;
@@ -42,6 +44,15 @@ enum Command {
 pub enum Format {
     Text,
     Json,
+}
+
+/// Output format of the reports people share (`scan`, `explain`): HTML is one self-contained
+/// page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Html,
 }
 
 /// When to colour text output.

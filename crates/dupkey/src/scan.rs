@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::progress::{CountRequest, DocCounter, Meter, ProgressArgs, Ticker};
 use crate::style::Style;
-use crate::{ColorChoice, EXIT_FOUND, Format};
+use crate::{ColorChoice, EXIT_FOUND, Format, ReportFormat};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -35,8 +35,9 @@ pub struct Args {
     /// Only this collection (`coll`, or `db.coll`).
     #[arg(long)]
     collection: Option<String>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    /// `html` writes one self-contained page (charts included) to share or print.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
     /// Rules to run: codes (DK101), prefixes (DK1, DK20), names, or ALL; comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     select: Vec<String>,
@@ -106,8 +107,17 @@ pub fn run(args: Args) -> Result<u8> {
     let report = scanner.finish(args.redact);
     let mut out = io::stdout().lock();
     match args.format {
-        Format::Json => writeln!(out, "{}", report_json(&origin, &report, &skipped, invalid))?,
-        Format::Text => write_text(&mut out, &report, &skipped, invalid, Style::new(args.color))?,
+        ReportFormat::Json => {
+            writeln!(out, "{}", report_json(&origin, &report, &skipped, invalid))?
+        }
+        ReportFormat::Text => {
+            write_text(&mut out, &report, &skipped, invalid, Style::new(args.color))?
+        }
+        ReportFormat::Html => write!(
+            out,
+            "{}",
+            crate::scan_html::scan_page(&origin, &report, &skipped, invalid)
+        )?,
     }
     let failing = report
         .findings

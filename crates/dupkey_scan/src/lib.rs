@@ -23,6 +23,7 @@ pub mod catalog;
 pub mod config;
 pub mod counters;
 pub mod model;
+pub mod overview;
 pub mod registry;
 mod rule;
 pub mod rules;

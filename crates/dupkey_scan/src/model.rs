@@ -7,6 +7,7 @@ use bson::{Document, RawDocument};
 
 use crate::catalog::CollectionInfo;
 use crate::config::{Allow, Config};
+use crate::overview::Overview;
 use crate::registry::Selection;
 use crate::rule::{Ctx, Finding, redact_sample};
 use crate::stats::{CollectionStats, PassKind, PassOptions, PassPlan, SecondPass};
@@ -47,6 +48,8 @@ pub struct Report {
     /// Things the reader should know: index specs that could not be parsed, declared indexes
     /// on collections the source does not hold.
     pub notes: Vec<String>,
+    /// The figures a report may chart (null-key shares, counters, group sizes).
+    pub overview: Overview,
 }
 
 /// Builds the model collection by collection, then runs the rules.
@@ -155,6 +158,11 @@ impl Scanner {
         &self.model
     }
 
+    #[cfg(test)]
+    pub(crate) fn into_model(self) -> Model {
+        self.model
+    }
+
     /// Runs the selected rules; with `redact`, values from the documents are replaced by
     /// placeholders naming their type.
     pub fn finish(self, redact: bool) -> Report {
@@ -174,6 +182,7 @@ impl Scanner {
         let mut report = Report {
             collections: model.collections.len(),
             documents: model.collections.iter().map(|c| c.stats.documents).sum(),
+            overview: Overview::of(model, redact),
             ..Report::default()
         };
         for f in all {

@@ -56,3 +56,23 @@ pub fn findings_with_config(
 ) -> Vec<Finding> {
     scan(code, config, &[(ns, indexes.to_vec(), docs.to_vec())])
 }
+
+/// The model of a scan of every rule over several collections.
+pub fn scanner_model(
+    config: Config,
+    collections: Vec<(&str, Vec<Document>, Vec<RawDocumentBuf>)>,
+) -> crate::Model {
+    let selection = Selection::new(&[], &[]).expect("every rule");
+    let mut scanner = Scanner::new(config, selection, PassOptions::default());
+    for (ns, indexes, docs) in &collections {
+        scanner
+            .add_documents(
+                ns,
+                indexes,
+                &Document::new(),
+                docs.iter().map(|d| d.as_ref()),
+            )
+            .expect("scan in memory");
+    }
+    scanner.into_model()
+}
