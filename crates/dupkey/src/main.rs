@@ -14,7 +14,7 @@ mod style;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +37,13 @@ enum Command {
     Scan(scan::Args),
     /// List the scan rules; `dupkey explain DK101` prints one.
     Rules(scan::RulesArgs),
+    /// Print a shell completion script: `dupkey completions bash > /etc/bash_completion.d/dupkey`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `dupkey man > /usr/local/share/man/man1/dupkey.1`.
+    Man,
 }
 
 /// Output format shared by every command.
@@ -79,6 +86,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Rules(args) => scan::run_rules(args),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man_page(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -88,6 +97,27 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILED)
         }
     }
+}
+
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
+    let mut command = Cli::command();
+    clap_complete::generate(shell, &mut command, "dupkey", &mut std::io::stdout().lock());
+    Ok(0)
+}
+
+/// The page of `dupkey` and, after it, one page per subcommand (`dupkey-scan(1)`…), as one roff
+/// stream: `man ./dupkey.1` shows them in order.
+fn man_page() -> anyhow::Result<u8> {
+    let command = Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(command.clone()).render(&mut out)?;
+    for sub in command.get_subcommands() {
+        let title = format!("dupkey-{}", sub.get_name());
+        clap_mangen::Man::new(sub.clone())
+            .title(title)
+            .render(&mut out)?;
+    }
+    Ok(0)
 }
 
 /// The error and its causes on one line.
