@@ -334,3 +334,20 @@ fn rules_and_explain_read_the_registry() {
     let out = dupkey(&["explain", "DK999"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_bad_dupkey_toml_shows_its_line_with_a_caret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("dupkey.toml"),
+        "[[allow]]\ncode = \"DK205\"\nreason = \"ok\"\n\n[[index]]\nkey = { email = 1 }\n",
+    )
+    .unwrap();
+    let out = dupkey_in(dir.path(), &["scan", seeds().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(
+        err,
+        "dupkey: dupkey.toml: line 5, column 1: this [[index]] needs `namespace = \"db.coll\"`\n  |\n5 | [[index]]\n  | ^\n"
+    );
+}
