@@ -41,7 +41,7 @@ pub fn run(args: Args) -> Result<u8> {
         .as_deref()
         .filter(|t| crate::scan::is_rule_code(t))
     {
-        return crate::scan::print_rule(code);
+        return crate::scan::print_rule(code, args.format);
     }
     let style = Style::new(args.color);
     if let Some(path) = &args.log {

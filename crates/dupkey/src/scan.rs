@@ -782,20 +782,41 @@ pub fn run_rules(args: RulesArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Whether `explain`'s text is a rule code (`DK101`): then it prints the rule's page.
+/// Whether `explain`'s text names a rule (`DK101`, `dk101`, or its name): then it prints the
+/// rule's page.
 pub fn is_rule_code(text: &str) -> bool {
-    dupkey_scan::is_rule_code(text.trim())
+    let text = text.trim();
+    dupkey_scan::is_rule_code(text) || dupkey_scan::rule(text).is_some()
 }
 
-/// Prints the page of a rule, as `docs/rules/<code>.md` holds it.
-pub fn print_rule(code: &str) -> Result<u8> {
-    let Some(page) = dupkey_scan::explain_rule(code.trim()) else {
+/// Prints the page of a rule, as `docs/rules/<code>.md` holds it, or as JSON (its fields and
+/// the documentation's sections).
+pub fn print_rule(code: &str, format: Format) -> Result<u8> {
+    let Some(rule) = dupkey_scan::rule(code.trim()) else {
         bail!(
             "there is no rule {}; `dupkey rules` lists them",
             code.trim()
         );
     };
     let mut out = io::stdout().lock();
-    write!(out, "{page}")?;
+    match format {
+        Format::Text => write!(out, "{}", rule.page())?,
+        Format::Json => {
+            let sections: serde_json::Map<String, Value> = rule
+                .sections()
+                .into_iter()
+                .map(|(heading, text)| (heading, Value::String(text)))
+                .collect();
+            let v = json!({
+                "code": rule.code,
+                "name": rule.name,
+                "severity": rule.severity.as_str(),
+                "summary": rule.summary,
+                "sections": sections,
+                "markdown": rule.page(),
+            });
+            writeln!(out, "{v}")?;
+        }
+    }
     Ok(0)
 }

@@ -333,6 +333,34 @@ fn rules_and_explain_read_the_registry() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), page);
     let out = dupkey(&["explain", "DK999"]);
     assert_eq!(out.status.code(), Some(2));
+    // the code in any case, or the rule's name, prints the same page
+    for spelling in ["dk101", "Dk101", "unique-index-traps-missing"] {
+        let out = dupkey(&["explain", spelling]);
+        assert_eq!(out.status.code(), Some(0), "{spelling}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), page, "{spelling}");
+    }
+}
+
+#[test]
+fn explain_prints_a_rule_as_json() {
+    let v = json_of(&dupkey(&["explain", "dk202", "--format", "json"]));
+    assert_eq!(v["code"], "DK202");
+    assert_eq!(v["name"], "counter-behind-data");
+    assert_eq!(v["severity"], "error");
+    let sections: Vec<&String> = v["sections"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        sections,
+        [
+            "What it does",
+            "Why is this bad?",
+            "Example",
+            "Use instead",
+            "Fix",
+            "References"
+        ]
+    );
+    assert!(v["sections"]["Fix"].as_str().unwrap().contains("$max"));
+    assert!(v["markdown"].as_str().unwrap().starts_with("# DK202"));
 }
 
 #[test]

@@ -26,10 +26,10 @@ pub fn rule(code_or_name: &str) -> Option<&'static Rule> {
         .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
 }
 
-/// `DK` and three digits: the shape of a scan rule code.
+/// `DK` and three digits, in either case: the shape of a scan rule code.
 pub fn is_rule_code(text: &str) -> bool {
     let b = text.as_bytes();
-    b.len() == 5 && b.starts_with(b"DK") && b[2..].iter().all(u8::is_ascii_digit)
+    b.len() == 5 && b[..2].eq_ignore_ascii_case(b"DK") && b[2..].iter().all(u8::is_ascii_digit)
 }
 
 /// The Markdown page of a rule (what `dupkey explain DK101` prints and `docs/rules/` holds).

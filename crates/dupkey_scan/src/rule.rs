@@ -57,6 +57,23 @@ impl Rule {
         out.trim().to_string()
     }
 
+    /// The documentation's `## ` sections, heading and text, in order.
+    pub fn sections(&self) -> Vec<(String, String)> {
+        let mut sections: Vec<(String, String)> = Vec::new();
+        for line in self.doc().lines() {
+            if let Some(heading) = line.strip_prefix("## ") {
+                sections.push((heading.trim().to_string(), String::new()));
+            } else if let Some((_, text)) = sections.last_mut() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        for (_, text) in &mut sections {
+            *text = text.trim().to_string();
+        }
+        sections
+    }
+
     /// The full page: a title, the summary, then the documentation.
     pub fn page(&self) -> String {
         let mut summary = self.summary.to_string();
