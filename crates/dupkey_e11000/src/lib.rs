@@ -21,6 +21,7 @@
 //! lines, Python reprs with a `full error` dict, Node `util.inspect` dumps, Java and C#
 //! `toString`s, terminal-wrapped or markdown-quoted pastes.
 
+mod client;
 mod diagnose;
 #[cfg(feature = "driver")]
 mod driver;
@@ -35,6 +36,7 @@ use std::ops::Range;
 
 use bson::Bson;
 
+pub use client::Client;
 pub use diagnose::{
     CounterFacts, Diagnosis, IndexFacts, LiveFacts, diagnose, shell_name, shell_value,
 };
