@@ -124,7 +124,7 @@ fn live_facts(args: &Args, errors: &[DuplicateKeyError]) -> Result<Vec<Option<Li
     })
 }
 
-/// The JSON contract of one error (design.md).
+/// One error as `explain --format json` prints it (README.md, "Using it", shows the shape).
 fn error_json(e: &DuplicateKeyError, d: &Diagnosis) -> Value {
     json!({
         "database": e.database,

@@ -2,6 +2,9 @@
 //!
 //! The binary is glue: argument parsing, one module per command, printers. What dupkey knows
 //! about MongoDB lives in the library crates.
+//!
+//! Rule ids such as `R-1.3a` in this crate's comments are the sections of
+//! `docs/unique-index-semantics.md`.
 
 mod check;
 mod check_live;

@@ -1,6 +1,9 @@
 //! MongoDB duplicate-key (E11000) errors: read them from any text or driver error, say why
 //! they happened, and what fixes them.
 //!
+//! Rule ids such as `R-1.3a` in this crate's comments are the sections of
+//! `docs/unique-index-semantics.md`.
+//!
 //! ```
 //! use dupkey_e11000::{parse_all, Cause};
 //!

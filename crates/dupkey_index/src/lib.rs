@@ -7,6 +7,9 @@
 //! numbers compare by exact value across types, strings through the index collation. Keys are
 //! canonical bytes ([`encode`]): equal keys are equal bytes, and bytes sort in MongoDB's order.
 //!
+//! Rule ids such as `R-1.3a` in this crate's comments are the sections of
+//! `docs/unique-index-semantics.md`.
+//!
 //! ```
 //! use bson::{doc, rawdoc};
 //! use dupkey_index::{IndexSpec, DocumentKeys};

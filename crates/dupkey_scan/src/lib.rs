@@ -7,6 +7,9 @@
 //! data, `DK2xx` look at the data alone. Detectors are pure functions over the [`Model`];
 //! nothing here talks to a server.
 //!
+//! Rule ids such as `R-1.3a` in this crate's comments are the sections of
+//! `docs/unique-index-semantics.md`.
+//!
 //! ```
 //! use bson::{doc, rawdoc};
 //! use dupkey_scan::{Config, PassOptions, Scanner, Selection};

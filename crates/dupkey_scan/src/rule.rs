@@ -126,8 +126,8 @@ macro_rules! declare_rule {
     };
 }
 
-/// One hazard found: the JSON contract of `scan` (design.md), plus `field` when the finding is
-/// about a field rather than an index.
+/// One hazard found, as `scan --format json` prints it (README.md shows the shape), plus `field`
+/// when the finding is about a field rather than an index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     pub code: &'static str,

@@ -5,6 +5,9 @@
 //! Only this crate (and, later, the fix crate) talks to a server. Every command it sends is
 //! bounded by `maxTimeMS`, takes no locks and needs only read access (`read` on the database,
 //! `listCollections`/`listIndexes` included in it). Files are streamed, never loaded whole.
+//!
+//! Rule ids such as `R-1.3a` in this crate's comments are the sections of
+//! `docs/unique-index-semantics.md`.
 
 mod archive;
 mod bson_stream;

@@ -8,6 +8,9 @@
 //! beside `<db>/<coll>.metadata.json`, as in `examples/seeds`) into the layout mongodump
 //! writes (`<db>/<coll>.bson`, optionally gzipped file by file like `mongodump --gzip`).
 //! [`build_archive`] writes the same collections as one `mongodump --archive` stream.
+//!
+//! Rule ids such as `R-1.3a` in this crate's comments are the sections of
+//! `docs/unique-index-semantics.md`.
 
 use std::io::{self, Write};
 use std::path::Path;
