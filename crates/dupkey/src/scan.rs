@@ -91,6 +91,7 @@ pub fn run(args: Args) -> Result<u8> {
     let selection = Selection::new(&args.select, &args.ignore).map_err(anyhow::Error::msg)?;
     let options = PassOptions {
         memory_limit: args.memory_limit,
+        temp_dir: crate::interrupt::spill_dir(),
         ..PassOptions::default()
     };
     let mut scanner = Scanner::new(config, selection, options);
@@ -264,6 +265,7 @@ fn scan_archive(
         .plan();
     let options = |memory_limit| PassOptions {
         memory_limit,
+        temp_dir: crate::interrupt::spill_dir(),
         plan,
         kind: PassKind::Deferred,
         ..PassOptions::default()
@@ -357,6 +359,7 @@ fn second_pass_over_archive(
     }
     let base = PassOptions {
         memory_limit: args.memory_limit / wanted,
+        temp_dir: crate::interrupt::spill_dir(),
         ..PassOptions::default()
     };
     let plans: Vec<Option<PassPlan<'_>>> = infos

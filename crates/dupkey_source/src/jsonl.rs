@@ -100,11 +100,14 @@ impl Lines<'_> {
         let mut record_line = 0;
         loop {
             line.clear();
-            let n = input
+            let n = match input
                 .by_ref()
                 .take(MAX_RECORD_BYTES + 1)
                 .read_until(b'\n', &mut line)
-                .map_err(|e| self.origin.read_error(self.stats.bytes, &e))?;
+            {
+                Ok(n) => n,
+                Err(e) => return self.read_failed(&e, line.len()),
+            };
             if n == 0 {
                 break;
             }
@@ -141,6 +144,25 @@ impl Lines<'_> {
             );
             self.reject(err)?;
         }
+        Ok(())
+    }
+
+    /// A read that failed after the records before it were handed over. Past damage in a
+    /// gzip stream nothing can be decoded, so under `skip_invalid` the rest is one invalid
+    /// tail; a failing disk under a plain file stops, and so does a file of which not one
+    /// byte decodes.
+    fn read_failed<E: From<SourceError>>(
+        &mut self,
+        e: &io::Error,
+        pending: usize,
+    ) -> Result<(), E> {
+        let decoded = self.stats.bytes + pending as u64;
+        let err = self.origin.read_error(decoded, e);
+        if !(self.opts.skip_invalid && self.origin.gzip && decoded > 0) {
+            return Err(err.into());
+        }
+        self.stats.bytes += pending as u64;
+        self.stats.record_invalid(&err);
         Ok(())
     }
 
