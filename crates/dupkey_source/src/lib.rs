@@ -16,6 +16,7 @@ mod jsonl;
 mod metadata;
 mod read_preference;
 mod redact;
+mod shell_json;
 #[cfg(test)]
 mod test_support;
 mod unique_dry_run;
