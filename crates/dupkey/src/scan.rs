@@ -398,7 +398,9 @@ fn second_pass_over_archive(
     Ok(())
 }
 
-const GROUP_ERROR: &str = "cannot group keys on disk (temporary directory full or not writable?)";
+/// A spill failure ([`dupkey_index::SpillError`]) is printed alone, by type; this context is for any
+/// other failure while grouping.
+const GROUP_ERROR: &str = "cannot group keys";
 
 /// The memory budget of an archive scan, shared out as passes start and end.
 #[derive(Debug)]
