@@ -1,7 +1,7 @@
 //! The run's spill directory and every way out of a run: spill files live in one directory per
-//! run, removed at the end, on an error, on a panic and on SIGINT or SIGTERM, after which the
-//! process says in one line that it was interrupted and exits 130 or 143 as a shell reports a
-//! process killed by those signals.
+//! run, removed at the end, on an error, on a panic and on SIGINT, SIGTERM or SIGHUP, after
+//! which the process says in one line that it was interrupted and exits 130, 143 or 129 as a
+//! shell reports a process killed by those signals.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -68,9 +68,10 @@ fn watch_signals() {
         (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
         )
     };
-    let (Ok(mut interrupt), Ok(mut terminate)) = handlers else {
+    let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = handlers else {
         return;
     };
     let spawned = std::thread::Builder::new()
@@ -80,6 +81,8 @@ fn watch_signals() {
                 tokio::select! {
                     _ = interrupt.recv() => ("SIGINT", 130),
                     _ = terminate.recv() => ("SIGTERM", 143),
+                    // The terminal went away: the same cleanup, 128 + 1.
+                    _ = hangup.recv() => ("SIGHUP", 129),
                 }
             });
             stop(name, code);

@@ -106,6 +106,7 @@ fn signals_during_a_spilling_run_remove_every_spill_file() {
         ("check", "TERM", 143),
         ("scan", "INT", 130),
         ("scan", "TERM", 143),
+        ("scan", "HUP", 129),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         let out = interrupt(&args(command, &db), tmp.path(), signal);

@@ -12,7 +12,7 @@ use std::thread;
 
 /// What a password holds besides letters: each character the driver treats specially, and
 /// forms that look already encoded.
-const SPECIALS: [&str; 20] = [
+const SPECIALS: [&str; 24] = [
     "/",
     "?",
     "#",
@@ -33,6 +33,10 @@ const SPECIALS: [&str; 20] = [
     "[]",
     ",",
     "&=",
+    "\"",
+    "'",
+    "\\",
+    "\t",
 ];
 
 /// Written apart so that no credential-shaped literal sits in the source.

@@ -16,7 +16,10 @@ const SECRET_OPTIONS: [&str; 6] = [
 
 /// Characters that end a piece of a password as a driver may echo it: the URI delimiters
 /// the driver splits on, and whitespace.
-const PIECE_ENDS: &[char] = &['/', '?', '#', '@', ':', '%', ',', ';', '&', '=', '[', ']'];
+/// Quotes and backslashes too: a message that quotes the string with `{:?}` escapes them.
+const PIECE_ENDS: &[char] = &[
+    '/', '?', '#', '@', ':', '%', ',', ';', '&', '=', '[', ']', '"', '\'', '\\', '`', '<', '>',
+];
 
 /// Secrets registered by [`register_secrets`]; read by [`redact_text`].
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
@@ -231,10 +234,26 @@ pub fn userinfo_needs_encoding(uri: &str) -> bool {
     bad(user, true) || bad(password, false)
 }
 
-/// Remembers the secrets of a connection string this process was given, so that
-/// [`redact_text`] removes them from anything printed later.
-pub fn register_secrets(uri: &str) {
-    let new = secrets_of(uri);
+/// Remembers the secrets of the connection strings in one command-line argument, so that
+/// [`redact_text`] removes them from anything printed later. An argument that is a connection
+/// string (or `--option=` one) is one whole, spaces included; one that only holds connection
+/// strings among other text (an error message to explain) gives each up to whitespace or a
+/// quote, so that its words are not taken for a password.
+pub fn register_secrets(arg: &str) {
+    let trimmed = arg.trim();
+    let value = match trimmed.strip_prefix("--") {
+        Some(option) => option.split_once('=').map_or(trimmed, |(_, v)| v),
+        None => trimmed,
+    };
+    let mut new = Vec::new();
+    if scheme_end(value).is_some() {
+        new = secrets_of(value);
+    } else {
+        for start in uri_starts(arg) {
+            let end = token_end(arg, start);
+            new.extend(secrets_of(&arg[start..end]));
+        }
+    }
     if new.is_empty() {
         return;
     }
@@ -259,9 +278,7 @@ pub fn redact_text_with(text: &str, secrets: &[String]) -> String {
         if start < done {
             continue;
         }
-        let end = text[start..]
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
-            .map_or(text.len(), |e| start + e);
+        let end = token_end(text, start);
         out.push_str(&text[done..start]);
         out.push_str(&redact_uri(&text[start..end]));
         done = end;
@@ -271,6 +288,13 @@ pub fn redact_text_with(text: &str, secrets: &[String]) -> String {
         out = replace_secret(&out, secret);
     }
     out
+}
+
+/// Where a connection string starting at `start` inside other text ends.
+fn token_end(text: &str, start: usize) -> usize {
+    text[start..]
+        .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
+        .map_or(text.len(), |e| start + e)
 }
 
 /// Replaces `secret` in `text`: anywhere when it is long enough to be no common word, else
@@ -362,6 +386,20 @@ mod tests {
         // No host list after any `@`: hide up to the last one.
         let cut = format!("MongoDB://alice:pw{AT}");
         assert_eq!(redact_uri(&cut), "MongoDB://***@");
+    }
+
+    #[test]
+    fn a_text_argument_gives_only_its_connection_strings() {
+        let text = format!(
+            "connecting to mongodb://u:pw9Secret{AT}h:27017/app then E11000 duplicate key \
+             error collection: app.users index: email_1 dup key: {{ email: \"a{AT}b.com\" }}"
+        );
+        register_secrets(&text);
+        let clean = redact_text("E11000 duplicate key error on app.users: email_1 pw9Secret");
+        assert_eq!(
+            clean,
+            "E11000 duplicate key error on app.users: email_1 ***"
+        );
     }
 
     #[test]
