@@ -414,7 +414,7 @@ fn constructor(name: &str, args: Vec<Value>) -> Result<Value, String> {
             arity(1)?;
             match &args[0] {
                 Value::String(s) => Ok(json!({"$date": s})),
-                Value::Number(n) => Ok(json!({"$date": {"$numberLong": whole(n)?.to_string()}})),
+                Value::Number(n) => Ok(json!({"$date": {"$numberLong": millis(n)?.to_string()}})),
                 _ => Err(format!("{name} takes a date string or milliseconds")),
             }
         }
@@ -523,9 +523,19 @@ fn whole(n: &serde_json::Number) -> Result<i64, String> {
         return Ok(i);
     }
     match n.as_f64() {
-        #[allow(clippy::cast_possible_truncation)] // checked: whole and in range
         Some(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(f as i64),
         _ => Err(format!("{n} is not a whole 64-bit number")),
+    }
+}
+
+/// Milliseconds since the epoch: a fraction is dropped, as mongoimport's `int64(v)` drops it.
+fn millis(n: &serde_json::Number) -> Result<i64, String> {
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.is_finite() && f.abs() < 9.2e18 => Ok(f.trunc() as i64),
+        _ => Err(format!("{n} is not a date in milliseconds")),
     }
 }
 
@@ -579,7 +589,7 @@ fn replacement(value: &Value) -> Option<Value> {
     match map.len() {
         1 => match map.get("$date")? {
             Value::Number(n) => {
-                let ms = whole(n).ok()?;
+                let ms = millis(n).ok()?;
                 Some(json!({"$date": {"$numberLong": ms.to_string()}}))
             }
             _ => None,
