@@ -247,3 +247,16 @@ fn an_unparseable_password_is_named_without_its_value() {
     );
     assert!(!err.contains("Sec") && !err.contains("retPW"), "{err}");
 }
+
+#[test]
+fn an_unresolvable_srv_name_says_so() {
+    let uri = format!("mongodb+srv://alice:Zq7Apw{AT}cluster0.example.invalid/app");
+    let out = common::dupkey(&["scan", &uri]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("dupkey: cannot resolve mongodb+srv://***@cluster0.example.invalid/app: "),
+        "{err}"
+    );
+    assert!(err.contains("DNS SRV records"), "{err}");
+}

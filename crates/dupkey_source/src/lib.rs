@@ -62,6 +62,11 @@ pub enum SourceError {
         "cannot reach {uri}: {reason}; check the address, the network and that the server is running"
     )]
     Unreachable { uri: String, reason: String },
+    #[error(
+        "cannot resolve {uri}: {reason}; check the cluster's host name (a mongodb+srv name needs \
+         DNS SRV records) and that this machine can reach a DNS server"
+    )]
+    Unresolvable { uri: String, reason: String },
     #[error("{uri} refused the credentials: {reason}; check user, password and authSource")]
     Auth { uri: String, reason: String },
     #[error(
@@ -284,7 +289,7 @@ impl LiveSource {
             let uri = redacted.clone();
             // A mongodb+srv name is looked up in DNS while parsing.
             if matches!(*e.kind, mongodb::error::ErrorKind::DnsResolve { .. }) {
-                SourceError::Unreachable { uri, reason }
+                SourceError::Unresolvable { uri, reason }
             } else {
                 SourceError::BadUri { uri, reason }
             }
