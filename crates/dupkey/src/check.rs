@@ -109,6 +109,7 @@ pub fn run(args: Args) -> Result<u8> {
     let (spec, spec_doc) = load_spec(&args.index)?;
     let options = FinderOptions {
         memory_limit: args.memory_limit,
+        temp_dir: crate::interrupt::spill_dir(),
         ..FinderOptions::default()
     };
     let live = args.source.starts_with("mongodb://") || args.source.starts_with("mongodb+srv://");
@@ -176,6 +177,8 @@ pub fn run(args: Args) -> Result<u8> {
             let style = Style::new(args.color);
             write_text(&mut out, &spec, &spec_doc, &report, &origin, invalid, style)?;
             for note in notes {
+                // A note may quote the server's answer, which may quote the connection string.
+                let note = dupkey_source::redact_text(note);
                 writeln!(out, "{} {note}", style.dim("note:"))?;
             }
         }
@@ -188,7 +191,12 @@ pub fn run(args: Args) -> Result<u8> {
 fn add_live_fields(m: &mut serde_json::Map<String, Value>, checked: &LiveCheck) {
     m.insert("method".into(), json!(checked.method.as_str()));
     if !checked.notes.is_empty() {
-        m.insert("notes".into(), json!(checked.notes));
+        let notes: Vec<String> = checked
+            .notes
+            .iter()
+            .map(|n| dupkey_source::redact_text(n))
+            .collect();
+        m.insert("notes".into(), json!(notes));
     }
 }
 

@@ -16,7 +16,9 @@ use dupkey_source::{
 
 use crate::progress::{CountRequest, Display, DocCounter, Meter, Ticker};
 
-const GROUP_ERROR: &str = "cannot group keys on disk (temporary directory full or not writable?)";
+/// A spill failure ([`dupkey_index::SpillError`]) is printed alone, by type; this context is for any
+/// other failure while grouping.
+const GROUP_ERROR: &str = "cannot group keys";
 
 /// How the answer was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ mod check;
 mod check_live;
 mod explain;
 mod html;
+mod interrupt;
 mod progress;
 mod scan;
 mod scan_html;
@@ -83,7 +84,19 @@ pub const EXIT_FOUND: u8 = 1;
 pub const EXIT_FAILED: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    interrupt::install();
+    // Before anything can be printed: every connection string on the command line gives its
+    // secrets, which no output line may then hold, whatever the driver or clap echo.
+    for arg in std::env::args_os() {
+        let arg = arg.to_string_lossy();
+        if dupkey_source::looks_like_uri(&arg) {
+            dupkey_source::register_secrets(&arg);
+        }
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(&e),
+    };
     let result = match cli.command {
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => check::run(args),
@@ -92,14 +105,16 @@ fn main() -> ExitCode {
         Command::Completions { shell } => completions(shell),
         Command::Man => man_page(),
     };
-    match result {
+    let code = match result {
         Ok(code) => ExitCode::from(code),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("dupkey: {}", one_line(&e));
+            eprintln!("dupkey: {}", dupkey_source::redact_text(&one_line(&e)));
             ExitCode::from(EXIT_FAILED)
         }
-    }
+    };
+    interrupt::remove_spill_dir();
+    code
 }
 
 fn completions(shell: clap_complete::Shell) -> anyhow::Result<u8> {
@@ -123,8 +138,27 @@ fn man_page() -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// The error and its causes on one line.
+/// Prints a usage error (or help) as clap would, with any connection string redacted.
+fn clap_error(e: &clap::Error) -> ExitCode {
+    let text = dupkey_source::redact_text(&e.render().to_string());
+    if e.use_stderr() {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(EXIT_FAILED))
+}
+
+/// The error and its causes on one line. A spill failure says all there is to say (the
+/// directory, the cause, what to do), so it stands alone.
 fn one_line(e: &anyhow::Error) -> String {
+    let spill = e.chain().find_map(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(dupkey_index::SpillError::find)
+    });
+    if let Some(spill) = spill {
+        return spill.to_string();
+    }
     e.chain()
         .map(ToString::to_string)
         .collect::<Vec<_>>()

@@ -185,7 +185,8 @@ impl Ticker {
             return Ticker { running: None };
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let label = short_label(label);
+        // A label is a namespace or a path; never let one carry a connection string's secret.
+        let label = short_label(&dupkey_source::redact_text(label));
         let flag = Arc::clone(&stop);
         let spawned = std::thread::Builder::new()
             .name("progress".into())

@@ -92,6 +92,7 @@ pub fn run(args: Args) -> Result<u8> {
     let selection = Selection::new(&args.select, &args.ignore).map_err(anyhow::Error::msg)?;
     let options = PassOptions {
         memory_limit: args.memory_limit,
+        temp_dir: crate::interrupt::spill_dir(),
         ..PassOptions::default()
     };
     let mut scanner = Scanner::new(config, selection, options);
@@ -274,6 +275,7 @@ fn scan_archive(
         .plan();
     let options = |memory_limit| PassOptions {
         memory_limit,
+        temp_dir: crate::interrupt::spill_dir(),
         plan,
         kind: PassKind::Deferred,
         ..PassOptions::default()
@@ -367,6 +369,7 @@ fn second_pass_over_archive(
     }
     let base = PassOptions {
         memory_limit: args.memory_limit / wanted,
+        temp_dir: crate::interrupt::spill_dir(),
         ..PassOptions::default()
     };
     let plans: Vec<Option<PassPlan<'_>>> = infos
@@ -405,7 +408,9 @@ fn second_pass_over_archive(
     Ok(())
 }
 
-const GROUP_ERROR: &str = "cannot group keys on disk (temporary directory full or not writable?)";
+/// A spill failure ([`dupkey_index::SpillError`]) is printed alone, by type; this context is for any
+/// other failure while grouping.
+const GROUP_ERROR: &str = "cannot group keys";
 
 /// The memory budget of an archive scan, shared out as passes start and end.
 #[derive(Debug)]

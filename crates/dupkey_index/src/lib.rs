@@ -36,8 +36,8 @@ pub mod spec;
 mod table;
 
 pub use duplicates::{
-    CheckReport, Conflict, DuplicateFinder, FinderOptions, Shipped, Shipper, Unindexable,
-    add_shipped_batch, check_in_parallel,
+    CheckReport, Conflict, DuplicateFinder, FinderOptions, Shipped, Shipper, SpillError,
+    Unindexable, add_shipped_batch, check_in_parallel,
 };
 pub use ids::Ids;
 pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, SimpleKey, Skip};

@@ -69,12 +69,25 @@ where
     // Offset in the (uncompressed) stream of buf[0].
     let mut base = 0_u64;
     loop {
-        let filled = fill(&mut input, &mut buf[end..])
-            .map_err(|e| origin.read_error(base + to_u64(end), &e))?;
+        let (filled, failure) = fill_until_error(&mut input, &mut buf[end..]);
         end += filled;
         let at_eof = end < buf.len();
         let mut start = 0_usize;
+        // The documents decoded before a failure are handed over first.
         let need = split(&buf[..end], &mut start, base, &rules, &mut stats, &mut f)?;
+        if let Some(e) = failure {
+            let err = origin.read_error(base + to_u64(end), &e);
+            // Past damage in a gzip stream nothing can be decoded: the rest is one invalid
+            // tail. A failing disk under a plain file is no invalid record, nor is a file of
+            // which not one byte decodes (not gzip at all): both stop.
+            let decoded = base + to_u64(end);
+            if !(opts.skip_invalid && origin.gzip && decoded > 0) {
+                return Err(err.into());
+            }
+            stats.bytes += to_u64(end - start);
+            stats.record_invalid(&err);
+            return Ok(stats);
+        }
         if at_eof {
             if start < end {
                 let err = origin.truncated(base + to_u64(start), &buf[start..end]);
@@ -189,18 +202,30 @@ pub(crate) fn frame(rest: &[u8]) -> Frame {
     }
 }
 
-/// Reads until `dst` is full or the input ends.
-pub(crate) fn fill(input: &mut impl Read, dst: &mut [u8]) -> io::Result<usize> {
+/// Reads until `dst` is full, the input ends or a read fails; returns the bytes read, and the
+/// failure, if any, after them.
+pub(crate) fn fill_until_error(
+    input: &mut impl Read,
+    dst: &mut [u8],
+) -> (usize, Option<io::Error>) {
     let mut filled = 0;
     while filled < dst.len() {
         match input.read(&mut dst[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return (filled, Some(e)),
         }
     }
-    Ok(filled)
+    (filled, None)
+}
+
+/// Reads until `dst` is full or the input ends.
+pub(crate) fn fill(input: &mut impl Read, dst: &mut [u8]) -> io::Result<usize> {
+    match fill_until_error(input, dst) {
+        (filled, None) => Ok(filled),
+        (_, Some(e)) => Err(e),
+    }
 }
 
 pub(crate) fn to_u64(n: usize) -> u64 {

@@ -431,10 +431,63 @@ fn first_bytes(mut input: impl Read, path: &Path, gzip: bool) -> Result<Vec<u8>,
     Ok(head)
 }
 
-fn gunzip<R: Read>(input: R) -> MultiGzDecoder<BufReader<R>> {
+fn gunzip<R: Read>(input: R) -> Gunzip<R> {
     // Multi-member, as `cat a.gz b.gz` and some compressors produce.
-    MultiGzDecoder::new(BufReader::with_capacity(GZIP_INPUT_BUFFER, input))
+    Gunzip {
+        decoder: MultiGzDecoder::new(BufReader::with_capacity(
+            GZIP_INPUT_BUFFER,
+            Tally {
+                inner: input,
+                bytes: 0,
+            },
+        )),
+    }
 }
+
+/// A gzip stream whose errors say how far into the compressed file decoding got
+/// ([`GzipDamage`]), for a message that points at the damage.
+pub(crate) struct Gunzip<R> {
+    decoder: MultiGzDecoder<BufReader<Tally<R>>>,
+}
+
+impl<R: Read> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.decoder.read(buf).map_err(|source| {
+            let input = self.decoder.get_ref();
+            let compressed = input.get_ref().bytes - input.buffer().len() as u64;
+            io::Error::new(source.kind(), GzipDamage { compressed, source })
+        })
+    }
+}
+
+/// Counts the compressed bytes taken from the file.
+struct Tally<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Tally<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// A gzip failure and the compressed byte offset decoding had reached.
+#[derive(Debug)]
+pub(crate) struct GzipDamage {
+    compressed: u64,
+    source: io::Error,
+}
+
+impl std::fmt::Display for GzipDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.source.fmt(f)
+    }
+}
+
+impl std::error::Error for GzipDamage {}
 
 /// A file, decompressed when `gzip`, for small whole reads (metadata).
 pub(crate) fn open_maybe_gzip(path: &Path, gzip: bool) -> Result<Box<dyn Read>, SourceError> {
@@ -462,9 +515,11 @@ pub(crate) fn open_error(path: &Path, e: &io::Error) -> SourceError {
 /// A failed read at `offset` (uncompressed). Through gzip, a failure is almost always damage.
 pub(crate) fn read_error(path: &Path, gzip: bool, offset: u64, e: &io::Error) -> SourceError {
     if gzip {
+        let damage = e.get_ref().and_then(|r| r.downcast_ref::<GzipDamage>());
         SourceError::Gzip {
             path: path.to_path_buf(),
             offset,
+            compressed: damage.map(|d| d.compressed),
             reason: e.to_string(),
         }
     } else {
@@ -579,16 +634,87 @@ mod tests {
         }
     }
 
-    #[test]
-    fn damaged_gzip_is_a_gzip_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let packed = gzip(&bson_bytes(&users()));
-        let cut = dir.path().join("cut.bson.gz");
-        std::fs::write(&cut, &packed[..packed.len() / 2]).unwrap();
-        let err = read_all(&mut open_collection(&cut, None).unwrap(), &skipping()).unwrap_err();
-        assert!(matches!(err, SourceError::Gzip { .. }), "{err}");
-        assert!(err.to_string().contains("gzip -t"), "{err}");
+    /// How many bytes a (damaged) gzip stream yields before it fails, read one byte at a
+    /// time: the reference the reader's count is checked against.
+    fn decodable(packed: &[u8]) -> Vec<u8> {
+        let mut decoder = flate2::read::MultiGzDecoder::new(packed);
+        let mut out = Vec::new();
+        let mut byte = [0_u8; 1];
+        while let Ok(1) = decoder.read(&mut byte) {
+            out.push(byte[0]);
+        }
+        out
+    }
 
+    /// Documents whose bytes lie wholly inside `prefix`.
+    fn whole_documents(prefix: &[u8]) -> Vec<Document> {
+        let mut docs = Vec::new();
+        let mut at = 0;
+        while let Some(len) = prefix.get(at..at + 4) {
+            let len = u32::from_le_bytes(len.try_into().unwrap()) as usize;
+            let Some(bytes) = prefix.get(at..at + len) else {
+                break;
+            };
+            docs.push(Document::from_reader(bytes).unwrap());
+            at += len;
+        }
+        docs
+    }
+
+    #[test]
+    fn truncated_gzip_counts_what_it_decoded_and_skip_invalid_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // Big enough that the cut falls well past the decoder's first read.
+        let docs: Vec<Document> = (0..4000)
+            .map(|i| doc! {"_id": i, "email": format!("user{i}@example.com"), "n": i * 7})
+            .collect();
+        let packed = gzip(&bson_bytes(&docs));
+        for keep in [packed.len() / 3, packed.len() / 2, packed.len() - 9] {
+            let cut = dir.path().join("cut.bson.gz");
+            std::fs::write(&cut, &packed[..keep]).unwrap();
+            let prefix = decodable(&packed[..keep]);
+            assert!(prefix.len() > 1000, "the cut leaves decodable bytes");
+            let mut reader = open_collection(&cut, None).unwrap();
+            let err = read_all(&mut reader, &ReadOptions::default()).unwrap_err();
+            assert!(matches!(err, SourceError::Gzip { .. }), "{err}");
+            let want = format!(
+                "{}: gzip decompression failed after {} uncompressed bytes (at compressed byte \
+                 offset {keep})",
+                cut.display(),
+                prefix.len()
+            );
+            assert!(err.to_string().starts_with(&want), "{err}\n{want}");
+            assert!(err.to_string().contains("gzip -t"), "{err}");
+
+            let (read, stats) = read_all(&mut reader, &skipping()).unwrap();
+            let before = whole_documents(&prefix);
+            assert!(!before.is_empty());
+            assert_eq!(read, before, "every document decoded before the damage");
+            assert_eq!(stats.invalid, 1, "the damaged rest is one invalid tail");
+            assert_eq!(stats.bytes, prefix.len() as u64);
+        }
+
+        // JSON lines: the lines decoded whole before the damage are kept.
+        let text: String = (0..4000)
+            .map(|i| format!("{{\"_id\": {i}, \"email\": \"user{i}@example.com\"}}\n"))
+            .collect();
+        let packed = gzip(text.as_bytes());
+        let cut = dir.path().join("cut.json.gz");
+        std::fs::write(&cut, &packed[..packed.len() / 2]).unwrap();
+        let prefix = decodable(&packed[..packed.len() / 2]);
+        let lines = prefix.iter().filter(|&&b| b == b'\n').count();
+        let mut reader = open_collection(&cut, None).unwrap();
+        let err = read_all(&mut reader, &ReadOptions::default()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("after {} uncompressed bytes", prefix.len())),
+            "{err}"
+        );
+        let (read, stats) = read_all(&mut reader, &skipping()).unwrap();
+        assert_eq!(read.len(), lines);
+        assert_eq!(stats.invalid, 1);
+
+        // A file of which nothing decodes is no damaged tail, even under --skip-invalid.
         let not_gzip = dir.path().join("plain.bson.gz");
         std::fs::write(&not_gzip, bson_bytes(&users())).unwrap();
         let err =

@@ -17,6 +17,7 @@ use crate::SourceError;
 use crate::bson_stream::{Origin, describe_bson_error};
 use crate::file::{ReadOptions, ReadStats};
 use crate::metadata::{json_message, type_name};
+use crate::shell_json;
 
 /// The longest record accepted; past it the input is surely not JSON lines.
 const MAX_RECORD_BYTES: u64 = 256 << 20;
@@ -100,11 +101,14 @@ impl Lines<'_> {
         let mut record_line = 0;
         loop {
             line.clear();
-            let n = input
+            let n = match input
                 .by_ref()
                 .take(MAX_RECORD_BYTES + 1)
                 .read_until(b'\n', &mut line)
-                .map_err(|e| self.origin.read_error(self.stats.bytes, &e))?;
+            {
+                Ok(n) => n,
+                Err(e) => return self.read_failed(&e, line.len()),
+            };
             if n == 0 {
                 break;
             }
@@ -141,6 +145,25 @@ impl Lines<'_> {
             );
             self.reject(err)?;
         }
+        Ok(())
+    }
+
+    /// A read that failed after the records before it were handed over. Past damage in a
+    /// gzip stream nothing can be decoded, so under `skip_invalid` the rest is one invalid
+    /// tail; a failing disk under a plain file stops, and so does a file of which not one
+    /// byte decodes.
+    fn read_failed<E: From<SourceError>>(
+        &mut self,
+        e: &io::Error,
+        pending: usize,
+    ) -> Result<(), E> {
+        let decoded = self.stats.bytes + pending as u64;
+        let err = self.origin.read_error(decoded, e);
+        if !(self.opts.skip_invalid && self.origin.gzip && decoded > 0) {
+            return Err(err.into());
+        }
+        self.stats.bytes += pending as u64;
+        self.stats.record_invalid(&err);
         Ok(())
     }
 
@@ -213,7 +236,25 @@ fn parse_record(text: &[u8]) -> Result<RawDocumentBuf, BadRecord> {
             reason: format!("not UTF-8 (invalid byte at column {})", column + 1),
         }
     })?;
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+    let e = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(value) => return to_document(value).map_err(|reason| BadRecord { line: 1, reason }),
+        Err(e) => e,
+    };
+    // What plain JSON refuses may be what mongoimport reads (NaN, shell constructors).
+    let shell_error = match shell_json::parse(text) {
+        Ok(value) => return to_document(value).map_err(|reason| BadRecord { line: 1, reason }),
+        Err(shell) => shell,
+    };
+    let (line, column) = line_and_column(text, shell_error.offset);
+    let (reached_line, reached_column) = line_and_column(text, shell_error.reached);
+    // The dialect's parser got further: its reason is about the real mistake.
+    if (reached_line as usize, reached_column) > (e.line(), e.column()) {
+        return Err(BadRecord {
+            line,
+            reason: format!("invalid JSON at column {column}: {}", shell_error.reason),
+        });
+    }
+    Err({
         let mut reason = format!(
             "invalid JSON at column {}: {}",
             e.column(),
@@ -229,12 +270,32 @@ fn parse_record(text: &[u8]) -> Result<RawDocumentBuf, BadRecord> {
             line: e.line().max(1) as u64,
             reason,
         }
-    })?;
-    to_document(value).map_err(|reason| BadRecord { line: 1, reason })
+    })
+}
+
+/// 1-based line and column of a byte offset in a record, counted as serde_json counts them
+/// (the end of the record is the column of its last byte).
+fn line_and_column(text: &str, offset: usize) -> (u64, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let column = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+    (
+        line,
+        if offset < text.len() {
+            column + 1
+        } else {
+            column
+        },
+    )
 }
 
 /// An Extended JSON object as a raw BSON document.
-fn to_document(value: serde_json::Value) -> Result<RawDocumentBuf, String> {
+fn to_document(mut value: serde_json::Value) -> Result<RawDocumentBuf, String> {
+    shell_json::legacy_deep(&mut value);
     let kind = match &value {
         serde_json::Value::Object(_) => None,
         serde_json::Value::Array(_) => Some("an array"),
@@ -476,6 +537,155 @@ mod tests {
         );
         assert_eq!(d.get_decimal128("dec").unwrap().to_string(), "1E+3");
         assert_eq!(d.get_binary_generic("bin").unwrap(), &vec![1, 2, 3]);
+    }
+
+    /// What mongoimport reads beyond JSON (mongo-tools' `common/json` and its legacy
+    /// Extended JSON conversion), each with the BSON value it stands for.
+    #[test]
+    fn mongoimport_shell_mode_and_legacy_forms() {
+        let oid = ObjectId::parse_str(OID).unwrap();
+        let cases: Vec<(String, Bson)> = vec![
+            ("NaN".into(), Bson::Double(f64::NAN)),
+            ("Infinity".into(), Bson::Double(f64::INFINITY)),
+            ("-Infinity".into(), Bson::Double(f64::NEG_INFINITY)),
+            ("+Infinity".into(), Bson::Double(f64::INFINITY)),
+            (format!("ObjectId(\"{OID}\")"), Bson::ObjectId(oid)),
+            (format!("ObjectId('{OID}')"), Bson::ObjectId(oid)),
+            (
+                "ISODate(\"2024-01-02T03:04:05.678Z\")".into(),
+                date(1_704_164_645_678),
+            ),
+            ("new Date(1704164645678)".into(), date(1_704_164_645_678)),
+            ("Date(0)".into(), date(0)),
+            (
+                "{\"$date\": 1704164645678.9}".into(),
+                date(1_704_164_645_678),
+            ),
+            (
+                "NumberLong(9007199254740993)".into(),
+                Bson::Int64(9_007_199_254_740_993),
+            ),
+            ("NumberLong(\"-7\")".into(), Bson::Int64(-7)),
+            ("new NumberLong(7)".into(), Bson::Int64(7)),
+            ("NumberInt(5)".into(), Bson::Int32(5)),
+            ("NumberInt(\"5\")".into(), Bson::Int32(5)),
+            (
+                "NumberDecimal(\"12.50\")".into(),
+                Bson::Decimal128("12.50".parse().unwrap()),
+            ),
+            (
+                "Timestamp(1700000000, 3)".into(),
+                Bson::Timestamp(bson::Timestamp {
+                    time: 1_700_000_000,
+                    increment: 3,
+                }),
+            ),
+            (
+                "BinData(0, \"AQID\")".into(),
+                Bson::Binary(bson::Binary {
+                    subtype: bson::spec::BinarySubtype::Generic,
+                    bytes: vec![1, 2, 3],
+                }),
+            ),
+            (
+                "UUID(\"00112233-4455-6677-8899-aabbccddeeff\")".into(),
+                Bson::Binary(bson::Binary {
+                    subtype: bson::spec::BinarySubtype::Uuid,
+                    bytes: (0..16).map(|i| i * 0x11).collect(),
+                }),
+            ),
+            (
+                format!("DBRef(\"users\", ObjectId(\"{OID}\"))"),
+                Bson::Document(doc! {"$ref": "users", "$id": oid}),
+            ),
+            ("MinKey".into(), Bson::MinKey),
+            ("MaxKey()".into(), Bson::MaxKey),
+            ("undefined".into(), Bson::Undefined),
+            ("/ab\\/c/i".into(), Bson::RegularExpression(re("ab/c", "i"))),
+            (
+                "RegExp(\"x\", \"mi\")".into(),
+                Bson::RegularExpression(re("x", "im")),
+            ),
+            ("0x1F".into(), Bson::Int32(31)),
+            (".5".into(), Bson::Double(0.5)),
+            ("+3".into(), Bson::Int32(3)),
+            (
+                "'single \\'quoted\\''".into(),
+                Bson::String("single 'quoted'".into()),
+            ),
+            ("Boolean(0)".into(), Bson::Boolean(false)),
+            ("{\"$date\": 1704164645678}".into(), date(1_704_164_645_678)),
+            (
+                "{\"$binary\": \"AQID\", \"$type\": \"00\"}".into(),
+                Bson::Binary(bson::Binary {
+                    subtype: bson::spec::BinarySubtype::Generic,
+                    bytes: vec![1, 2, 3],
+                }),
+            ),
+            (
+                "{\"$regex\": \"^a\", \"$options\": \"i\"}".into(),
+                Bson::RegularExpression(re("^a", "i")),
+            ),
+        ];
+        for (value, want) in cases {
+            for line in [
+                format!("{{\"_id\": 1, \"v\": {value}}}"),
+                format!("{{_id: 1, v: [{value}], 'w': {{x: {value}}}}}"),
+            ] {
+                let (docs, _) = scan(line.as_bytes(), &ReadOptions::default())
+                    .unwrap_or_else(|e| panic!("{line}: {e}"));
+                let d = &docs[0];
+                let got = match d.get("v") {
+                    Some(Bson::Array(items)) => items[0].clone(),
+                    other => other.cloned().unwrap(),
+                };
+                // NaN is not equal to itself: compare the bytes' meaning instead.
+                assert_eq!(format!("{got:?}"), format!("{want:?}"), "{line}");
+            }
+        }
+    }
+
+    fn re(pattern: &str, options: &str) -> bson::Regex {
+        bson::Regex {
+            pattern: pattern.to_string().try_into().unwrap(),
+            options: options.to_string().try_into().unwrap(),
+        }
+    }
+
+    fn date(ms: i64) -> Bson {
+        Bson::DateTime(bson::DateTime::from_millis(ms))
+    }
+
+    /// A line of MongoDB's published sample data (a bare NaN), and the errors of the dialect.
+    #[test]
+    fn sample_data_with_nan_and_dialect_errors() {
+        let text = b"{\"_id\":{\"$oid\":\"65a1b2c3d4e5f60718293a4b\"},\"score\":NaN,\"n\":1}\n{\"_id\":2,\"score\":1.5}\n";
+        let (docs, stats) = scan(text, &ReadOptions::default()).unwrap();
+        assert_eq!(stats.documents, 2);
+        assert!(docs[0].get_f64("score").unwrap().is_nan());
+
+        let cases: [(&[u8], &str); 4] = [
+            (
+                b"{\"a\": ObjectId(1)}\n",
+                "users.json:1: invalid JSON at column 7: ObjectId takes a string",
+            ),
+            (
+                b"{\"a\": Frobnicate(1)}\n",
+                "users.json:1: invalid JSON at column 7: unknown constructor Frobnicate",
+            ),
+            (
+                b"{\"a\": NumberLong(1, 2)}\n",
+                "users.json:1: invalid JSON at column 7: NumberLong takes 1 argument(s), 2 given",
+            ),
+            (
+                b"{\"a\": NaN,}\n",
+                "users.json:1: invalid JSON at column 11: expected a field name",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = scan(text, &ReadOptions::default()).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{err}\nwanted: {want}");
+        }
     }
 
     #[test]

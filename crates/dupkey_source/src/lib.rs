@@ -19,6 +19,7 @@ mod jsonl;
 mod metadata;
 mod read_preference;
 mod redact;
+mod shell_json;
 #[cfg(test)]
 mod test_support;
 mod unique_dry_run;
@@ -44,7 +45,7 @@ pub use file::{
 pub use index_order::{IndexOrder, OrderedGroups, OutOfOrder, ordering_index, scan_projection};
 pub use metadata::{CollectionMetadata, MetadataError, parse_metadata_json, read_metadata_file};
 pub use read_preference::ReadMode;
-pub use redact::redact_uri;
+pub use redact::{looks_like_uri, redact_text, redact_uri, register_secrets, secrets_of};
 pub use unique_dry_run::{DryRun, parse_dry_run_error, server_supports_dry_run};
 
 /// How long one server command may run.
@@ -64,6 +65,11 @@ pub enum SourceError {
         "cannot reach {uri}: {reason}; check the address, the network and that the server is running"
     )]
     Unreachable { uri: String, reason: String },
+    #[error(
+        "cannot resolve {uri}: {reason}; check the cluster's host name (a mongodb+srv name needs \
+         DNS SRV records) and that this machine can reach a DNS server"
+    )]
+    Unresolvable { uri: String, reason: String },
     #[error("{uri} refused the credentials: {reason}; check user, password and authSource")]
     Auth { uri: String, reason: String },
     #[error(
@@ -154,13 +160,17 @@ pub enum SourceError {
     )]
     BadMetadata { path: PathBuf, reason: String },
     #[error(
-        "{}: gzip decompression failed after {offset} uncompressed bytes: {reason}; the file is \
-         damaged or not gzip (check it with gzip -t), dump it again",
-        path.display()
+        "{}: gzip decompression failed after {offset} uncompressed bytes{}: {reason}; the file is \
+         damaged or not gzip (check it with gzip -t): dump it again, or pass --skip-invalid to \
+         keep the documents before the damage",
+        path.display(), compressed.map_or(String::new(), |c| format!(" (at compressed byte offset {c})"))
     )]
     Gzip {
         path: PathBuf,
+        /// Uncompressed bytes decoded before the failure.
         offset: u64,
+        /// How far into the compressed file decoding got, when known.
+        compressed: Option<u64>,
         reason: String,
     },
     #[error(
@@ -270,12 +280,23 @@ impl LiveSource {
     /// a deployment without one fails here, in one line.
     pub async fn connect_with(uri: &str, read_mode: Option<ReadMode>) -> Result<Self, SourceError> {
         let redacted = redact_uri(uri);
-        let mut options = ClientOptions::parse(uri)
-            .await
-            .map_err(|e| SourceError::BadUri {
-                uri: redacted.clone(),
-                reason: scrub(&e.to_string(), uri),
-            })?;
+        let mut options = ClientOptions::parse(uri).await.map_err(|e| {
+            let mut reason = scrub(&parse_reason(&e), uri);
+            if redact::userinfo_needs_encoding(uri) {
+                reason.push_str(
+                    "; the user name or password holds a character that must be \
+                     percent-encoded (/ as %2F, ? as %3F, # as %23, @ as %40, : as %3A, % as \
+                     %25, a space as %20)",
+                );
+            }
+            let uri = redacted.clone();
+            // A mongodb+srv name is looked up in DNS while parsing.
+            if matches!(*e.kind, mongodb::error::ErrorKind::DnsResolve { .. }) {
+                SourceError::Unresolvable { uri, reason }
+            } else {
+                SourceError::BadUri { uri, reason }
+            }
+        })?;
         if options.server_selection_timeout.is_none() {
             options.server_selection_timeout = Some(Duration::from_secs(8));
         }
@@ -574,7 +595,7 @@ impl LiveSource {
         SourceError::Command {
             uri: self.redacted.clone(),
             operation: operation.to_string(),
-            reason: short_reason(e),
+            reason: redact_text(&short_reason(e)),
         }
     }
 }
@@ -610,6 +631,15 @@ fn short_reason(e: &mongodb::error::Error) -> String {
         .collect()
 }
 
+/// Why a connection string was refused, without the driver's labels and empty fields.
+fn parse_reason(e: &mongodb::error::Error) -> String {
+    match &*e.kind {
+        mongodb::error::ErrorKind::InvalidArgument { message, .. }
+        | mongodb::error::ErrorKind::DnsResolve { message, .. } => message.clone(),
+        _ => short_reason(e),
+    }
+}
+
 /// A server selection failure in a few words: the driver's message ends in a long topology
 /// dump, of which only the topology type says something here.
 fn selection_reason(message: &str) -> String {
@@ -621,11 +651,9 @@ fn selection_reason(message: &str) -> String {
     format!("no suitable member answered in time; the driver sees a topology of type {topology}")
 }
 
-/// Removes the connection string, should a driver message repeat it.
+/// Removes the connection string's secrets, should a driver message repeat it or any piece of
+/// its password (a string the driver cannot parse is echoed in parts).
 fn scrub(text: &str, uri: &str) -> String {
-    if uri.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(uri, &redact_uri(uri))
-    }
+    let text = redact::redact_text_with(text, &secrets_of(uri));
+    redact_text(&text)
 }
