@@ -5,13 +5,14 @@
 //! portable across ICU versions, so they are only compared with each other, never with keys
 //! a server printed.
 
-use bson::{Bson, Document};
+use bson::Document;
 use icu_collator::options::{AlternateHandling, CaseLevel, CollatorOptions, MaxVariable, Strength};
 use icu_collator::preferences::{CollationCaseFirst, CollationNumericOrdering};
 use icu_collator::{Collator, CollatorBorrowed, CollatorPreferences};
 use icu_locale_core::Locale;
 
 use crate::SpecError;
+use crate::collation_spec::parse_collation;
 
 /// An index collation (`{ locale: "en", strength: 2, … }`).
 pub struct Collation {
@@ -42,55 +43,57 @@ impl std::fmt::Debug for Collation {
 }
 
 impl Collation {
-    /// `None` for the simple (binary) collation.
+    /// `None` for the simple (binary) collation. Refused, with the server's code and wording,
+    /// where the server refuses it ([`parse_collation`]).
     pub fn from_spec(spec: &Document) -> Result<Option<Self>, SpecError> {
-        let locale = spec
-            .get_str("locale")
-            .map_err(|_| SpecError::Invalid("collation requires a string locale".into()))?;
-        if locale == "simple" {
+        let Some(o) = parse_collation(spec)? else {
             return Ok(None);
-        }
-        let parsed: Locale = locale.replace('_', "-").parse().map_err(|_| {
-            SpecError::Invalid(format!("collation locale {locale:?} is not a valid locale"))
+        };
+        // `backwards` orders accents from the end of the string: it changes the order of
+        // keys, never which strings are equal, so uniqueness is the same without it.
+        let tag = o.bcp47();
+        let parsed: Locale = tag.parse().map_err(|_| {
+            SpecError::Unsupported(format!(
+                "dupkey cannot build the collation of locale {:?}",
+                o.locale
+            ))
         })?;
         let mut prefs = CollatorPreferences::from(&parsed);
         let mut options = CollatorOptions::default();
-        options.strength = Some(match int(spec, "strength").unwrap_or(3) {
+        options.strength = Some(match o.strength {
             1 => Strength::Primary,
             2 => Strength::Secondary,
             3 => Strength::Tertiary,
             4 => Strength::Quaternary,
-            5 => Strength::Identical,
-            other => {
-                return Err(SpecError::Invalid(format!(
-                    "collation strength must be 1 to 5, got {other}"
-                )));
-            }
+            _ => Strength::Identical,
         });
-        if bool_opt(spec, "caseLevel") {
+        if o.case_level {
             options.case_level = Some(CaseLevel::On);
         }
-        if bool_opt(spec, "numericOrdering") {
+        if o.numeric_ordering {
             prefs.numeric_ordering = Some(CollationNumericOrdering::True);
         }
-        match spec.get_str("caseFirst").unwrap_or("off") {
+        match o.case_first.as_str() {
             "upper" => prefs.case_first = Some(CollationCaseFirst::Upper),
             "lower" => prefs.case_first = Some(CollationCaseFirst::Lower),
             _ => {}
         }
-        if spec.get_str("alternate").unwrap_or("non-ignorable") == "shifted" {
+        if o.alternate == "shifted" {
             options.alternate_handling = Some(AlternateHandling::Shifted);
-            options.max_variable = Some(match spec.get_str("maxVariable").unwrap_or("punct") {
+            options.max_variable = Some(match o.max_variable.as_str() {
                 "space" => MaxVariable::Space,
                 _ => MaxVariable::Punctuation,
             });
         }
+        let locale = o.locale.as_str();
         let plain_primary = options.strength == Some(Strength::Primary)
             && options.case_level.is_none()
             && options.alternate_handling.is_none()
             && prefs.numeric_ordering.is_none();
         let collator = Collator::try_new(prefs, options).map_err(|e| {
-            SpecError::Invalid(format!("collation {locale:?} is not supported: {e}"))
+            SpecError::Unsupported(format!(
+                "dupkey cannot build the collation of locale {locale:?}: {e}"
+            ))
         })?;
         let mut collation = Collation {
             collator,
@@ -184,19 +187,6 @@ fn escaped_table(ascii: &[Vec<u8>]) -> Option<Box<[EscapedKey; 128]>> {
         slot.len = escaped.len() as u8;
     }
     Some(table)
-}
-
-fn int(spec: &Document, name: &str) -> Option<i64> {
-    match spec.get(name)? {
-        Bson::Int32(i) => Some(i64::from(*i)),
-        Bson::Int64(i) => Some(*i),
-        Bson::Double(d) => Some(*d as i64),
-        _ => None,
-    }
-}
-
-fn bool_opt(spec: &Document, name: &str) -> bool {
-    matches!(spec.get(name), Some(Bson::Boolean(true)))
 }
 
 #[cfg(test)]

@@ -71,9 +71,10 @@ impl IndexInfo {
         &self.spec.key_pattern
     }
 
-    /// An index that holds documents lacking every key field (as null keys).
+    /// An index that holds documents lacking every key field (as null keys): not sparse, not
+    /// partial, and not a text or geo index (those leave such documents out).
     pub fn indexes_missing(&self) -> bool {
-        !self.sparse && self.partial_filter.is_none()
+        !self.sparse && self.partial_filter.is_none() && !self.spec.skips_missing_by_kind()
     }
 
     /// A plain ascending/descending index (not text, geo, hashed or wildcard).
