@@ -7,3 +7,7 @@ CASES="${1:-3000000}"
 start=$(date +%s)
 DUPKEY_FUZZ_CASES="$CASES" cargo test --release -q -p dupkey_e11000 --test fuzz -- --nocapture
 echo "fuzz: $CASES inputs without a panic in $(( $(date +%s) - start )) s"
+# The index-spec reader (JSON, validation, partial filters, collations), the same way.
+start=$(date +%s)
+DUPKEY_FUZZ_CASES="$CASES" cargo test --release -q -p dupkey_index --test fuzz_spec -- --nocapture
+echo "fuzz (index specs): $CASES specs without a panic or a hang in $(( $(date +%s) - start )) s"

@@ -31,12 +31,26 @@ pub const MAX_KEY_FIELDS: usize = 32;
 /// The largest key pattern, as BSON, the server accepts.
 pub const MAX_KEY_PATTERN_BYTES: usize = 2048;
 
-/// The refusal `code` gives, as a [`SpecError`].
+/// The refusal `code` gives, as a [`SpecError`]. Control characters the spec carries into the
+/// message (a field name with a line break) are escaped: the error stays one line.
 pub fn refuse(code: Code, message: impl Into<String>) -> SpecError {
+    let mut message: String = message.into();
+    if message.contains(char::is_control) {
+        message = message
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+    }
     SpecError::Refused {
         code: code.0,
         code_name: code.1,
-        message: message.into(),
+        message,
     }
 }
 
@@ -1058,6 +1072,12 @@ mod tests {
                 .contains("compound indexes do not support TTL")
         );
         assert!(check_spec(&doc! {"key": {"a": 1}, "expireAfterSeconds": 0.5, "unique": 1, "background": true, "hidden": false}).is_ok());
+    }
+
+    #[test]
+    fn a_line_break_in_the_spec_stays_out_of_the_message() {
+        let e = refused(doc! {"key": {"a": 1}, "u\nique": true});
+        assert!(e.contains("'u\\nique'") && !e.contains('\n'), "{e}");
     }
 
     #[test]
