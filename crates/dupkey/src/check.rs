@@ -89,14 +89,10 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 /// compute their keys.
 fn load_spec(arg: &str) -> Result<(IndexSpec, Document)> {
     let (text, origin) = match arg.strip_prefix('@') {
-        Some(path) => (read_spec_file(path)?, format!(" in {path}")),
-        None => (arg.to_string(), String::new()),
+        Some(path) => (read_spec_file(path)?, format!("--index @{path}")),
+        None => (arg.to_string(), "--index".to_string()),
     };
-    let context = || {
-        format!(
-            "the index spec{origin} (write it as {{\"key\": {{\"email\": 1}}, \"unique\": true}})"
-        )
-    };
+    let context = || origin.clone();
     let mut doc = parse_spec_json(&text).with_context(context)?;
     let key_is_id = matches!(doc.get("key"), Some(Bson::Document(k)) if is_id_pattern(k));
     if !doc.contains_key("unique") && !key_is_id {

@@ -304,7 +304,7 @@ fn hostile_and_refused_index_specs_end_fast_with_one_line() {
         (deep.as_str(), "more than 100 levels deep"),
         (
             r#"{"key": {"email": 1, "email": -1}}"#,
-            "names \"email\" twice in one object",
+            "\"email\" is written twice in one object",
         ),
         (
             r#"{"key": {"email": 1}, "name": ""}"#,

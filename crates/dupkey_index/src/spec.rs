@@ -330,7 +330,7 @@ mod tests {
         let e = IndexSpec::from_json(r#"{"key": {"a": 1, "a": -1}}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("names \"a\" twice"), "{e}");
+        assert!(e.contains("\"a\" is written twice"), "{e}");
         let deep = format!(
             "{{\"key\": {{\"a\": 1}}, \"partialFilterExpression\": {{\"a\": {}1{}}}}}",
             "[".repeat(300),

@@ -30,14 +30,11 @@ pub fn parse_spec_json(text: &str) -> Result<Document, SpecError> {
         Ok(Bson::Document(d)) => d,
         Ok(_) => {
             return Err(SpecError::Invalid(
-                "the index spec must be a JSON object, e.g. {\"key\": {\"email\": 1}, \"unique\": true}"
-                    .into(),
+                "it must be a JSON object, e.g. {\"key\": {\"email\": 1}, \"unique\": true}".into(),
             ));
         }
         Err(e) => {
-            return Err(SpecError::Invalid(format!(
-                "the index spec is not valid Extended JSON: {e}"
-            )));
+            return Err(SpecError::Invalid(format!("not valid Extended JSON: {e}")));
         }
     };
     let size = bson_size(&doc);
@@ -49,18 +46,18 @@ pub fn parse_spec_json(text: &str) -> Result<Document, SpecError> {
 
 fn too_large(bytes: usize) -> SpecError {
     SpecError::Invalid(format!(
-        "the index spec is {bytes} bytes, larger than MongoDB's 16 MiB limit for a document"
+        "{bytes} bytes, larger than MongoDB's 16 MiB limit for a document"
     ))
 }
 
-/// serde_json's message, said the way a user reads it: the depth and the repeated key come
-/// from this module and already name themselves.
+/// serde_json's message, said the way a user reads it: the depth and the repeated key (data
+/// errors raised by this module) name themselves; a syntax error gets the form to follow.
 fn json_error(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    if text.starts_with("the index spec") {
-        text
-    } else {
-        format!("the index spec is not valid JSON: {text}")
+    match e.classify() {
+        serde_json::error::Category::Data => e.to_string(),
+        _ => format!(
+            "not valid JSON ({e}); write it as {{\"key\": {{\"email\": 1}}, \"unique\": true}}"
+        ),
     }
 }
 
@@ -81,7 +78,7 @@ impl Strict {
     fn nested<E: de::Error>(&self) -> Result<Strict, E> {
         if self.depth >= MAX_DEPTH {
             return Err(E::custom(format_args!(
-                "the index spec nests objects and arrays more than {MAX_DEPTH} levels deep, MongoDB's limit for a document"
+                "objects and arrays nest more than {MAX_DEPTH} levels deep (MongoDB's limit for a document)"
             )));
         }
         Ok(Strict {
@@ -140,7 +137,7 @@ impl<'de> Visitor<'de> for Strict {
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
                 return Err(de::Error::custom(format_args!(
-                    "the index spec names {key:?} twice in one object; a JSON reader keeps only the last, so write it once"
+                    "{key:?} is written twice in one object (a JSON reader keeps only the last; write it once)"
                 )));
             }
             let value = map.next_value_seed(Strict { depth: inner.depth })?;
@@ -162,12 +159,12 @@ mod tests {
     fn a_repeated_key_is_named_with_its_place() {
         let e = err(r#"{"key": {"a": 1, "a": -1}, "unique": true}"#);
         assert!(
-            e.contains("names \"a\" twice") && e.contains("line 1 column"),
+            e.contains("\"a\" is written twice") && e.contains("line 1 column"),
             "{e}"
         );
         let e = err("{\"key\": {\"a\": 1},\n \"unique\": true, \"unique\": false}");
         assert!(
-            e.contains("\"unique\" twice") && e.contains("line 2"),
+            e.contains("\"unique\" is written twice") && e.contains("line 2"),
             "{e}"
         );
     }
