@@ -34,6 +34,24 @@ struct EscapedKey {
     len: u8,
 }
 
+/// The collation variants whose rules ICU4X's data holds (each orders some strings unlike the
+/// locale's standard order); for the others (`search`, `big5han`, `gb2312han`, …) ICU4X would
+/// silently use the standard order.
+const APPLIED_VARIANTS: &[(&str, &str)] = &[
+    ("ar", "compat"),
+    ("de", "eor"),
+    ("de", "phonebook"),
+    ("de_AT", "phonebook"),
+    ("es", "traditional"),
+    ("fi", "traditional"),
+    ("ja", "unihan"),
+    ("ko", "unihan"),
+    ("si", "dictionary"),
+    ("vi", "traditional"),
+    ("zh", "unihan"),
+    ("zh", "zhuyin"),
+];
+
 impl std::fmt::Debug for Collation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Collation")
@@ -51,6 +69,13 @@ impl Collation {
         };
         // `backwards` orders accents from the end of the string: it changes the order of
         // keys, never which strings are equal, so uniqueness is the same without it.
+        if let Some((base, variant)) = o.locale.split_once("@collation=")
+            && !APPLIED_VARIANTS.contains(&(base, variant))
+        {
+            return Err(SpecError::Unsupported(format!(
+                "dupkey cannot apply the collation variant {variant:?} of {base:?}: its rules are not in the collation data dupkey carries, and the standard order would give other answers; check this index on the server"
+            )));
+        }
         let tag = o.bcp47();
         let parsed: Locale = tag.parse().map_err(|_| {
             SpecError::Unsupported(format!(
@@ -253,6 +278,21 @@ mod tests {
     fn eq(spec: Document, a: &str, b: &str) -> bool {
         let c = Collation::from_spec(&spec).unwrap().unwrap();
         c.sort_key(a) == c.sort_key(b)
+    }
+
+    /// A variant ICU4X has no rules for is refused, not compared in the standard order.
+    #[test]
+    fn variants_without_rules_are_refused() {
+        let phonebook = doc! {"locale": "de@collation=phonebook", "strength": 1};
+        assert!(eq(phonebook, "ä", "ae"));
+        for locale in [
+            "sv@collation=search",
+            "zh@collation=big5han",
+            "ko@collation=searchjl",
+        ] {
+            let err = Collation::from_spec(&doc! {"locale": locale}).unwrap_err();
+            assert!(matches!(err, SpecError::Unsupported(_)), "{locale}: {err}");
+        }
     }
 
     #[test]
