@@ -154,7 +154,7 @@ impl CollationOptions {
         };
         let mut tag = match base {
             "root" => "und".to_string(),
-            "en_US_POSIX" => "en-US-u-va-posix".to_string(),
+            // `en_US_POSIX` becomes `en-US-POSIX`, the variant ICU4X keys that tailoring by.
             other => other.replace('_', "-"),
         };
         if let Some(v) = variant {
@@ -560,7 +560,7 @@ mod tests {
         };
         assert_eq!(tag("de@collation=phonebook"), "de-u-co-phonebk");
         assert_eq!(tag("zh_Hant"), "zh-Hant");
-        assert_eq!(tag("en_US_POSIX"), "en-US-u-va-posix");
+        assert_eq!(tag("en_US_POSIX"), "en-US-POSIX");
         assert_eq!(tag("es@collation=traditional"), "es-u-co-trad");
     }
 }
