@@ -11,3 +11,7 @@ echo "fuzz: $CASES inputs without a panic in $(( $(date +%s) - start )) s"
 start=$(date +%s)
 DUPKEY_FUZZ_CASES="$CASES" cargo test --release -q -p dupkey_source --test fuzz_jsonl -- --nocapture
 echo "fuzz: $CASES JSON lines without a panic in $(( $(date +%s) - start )) s"
+# The index-spec reader (JSON, validation, partial filters, collations), the same way.
+start=$(date +%s)
+DUPKEY_FUZZ_CASES="$CASES" cargo test --release -q -p dupkey_index --test fuzz_spec -- --nocapture
+echo "fuzz (index specs): $CASES specs without a panic or a hang in $(( $(date +%s) - start )) s"

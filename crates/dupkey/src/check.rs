@@ -1,11 +1,13 @@
 //! `dupkey check SOURCE --index SPEC`: would this unique index build, and who blocks it?
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use bson::{Bson, Document};
 use dupkey_e11000::{shell_value, value_to_json};
+use dupkey_index::spec_json::{MAX_SPEC_BYTES, parse_spec_json};
+use dupkey_index::validate::is_id_pattern;
 use dupkey_index::{CheckReport, Conflict, FinderOptions, IndexSpec, check_in_parallel};
 use dupkey_source::{DataFormat, ReadMode, ReadOptions, open_collection};
 use serde_json::{Value, json};
@@ -81,28 +83,45 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     Ok(n * mult)
 }
 
+/// The spec of `--index`: inline JSON, or `@FILE` read up to MongoDB's document limit (so
+/// `@/dev/zero` ends at once). Without "unique", checked as unique (but for the `_id` key,
+/// whose spec may not carry the option). Text and geo indexes are refused: dupkey does not
+/// compute their keys.
 fn load_spec(arg: &str) -> Result<(IndexSpec, Document)> {
-    let text = match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the index spec from {path}"))?,
-        None => arg.to_string(),
+    let (text, origin) = match arg.strip_prefix('@') {
+        Some(path) => (read_spec_file(path)?, format!("--index @{path}")),
+        None => (arg.to_string(), "--index".to_string()),
     };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("the index spec is not valid JSON ({e}); write it as {{\"key\": {{\"email\": 1}}, \"unique\": true}}"))?;
-    let Ok(Bson::Document(mut doc)) = Bson::try_from(value) else {
-        bail!(
-            "the index spec must be a JSON object such as {{\"key\": {{\"email\": 1}}, \"unique\": true}}"
-        );
-    };
-    if !doc.contains_key("key") {
-        bail!(
-            "the index spec has no \"key\"; write it as {{\"key\": {{\"email\": 1}}, \"unique\": true}}"
-        );
-    }
-    if !doc.contains_key("unique") {
+    let context = || origin.clone();
+    let mut doc = parse_spec_json(&text).with_context(context)?;
+    let key_is_id = matches!(doc.get("key"), Some(Bson::Document(k)) if is_id_pattern(k));
+    if !doc.contains_key("unique") && !key_is_id {
         doc.insert("unique", true);
     }
-    let spec = IndexSpec::from_document(&doc)?;
+    let spec = IndexSpec::from_document(&doc).with_context(context)?;
+    spec.require_exact_keys().with_context(context)?;
     Ok((spec, doc))
+}
+
+/// At most [`MAX_SPEC_BYTES`] of `path`, as UTF-8 text.
+fn read_spec_file(path: &str) -> Result<String> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read the index spec from {path}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SPEC_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read the index spec from {path}"))?;
+    if bytes.len() > MAX_SPEC_BYTES {
+        bail!(
+            "the index spec in {path} is larger than 16 MiB, MongoDB's limit for a document; give the file of one index spec"
+        );
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "the index spec in {path} is not UTF-8 text (byte offset {}); give a JSON file",
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 pub fn run(args: Args) -> Result<u8> {

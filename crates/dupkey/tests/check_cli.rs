@@ -255,3 +255,116 @@ async fn live_source_matches_the_file() {
     live.as_object_mut().unwrap().remove("method");
     assert_eq!(live, json_of(&offline));
 }
+
+/// `--index` specs that are hostile or that the server refuses end at once with one line
+/// naming the problem (exit 2), before any document is read.
+#[test]
+fn hostile_and_refused_index_specs_end_fast_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.bson");
+    std::fs::write(&file, bson_bytes(&docs())).unwrap();
+    let spec_file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        format!("@{}", path.display())
+    };
+    let wide: Vec<String> = (0..20_000).map(|i| format!("\"f{i}\": 1")).collect();
+    let wide = spec_file(
+        "wide.json",
+        &format!("{{\"key\": {{{}}}}}", wide.join(", ")),
+    );
+    let clauses: Vec<String> = (0..5_000)
+        .map(|i| format!("{{\"f{i}\": {{\"$exists\": true}}}}"))
+        .collect();
+    let and = spec_file(
+        "and.json",
+        &format!(
+            "{{\"key\": {{\"email\": 1}}, \"partialFilterExpression\": {{\"$and\": [{}]}}}}",
+            clauses.join(", ")
+        ),
+    );
+    let deep = spec_file(
+        "deep.json",
+        &format!(
+            "{{\"key\": {{\"email\": 1}}, \"partialFilterExpression\": {{\"email\": {}1{}}}}}",
+            "[".repeat(500),
+            "]".repeat(500)
+        ),
+    );
+    let cases: [(&str, &str); 9] = [
+        (
+            "@/dev/zero",
+            "larger than 16 MiB, MongoDB's limit for a document",
+        ),
+        ("@/dev/urandom", "larger than 16 MiB"),
+        (
+            wide.as_str(),
+            "CannotCreateIndex (67): Index key pattern too large.",
+        ),
+        (deep.as_str(), "more than 100 levels deep"),
+        (
+            r#"{"key": {"email": 1, "email": -1}}"#,
+            "\"email\" is written twice in one object",
+        ),
+        (
+            r#"{"key": {"email": 1}, "name": ""}"#,
+            "CannotCreateIndex (67): index name cannot be empty",
+        ),
+        (
+            r#"{"key": {"email": 1}, "collation": {"locale": "xx_bogus"}}"#,
+            "BadValue (2): Field 'locale' is invalid",
+        ),
+        (
+            r#"{"key": {"loc": "2dsphere"}, "unique": true}"#,
+            "dupkey cannot check a unique 2dsphere index",
+        ),
+        (
+            r#"{"key": {"email": 1}, "partialFilterExpression": {"$and": [{"$and": [{"$and": [{"$and": [{"email": 1}]}]}]}]}}"#,
+            "partialFilterExpression depth may not exceed 4",
+        ),
+    ];
+    for (spec, want) in cases {
+        let started = std::time::Instant::now();
+        let out = dupkey(&["check", file.to_str().unwrap(), "--index", spec]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{spec}: {err}");
+        assert!(err.contains(want), "{spec}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{spec}: {err}");
+        assert!(!err.contains("recursion limit"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{spec}: {:?}",
+            started.elapsed()
+        );
+    }
+    // A wide conjunction the server accepts is checked, fast.
+    let started = std::time::Instant::now();
+    let out = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--index",
+        &and,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The `_id` key is checked without the `unique` option its spec may not carry.
+    let out = dupkey(&[
+        "check",
+        file.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"_id": 1}}"#,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -5,13 +5,14 @@
 //! portable across ICU versions, so they are only compared with each other, never with keys
 //! a server printed.
 
-use bson::{Bson, Document};
+use bson::Document;
 use icu_collator::options::{AlternateHandling, CaseLevel, CollatorOptions, MaxVariable, Strength};
 use icu_collator::preferences::{CollationCaseFirst, CollationNumericOrdering};
 use icu_collator::{Collator, CollatorBorrowed, CollatorPreferences};
 use icu_locale_core::Locale;
 
 use crate::SpecError;
+use crate::collation_spec::parse_collation;
 
 /// An index collation (`{ locale: "en", strength: 2, … }`).
 pub struct Collation {
@@ -33,6 +34,31 @@ struct EscapedKey {
     len: u8,
 }
 
+/// Locales with their own collation rules in CLDR that ICU4X's data lacks: ICU4X orders them
+/// as the root locale (measured: the same keys as root for every character of the Latin,
+/// Greek, Cyrillic, Hebrew, Arabic, Indic, Tibetan and CJK blocks probed).
+const MISSING_TAILORINGS: &[&str] = &[
+    "bo", "dz", "haw", "kl", "lkt", "ln", "se", "smn", "wae", "yi",
+];
+
+/// The collation variants whose rules ICU4X's data holds (each orders some strings unlike the
+/// locale's standard order); for the others (`search`, `big5han`, `gb2312han`, …) ICU4X would
+/// silently use the standard order.
+const APPLIED_VARIANTS: &[(&str, &str)] = &[
+    ("ar", "compat"),
+    ("de", "eor"),
+    ("de", "phonebook"),
+    ("de_AT", "phonebook"),
+    ("es", "traditional"),
+    ("fi", "traditional"),
+    ("ja", "unihan"),
+    ("ko", "unihan"),
+    ("si", "dictionary"),
+    ("vi", "traditional"),
+    ("zh", "unihan"),
+    ("zh", "zhuyin"),
+];
+
 impl std::fmt::Debug for Collation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Collation")
@@ -42,55 +68,70 @@ impl std::fmt::Debug for Collation {
 }
 
 impl Collation {
-    /// `None` for the simple (binary) collation.
+    /// `None` for the simple (binary) collation. Refused, with the server's code and wording,
+    /// where the server refuses it ([`parse_collation`]).
     pub fn from_spec(spec: &Document) -> Result<Option<Self>, SpecError> {
-        let locale = spec
-            .get_str("locale")
-            .map_err(|_| SpecError::Invalid("collation requires a string locale".into()))?;
-        if locale == "simple" {
+        let Some(o) = parse_collation(spec)? else {
             return Ok(None);
+        };
+        // `backwards` orders accents from the end of the string: it changes the order of
+        // keys, never which strings are equal, so uniqueness is the same without it.
+        if let Some((base, variant)) = o.locale.split_once("@collation=")
+            && !APPLIED_VARIANTS.contains(&(base, variant))
+        {
+            return Err(SpecError::Unsupported(format!(
+                "dupkey cannot apply the collation variant {variant:?} of {base:?}: its rules are not in the collation data dupkey carries, and the standard order would give other answers; check this index on the server"
+            )));
         }
-        let parsed: Locale = locale.replace('_', "-").parse().map_err(|_| {
-            SpecError::Invalid(format!("collation locale {locale:?} is not a valid locale"))
+        let base = o.locale.split('@').next().unwrap_or_default();
+        if MISSING_TAILORINGS.contains(&base) {
+            return Err(SpecError::Unsupported(format!(
+                "dupkey cannot apply the {base:?} collation: its rules are not in the collation data dupkey carries, and the root order would give other answers; check this index on the server"
+            )));
+        }
+        let tag = o.bcp47();
+        let parsed: Locale = tag.parse().map_err(|_| {
+            SpecError::Unsupported(format!(
+                "dupkey cannot build the collation of locale {:?}",
+                o.locale
+            ))
         })?;
         let mut prefs = CollatorPreferences::from(&parsed);
         let mut options = CollatorOptions::default();
-        options.strength = Some(match int(spec, "strength").unwrap_or(3) {
+        options.strength = Some(match o.strength {
             1 => Strength::Primary,
             2 => Strength::Secondary,
             3 => Strength::Tertiary,
             4 => Strength::Quaternary,
-            5 => Strength::Identical,
-            other => {
-                return Err(SpecError::Invalid(format!(
-                    "collation strength must be 1 to 5, got {other}"
-                )));
-            }
+            _ => Strength::Identical,
         });
-        if bool_opt(spec, "caseLevel") {
+        if o.case_level {
             options.case_level = Some(CaseLevel::On);
         }
-        if bool_opt(spec, "numericOrdering") {
+        if o.numeric_ordering {
             prefs.numeric_ordering = Some(CollationNumericOrdering::True);
         }
-        match spec.get_str("caseFirst").unwrap_or("off") {
+        match o.case_first.as_str() {
             "upper" => prefs.case_first = Some(CollationCaseFirst::Upper),
             "lower" => prefs.case_first = Some(CollationCaseFirst::Lower),
             _ => {}
         }
-        if spec.get_str("alternate").unwrap_or("non-ignorable") == "shifted" {
+        if o.alternate == "shifted" {
             options.alternate_handling = Some(AlternateHandling::Shifted);
-            options.max_variable = Some(match spec.get_str("maxVariable").unwrap_or("punct") {
+            options.max_variable = Some(match o.max_variable.as_str() {
                 "space" => MaxVariable::Space,
                 _ => MaxVariable::Punctuation,
             });
         }
+        let locale = o.locale.as_str();
         let plain_primary = options.strength == Some(Strength::Primary)
             && options.case_level.is_none()
             && options.alternate_handling.is_none()
             && prefs.numeric_ordering.is_none();
         let collator = Collator::try_new(prefs, options).map_err(|e| {
-            SpecError::Invalid(format!("collation {locale:?} is not supported: {e}"))
+            SpecError::Unsupported(format!(
+                "dupkey cannot build the collation of locale {locale:?}: {e}"
+            ))
         })?;
         let mut collation = Collation {
             collator,
@@ -186,19 +227,6 @@ fn escaped_table(ascii: &[Vec<u8>]) -> Option<Box<[EscapedKey; 128]>> {
     Some(table)
 }
 
-fn int(spec: &Document, name: &str) -> Option<i64> {
-    match spec.get(name)? {
-        Bson::Int32(i) => Some(i64::from(*i)),
-        Bson::Int64(i) => Some(*i),
-        Bson::Double(d) => Some(*d as i64),
-        _ => None,
-    }
-}
-
-fn bool_opt(spec: &Document, name: &str) -> bool {
-    matches!(spec.get(name), Some(Bson::Boolean(true)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +291,23 @@ mod tests {
     fn eq(spec: Document, a: &str, b: &str) -> bool {
         let c = Collation::from_spec(&spec).unwrap().unwrap();
         c.sort_key(a) == c.sort_key(b)
+    }
+
+    /// A variant ICU4X has no rules for is refused, not compared in the standard order.
+    #[test]
+    fn variants_without_rules_are_refused() {
+        let phonebook = doc! {"locale": "de@collation=phonebook", "strength": 1};
+        assert!(eq(phonebook, "ä", "ae"));
+        // en_US_POSIX orders every ASCII letter apart, case included.
+        assert!(!eq(doc! {"locale": "en_US_POSIX", "strength": 1}, "a", "A"));
+        for locale in [
+            "sv@collation=search",
+            "zh@collation=big5han",
+            "ko@collation=searchjl",
+        ] {
+            let err = Collation::from_spec(&doc! {"locale": locale}).unwrap_err();
+            assert!(matches!(err, SpecError::Unsupported(_)), "{locale}: {err}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::SpecError;
 use crate::encode::{canonical_type, ctype, encode_value};
+use crate::validate::{BAD_VALUE, CANNOT_CREATE_INDEX, TYPE_MISMATCH, refuse};
 
 /// A parsed `partialFilterExpression`.
 #[derive(Debug, Clone)]
@@ -67,17 +68,11 @@ pub enum TypeSel {
 }
 
 impl Filter {
-    /// Parses a filter, rejecting what the server rejects in a partial index.
+    /// Parses a filter, refusing what the server refuses in a partial index (with its code
+    /// and wording): operators other than equality, comparisons, `$type`, `$exists: true`,
+    /// `$in`, `$and` and `$or`, and trees deeper than [`MAX_DEPTH`].
     pub fn parse(doc: &Document) -> Result<Filter, SpecError> {
-        let mut parts = Vec::new();
-        for (k, v) in doc {
-            parts.push(parse_entry(k, v)?);
-        }
-        Ok(if parts.len() == 1 {
-            parts.remove(0)
-        } else {
-            Filter::And(parts)
-        })
+        parse_at(doc, 0)
     }
 
     pub fn matches(&self, doc: &RawDocument) -> bool {
@@ -130,22 +125,79 @@ fn settle(fs: &[Filter], doc: &RawDocument, decisive: bool) -> Option<bool> {
     settled
 }
 
+/// How deep the server lets a partial filter's expression tree go (its
+/// `internalPartialFilterExpressionMaxDepth`, 4 by default): `{$and: [{$and: [{$and: [{x: 3}]}]}]}`
+/// is the deepest accepted.
+pub const MAX_DEPTH: usize = 4;
+
 fn unsupported(op: &str) -> SpecError {
-    SpecError::Invalid(format!("Expression not supported in partial index: {op}"))
+    refuse(
+        CANNOT_CREATE_INDEX,
+        format!("Expression not supported in partial index: {op}"),
+    )
 }
 
-fn parse_entry(key: &str, value: &Bson) -> Result<Filter, SpecError> {
+/// The node at `level` (0 for the root) may exist: checked before going deeper, so a filter
+/// nested thousands of levels is refused at its fifth.
+fn check_level(level: usize) -> Result<(), SpecError> {
+    if level + 1 > MAX_DEPTH {
+        return Err(refuse(
+            CANNOT_CREATE_INDEX,
+            format!("partialFilterExpression depth may not exceed {MAX_DEPTH}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The expressions an entry of a filter document adds to the document's conjunction: one per
+/// operator of a field's operator object, one otherwise.
+fn expression_count(key: &str, value: &Bson) -> usize {
+    match value {
+        Bson::Document(d) if !key.starts_with('$') && is_operator_object(d) => d.len(),
+        _ => 1,
+    }
+}
+
+fn is_operator_object(d: &Document) -> bool {
+    d.keys().next().is_some_and(|k| k.starts_with('$'))
+}
+
+/// A filter document at `level`: a single expression stays at that level, several become the
+/// children (one level down) of a conjunction there, as the server's parser builds them.
+fn parse_at(doc: &Document, level: usize) -> Result<Filter, SpecError> {
+    check_level(level)?;
+    let count: usize = doc.iter().map(|(k, v)| expression_count(k, v)).sum();
+    let children = if count == 1 { level } else { level + 1 };
+    let mut parts = Vec::with_capacity(doc.len());
+    for (k, v) in doc {
+        parts.push(parse_entry(k, v, children)?);
+    }
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Filter::And(parts)
+    })
+}
+
+fn parse_entry(key: &str, value: &Bson, level: usize) -> Result<Filter, SpecError> {
     match key {
         "$and" | "$or" => {
+            check_level(level)?;
             let Bson::Array(items) = value else {
-                return Err(SpecError::Invalid(format!("{key} must be an array")));
+                return Err(refuse(BAD_VALUE, format!("{key} must be an array")));
             };
-            let mut parts = Vec::new();
+            if items.is_empty() {
+                return Err(refuse(BAD_VALUE, "$and/$or/$nor must be a nonempty array"));
+            }
+            let mut parts = Vec::with_capacity(items.len());
             for item in items {
                 let Bson::Document(d) = item else {
-                    return Err(SpecError::Invalid(format!("{key} entries must be objects")));
+                    return Err(refuse(
+                        BAD_VALUE,
+                        "$or/$and/$nor entries need to be full objects",
+                    ));
                 };
-                parts.push(Filter::parse(d)?);
+                parts.push(parse_at(d, level + 1)?);
             }
             Ok(if key == "$and" {
                 Filter::And(parts)
@@ -153,17 +205,52 @@ fn parse_entry(key: &str, value: &Bson) -> Result<Filter, SpecError> {
                 Filter::Or(parts)
             })
         }
-        k if k.starts_with('$') => Err(unsupported(k)),
-        path => Ok(Filter::Field {
-            path: path.to_string(),
-            cond: parse_cond(value)?,
-        }),
+        "$nor" | "$alwaysTrue" | "$alwaysFalse" => Err(unsupported(key)),
+        "$where" | "$text" | "$expr" | "$jsonSchema" => Err(refuse(
+            BAD_VALUE,
+            format!("{key} is not allowed in this context"),
+        )),
+        k if k.starts_with('$') => Err(refuse(
+            BAD_VALUE,
+            format!(
+                "unknown top level operator: {k}. If you have a field name that starts with a '$' symbol, consider using $getField or $setField."
+            ),
+        )),
+        path => {
+            check_level(level)?;
+            Ok(Filter::Field {
+                path: path.to_string(),
+                cond: parse_cond(value)?,
+            })
+        }
     }
 }
 
+/// Operators the server parses but refuses in a partial index.
+const REFUSED_OPERATORS: &[&str] = &[
+    "$ne",
+    "$nin",
+    "$not",
+    "$regex",
+    "$options",
+    "$elemMatch",
+    "$size",
+    "$mod",
+    "$all",
+    "$bitsAllSet",
+    "$bitsAllClear",
+    "$bitsAnySet",
+    "$bitsAnyClear",
+    "$near",
+    "$nearSphere",
+    "$geoNear",
+    "$comment",
+    "$_internalSchemaType",
+];
+
 fn parse_cond(value: &Bson) -> Result<Cond, SpecError> {
     let ops = match value {
-        Bson::Document(d) if d.keys().next().is_some_and(|k| k.starts_with('$')) => d,
+        Bson::Document(d) if is_operator_object(d) => d,
         Bson::RegularExpression(_) => return Err(unsupported("$regex")),
         other => return Ok(Cond::Eq(Operand::new(other.clone()))),
     };
@@ -175,7 +262,7 @@ fn parse_cond(value: &Bson) -> Result<Cond, SpecError> {
                 if truthy(arg) {
                     Cond::Exists
                 } else {
-                    return Err(unsupported("$exists: false"));
+                    return Err(unsupported("$not"));
                 }
             }
             "$gt" => Cond::Cmp(CmpOp::Gt, Operand::new(arg.clone())),
@@ -183,11 +270,14 @@ fn parse_cond(value: &Bson) -> Result<Cond, SpecError> {
             "$lt" => Cond::Cmp(CmpOp::Lt, Operand::new(arg.clone())),
             "$lte" => Cond::Cmp(CmpOp::Lte, Operand::new(arg.clone())),
             "$type" => Cond::Type(parse_types(arg)?),
-            "$in" => match arg {
-                Bson::Array(items) => Cond::In(items.iter().cloned().map(Operand::new).collect()),
-                _ => return Err(SpecError::Invalid("$in needs an array".into())),
-            },
-            other => return Err(unsupported(other)),
+            "$in" => Cond::In(parse_in(arg)?),
+            "$geoWithin" | "$geoIntersects" | "$within" => {
+                return Err(SpecError::Unsupported(format!(
+                    "the server accepts {op} in a partial filter, but dupkey does not evaluate geo queries; check this index on a copy of the data instead"
+                )));
+            }
+            other if REFUSED_OPERATORS.contains(&other) => return Err(unsupported(other)),
+            other => return Err(refuse(BAD_VALUE, format!("unknown operator: {other}"))),
         });
     }
     Ok(if conds.len() == 1 {
@@ -195,6 +285,23 @@ fn parse_cond(value: &Bson) -> Result<Cond, SpecError> {
     } else {
         Cond::All(conds)
     })
+}
+
+/// `$in`'s values. A regular expression among them matches strings by pattern, which dupkey
+/// does not evaluate.
+fn parse_in(arg: &Bson) -> Result<Vec<Operand>, SpecError> {
+    let Bson::Array(items) = arg else {
+        return Err(refuse(BAD_VALUE, "$in needs an array"));
+    };
+    if items
+        .iter()
+        .any(|v| matches!(v, Bson::RegularExpression(_)))
+    {
+        return Err(SpecError::Unsupported(
+            "the server accepts a regular expression in $in in a partial filter, but dupkey does not evaluate regular expressions; check this index on a copy of the data instead".into(),
+        ));
+    }
+    Ok(items.iter().cloned().map(Operand::new).collect())
 }
 
 fn truthy(v: &Bson) -> bool {
@@ -242,23 +349,36 @@ fn parse_type(t: &Bson) -> Result<TypeSel, SpecError> {
             "minKey" => 0xFF,
             "maxKey" => 0x7F,
             other => {
-                return Err(SpecError::Invalid(format!(
-                    "unknown type name alias: {other}"
-                )));
+                return Err(refuse(
+                    BAD_VALUE,
+                    format!("Unknown type name alias: {other}"),
+                ));
             }
         },
-        Bson::Int32(i) => *i as u8,
-        Bson::Int64(i) => *i as u8,
-        Bson::Double(d) => *d as u8,
+        Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => {
+            let n = crate::validate::number(t).unwrap_or(f64::NAN);
+            // -1 is MinKey; other codes are the BSON type bytes 1 to 19 and 127.
+            match n {
+                -1.0 => 0xFF,
+                _ if n.fract() == 0.0 && ((1.0..=19.0).contains(&n) || n == 127.0) => n as u8,
+                _ => {
+                    return Err(refuse(
+                        BAD_VALUE,
+                        format!("Invalid numerical type code: {}", crate::validate::shell(t)),
+                    ));
+                }
+            }
+        }
         _ => {
-            return Err(SpecError::Invalid(
-                "$type needs a type name or number".into(),
+            return Err(refuse(
+                TYPE_MISMATCH,
+                "type must be represented as a number or a string",
             ));
         }
     };
     ElementType::from(code)
         .map(TypeSel::Type)
-        .ok_or_else(|| SpecError::Invalid(format!("invalid numerical type code: {code}")))
+        .ok_or_else(|| refuse(BAD_VALUE, format!("Invalid numerical type code: {code}")))
 }
 
 fn split(path: &str) -> Vec<&str> {
@@ -495,11 +615,104 @@ mod tests {
             doc! {"a": {"$ne": 1}},
             doc! {"a": {"$exists": false}},
             doc! {"a": {"$not": {"$gt": 1}}},
-            doc! {"$where": "1"},
             doc! {"a": {"$regex": "x"}},
+            doc! {"$nor": [{"a": 1}]},
         ] {
             let err = Filter::parse(&bad).unwrap_err().to_string();
-            assert!(err.contains("not supported in partial index"), "{err}");
+            assert!(
+                err.contains("CannotCreateIndex (67): Expression not supported in partial index"),
+                "{err}"
+            );
         }
+        let cases = [
+            (
+                doc! {"$where": "1"},
+                "BadValue (2): $where is not allowed in this context",
+            ),
+            (
+                doc! {"$expr": {"$eq": ["$a", 1]}},
+                "$expr is not allowed in this context",
+            ),
+            (doc! {"$foo": 1}, "unknown top level operator: $foo"),
+            (
+                doc! {"a": {"$foo": 1}},
+                "BadValue (2): unknown operator: $foo",
+            ),
+            (doc! {"$and": 5}, "$and must be an array"),
+            (doc! {"$or": []}, "must be a nonempty array"),
+            (doc! {"$and": [1]}, "entries need to be full objects"),
+            (doc! {"a": {"$type": "str"}}, "Unknown type name alias: str"),
+            (
+                doc! {"a": {"$type": 258}},
+                "Invalid numerical type code: 258",
+            ),
+            (doc! {"a": {"$in": 1}}, "$in needs an array"),
+        ];
+        for (bad, want) in cases {
+            let err = Filter::parse(&bad).unwrap_err().to_string();
+            assert!(err.contains(want), "{bad}: {err}");
+        }
+        let err = Filter::parse(
+            &crate::spec_json::parse_spec_json(
+                r#"{"a": {"$in": [{"$regularExpression": {"pattern": "^a", "options": ""}}]}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, SpecError::Unsupported(_)), "{err}");
+        assert!(f(doc! {"a": {"$type": -1}}).matches(&rawdoc! {"a": bson::RawBson::MinKey}));
+    }
+
+    /// The server's tree depth limit: four levels pass, five do not, however the levels are
+    /// made (explicit `$and`/`$or`, or several conditions in one document).
+    #[test]
+    fn partial_filter_depth_is_the_servers() {
+        let ok = [
+            doc! {"$and": [{"$and": [{"$and": [{"x": 3}]}]}]},
+            doc! {"$or": [{"$and": [{"x": 1, "y": 2}]}]},
+            doc! {"$and": [{"$or": [{"x": {"$gt": 1, "$lt": 5}}]}]},
+            doc! {"x": 1, "y": {"$gt": 1}},
+        ];
+        for spec in ok {
+            assert!(Filter::parse(&spec).is_ok(), "{spec}");
+        }
+        let deep = [
+            doc! {"$and": [{"$and": [{"$and": [{"$and": [{"x": 3}]}]}]}]},
+            doc! {"$or": [{"$and": [{"$or": [{"x": 1, "y": 2}]}]}]},
+            doc! {"$and": [{"$or": [{"$and": [{"x": {"$gt": 1, "$lt": 5}}]}]}]},
+        ];
+        for spec in deep {
+            let err = Filter::parse(&spec).unwrap_err().to_string();
+            assert!(
+                err.contains(
+                    "CannotCreateIndex (67): partialFilterExpression depth may not exceed 4"
+                ),
+                "{spec}: {err}"
+            );
+        }
+        // A thousand levels are refused at the fifth, without recursing through them.
+        let mut nested = doc! {"x": 1};
+        for _ in 0..1_000 {
+            nested = doc! {"$and": [nested]};
+        }
+        assert!(Filter::parse(&nested).is_err());
+    }
+
+    #[test]
+    fn a_wide_conjunction_parses_and_matches_fast() {
+        let clauses: Vec<Bson> = (0..5_000)
+            .map(|i| Bson::Document(doc! {format!("f{i}"): {"$exists": true}}))
+            .collect();
+        let started = std::time::Instant::now();
+        let filter = f(doc! {"$and": clauses});
+        let doc = rawdoc! {"f0": 1};
+        for _ in 0..1_000 {
+            assert!(!filter.matches(&doc));
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

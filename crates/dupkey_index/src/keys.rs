@@ -152,7 +152,7 @@ impl IndexSpec {
         {
             return Some(SimpleKey::Skipped(Skip::PartialFilter));
         }
-        if self.sparse && parts[..n].iter().all(|p| matches!(p, Part::Missing)) {
+        if self.skips(&parts[..n]) {
             return Some(SimpleKey::Skipped(Skip::Sparse));
         }
         Some(SimpleKey::Key(n))
@@ -266,7 +266,7 @@ impl<'s, 'a> Walk<'s, 'a> {
     }
 
     fn emit(&mut self, parts: &[Part<'a>]) {
-        if self.spec.sparse && parts.iter().all(|p| matches!(p, Part::Missing)) {
+        if self.spec.skips(parts) {
             return;
         }
         let bytes = self.spec.encode_parts(parts);
@@ -453,5 +453,43 @@ mod tests {
             s.keys(&rawdoc! {}).unwrap(),
             DocumentKeys::NotIndexed(Skip::PartialFilter)
         );
+    }
+
+    /// Text and geo indexes leave out documents without their text or geo field, whatever
+    /// the other key fields hold: two such documents never collide (they used to, as
+    /// `{ loc: null }`).
+    #[test]
+    fn geo_and_text_indexes_skip_documents_without_the_field() {
+        for key in [
+            doc! {"loc": "2dsphere"},
+            doc! {"loc": "2d"},
+            doc! {"body": "text"},
+            doc! {"tenant": 1, "loc": "2dsphere"},
+        ] {
+            let s = spec(doc! {"key": key.clone(), "unique": true});
+            assert!(s.skips_missing_by_kind(), "{key}");
+            let lacking = rawdoc! {"tenant": 1, "other": 2};
+            assert_eq!(
+                s.keys(&lacking).unwrap(),
+                DocumentKeys::NotIndexed(Skip::Sparse),
+                "{key}"
+            );
+            let mut parts = [Part::Missing; 4];
+            let mut buf = Vec::new();
+            assert_eq!(
+                s.simple_key(&lacking, &mut buf, &mut parts),
+                Some(SimpleKey::Skipped(Skip::Sparse)),
+                "{key}"
+            );
+            let holding = rawdoc! {"tenant": 1, "loc": [1.0, 2.0], "body": "x"};
+            assert!(
+                matches!(s.keys(&holding).unwrap(), DocumentKeys::Keys(_)),
+                "{key}"
+            );
+            assert!(s.require_exact_keys().is_err(), "{key}");
+        }
+        let plain = spec(doc! {"key": {"a": 1}, "unique": true});
+        assert!(!plain.skips_missing_by_kind() && plain.require_exact_keys().is_ok());
+        assert_eq!(keys(&plain, &rawdoc! {}).len(), 1);
     }
 }

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod collation;
+pub mod collation_spec;
 pub mod decimal;
 pub mod duplicates;
 pub mod encode;
@@ -33,7 +34,9 @@ pub mod keys;
 pub mod pipeline;
 pub mod raw;
 pub mod spec;
+pub mod spec_json;
 mod table;
+pub mod validate;
 
 pub use duplicates::{
     CheckReport, Conflict, DuplicateFinder, FinderOptions, Shipped, Shipper, SpillError,
@@ -44,10 +47,23 @@ pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, SimpleKey, Skip};
 pub use spec::{IndexSpec, KeyField, default_name, option_is_true};
 pub use table::hash as hash_bytes;
 
-/// An index spec the server would reject, with the server's reasoning.
+/// An index spec dupkey cannot use: one the server would refuse (with the server's code and
+/// wording), one that cannot be read, or one whose keys dupkey cannot compute.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpecError {
+    /// Not an index spec at all (bad JSON, too large, nested too deep, a repeated key).
     #[error("invalid index spec: {0}")]
     Invalid(String),
+    /// What the server answers `createIndexes` with this spec.
+    #[error("the server refuses this index spec: {code_name} ({code}): {message}")]
+    Refused {
+        code: i32,
+        code_name: &'static str,
+        message: String,
+    },
+    /// A spec the server accepts, but whose keys dupkey does not compute (text and geo
+    /// indexes): answering would risk a wrong "buildable".
+    #[error("{0}")]
+    Unsupported(String),
 }

@@ -31,7 +31,17 @@ impl IndexInfo {
         declared: bool,
     ) -> Result<IndexInfo, String> {
         let mut doc = spec_doc.clone();
+        // Text and 2d indexes take no collation: on a collection with a default one they are
+        // made with the simple collation, which listIndexes does not show.
+        let takes_collation = match doc.get("key") {
+            Some(bson::Bson::Document(key)) => matches!(
+                dupkey_index::validate::plugin_name(key),
+                "" | "2dsphere" | "hashed" | "wildcard"
+            ),
+            _ => true,
+        };
         if !doc.contains_key("collation")
+            && takes_collation
             && let Some(c) = default_collation
         {
             doc.insert("collation", c.clone());
@@ -71,9 +81,10 @@ impl IndexInfo {
         &self.spec.key_pattern
     }
 
-    /// An index that holds documents lacking every key field (as null keys).
+    /// An index that holds documents lacking every key field (as null keys): not sparse, not
+    /// partial, and not a text or geo index (those leave such documents out).
     pub fn indexes_missing(&self) -> bool {
-        !self.sparse && self.partial_filter.is_none()
+        !self.sparse && self.partial_filter.is_none() && !self.spec.skips_missing_by_kind()
     }
 
     /// A plain ascending/descending index (not text, geo, hashed or wildcard).
@@ -187,6 +198,16 @@ mod tests {
             Some(doc! {"locale": "en", "strength": 2})
         );
         assert_eq!(info.skipped_indexes.len(), 1);
+        let text = CollectionInfo::new(
+            "shop.posts",
+            &[doc! {"v": 2, "key": {"_fts": "text", "_ftsx": 1}, "name": "t", "weights": {"t": 1}}],
+            &doc! {"collation": {"locale": "en", "strength": 2}},
+        );
+        assert!(
+            text.skipped_indexes.is_empty(),
+            "{:?}",
+            text.skipped_indexes
+        );
         info.declare(&doc! {"key": {"email": 1}}).unwrap();
         assert_eq!(info.indexes.len(), 2, "already unique in the database");
         info.declare(&doc! {"key": {"sku": 1}}).unwrap();

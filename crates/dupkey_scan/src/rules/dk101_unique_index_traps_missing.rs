@@ -194,6 +194,30 @@ mod tests {
         assert!(findings("DK101", "a.b", &spec, &complete).is_empty());
     }
 
+    /// Text and geo indexes leave out documents without their field: a unique one is no trap
+    /// for them (each was reported as `{ loc: null }` held twice).
+    #[test]
+    fn text_and_geo_indexes_are_not_traps() {
+        let docs = [
+            rawdoc! {"_id": 1, "loc": [1.0, 2.0], "body": "x", "t": 1},
+            rawdoc! {"_id": 2, "t": 1},
+            rawdoc! {"_id": 3, "t": 1},
+        ];
+        for spec in [
+            r#"[{"key": {"loc": "2dsphere"}, "name": "l", "unique": true, "2dsphereIndexVersion": 3}]"#,
+            r#"[{"key": {"t": 1, "loc": "2dsphere"}, "name": "l", "unique": true}]"#,
+            r#"[{"key": {"loc": "2d"}, "name": "l", "unique": true}]"#,
+            r#"[{"key": {"_fts": "text", "_ftsx": 1}, "name": "b", "unique": true, "weights": {"body": 1}}]"#,
+        ] {
+            for code in ["DK101", "DK104", "DK201"] {
+                assert!(
+                    findings(code, "a.b", &ixs(spec), &docs).is_empty(),
+                    "{code} {spec}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn compound_keys_with_some_fields_missing_are_a_warning() {
         let docs = [
