@@ -94,6 +94,13 @@ fn load_spec(arg: &str) -> Result<(IndexSpec, Document)> {
     };
     let context = || origin.clone();
     let mut doc = parse_spec_json(&text).with_context(context)?;
+    if is_bare_key_pattern(&doc) {
+        let pattern = Bson::Document(doc.clone()).into_relaxed_extjson();
+        eprintln!(
+            "note: {origin} has no \"key\"; read it as the key pattern {{\"key\": {pattern}}}"
+        );
+        doc = bson::doc! { "key": doc };
+    }
     let key_is_id = matches!(doc.get("key"), Some(Bson::Document(k)) if is_id_pattern(k));
     if !doc.contains_key("unique") && !key_is_id {
         doc.insert("unique", true);
@@ -101,6 +108,20 @@ fn load_spec(arg: &str) -> Result<(IndexSpec, Document)> {
     let spec = IndexSpec::from_document(&doc).with_context(context)?;
     spec.require_exact_keys().with_context(context)?;
     Ok((spec, doc))
+}
+
+/// A spec without `key` whose every value is a key-pattern value (a number, or an index type
+/// such as `"text"`): `{"email": 1}` means the index on `email`.
+fn is_bare_key_pattern(doc: &Document) -> bool {
+    !doc.is_empty()
+        && !doc.contains_key("key")
+        && doc.iter().all(|(_, v)| match v {
+            Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => true,
+            Bson::String(t) => {
+                ["text", "2d", "2dsphere", "geoHaystack", "hashed"].contains(&t.as_str())
+            }
+            _ => false,
+        })
 }
 
 /// At most [`MAX_SPEC_BYTES`] of `path`, as UTF-8 text.
@@ -358,11 +379,10 @@ fn why(spec: &IndexSpec, c: &Conflict) -> String {
         ));
     }
     if reasons.is_empty() {
-        if spec.collation.is_some() && c.key.iter().any(|(_, v)| matches!(v, Bson::String(_))) {
-            reasons.push(
-                "their values are equal under the index collation (case or accents may differ)"
-                    .into(),
-            );
+        if let Some(collation) = &spec.collation
+            && c.key.iter().any(|(_, v)| matches!(v, Bson::String(_)))
+        {
+            reasons.push(collation_reason(&collation.spec));
         } else if c.key.iter().any(|(_, v)| {
             matches!(
                 v,
@@ -377,11 +397,56 @@ fn why(spec: &IndexSpec, c: &Conflict) -> String {
     reasons.join("; ")
 }
 
+/// Why strings share a key under `collation`: what its options make it ignore, if anything.
+fn collation_reason(collation: &Document) -> String {
+    let number = |k: &str| {
+        collation
+            .get(k)
+            .and_then(Bson::as_i32)
+            .or_else(|| collation.get(k).and_then(Bson::as_f64).map(|f| f as i32))
+    };
+    let flag = |k: &str| collation.get_bool(k).unwrap_or(false);
+    let strength = number("strength").unwrap_or(3);
+    let mut ignored = Vec::new();
+    match (strength, flag("caseLevel")) {
+        (1, false) => ignored.push("case and accents"),
+        (1, true) => ignored.push("accents"),
+        (2, false) => ignored.push("case"),
+        _ => {}
+    }
+    if collation.get_str("alternate").ok() == Some("shifted") && strength <= 3 {
+        ignored.push("spaces and punctuation");
+    }
+    if flag("numericOrdering") {
+        ignored.push("leading zeros in numbers");
+    }
+    let shown = shell_value(&Bson::Document(collation.clone()));
+    if ignored.is_empty() {
+        return format!(
+            "they hold the same string: the collation {shown} tells case and accents apart, so only identical strings (or Unicode-equivalent spellings of one) share a key"
+        );
+    }
+    let ignored = ignored.join(", ");
+    format!(
+        "their strings are equal under the collation {shown}, which ignores {ignored}: the same string, or strings that differ only in {ignored}"
+    )
+}
+
+/// `1 group`, `2 groups`.
+fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// The line telling how many invalid records `--skip-invalid` passed over, if any; `dupkey scan`
 /// prints it too.
 pub fn write_invalid_skipped(out: &mut impl Write, invalid: u64, style: Style) -> io::Result<()> {
     if invalid > 0 {
-        let text = format!("{invalid} invalid records were skipped (--skip-invalid)");
+        let text = format!(
+            "{} {} skipped (--skip-invalid)",
+            count(invalid, "invalid record", "invalid records"),
+            if invalid == 1 { "was" } else { "were" }
+        );
         writeln!(out, "{}", style.yellow(&text))?;
     }
     Ok(())
@@ -417,8 +482,9 @@ fn write_text(
     };
     writeln!(
         out,
-        "{} documents, {} would be indexed{skipped_text}",
-        r.documents, r.indexed
+        "{}, {} would be indexed{skipped_text}",
+        count(r.documents, "document", "documents"),
+        r.indexed
     )?;
     write_invalid_skipped(out, invalid, style)?;
     if r.buildable() {
@@ -430,15 +496,30 @@ fn write_text(
         return Ok(());
     }
     let blocked: usize = r.conflicts.iter().map(|c| c.ids.len()).sum();
+    let groups = r.conflicts.len() as u64;
+    let shared = if groups == 1 {
+        "1 group of documents shares a key"
+    } else {
+        "groups of documents share a key"
+    };
+    let unindexable = r.unindexable.len() as u64;
     writeln!(
         out,
-        "{}: {} groups of documents share a key ({blocked} documents){}",
+        "{}: {}{} ({blocked} documents){}",
         style.red("Not buildable"),
-        r.conflicts.len(),
-        if r.unindexable.is_empty() {
+        if groups == 1 {
             String::new()
         } else {
-            format!(", and {} documents cannot be indexed", r.unindexable.len())
+            format!("{groups} ")
+        },
+        shared,
+        if unindexable == 0 {
+            String::new()
+        } else {
+            format!(
+                ", and {} cannot be indexed",
+                count(unindexable, "document", "documents")
+            )
         }
     )?;
     for c in r.conflicts.iter().take(50) {
@@ -461,8 +542,8 @@ fn write_text(
     if r.conflicts.len() > 50 {
         writeln!(
             out,
-            "\n  … {} more groups (--format json lists every one)",
-            r.conflicts.len() - 50
+            "\n  … {} more (--format json lists every one)",
+            count((r.conflicts.len() - 50) as u64, "group", "groups")
         )?;
     }
     for u in r.unindexable.iter().take(10) {

@@ -368,3 +368,88 @@ fn hostile_and_refused_index_specs_end_fast_with_one_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The text report counts in words that agree with the number, and says what a collation
+/// really ignores.
+#[test]
+fn text_output_agrees_with_its_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.bson");
+    let docs = vec![
+        doc! {"_id": 1, "email": "Ann@x.com"},
+        doc! {"_id": 2, "email": "Ann@x.com"},
+        doc! {"_id": 3, "email": "bob@x.com"},
+    ];
+    let mut bytes = bson_bytes(&docs);
+    bytes.extend_from_slice(&[40, 0, 0, 0, 10, b'a', 0]); // one record cut short by the end of the file
+    std::fs::write(&file, &bytes).unwrap();
+    let path = file.to_str().unwrap();
+    let run = |spec: &str| {
+        let out = dupkey(&["check", path, "--skip-invalid", "--index", spec]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = run(r#"{"key": {"email": 1}}"#);
+    assert!(
+        text.contains("Not buildable: 1 group of documents shares a key (2 documents)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 invalid record was skipped (--skip-invalid)"),
+        "{text}"
+    );
+    // identical strings under a collation that tells case apart (strength 3, the default)
+    let text = run(r#"{"key": {"email": 1}, "collation": {"locale": "en"}}"#);
+    assert!(text.contains("why: they hold the same string"), "{text}");
+    assert!(!text.contains("may differ"), "{text}");
+    // strength 2 ignores case, and says so
+    let text = run(r#"{"key": {"email": 1}, "collation": {"locale": "en", "strength": 2}}"#);
+    assert!(
+        text.contains("which ignores case: the same string, or strings that differ only in case"),
+        "{text}"
+    );
+
+    let one = dir.path().join("one.bson");
+    std::fs::write(&one, bson_bytes(&[doc! {"_id": 1, "email": "a"}])).unwrap();
+    let out = dupkey(&[
+        "check",
+        one.to_str().unwrap(),
+        "--index",
+        r#"{"key": {"email": 1}}"#,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\n1 document, 1 would be indexed"), "{text}");
+}
+
+#[test]
+fn a_bare_key_pattern_is_read_as_the_key_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.bson");
+    std::fs::write(&file, bson_bytes(&docs())).unwrap();
+    let path = file.to_str().unwrap();
+    let bare = dupkey(&[
+        "check",
+        path,
+        "--index",
+        r#"{"email": 1}"#,
+        "--format",
+        "json",
+    ]);
+    let full = dupkey(&[
+        "check",
+        path,
+        "--index",
+        r#"{"key": {"email": 1}}"#,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(bare.status.code(), Some(1));
+    assert_eq!(bare.stdout, full.stdout, "the same answer as the full spec");
+    let err = String::from_utf8_lossy(&bare.stderr);
+    assert_eq!(
+        err.trim(),
+        r#"note: --index has no "key"; read it as the key pattern {"key": {"email":1}}"#
+    );
+    // anything else without a key is still refused
+    let out = dupkey(&["check", path, "--index", r#"{"email": 1, "unique": true}"#]);
+    assert_eq!(out.status.code(), Some(2));
+}
