@@ -51,6 +51,7 @@ pub use date::Date;
 pub use error::{DuplicateKey, DuplicateKeyExt, Error, Result};
 pub use numbered::Numbered;
 pub use resync::{CounterResync, ResyncReport};
+pub use retry::transient_retries;
 pub use sequence::{Block, IndexTrap, Number, Reset, Scope, Sequence, SequenceBuilder};
 pub use unique::{
     Token, TokenGenerator, UniqueInsert, insert_with_unique, insert_with_unique_attempts,
