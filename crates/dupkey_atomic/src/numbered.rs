@@ -224,10 +224,6 @@ impl Sequence {
                 }
                 Attempt::Retry(cause) => cause,
             };
-            // An attempt that may have committed is settled before anything is run again.
-            if let Some(out) = self.committed(coll, field, docs, &maybe_committed).await? {
-                return Ok(out);
-            }
             let transient_error = match cause {
                 Cause::Conflict => None,
                 Cause::Transient(e) => Some(e),
@@ -235,8 +231,17 @@ impl Sequence {
                     maybe_committed.push(numbers);
                     Some(e)
                 }
-                Cause::OwnId(e) => return Err(e.into()),
+                Cause::OwnId(e) => match self.committed(coll, field, docs, &maybe_committed).await?
+                {
+                    Some(out) => return Ok(out),
+                    None => return Err(e.into()),
+                },
             };
+            // An attempt that may have committed is settled before anything is run again; if
+            // its commit is still on its way, the next attempt settles it (see `commit`).
+            if let Some(out) = self.committed(coll, field, docs, &maybe_committed).await? {
+                return Ok(out);
+            }
             let elapsed = started.elapsed();
             match transient_error {
                 Some(e) if elapsed >= self.inner.transaction_timeout => {

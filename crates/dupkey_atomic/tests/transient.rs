@@ -12,114 +12,21 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bson::{Bson, Document, doc};
+use common::proxy::{Plan, proxied_client, start_proxy};
 use common::{TASKS, assert_contiguous, count, test_db, unique_index};
 use dupkey_atomic::{Error, Scope, Sequence, Token, get_or_create, insert_with_unique};
 use futures_util::TryStreamExt;
-use mongodb::options::{ClientOptions, ServerAddress};
-use mongodb::{Client, Collection};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use mongodb::Collection;
 use tokio::task::JoinSet;
 
 /// Rounds per task; each round does one operation of each of the four kinds.
 const ROUNDS: usize = 6;
 /// Keys the get-or-create calls race on (each is wanted by several tasks at once).
 const KEYS: usize = 48;
-/// A proxied connection is cut after 0.5–1.5 times this many bytes in one direction: a
-/// few dozen operations, so that cuts keep coming through the whole run.
-const MEAN_BYTES: usize = 24 * 1024;
-
-/// A TCP proxy to the test server that cuts every connection after a random number of bytes.
-struct Proxy {
-    port: u16,
-    cuts: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        // Aborting the accept loop drops its JoinSet, which aborts every connection.
-        self.task.abort();
-    }
-}
-
-async fn start_proxy(upstream: String, seed: u64) -> Proxy {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let cuts = Arc::new(AtomicUsize::new(0));
-    let counted = cuts.clone();
-    let task = tokio::spawn(async move {
-        let mut rng = dupkey_test::Rng(seed);
-        let mut connections = JoinSet::new();
-        while let Ok((inbound, _)) = listener.accept().await {
-            while connections.try_join_next().is_some() {}
-            let mut budget = || MEAN_BYTES / 2 + rng.below(MEAN_BYTES);
-            let budgets = [budget(), budget()];
-            connections.spawn(pipe(inbound, upstream.clone(), budgets, counted.clone()));
-        }
-    });
-    Proxy { port, cuts, task }
-}
-
-/// Forwards both directions until either ends or spends its budget; then both sockets close.
-async fn pipe(inbound: TcpStream, upstream: String, budgets: [usize; 2], cuts: Arc<AtomicUsize>) {
-    let Ok(outbound) = TcpStream::connect(&upstream).await else {
-        return;
-    };
-    let (client_reads, client_writes) = inbound.into_split();
-    let (server_reads, server_writes) = outbound.into_split();
-    let cut = tokio::select! {
-        cut = forward(client_reads, server_writes, budgets[0]) => cut,
-        cut = forward(server_reads, client_writes, budgets[1]) => cut,
-    };
-    if cut {
-        cuts.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Copies until EOF or an error (false), or until `budget` bytes went through (true): the
-/// last read is shortened so the cut falls inside a message.
-async fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut budget: usize) -> bool {
-    let mut buf = vec![0u8; 16 * 1024];
-    while budget > 0 {
-        let n = match from.read(&mut buf[..budget.min(16 * 1024)]).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => n,
-        };
-        if to.write_all(&buf[..n]).await.is_err() {
-            return false;
-        }
-        budget -= n;
-    }
-    true
-}
-
-/// A client of the test server that goes through `proxy`, with retryable writes off as in
-/// the test server's URI, so that every retry in this run is dupkey_atomic's own.
-async fn proxied_client(proxy: &Proxy) -> Client {
-    let uri = dupkey_test::test_uri().unwrap();
-    let mut options = ClientOptions::parse(&uri).await.unwrap();
-    options.hosts = vec![ServerAddress::parse(format!("127.0.0.1:{}", proxy.port)).unwrap()];
-    options.direct_connection = Some(true);
-    options.retry_writes = Some(false);
-    options.max_pool_size = Some(100);
-    options.server_selection_timeout = Some(Duration::from_secs(20));
-    Client::with_options(options).unwrap()
-}
-
-fn upstream_address(uri: &str) -> String {
-    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
-    let hosts = rest.split(['/', '?']).next().unwrap_or(rest);
-    let host = hosts.split(',').next().unwrap_or(hosts);
-    host.rsplit_once('@').map_or(host, |(_, h)| h).to_string()
-}
-
 /// A get-or-create call's key, whether it created the document, and the document's key.
 type Got = (i64, bool, Option<i64>);
 
@@ -146,8 +53,7 @@ async fn sixty_four_tasks_ride_out_dropped_connections() {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64 | 1);
-    let upstream = upstream_address(&dupkey_test::test_uri().unwrap());
-    let proxy = start_proxy(upstream, seed).await;
+    let proxy = start_proxy(Plan::Random, seed).await;
     let client = proxied_client(&proxy).await;
     let db = client.database(&name);
     let plain = Sequence::builder(&db, "ticket").build().unwrap();

@@ -1,0 +1,184 @@
+//! A TCP proxy to the test server that cuts connections, for the tests of riding out
+//! transient errors: at random byte counts in either direction, or exactly the replies to a
+//! named command.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use mongodb::Client;
+use mongodb::options::{ClientOptions, ServerAddress};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// A proxied connection is cut after 0.5–1.5 times this many bytes in one direction: a
+/// few dozen operations, so that cuts keep coming through the whole run.
+pub const MEAN_BYTES: usize = 24 * 1024;
+
+/// A TCP proxy to the test server that cuts connections by a [`Plan`].
+pub struct Proxy {
+    port: u16,
+    pub cuts: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// When the proxy cuts a connection.
+#[derive(Clone)]
+pub enum Plan {
+    /// Every connection, after a random number of bytes (0.5–1.5 × `MEAN_BYTES`) in either
+    /// direction, wherever that falls: in a request (which then never runs) or in a reply
+    /// (whose command ran, unknown to the caller).
+    Random,
+    /// The reply to each of the next `times` commands named `command`: the command runs, its
+    /// caller never learns the outcome.
+    LoseReplies {
+        command: &'static str,
+        times: Arc<AtomicUsize>,
+    },
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts every connection.
+        self.task.abort();
+    }
+}
+
+pub async fn start_proxy(plan: Plan, seed: u64) -> Proxy {
+    let upstream = upstream_address(&dupkey_test::test_uri().unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cuts = Arc::new(AtomicUsize::new(0));
+    let counted = cuts.clone();
+    let task = tokio::spawn(async move {
+        let mut rng = dupkey_test::Rng(seed);
+        let mut connections = JoinSet::new();
+        while let Ok((inbound, _)) = listener.accept().await {
+            while connections.try_join_next().is_some() {}
+            let mut budget = || MEAN_BYTES / 2 + rng.below(MEAN_BYTES);
+            let budgets = [budget(), budget()];
+            let (plan, upstream, cuts) = (plan.clone(), upstream.clone(), counted.clone());
+            connections.spawn(async move {
+                let Ok(outbound) = TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let cut = match plan {
+                    Plan::Random => pipe(inbound, outbound, budgets).await,
+                    Plan::LoseReplies { command, times } => {
+                        lose_replies(inbound, outbound, command, &times).await
+                    }
+                };
+                if cut {
+                    cuts.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    Proxy { port, cuts, task }
+}
+
+/// Forwards both directions until either ends or spends its budget (true: a cut); then both
+/// sockets close.
+async fn pipe(inbound: TcpStream, outbound: TcpStream, budgets: [usize; 2]) -> bool {
+    let (client_reads, client_writes) = inbound.into_split();
+    let (server_reads, server_writes) = outbound.into_split();
+    tokio::select! {
+        cut = forward(client_reads, server_writes, budgets[0]) => cut,
+        cut = forward(server_reads, client_writes, budgets[1]) => cut,
+    }
+}
+
+/// Copies until EOF or an error (false), or until `budget` bytes went through (true): the
+/// last read is shortened so the cut falls inside a message.
+async fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut budget: usize) -> bool {
+    let mut buf = vec![0u8; 16 * 1024];
+    while budget > 0 {
+        let n = match from.read(&mut buf[..budget.min(16 * 1024)]).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        if to.write_all(&buf[..n]).await.is_err() {
+            return false;
+        }
+        budget -= n;
+    }
+    true
+}
+
+/// Forwards whole wire messages; after a request naming `command` (while `times` lasts) the
+/// server's reply is swallowed and the connection closed (true). A driver connection runs one
+/// command at a time, so the next reply on it is that command's.
+async fn lose_replies(
+    inbound: TcpStream,
+    outbound: TcpStream,
+    command: &str,
+    times: &AtomicUsize,
+) -> bool {
+    let (mut client_reads, mut client_writes) = inbound.into_split();
+    let (mut server_reads, mut server_writes) = outbound.into_split();
+    loop {
+        let Some(request) = read_message(&mut client_reads).await else {
+            return false;
+        };
+        let lose = command_name(&request) == Some(command.as_bytes())
+            && times
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        if server_writes.write_all(&request).await.is_err() {
+            return false;
+        }
+        let Some(reply) = read_message(&mut server_reads).await else {
+            return false;
+        };
+        if lose {
+            return true;
+        }
+        if client_writes.write_all(&reply).await.is_err() {
+            return false;
+        }
+    }
+}
+
+/// One wire protocol message (its int32 length prefix counts itself).
+async fn read_message(from: &mut OwnedReadHalf) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    from.read_exact(&mut len).await.ok()?;
+    let total = usize::try_from(i32::from_le_bytes(len)).ok()?.max(4);
+    let mut message = len.to_vec();
+    message.resize(total, 0);
+    from.read_exact(&mut message[4..]).await.ok()?;
+    Some(message)
+}
+
+/// The command of an OP_MSG: the first key of its body document, after the 16-byte header,
+/// the flag bits, the section kind, the document length and the element type.
+fn command_name(message: &[u8]) -> Option<&[u8]> {
+    let op_code = i32::from_le_bytes(message.get(12..16)?.try_into().ok()?);
+    if op_code != 2013 {
+        return None;
+    }
+    let name = message.get(26..)?;
+    name.iter().position(|b| *b == 0).map(|end| &name[..end])
+}
+
+/// A client of the test server that goes through `proxy`, with retryable writes off as in
+/// the test server's URI, so that every retry in this run is dupkey_atomic's own.
+pub async fn proxied_client(proxy: &Proxy) -> Client {
+    let uri = dupkey_test::test_uri().unwrap();
+    let mut options = ClientOptions::parse(&uri).await.unwrap();
+    options.hosts = vec![ServerAddress::parse(format!("127.0.0.1:{}", proxy.port)).unwrap()];
+    options.direct_connection = Some(true);
+    options.retry_writes = Some(false);
+    options.max_pool_size = Some(100);
+    options.server_selection_timeout = Some(Duration::from_secs(20));
+    Client::with_options(options).unwrap()
+}
+
+fn upstream_address(uri: &str) -> String {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    let hosts = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host = hosts.split(',').next().unwrap_or(hosts);
+    host.rsplit_once('@').map_or(host, |(_, h)| h).to_string()
+}
