@@ -46,10 +46,24 @@ pub(crate) fn count_retry() {
     RETRIES.fetch_add(1, Ordering::Relaxed);
 }
 
-/// True when the retryable-writes rules allow retrying a write that failed with `e`: a network
-/// error (the connection dropped, the pool was cleared, the monitor interrupted it), the
-/// `RetryableWriteError` label, or one of the retryable server codes (on the command or on its
-/// write concern). The first attempt may or may not have been applied.
+/// True when MongoDB's retryable-write rules allow retrying a write that failed with `e`: a
+/// network error (the connection dropped, the pool was cleared, the server monitor
+/// interrupted it), the `RetryableWriteError` label, or one of the retryable server codes
+/// (on the command or on its write concern). The failed attempt may or may not have been
+/// applied, so retry only writes that are safe to repeat; a duplicate key is never
+/// retryable.
+///
+/// ```
+/// use mongodb::error::{Error, ErrorKind};
+///
+/// let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+/// let err: Error = ErrorKind::Io(std::sync::Arc::new(reset)).into();
+/// assert!(dupkey_atomic::is_retryable_write_error(&err));
+/// ```
+pub fn is_retryable_write_error(e: &mongodb::error::Error) -> bool {
+    is_retryable(e)
+}
+
 pub(crate) fn is_retryable(e: &mongodb::error::Error) -> bool {
     if e.contains_label(RETRYABLE_WRITE_ERROR) {
         return true;
