@@ -1,30 +1,36 @@
 //! Riding out a flaky network against the live test server: 64 tasks take numbers (plain and
 //! gapless), get or create documents and insert unique tokens through a TCP proxy that cuts
-//! connections after a random number of bytes, in either direction. A cut request never ran;
-//! a cut reply ran but its caller does not know: both must be absorbed without handing out a
-//! number twice or storing a document twice.
+//! connections after a random number of bytes, in either direction, or stalls long enough for
+//! the driver's server monitor to time out. A cut request never ran; a cut or interrupted
+//! reply ran but its caller does not know: both must be absorbed without handing out a number
+//! twice or storing a document twice.
 //!
-//! Needs `DUPKEY_TEST_URI` (see `dupkey_test`); skips without it. Owns the database
-//! `dupkey_test_atomic_transient`.
+//! Needs `DUPKEY_TEST_URI` (see `dupkey_test`); skips without it. Owns the databases
+//! `dupkey_test_atomic_transient` and `dupkey_test_atomic_monitor_timeout`.
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bson::{Bson, Document, doc};
-use common::proxy::{Plan, proxied_client, start_proxy};
+use common::proxy::{Plan, proxied_client, proxied_options, start_proxy};
 use common::{TASKS, assert_contiguous, count, test_db, unique_index};
 use dupkey_atomic::{Error, Scope, Sequence, Token, get_or_create, insert_with_unique};
 use futures_util::TryStreamExt;
-use mongodb::Collection;
+use mongodb::event::EventHandler;
+use mongodb::event::cmap::CmapEvent;
+use mongodb::{Client, Collection, Database};
 use tokio::task::JoinSet;
 
-/// Rounds per task; each round does one operation of each of the four kinds.
-const ROUNDS: usize = 6;
+/// Rounds per task. Every round takes a plain number, then does one call of the task's own
+/// kind (gapless insert, get-or-create or unique insert, by task number), so that the tasks
+/// queued behind the gapless counter do not hold the others back.
+const ROUNDS: usize = 8;
 /// Keys the get-or-create calls race on (each is wanted by several tasks at once).
 const KEYS: usize = 48;
 /// A get-or-create call's key, whether it created the document, and the document's key.
@@ -40,22 +46,79 @@ struct Results {
     tokens: Vec<Result<(String, Bson, Bson), Error>>,
 }
 
+/// The tests of this file count retries with the process-wide counter, so they take turns.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_tasks_ride_out_dropped_connections() {
+    let _turn = SERIAL.lock().await;
     let Some((_direct, direct_db)) = test_db("atomic_transient").await else {
         return;
     };
-    let name = direct_db.name().to_string();
-    unique_index(&direct_db.collection("invoices"), doc! { "invoiceNo": 1 }).await;
-    unique_index(&direct_db.collection("profiles"), doc! { "userId": 1 }).await;
-    unique_index(&direct_db.collection("results"), doc! { "token": 1 }).await;
-
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64 | 1);
     let proxy = start_proxy(Plan::Random, seed).await;
     let client = proxied_client(&proxy).await;
-    let db = client.database(&name);
+    let retries = run_and_check(&direct_db, &client, &format!("seed {seed}"), async {}).await;
+    let cuts = proxy.cuts.load(Ordering::Relaxed);
+    eprintln!("seed {seed}: {cuts} connections cut");
+    assert!(cuts > 0, "the proxy cut no connection");
+    assert!(
+        retries > 0,
+        "seed {seed}: no retry was needed; the cuts did not bite"
+    );
+}
+
+/// The failure of the issue: a server too slow to answer its monitor's heartbeat in time. The
+/// driver then clears the pool and interrupts every operation in flight with
+/// `ConnectionPoolCleared` ("interrupted due to server monitor timeout"); some of them had
+/// already run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_tasks_ride_out_a_server_monitor_timeout() {
+    let _turn = SERIAL.lock().await;
+    let Some((_direct, direct_db)) = test_db("atomic_monitor_timeout").await else {
+        return;
+    };
+    let proxy = start_proxy(Plan::Clean, 1).await;
+    let mut options = proxied_options(&proxy).await;
+    // A heartbeat times out after 1 s (1.5 s when the monitor streams), well inside the stall.
+    options.heartbeat_freq = Some(Duration::from_millis(500));
+    options.connect_timeout = Some(Duration::from_secs(1));
+    let interruptions = Arc::new(AtomicUsize::new(0));
+    let seen = interruptions.clone();
+    options.cmap_event_handler = Some(EventHandler::callback(move |event: CmapEvent| {
+        if let CmapEvent::PoolCleared(cleared) = event
+            && cleared.interrupt_in_use_connections
+        {
+            seen.fetch_add(1, Ordering::Relaxed);
+        }
+    }));
+    let client = Client::with_options(options).unwrap();
+    let stall = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        proxy.stall(Duration::from_secs(3)).await;
+    };
+    let retries = run_and_check(&direct_db, &client, "monitor timeout", stall).await;
+    let interruptions = interruptions.load(Ordering::Relaxed);
+    eprintln!("{interruptions} pool clears interrupted operations in flight");
+    assert!(interruptions > 0, "the stall interrupted nothing");
+    assert!(retries > 0, "no retry was needed; the stall did not bite");
+}
+
+/// Runs the 64-task workload through `client` while `disturb` runs, then checks through
+/// `direct_db` that nothing failed, no number was handed out twice, gapless numbers have no
+/// hole and no document was stored twice. Returns the transient retries it took.
+async fn run_and_check(
+    direct_db: &Database,
+    client: &Client,
+    label: &str,
+    disturb: impl Future<Output = ()>,
+) -> u64 {
+    unique_index(&direct_db.collection("invoices"), doc! { "invoiceNo": 1 }).await;
+    unique_index(&direct_db.collection("profiles"), doc! { "userId": 1 }).await;
+    unique_index(&direct_db.collection("results"), doc! { "token": 1 }).await;
+    let db = client.database(direct_db.name());
     let plain = Sequence::builder(&db, "ticket").build().unwrap();
     let gapless = Sequence::builder(&db, "invoice")
         .format("INV-{seq:06}")
@@ -64,7 +127,6 @@ async fn sixty_four_tasks_ride_out_dropped_connections() {
         .unwrap();
     let retries_before = dupkey_atomic::transient_retries();
     let started = Instant::now();
-
     let mut tasks = JoinSet::new();
     for t in 0..TASKS {
         let (plain, gapless, db) = (plain.clone(), gapless.clone(), db.clone());
@@ -80,45 +142,32 @@ async fn sixty_four_tasks_ride_out_dropped_connections() {
             all.tokens.extend(r.tokens);
         }
     };
-    tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the run finishes");
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        futures_util::future::join(run, disturb),
+    )
+    .await
+    .expect("the run finishes");
     let retries = dupkey_atomic::transient_retries() - retries_before;
-    let cuts = proxy.cuts.load(Ordering::Relaxed);
-    drop(proxy);
-    eprintln!(
-        "seed {seed}: {} calls in {:.1}s, {cuts} connections cut, {retries} transient retries",
-        TASKS * ROUNDS * 4,
-        started.elapsed().as_secs_f64()
-    );
-
+    let calls = all.plain.len() + all.gapless.len() + all.got.len() + all.tokens.len();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("{label}: {calls} calls in {secs:.1}s, {retries} transient retries");
     let errors = errors_of(&all);
     assert!(
         errors.is_empty(),
-        "seed {seed}: {} of {} calls failed; first: {:?}",
+        "{label}: {} of {calls} calls failed; first: {:?}",
         errors.len(),
-        TASKS * ROUNDS * 4,
         &errors[..errors.len().min(5)]
     );
-    assert!(cuts > 0, "the proxy cut no connection");
-    assert!(
-        retries > 0,
-        "seed {seed}: no retry was needed; the cuts did not bite"
-    );
-
-    let direct: Collection<Document> = direct_db.collection("counters");
-    check_plain(&all, &direct).await;
-    check_gapless(&all, &direct_db.collection("invoices"), &direct).await;
+    let counters: Collection<Document> = direct_db.collection("counters");
+    check_plain(&all, &counters).await;
+    check_gapless(&all, &direct_db.collection("invoices"), &counters).await;
     check_got(&all, &direct_db.collection("profiles")).await;
     check_tokens(&all, &direct_db.collection("results")).await;
+    retries
 }
 
-async fn one_task(
-    t: usize,
-    plain: &Sequence,
-    gapless: &Sequence,
-    db: &mongodb::Database,
-) -> Results {
+async fn one_task(t: usize, plain: &Sequence, gapless: &Sequence, db: &Database) -> Results {
     let invoices: Collection<Document> = db.collection("invoices");
     let profiles: Collection<Document> = db.collection("profiles");
     let results: Collection<Document> = db.collection("results");
@@ -126,30 +175,27 @@ async fn one_task(
     for i in 0..ROUNDS {
         out.plain
             .push(plain.next(&Scope::new()).await.map(|n| n.value));
-        let invoice = doc! { "task": t as i64, "round": i as i64 };
-        out.gapless.push(
-            gapless
-                .insert_numbered(&invoices, "invoiceNo", invoice)
-                .await
-                .map(|n| n.number.value),
-        );
-        let key = ((t * ROUNDS + i) * 7 % KEYS) as i64;
-        out.got.push(
-            get_or_create(&profiles, doc! { "userId": key }, doc! { "plan": "free" })
-                .await
-                .map(|g| (key, g.created, g.document.get_i64("userId").ok())),
-        );
-        let call = format!("{t}-{i}");
-        out.tokens.push(
-            insert_with_unique(
-                &results,
-                doc! { "call": &call },
-                "token",
-                &Token::base62(12),
-            )
-            .await
-            .map(|u| (call, u.id, u.value)),
-        );
+        match t % 3 {
+            0 => {
+                let invoice = doc! { "task": t as i64, "round": i as i64 };
+                let saved = gapless.insert_numbered(&invoices, "invoiceNo", invoice);
+                out.gapless.push(saved.await.map(|n| n.number.value));
+            }
+            1 => {
+                let key = ((t * ROUNDS + i) * 7 % KEYS) as i64;
+                let got = get_or_create(&profiles, doc! { "userId": key }, doc! { "plan": "free" });
+                out.got.push(
+                    got.await
+                        .map(|g| (key, g.created, g.document.get_i64("userId").ok())),
+                );
+            }
+            _ => {
+                let call = format!("{t}-{i}");
+                let token = Token::base62(12);
+                let saved = insert_with_unique(&results, doc! { "call": &call }, "token", &token);
+                out.tokens.push(saved.await.map(|u| (call, u.id, u.value)));
+            }
+        }
     }
     out
 }

@@ -1,6 +1,6 @@
-//! A TCP proxy to the test server that cuts connections, for the tests of riding out
-//! transient errors: at random byte counts in either direction, or exactly the replies to a
-//! named command.
+//! A TCP proxy to the test server that cuts or stalls connections, for the tests of riding
+//! out transient errors: cuts at random byte counts in either direction, or exactly the
+//! replies to a named command; stalls of all traffic on demand.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,16 +11,20 @@ use mongodb::options::{ClientOptions, ServerAddress};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::RwLock;
 use tokio::task::JoinSet;
 
 /// A proxied connection is cut after 0.5–1.5 times this many bytes in one direction: a
 /// few dozen operations, so that cuts keep coming through the whole run.
-pub const MEAN_BYTES: usize = 24 * 1024;
+pub const MEAN_BYTES: usize = 12 * 1024;
 
 /// A TCP proxy to the test server that cuts connections by a [`Plan`].
 pub struct Proxy {
     port: u16,
     pub cuts: Arc<AtomicUsize>,
+    /// Held for reading by every write the proxy forwards; [`Proxy::stall`] holds it for
+    /// writing.
+    gate: Arc<RwLock<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -37,6 +41,17 @@ pub enum Plan {
         command: &'static str,
         times: Arc<AtomicUsize>,
     },
+    /// Never cuts (stalls come from [`Proxy::stall`]).
+    Clean,
+}
+
+impl Proxy {
+    /// Forwards nothing, in either direction on any connection, for `pause`: to the driver the
+    /// server hangs, and its monitor's heartbeat times out.
+    pub async fn stall(&self, pause: Duration) {
+        let _closed = self.gate.write().await;
+        tokio::time::sleep(pause).await;
+    }
 }
 
 impl Drop for Proxy {
@@ -52,6 +67,8 @@ pub async fn start_proxy(plan: Plan, seed: u64) -> Proxy {
     let port = listener.local_addr().unwrap().port();
     let cuts = Arc::new(AtomicUsize::new(0));
     let counted = cuts.clone();
+    let gate = Arc::new(RwLock::new(()));
+    let shared_gate = gate.clone();
     let task = tokio::spawn(async move {
         let mut rng = dupkey_test::Rng(seed);
         let mut connections = JoinSet::new();
@@ -60,12 +77,14 @@ pub async fn start_proxy(plan: Plan, seed: u64) -> Proxy {
             let mut budget = || MEAN_BYTES / 2 + rng.below(MEAN_BYTES);
             let budgets = [budget(), budget()];
             let (plan, upstream, cuts) = (plan.clone(), upstream.clone(), counted.clone());
+            let gate = shared_gate.clone();
             connections.spawn(async move {
                 let Ok(outbound) = TcpStream::connect(&upstream).await else {
                     return;
                 };
                 let cut = match plan {
-                    Plan::Random => pipe(inbound, outbound, budgets).await,
+                    Plan::Random => pipe(inbound, outbound, budgets, gate).await,
+                    Plan::Clean => pipe(inbound, outbound, [usize::MAX; 2], gate).await,
                     Plan::LoseReplies { command, times } => {
                         lose_replies(inbound, outbound, command, &times).await
                     }
@@ -76,29 +95,45 @@ pub async fn start_proxy(plan: Plan, seed: u64) -> Proxy {
             });
         }
     });
-    Proxy { port, cuts, task }
+    Proxy {
+        port,
+        cuts,
+        gate,
+        task,
+    }
 }
 
 /// Forwards both directions until either ends or spends its budget (true: a cut); then both
 /// sockets close.
-async fn pipe(inbound: TcpStream, outbound: TcpStream, budgets: [usize; 2]) -> bool {
+async fn pipe(
+    inbound: TcpStream,
+    outbound: TcpStream,
+    budgets: [usize; 2],
+    gate: Arc<RwLock<()>>,
+) -> bool {
     let (client_reads, client_writes) = inbound.into_split();
     let (server_reads, server_writes) = outbound.into_split();
     tokio::select! {
-        cut = forward(client_reads, server_writes, budgets[0]) => cut,
-        cut = forward(server_reads, client_writes, budgets[1]) => cut,
+        cut = forward(client_reads, server_writes, budgets[0], &gate) => cut,
+        cut = forward(server_reads, client_writes, budgets[1], &gate) => cut,
     }
 }
 
 /// Copies until EOF or an error (false), or until `budget` bytes went through (true): the
 /// last read is shortened so the cut falls inside a message.
-async fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut budget: usize) -> bool {
+async fn forward(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut budget: usize,
+    gate: &RwLock<()>,
+) -> bool {
     let mut buf = vec![0u8; 16 * 1024];
     while budget > 0 {
         let n = match from.read(&mut buf[..budget.min(16 * 1024)]).await {
             Ok(0) | Err(_) => return false,
             Ok(n) => n,
         };
+        let _open = gate.read().await;
         if to.write_all(&buf[..n]).await.is_err() {
             return false;
         }
@@ -166,6 +201,11 @@ fn command_name(message: &[u8]) -> Option<&[u8]> {
 /// A client of the test server that goes through `proxy`, with retryable writes off as in
 /// the test server's URI, so that every retry in this run is dupkey_atomic's own.
 pub async fn proxied_client(proxy: &Proxy) -> Client {
+    Client::with_options(proxied_options(proxy).await).unwrap()
+}
+
+/// The options of [`proxied_client`], for tests that tune them.
+pub async fn proxied_options(proxy: &Proxy) -> ClientOptions {
     let uri = dupkey_test::test_uri().unwrap();
     let mut options = ClientOptions::parse(&uri).await.unwrap();
     options.hosts = vec![ServerAddress::parse(format!("127.0.0.1:{}", proxy.port)).unwrap()];
@@ -173,7 +213,7 @@ pub async fn proxied_client(proxy: &Proxy) -> Client {
     options.retry_writes = Some(false);
     options.max_pool_size = Some(100);
     options.server_selection_timeout = Some(Duration::from_secs(20));
-    Client::with_options(options).unwrap()
+    options
 }
 
 fn upstream_address(uri: &str) -> String {
