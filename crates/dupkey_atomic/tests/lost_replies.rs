@@ -201,3 +201,30 @@ async fn a_lost_batch_insert_reply_stores_each_document_once() {
     assert_eq!(proxy.cuts.load(Ordering::Relaxed), 1);
     assert_eq!(count(&stored).await, 3, "each stored once");
 }
+
+#[tokio::test]
+async fn a_lost_get_more_reply_does_not_stop_a_resync() {
+    let Some((proxy, direct, db)) = losing("atomic_lost_resync", "getMore", 1).await else {
+        return;
+    };
+    // More tickets than a first batch holds (101), so the resync needs a getMore.
+    let imported: Vec<Document> = (1..=150)
+        .map(|n| doc! { "no": format!("TKT-{n:05}") })
+        .collect();
+    direct
+        .collection::<Document>("tickets")
+        .insert_many(imported)
+        .await
+        .unwrap();
+    let seq = Sequence::builder(&db, "ticket")
+        .format("TKT-{seq:05}")
+        .build()
+        .unwrap();
+    let report = seq
+        .resync_from(&db.collection("tickets"), "no")
+        .await
+        .unwrap();
+    assert_eq!(proxy.cuts.load(Ordering::Relaxed), 1);
+    assert_eq!(report.numbers_seen, 150);
+    assert_eq!(seq.next(&Scope::new()).await.unwrap().text, "TKT-00151");
+}
