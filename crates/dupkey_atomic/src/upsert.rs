@@ -250,6 +250,20 @@ impl<'a> Upsert<'a> {
                     let Some(dk) = DuplicateKey::from_error(&e) else {
                         return Err(e.into());
                     };
+                    // The attempt whose reply was lost landed after its retry: both carry
+                    // our marker `_id`, so the document in the way is our own.
+                    if let (Some(oid), true) = (tracked, transient_retries > 0)
+                        && dk.index.as_deref() == Some("_id_")
+                        && let Some(document) =
+                            self.collection.find_one(doc! { "_id": oid }).await?
+                    {
+                        return Ok(Upserted {
+                            document,
+                            created: true,
+                            retries,
+                            transient_retries,
+                        });
+                    }
                     let retry = match self.classify(&dk, &update) {
                         Collision::Foreign => false,
                         Collision::Race => true,
