@@ -216,26 +216,18 @@ pub async fn insert_with_unique_attempts(
         }
         document.insert(field, value.clone());
         tried.push(value.clone());
-        let mut result = collection.insert_one(&document).await;
-        if matches!(&result, Err(e) if is_retryable(e)) && !lost_reply {
-            // The single retry of the retryable-writes rules, with the same `_id` and value.
-            count_retry();
-            lost_reply = true;
-            result = collection.insert_one(&document).await;
-        }
-        let err = match result {
-            Ok(r) => {
+        let err = match insert_once_more(collection, &document, &mut lost_reply).await {
+            Ok(()) => {
                 return Ok(UniqueInsert {
-                    id: r.inserted_id,
+                    id,
                     value,
                     attempts,
                 });
             }
-            Err(e) if is_retryable(&e) => return Err(transient("a unique insert", 2, e)),
             Err(e) => e,
         };
         let Some(dk) = DuplicateKey::from_error(&err) else {
-            return Err(err.into());
+            return Err(transient("a unique insert", 2, err));
         };
         // After a lost reply, the document in the way may be our own earlier attempt.
         if lost_reply
@@ -258,6 +250,23 @@ pub async fn insert_with_unique_attempts(
             });
         }
     }
+}
+
+/// Inserts `document`, and once more after a transient error unless this call already spent
+/// its one retry (`lost_reply`); a transient error that remains is [`Error::Transient`].
+async fn insert_once_more(
+    collection: &Collection<Document>,
+    document: &Document,
+    lost_reply: &mut bool,
+) -> Result<(), mongodb::error::Error> {
+    let mut result = collection.insert_one(document).await;
+    if matches!(&result, Err(e) if is_retryable(e)) && !*lost_reply {
+        // The single retry of the retryable-writes rules, with the same `_id` and value.
+        count_retry();
+        *lost_reply = true;
+        result = collection.insert_one(document).await;
+    }
+    result.map(|_| ())
 }
 
 /// The value of `field` in the stored document `_id: id`, when it is one of the values this

@@ -206,18 +206,7 @@ impl<'a> Upsert<'a> {
 
     /// Runs the upsert.
     pub async fn run(mut self) -> Result<Upserted> {
-        let update = self.build_update()?;
-        let tracked = self.tracked_id(&update);
-        let update = match tracked {
-            Some(oid) => with_marker_id(update, oid),
-            // A bare get-or-create by `_id`: servers before 5.0 refuse an empty operator,
-            // so set the `_id` the filter already fixes.
-            None if update.is_empty() => match self.chosen_id(&update) {
-                Some(id) => doc! { "$setOnInsert": { "_id": id } },
-                None => doc! { "$setOnInsert": {} },
-            },
-            None => update,
-        };
+        let (update, tracked) = self.final_update()?;
         let mut retries = 0;
         let mut transient_retries = 0;
         loop {
@@ -250,12 +239,8 @@ impl<'a> Upsert<'a> {
                     let Some(dk) = DuplicateKey::from_error(&e) else {
                         return Err(e.into());
                     };
-                    // The attempt whose reply was lost landed after its retry: both carry
-                    // our marker `_id`, so the document in the way is our own.
-                    if let (Some(oid), true) = (tracked, transient_retries > 0)
-                        && dk.index.as_deref() == Some("_id_")
-                        && let Some(document) =
-                            self.collection.find_one(doc! { "_id": oid }).await?
+                    if transient_retries > 0
+                        && let Some(document) = self.own_late_insert(tracked, &dk).await?
                     {
                         return Ok(Upserted {
                             document,
@@ -275,6 +260,39 @@ impl<'a> Upsert<'a> {
                     retries += 1;
                 }
             }
+        }
+    }
+
+    /// The update to send, with the marker `_id` that tells our own insert apart (when
+    /// neither the filter nor the update fixes `_id`).
+    fn final_update(&mut self) -> Result<(Document, Option<ObjectId>)> {
+        let update = self.build_update()?;
+        let tracked = self.tracked_id(&update);
+        let update = match tracked {
+            Some(oid) => with_marker_id(update, oid),
+            // A bare get-or-create by `_id`: servers before 5.0 refuse an empty operator,
+            // so set the `_id` the filter already fixes.
+            None if update.is_empty() => match self.chosen_id(&update) {
+                Some(id) => doc! { "$setOnInsert": { "_id": id } },
+                None => doc! { "$setOnInsert": {} },
+            },
+            None => update,
+        };
+        Ok((update, tracked))
+    }
+
+    /// The document an attempt whose reply was lost inserted after its retry had started:
+    /// both carry our marker `_id`, so a duplicate key on `_id` with it in the way is ours.
+    async fn own_late_insert(
+        &self,
+        tracked: Option<ObjectId>,
+        dk: &DuplicateKey,
+    ) -> Result<Option<Document>> {
+        match tracked {
+            Some(oid) if dk.index.as_deref() == Some("_id_") => {
+                Ok(self.collection.find_one(doc! { "_id": oid }).await?)
+            }
+            _ => Ok(None),
         }
     }
 
