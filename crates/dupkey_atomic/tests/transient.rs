@@ -152,12 +152,20 @@ async fn run_and_check(
     let calls = all.plain.len() + all.gapless.len() + all.got.len() + all.tokens.len();
     let secs = started.elapsed().as_secs_f64();
     eprintln!("{label}: {calls} calls in {secs:.1}s, {retries} transient retries");
-    let errors = errors_of(&all);
+    let (typed, other) = errors_of(&all);
     assert!(
-        errors.is_empty(),
-        "{label}: {} of {calls} calls failed; first: {:?}",
-        errors.len(),
-        &errors[..errors.len().min(5)]
+        other.is_empty(),
+        "{label}: {} of {calls} calls failed with an error a retry could have absorbed; \
+         first: {:?}",
+        other.len(),
+        &other[..other.len().min(5)]
+    );
+    // Tolerated: a single write whose retry was cut too (the rules allow one retry), as a
+    // typed error, rarely (not seen in twenty runs of these tests); the bound keeps it rare.
+    assert!(
+        typed.len() <= calls / 100,
+        "{label}: {} calls failed twice in a row: {typed:?}",
+        typed.len()
     );
     let counters: Collection<Document> = direct_db.collection("counters");
     check_plain(&all, &counters).await;
@@ -200,17 +208,27 @@ async fn one_task(t: usize, plain: &Sequence, gapless: &Sequence, db: &Database)
     out
 }
 
-fn errors_of(all: &Results) -> Vec<String> {
+/// The errors of the run: `Error::Transient` after the one retry of a single write, and
+/// every other error. A gapless insert retries for its whole time budget, so any error of one
+/// counts as other.
+fn errors_of(all: &Results) -> (Vec<String>, Vec<String>) {
     let plain = all.plain.iter().filter_map(|r| r.as_ref().err());
-    let gapless = all.gapless.iter().filter_map(|r| r.as_ref().err());
     let got = all.got.iter().filter_map(|r| r.as_ref().err());
     let tokens = all.tokens.iter().filter_map(|r| r.as_ref().err());
-    plain
-        .chain(gapless)
-        .chain(got)
-        .chain(tokens)
-        .map(|e| format!("{e:?}"))
-        .collect()
+    let (mut typed, mut other) = (Vec::new(), Vec::new());
+    for e in plain.chain(got).chain(tokens) {
+        match e {
+            Error::Transient { attempts: 2.., .. } => typed.push(format!("{e:?}")),
+            _ => other.push(format!("{e:?}")),
+        }
+    }
+    other.extend(
+        all.gapless
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .map(|e| format!("{e:?}")),
+    );
+    (typed, other)
 }
 
 /// Plain numbers: never twice; skipped ones (lost replies) are allowed.
@@ -284,24 +302,29 @@ async fn check_gapless(
     );
 }
 
-/// Get-or-create: one document per key, created by exactly one call.
+/// Get-or-create: one document per key, created by exactly one call (by at most one when a
+/// call for the key failed: the creator may be the one whose replies were lost).
 async fn check_got(all: &Results, profiles: &Collection<Document>) {
     let mut creators: HashMap<i64, usize> = HashMap::new();
     for (key, created, doc_key) in all.got.iter().filter_map(|r| r.as_ref().ok()) {
         assert_eq!(Some(*key), *doc_key, "the document returned for key {key}");
         *creators.entry(*key).or_default() += usize::from(*created);
     }
+    let failed = all.got.iter().filter(|r| r.is_err()).count();
     for (key, n) in &creators {
-        assert_eq!(*n, 1, "key {key} was created by {n} calls");
+        assert!(*n <= 1, "key {key} was created by {n} calls");
+        assert!(*n == 1 || failed > 0, "key {key} was created by no call");
     }
-    assert_eq!(
-        count(profiles).await as usize,
-        creators.len(),
-        "one profile per key"
+    let stored = count(profiles).await as usize;
+    assert!(
+        (creators.len()..=creators.len() + failed).contains(&stored),
+        "{stored} profiles for {} keys",
+        creators.len()
     );
 }
 
-/// Unique inserts: every call's document stored exactly once, with the value it returned.
+/// Unique inserts: every successful call's document stored exactly once, with the value it
+/// returned; no call's document stored twice.
 async fn check_tokens(all: &Results, results: &Collection<Document>) {
     let stored: Vec<Document> = results
         .find(doc! {})
@@ -318,11 +341,17 @@ async fn check_tokens(all: &Results, results: &Collection<Document>) {
             .push(d);
     }
     let ok: Vec<_> = all.tokens.iter().filter_map(|r| r.as_ref().ok()).collect();
-    assert_eq!(
+    let failed = all.tokens.len() - ok.len();
+    // A call that failed stored its document once or not at all.
+    assert!(
+        (ok.len()..=ok.len() + failed).contains(&stored.len()),
+        "{} documents stored for {} inserts that succeeded",
         stored.len(),
-        ok.len(),
-        "documents stored vs inserts that succeeded"
+        ok.len()
     );
+    for (call, docs) in &by_call {
+        assert_eq!(docs.len(), 1, "call {call} stored {} documents", docs.len());
+    }
     for (call, id, value) in ok {
         let docs = &by_call[call];
         assert_eq!(docs.len(), 1, "call {call} stored {} documents", docs.len());
