@@ -107,7 +107,8 @@ pub enum Error {
     /// The server or the network kept failing with transient errors (a dropped connection, a
     /// cleared connection pool, a primary stepping down) after the retries MongoDB's
     /// retryable-write rules allow: one for a single write, the whole time budget for a
-    /// gapless transaction.
+    /// gapless transaction. Also a write for which no server could be selected in the
+    /// driver's server selection timeout.
     ///
     /// Nothing was done twice: a sequence may have skipped the number it lost, and the other
     /// writes either happened once or not at all. Whether a write that is not repeatable

@@ -98,17 +98,21 @@ pub(crate) fn is_write_conflict(e: &mongodb::error::Error) -> bool {
 
 /// Runs `write`, and once more when it fails with a retryable error: the single retry of the
 /// retryable-writes rules. `write` must be safe to repeat after an attempt whose outcome is
-/// unknown (each caller says why it is). A second retryable failure is
+/// unknown (each caller says why it is). A transient failure that remains is
 /// [`Error::Transient`]; any other error is returned as it is.
-pub(crate) async fn once_more<T, F, Fut>(operation: &'static str, write: F) -> Result<T, Error>
+pub(crate) async fn once_more<T, F, Fut>(operation: &'static str, mut write: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, mongodb::error::Error>>,
 {
-    match once_more_raw(write).await {
-        Err(e) if is_retryable(&e) => Err(transient(operation, 2, e)),
-        other => other.map_err(Error::from),
+    let mut attempts = 1;
+    let mut result = write().await;
+    if matches!(&result, Err(e) if is_retryable(e)) {
+        count_retry();
+        attempts = 2;
+        result = write().await;
     }
+    result.map_err(|e| transient(operation, attempts, e))
 }
 
 /// [`once_more`] for callers that inspect the driver's error themselves.
@@ -126,9 +130,12 @@ where
     }
 }
 
-/// [`Error::Transient`] when `e` is retryable, the usual conversion otherwise.
+/// [`Error::Transient`] when `e` is retryable, a transient transaction error, or no server
+/// could be selected for the write (the server stayed unreachable for the whole server
+/// selection timeout); the usual conversion otherwise.
 pub(crate) fn transient(operation: &'static str, attempts: u32, e: mongodb::error::Error) -> Error {
-    if is_retryable(&e) || is_transient_transaction_error(&e) {
+    let unreachable = matches!(&*e.kind, ErrorKind::ServerSelection { .. });
+    if unreachable || is_retryable(&e) || is_transient_transaction_error(&e) {
         Error::Transient {
             operation,
             attempts,

@@ -1127,6 +1127,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unreachable_server_is_a_transient_error() {
+        let uri = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100&connectTimeoutMS=100";
+        let client = mongodb::Client::with_uri_str(uri)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seq = Sequence::builder(&client.database("offline"), "t")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = seq.next(&Scope::new()).await.err();
+        assert!(
+            matches!(err, Some(Error::Transient { .. })),
+            "a 503 the caller may retry, not a 500: {err:?}"
+        );
+        assert_eq!(err.map(|e| e.http_status()), Some(503));
+    }
+
+    #[tokio::test]
     async fn blocks() {
         let db = db().await;
         let seq = Sequence::builder(&db, "t")
