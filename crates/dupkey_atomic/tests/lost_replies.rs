@@ -1,7 +1,8 @@
-//! Lost replies, one kind at a time, against the live test server: a proxy swallows the reply
-//! to a chosen command, so the command runs and its caller never learns the outcome. The
-//! retry must neither hand out a number twice nor store a document twice, and what cannot be
-//! retried safely must fail with a typed error.
+//! Lost replies and late requests, one kind at a time, against the live test server: a proxy
+//! swallows the reply to a chosen command (the command runs, its caller never learns the
+//! outcome) or delivers the request after the caller has retried it. The retry must neither
+//! hand out a number twice nor store a document twice, and what cannot be retried safely must
+//! fail with a typed error.
 //!
 //! Needs `DUPKEY_TEST_URI` (see `dupkey_test`); skips without it. Each test owns the database
 //! `dupkey_test_atomic_lost_<case>`.
@@ -12,6 +13,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bson::{Document, doc};
 use common::proxy::{Plan, Proxy, proxied_client, start_proxy};
@@ -227,4 +229,67 @@ async fn a_lost_get_more_reply_does_not_stop_a_resync() {
     assert_eq!(proxy.cuts.load(Ordering::Relaxed), 1);
     assert_eq!(report.numbers_seen, 150);
     assert_eq!(seq.next(&Scope::new()).await.unwrap().text, "TKT-00151");
+}
+
+/// A fresh database reached directly and through a proxy that delivers the next request
+/// named `command` 1.5 s late, after the caller's retry (which waits for the driver to find
+/// the server again, under 1 s) has run.
+async fn late(name: &str, command: &'static str) -> Option<(Proxy, Database, Database)> {
+    let (_, direct) = test_db(name).await?;
+    let times = Arc::new(AtomicUsize::new(1));
+    let delay = Duration::from_millis(1500);
+    let plan = Plan::DelayRequests {
+        command,
+        times,
+        delay,
+    };
+    let proxy = start_proxy(plan, 1).await;
+    let db = proxied_client(&proxy).await.database(direct.name());
+    Some((proxy, direct, db))
+}
+
+#[tokio::test]
+async fn a_late_increment_is_a_gap_never_a_repeat() {
+    let Some((proxy, direct, db)) = late("atomic_late_inc", "findAndModify").await else {
+        return;
+    };
+    let first = Sequence::builder(&direct, "ticket").build().unwrap();
+    assert_eq!(first.next(&Scope::new()).await.unwrap().value, 1);
+    let seq = Sequence::builder(&db, "ticket").build().unwrap();
+    // The first $inc is held back; the retry takes 2; then the late $inc takes 3 for no one.
+    assert_eq!(seq.next(&Scope::new()).await.unwrap().value, 2);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        proxy.cuts.load(Ordering::Relaxed),
+        1,
+        "the late request ran"
+    );
+    assert_eq!(seq.next(&Scope::new()).await.unwrap().value, 4);
+}
+
+#[tokio::test]
+async fn a_late_batch_insert_stores_nothing_twice() {
+    let Some((proxy, direct, db)) = late("atomic_late_batch", "insert").await else {
+        return;
+    };
+    // No unique index on the number: only the `_id` chosen before the first attempt keeps
+    // the late request from storing the batch a second time.
+    let tickets: Collection<Document> = db.collection("tickets");
+    let seq = Sequence::builder(&db, "ticket")
+        .format("TKT-{seq:05}")
+        .build()
+        .unwrap();
+    let batch = vec![doc! { "t": 1 }, doc! { "t": 2 }, doc! { "t": 3 }];
+    let saved = seq
+        .insert_many_numbered(&tickets, "no", batch)
+        .await
+        .unwrap();
+    assert_eq!(saved.len(), 3);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        proxy.cuts.load(Ordering::Relaxed),
+        1,
+        "the late request ran"
+    );
+    assert_eq!(count(&direct.collection("tickets")).await, 3, "stored once");
 }

@@ -1,6 +1,7 @@
 //! A TCP proxy to the test server that cuts or stalls connections, for the tests of riding
-//! out transient errors: cuts at random byte counts in either direction, or exactly the
-//! replies to a named command; stalls of all traffic on demand.
+//! out transient errors: cuts at random byte counts in either direction, exactly the replies
+//! to a named command, or requests of a named command delivered late; stalls of all traffic
+//! on demand.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,6 +41,14 @@ pub enum Plan {
     LoseReplies {
         command: &'static str,
         times: Arc<AtomicUsize>,
+    },
+    /// Each of the next `times` requests named `command` is held back while the client's
+    /// connection is closed, then delivered `delay` later: a request stuck in the network
+    /// that runs after the client has retried it.
+    DelayRequests {
+        command: &'static str,
+        times: Arc<AtomicUsize>,
+        delay: Duration,
     },
     /// Never cuts (stalls come from [`Proxy::stall`]).
     Clean,
@@ -88,6 +97,11 @@ pub async fn start_proxy(plan: Plan, seed: u64) -> Proxy {
                     Plan::LoseReplies { command, times } => {
                         lose_replies(inbound, outbound, command, &times).await
                     }
+                    Plan::DelayRequests {
+                        command,
+                        times,
+                        delay,
+                    } => delay_requests(inbound, outbound, command, &times, delay).await,
                 };
                 if cut {
                     cuts.fetch_add(1, Ordering::Relaxed);
@@ -157,10 +171,7 @@ async fn lose_replies(
         let Some(request) = read_message(&mut client_reads).await else {
             return false;
         };
-        let lose = command_name(&request) == Some(command.as_bytes())
-            && times
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
+        let lose = command_name(&request) == Some(command.as_bytes()) && take_one(times);
         if server_writes.write_all(&request).await.is_err() {
             return false;
         }
@@ -174,6 +185,49 @@ async fn lose_replies(
             return false;
         }
     }
+}
+
+/// Forwards whole wire messages until a request naming `command` comes (while `times`
+/// lasts): then the client's connection is closed, and the request is delivered to the server
+/// `delay` later, its reply dropped (true).
+async fn delay_requests(
+    inbound: TcpStream,
+    outbound: TcpStream,
+    command: &str,
+    times: &AtomicUsize,
+    delay: Duration,
+) -> bool {
+    let (mut client_reads, mut client_writes) = inbound.into_split();
+    let (mut server_reads, mut server_writes) = outbound.into_split();
+    loop {
+        let Some(request) = read_message(&mut client_reads).await else {
+            return false;
+        };
+        if command_name(&request) == Some(command.as_bytes()) && take_one(times) {
+            drop((client_reads, client_writes));
+            tokio::time::sleep(delay).await;
+            if server_writes.write_all(&request).await.is_ok() {
+                read_message(&mut server_reads).await;
+            }
+            return true;
+        }
+        if server_writes.write_all(&request).await.is_err() {
+            return false;
+        }
+        let Some(reply) = read_message(&mut server_reads).await else {
+            return false;
+        };
+        if client_writes.write_all(&reply).await.is_err() {
+            return false;
+        }
+    }
+}
+
+/// Takes one from `times`; false when none is left.
+fn take_one(times: &AtomicUsize) -> bool {
+    times
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 /// One wire protocol message (its int32 length prefix counts itself).
