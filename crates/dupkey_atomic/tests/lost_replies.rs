@@ -293,3 +293,51 @@ async fn a_late_batch_insert_stores_nothing_twice() {
     );
     assert_eq!(count(&direct.collection("tickets")).await, 3, "stored once");
 }
+
+/// A gapless insert through a proxy that delivers one `command` late; the invoices stored
+/// and the counter must still be 1..=n.
+async fn gapless_with_a_late(name: &str, command: &'static str) {
+    let Some((proxy, direct, db)) = late(name, command).await else {
+        return;
+    };
+    let stored: Collection<Document> = direct.collection("invoices");
+    unique_index(&stored, doc! { "invoiceNo": 1 }).await;
+    let invoices: Collection<Document> = db.collection("invoices");
+    let seq = Sequence::builder(&db, "invoice")
+        .format("INV-{seq:06}")
+        .gapless(true)
+        .build()
+        .unwrap();
+    let first = seq
+        .insert_numbered(&invoices, "invoiceNo", doc! { "n": 1 })
+        .await
+        .unwrap();
+    assert_eq!(first.number.value, 1);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        proxy.cuts.load(Ordering::Relaxed),
+        1,
+        "the late request ran"
+    );
+    let second = seq
+        .insert_numbered(&invoices, "invoiceNo", doc! { "n": 2 })
+        .await
+        .unwrap();
+    assert_eq!(
+        second.number.value, 2,
+        "no number used up by the late request"
+    );
+    assert_eq!(count(&stored).await, 2);
+}
+
+#[tokio::test]
+async fn a_late_statement_of_an_aborted_transaction_changes_nothing() {
+    // The insert inside the first transaction arrives after that transaction was aborted
+    // and run again.
+    gapless_with_a_late("atomic_late_txn_insert", "insert").await;
+}
+
+#[tokio::test]
+async fn a_late_commit_uses_no_second_number() {
+    gapless_with_a_late("atomic_late_commit", "commitTransaction").await;
+}
