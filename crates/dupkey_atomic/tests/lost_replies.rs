@@ -5,7 +5,7 @@
 //! fail with a typed error.
 //!
 //! Needs `DUPKEY_TEST_URI` (see `dupkey_test`); skips without it. Each test owns the database
-//! `dupkey_test_atomic_lost_<case>`.
+//! `dupkey_test_atomic_lost_<case>` or `dupkey_test_atomic_late_<case>`.
 
 #![allow(clippy::unwrap_used)]
 

@@ -22,6 +22,7 @@ pub const MEAN_BYTES: usize = 12 * 1024;
 /// A TCP proxy to the test server that cuts connections by a [`Plan`].
 pub struct Proxy {
     port: u16,
+    /// Connections the plan has cut so far (a late request counts once it was delivered).
     pub cuts: Arc<AtomicUsize>,
     /// Held for reading by every write the proxy forwards; [`Proxy::stall`] holds it for
     /// writing.
@@ -70,6 +71,8 @@ impl Drop for Proxy {
     }
 }
 
+/// Starts a proxy to the server of `DUPKEY_TEST_URI` on a free loopback port; `seed` drives
+/// the random budgets of [`Plan::Random`].
 pub async fn start_proxy(plan: Plan, seed: u64) -> Proxy {
     let upstream = upstream_address(&dupkey_test::test_uri().unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
