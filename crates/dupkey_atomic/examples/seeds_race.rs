@@ -139,7 +139,7 @@ async fn main() -> Result<(), BoxError> {
                 _ => seed004(&run, &db, naive).await?,
             };
             row.seconds = started.elapsed().as_secs_f64();
-            db.drop().await?;
+            step(|| db.drop().into_future()).await?;
             rows.push((seed, title, row));
         }
     }
@@ -153,7 +153,7 @@ impl Run {
             if naive { "naive" } else { "dupkey" }
         );
         let db = self.client.database(&name);
-        db.drop().await?;
+        step(|| db.drop().into_future()).await?;
         Ok(db)
     }
 
@@ -259,13 +259,27 @@ async fn unique(coll: &Collection<Document>, keys: Document, sparse: bool) -> Re
         .unique(true)
         .sparse(sparse.then_some(true))
         .build();
-    coll.create_index(IndexModel::builder().keys(keys).options(options).build())
-        .await?;
+    let model = IndexModel::builder().keys(keys).options(options).build();
+    step(|| coll.create_index(model.clone()).into_future()).await?;
     Ok(())
 }
 
 async fn all(coll: &Collection<Document>) -> Result<Vec<Document>, BoxError> {
-    Ok(coll.find(doc! {}).await?.try_collect().await?)
+    step(|| async { coll.find(doc! {}).await?.try_collect().await }).await
+}
+
+/// A harness step (dropping, indexing, reading back), retried once after a transient error as
+/// the library's own writes are: a slow server that clears the connection pool now and then
+/// must not end the run. Every step is safe to repeat.
+async fn step<T, F, Fut>(mut f: F) -> Result<T, BoxError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, mongodb::error::Error>>,
+{
+    match f().await {
+        Err(e) if dupkey_atomic::is_retryable_write_error(&e) => Ok(f().await?),
+        other => Ok(other?),
+    }
 }
 
 /// Holes in 1..=max per series, and numbers stored twice.
@@ -335,7 +349,7 @@ async fn seed000(run: &Run, db: &Database, naive: bool) -> Result<Row, BoxError>
                 "stale counters index {} found and dropped before numbering",
                 trap.name
             ));
-            counters.drop_index(&trap.name).await?;
+            step(|| counters.drop_index(&trap.name).into_future()).await?;
         }
         let build = |name: &str, prefix: &str| {
             Sequence::builder(db, name)

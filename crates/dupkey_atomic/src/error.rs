@@ -103,6 +103,27 @@ pub enum Error {
     /// The arguments of a call cannot be used (an update without operators, a block of 0).
     #[error("{0}")]
     InvalidArgument(String),
+
+    /// The server or the network kept failing with transient errors (a dropped connection, a
+    /// cleared connection pool, a primary stepping down) after the retries MongoDB's
+    /// retryable-write rules allow: one for a single write, the whole time budget for a
+    /// gapless transaction. Also a write for which no server could be selected in the
+    /// driver's server selection timeout.
+    ///
+    /// Nothing was done twice: a sequence may have skipped the number it lost, and the other
+    /// writes either happened once or not at all. Whether a write that is not repeatable
+    /// (an [`upsert`](crate::upsert()) with `$push` or `$inc`, which this crate does not
+    /// retry) was applied is unknown; read before repeating it.
+    #[error(
+        "{operation} failed after {attempts} attempt(s) with a transient error: {source}; the \
+         server or the network is unavailable, try again later"
+    )]
+    Transient {
+        operation: &'static str,
+        attempts: u32,
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
 }
 
 /// The crate's result type.
@@ -110,11 +131,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// The HTTP status a web handler should answer with: 409 Conflict for a duplicate key,
-    /// 503 when a gapless counter was too contended (the client may retry), 500 otherwise.
+    /// 503 when a gapless counter was too contended or the server stayed unreachable (the
+    /// client may retry), 500 otherwise.
     pub fn http_status(&self) -> u16 {
         match self {
             Error::DuplicateKey(_) => 409,
-            Error::Contention { .. } => 503,
+            Error::Contention { .. } | Error::Transient { .. } => 503,
             _ => 500,
         }
     }

@@ -36,6 +36,12 @@
 //! ```
 //!
 //! Errors are one enum, [`Error`]; a duplicate key is always [`Error::DuplicateKey`].
+//!
+//! Transient failures (a dropped connection, a cleared connection pool, an election) are
+//! ridden out the way MongoDB's retryable-write rules allow: one retry of a write that is safe
+//! to repeat, the whole transaction again for gapless numbers. Nothing is handed out or
+//! stored twice; what still fails is [`Error::Transient`], and [`transient_retries`] counts
+//! the retries for metrics.
 
 mod date;
 mod error;
@@ -51,6 +57,7 @@ pub use date::Date;
 pub use error::{DuplicateKey, DuplicateKeyExt, Error, Result};
 pub use numbered::Numbered;
 pub use resync::{CounterResync, ResyncReport};
+pub use retry::{is_retryable_write_error, transient_retries};
 pub use sequence::{Block, IndexTrap, Number, Reset, Scope, Sequence, SequenceBuilder};
 pub use unique::{
     Token, TokenGenerator, UniqueInsert, insert_with_unique, insert_with_unique_attempts,

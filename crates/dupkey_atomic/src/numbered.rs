@@ -4,12 +4,16 @@
 
 use std::time::Instant;
 
-use bson::{Bson, Document};
-use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
+use bson::{Bson, Document, doc, oid::ObjectId};
+use futures_util::TryStreamExt;
+use mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT;
 use mongodb::{ClientSession, Collection};
 
 use crate::error::{DuplicateKey, Error, Result, same_key_value};
-use crate::retry::Backoff;
+use crate::retry::{
+    Backoff, count_retry, is_retryable, is_transient_transaction_error, is_write_conflict,
+    transient,
+};
 use crate::sequence::{CounterKey, Number, Sequence};
 
 /// A document inserted with its number.
@@ -28,10 +32,35 @@ type Groups = Vec<(CounterKey, Vec<usize>)>;
 /// How one attempt ended.
 enum Attempt {
     Done(Vec<Numbered>),
-    /// Lost a write conflict (or the counter vanished): try the whole thing again.
-    Retry,
+    /// The transaction did not commit: try the whole thing again.
+    Retry(Cause),
     /// The counter lagged behind the data: resync, then try again.
     Heal,
+}
+
+/// Why a gapless transaction is run again.
+enum Cause {
+    /// It lost a write conflict on the counter to another process's transaction (or the
+    /// counter vanished): contention, not failure.
+    Conflict,
+    /// A transient error (a dropped connection, a cleared pool) aborted it.
+    Transient(mongodb::error::Error),
+    /// Its commit kept failing with `UnknownTransactionCommitResult`: it may have committed
+    /// with these numbers.
+    UnknownCommit(Vec<Number>, mongodb::error::Error),
+    /// Its insert met a document with one of our `_id`s after an unknown commit: either that
+    /// commit went through, or the `_id` belongs to someone else (this duplicate key).
+    OwnId(mongodb::error::Error),
+}
+
+impl Cause {
+    fn of(e: mongodb::error::Error) -> Cause {
+        if is_write_conflict(&e) {
+            Cause::Conflict
+        } else {
+            Cause::Transient(e)
+        }
+    }
 }
 
 impl Sequence {
@@ -107,7 +136,14 @@ impl Sequence {
                 None => groups.push((key, vec![i])),
             }
         }
+        // Every document gets its `_id` here, not from the driver, so that all attempts insert
+        // the same documents: after a lost reply (or a commit whose result is unknown) a
+        // document can land at most once, and a collision on it tells that it did.
         let mut documents = documents;
+        for d in &mut documents {
+            d.entry("_id".to_string())
+                .or_insert_with(|| Bson::ObjectId(ObjectId::new()));
+        }
         if self.inner.gapless {
             self.run_gapless(collection, field, &mut documents, &groups)
                 .await
@@ -130,7 +166,7 @@ impl Sequence {
                 // Without a session `take` recreates missing counters itself.
                 return Err(Error::InvalidArgument("a counter vanished".to_string()));
             };
-            match insert(coll, docs, None).await {
+            match insert_retrying(coll, docs, field).await {
                 Ok(ids) => return Ok(combine(numbers, ids)),
                 Err(e) => {
                     if self.may_heal(&e, field, &numbers, heals) {
@@ -138,7 +174,7 @@ impl Sequence {
                         self.heal(coll, field, groups).await?;
                         continue;
                     }
-                    return Err(e.into());
+                    return Err(transient("a numbered insert", 2, e));
                 }
             }
         }
@@ -171,29 +207,90 @@ impl Sequence {
         let mut session = coll.client().start_session().await?;
         let mut attempts = 0;
         let mut heals = 0;
+        // Attempts whose commit result stayed unknown, by the numbers they would have used.
+        let mut maybe_committed: Vec<Vec<Number>> = Vec::new();
         loop {
             attempts += 1;
-            match self
-                .gapless_attempt(&mut session, coll, field, docs, groups, heals)
-                .await?
-            {
+            let pending = !maybe_committed.is_empty();
+            let attempt = self
+                .gapless_attempt(&mut session, coll, field, docs, groups, heals, pending)
+                .await?;
+            let cause = match attempt {
                 Attempt::Done(out) => return Ok(out),
                 Attempt::Heal => {
                     heals += 1;
                     self.heal(coll, field, groups).await?;
+                    continue;
                 }
-                Attempt::Retry => {
-                    let elapsed = started.elapsed();
-                    if elapsed >= self.inner.transaction_timeout {
-                        return Err(Error::Contention { attempts, elapsed });
-                    }
-                    backoff.wait().await;
+                Attempt::Retry(cause) => cause,
+            };
+            let transient_error = match cause {
+                Cause::Conflict => None,
+                Cause::Transient(e) => Some(e),
+                Cause::UnknownCommit(numbers, e) => {
+                    maybe_committed.push(numbers);
+                    Some(e)
                 }
+                Cause::OwnId(e) => match self.committed(coll, field, docs, &maybe_committed).await?
+                {
+                    Some(out) => return Ok(out),
+                    None => return Err(e.into()),
+                },
+            };
+            // An attempt that may have committed is settled before anything is run again; if
+            // its commit is still on its way, the next attempt settles it (see `commit`).
+            if let Some(out) = self.committed(coll, field, docs, &maybe_committed).await? {
+                return Ok(out);
             }
+            let elapsed = started.elapsed();
+            match transient_error {
+                Some(e) if elapsed >= self.inner.transaction_timeout => {
+                    return Err(transient("a gapless insert", attempts, e));
+                }
+                None if elapsed >= self.inner.transaction_timeout => {
+                    return Err(Error::Contention { attempts, elapsed });
+                }
+                Some(_) => count_retry(),
+                None => {}
+            }
+            backoff.wait().await;
         }
     }
 
-    /// One transaction: take the numbers, insert, commit.
+    /// The result of an earlier attempt whose commit result was unknown, when the stored
+    /// documents show it committed: every document is there by its `_id` with the numbers
+    /// that attempt gave it.
+    async fn committed(
+        &self,
+        coll: &Collection<Document>,
+        field: &str,
+        docs: &[Document],
+        candidates: &[Vec<Number>],
+    ) -> Result<Option<Vec<Numbered>>> {
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let stored = stored_values(coll, docs, field).await?;
+        let ids: Vec<Bson> = docs
+            .iter()
+            .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
+            .collect();
+        for numbers in candidates {
+            let all = ids.iter().zip(numbers).all(|(id, n)| {
+                stored
+                    .iter()
+                    .any(|(sid, v)| sid == id && same_key_value(v, &n.to_bson()))
+            });
+            if all {
+                return Ok(Some(combine(numbers.clone(), ids)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One transaction: take the numbers, insert, commit. `pending` says an earlier attempt's
+    /// commit result is unknown.
+    #[allow(clippy::too_many_arguments)]
     async fn gapless_attempt(
         &self,
         session: &mut ClientSession,
@@ -202,13 +299,14 @@ impl Sequence {
         docs: &mut [Document],
         groups: &Groups,
         heals: u32,
+        pending: bool,
     ) -> Result<Attempt> {
         session.start_transaction().await?;
         let numbers = match self.assign(docs, field, groups, Some(session)).await {
             Ok(Some(n)) => n,
-            Err(Error::Driver(e)) if is_transient(&e) => {
+            Err(Error::Driver(e)) if is_transient_transaction_error(&e) => {
                 abort(session).await;
-                return Ok(Attempt::Retry);
+                return Ok(Attempt::Retry(Cause::of(*e)));
             }
             Ok(None) => {
                 // A counter vanished under us: recreate it outside the transaction.
@@ -217,7 +315,7 @@ impl Sequence {
                     self.forget(&key.id);
                     self.ensure_counter(key).await?;
                 }
-                return Ok(Attempt::Retry);
+                return Ok(Attempt::Retry(Cause::Conflict));
             }
             Err(e) => {
                 abort(session).await;
@@ -228,8 +326,13 @@ impl Sequence {
             Ok(ids) => ids,
             Err(e) => {
                 abort(session).await;
-                if is_transient(&e) {
-                    return Ok(Attempt::Retry);
+                if is_transient_transaction_error(&e) {
+                    return Ok(Attempt::Retry(Cause::of(e)));
+                }
+                // An `_id` in the way after a commit whose result was lost: that commit may
+                // have gone through; run_gapless settles it.
+                if pending && is_id_collision(&e) {
+                    return Ok(Attempt::Retry(Cause::OwnId(e)));
                 }
                 if self.may_heal(&e, field, &numbers, heals) {
                     return Ok(Attempt::Heal);
@@ -237,15 +340,38 @@ impl Sequence {
                 return Err(e.into());
             }
         };
-        for _ in 0..5 {
+        self.commit(session, numbers, ids).await
+    }
+
+    /// Commits, retrying the commit itself while its result is unknown (commits are
+    /// idempotent on the server; the driver already retried each call once).
+    async fn commit(
+        &self,
+        session: &mut ClientSession,
+        numbers: Vec<Number>,
+        ids: Vec<Bson>,
+    ) -> Result<Attempt> {
+        let mut unknown = None;
+        for _ in 0..3 {
             match session.commit_transaction().await {
                 Ok(()) => return Ok(Attempt::Done(combine(numbers, ids))),
-                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => continue,
-                Err(e) if is_transient(&e) => return Ok(Attempt::Retry),
+                Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => {
+                    count_retry();
+                    unknown = Some(e);
+                }
+                Err(e) if is_transient_transaction_error(&e) => {
+                    return Ok(Attempt::Retry(Cause::of(e)));
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(Attempt::Retry)
+        // Still unknown: run the transaction again. That is safe: a new transaction on the
+        // session aborts this one if it has not committed, and if it has, the new attempt's
+        // insert meets our own `_id`s and the committed numbers are read back instead.
+        match unknown {
+            Some(e) => Ok(Attempt::Retry(Cause::UnknownCommit(numbers, e))),
+            None => Ok(Attempt::Retry(Cause::Conflict)),
+        }
     }
 
     /// Takes numbers for every group and writes them into the documents; `None` when a
@@ -338,14 +464,86 @@ fn combine(numbers: Vec<Number>, ids: Vec<Bson>) -> Vec<Numbered> {
         .collect()
 }
 
-/// A write conflict or another error the server marks as safe to retry the transaction on.
-fn is_transient(e: &mongodb::error::Error) -> bool {
-    e.contains_label(TRANSIENT_TRANSACTION_ERROR)
-        || matches!(&*e.kind, mongodb::error::ErrorKind::Command(c) if c.code == 112)
-        || matches!(
-            &*e.kind,
-            mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) if w.code == 112
-        )
+/// Inserts `docs` (each with its `_id`) outside a transaction, retrying once after a
+/// transient failure. The lost attempt may have stored some of them (an ordered insert
+/// stores a prefix), so the retry first reads which of ours are stored, by `_id` and number,
+/// and inserts only the rest; a collision with one of ours landing late counts as stored.
+async fn insert_retrying(
+    coll: &Collection<Document>,
+    docs: &[Document],
+    field: &str,
+) -> std::result::Result<Vec<Bson>, mongodb::error::Error> {
+    let ids = || {
+        docs.iter()
+            .map(|d| d.get("_id").cloned().unwrap_or(Bson::Null))
+            .collect()
+    };
+    match insert(coll, docs, None).await {
+        Err(e) if is_retryable(&e) => count_retry(),
+        Err(e) => return Err(e),
+        Ok(ids) => return Ok(ids),
+    }
+    let rest = not_stored(coll, docs, field).await?;
+    if rest.is_empty() {
+        return Ok(ids());
+    }
+    match insert(coll, &rest, None).await {
+        Ok(_) => Ok(ids()),
+        Err(e) if DuplicateKey::from_error(&e).is_some() => {
+            if not_stored(coll, docs, field).await?.is_empty() {
+                Ok(ids())
+            } else {
+                Err(e)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The documents of `docs` that are not stored with their own `_id` and number.
+async fn not_stored(
+    coll: &Collection<Document>,
+    docs: &[Document],
+    field: &str,
+) -> std::result::Result<Vec<Document>, mongodb::error::Error> {
+    let stored = stored_values(coll, docs, field).await?;
+    Ok(docs
+        .iter()
+        .filter(|d| {
+            let (id, n) = (d.get("_id"), d.get(field));
+            !stored
+                .iter()
+                .any(|(sid, v)| Some(sid) == id && n.is_some_and(|n| same_key_value(v, n)))
+        })
+        .cloned()
+        .collect())
+}
+
+/// `(_id, field)` of the stored documents that have the `_id` of one of `docs`.
+async fn stored_values(
+    coll: &Collection<Document>,
+    docs: &[Document],
+    field: &str,
+) -> std::result::Result<Vec<(Bson, Bson)>, mongodb::error::Error> {
+    let ids: Vec<Bson> = docs.iter().filter_map(|d| d.get("_id").cloned()).collect();
+    let mut cursor = coll
+        .find(doc! { "_id": { "$in": ids } })
+        .projection(doc! { "_id": 1, field: 1 })
+        .await?;
+    let mut out = Vec::new();
+    while let Some(d) = cursor.try_next().await? {
+        if let (Some(id), Some(v)) = (d.get("_id"), d.get(field)) {
+            out.push((id.clone(), v.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// A duplicate key on the `_id` index.
+fn is_id_collision(e: &mongodb::error::Error) -> bool {
+    DuplicateKey::from_error(e).is_some_and(|dk| {
+        dk.index.as_deref() == Some("_id_") || dk.fields() == Some(&["_id".to_string()][..])
+    })
 }
 
 /// Aborts, ignoring errors: the server may already have aborted the transaction.

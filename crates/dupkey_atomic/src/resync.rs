@@ -8,7 +8,8 @@ use bson::{Bson, Document, doc};
 use futures_util::TryStreamExt;
 use mongodb::Collection;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::retry::{count_retry, is_retryable};
 use crate::sequence::{CounterKey, Sequence, lookup};
 use crate::template::scope_text;
 
@@ -97,7 +98,24 @@ impl Sequence {
         Ok(report)
     }
 
+    /// [`Self::resync_once`], run once more after a transient error: a resync only reads and
+    /// raises counters with `$max`, so repeating it changes nothing that the first run did.
     async fn resync_with(
+        &self,
+        collection: &Collection<Document>,
+        field: &str,
+        filter: Document,
+    ) -> Result<ResyncReport> {
+        match self.resync_once(collection, field, filter.clone()).await {
+            Err(Error::Driver(e)) if is_retryable(&e) => {
+                count_retry();
+                self.resync_once(collection, field, filter).await
+            }
+            other => other,
+        }
+    }
+
+    async fn resync_once(
         &self,
         collection: &Collection<Document>,
         field: &str,

@@ -17,6 +17,7 @@ use mongodb::{ClientSession, Collection, Database};
 
 use crate::date::Date;
 use crate::error::{DuplicateKey, Error, Result};
+use crate::retry::{self, once_more};
 use crate::template::{Parsed, Pattern, RenderContext, Template, fiscal_label, scope_text};
 
 /// When a sequence starts again at its first number.
@@ -751,23 +752,29 @@ impl Sequence {
     }
 
     /// `$inc` without upsert: `None` when the counter document does not exist.
+    ///
+    /// Outside a transaction a transient failure is retried once. That is safe although the
+    /// lost attempt may have incremented the counter: every applied `$inc` (with `by` ≥ 1)
+    /// moves the counter past all values handed out before, so the retry returns a range no
+    /// one else got, and the lost attempt's range is a gap, never a duplicate. Inside a
+    /// transaction a statement is never retried alone; the whole transaction is.
     pub(crate) async fn increment(
         &self,
         key: &CounterKey,
         by: i64,
         session: Option<&mut ClientSession>,
     ) -> Result<Option<i64>> {
-        let action = self
-            .inner
-            .counters
-            .find_one_and_update(doc! { "_id": &key.id }, doc! { "$inc": { "seq": by } })
-            .return_document(ReturnDocument::After)
-            .projection(doc! { "seq": 1 });
+        let action = || {
+            self.inner
+                .counters
+                .find_one_and_update(doc! { "_id": &key.id }, doc! { "$inc": { "seq": by } })
+                .return_document(ReturnDocument::After)
+                .projection(doc! { "seq": 1 })
+        };
         let after = match session {
-            Some(s) => action.session(s).await,
-            None => action.await,
-        }
-        .map_err(Error::from)?;
+            Some(s) => action().session(s).await.map_err(Error::from)?,
+            None => once_more("taking a number", || action().into_future()).await?,
+        };
         match after {
             Some(doc) => Ok(Some(self.read_seq(&key.id, &doc)?)),
             None => Ok(None),
@@ -779,14 +786,24 @@ impl Sequence {
     pub(crate) async fn create_counter(&self, key: &CounterKey) -> Result<()> {
         let mut on_insert = self.counter_fields(key);
         on_insert.insert("seq", self.inner.start_at - 1);
-        let result = self
-            .inner
-            .counters
-            .update_one(doc! { "_id": &key.id }, doc! { "$setOnInsert": on_insert })
-            .upsert(true)
-            .await;
+        // An upsert of `$setOnInsert` by `_id` is idempotent: repeating it after a lost reply
+        // finds the counter the first attempt made and changes nothing.
+        let result = retry::once_more_raw(|| {
+            self.inner
+                .counters
+                .update_one(
+                    doc! { "_id": &key.id },
+                    doc! { "$setOnInsert": on_insert.clone() },
+                )
+                .upsert(true)
+                .into_future()
+        })
+        .await;
         match result {
             Ok(_) => {}
+            Err(e) if retry::is_retryable(&e) => {
+                return Err(retry::transient("creating a counter", 2, e));
+            }
             Err(e) => self.creation_failed(e)?,
         }
         self.remember(&key.id);
@@ -805,18 +822,21 @@ impl Sequence {
     pub(crate) async fn raise(&self, key: &CounterKey, last_used: i64) -> Result<()> {
         let target = last_used.max(self.inner.start_at - 1);
         for attempt in 0..2 {
-            let result = self
-                .inner
-                .counters
-                .update_one(
-                    doc! { "_id": &key.id },
-                    doc! {
-                        "$max": { "seq": target },
-                        "$setOnInsert": self.counter_fields(key),
-                    },
-                )
-                .upsert(true)
-                .await;
+            // `$max` is idempotent, so a lost reply is simply retried.
+            let result = retry::once_more_raw(|| {
+                self.inner
+                    .counters
+                    .update_one(
+                        doc! { "_id": &key.id },
+                        doc! {
+                            "$max": { "seq": target },
+                            "$setOnInsert": self.counter_fields(key),
+                        },
+                    )
+                    .upsert(true)
+                    .into_future()
+            })
+            .await;
             match result {
                 Ok(_) => {
                     self.remember(&key.id);
@@ -824,6 +844,9 @@ impl Sequence {
                 }
                 // Two first raises raced on `_id`; the second try updates the winner.
                 Err(e) if attempt == 0 && is_id_collision(&e) => continue,
+                Err(e) if retry::is_retryable(&e) => {
+                    return Err(retry::transient("raising a counter", 2, e));
+                }
                 Err(e) => self.creation_failed(e)?,
             }
         }
@@ -1101,6 +1124,23 @@ mod tests {
             Some("BILL/2026-27/000001")
         );
         assert!(seq.scope_of(&doc! { "issuedAt": "2025-05-01" }).is_err());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_transient_error() {
+        let uri = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100&connectTimeoutMS=100";
+        let client = mongodb::Client::with_uri_str(uri)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seq = Sequence::builder(&client.database("offline"), "t")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = seq.next(&Scope::new()).await.err();
+        assert!(
+            matches!(err, Some(Error::Transient { .. })),
+            "a 503 the caller may retry, not a 500: {err:?}"
+        );
+        assert_eq!(err.map(|e| e.http_status()), Some(503));
     }
 
     #[tokio::test]

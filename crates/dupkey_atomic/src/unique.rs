@@ -1,10 +1,11 @@
 //! Inserting a document with a generated unique value (a public token, a short code, a
 //! UUIDv7), regenerating it when — and only when — the insert collides on that field's index.
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, doc, oid::ObjectId};
 use mongodb::Collection;
 
 use crate::error::{DuplicateKey, Error, Result, same_key_value};
+use crate::retry::{count_retry, is_retryable, transient};
 
 /// Makes candidate values for a unique field.
 ///
@@ -151,6 +152,12 @@ pub struct UniqueInsert {
 /// index over `field` with that value, generates a new value and tries again, up to 5 times.
 /// Any other error — a duplicate on another unique index included — is returned at once.
 ///
+/// A transient failure (a dropped connection, a cleared pool) is retried once with the same
+/// document. `document` gets an `_id` here when it has none, so that retry cannot store it
+/// twice: when the retry collides because the lost attempt did land, the stored document is
+/// read back by `_id` and returned as this call's insert. A second transient failure is
+/// [`Error::Transient`]; the document was then inserted once or not at all.
+///
 /// ```no_run
 /// use bson::doc;
 /// use dupkey_atomic::{Token, insert_with_unique};
@@ -189,6 +196,14 @@ pub async fn insert_with_unique_attempts(
         ));
     }
     let max_attempts = max_attempts.max(1);
+    // The `_id` is chosen here, not by the driver, so that every attempt inserts the same
+    // document: an attempt whose reply was lost and the retry after it can never both land.
+    let id = document
+        .entry("_id".to_string())
+        .or_insert_with(|| Bson::ObjectId(ObjectId::new()))
+        .clone();
+    let mut tried: Vec<Bson> = Vec::new();
+    let mut lost_reply = false;
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -200,10 +215,11 @@ pub async fn insert_with_unique_attempts(
             )));
         }
         document.insert(field, value.clone());
-        let err = match collection.insert_one(&document).await {
-            Ok(r) => {
+        tried.push(value.clone());
+        let err = match insert_once_more(collection, &document, &mut lost_reply).await {
+            Ok(()) => {
                 return Ok(UniqueInsert {
-                    id: r.inserted_id,
+                    id,
                     value,
                     attempts,
                 });
@@ -211,8 +227,18 @@ pub async fn insert_with_unique_attempts(
             Err(e) => e,
         };
         let Some(dk) = DuplicateKey::from_error(&err) else {
-            return Err(err.into());
+            return Err(transient("a unique insert", 2, err));
         };
+        // After a lost reply, the document in the way may be our own earlier attempt.
+        if lost_reply
+            && let Some(value) = own_earlier_insert(collection, &id, field, &tried).await?
+        {
+            return Ok(UniqueInsert {
+                id,
+                value,
+                attempts,
+            });
+        }
         if !is_own_collision(&dk, field, &value) {
             return Err(dk.into());
         }
@@ -224,6 +250,40 @@ pub async fn insert_with_unique_attempts(
             });
         }
     }
+}
+
+/// Inserts `document`, and once more after a transient error unless this call already spent
+/// its one retry (`lost_reply`); a transient error that remains is [`Error::Transient`].
+async fn insert_once_more(
+    collection: &Collection<Document>,
+    document: &Document,
+    lost_reply: &mut bool,
+) -> Result<(), mongodb::error::Error> {
+    let mut result = collection.insert_one(document).await;
+    if matches!(&result, Err(e) if is_retryable(e)) && !*lost_reply {
+        // The single retry of the retryable-writes rules, with the same `_id` and value.
+        count_retry();
+        *lost_reply = true;
+        result = collection.insert_one(document).await;
+    }
+    result.map(|_| ())
+}
+
+/// The value of `field` in the stored document `_id: id`, when it is one of the values this
+/// call tried: then an attempt whose reply was lost did insert it.
+async fn own_earlier_insert(
+    collection: &Collection<Document>,
+    id: &Bson,
+    field: &str,
+    tried: &[Bson],
+) -> Result<Option<Bson>> {
+    let stored = collection
+        .find_one(doc! { "_id": id.clone() })
+        .projection(doc! { field: 1 })
+        .await?;
+    Ok(stored
+        .and_then(|d| d.get(field).cloned())
+        .filter(|v| tried.iter().any(|t| t == v)))
 }
 
 /// The collision is on an index over `field`, and (when the error shows it) on our value.

@@ -9,6 +9,7 @@ use mongodb::Collection;
 use mongodb::options::ReturnDocument;
 
 use crate::error::{DuplicateKey, Error, Result, same_key_value};
+use crate::retry::{count_retry, is_retryable, transient};
 
 /// What an upsert did.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,12 @@ pub struct Upserted {
     pub created: bool,
     /// Client retries spent on duplicate-key races (0 almost always).
     pub retries: u32,
+    /// Retries after a transient error (a dropped connection, a cleared pool): 0 or 1.
+    ///
+    /// When it is 1 and the filter or the update fixes `_id`, `created` is false even if the
+    /// attempt whose reply was lost created the document; without a fixed `_id` this crate
+    /// marks its own inserts and `created` stays exact.
+    pub transient_retries: u32,
 }
 
 /// Finds the document matching `filter` or creates it with `filter`'s equality fields plus
@@ -102,6 +109,14 @@ pub async fn upsert(
 ///    against a unique `userId`): the server does not retry; this does, up to
 ///    [`Upsert::max_retries`] times (default 3). The retry finds the winner's document and
 ///    updates it.
+///
+/// A transient error (a dropped connection, a cleared pool, a primary stepping down) is
+/// retried once, as MongoDB's retryable-write rules allow, when the update is repeatable
+/// (only `$set`, `$setOnInsert`, `$unset`, `$min`, `$max`, `$addToSet`, `$currentDate`): a
+/// get-or-create upsert finds the document its lost attempt made. Other updates (`$push`,
+/// `$inc`) may have been applied by the lost attempt, so they fail with
+/// [`Error::Transient`] instead of being applied twice; the driver's own retryable writes
+/// (`retryWrites=true`, its default) retry those exactly once.
 ///
 /// A duplicate key whose index cannot be named (no key pattern, no field names, no index
 /// name) is returned, never retried. [`Upsert::no_retry`] turns retrying off for code that
@@ -191,19 +206,9 @@ impl<'a> Upsert<'a> {
 
     /// Runs the upsert.
     pub async fn run(mut self) -> Result<Upserted> {
-        let update = self.build_update()?;
-        let tracked = self.tracked_id(&update);
-        let update = match tracked {
-            Some(oid) => with_marker_id(update, oid),
-            // A bare get-or-create by `_id`: servers before 5.0 refuse an empty operator,
-            // so set the `_id` the filter already fixes.
-            None if update.is_empty() => match self.chosen_id(&update) {
-                Some(id) => doc! { "$setOnInsert": { "_id": id } },
-                None => doc! { "$setOnInsert": {} },
-            },
-            None => update,
-        };
+        let (update, tracked) = self.final_update()?;
         let mut retries = 0;
+        let mut transient_retries = 0;
         loop {
             match self.attempt(&update, tracked).await {
                 Ok(Some((document, created))) => {
@@ -211,7 +216,17 @@ impl<'a> Upsert<'a> {
                         document,
                         created,
                         retries,
+                        transient_retries,
                     });
+                }
+                // The single retry of the retryable-writes rules, and only for an update that
+                // repeating cannot change: a lost `$push` or `$inc` may have been applied.
+                Err(e) if is_retryable(&e) => {
+                    if transient_retries > 0 || !is_idempotent(&update) {
+                        return Err(transient("an upsert", transient_retries + 1, e));
+                    }
+                    count_retry();
+                    transient_retries += 1;
                 }
                 // The document vanished between our write and our read: do it again.
                 Ok(None) if retries < self.max_retries.max(1) => retries += 1,
@@ -224,6 +239,16 @@ impl<'a> Upsert<'a> {
                     let Some(dk) = DuplicateKey::from_error(&e) else {
                         return Err(e.into());
                     };
+                    if transient_retries > 0
+                        && let Some(document) = self.own_late_insert(tracked, &dk).await?
+                    {
+                        return Ok(Upserted {
+                            document,
+                            created: true,
+                            retries,
+                            transient_retries,
+                        });
+                    }
                     let retry = match self.classify(&dk, &update) {
                         Collision::Foreign => false,
                         Collision::Race => true,
@@ -235,6 +260,39 @@ impl<'a> Upsert<'a> {
                     retries += 1;
                 }
             }
+        }
+    }
+
+    /// The update to send, with the marker `_id` that tells our own insert apart (when
+    /// neither the filter nor the update fixes `_id`).
+    fn final_update(&mut self) -> Result<(Document, Option<ObjectId>)> {
+        let update = self.build_update()?;
+        let tracked = self.tracked_id(&update);
+        let update = match tracked {
+            Some(oid) => with_marker_id(update, oid),
+            // A bare get-or-create by `_id`: servers before 5.0 refuse an empty operator,
+            // so set the `_id` the filter already fixes.
+            None if update.is_empty() => match self.chosen_id(&update) {
+                Some(id) => doc! { "$setOnInsert": { "_id": id } },
+                None => doc! { "$setOnInsert": {} },
+            },
+            None => update,
+        };
+        Ok((update, tracked))
+    }
+
+    /// The document an attempt whose reply was lost inserted after its retry had started:
+    /// both carry our marker `_id`, so a duplicate key on `_id` with it in the way is ours.
+    async fn own_late_insert(
+        &self,
+        tracked: Option<ObjectId>,
+        dk: &DuplicateKey,
+    ) -> Result<Option<Document>> {
+        match tracked {
+            Some(oid) if dk.index.as_deref() == Some("_id_") => {
+                Ok(self.collection.find_one(doc! { "_id": oid }).await?)
+            }
+            _ => Ok(None),
         }
     }
 
@@ -384,6 +442,25 @@ impl<'a> Upsert<'a> {
     }
 }
 
+/// Update operators that leave a document the same when applied twice (`$set` of the same
+/// value, `$max`…). An upsert made only of these is safe to repeat after an attempt whose
+/// outcome is unknown; `$inc`, `$push`, `$mul`… are not.
+const IDEMPOTENT_OPERATORS: [&str; 7] = [
+    "$set",
+    "$setOnInsert",
+    "$unset",
+    "$min",
+    "$max",
+    "$addToSet",
+    "$currentDate",
+];
+
+fn is_idempotent(update: &Document) -> bool {
+    update
+        .keys()
+        .all(|op| IDEMPOTENT_OPERATORS.contains(&op.as_str()))
+}
+
 fn with_marker_id(mut update: Document, oid: ObjectId) -> Document {
     let mut soi = match update.remove("$setOnInsert") {
         Some(Bson::Document(d)) => d,
@@ -497,6 +574,20 @@ mod tests {
         assert!(p.eq.is_empty() && p.other);
         let p = pinned(&doc! { "a": { "x": 1 } });
         assert_eq!(p.eq.len(), 1, "an embedded document is an equality");
+    }
+
+    #[test]
+    fn only_repeatable_updates_are_retried_after_a_lost_reply() {
+        assert!(is_idempotent(
+            &doc! { "$setOnInsert": { "a": 1 }, "$set": { "b": 2 } }
+        ));
+        assert!(is_idempotent(
+            &doc! { "$addToSet": { "tags": "x" }, "$max": { "n": 3 } }
+        ));
+        assert!(!is_idempotent(
+            &doc! { "$setOnInsert": { "a": 1 }, "$push": { "m": 1 } }
+        ));
+        assert!(!is_idempotent(&doc! { "$inc": { "n": 1 } }));
     }
 
     #[test]

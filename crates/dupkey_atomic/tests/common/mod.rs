@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod proxy;
+
 use std::collections::HashSet;
 use std::future::Future;
 
