@@ -1,4 +1,4 @@
-//! The five post-mortem systems (`shared/seeds/000…004`), before and after, under 64
+//! The five seed systems (`examples/seeds/README.md`), before and after, under 64
 //! concurrent tasks: the naive code each team wrote, and the same feature on `dupkey_atomic`.
 //!
 //!     cargo run -p dupkey_atomic --example seeds_race -- [URI] [--tasks 64] [--ops 8]

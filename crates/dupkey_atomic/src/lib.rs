@@ -53,6 +53,11 @@ mod template;
 mod unique;
 mod upsert;
 
+/// The driver and BSON crates this one is built with, so that a service can use exactly them
+/// (`dupkey_atomic::mongodb::Client`, `dupkey_atomic::bson::doc!`) and never link a second
+/// `bson` beside the one the driver takes.
+pub use {bson, mongodb};
+
 pub use date::Date;
 pub use error::{DuplicateKey, DuplicateKeyExt, Error, Result};
 pub use numbered::Numbered;
