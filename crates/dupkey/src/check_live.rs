@@ -76,6 +76,7 @@ pub fn check_live(
 async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> Result<LiveCheck> {
     let source = LiveSource::connect_with(opts.uri, opts.read_preference).await?;
     let (db, coll) = namespace(opts, &source)?;
+    source.require_collection(&db, &coll).await?;
     let origin = format!("{db}.{coll} on {}", source.redacted_uri());
     let mut notes = Vec::new();
     let indexes = source.list_indexes(&db, &coll).await?;

@@ -77,11 +77,13 @@ async fn confirms_a_null_trap_and_a_sparse_index_that_admits_null() {
     assert_eq!(e["cause"], "null-or-missing", "{e:#}");
     let summary = e["summary"].as_str().unwrap();
     assert!(
-        summary.contains("Confirmed on the live database: 1 of 21 documents"),
+        summary.contains(
+            "the index holds 1 of the 21 documents under this key (1 holding an explicit null"
+        ),
         "{summary}"
     );
     assert!(
-        summary.contains("sparse skips only documents where the field is missing"),
+        summary.contains("sparse skips only documents where the key fields are missing"),
         "{summary}"
     );
     let fixes = e["fixes"].as_array().unwrap();
@@ -113,6 +115,158 @@ async fn confirms_a_partial_filter_that_admits_null() {
     let (v, _) = explain_json(&uri, &message);
     let summary = v["errors"][0]["summary"].as_str().unwrap();
     assert!(summary.contains("still admits null"), "{summary}");
+}
+
+/// How an index on `ssn` treats a document without a usable `ssn`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Plain,
+    Sparse,
+    PartialExists,
+    PartialType,
+}
+
+impl Kind {
+    fn spec(self) -> Document {
+        let mut spec = doc! { "key": { "ssn": 1 }, "name": "ssn_1", "unique": true };
+        match self {
+            Kind::Plain => {}
+            Kind::Sparse => {
+                spec.insert("sparse", true);
+            }
+            Kind::PartialExists => {
+                spec.insert(
+                    "partialFilterExpression",
+                    doc! { "ssn": { "$exists": true } },
+                );
+            }
+            Kind::PartialType => {
+                spec.insert(
+                    "partialFilterExpression",
+                    doc! { "ssn": { "$type": "string" } },
+                );
+            }
+        }
+        spec
+    }
+
+    /// Whether the index takes in a document holding `ssn: null`.
+    fn admits_explicit_null(self) -> bool {
+        matches!(self, Kind::Plain | Kind::Sparse | Kind::PartialExists)
+    }
+
+    /// Whether the index takes in a document without `ssn`.
+    fn admits_missing(self) -> bool {
+        self == Kind::Plain
+    }
+}
+
+/// The stored documents: one lacking `ssn` or holding `ssn: null`, `with` holding a value,
+/// and, where the index skips them, 150 more lacking it.
+fn ssn_documents(kind: Kind, explicit_null: bool, with: usize) -> Vec<Document> {
+    let mut docs = vec![if explicit_null {
+        doc! { "name": "stored", "ssn": null }
+    } else {
+        doc! { "name": "stored" }
+    }];
+    docs.extend((0..with).map(|i| doc! { "name": format!("p{i}"), "ssn": format!("{i:09}") }));
+    if !kind.admits_missing() {
+        docs.extend((0..150).map(|i| doc! { "name": format!("q{i}") }));
+    }
+    docs
+}
+
+#[tokio::test]
+async fn explain_uri_decides_which_documents_an_index_holds_by_its_own_rules() {
+    // Before, explain counted field presence: a sparse or $exists index whose only stored
+    // null was explicit, in a collection where (almost) no document had `ssn`, was called a
+    // leftover to drop. Now the index's own rules decide what it holds under `{ ssn: null }`.
+    let Some((_client, db)) = dupkey_test::test_database("explain_null_matrix").await else {
+        return;
+    };
+    let uri = dupkey_test::test_uri().unwrap();
+    let kinds = [
+        Kind::Plain,
+        Kind::Sparse,
+        Kind::PartialExists,
+        Kind::PartialType,
+    ];
+    for (k, kind) in kinds.into_iter().enumerate() {
+        for explicit_null in [false, true] {
+            for (w, with) in [0_usize, 1, 20].into_iter().enumerate() {
+                let coll = format!("c{k}_{}_{w}", u8::from(explicit_null));
+                let docs = ssn_documents(kind, explicit_null, with);
+                dupkey_test::load_collection(&db, &coll, docs, vec![kind.spec()]).await;
+                let message = format!(
+                    "E11000 duplicate key error collection: {}.{coll} index: ssn_1 dup key: {{ ssn: null }}",
+                    db.name()
+                );
+                let (v, code) = explain_json(&uri, &message);
+                let case = format!("{kind:?} explicit_null={explicit_null} with={with}");
+                assert_eq!(code, 1, "{case}");
+                let e = &v["errors"][0];
+                let cause = e["cause"].as_str().unwrap();
+                let summary = e["summary"].as_str().unwrap();
+                let fixes: Vec<&str> = e["fixes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f.as_str().unwrap())
+                    .collect();
+                let held = if explicit_null {
+                    kind.admits_explicit_null()
+                } else {
+                    kind.admits_missing()
+                };
+                // Stale only where the index holds a document lacking the field and (almost)
+                // none has it: with 1 of 2 documents holding a value, half do.
+                let stale = held && !explicit_null && with == 0;
+                if stale {
+                    assert_eq!(cause, "stale-index", "{case}: {e:#}");
+                    assert!(fixes[0].contains("dropIndex(\"ssn_1\")"), "{case}");
+                    continue;
+                }
+                assert_eq!(cause, "null-or-missing", "{case}: {e:#}");
+                assert!(
+                    !fixes.iter().any(|f| f.contains("dropIndex(\"ssn_1\")\n")
+                        && f.starts_with("Drop the leftover")),
+                    "{case}: {fixes:?}"
+                );
+                if !held {
+                    assert!(
+                        summary.contains("holds no document under this key now"),
+                        "{case}: {summary}"
+                    );
+                    continue;
+                }
+                assert!(
+                    summary.contains("by its own rules the index holds 1 of the"),
+                    "{case}: {summary}"
+                );
+                if explicit_null && kind != Kind::Plain {
+                    assert!(
+                        summary.contains(
+                            "The index works as defined; the explicit nulls are the cause."
+                        ),
+                        "{case}: {summary}"
+                    );
+                    assert!(
+                        fixes.iter().any(|f| f.contains(&format!(
+                            "getCollection(\"{coll}\").updateMany({{ ssn: {{ $type: \"null\" }} }}, {{ $unset: {{ ssn: \"\" }} }})"
+                        ))),
+                        "{case}: {fixes:?}"
+                    );
+                    assert!(
+                        fixes.iter().any(|f| f
+                            .contains("partialFilterExpression: { ssn: { $type: \"string\" } }")),
+                        "{case}: {fixes:?}"
+                    );
+                } else {
+                    assert!(!summary.contains("works as defined"), "{case}: {summary}");
+                }
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -36,7 +36,7 @@ use std::ops::Range;
 use bson::Bson;
 
 pub use diagnose::{
-    CounterFacts, Diagnosis, IndexFacts, LiveFacts, diagnose, shell_name, shell_value,
+    CounterFacts, Diagnosis, HeldUnderKey, IndexFacts, LiveFacts, diagnose, shell_name, shell_value,
 };
 #[cfg(feature = "driver")]
 pub use driver::is_duplicate_key;

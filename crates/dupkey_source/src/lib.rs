@@ -14,6 +14,7 @@ mod file;
 mod index_order;
 mod jsonl;
 mod metadata;
+mod namespace;
 mod read_preference;
 mod redact;
 #[cfg(test)]
@@ -40,6 +41,10 @@ pub use file::{
 };
 pub use index_order::{IndexOrder, OrderedGroups, OutOfOrder, ordering_index, scan_projection};
 pub use metadata::{CollectionMetadata, MetadataError, parse_metadata_json, read_metadata_file};
+pub use namespace::{
+    COLLECTION_PLACEHOLDER, DATABASE_PLACEHOLDER, NameOrigin, ResolvedNamespace,
+    names_from_file_name, resolve_namespace,
+};
 pub use read_preference::ReadMode;
 pub use redact::redact_uri;
 pub use unique_dry_run::{DryRun, parse_dry_run_error, server_supports_dry_run};
@@ -58,6 +63,17 @@ pub enum SourceError {
     )]
     BadUri { uri: String, reason: String },
     #[error(
+        "cannot resolve {host}, the name in {uri}: {reason}; check the host name (for Atlas, copy \
+         the connection string from the cluster's Connect dialog), the DNS server and the \
+         network, or give the hosts themselves in a mongodb:// connection string"
+    )]
+    CannotResolve {
+        uri: String,
+        /// The `mongodb+srv` name whose SRV and TXT records were looked up.
+        host: String,
+        reason: String,
+    },
+    #[error(
         "cannot reach {uri}: {reason}; check the address, the network and that the server is running"
     )]
     Unreachable { uri: String, reason: String },
@@ -72,6 +88,17 @@ pub enum SourceError {
         uri: String,
         mode: ReadMode,
         reason: String,
+    },
+    #[error(
+        "{uri} has no collection {collection} in database {database}; {}; check --collection and \
+         --db (or the database in the connection string)",
+        holds(available)
+    )]
+    NoLiveCollection {
+        uri: String,
+        database: String,
+        collection: String,
+        available: Vec<String>,
     },
     #[error("{operation} on {uri} failed: {reason}")]
     Command {
@@ -228,6 +255,16 @@ fn truncation(declared: Option<u64>, remaining: u64) -> String {
     }
 }
 
+/// What a database holds, for a collection it does not.
+fn holds(available: &[String]) -> String {
+    if available.is_empty() {
+        "the database holds no collections (it does not exist, or this user may not list it)"
+            .to_string()
+    } else {
+        format!("it holds {}", name_list(available))
+    }
+}
+
 /// Up to 20 names, then how many more.
 fn name_list(names: &[String]) -> String {
     const SHOWN: usize = 20;
@@ -267,12 +304,19 @@ impl LiveSource {
     /// a deployment without one fails here, in one line.
     pub async fn connect_with(uri: &str, read_mode: Option<ReadMode>) -> Result<Self, SourceError> {
         let redacted = redact_uri(uri);
-        let mut options = ClientOptions::parse(uri)
+        let options = ClientOptions::parse(uri)
             .await
-            .map_err(|e| SourceError::BadUri {
-                uri: redacted.clone(),
-                reason: scrub(&e.to_string(), uri),
-            })?;
+            .map_err(|e| parse_error(&e, uri, &redacted))?;
+        Self::connect_parsed(uri, options, read_mode).await
+    }
+
+    /// [`LiveSource::connect_with`] from parsed options (tests add a command monitor to them).
+    async fn connect_parsed(
+        uri: &str,
+        mut options: ClientOptions,
+        read_mode: Option<ReadMode>,
+    ) -> Result<Self, SourceError> {
+        let redacted = redact_uri(uri);
         if options.server_selection_timeout.is_none() {
             options.server_selection_timeout = Some(Duration::from_secs(8));
         }
@@ -406,6 +450,28 @@ impl LiveSource {
             .map_err(|e| self.command_error("listCollections", &e))
     }
 
+    /// Fails, naming the collections that do exist, when `db.coll` does not: an absent
+    /// collection reads as empty, and an empty answer about the wrong name misleads.
+    pub async fn require_collection(&self, db: &str, coll: &str) -> Result<(), SourceError> {
+        let mut names: Vec<String> = self
+            .list_collection_entries(db)
+            .await?
+            .iter()
+            .filter_map(|e| e.get_str("name").ok().map(str::to_string))
+            .collect();
+        if names.iter().any(|n| n == coll) {
+            return Ok(());
+        }
+        names.retain(|n| !n.starts_with("system."));
+        names.sort();
+        Err(SourceError::NoLiveCollection {
+            uri: self.redacted.clone(),
+            database: db.to_string(),
+            collection: coll.to_string(),
+            available: names,
+        })
+    }
+
     /// The collections of a database as `listCollections` describes them: `name`, `type`
     /// (`collection`, `view`, `timeseries`) and `options` (the default `collation` among them).
     pub async fn list_collection_entries(&self, db: &str) -> Result<Vec<Document>, SourceError> {
@@ -449,15 +515,19 @@ impl LiveSource {
         Ok(options)
     }
 
-    /// Documents matching `filter`.
+    /// Documents matching `filter`, by the `count` command (an empty filter is answered from
+    /// the collection's metadata). Not `countDocuments`: the driver sends that as an
+    /// `aggregate`, which the permission table does not list.
     pub async fn count(&self, db: &str, coll: &str, filter: Document) -> Result<u64, SourceError> {
-        self.client
-            .database(db)
-            .collection::<Document>(coll)
-            .count_documents(filter)
-            .max_time(MAX_TIME)
+        let mut command = doc! { "count": coll, "maxTimeMS": max_time_ms() };
+        if !filter.is_empty() {
+            command.insert("query", filter);
+        }
+        let reply = self
+            .run(db, command)
             .await
-            .map_err(|e| self.command_error("count", &e))
+            .map_err(|e| self.command_error("count", &e))?;
+        Ok(reply.get("n").and_then(count_of).unwrap_or(0))
     }
 
     /// Documents matching `filter`, projected, at most `limit`.
@@ -485,6 +555,42 @@ impl LiveSource {
             .map_err(|e| self.command_error("find", &e))
     }
 
+    /// Streams, as raw BSON, the documents matching `filter`, projected, at most `limit` of
+    /// them; bounded by [`MAX_TIME`]. Returns how many were read.
+    pub async fn for_each_match<F>(
+        &self,
+        db: &str,
+        coll: &str,
+        filter: Document,
+        projection: Document,
+        limit: i64,
+        mut f: F,
+    ) -> Result<u64, SourceError>
+    where
+        F: FnMut(&bson::RawDocument),
+    {
+        let mut cursor = self
+            .client
+            .database(db)
+            .collection::<bson::RawDocumentBuf>(coll)
+            .find(filter)
+            .projection(projection)
+            .limit(limit)
+            .max_time(MAX_TIME)
+            .await
+            .map_err(|e| self.command_error("find", &e))?;
+        let mut n = 0u64;
+        while cursor
+            .advance()
+            .await
+            .map_err(|e| self.command_error("find", &e))?
+        {
+            f(cursor.current());
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Documents in the collection by its metadata (`count` without a filter: no scan), for
     /// progress and ETA; `None` when the server will not say within `maxTimeMS`.
     pub async fn estimated_count(&self, db: &str, coll: &str) -> Option<u64> {
@@ -492,11 +598,7 @@ impl LiveSource {
             .run(db, doc! { "count": coll, "maxTimeMS": max_time_ms() })
             .await
             .ok()?;
-        let n = reply.get("n")?;
-        n.as_i64()
-            .or_else(|| n.as_i32().map(i64::from))
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .and_then(|n| u64::try_from(n).ok())
+        count_of(reply.get("n")?)
     }
 
     /// The server's `buildInfo.version` (`"8.0.4"`), `None` when it does not say.
@@ -589,6 +691,40 @@ fn max_time_ms() -> i64 {
     i64::try_from(MAX_TIME.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Why a connection string could not be turned into options. A `mongodb+srv` string is
+/// resolved while it is parsed: a name DNS cannot resolve (or whose records do not fit
+/// `mongodb+srv`) is a resolution failure, not a malformed string.
+fn parse_error(e: &mongodb::error::Error, uri: &str, redacted: &str) -> SourceError {
+    let reason = scrub(&short_reason(e), uri);
+    match &*e.kind {
+        mongodb::error::ErrorKind::DnsResolve { .. } => SourceError::CannotResolve {
+            uri: redacted.to_string(),
+            host: host_of(redacted),
+            reason,
+        },
+        _ => SourceError::BadUri {
+            uri: redacted.to_string(),
+            reason,
+        },
+    }
+}
+
+/// The host list of a (redacted) connection string: what follows the scheme and the
+/// credentials, up to the path or the options.
+fn host_of(redacted: &str) -> String {
+    let rest = redacted.split_once("://").map_or(redacted, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_string()
+}
+
+/// A `count` reply's `n`, whatever number type the server chose.
+fn count_of(n: &Bson) -> Option<u64> {
+    n.as_i64()
+        .or_else(|| n.as_i32().map(i64::from))
+        .or_else(|| n.as_f64().map(|f| f as i64))
+        .and_then(|n| u64::try_from(n).ok())
+}
+
 fn is_namespace_not_found(e: &mongodb::error::Error) -> bool {
     matches!(&*e.kind, mongodb::error::ErrorKind::Command(c) if c.code == 26)
 }
@@ -624,5 +760,44 @@ fn scrub(text: &str, uri: &str) -> String {
         text.to_string()
     } else {
         text.replace(uri, &redact_uri(uri))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_srv_name_that_does_not_resolve_says_it_cannot_be_resolved() {
+        // `.invalid` never resolves (RFC 6761); offline, the resolver fails instead: either
+        // way a DNS failure, never a malformed connection string.
+        let at = '@';
+        let uri = format!(
+            "mongodb+srv://alice:{}{at}nonexistent.invalid/app",
+            "hunter2"
+        );
+        let err = LiveSource::connect(&uri).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, SourceError::CannotResolve { .. }), "{text}");
+        assert!(
+            text.starts_with(
+                "cannot resolve nonexistent.invalid, the name in mongodb+srv://***@nonexistent.invalid/app: "
+            ),
+            "{text}"
+        );
+        assert!(text.contains("check the host name"), "{text}");
+        assert!(!text.contains("check its form"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
+    fn the_host_of_a_redacted_connection_string() {
+        assert_eq!(
+            host_of("mongodb+srv://***@c0.example.net/app?x=1"),
+            "c0.example.net"
+        );
+        assert_eq!(host_of("mongodb+srv://c0.example.net"), "c0.example.net");
+        assert_eq!(host_of("mongodb://a:1,b:2/?replicaSet=rs"), "a:1,b:2");
     }
 }
