@@ -203,6 +203,8 @@ pub fn run(args: Args) -> Result<u8> {
 /// How a live check found its answer, and why it did not push more down to the server.
 fn add_live_fields(m: &mut serde_json::Map<String, Value>, checked: &LiveCheck) {
     m.insert("method".into(), json!(checked.method.as_str()));
+    m.insert("namespace".into(), json!(checked.namespace));
+    m.insert("namespace_source".into(), json!(checked.namespace_source));
     if !checked.notes.is_empty() {
         m.insert("notes".into(), json!(checked.notes));
     }
