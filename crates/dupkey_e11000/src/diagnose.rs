@@ -411,6 +411,13 @@ fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut D
     };
     let fields = ctx.field_list(&ctx.null_fields);
     let at_least = if held.incomplete { "at least " } else { "" };
+    if held.documents == 0 && held.incomplete {
+        d.summary.push_str(&format!(
+            " On the live database, the documents read that could sit under this key (as many as a bounded read allows) hold none under it in the index `{}`; the rest were not read, so this is not confirmed.",
+            index.name
+        ));
+        return;
+    }
     if held.documents == 0 {
         d.summary.push_str(&format!(
             " On the live database the index `{}` holds no document under this key now{}: the document it collided with has been changed or removed since, or the index was redefined after the error.",

@@ -137,19 +137,52 @@ async fn held_under_key(
     }
     let loose = spec.collation.is_some() || err.collation.is_some() || err.truncated;
     let wanted = WantedKey::new(&spec, key, loose);
+    let (db, coll) = (target.database.as_str(), target.collection.as_str());
+    let candidates = candidate_filter(&spec, key, &wanted);
+    // The index's own filter goes to the server too, so that the documents a sparse or
+    // partial index leaves out (there may be millions) do not use up the read's limit.
+    let kept = kept_filter(&spec);
+    let read_filter = match &kept {
+        Some(kept) => doc! { "$and": [candidates.clone(), kept.clone()] },
+        None => candidates.clone(),
+    };
     let mut held = HeldUnderKey::default();
     let read = src
         .for_each_match(
-            &target.database,
-            &target.collection,
-            candidate_filter(&spec, key, &wanted),
+            db,
+            coll,
+            read_filter,
             projection(&spec),
             CANDIDATE_LIMIT,
             |doc| classify(&spec, &wanted, doc, &mut held),
         )
         .await?;
     held.incomplete = read >= CANDIDATE_LIMIT.unsigned_abs();
+    if let Some(kept) = kept {
+        let left_out = doc! { "$and": [candidates, { "$nor": [kept] }] };
+        held.skipped = src.count(db, coll, left_out).await?;
+    }
     Ok(Ok(held))
+}
+
+/// A query for the documents a sparse or partial index keeps (a partial filter is matched with
+/// query semantics, so it is its own query; sparse keeps a document with any key field, or an
+/// array on a key path the key generator looks into); `None` for an index that keeps all.
+fn kept_filter(spec: &IndexSpec) -> Option<Document> {
+    if let Some(filter) = &spec.partial_filter_doc {
+        return Some(filter.clone());
+    }
+    if !spec.sparse {
+        return None;
+    }
+    let mut any = Vec::new();
+    for field in &spec.fields {
+        any.push(doc! { field.path.as_str(): { "$exists": true } });
+        for k in 1..field.components.len() {
+            any.push(doc! { field.components[..k].join("."): { "$type": "array" } });
+        }
+    }
+    Some(doc! { "$or": any })
 }
 
 /// The options of a `listIndexes` entry that decide which keys it holds; the rest (`v`,
@@ -257,21 +290,9 @@ fn classify(spec: &IndexSpec, wanted: &WantedKey, doc: &RawDocument, held: &mut 
                 held.explicit_null += 1;
             }
         }
-        Ok(DocumentKeys::NotIndexed(_)) => {
-            let absent = wanted.nulls.iter().all(|&i| {
-                spec.fields.get(i).is_some_and(|f| {
-                    matches!(
-                        raw_lookup(doc, &f.components),
-                        None | Some(RawBsonRef::Null)
-                    )
-                })
-            });
-            if absent {
-                held.skipped += 1;
-            }
-        }
-        // A document the index cannot hold (parallel arrays) is under no key.
-        Err(_) => {}
+        // Left out by the index (the server's query let it through: query and key semantics
+        // part at the edges), or one it cannot hold (parallel arrays): under no key.
+        Ok(DocumentKeys::NotIndexed(_)) | Err(_) => {}
     }
 }
 
