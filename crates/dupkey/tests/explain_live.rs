@@ -388,3 +388,30 @@ fn unreachable_server_is_one_line_and_exit_2() {
     );
     assert!(!stderr.contains("hunter2"));
 }
+
+#[test]
+fn an_srv_name_that_does_not_resolve_says_so_in_one_line() {
+    // Before: "cannot parse connection string …; check its form".
+    let at = '@';
+    let uri = format!(
+        "mongodb+srv://alice:{}{at}nonexistent.invalid/app",
+        "hunter2"
+    );
+    let out = dupkey(&[
+        "explain",
+        "--uri",
+        &uri,
+        "E11000 duplicate key error collection: a.b index: x_1 dup key: { x: null }",
+    ]);
+    let stderr = stderr(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "cannot resolve nonexistent.invalid, the name in mongodb+srv://***@nonexistent.invalid/app"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("check its form"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
