@@ -695,18 +695,37 @@ fn max_time_ms() -> i64 {
 /// resolved while it is parsed: a name DNS cannot resolve (or whose records do not fit
 /// `mongodb+srv`) is a resolution failure, not a malformed string.
 fn parse_error(e: &mongodb::error::Error, uri: &str, redacted: &str) -> SourceError {
-    let reason = scrub(&short_reason(e), uri);
     match &*e.kind {
-        mongodb::error::ErrorKind::DnsResolve { .. } => SourceError::CannotResolve {
+        mongodb::error::ErrorKind::DnsResolve { message, .. } => SourceError::CannotResolve {
             uri: redacted.to_string(),
             host: host_of(redacted),
-            reason,
+            reason: scrub(&dns_reason(message), uri),
         },
         _ => SourceError::BadUri {
             uri: redacted.to_string(),
-            reason,
+            reason: scrub(&short_reason(e), uri),
         },
     }
+}
+
+/// The resolver's message in a few words: `no SRV record for _mongodb._tcp.host` instead of
+/// the debug dump of its query.
+fn dns_reason(message: &str) -> String {
+    let message = message.lines().next().unwrap_or_default();
+    let message = message.strip_prefix("DNS error: ").unwrap_or(message);
+    if let Some(query) = message.split("no records found for Query").nth(1) {
+        let field = |label: &str| {
+            query
+                .split(label)
+                .nth(1)
+                .and_then(|rest| rest.split([',', ')', ' ', '}']).next())
+                .map(|v| v.trim_matches('"').trim_end_matches('.').to_string())
+        };
+        if let (Some(name), Some(kind)) = (field("Name(\""), field("query_type: ")) {
+            return format!("no {kind} record for {name}");
+        }
+    }
+    message.chars().take(300).collect()
 }
 
 /// The host list of a (redacted) connection string: what follows the scheme and the
@@ -789,6 +808,20 @@ mod tests {
         assert!(!text.contains("check its form"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
         assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_resolver_message_in_a_few_words() {
+        assert_eq!(
+            dns_reason(
+                "DNS error: no records found for Query { name: Name(\"_mongodb._tcp.nonexistent.invalid.\"), query_type: SRV, query_class: IN }"
+            ),
+            "no SRV record for _mongodb._tcp.nonexistent.invalid"
+        );
+        assert_eq!(
+            dns_reason("SRV lookup for c0.example.net returned no records"),
+            "SRV lookup for c0.example.net returned no records"
+        );
     }
 
     #[test]
