@@ -311,6 +311,72 @@ async fn a_sparse_index_is_confirmed_past_any_number_of_documents_it_skips() {
 }
 
 #[tokio::test]
+async fn explain_uri_compares_under_the_index_collation_and_through_arrays() {
+    let collated = doc! {
+        "key": { "tenant": 1, "email": 1 }, "name": "tenant_1_email_1", "unique": true,
+        "collation": { "locale": "en", "strength": 2 },
+    };
+    let docs = vec![
+        doc! { "tenant": "ACME" },
+        doc! { "tenant": "Other" },
+        doc! { "tenant": "acme", "email": "a@x.io" },
+    ];
+    let Some((db, uri)) =
+        dupkey_test::test_collection("explain_collation", "accounts", docs, vec![collated]).await
+    else {
+        return;
+    };
+    let ns = format!("{}.accounts", db.name());
+    // "Acme" is "ACME" under strength 2; "Other" is another key.
+    let message = format!(
+        "E11000 duplicate key error collection: {ns} index: tenant_1_email_1 dup key: {{ tenant: \"Acme\", email: null }}"
+    );
+    let (v, _) = explain_json(&uri, &message);
+    let e = &v["errors"][0];
+    assert_eq!(e["cause"], "null-or-missing", "{e:#}");
+    let summary = e["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("the index holds 1 of the 3 documents under this key (0 holding an explicit null, 1 lacking `email`)"),
+        "{summary}"
+    );
+    // mongod 5.0+ prints the collation key's hex: any stored string may be behind it.
+    let message = format!(
+        "E11000 duplicate key error collection: {ns} index: tenant_1_email_1 collation: {{ locale: \"en\", strength: 2 }} dup key: {{ tenant: 0x2927292b0108, email: null }}"
+    );
+    let (v, _) = explain_json(&uri, &message);
+    let summary = v["errors"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("the index holds 2 of the 3 documents"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("prints `tenant` as a collation key or cut short"),
+        "{summary}"
+    );
+
+    // An array element without the field is a null key: { contacts: [{ name }, { email }] }.
+    let arrays =
+        doc! { "key": { "contacts.email": 1 }, "name": "contacts.email_1", "unique": true };
+    let docs = vec![
+        doc! { "n": 1, "contacts": [{ "name": "a" }, { "email": "x@y.io" }] },
+        doc! { "n": 2, "contacts": [{ "email": "z@y.io" }] },
+    ];
+    dupkey_test::load_collection(&db, "people", docs, vec![arrays]).await;
+    let message = format!(
+        "E11000 duplicate key error collection: {}.people index: contacts.email_1 dup key: {{ contacts.email: null }}",
+        db.name()
+    );
+    let (v, _) = explain_json(&uri, &message);
+    let e = &v["errors"][0];
+    assert_eq!(e["cause"], "null-or-missing", "{e:#}");
+    let summary = e["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("the index holds 1 of the 2 documents under this key"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
 async fn confirms_a_counter_behind_the_data() {
     let index = doc! { "key": { "ticket_number": 1 }, "name": "ticket_number_1", "unique": true };
     let docs = (1..=42)

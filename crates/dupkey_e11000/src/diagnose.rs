@@ -41,6 +41,9 @@ pub struct HeldUnderKey {
     pub skipped: u64,
     /// The read stopped at its limit: the counts are lower bounds.
     pub incomplete: bool,
+    /// Key fields compared loosely (any string): the message printed a collation key or a
+    /// truncated value there, which no stored value equals.
+    pub loose_fields: Vec<String>,
 }
 
 /// An index definition as `listIndexes` shows it.
@@ -427,19 +430,20 @@ fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut D
         return;
     }
     d.confirmed = true;
-    let confirmed = format!(
-        " Confirmed on the live database: by its own rules the index holds {at_least}{} of the {} documents under this key ({} holding an explicit null, {} lacking {}){}.",
+    let mut confirmed = format!(
+        " Confirmed on the live database: by its own rules the index holds {at_least}{} of the {} documents under this key ({} holding an explicit null, {} lacking {fields}){}.",
         held.documents,
         facts.documents,
         held.explicit_null,
-        held.lacking,
-        if ctx.fields.len() > 1 {
-            "every key field"
-        } else {
-            "the field"
-        },
+        held.documents.saturating_sub(held.explicit_null),
         skipped_text(index, held, &fields)
     );
+    if !held.loose_fields.is_empty() {
+        confirmed.push_str(&format!(
+            " (The message prints {} as a collation key or cut short, so any string there was counted.)",
+            ctx.field_list(&held.loose_fields)
+        ));
+    }
     d.summary.push_str(&confirmed);
     let type_alias = facts.value_type.as_deref().unwrap_or("string");
     let hint = if facts.value_type.is_some() {

@@ -14,7 +14,7 @@ use dupkey_scan::counters::{Counter, counter_collection};
 use dupkey_scan::shell::{self, type_alias};
 use dupkey_scan::values::split_bson_number;
 
-use crate::{LiveSource, SourceError};
+use crate::{LiveSource, MatchQuery, SourceError};
 
 /// How many documents that may sit under the error's key are read, at most. A unique index
 /// holds one document per key, so the candidates are that one and those the index skips or
@@ -135,8 +135,7 @@ async fn held_under_key(
             spec.fields.len()
         )));
     }
-    let loose = spec.collation.is_some() || err.collation.is_some() || err.truncated;
-    let wanted = WantedKey::new(&spec, key, loose);
+    let wanted = WantedKey::new(&spec, key, err.truncated);
     let (db, coll) = (target.database.as_str(), target.collection.as_str());
     let candidates = candidate_filter(&spec, key, &wanted);
     // The index's own filter goes to the server too, so that the documents a sparse or
@@ -146,16 +145,19 @@ async fn held_under_key(
         Some(kept) => doc! { "$and": [candidates.clone(), kept.clone()] },
         None => candidates.clone(),
     };
-    let mut held = HeldUnderKey::default();
+    let mut held = HeldUnderKey {
+        loose_fields: wanted.loose_fields(&spec),
+        ..HeldUnderKey::default()
+    };
+    let query = MatchQuery {
+        filter: read_filter,
+        projection: projection(&spec),
+        collation: spec_doc.get_document("collation").ok().cloned(),
+    };
     let read = src
-        .for_each_match(
-            db,
-            coll,
-            read_filter,
-            projection(&spec),
-            CANDIDATE_LIMIT,
-            |doc| classify(&spec, &wanted, doc, &mut held),
-        )
+        .for_each_match(db, coll, query, CANDIDATE_LIMIT, |doc| {
+            classify(&spec, &wanted, doc, &mut held);
+        })
         .await?;
     held.incomplete = read >= CANDIDATE_LIMIT.unsigned_abs();
     if let Some(kept) = kept {
@@ -204,27 +206,45 @@ fn semantic_options(spec_doc: &Document) -> Document {
     out
 }
 
-/// The error's key, one canonical encoding per part; `None` for a part compared loosely (a
-/// string under a collation: the message prints a collation key; a truncated value).
+/// What one part of the error's key must be for a document's key to equal it.
+#[derive(Debug, Clone, PartialEq)]
+enum Want {
+    /// This canonical encoding.
+    Exact(Vec<u8>),
+    /// Any string: the message prints a collation key (hex) or a truncated value, which no
+    /// stored string equals.
+    AnyString,
+    /// Anything (a document or array holding such strings).
+    Any,
+}
+
+/// The error's key, part by part.
 struct WantedKey {
-    parts: Vec<Option<Vec<u8>>>,
+    parts: Vec<Want>,
     /// Positions of the parts the message shows as null (or undefined).
     nulls: Vec<usize>,
 }
 
 impl WantedKey {
-    fn new(spec: &IndexSpec, key: &KeyFields, loose: bool) -> Self {
+    /// `truncated`: the server cut the printed key short. Under a collation, mongod (5.0+,
+    /// and backports) prints a string part as the hex of its collation key (`0x…`); the
+    /// stored value is then unknown. A string printed as itself compares under the index's
+    /// collation, as the index compares it.
+    fn new(spec: &IndexSpec, key: &KeyFields, truncated: bool) -> Self {
         let mut parts = Vec::new();
         let mut nulls = Vec::new();
+        let collated = spec.collation.is_some();
         for (i, (_, v)) in key.iter().enumerate() {
             let null = matches!(v, Bson::Null | Bson::Undefined);
             if null {
                 nulls.push(i);
             }
-            parts.push(if loose && !null && holds_string(v) {
-                None
-            } else {
-                encode_bson(v, spec)
+            parts.push(match v {
+                Bson::String(s) | Bson::Symbol(s) if truncated || collated && is_hex_key(s) => {
+                    Want::AnyString
+                }
+                v if truncated && holds_string(v) => Want::Any,
+                v => encode_bson(v, spec).map_or(Want::Any, Want::Exact),
             });
         }
         WantedKey { parts, nulls }
@@ -232,12 +252,31 @@ impl WantedKey {
 
     fn matches(&self, spec: &IndexSpec, parts: &[Part<'_>]) -> bool {
         self.parts.len() == parts.len()
-            && self
-                .parts
-                .iter()
-                .zip(parts)
-                .all(|(want, part)| want.as_ref().is_none_or(|w| *w == encode_part(part, spec)))
+            && self.parts.iter().zip(parts).all(|(want, part)| match want {
+                Want::Exact(w) => *w == encode_part(part, spec),
+                Want::AnyString => matches!(
+                    part,
+                    Part::Value(RawBsonRef::String(_) | RawBsonRef::Symbol(_))
+                ),
+                Want::Any => true,
+            })
     }
+
+    /// The key fields not compared exactly.
+    fn loose_fields(&self, spec: &IndexSpec) -> Vec<String> {
+        spec.fields
+            .iter()
+            .zip(&self.parts)
+            .filter(|(_, w)| !matches!(w, Want::Exact(_)))
+            .map(|(f, _)| f.path.clone())
+            .collect()
+    }
+}
+
+/// `0x` and hex digits: how mongod prints a collation key.
+fn is_hex_key(s: &str) -> bool {
+    s.strip_prefix("0x")
+        .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn holds_string(v: &Bson) -> bool {
@@ -316,7 +355,11 @@ fn candidate_filter(spec: &IndexSpec, key: &KeyFields, wanted: &WantedKey) -> Do
         let mut any = match v {
             Bson::Null => vec![doc! { path: Bson::Null }],
             Bson::Undefined => vec![doc! { path: { "$type": "array" } }],
-            _ if want.is_none() => continue,
+            _ if *want == Want::Any => continue,
+            _ if *want == Want::AnyString => {
+                clauses.push(doc! { path: { "$type": "string" } });
+                continue;
+            }
             other => {
                 clauses.push(doc! { path: { "$eq": other.clone() } });
                 continue;
@@ -469,29 +512,27 @@ async fn max_used(
     // Streamed: only the largest number is kept, however many documents carry one.
     let path: Vec<String> = field.split('.').map(str::to_string).collect();
     let mut best: Option<(i64, String)> = None;
-    src.for_each_match(
-        db,
-        coll,
+    let query = MatchQuery {
         filter,
-        doc! { field: 1, "_id": 0 },
-        NUMBERED_LIMIT,
-        |d| {
-            let Some(v) = raw_lookup(d, &path) else {
-                return;
+        projection: doc! { field: 1, "_id": 0 },
+        collation: None,
+    };
+    src.for_each_match(db, coll, query, NUMBERED_LIMIT, |d| {
+        let Some(v) = raw_lookup(d, &path) else {
+            return;
+        };
+        let Ok(v) = Bson::try_from(v) else { return };
+        let Some((_, n)) = split_bson_number(&v) else {
+            return;
+        };
+        if best.as_ref().is_none_or(|b| n > b.0) {
+            let shown = match v {
+                Bson::String(s) => s,
+                other => other.to_string(),
             };
-            let Ok(v) = Bson::try_from(v) else { return };
-            let Some((_, n)) = split_bson_number(&v) else {
-                return;
-            };
-            if best.as_ref().is_none_or(|b| n > b.0) {
-                let shown = match v {
-                    Bson::String(s) => s,
-                    other => other.to_string(),
-                };
-                best = Some((n, shown));
-            }
-        },
-    )
+            best = Some((n, shown));
+        }
+    })
     .await?;
     Ok(best)
 }

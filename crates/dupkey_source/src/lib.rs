@@ -555,30 +555,38 @@ impl LiveSource {
             .map_err(|e| self.command_error("find", &e))
     }
 
-    /// Streams, as raw BSON, the documents matching `filter`, projected, at most `limit` of
-    /// them; bounded by [`MAX_TIME`]. Returns how many were read.
+    /// Streams, as raw BSON, the documents matching `query`, at most `limit` of them; bounded
+    /// by [`MAX_TIME`]. Returns how many were read.
     pub async fn for_each_match<F>(
         &self,
         db: &str,
         coll: &str,
-        filter: Document,
-        projection: Document,
+        query: MatchQuery,
         limit: i64,
         mut f: F,
     ) -> Result<u64, SourceError>
     where
         F: FnMut(&bson::RawDocument),
     {
-        let mut cursor = self
+        let collection = self
             .client
             .database(db)
-            .collection::<bson::RawDocumentBuf>(coll)
-            .find(filter)
-            .projection(projection)
+            .collection::<bson::RawDocumentBuf>(coll);
+        let mut find = collection
+            .find(query.filter)
+            .projection(query.projection)
             .limit(limit)
-            .max_time(MAX_TIME)
-            .await
-            .map_err(|e| self.command_error("find", &e))?;
+            .max_time(MAX_TIME);
+        if let Some(c) = query.collation {
+            let collation = bson::deserialize_from_document(index_order::without_version(&c))
+                .map_err(|e| SourceError::Command {
+                    uri: self.redacted.clone(),
+                    operation: "find".into(),
+                    reason: format!("the index's collation {c} cannot be sent: {e}"),
+                })?;
+            find = find.collation(collation);
+        }
+        let mut cursor = find.await.map_err(|e| self.command_error("find", &e))?;
         let mut n = 0u64;
         while cursor
             .advance()
@@ -676,6 +684,16 @@ impl LiveSource {
             reason: short_reason(e),
         }
     }
+}
+
+/// A bounded read's filter, projection, and the collation its string comparisons use.
+#[derive(Debug, Clone, Default)]
+pub struct MatchQuery {
+    pub filter: Document,
+    pub projection: Document,
+    /// An index's collation, so that `$eq` on strings compares as the index does; the
+    /// collection's default when `None`.
+    pub collation: Option<Document>,
 }
 
 /// What a collection scan reads: which fields, in which order.
