@@ -377,6 +377,32 @@ async fn explain_uri_compares_under_the_index_collation_and_through_arrays() {
 }
 
 #[tokio::test]
+async fn explain_uri_says_when_the_collection_is_not_there() {
+    // Before: "The index `email_1` no longer exists … dropped or renamed", when the error came
+    // from another database or deployment.
+    let docs = vec![doc! { "email": "a@x.io" }];
+    let Some((db, uri)) =
+        dupkey_test::test_collection("explain_no_collection", "users", docs, vec![]).await
+    else {
+        return;
+    };
+    let message = format!(
+        "E11000 duplicate key error collection: {}.customers index: email_1 dup key: {{ email: null }}",
+        db.name()
+    );
+    let (v, _) = explain_json(&uri, &message);
+    let summary = v["errors"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "Not confirmed: the collection {}.customers does not exist on the server --uri reached (its database holds users)",
+            db.name()
+        )),
+        "{summary}"
+    );
+    assert!(!summary.contains("dropped or renamed"), "{summary}");
+}
+
+#[tokio::test]
 async fn confirms_a_counter_behind_the_data() {
     let index = doc! { "key": { "ticket_number": 1 }, "name": "ticket_number_1", "unique": true };
     let docs = (1..=42)

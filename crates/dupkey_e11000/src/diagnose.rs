@@ -24,6 +24,9 @@ pub struct LiveFacts {
     pub value_type: Option<String>,
     /// A counter that feeds the key field, when one was found.
     pub counter: Option<CounterFacts>,
+    /// Set when the collection does not exist on the server: the collections its database
+    /// holds (sorted; empty when the database holds none).
+    pub missing_collection: Option<Vec<String>>,
 }
 
 /// The documents an index holds under one key, found with the index's own semantics (sparse,
@@ -334,6 +337,25 @@ fn unknown(ctx: &Context<'_>) -> Diagnosis {
 
 /// Refines the text-only diagnosis with what the live database shows.
 fn confirm(ctx: &Context<'_>, facts: &LiveFacts, d: &mut Diagnosis) {
+    if let Some(there) = &facts.missing_collection {
+        let holds = if there.is_empty() {
+            "its database holds no collections".to_string()
+        } else {
+            let shown: Vec<&str> = there.iter().take(20).map(String::as_str).collect();
+            let more = there.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            format!("its database holds {}{more}", shown.join(", "))
+        };
+        d.summary.push_str(&format!(
+            " Not confirmed: the collection {} does not exist on the server --uri reached ({holds}); check the database (--db, or the one in the connection string) and that this is the deployment that raised the error.",
+            ctx.ns
+        ));
+        return;
+    }
     let Some(index) = &facts.index else {
         d.summary.push_str(&format!(
             " The index `{}` no longer exists on {}: it was dropped or renamed after the error.",

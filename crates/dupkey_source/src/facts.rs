@@ -53,6 +53,22 @@ pub async fn gather_facts(
     };
     let (db, coll) = (target.database.as_str(), target.collection.as_str());
     let specs = src.list_indexes(db, coll).await?;
+    if specs.is_empty() {
+        // No index, not even `_id_`: the collection is not there (a wrong database, say).
+        let mut there: Vec<String> = src
+            .list_collections(db)
+            .await?
+            .into_iter()
+            .filter(|c| !c.starts_with("system."))
+            .collect();
+        if !there.iter().any(|c| c == coll) {
+            there.sort();
+            return Ok(Some(LiveFacts {
+                missing_collection: Some(there),
+                ..LiveFacts::default()
+            }));
+        }
+    }
     let Some(spec_doc) = find_index(&specs, err) else {
         return Ok(Some(LiveFacts::default()));
     };
