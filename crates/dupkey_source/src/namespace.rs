@@ -82,8 +82,8 @@ impl ResolvedNamespace {
         }
         Some(if self.has_placeholder() {
             format!(
-                "nothing names the {} of this file, so the namespace reads {} and the fixes must be \
-                 edited before use: pass --db NAME and --collection NAME (or --collection db.coll)",
+                "nothing names the {} of this file, so the report and its fixes say {}: replace \
+                 the placeholder, or pass --db NAME and --collection NAME (or --collection db.coll)",
                 self.missing_parts(),
                 self.namespace()
             )
