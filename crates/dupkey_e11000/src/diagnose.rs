@@ -435,37 +435,12 @@ fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut D
         return;
     };
     let fields = ctx.field_list(&ctx.null_fields);
-    let at_least = if held.incomplete { "at least " } else { "" };
-    if held.documents == 0 && held.incomplete {
-        d.summary.push_str(&format!(
-            " On the live database, the documents read that could sit under this key (as many as a bounded read allows) hold none under it in the index `{}`; the rest were not read, so this is not confirmed.",
-            index.name
-        ));
-        return;
-    }
     if held.documents == 0 {
-        d.summary.push_str(&format!(
-            " On the live database the index `{}` holds no document under this key now{}: the document it collided with has been changed or removed since, or the index was redefined after the error.",
-            index.name,
-            skipped_text(index, held, &fields)
-        ));
+        d.summary.push_str(&nothing_held(index, held, &fields));
         return;
     }
     d.confirmed = true;
-    let mut confirmed = format!(
-        " Confirmed on the live database: by its own rules the index holds {at_least}{} of the {} documents under this key ({} holding an explicit null, {} lacking {fields}){}.",
-        held.documents,
-        facts.documents,
-        held.explicit_null,
-        held.documents.saturating_sub(held.explicit_null),
-        skipped_text(index, held, &fields)
-    );
-    if !held.loose_fields.is_empty() {
-        confirmed.push_str(&format!(
-            " (The message prints {} as a collation key or cut short, so any string there was counted.)",
-            ctx.field_list(&held.loose_fields)
-        ));
-    }
+    let confirmed = held_sentence(ctx, facts, index, held, &fields);
     d.summary.push_str(&confirmed);
     let type_alias = facts.value_type.as_deref().unwrap_or("string");
     let hint = if facts.value_type.is_some() {
@@ -473,9 +448,8 @@ fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut D
     } else {
         " (no stored document holds a value to read it from: use the type the application writes)"
     };
-    let admits = admits_explicit_null(ctx, index);
     if held.explicit_null > 0
-        && let Some(why) = admits
+        && let Some(why) = admits_explicit_null(ctx, index)
     {
         if ctx.err.operation != Operation::IndexBuild {
             // The text-only lead speaks of documents lacking the field; these hold null.
@@ -494,6 +468,47 @@ fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut D
             partial_replacement(ctx, type_alias, hint)
         );
     }
+}
+
+/// Why nothing confirms the error when the index holds no document under its key.
+fn nothing_held(index: &IndexFacts, held: &HeldUnderKey, fields: &str) -> String {
+    if held.incomplete {
+        return format!(
+            " On the live database, the documents read that could sit under this key (as many as a bounded read allows) hold none under it in the index `{}`; the rest were not read, so this is not confirmed.",
+            index.name
+        );
+    }
+    format!(
+        " On the live database the index `{}` holds no document under this key now{}: the document it collided with has been changed or removed since, or the index was redefined after the error.",
+        index.name,
+        skipped_text(index, held, fields)
+    )
+}
+
+/// " Confirmed on the live database: … holds N of the M documents under this key (…)."
+fn held_sentence(
+    ctx: &Context<'_>,
+    facts: &LiveFacts,
+    index: &IndexFacts,
+    held: &HeldUnderKey,
+    fields: &str,
+) -> String {
+    let at_least = if held.incomplete { "at least " } else { "" };
+    let mut text = format!(
+        " Confirmed on the live database: by its own rules the index holds {at_least}{} of the {} documents under this key ({} holding an explicit null, {} lacking {fields}){}.",
+        held.documents,
+        facts.documents,
+        held.explicit_null,
+        held.documents.saturating_sub(held.explicit_null),
+        skipped_text(index, held, fields)
+    );
+    if !held.loose_fields.is_empty() {
+        text.push_str(&format!(
+            " (The message prints {} as a collation key or cut short, so any string there was counted.)",
+            ctx.field_list(&held.loose_fields)
+        ));
+    }
+    text
 }
 
 /// ", and it skips N that lack …" when the index left documents out.

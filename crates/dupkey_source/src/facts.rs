@@ -53,21 +53,13 @@ pub async fn gather_facts(
     };
     let (db, coll) = (target.database.as_str(), target.collection.as_str());
     let specs = src.list_indexes(db, coll).await?;
-    if specs.is_empty() {
-        // No index, not even `_id_`: the collection is not there (a wrong database, say).
-        let mut there: Vec<String> = src
-            .list_collections(db)
-            .await?
-            .into_iter()
-            .filter(|c| !c.starts_with("system."))
-            .collect();
-        if !there.iter().any(|c| c == coll) {
-            there.sort();
-            return Ok(Some(LiveFacts {
-                missing_collection: Some(there),
-                ..LiveFacts::default()
-            }));
-        }
+    if specs.is_empty()
+        && let Some(there) = missing_collection(src, db, coll).await?
+    {
+        return Ok(Some(LiveFacts {
+            missing_collection: Some(there),
+            ..LiveFacts::default()
+        }));
     }
     let Some(spec_doc) = find_index(&specs, err) else {
         return Ok(Some(LiveFacts::default()));
@@ -79,29 +71,64 @@ pub async fn gather_facts(
     };
     let fields: Vec<String> = index.key.keys().cloned().collect();
     let key = err.key.clone().unwrap_or_default();
-    let null_fields: Vec<&String> = fields
-        .iter()
-        .zip(&key)
-        .filter(|(_, (_, v))| matches!(v, Bson::Null | Bson::Undefined))
-        .map(|(f, _)| f)
-        .collect();
-    if let Some(first_null) = null_fields.first() {
-        let any_present: Vec<Bson> = fields
-            .iter()
-            .map(|f| Bson::Document(doc! { f.as_str(): { "$ne": Bson::Null } }))
-            .collect();
-        facts.documents_with_key_fields = src.count(db, coll, doc! { "$or": any_present }).await?;
-        match held_under_key(src, &target, spec_doc, err, &key).await? {
-            Ok(held) => facts.held = Some(held),
-            Err(why) => facts.held_unknown = Some(why),
-        }
-        facts.value_type = value_type(src, &target, first_null).await?;
-    }
-    if let [(_, value)] = key.as_slice() {
-        facts.counter = counter_facts(src, &target, &fields[0], value).await?;
+    null_key_facts(src, &target, spec_doc, err, &fields, &mut facts).await?;
+    if let ([(_, value)], Some(field)) = (key.as_slice(), fields.first()) {
+        facts.counter = counter_facts(src, &target, field, value).await?;
     }
     facts.index = Some(index);
     Ok(Some(facts))
+}
+
+/// The collections of `db` (sorted, `system.*` left out) when `coll` is not among them.
+async fn missing_collection(
+    src: &LiveSource,
+    db: &str,
+    coll: &str,
+) -> Result<Option<Vec<String>>, SourceError> {
+    let mut there: Vec<String> = src
+        .list_collections(db)
+        .await?
+        .into_iter()
+        .filter(|c| !c.starts_with("system."))
+        .collect();
+    if there.iter().any(|c| c == coll) {
+        return Ok(None);
+    }
+    there.sort();
+    Ok(Some(there))
+}
+
+/// For a key with null parts: how many documents have any key field, which documents the
+/// index holds under the key, and the type stored values have.
+async fn null_key_facts(
+    src: &LiveSource,
+    target: &ErrorTarget,
+    spec_doc: &Document,
+    err: &DuplicateKeyError,
+    fields: &[String],
+    facts: &mut LiveFacts,
+) -> Result<(), SourceError> {
+    let key = err.key.clone().unwrap_or_default();
+    let first_null = fields
+        .iter()
+        .zip(&key)
+        .find(|(_, (_, v))| matches!(v, Bson::Null | Bson::Undefined))
+        .map(|(f, _)| f);
+    let Some(first_null) = first_null else {
+        return Ok(());
+    };
+    let any_present: Vec<Bson> = fields
+        .iter()
+        .map(|f| Bson::Document(doc! { f.as_str(): { "$ne": Bson::Null } }))
+        .collect();
+    let (db, coll) = (target.database.as_str(), target.collection.as_str());
+    facts.documents_with_key_fields = src.count(db, coll, doc! { "$or": any_present }).await?;
+    match held_under_key(src, target, spec_doc, err, &key).await? {
+        Ok(held) => facts.held = Some(held),
+        Err(why) => facts.held_unknown = Some(why),
+    }
+    facts.value_type = value_type(src, target, first_null).await?;
+    Ok(())
 }
 
 /// `$type` alias of a stored non-null value of `field`, to write a partial filter with.
