@@ -570,7 +570,11 @@ fn explicit_null_fixes(
     };
     // Sparse skips a document only when every key field is missing.
     let unset_skips = !index.sparse || ctx.null_fields.len() == ctx.fields.len();
-    let mut fixes: Vec<String> = d.fixes.first().cloned().into_iter().collect();
+    // `{ f: null }` would list the documents lacking the field too, which the index skips.
+    let mut fixes = vec![format!(
+        "See the documents holding an explicit null:\n{}.find({filter}, {{ _id: 1 }})",
+        ctx.coll
+    )];
     if unset_skips {
         fixes.push(format!(
             "Stop writing explicit nulls (leave the field out instead; Mongoose: no `default: null`, and unset rather than set null on update), then unset the stored ones, which the index then skips:\n{}.updateMany({filter}, {{ $unset: {{ {unset} }} }})",
@@ -762,6 +766,12 @@ mod tests {
         assert!(!d.fixes.iter().any(|f| f.starts_with("Drop the leftover")));
         assert!(
             d.fixes.iter().any(|f| f.contains("$unset: { ssn: \"\" }")),
+            "{:?}",
+            d.fixes
+        );
+        // Not `{ ssn: null }`: that lists the documents the sparse index skips too.
+        assert!(
+            d.fixes[0].ends_with(".find({ ssn: { $type: \"null\" } }, { _id: 1 })"),
             "{:?}",
             d.fixes
         );
