@@ -58,6 +58,20 @@ async fn check_on_a_server_refuses_a_collection_that_is_not_there() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
+    let out = dupkey(&[
+        "check",
+        &uri,
+        "--collection",
+        "dupkey_test_ns_absent_database.users",
+        "--index",
+        r#"{"key": {"email": 1}}"#,
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("has no collection users in database dupkey_test_ns_absent_database; the database holds no collections (it does not exist, or this user may not list it)"),
+        "{err}"
+    );
     // The collection that is there still checks.
     let out = dupkey(&[
         "check",
