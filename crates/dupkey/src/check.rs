@@ -9,7 +9,9 @@ use dupkey_e11000::{shell_value, value_to_json};
 use dupkey_index::spec_json::{MAX_SPEC_BYTES, parse_spec_json};
 use dupkey_index::validate::is_id_pattern;
 use dupkey_index::{CheckReport, Conflict, FinderOptions, IndexSpec, check_in_parallel};
-use dupkey_source::{DataFormat, ReadMode, ReadOptions, open_collection};
+use dupkey_source::{
+    DataFormat, ReadMode, ReadOptions, ResolvedNamespace, open_collection, resolve_namespace,
+};
 use serde_json::{Value, json};
 
 use crate::check_live::{LiveCheck, LiveOptions, check_live};
@@ -28,10 +30,12 @@ pub struct Args {
     #[arg(long, value_name = "SPEC")]
     index: String,
     /// The collection (`coll`, or `db.coll` for a whole dump, an archive whose databases share
-    /// the name, or a URI without a database).
+    /// the name, or a URI without a database). For a single file it also names the namespace
+    /// the report prints; without it the file's name does (`app.users.bson` is `app.users`).
     #[arg(long)]
     collection: Option<String>,
-    /// The database (for a URI without one in its path).
+    /// The database (for a URI without one in its path; for a single file, the database the
+    /// report names, else the file's name gives it or a `<database>` placeholder stands in).
     #[arg(long)]
     db: Option<String>,
     /// Memory for grouping keys before spilling to disk: bytes, or with K, M, G (binary) units.
@@ -153,9 +157,10 @@ pub fn run(args: Args) -> Result<u8> {
         ..FinderOptions::default()
     };
     let live = args.source.starts_with("mongodb://") || args.source.starts_with("mongodb+srv://");
-    let mut origin = args.source.clone();
+    let origin: String;
     let mut invalid = 0;
     let mut live_check = None;
+    let mut file_namespace: Option<ResolvedNamespace> = None;
     let report = if live {
         let mut checked = check_live(
             &LiveOptions {
@@ -176,10 +181,16 @@ pub fn run(args: Args) -> Result<u8> {
         live_check = Some(checked);
         report
     } else {
-        let mut reader = open_collection(Path::new(&args.source), args.collection.as_deref())?;
-        if let Some(ns) = reader.namespace() {
-            origin = format!("{ns} ({})", args.source);
-        }
+        let path = Path::new(&args.source);
+        let mut reader = open_collection(path, args.collection.as_deref())?;
+        let ns = resolve_namespace(
+            path,
+            reader.layout_namespace(),
+            args.db.as_deref(),
+            args.collection.as_deref(),
+        );
+        origin = format!("{ns} ({})", args.source);
+        file_namespace = Some(ns);
         // Plain BSON: the file size is the documents' size.
         let expected_bytes = (reader.format() == DataFormat::Bson && !reader.is_gzip())
             .then(|| reader.size_hint())
@@ -194,7 +205,7 @@ pub fn run(args: Args) -> Result<u8> {
             total: reader.size_hint(),
         };
         let label = reader
-            .namespace()
+            .layout_namespace()
             .map_or_else(|| args.source.clone(), str::to_string);
         let _ticker = Ticker::start(Display::from_args(args.progress), &label, meter);
         check_in_parallel::<anyhow::Error, _>(&spec, options, |sink| {
@@ -211,12 +222,17 @@ pub fn run(args: Args) -> Result<u8> {
             if let Some(checked) = &live_check {
                 add_live_fields(&mut rest, checked);
             }
+            if let Some(ns) = &file_namespace {
+                rest.insert("namespace".into(), json!(ns.namespace()));
+                rest.insert("namespace_source".into(), json!(ns.source()));
+            }
             write_report_json(&mut out, &spec_doc, &report, &rest)?;
         }
         Format::Text => {
             let style = Style::new(args.color);
             write_text(&mut out, &spec, &spec_doc, &report, &origin, invalid, style)?;
-            for note in notes {
+            let namespace_note = file_namespace.as_ref().and_then(ResolvedNamespace::note);
+            for note in notes.iter().chain(&namespace_note) {
                 // A note may quote the server's answer, which may quote the connection string.
                 let note = dupkey_source::redact_text(note);
                 writeln!(out, "{} {note}", style.dim("note:"))?;
@@ -230,6 +246,8 @@ pub fn run(args: Args) -> Result<u8> {
 /// How a live check found its answer, and why it did not push more down to the server.
 fn add_live_fields(m: &mut serde_json::Map<String, Value>, checked: &LiveCheck) {
     m.insert("method".into(), json!(checked.method.as_str()));
+    m.insert("namespace".into(), json!(checked.namespace));
+    m.insert("namespace_source".into(), json!(checked.namespace_source));
     if !checked.notes.is_empty() {
         let notes: Vec<String> = checked
             .notes

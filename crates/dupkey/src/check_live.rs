@@ -45,6 +45,9 @@ impl Method {
 #[derive(Debug)]
 pub struct LiveCheck {
     pub origin: String,
+    /// `db.coll`, and where each part came from.
+    pub namespace: String,
+    pub namespace_source: String,
     pub report: CheckReport,
     pub method: Method,
     pub notes: Vec<String>,
@@ -77,12 +80,15 @@ pub fn check_live(
 
 async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> Result<LiveCheck> {
     let source = LiveSource::connect_with(opts.uri, opts.read_preference).await?;
-    let (db, coll) = namespace(opts, &source)?;
+    let (db, coll, namespace_source) = namespace(opts, &source)?;
+    source.require_collection(&db, &coll).await?;
     let origin = format!("{db}.{coll} on {}", source.redacted_uri());
     let mut notes = Vec::new();
     let indexes = source.list_indexes(&db, &coll).await?;
     let done = |report, method, notes| LiveCheck {
         origin: origin.clone(),
+        namespace: format!("{db}.{coll}"),
+        namespace_source: namespace_source.clone(),
         report,
         method,
         notes,
@@ -156,15 +162,23 @@ async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> R
     Ok(done(report, Method::Hash, notes))
 }
 
-fn namespace(opts: &LiveOptions<'_>, source: &LiveSource) -> Result<(String, String)> {
+/// The database and collection to check, and where they came from (`--collection`, or per
+/// part: `database: --db, collection: --collection`).
+fn namespace(opts: &LiveOptions<'_>, source: &LiveSource) -> Result<(String, String, String)> {
     Ok(
         match (opts.collection, opts.db.or(source.default_database())) {
             (Some(c), Some(db)) if !c.contains('.') || opts.db.is_some() => {
-                (db.to_string(), c.to_string())
+                let from = if opts.db.is_some() {
+                    "--db"
+                } else {
+                    "connection string"
+                };
+                let origin = format!("database: {from}, collection: --collection");
+                (db.to_string(), c.to_string(), origin)
             }
             (Some(c), _) if c.contains('.') => {
                 let (d, c) = c.split_once('.').unwrap_or_default();
-                (d.to_string(), c.to_string())
+                (d.to_string(), c.to_string(), "--collection".to_string())
             }
             _ => bail!(
                 "name the collection: --collection coll (with the database in the URI or --db), or --collection db.coll"

@@ -22,8 +22,9 @@ pub struct Args {
     /// Read a log file of any size (`-` for stdin) and report every error in it, grouped.
     #[arg(long, value_name = "FILE", conflicts_with = "text")]
     log: Option<PathBuf>,
-    /// Confirm the cause on the live database (read-only): index definition, null counts,
-    /// leftover indexes, lagging counters.
+    /// Confirm the cause on the live database (read-only): the index as defined now, which
+    /// documents it holds under the key by its own rules (sparse, partial filter, collation,
+    /// arrays), leftover indexes, lagging counters.
     #[arg(long, value_name = "URI")]
     uri: Option<String>,
     /// Database to use when the error text names none (defaults to the URI's).

@@ -12,8 +12,9 @@ use dupkey_scan::{
     PassPlan, RULES, Report, Scanner, SecondPass, Selection, Severity, pass_in_parallel,
 };
 use dupkey_source::{
-    ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadMode, ReadOptions, is_archive,
-    list_dump_collections, open_archive, open_collection, redact_uri,
+    ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadMode, ReadOptions,
+    ResolvedNamespace, is_archive, list_dump_collections, open_archive, open_collection,
+    redact_uri, resolve_namespace,
 };
 use serde_json::{Value, json};
 
@@ -29,10 +30,13 @@ pub struct Args {
     /// file, a JSON-lines file of Extended JSON documents, or a `mongodb://` connection string
     /// (read-only; the database from its path or --db).
     source: String,
-    /// Only this database of a whole dump; the database to scan on a server.
+    /// Only this database of a whole dump; the database to scan on a server; for a single
+    /// file, the database its fixes name (else the file's name gives it: `app.users.bson` is
+    /// `app.users`; else a `<database>` placeholder stands in, to replace).
     #[arg(long)]
     db: Option<String>,
-    /// Only this collection (`coll`, or `db.coll`).
+    /// Only this collection (`coll`, or `db.coll`); for a single file, the namespace its fixes
+    /// name.
     #[arg(long)]
     collection: Option<String>,
     /// `html` writes one self-contained page (charts included) to share or print.
@@ -98,18 +102,25 @@ pub fn run(args: Args) -> Result<u8> {
     let mut scanner = Scanner::new(config, selection, options);
     let mut skipped = Vec::new();
     let live = args.source.starts_with("mongodb://") || args.source.starts_with("mongodb+srv://");
+    let mut file_namespace = None;
     let (invalid, origin) = if live {
         scan_live(&args, &mut scanner, &mut skipped)?;
         (0, redact_uri(&args.source))
     } else {
-        let invalid = scan_source(&args, &mut scanner, &mut skipped)?;
+        let invalid = scan_source(&args, &mut scanner, &mut skipped, &mut file_namespace)?;
         (invalid, args.source.clone())
     };
+    skipped.extend(file_namespace.as_ref().and_then(ResolvedNamespace::note));
     let report = scanner.finish(args.redact);
     let mut out = io::stdout().lock();
     match args.format {
         ReportFormat::Json => {
-            writeln!(out, "{}", report_json(&origin, &report, &skipped, invalid))?
+            let mut v = report_json(&origin, &report, &skipped, invalid);
+            if let (Some(ns), Value::Object(m)) = (&file_namespace, &mut v) {
+                m.insert("namespace".into(), json!(ns.namespace()));
+                m.insert("namespace_source".into(), json!(ns.source()));
+            }
+            writeln!(out, "{v}")?;
         }
         ReportFormat::Text => {
             write_text(&mut out, &report, &skipped, invalid, Style::new(args.color))?
@@ -143,19 +154,44 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// The error for a source in which `--db` / `--collection` select nothing.
-fn nothing_selected(args: &Args, path: &Path) -> anyhow::Error {
+/// The error for a source in which `--db` / `--collection` select nothing; `available` is
+/// every namespace the source holds.
+fn nothing_selected(args: &Args, path: &Path, available: &[String]) -> anyhow::Error {
     let wanted = match (&args.db, &args.collection) {
         (Some(db), Some(c)) => format!("collection {c} in database {db}"),
         (Some(db), None) => format!("database {db}"),
         (None, Some(c)) => format!("collection {c}"),
         (None, None) => "collections with documents".to_string(),
     };
-    anyhow::anyhow!("{} holds no {wanted}", path.display())
+    let holds = if available.is_empty() {
+        "nothing".to_string()
+    } else {
+        let mut text = available
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = available.len().saturating_sub(20);
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+        text
+    };
+    anyhow::anyhow!(
+        "{} holds no {wanted}; it holds {holds}; check --db and --collection",
+        path.display()
+    )
 }
 
-/// Scans every selected collection of the source; returns the invalid records skipped.
-fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> Result<u64> {
+/// Scans every selected collection of the source; returns the invalid records skipped. A
+/// single collection file's namespace, and where it came from, goes to `file_namespace`.
+fn scan_source(
+    args: &Args,
+    scanner: &mut Scanner,
+    skipped: &mut Vec<String>,
+    file_namespace: &mut Option<ResolvedNamespace>,
+) -> Result<u64> {
     let path = Path::new(&args.source);
     let meta = std::fs::metadata(path).map_err(|e| {
         anyhow::anyhow!(
@@ -174,15 +210,21 @@ fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) ->
         }
         let reopen = || open_collection(path, args.collection.as_deref());
         let mut reader = reopen()?;
-        let namespace = reader
-            .namespace()
-            .map(str::to_string)
-            .unwrap_or_else(|| file_namespace(path, args.db.as_deref()));
-        return scan_collection(args, scanner, &namespace, &mut reader, &reopen);
+        let resolved = resolve_namespace(
+            path,
+            reader.layout_namespace(),
+            args.db.as_deref(),
+            args.collection.as_deref(),
+        );
+        let invalid = scan_collection(args, scanner, &resolved.namespace(), &mut reader, &reopen)?;
+        *file_namespace = Some(resolved);
+        return Ok(invalid);
     }
     let mut invalid = 0;
     let mut scanned = 0;
-    for listed in list_dump_collections(path)? {
+    let listing = list_dump_collections(path)?;
+    let available: Vec<String> = listing.iter().map(|c| c.namespace.clone()).collect();
+    for listed in listing {
         if args.db.as_deref().is_some_and(|db| db != listed.database) {
             continue;
         }
@@ -205,7 +247,7 @@ fn scan_source(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) ->
         scanned += 1;
     }
     if scanned == 0 {
-        return Err(nothing_selected(args, path));
+        return Err(nothing_selected(args, path, &available));
     }
     Ok(invalid)
 }
@@ -250,7 +292,12 @@ fn scan_archive(
     }
     chosen.sort_by(|&a, &b| collections[a].namespace.cmp(&collections[b].namespace));
     if chosen.is_empty() {
-        return Err(nothing_selected(args, path));
+        let available: Vec<String> = collections
+            .iter()
+            .filter(|c| !c.is_oplog())
+            .map(|c| c.namespace.clone())
+            .collect();
+        return Err(nothing_selected(args, path, &available));
     }
     let mut slot_of = vec![None; collections.len()];
     for (slot, &i) in chosen.iter().enumerate() {
@@ -467,6 +514,12 @@ fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> R
         };
         let mut entries = source.list_collection_entries(&db).await?;
         entries.sort_by(|a, b| a.get_str("name").unwrap_or("").cmp(b.get_str("name").unwrap_or("")));
+        let names: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e.get_str("name").ok())
+            .filter(|n| !n.starts_with("system."))
+            .map(str::to_string)
+            .collect();
         let mut scanned = 0;
         for entry in entries {
             let Ok(name) = entry.get_str("name") else { continue };
@@ -511,24 +564,19 @@ fn scan_live(args: &Args, scanner: &mut Scanner, skipped: &mut Vec<String>) -> R
             scanned += 1;
         }
         if scanned == 0 {
+            let holds = if names.is_empty() {
+                "it holds no collections (it does not exist, or this user may not list it)".to_string()
+            } else {
+                format!("it holds {}", names.join(", "))
+            };
             bail!(
-                "{} has no collection to scan in database {db}{}",
+                "{} has no collection to scan in database {db}{}; {holds}; check --db and --collection (or the database in the connection string)",
                 source.redacted_uri(),
                 only.map(|c| format!(" named {c}")).unwrap_or_default()
             );
         }
         Ok(())
     })
-}
-
-/// `db.stem` for a file without a dump layout around it.
-fn file_namespace(path: &Path, db: Option<&str>) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name.split('.').next().unwrap_or("collection");
-    format!("{}.{stem}", db.unwrap_or("file"))
 }
 
 /// Scans one collection of a dump or one file: one pass, and a second one over the file when

@@ -250,10 +250,20 @@ async fn live_source_matches_the_file() {
         "json",
     ]);
     let mut live = json_of(&live);
-    // A live check also says how it found the answer.
+    let mut offline = json_of(&offline);
+    // A live check also says how it found the answer; each names its namespace and whence.
     assert_eq!(live["method"], "hash");
-    live.as_object_mut().unwrap().remove("method");
-    assert_eq!(live, json_of(&offline));
+    assert_eq!(live["namespace"], format!("{}.users", db.name()));
+    assert_eq!(
+        live["namespace_source"],
+        "database: --db, collection: --collection"
+    );
+    assert_eq!(offline["namespace"], "<database>.users");
+    for key in ["method", "namespace", "namespace_source"] {
+        live.as_object_mut().unwrap().remove(key);
+        offline.as_object_mut().unwrap().remove(key);
+    }
+    assert_eq!(live, offline);
 }
 
 /// `--index` specs that are hostile or that the server refuses end at once with one line

@@ -77,11 +77,13 @@ async fn confirms_a_null_trap_and_a_sparse_index_that_admits_null() {
     assert_eq!(e["cause"], "null-or-missing", "{e:#}");
     let summary = e["summary"].as_str().unwrap();
     assert!(
-        summary.contains("Confirmed on the live database: 1 of 21 documents"),
+        summary.contains(
+            "the index holds 1 of the 21 documents under this key (1 holding an explicit null"
+        ),
         "{summary}"
     );
     assert!(
-        summary.contains("sparse skips only documents where the field is missing"),
+        summary.contains("sparse skips only documents where the key fields are missing"),
         "{summary}"
     );
     let fixes = e["fixes"].as_array().unwrap();
@@ -113,6 +115,292 @@ async fn confirms_a_partial_filter_that_admits_null() {
     let (v, _) = explain_json(&uri, &message);
     let summary = v["errors"][0]["summary"].as_str().unwrap();
     assert!(summary.contains("still admits null"), "{summary}");
+}
+
+/// How an index on `ssn` treats a document without a usable `ssn`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Plain,
+    Sparse,
+    PartialExists,
+    PartialType,
+}
+
+impl Kind {
+    fn spec(self) -> Document {
+        let mut spec = doc! { "key": { "ssn": 1 }, "name": "ssn_1", "unique": true };
+        match self {
+            Kind::Plain => {}
+            Kind::Sparse => {
+                spec.insert("sparse", true);
+            }
+            Kind::PartialExists => {
+                spec.insert(
+                    "partialFilterExpression",
+                    doc! { "ssn": { "$exists": true } },
+                );
+            }
+            Kind::PartialType => {
+                spec.insert(
+                    "partialFilterExpression",
+                    doc! { "ssn": { "$type": "string" } },
+                );
+            }
+        }
+        spec
+    }
+
+    /// Whether the index takes in a document holding `ssn: null`.
+    fn admits_explicit_null(self) -> bool {
+        matches!(self, Kind::Plain | Kind::Sparse | Kind::PartialExists)
+    }
+
+    /// Whether the index takes in a document without `ssn`.
+    fn admits_missing(self) -> bool {
+        self == Kind::Plain
+    }
+}
+
+/// The stored documents: one lacking `ssn` or holding `ssn: null`, `with` holding a value,
+/// and, where the index skips them, 150 more lacking it.
+fn ssn_documents(kind: Kind, explicit_null: bool, with: usize) -> Vec<Document> {
+    let mut docs = vec![if explicit_null {
+        doc! { "name": "stored", "ssn": null }
+    } else {
+        doc! { "name": "stored" }
+    }];
+    docs.extend((0..with).map(|i| doc! { "name": format!("p{i}"), "ssn": format!("{i:09}") }));
+    if !kind.admits_missing() {
+        docs.extend((0..150).map(|i| doc! { "name": format!("q{i}") }));
+    }
+    docs
+}
+
+#[tokio::test]
+async fn explain_uri_decides_which_documents_an_index_holds_by_its_own_rules() {
+    // Before, explain counted field presence: a sparse or $exists index whose only stored
+    // null was explicit, in a collection where (almost) no document had `ssn`, was called a
+    // leftover to drop. Now the index's own rules decide what it holds under `{ ssn: null }`.
+    let Some((_client, db)) = dupkey_test::test_database("explain_null_matrix").await else {
+        return;
+    };
+    let uri = dupkey_test::test_uri().unwrap();
+    // Sparse first: on the old code its first case already answered stale-index.
+    let kinds = [
+        Kind::Sparse,
+        Kind::PartialExists,
+        Kind::PartialType,
+        Kind::Plain,
+    ];
+    for (k, kind) in kinds.into_iter().enumerate() {
+        for explicit_null in [false, true] {
+            for (w, with) in [0_usize, 1, 20].into_iter().enumerate() {
+                let coll = format!("c{k}_{}_{w}", u8::from(explicit_null));
+                let docs = ssn_documents(kind, explicit_null, with);
+                dupkey_test::load_collection(&db, &coll, docs, vec![kind.spec()]).await;
+                let message = format!(
+                    "E11000 duplicate key error collection: {}.{coll} index: ssn_1 dup key: {{ ssn: null }}",
+                    db.name()
+                );
+                let (v, code) = explain_json(&uri, &message);
+                let case = format!("{kind:?} explicit_null={explicit_null} with={with}");
+                assert_eq!(code, 1, "{case}");
+                let e = &v["errors"][0];
+                let cause = e["cause"].as_str().unwrap();
+                let summary = e["summary"].as_str().unwrap();
+                let fixes: Vec<&str> = e["fixes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f.as_str().unwrap())
+                    .collect();
+                let held = if explicit_null {
+                    kind.admits_explicit_null()
+                } else {
+                    kind.admits_missing()
+                };
+                // Stale only where the index holds a document lacking the field and (almost)
+                // none has it: with 1 of 2 documents holding a value, half do.
+                let stale = held && !explicit_null && with == 0;
+                if stale {
+                    assert_eq!(cause, "stale-index", "{case}: {e:#}");
+                    assert!(fixes[0].contains("dropIndex(\"ssn_1\")"), "{case}");
+                    continue;
+                }
+                assert_eq!(cause, "null-or-missing", "{case}: {e:#}");
+                assert!(
+                    !fixes.iter().any(|f| f.contains("dropIndex(\"ssn_1\")\n")
+                        && f.starts_with("Drop the leftover")),
+                    "{case}: {fixes:?}"
+                );
+                // What the index leaves out is counted, not read: the stored document when
+                // not held, and the 150 without `ssn` a sparse or partial index skips.
+                let left_out = usize::from(!held) + if kind.admits_missing() { 0 } else { 150 };
+                if left_out > 0 {
+                    assert!(
+                        summary.contains(&format!("it leaves out {left_out} documents")),
+                        "{case}: {summary}"
+                    );
+                }
+                if !held {
+                    assert!(
+                        summary.contains("holds no document under this key now"),
+                        "{case}: {summary}"
+                    );
+                    continue;
+                }
+                assert!(
+                    summary.contains("by its own rules the index holds 1 of the"),
+                    "{case}: {summary}"
+                );
+                if explicit_null && kind != Kind::Plain {
+                    assert!(
+                        summary.contains(
+                            "The index works as defined; the explicit nulls are the cause."
+                        ),
+                        "{case}: {summary}"
+                    );
+                    assert!(
+                        fixes.iter().any(|f| f.contains(&format!(
+                            "getCollection(\"{coll}\").updateMany({{ ssn: {{ $type: \"null\" }} }}, {{ $unset: {{ ssn: \"\" }} }})"
+                        ))),
+                        "{case}: {fixes:?}"
+                    );
+                    assert!(
+                        fixes.iter().any(|f| f
+                            .contains("partialFilterExpression: { ssn: { $type: \"string\" } }")),
+                        "{case}: {fixes:?}"
+                    );
+                } else {
+                    assert!(!summary.contains("works as defined"), "{case}: {summary}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sparse_index_is_confirmed_past_any_number_of_documents_it_skips() {
+    // The documents a sparse index leaves out are not read: the one explicit null is found
+    // behind 12,000 documents without the field (more than the read's limit).
+    let index = doc! { "key": { "ssn": 1 }, "name": "ssn_1", "unique": true, "sparse": true };
+    let mut docs: Vec<Document> = (0..12_000).map(|i| doc! { "n": i }).collect();
+    docs.push(doc! { "n": -1, "ssn": null });
+    let Some((db, uri)) =
+        dupkey_test::test_collection("explain_sparse_many", "people", docs, vec![index]).await
+    else {
+        return;
+    };
+    let message = format!(
+        "E11000 duplicate key error collection: {}.people index: ssn_1 dup key: {{ ssn: null }}",
+        db.name()
+    );
+    let (v, _) = explain_json(&uri, &message);
+    let e = &v["errors"][0];
+    assert_eq!(e["cause"], "null-or-missing", "{e:#}");
+    let summary = e["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(
+            "the index holds 1 of the 12001 documents under this key (1 holding an explicit null"
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("it leaves out 12000 documents"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn explain_uri_compares_under_the_index_collation_and_through_arrays() {
+    let collated = doc! {
+        "key": { "tenant": 1, "email": 1 }, "name": "tenant_1_email_1", "unique": true,
+        "collation": { "locale": "en", "strength": 2 },
+    };
+    let docs = vec![
+        doc! { "tenant": "ACME" },
+        doc! { "tenant": "Other" },
+        doc! { "tenant": "acme", "email": "a@x.io" },
+    ];
+    let Some((db, uri)) =
+        dupkey_test::test_collection("explain_collation", "accounts", docs, vec![collated]).await
+    else {
+        return;
+    };
+    let ns = format!("{}.accounts", db.name());
+    // "Acme" is "ACME" under strength 2; "Other" is another key.
+    let message = format!(
+        "E11000 duplicate key error collection: {ns} index: tenant_1_email_1 dup key: {{ tenant: \"Acme\", email: null }}"
+    );
+    let (v, _) = explain_json(&uri, &message);
+    let e = &v["errors"][0];
+    assert_eq!(e["cause"], "null-or-missing", "{e:#}");
+    let summary = e["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("the index holds 1 of the 3 documents under this key (0 holding an explicit null, 1 lacking `email`)"),
+        "{summary}"
+    );
+    // mongod 5.0+ prints the collation key's hex: any stored string may be behind it.
+    let message = format!(
+        "E11000 duplicate key error collection: {ns} index: tenant_1_email_1 collation: {{ locale: \"en\", strength: 2 }} dup key: {{ tenant: 0x2927292b0108, email: null }}"
+    );
+    let (v, _) = explain_json(&uri, &message);
+    let summary = v["errors"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("the index holds 2 of the 3 documents"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("prints `tenant` as a collation key or cut short"),
+        "{summary}"
+    );
+
+    // An array element without the field is a null key: { contacts: [{ name }, { email }] }.
+    let arrays =
+        doc! { "key": { "contacts.email": 1 }, "name": "contacts.email_1", "unique": true };
+    let docs = vec![
+        doc! { "n": 1, "contacts": [{ "name": "a" }, { "email": "x@y.io" }] },
+        doc! { "n": 2, "contacts": [{ "email": "z@y.io" }] },
+    ];
+    dupkey_test::load_collection(&db, "people", docs, vec![arrays]).await;
+    let message = format!(
+        "E11000 duplicate key error collection: {}.people index: contacts.email_1 dup key: {{ contacts.email: null }}",
+        db.name()
+    );
+    let (v, _) = explain_json(&uri, &message);
+    let e = &v["errors"][0];
+    assert_eq!(e["cause"], "null-or-missing", "{e:#}");
+    let summary = e["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("the index holds 1 of the 2 documents under this key"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn explain_uri_says_when_the_collection_is_not_there() {
+    // Before: "The index `email_1` no longer exists … dropped or renamed", when the error came
+    // from another database or deployment.
+    let docs = vec![doc! { "email": "a@x.io" }];
+    let Some((db, uri)) =
+        dupkey_test::test_collection("explain_no_collection", "users", docs, vec![]).await
+    else {
+        return;
+    };
+    let message = format!(
+        "E11000 duplicate key error collection: {}.customers index: email_1 dup key: {{ email: null }}",
+        db.name()
+    );
+    let (v, _) = explain_json(&uri, &message);
+    let summary = v["errors"][0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!(
+            "Not confirmed: the collection {}.customers does not exist on the server --uri reached (its database holds users)",
+            db.name()
+        )),
+        "{summary}"
+    );
+    assert!(!summary.contains("dropped or renamed"), "{summary}");
 }
 
 #[tokio::test]
@@ -192,4 +480,31 @@ fn unreachable_server_is_one_line_and_exit_2() {
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"));
+}
+
+#[test]
+fn an_srv_name_that_does_not_resolve_says_so_in_one_line() {
+    // Before: "cannot parse connection string …; check its form".
+    let at = '@';
+    let uri = format!(
+        "mongodb+srv://alice:{}{at}nonexistent.invalid/app",
+        "hunter2"
+    );
+    let out = dupkey(&[
+        "explain",
+        "--uri",
+        &uri,
+        "E11000 duplicate key error collection: a.b index: x_1 dup key: { x: null }",
+    ]);
+    let stderr = stderr(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "cannot resolve nonexistent.invalid, the name in mongodb+srv://***@nonexistent.invalid/app"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("check its form"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
 }

@@ -13,16 +13,40 @@ pub struct LiveFacts {
     pub index: Option<IndexFacts>,
     /// Documents in the collection.
     pub documents: u64,
-    /// Documents whose key fields that are null in the error are all null or missing.
-    pub null_key_documents: u64,
-    /// Of those, documents holding an explicit `null` (not just lacking the field).
-    pub explicit_null_documents: u64,
+    /// Which documents the index holds under the error's key, decided by the index's own
+    /// rules; `None` when they could not be applied (see `held_unknown`).
+    pub held: Option<HeldUnderKey>,
+    /// Why `held` is `None`, in words (the message shows only part of the key, …).
+    pub held_unknown: Option<String>,
     /// Documents where at least one key field is present and not null.
     pub documents_with_key_fields: u64,
     /// `$type` alias of the non-null values of the first null key field (`"string"`, …).
     pub value_type: Option<String>,
     /// A counter that feeds the key field, when one was found.
     pub counter: Option<CounterFacts>,
+    /// Set when the collection does not exist on the server: the collections its database
+    /// holds (sorted; empty when the database holds none).
+    pub missing_collection: Option<Vec<String>>,
+}
+
+/// The documents an index holds under one key, found with the index's own semantics (sparse,
+/// partial filter, collation, arrays), not by counting field presence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeldUnderKey {
+    /// Documents the index holds under the key.
+    pub documents: u64,
+    /// Of those, documents holding an explicit null (or undefined) where the key shows null.
+    pub explicit_null: u64,
+    /// Of those, documents lacking every key field.
+    pub lacking: u64,
+    /// Documents whose key fields shown as null are missing or null, but which the index
+    /// leaves out (sparse, or outside its partial filter).
+    pub skipped: u64,
+    /// The read stopped at its limit: the counts are lower bounds.
+    pub incomplete: bool,
+    /// Key fields compared loosely (any string): the message printed a collation key or a
+    /// truncated value there, which no stored value equals.
+    pub loose_fields: Vec<String>,
 }
 
 /// An index definition as `listIndexes` shows it.
@@ -174,7 +198,11 @@ fn null_or_missing(ctx: &Context<'_>) -> Diagnosis {
         )
     };
     summary.push_str(" Note that `sparse: true` and `partialFilterExpression: { $exists: true }` do not skip explicit nulls.");
-    let replacement = partial_replacement(ctx, "string");
+    let replacement = partial_replacement(
+        ctx,
+        "string",
+        " (`dupkey explain --uri` reads it from the data)",
+    );
     Diagnosis {
         cause: Cause::NullOrMissing,
         confirmed: false,
@@ -195,7 +223,7 @@ fn null_or_missing(ctx: &Context<'_>) -> Diagnosis {
 }
 
 /// The build-then-swap recipe for a partial unique index that really excludes null.
-fn partial_replacement(ctx: &Context<'_>, type_alias: &str) -> String {
+fn partial_replacement(ctx: &Context<'_>, type_alias: &str, hint: &str) -> String {
     let filter: Vec<String> = ctx
         .null_fields
         .iter()
@@ -208,11 +236,6 @@ fn partial_replacement(ctx: &Context<'_>, type_alias: &str) -> String {
         name = json_str(&format!("{}_present", ctx.index)),
         filter = filter.join(", "),
         old = json_str(&ctx.index),
-        hint = if type_alias == "string" {
-            " (`dupkey explain --uri` reads it from the data)"
-        } else {
-            ""
-        },
     )
 }
 
@@ -314,6 +337,25 @@ fn unknown(ctx: &Context<'_>) -> Diagnosis {
 
 /// Refines the text-only diagnosis with what the live database shows.
 fn confirm(ctx: &Context<'_>, facts: &LiveFacts, d: &mut Diagnosis) {
+    if let Some(there) = &facts.missing_collection {
+        let holds = if there.is_empty() {
+            "its database holds no collections".to_string()
+        } else {
+            let shown: Vec<&str> = there.iter().take(20).map(String::as_str).collect();
+            let more = there.len().saturating_sub(shown.len());
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            format!("its database holds {}{more}", shown.join(", "))
+        };
+        d.summary.push_str(&format!(
+            " Not confirmed: the collection {} does not exist on the server --uri reached ({holds}); check the database (--db, or the one in the connection string) and that this is the deployment that raised the error.",
+            ctx.ns
+        ));
+        return;
+    }
     let Some(index) = &facts.index else {
         d.summary.push_str(&format!(
             " The index `{}` no longer exists on {}: it was dropped or renamed after the error.",
@@ -328,11 +370,13 @@ fn confirm(ctx: &Context<'_>, facts: &LiveFacts, d: &mut Diagnosis) {
     if ctx.null_fields.is_empty() {
         return;
     }
-    // No document (or under 1%) has any key field: whatever the index was for, nothing writes
-    // the field any more. A non-sparse unique index lets at most one document lack it, so the
-    // classic leftover shows as a single stored document and a failing second insert.
+    // A leftover index: it holds, under the null key, a document lacking every key field, and
+    // no document (or under 1%) has any key field: nothing writes the field any more. A
+    // sparse or `$exists` index never holds a document lacking its fields, so it is never
+    // called stale, whatever the counts (an explicit null is the trap there).
     let stale = index.unique
         && facts.documents >= 1
+        && facts.held.as_ref().is_some_and(|h| h.lacking > 0)
         && facts.documents_with_key_fields * 100 <= facts.documents;
     if stale {
         stale_index(ctx, facts, index, d);
@@ -383,34 +427,165 @@ fn stale_index(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut
 }
 
 fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut Diagnosis) {
-    d.confirmed = facts.null_key_documents > 0;
-    let fields = ctx.field_list(&ctx.null_fields);
-    let mut why = format!(
-        " Confirmed on the live database: {} of {} documents lack {} or hold null ({} explicit null).",
-        facts.null_key_documents, facts.documents, fields, facts.explicit_null_documents
-    );
-    if index.sparse && facts.explicit_null_documents > 0 {
-        why.push_str(" The index is sparse, but sparse skips only documents where the field is missing: explicit nulls are indexed and collide.");
-    }
-    if let Some(filter) = &index.partial_filter
-        && ctx
-            .null_fields
-            .iter()
-            .any(|f| !filter_excludes_null(filter, f))
-    {
-        why.push_str(&format!(
-            " The partial filter {} still admits null: {{ $exists: true }} matches a field that holds null.",
-            shell_value(&Bson::Document(filter.clone()))
+    let Some(held) = &facts.held else {
+        let why = facts.held_unknown.as_deref().unwrap_or("no reason given");
+        d.summary.push_str(&format!(
+            " The live database could not say which documents the index holds under this key: {why}."
         ));
+        return;
+    };
+    let fields = ctx.field_list(&ctx.null_fields);
+    if held.documents == 0 {
+        d.summary.push_str(&nothing_held(index, held, &fields));
+        return;
     }
-    d.summary.push_str(&why);
+    d.confirmed = true;
+    let confirmed = held_sentence(ctx, facts, index, held, &fields);
+    d.summary.push_str(&confirmed);
     let type_alias = facts.value_type.as_deref().unwrap_or("string");
+    let hint = if facts.value_type.is_some() {
+        ""
+    } else {
+        " (no stored document holds a value to read it from: use the type the application writes)"
+    };
+    if held.explicit_null > 0
+        && let Some(why) = admits_explicit_null(ctx, index)
+    {
+        if ctx.err.operation != Operation::IndexBuild {
+            // The text-only lead speaks of documents lacking the field; these hold null.
+            d.summary = format!(
+                "{}: the key of unique index `{}` is null, and the document it collided with holds an explicit null in {fields}.{confirmed}",
+                ctx.ns, ctx.index
+            );
+        }
+        d.summary.push_str(&why);
+        explicit_null_fixes(ctx, index, type_alias, hint, d);
+        return;
+    }
     if let Some(last) = d.fixes.last_mut() {
         *last = format!(
             "If documents may lack {fields}: replace the index with one that skips null and missing values. {}",
-            partial_replacement(ctx, type_alias)
+            partial_replacement(ctx, type_alias, hint)
         );
     }
+}
+
+/// Why nothing confirms the error when the index holds no document under its key.
+fn nothing_held(index: &IndexFacts, held: &HeldUnderKey, fields: &str) -> String {
+    if held.incomplete {
+        return format!(
+            " On the live database, the documents read that could sit under this key (as many as a bounded read allows) hold none under it in the index `{}`; the rest were not read, so this is not confirmed.",
+            index.name
+        );
+    }
+    format!(
+        " On the live database the index `{}` holds no document under this key now{}: the document it collided with has been changed or removed since, or the index was redefined after the error.",
+        index.name,
+        skipped_text(index, held, fields)
+    )
+}
+
+/// " Confirmed on the live database: … holds N of the M documents under this key (…)."
+fn held_sentence(
+    ctx: &Context<'_>,
+    facts: &LiveFacts,
+    index: &IndexFacts,
+    held: &HeldUnderKey,
+    fields: &str,
+) -> String {
+    let at_least = if held.incomplete { "at least " } else { "" };
+    let mut text = format!(
+        " Confirmed on the live database: by its own rules the index holds {at_least}{} of the {} documents under this key ({} holding an explicit null, {} lacking {fields}){}.",
+        held.documents,
+        facts.documents,
+        held.explicit_null,
+        held.documents.saturating_sub(held.explicit_null),
+        skipped_text(index, held, fields)
+    );
+    if !held.loose_fields.is_empty() {
+        text.push_str(&format!(
+            " (The message prints {} as a collation key or cut short, so any string there was counted.)",
+            ctx.field_list(&held.loose_fields)
+        ));
+    }
+    text
+}
+
+/// ", and it skips N that lack …" when the index left documents out.
+fn skipped_text(index: &IndexFacts, held: &HeldUnderKey, fields: &str) -> String {
+    if held.skipped == 0 {
+        return String::new();
+    }
+    let by = if index.sparse {
+        "as a sparse index"
+    } else {
+        "by its partial filter"
+    };
+    format!(
+        "; it leaves out {} documents whose {fields} is missing or null, {by}",
+        held.skipped
+    )
+}
+
+/// Why the index takes in a document whose key field holds an explicit null, when it was
+/// meant to skip the field's absence: sparse skips only missing fields, `$exists` matches null.
+fn admits_explicit_null(ctx: &Context<'_>, index: &IndexFacts) -> Option<String> {
+    if index.sparse {
+        return Some(" The index is sparse, but sparse skips only documents where the key fields are missing: an explicit null is indexed like a value, so a second document holding null collides with the stored one. The index works as defined; the explicit nulls are the cause.".into());
+    }
+    let filter = index.partial_filter.as_ref()?;
+    let admits = ctx
+        .null_fields
+        .iter()
+        .any(|f| !filter_excludes_null(filter, f));
+    admits.then(|| format!(
+        " The partial filter {} still admits null: {{ $exists: true }} matches a field that holds null, so an explicit null is indexed and a second one collides. The index works as defined; the explicit nulls are the cause.",
+        shell_value(&Bson::Document(filter.clone()))
+    ))
+}
+
+/// The fixes for explicit nulls under a sparse or `$exists` index: stop writing them and unset
+/// the stored ones (the index then skips those documents), or filter on the value's type.
+fn explicit_null_fixes(
+    ctx: &Context<'_>,
+    index: &IndexFacts,
+    type_alias: &str,
+    hint: &str,
+    d: &mut Diagnosis,
+) {
+    let unset = ctx
+        .null_fields
+        .iter()
+        .map(|f| format!("{}: \"\"", shell_name(f)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let nulls = ctx
+        .null_fields
+        .iter()
+        .map(|f| format!("{{ {}: {{ $type: \"null\" }} }}", shell_name(f)))
+        .collect::<Vec<_>>();
+    let filter = match nulls.as_slice() {
+        [one] => one.clone(),
+        many => format!("{{ $or: [ {} ] }}", many.join(", ")),
+    };
+    // Sparse skips a document only when every key field is missing.
+    let unset_skips = !index.sparse || ctx.null_fields.len() == ctx.fields.len();
+    // `{ f: null }` would list the documents lacking the field too, which the index skips.
+    let mut fixes = vec![format!(
+        "See the documents holding an explicit null:\n{}.find({filter}, {{ _id: 1 }})",
+        ctx.coll
+    )];
+    if unset_skips {
+        fixes.push(format!(
+            "Stop writing explicit nulls (leave the field out instead; Mongoose: no `default: null`, and unset rather than set null on update), then unset the stored ones, which the index then skips:\n{}.updateMany({filter}, {{ $unset: {{ {unset} }} }})",
+            ctx.coll
+        ));
+    }
+    fixes.push(format!(
+        "Or replace the index with one that skips null as well as missing values. {}",
+        partial_replacement(ctx, type_alias, hint)
+    ));
+    d.fixes = fixes;
 }
 
 /// Does `filter` keep documents whose `field` is null out of the index?
@@ -535,5 +710,113 @@ pub fn shell_value(v: &Bson) -> String {
             a.iter().map(shell_value).collect::<Vec<_>>().join(", ")
         ),
         other => other.clone().into_relaxed_extjson().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::*;
+    use crate::parse_all;
+
+    fn null_ssn() -> DuplicateKeyError {
+        parse_all(
+            "E11000 duplicate key error collection: app.people index: ssn_1 dup key: { ssn: null }",
+        )
+        .remove(0)
+    }
+
+    fn facts(sparse: bool, held: HeldUnderKey, with_field: u64, documents: u64) -> LiveFacts {
+        LiveFacts {
+            index: Some(IndexFacts {
+                name: "ssn_1".into(),
+                key: doc! { "ssn": 1 },
+                unique: true,
+                sparse,
+                ..IndexFacts::default()
+            }),
+            documents,
+            held: Some(held),
+            documents_with_key_fields: with_field,
+            ..LiveFacts::default()
+        }
+    }
+
+    #[test]
+    fn a_sparse_index_holding_an_explicit_null_is_not_stale() {
+        let held = HeldUnderKey {
+            documents: 1,
+            explicit_null: 1,
+            skipped: 150,
+            ..HeldUnderKey::default()
+        };
+        let d = diagnose(&null_ssn(), Some(&facts(true, held, 0, 151)));
+        assert_eq!(d.cause, Cause::NullOrMissing);
+        assert!(d.confirmed);
+        assert!(
+            d.summary.contains("holds an explicit null in `ssn`"),
+            "{}",
+            d.summary
+        );
+        assert!(
+            d.summary
+                .contains("sparse skips only documents where the key fields are missing")
+        );
+        assert!(!d.fixes.iter().any(|f| f.starts_with("Drop the leftover")));
+        assert!(
+            d.fixes.iter().any(|f| f.contains("$unset: { ssn: \"\" }")),
+            "{:?}",
+            d.fixes
+        );
+        // Not `{ ssn: null }`: that lists the documents the sparse index skips too.
+        assert!(
+            d.fixes[0].ends_with(".find({ ssn: { $type: \"null\" } }, { _id: 1 })"),
+            "{:?}",
+            d.fixes
+        );
+    }
+
+    #[test]
+    fn a_unique_index_holding_a_document_without_the_field_no_other_has_is_stale() {
+        let lacking = HeldUnderKey {
+            documents: 1,
+            lacking: 1,
+            ..HeldUnderKey::default()
+        };
+        let d = diagnose(&null_ssn(), Some(&facts(false, lacking.clone(), 0, 1)));
+        assert_eq!(d.cause, Cause::StaleIndex);
+        // Half the documents hold a value: a trap, not a leftover.
+        let d = diagnose(&null_ssn(), Some(&facts(false, lacking, 1, 2)));
+        assert_eq!(d.cause, Cause::NullOrMissing);
+        // Holding an explicit null rather than lacking the field: the nulls are the cause.
+        let explicit = HeldUnderKey {
+            documents: 1,
+            explicit_null: 1,
+            ..HeldUnderKey::default()
+        };
+        let d = diagnose(&null_ssn(), Some(&facts(false, explicit, 0, 1)));
+        assert_eq!(d.cause, Cause::NullOrMissing);
+    }
+
+    #[test]
+    fn an_index_that_holds_nothing_under_the_key_is_not_confirmed() {
+        let none = HeldUnderKey {
+            skipped: 150,
+            ..HeldUnderKey::default()
+        };
+        let d = diagnose(&null_ssn(), Some(&facts(true, none, 0, 150)));
+        assert_eq!(d.cause, Cause::NullOrMissing);
+        assert!(!d.confirmed);
+        assert!(
+            d.summary.contains("holds no document under this key now"),
+            "{}",
+            d.summary
+        );
+        assert!(
+            d.summary.contains("it leaves out 150 documents"),
+            "{}",
+            d.summary
+        );
     }
 }

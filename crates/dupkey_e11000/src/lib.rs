@@ -41,7 +41,7 @@ use bson::Bson;
 
 pub use client::Client;
 pub use diagnose::{
-    CounterFacts, Diagnosis, IndexFacts, LiveFacts, diagnose, shell_name, shell_value,
+    CounterFacts, Diagnosis, HeldUnderKey, IndexFacts, LiveFacts, diagnose, shell_name, shell_value,
 };
 #[cfg(feature = "driver")]
 pub use driver::is_duplicate_key;

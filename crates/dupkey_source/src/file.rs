@@ -86,6 +86,8 @@ pub struct CollectionReader {
     format: DataFormat,
     gzip: bool,
     namespace: Option<String>,
+    /// `namespace` came from `--collection`, not from a dump layout.
+    named_by_flag: bool,
     metadata: Option<CollectionMetadata>,
     metadata_path: Option<PathBuf>,
     size: Option<u64>,
@@ -117,7 +119,10 @@ pub fn open_collection(
     let mut reader = CollectionReader::open_file(path)?;
     if let Some(wanted) = collection {
         match &reader.namespace {
-            None => reader.namespace = Some(wanted.to_string()),
+            None => {
+                reader.namespace = Some(wanted.to_string());
+                reader.named_by_flag = true;
+            }
             Some(ns) if ns == wanted || ns.split_once('.').is_some_and(|(_, c)| c == wanted) => {}
             Some(ns) => {
                 return Err(SourceError::NoCollection {
@@ -173,6 +178,7 @@ impl CollectionReader {
             format,
             gzip,
             namespace: None,
+            named_by_flag: false,
             metadata: None,
             metadata_path: None,
             size: Some(size),
@@ -247,6 +253,12 @@ impl CollectionReader {
     /// `db.coll` when the dump layout or the metadata tells (or the caller named it).
     pub fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
+    }
+
+    /// The namespace the dump layout gives (a dump, an archive, a file beside its
+    /// `.metadata.json`), not one `--collection` named.
+    pub fn layout_namespace(&self) -> Option<&str> {
+        self.namespace.as_deref().filter(|_| !self.named_by_flag)
     }
 
     /// What `<coll>.metadata.json(.gz)` beside the data file (or the archive's prelude) says.

@@ -65,7 +65,7 @@ fn direction(v: &Bson) -> Option<i32> {
     }
 }
 
-fn without_version(c: &Document) -> Document {
+pub(crate) fn without_version(c: &Document) -> Document {
     let mut c = c.clone();
     c.remove("version");
     c

@@ -17,6 +17,7 @@ mod file;
 mod index_order;
 mod jsonl;
 mod metadata;
+mod namespace;
 mod read_preference;
 mod redact;
 mod shell_json;
@@ -44,6 +45,10 @@ pub use file::{
 };
 pub use index_order::{IndexOrder, OrderedGroups, OutOfOrder, ordering_index, scan_projection};
 pub use metadata::{CollectionMetadata, MetadataError, parse_metadata_json, read_metadata_file};
+pub use namespace::{
+    COLLECTION_PLACEHOLDER, DATABASE_PLACEHOLDER, NameOrigin, ResolvedNamespace,
+    names_from_file_name, resolve_namespace,
+};
 pub use read_preference::ReadMode;
 pub use redact::{looks_like_uri, redact_text, redact_uri, register_secrets, secrets_of};
 pub use unique_dry_run::{DryRun, parse_dry_run_error, server_supports_dry_run};
@@ -62,14 +67,20 @@ pub enum SourceError {
     )]
     BadUri { uri: String, reason: String },
     #[error(
+        "cannot resolve {host}, the name in {uri}: {reason}; check the host name (for Atlas, copy \
+         the connection string from the cluster's Connect dialog), the DNS server and the \
+         network, or give the hosts themselves in a mongodb:// connection string"
+    )]
+    CannotResolve {
+        uri: String,
+        /// The `mongodb+srv` name whose SRV and TXT records were looked up.
+        host: String,
+        reason: String,
+    },
+    #[error(
         "cannot reach {uri}: {reason}; check the address, the network and that the server is running"
     )]
     Unreachable { uri: String, reason: String },
-    #[error(
-        "cannot resolve {uri}: {reason}; check the cluster's host name (a mongodb+srv name needs \
-         DNS SRV records) and that this machine can reach a DNS server"
-    )]
-    Unresolvable { uri: String, reason: String },
     #[error("{uri} refused the credentials: {reason}; check user, password and authSource")]
     Auth { uri: String, reason: String },
     #[error(
@@ -81,6 +92,17 @@ pub enum SourceError {
         uri: String,
         mode: ReadMode,
         reason: String,
+    },
+    #[error(
+        "{uri} has no collection {collection} in database {database}; {}; check --collection and \
+         --db (or the database in the connection string)",
+        holds(available)
+    )]
+    NoLiveCollection {
+        uri: String,
+        database: String,
+        collection: String,
+        available: Vec<String>,
     },
     #[error("{operation} on {uri} failed: {reason}")]
     Command {
@@ -241,6 +263,16 @@ fn truncation(declared: Option<u64>, remaining: u64) -> String {
     }
 }
 
+/// What a database holds, for a collection it does not.
+fn holds(available: &[String]) -> String {
+    if available.is_empty() {
+        "the database holds no collections (it does not exist, or this user may not list it)"
+            .to_string()
+    } else {
+        format!("it holds {}", name_list(available))
+    }
+}
+
 /// Up to 20 names, then how many more.
 fn name_list(names: &[String]) -> String {
     const SHOWN: usize = 20;
@@ -280,23 +312,19 @@ impl LiveSource {
     /// a deployment without one fails here, in one line.
     pub async fn connect_with(uri: &str, read_mode: Option<ReadMode>) -> Result<Self, SourceError> {
         let redacted = redact_uri(uri);
-        let mut options = ClientOptions::parse(uri).await.map_err(|e| {
-            let mut reason = scrub(&parse_reason(&e), uri);
-            if redact::userinfo_needs_encoding(uri) {
-                reason.push_str(
-                    "; the user name or password holds a character that must be \
-                     percent-encoded (/ as %2F, ? as %3F, # as %23, @ as %40, : as %3A, % as \
-                     %25, a space as %20)",
-                );
-            }
-            let uri = redacted.clone();
-            // A mongodb+srv name is looked up in DNS while parsing.
-            if matches!(*e.kind, mongodb::error::ErrorKind::DnsResolve { .. }) {
-                SourceError::Unresolvable { uri, reason }
-            } else {
-                SourceError::BadUri { uri, reason }
-            }
-        })?;
+        let options = ClientOptions::parse(uri)
+            .await
+            .map_err(|e| parse_error(&e, uri, &redacted))?;
+        Self::connect_parsed(uri, options, read_mode).await
+    }
+
+    /// [`LiveSource::connect_with`] from parsed options (tests add a command monitor to them).
+    async fn connect_parsed(
+        uri: &str,
+        mut options: ClientOptions,
+        read_mode: Option<ReadMode>,
+    ) -> Result<Self, SourceError> {
+        let redacted = redact_uri(uri);
         if options.server_selection_timeout.is_none() {
             options.server_selection_timeout = Some(Duration::from_secs(8));
         }
@@ -430,6 +458,28 @@ impl LiveSource {
             .map_err(|e| self.command_error("listCollections", &e))
     }
 
+    /// Fails, naming the collections that do exist, when `db.coll` does not: an absent
+    /// collection reads as empty, and an empty answer about the wrong name misleads.
+    pub async fn require_collection(&self, db: &str, coll: &str) -> Result<(), SourceError> {
+        let mut names: Vec<String> = self
+            .list_collection_entries(db)
+            .await?
+            .iter()
+            .filter_map(|e| e.get_str("name").ok().map(str::to_string))
+            .collect();
+        if names.iter().any(|n| n == coll) {
+            return Ok(());
+        }
+        names.retain(|n| !n.starts_with("system."));
+        names.sort();
+        Err(SourceError::NoLiveCollection {
+            uri: self.redacted.clone(),
+            database: db.to_string(),
+            collection: coll.to_string(),
+            available: names,
+        })
+    }
+
     /// The collections of a database as `listCollections` describes them: `name`, `type`
     /// (`collection`, `view`, `timeseries`) and `options` (the default `collation` among them).
     pub async fn list_collection_entries(&self, db: &str) -> Result<Vec<Document>, SourceError> {
@@ -473,15 +523,19 @@ impl LiveSource {
         Ok(options)
     }
 
-    /// Documents matching `filter`.
+    /// Documents matching `filter`, by the `count` command (an empty filter is answered from
+    /// the collection's metadata). Not `countDocuments`: the driver sends that as an
+    /// `aggregate`, which the permission table does not list.
     pub async fn count(&self, db: &str, coll: &str, filter: Document) -> Result<u64, SourceError> {
-        self.client
-            .database(db)
-            .collection::<Document>(coll)
-            .count_documents(filter)
-            .max_time(MAX_TIME)
+        let mut command = doc! { "count": coll, "maxTimeMS": max_time_ms() };
+        if !filter.is_empty() {
+            command.insert("query", filter);
+        }
+        let reply = self
+            .run(db, command)
             .await
-            .map_err(|e| self.command_error("count", &e))
+            .map_err(|e| self.command_error("count", &e))?;
+        Ok(reply.get("n").and_then(count_of).unwrap_or(0))
     }
 
     /// Documents matching `filter`, projected, at most `limit`.
@@ -509,6 +563,50 @@ impl LiveSource {
             .map_err(|e| self.command_error("find", &e))
     }
 
+    /// Streams, as raw BSON, the documents matching `query`, at most `limit` of them; bounded
+    /// by [`MAX_TIME`]. Returns how many were read.
+    pub async fn for_each_match<F>(
+        &self,
+        db: &str,
+        coll: &str,
+        query: MatchQuery,
+        limit: i64,
+        mut f: F,
+    ) -> Result<u64, SourceError>
+    where
+        F: FnMut(&bson::RawDocument),
+    {
+        let collection = self
+            .client
+            .database(db)
+            .collection::<bson::RawDocumentBuf>(coll);
+        let mut find = collection
+            .find(query.filter)
+            .projection(query.projection)
+            .limit(limit)
+            .max_time(MAX_TIME);
+        if let Some(c) = query.collation {
+            let collation = bson::deserialize_from_document(index_order::without_version(&c))
+                .map_err(|e| SourceError::Command {
+                    uri: self.redacted.clone(),
+                    operation: "find".into(),
+                    reason: format!("the index's collation {c} cannot be sent: {e}"),
+                })?;
+            find = find.collation(collation);
+        }
+        let mut cursor = find.await.map_err(|e| self.command_error("find", &e))?;
+        let mut n = 0u64;
+        while cursor
+            .advance()
+            .await
+            .map_err(|e| self.command_error("find", &e))?
+        {
+            f(cursor.current());
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Documents in the collection by its metadata (`count` without a filter: no scan), for
     /// progress and ETA; `None` when the server will not say within `maxTimeMS`.
     pub async fn estimated_count(&self, db: &str, coll: &str) -> Option<u64> {
@@ -516,11 +614,7 @@ impl LiveSource {
             .run(db, doc! { "count": coll, "maxTimeMS": max_time_ms() })
             .await
             .ok()?;
-        let n = reply.get("n")?;
-        n.as_i64()
-            .or_else(|| n.as_i32().map(i64::from))
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .and_then(|n| u64::try_from(n).ok())
+        count_of(reply.get("n")?)
     }
 
     /// The server's `buildInfo.version` (`"8.0.4"`), `None` when it does not say.
@@ -600,6 +694,16 @@ impl LiveSource {
     }
 }
 
+/// A bounded read's filter, projection, and the collation its string comparisons use.
+#[derive(Debug, Clone, Default)]
+pub struct MatchQuery {
+    pub filter: Document,
+    pub projection: Document,
+    /// An index's collation, so that `$eq` on strings compares as the index does; the
+    /// collection's default when `None`.
+    pub collation: Option<Document>,
+}
+
 /// What a collection scan reads: which fields, in which order.
 #[derive(Debug, Clone, Default)]
 pub struct RawQuery {
@@ -611,6 +715,69 @@ pub struct RawQuery {
 
 fn max_time_ms() -> i64 {
     i64::try_from(MAX_TIME.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Why a connection string could not be turned into options. A `mongodb+srv` string is
+/// resolved while it is parsed: a name DNS cannot resolve (or whose records do not fit
+/// `mongodb+srv`) is a resolution failure, not a malformed string.
+fn parse_error(e: &mongodb::error::Error, uri: &str, redacted: &str) -> SourceError {
+    match &*e.kind {
+        mongodb::error::ErrorKind::DnsResolve { message, .. } => SourceError::CannotResolve {
+            uri: redacted.to_string(),
+            host: host_of(redacted),
+            reason: scrub(&dns_reason(message), uri),
+        },
+        _ => {
+            let mut reason = scrub(&parse_reason(e), uri);
+            if redact::userinfo_needs_encoding(uri) {
+                reason.push_str(
+                    "; the user name or password holds a character that must be \
+                     percent-encoded (/ as %2F, ? as %3F, # as %23, @ as %40, : as %3A, % as \
+                     %25, a space as %20)",
+                );
+            }
+            SourceError::BadUri {
+                uri: redacted.to_string(),
+                reason,
+            }
+        }
+    }
+}
+
+/// The resolver's message in a few words: `no SRV record for _mongodb._tcp.host` instead of
+/// the debug dump of its query.
+fn dns_reason(message: &str) -> String {
+    let message = message.lines().next().unwrap_or_default();
+    let message = message.strip_prefix("DNS error: ").unwrap_or(message);
+    if let Some(query) = message.split("no records found for Query").nth(1) {
+        let field = |label: &str| {
+            query
+                .split(label)
+                .nth(1)
+                .and_then(|rest| rest.split([',', ')', ' ', '}']).next())
+                .map(|v| v.trim_matches('"').trim_end_matches('.').to_string())
+        };
+        if let (Some(name), Some(kind)) = (field("Name(\""), field("query_type: ")) {
+            return format!("no {kind} record for {name}");
+        }
+    }
+    message.chars().take(300).collect()
+}
+
+/// The host list of a (redacted) connection string: what follows the scheme and the
+/// credentials, up to the path or the options.
+fn host_of(redacted: &str) -> String {
+    let rest = redacted.split_once("://").map_or(redacted, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_string()
+}
+
+/// A `count` reply's `n`, whatever number type the server chose.
+fn count_of(n: &Bson) -> Option<u64> {
+    n.as_i64()
+        .or_else(|| n.as_i32().map(i64::from))
+        .or_else(|| n.as_f64().map(|f| f as i64))
+        .and_then(|n| u64::try_from(n).ok())
 }
 
 fn is_namespace_not_found(e: &mongodb::error::Error) -> bool {
@@ -656,4 +823,57 @@ fn selection_reason(message: &str) -> String {
 fn scrub(text: &str, uri: &str) -> String {
     let text = redact::redact_text_with(text, &secrets_of(uri));
     redact_text(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_srv_name_that_does_not_resolve_says_it_cannot_be_resolved() {
+        // `.invalid` never resolves (RFC 6761); offline, the resolver fails instead: either
+        // way a DNS failure, never a malformed connection string.
+        let at = '@';
+        let uri = format!(
+            "mongodb+srv://alice:{}{at}nonexistent.invalid/app",
+            "hunter2"
+        );
+        let err = LiveSource::connect(&uri).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, SourceError::CannotResolve { .. }), "{text}");
+        assert!(
+            text.starts_with(
+                "cannot resolve nonexistent.invalid, the name in mongodb+srv://***@nonexistent.invalid/app: "
+            ),
+            "{text}"
+        );
+        assert!(text.contains("check the host name"), "{text}");
+        assert!(!text.contains("check its form"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_resolver_message_in_a_few_words() {
+        assert_eq!(
+            dns_reason(
+                "DNS error: no records found for Query { name: Name(\"_mongodb._tcp.nonexistent.invalid.\"), query_type: SRV, query_class: IN }"
+            ),
+            "no SRV record for _mongodb._tcp.nonexistent.invalid"
+        );
+        assert_eq!(
+            dns_reason("SRV lookup for c0.example.net returned no records"),
+            "SRV lookup for c0.example.net returned no records"
+        );
+    }
+
+    #[test]
+    fn the_host_of_a_redacted_connection_string() {
+        assert_eq!(
+            host_of("mongodb+srv://***@c0.example.net/app?x=1"),
+            "c0.example.net"
+        );
+        assert_eq!(host_of("mongodb+srv://c0.example.net"), "c0.example.net");
+        assert_eq!(host_of("mongodb://a:1,b:2/?replicaSet=rs"), "a:1,b:2");
+    }
 }
