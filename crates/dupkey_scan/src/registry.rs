@@ -197,7 +197,8 @@ mod tests {
         assert!(s.plan().numbers && !s.plan().identifiers);
         assert!(Selection::new(&["DK999".into()], &[]).is_err());
         assert!(Selection::new(&[], &["nonsense".into()]).is_err());
-        assert!(is_rule_code("DK101") && !is_rule_code("DK1010") && !is_rule_code("dk101"));
+        assert!(is_rule_code("DK101") && is_rule_code("dk101") && !is_rule_code("DK1010"));
+        assert!(!is_rule_code("DKx01") && !is_rule_code("AB101"));
         assert!(
             explain_rule("dk101")
                 .unwrap()
