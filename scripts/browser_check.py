@@ -1,11 +1,12 @@
 """Opens a dupkey HTML report in headless Chromium and says what a reader would see.
 
-    python scripts/browser_check.py REPORT.html SCREENSHOT.png
+    python scripts/browser_check.py REPORT.html SCREENSHOT.png [HEIGHT]
 
 Prints one JSON object: console messages of level error or warning, uncaught page errors,
 requests the page made beyond its own file, the number of finding cards and their codes, each
 chart's id with its number of bars, and the page's title. The caller (a Rust test) decides what
-is right; this script only looks. Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM).
+is right; this script only looks. Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM). The
+screenshot is of the whole page, or of its first HEIGHT pixels when HEIGHT is given.
 """
 
 import json
@@ -25,7 +26,7 @@ FLAGS = [
 ]
 
 
-def main(report, screenshot):
+def main(report, screenshot, height=None):
     url = "file://" + os.path.abspath(report)
     seen = {"console": [], "page_errors": [], "requests": []}
     with sync_playwright() as p:
@@ -59,7 +60,12 @@ def main(report, screenshot):
         if seen["copy_buttons"]:
             page.locator("button.copy").first.click()
             seen["copy_label"] = page.locator("button.copy").first.inner_text()
-        page.screenshot(path=screenshot, full_page=True)
+        if height:
+            page.screenshot(
+                path=screenshot, full_page=True, clip={"x": 0, "y": 0, "width": 1200, "height": height}
+            )
+        else:
+            page.screenshot(path=screenshot, full_page=True)
         page.emulate_media(media="print")
         seen["print_hides_buttons"] = page.eval_on_selector_all(
             "button.copy", "els => els.every(e => getComputedStyle(e).display === 'none')"
@@ -69,4 +75,4 @@ def main(report, screenshot):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)
