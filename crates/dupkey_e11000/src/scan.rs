@@ -242,6 +242,7 @@ impl<'a> Scanner<'a> {
             ':' => Some(String::new()),
             _ => {
                 let rest = self.rest();
+                let rest = &rest[..floor_char(rest, 4096)];
                 let end = rest.find([':', '=', ',', '}', '{', '\n'])?;
                 if !matches!(rest[end..].chars().next(), Some(':' | '=')) {
                     return None;
@@ -352,7 +353,9 @@ impl<'a> Scanner<'a> {
                     None => true,
                     Some('"' | '\'' | '{' | '[' | ':' | '-' | '0'..='9') => true,
                     Some(_) => {
-                        let word_end = tail.find([':', ' ', '"', ',', '}']).unwrap_or(tail.len());
+                        // Field names and constructors are short; a long word is text.
+                        let word = &tail[..floor_char(tail, 128)];
+                        let word_end = word.find([':', ' ', '"', ',', '}']).unwrap_or(word.len());
                         tail[word_end..].starts_with(':')
                             || starts_with_constructor(&tail[..word_end])
                     }
@@ -469,6 +472,7 @@ impl<'a> Scanner<'a> {
     /// `2024-05-01T10:00:00.000Z`, as `util.inspect` prints a Date.
     fn parse_bare_iso_date(&mut self) -> Option<Bson> {
         let rest = self.rest();
+        let rest = &rest[..floor_char(rest, 64)];
         let b = rest.as_bytes();
         if b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':' {
             // Python's str(datetime), as some servers and drivers print dates.
@@ -695,6 +699,15 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The largest char boundary of `s` at or below `i`.
+pub(crate) fn floor_char(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// After a comma in a raw string: does the text go on with a constructor-like value?
 fn starts_with_constructor(word: &str) -> bool {
     [
@@ -909,7 +922,7 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
     fn val(c: u8) -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => u32::from(c - b'A'),
