@@ -4,7 +4,7 @@
 use bson::Bson;
 use bson::oid::ObjectId;
 
-use crate::{Cause, NameSource, Operation, parse_all};
+use crate::{Cause, NameSource, Operation, parse_all, scan_log, scan_work};
 
 fn one(text: &str) -> crate::DuplicateKeyError {
     let errs = parse_all(text);
@@ -288,4 +288,35 @@ fn proptest_never_panics() {
             Ok(())
         })
         .unwrap();
+}
+
+/// The per-anchor searches must look at a bounded window whatever the line's shape: four
+/// times the input is four times the work (it was sixteen times, one line of a megabyte took
+/// seconds). Shapes that defeat a naive bound: repeated messages, literals that never close,
+/// raw strings that never close, clauses without a code, escaped JSON messages.
+#[test]
+fn scanning_work_grows_linearly_on_one_line() {
+    let units = [
+        "MongoServerError: E11000 duplicate key error collection: a.b index: x_1 dup key: { x: 1 } ",
+        "'E11000 duplicate key error dup key: { a: \\\"x ",
+        "index: i dup key: { a: \"",
+        "{\"errmsg\":\"E11000 duplicate key error collection: a.b index: x_1 dup key: { x: \\\"v\\\" }\"},",
+        "E11000 E11000 dup key: dup key: keyValue: { a: ' ",
+        "duplicate key error 11000 \"E11001 collection: ",
+    ];
+    for unit in units {
+        let work = |n: usize| {
+            let text = unit.repeat(n);
+            let before = scan_work();
+            let _ = parse_all(&text);
+            let _ = scan_log(text.as_bytes());
+            (scan_work() - before) as f64 / text.len() as f64
+        };
+        let (small, large) = (work(500), work(2_000));
+        eprintln!("{unit:?}: {small:.1} then {large:.1} bytes examined per input byte");
+        assert!(
+            large <= small * 1.3 + 1.0,
+            "{unit:?}: {small:.1} bytes examined per input byte at 1x, {large:.1} at 4x"
+        );
+    }
 }

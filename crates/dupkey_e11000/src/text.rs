@@ -274,10 +274,10 @@ fn parse_at(text: &str, anchor: usize) -> Option<DuplicateKeyError> {
             Some(err)
         }
         None => {
-            let line_start = line_start_within(text, anchor, BEHIND);
+            // Only whether the anchor sits past column 60 matters (terminal wraps).
+            let line_start = line_start_within(text, anchor, 256);
             let column = text[line_start..anchor].chars().count();
             let window_end = floor_boundary(text, anchor + AHEAD);
-            count_work(window_end - anchor);
             let mut err = parse_message(
                 &text[anchor..window_end],
                 code,
@@ -285,6 +285,7 @@ fn parse_at(text: &str, anchor: usize) -> Option<DuplicateKeyError> {
                 column,
                 wrapper_text(text, anchor),
             );
+            count_work(err.span.end);
             err.span = anchor..anchor + err.span.end;
             Some(err)
         }
@@ -295,7 +296,7 @@ fn parse_at(text: &str, anchor: usize) -> Option<DuplicateKeyError> {
 /// the unescaped literal from the anchor on, and where the literal ends in `text`.
 fn escaped_literal(text: &str, anchor: usize) -> Option<(String, usize)> {
     // Cheap look first: escapes in the key region decide whether there is a literal at all.
-    let probe_end = line_end_within(text, anchor, 4096);
+    let probe_end = line_end_within(text, anchor, 1024);
     if !has_escapes(&text[anchor..probe_end]) {
         return None;
     }
@@ -347,9 +348,9 @@ fn join_wrapped(literal: &str) -> String {
 
 fn has_escapes(s: &str) -> bool {
     // Only the key matters, and it follows "dup key" closely.
-    let head = &s[..floor_boundary(s, 4096)];
+    let head = &s[..floor_boundary(s, 1024)];
     let key_region = match head.find("dup key") {
-        Some(i) => &s[i..floor_boundary(s, i + 4096)],
+        Some(i) => &s[i..floor_boundary(s, i + 1024)],
         None => head,
     };
     key_region.contains("\\\"") || key_region.contains("\\'") || key_region.contains("\\\\")
@@ -561,7 +562,13 @@ fn wrapper_text(text: &str, anchor: usize) -> &str {
 }
 
 fn operation_before(text: &str, anchor: usize) -> Operation {
-    let before = wrapper_text(text, anchor).to_ascii_lowercase();
+    // Lowercased on the stack: this runs for every anchor.
+    let wrapper = wrapper_text(text, anchor).as_bytes();
+    let mut buf = [0u8; 600];
+    let n = wrapper.len().min(buf.len());
+    buf[..n].copy_from_slice(&wrapper[wrapper.len() - n..]);
+    buf[..n].make_ascii_lowercase();
+    let before = String::from_utf8_lossy(&buf[..n]);
     if before.contains("index build")
         || before.contains("createindex")
         || before.contains("ensureindex")
@@ -689,15 +696,16 @@ fn attach_structured_fields(text: &str, errors: &mut [DuplicateKeyError]) {
 /// The first `label: { … }` in `range` that parses.
 fn structured(text: &str, range: Range<usize>, label: &str) -> Option<KeyFields> {
     let hay = text.get(range.clone())?;
+    count_work(hay.len());
     // A few tries in a bounded window each: the fields sit next to their message.
     for i in memmem::find_iter(hay.as_bytes(), label.as_bytes()).take(8) {
         let rest = &hay[i + label.len()..];
         let after = &rest[..floor_boundary(rest, 16 << 10)];
-        count_work(after.len());
         let mut s = Scanner::new(after, false);
         let escaped = after.starts_with("\\\"") || after.starts_with("\\'");
         if escaped {
             let window: String = after.chars().take(4000).collect();
+            count_work(window.len());
             let unescaped = unescape(&window);
             let mut s = Scanner::new(&unescaped, false);
             if let Some(f) = read_labelled_object(&mut s) {
@@ -705,8 +713,10 @@ fn structured(text: &str, range: Range<usize>, label: &str) -> Option<KeyFields>
             }
             continue;
         }
-        if let Some(f) = read_labelled_object(&mut s) {
-            return Some(f);
+        let found = read_labelled_object(&mut s);
+        count_work(s.pos());
+        if found.is_some() {
+            return found;
         }
     }
     None
