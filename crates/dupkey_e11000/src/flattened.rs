@@ -95,11 +95,11 @@ fn parse_date_text(s: &str) -> Option<i64> {
         return Some(dt.timestamp_millis());
     }
     let b = s.as_bytes();
-    if b.len() < 19 || b[10] != b' ' {
+    if b.len() < 19 || b[10] != b' ' || !s.is_ascii() {
         return None;
     }
     let mut iso = format!("{}T{}", &s[..10], &s[11..]);
-    let has_zone = s[19..].contains(['+', 'Z']) || s[19..].matches('-').count() > 0;
+    let has_zone = s[19..].contains(['+', 'Z', '-']);
     if !has_zone {
         iso.push('Z');
     }

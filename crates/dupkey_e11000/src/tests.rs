@@ -320,3 +320,69 @@ fn scanning_work_grows_linearly_on_one_line() {
         );
     }
 }
+
+/// A terminal that wraps at any common width, at any point of the message (inside `E11000`,
+/// a clause keyword, a name, a value, an escape), must not change the answer.
+#[test]
+fn hard_wraps_at_any_width_keep_the_answer() {
+    let texts = [
+        "MongoServerError: E11000 duplicate key error collection: smart-planner.userprofiles index: userId_1 dup key: { userId: ObjectId('68f79d23c1fc5f16390b5d86') }",
+        "pymongo.errors.DuplicateKeyError: E11000 duplicate key error collection: inventory.products index: sku_1_warehouse_1 dup key: { sku: \"SKU-000123\", warehouse: 42 }, full error: {'index': 0, 'code': 11000, 'errmsg': 'E11000 duplicate key error collection: inventory.products index: sku_1_warehouse_1 dup key: { sku: \"SKU-000123\", warehouse: 42 }', 'keyPattern': {'sku': 1, 'warehouse': 1}, 'keyValue': {'sku': 'SKU-000123', 'warehouse': 42}}",
+        r#"{"t":{"$date":"2024-09-01T13:29:47.221+00:00"},"s":"I","c":"WRITE","id":51803,"ctx":"conn12","msg":"Slow query","attr":{"type":"update","ns":"app.tickets","errMsg":"E11000 duplicate key error collection: app.tickets index: ticket_number_1 dup key: { ticket_number: \"TKT-00042\" }","errName":"DuplicateKey","errCode":11000}}"#,
+        "com.mongodb.MongoWriteException: Write operation error on server localhost:27017. Write error: WriteError{code=11000, message='E11000 duplicate key error collection: crm.contacts index: phone_1_country_1 dup key: { phone: \"+15551234567\", country: \"US\" }', details={}}.",
+    ];
+    for text in texts {
+        let want: Vec<String> = parse_all(text).iter().map(summary).collect();
+        assert_eq!(want.len(), 1, "{text}");
+        for width in [60, 64, 72, 80, 90, 100, 120, 132] {
+            let rows: Vec<String> = text
+                .chars()
+                .collect::<Vec<_>>()
+                .chunks(width)
+                .map(|c| c.iter().collect())
+                .collect();
+            if rows.len() < 2 {
+                continue;
+            }
+            let wrapped = rows.join("\n");
+            let got: Vec<String> = parse_all(&wrapped).iter().map(summary).collect();
+            assert_eq!(got, want, "wrapped at {width}:\n{wrapped}");
+        }
+    }
+}
+
+fn summary(e: &crate::DuplicateKeyError) -> String {
+    format!(
+        "{:?}.{:?} {:?} {}",
+        e.database,
+        e.collection,
+        e.index,
+        e.key.as_ref().map(crate::key_to_json).unwrap_or_default()
+    )
+}
+
+/// A message whose first row is cut at a common terminal width, at every point of it.
+#[test]
+fn one_hard_wrap_anywhere_keeps_the_answer() {
+    let message = "E11000 duplicate key error collection: analytics.daily_rollups index: tenant_1_day_1 dup key: { tenant: \"acme-corp\", day: new Date(1714521600000) }";
+    let want: Vec<String> = parse_all(message).iter().map(summary).collect();
+    for width in [80, 120, 160] {
+        for cut in 1..message.len().min(width - 8) {
+            let (head, tail) = message.split_at(cut);
+            // The terminal cuts every row at its width, the last one shorter.
+            let rows: Vec<&str> = tail
+                .as_bytes()
+                .chunks(width)
+                .map(|r| std::str::from_utf8(r).unwrap())
+                .collect();
+            let text = format!(
+                "{:<pad$}{head}\n{}",
+                "ERROR",
+                rows.join("\n"),
+                pad = width - cut
+            );
+            let got: Vec<String> = parse_all(&text).iter().map(summary).collect();
+            assert_eq!(got, want, "cut at {cut} of a {width}-column row:\n{text}");
+        }
+    }
+}

@@ -41,7 +41,8 @@ pub(crate) fn join_hard_wraps(text: &str) -> Option<Unwrapped> {
         .iter()
         .map(|l| width(l) == max)
         .collect();
-    if max < MIN_WIDTH || wrapped.iter().filter(|&&w| w).count() < 2 {
+    let rows = wrapped.iter().filter(|&&w| w).count();
+    if max < MIN_WIDTH || rows == 0 || (rows == 1 && !single_wrap(&lines, &wrapped, max)) {
         return None;
     }
     let mut out = String::with_capacity(text.len());
@@ -75,6 +76,22 @@ pub(crate) fn join_hard_wraps(text: &str) -> Option<Unwrapped> {
         }
     }
     Some(Unwrapped { text: out, cuts })
+}
+
+/// Widths terminals are commonly set to.
+const TERMINAL_WIDTHS: [usize; 12] = [80, 100, 120, 132, 140, 150, 160, 180, 200, 220, 240, 250];
+
+/// One row of the longest width is a wrap only at a common terminal width, and when the next
+/// line neither is indented (a stack frame), empty, nor starts a log record.
+fn single_wrap(lines: &[&str], wrapped: &[bool], width: usize) -> bool {
+    let Some(i) = wrapped.iter().position(|&w| w) else {
+        return false;
+    };
+    let next = lines[i + 1];
+    // A break at a space leaves it at the row's end or alone at the next row's start; an
+    // indented next line (a stack frame) is not a wrap.
+    let indented = next.starts_with("  ") || next.starts_with('\t');
+    TERMINAL_WIDTHS.contains(&width) && !indented && !next.trim().is_empty() && !starts_record(next)
 }
 
 #[cfg(test)]
