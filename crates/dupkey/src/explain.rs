@@ -113,7 +113,9 @@ fn read_stdin() -> Result<String> {
     io::stdin()
         .read_to_end(&mut bytes)
         .context("cannot read standard input")?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    // One copy of the input, not two, when it is valid UTF-8 (a paste of any size).
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// With `--uri`, facts for each error from the live database (read-only).

@@ -77,8 +77,8 @@ struct Record {
     /// The log has shown a record start: lines without one continue a record.
     timestamped: bool,
     errors: Vec<DuplicateKeyError>,
-    /// Line of the last error counted, for timestamp-less logs.
-    last_line: u64,
+    /// Lines of `errors`, for timestamp-less logs.
+    lines: Vec<u64>,
 }
 
 impl Record {
@@ -86,10 +86,12 @@ impl Record {
         self.timestamp = timestamp;
         self.timestamped = true;
         self.errors.clear();
+        self.lines.clear();
     }
 
     /// Is `err` a repeat of an error this record already counted? In a log without
-    /// timestamps only a dump's echo line (`errmsg: '…'`) of the last error is.
+    /// timestamps only a dump's echo line (`errmsg: '…'`) of an error up to 40 lines above
+    /// is (a pretty-printed bulk error repeats each entry further down).
     fn repeats(&self, err: &DuplicateKeyError, line_no: u64, line: &str) -> bool {
         let same = |prev: &DuplicateKeyError| {
             prev.is_same_error(err)
@@ -101,22 +103,26 @@ impl Record {
         if self.timestamped {
             return self.errors.iter().any(same);
         }
-        self.errors.last().is_some_and(|prev| {
-            line_no > self.last_line
-                && line_no - self.last_line <= 40
-                && is_echo_line(line)
-                && same(prev)
-        })
+        is_echo_line(line)
+            && self
+                .errors
+                .iter()
+                .zip(&self.lines)
+                .any(|(prev, &at)| line_no > at && line_no - at <= 40 && same(prev))
     }
 
     fn remember(&mut self, err: &DuplicateKeyError, line_no: u64) {
         if !self.timestamped {
-            self.errors.clear();
+            // Only errors of the last 40 lines can be echoed.
+            while self.lines.first().is_some_and(|&at| line_no - at > 40) {
+                self.lines.remove(0);
+                self.errors.remove(0);
+            }
         }
         if self.errors.len() < RECORD_ERRORS {
             self.errors.push(err.clone());
+            self.lines.push(line_no);
         }
-        self.last_line = line_no;
     }
 }
 
@@ -346,10 +352,12 @@ impl LogScan {
             if start < lower {
                 break;
             }
-            let line_end = memchr::memchr(b'\n', &data[start..])
-                .map_or(data.len(), |i| start + i)
-                .min(start + 4096);
-            let head = String::from_utf8_lossy(&data[start..line_end]);
+            // A record start shows in the line's first bytes; this runs for every line
+            // between two errors of a log without timestamps.
+            let head_end = (start + 64).min(data.len());
+            let head_end =
+                memchr::memchr(b'\n', &data[start..head_end]).map_or(head_end, |i| start + i);
+            let head = String::from_utf8_lossy(&data[start..head_end]);
             if starts_record(&head) {
                 let whole_end = memchr::memchr(b'\n', &data[start..]).map(|i| start + i);
                 let line = match whole_end {

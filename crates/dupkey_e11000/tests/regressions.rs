@@ -201,3 +201,19 @@ Caused by: com.mongodb.MongoWriteException: Write operation error on server loca
         ]
     );
 }
+
+/// Issue 13 item 3 in `--log`: a pretty-printed bulk error repeats each entry further down.
+#[test]
+fn log_of_a_pretty_bulk_error_counts_each_write_error_once() {
+    let entry = |i: u32, email: &str| {
+        format!(
+            "    {{\n      \"code\": 11000,\n      \"index\": {i},\n      \"errmsg\": \"E11000 duplicate key error collection: shop.users index: email_1 dup key: {{ email: \\\"{email}\\\" }}\"\n    }}"
+        )
+    };
+    let list = format!("[\n{},\n{}\n  ]", entry(1, "a@x.com"), entry(3, "b@x.com"));
+    let log = format!(
+        "{{\n  \"message\": \"E11000 duplicate key error collection: shop.users index: email_1 dup key: {{ email: \\\"a@x.com\\\" }}\",\n  \"writeErrors\": {list},\n  \"result\": {{\n  \"writeErrors\": {list}\n  }}\n}}\n"
+    );
+    let report = scan_log(log.as_bytes()).unwrap();
+    assert_eq!(report.errors, 2, "{log}");
+}
