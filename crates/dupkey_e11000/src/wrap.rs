@@ -41,15 +41,20 @@ pub(crate) fn join_hard_wraps(text: &str) -> Option<Unwrapped> {
         .iter()
         .map(|l| width(l) == max)
         .collect();
-    let rows = wrapped.iter().filter(|&&w| w).count();
-    if max < MIN_WIDTH || rows == 0 || (rows == 1 && !single_wrap(&lines, &wrapped, max)) {
+    // A line cut into three rows or more shows two full rows in a row; otherwise only a
+    // common terminal width tells a cut row from a line that happens to be the longest.
+    let run = (1..wrapped.len()).any(|i| wrapped[i - 1] && wrapped[i] && !starts_record(lines[i]));
+    if max < MIN_WIDTH || !wrapped.contains(&true) || !(run || TERMINAL_WIDTHS.contains(&max)) {
         return None;
     }
     let mut out = String::with_capacity(text.len());
     let mut cuts = Vec::new();
     let mut removed = 0usize;
     for (i, line) in lines.iter().enumerate() {
-        let joins_previous = i > 0 && wrapped[i - 1] && !starts_record(line);
+        let joins_previous = i > 0
+            && wrapped[i - 1]
+            && !starts_record(line)
+            && (wrapped.get(i).copied().unwrap_or(false) || continues_row(line));
         let mut line = *line;
         if joins_previous {
             // The row's own quote mark when the paste quoted every row.
@@ -81,17 +86,11 @@ pub(crate) fn join_hard_wraps(text: &str) -> Option<Unwrapped> {
 /// Widths terminals are commonly set to.
 const TERMINAL_WIDTHS: [usize; 12] = [80, 100, 120, 132, 140, 150, 160, 180, 200, 220, 240, 250];
 
-/// One row of the longest width is a wrap only at a common terminal width, and when the next
-/// line neither is indented (a stack frame), empty, nor starts a log record.
-fn single_wrap(lines: &[&str], wrapped: &[bool], width: usize) -> bool {
-    let Some(i) = wrapped.iter().position(|&w| w) else {
-        return false;
-    };
-    let next = lines[i + 1];
-    // A break at a space leaves it at the row's end or alone at the next row's start; an
-    // indented next line (a stack frame) is not a wrap.
+/// Can `next`, a shorter line after a full row, be that row's last part? Not when it is
+/// empty, indented (a stack frame; a cut at a space leaves at most one) or starts a record.
+fn continues_row(next: &str) -> bool {
     let indented = next.starts_with("  ") || next.starts_with('\t');
-    TERMINAL_WIDTHS.contains(&width) && !indented && !next.trim().is_empty() && !starts_record(next)
+    !indented && !next.trim().is_empty()
 }
 
 #[cfg(test)]
@@ -117,7 +116,12 @@ mod tests {
     fn ordinary_lines_are_left_alone() {
         assert!(join_hard_wraps("short\nlines only\n").is_none());
         let log = "2024-05-01T00:00:00Z a line that is exactly as long as the next\n2024-05-01T00:00:01Z a line that is exactly as long as the next\n2024-05-01T00:00:02Z end";
-        let u = join_hard_wraps(log).unwrap();
-        assert_eq!(u.text, log, "rows that start a record are never joined");
+        assert!(
+            join_hard_wraps(log).is_none_or(|u| u.text == log),
+            "rows that start a record are never joined"
+        );
+        // Two separate lines that happen to be the longest, at no terminal's width.
+        let dump = "MongoServerError: E11000 duplicate key error collection: a.b index: x_1 dup key: { x: 1 }\n    at f (a.js:1:1)\nMongoServerError: E11000 duplicate key error collection: a.b index: x_1 dup key: { x: 2 }\n    at g (a.js:2:2)";
+        assert!(join_hard_wraps(dump).is_none());
     }
 }
