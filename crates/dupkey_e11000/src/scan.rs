@@ -84,6 +84,38 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Like [`Scanner::eat`], but a keyword a terminal cut with a line break (`dup k` /
+    /// `ey:`) matches too: a break after a row of 40 columns or more, and the quote marks a
+    /// paste put after it, are skipped anywhere inside the keyword.
+    pub(crate) fn eat_wrapped(&mut self, keyword: &str) -> bool {
+        if self.eat(keyword) {
+            return true;
+        }
+        let start = self.pos;
+        for expected in keyword.chars() {
+            if self.peek() == Some('\n') && self.pos > start && self.row_is_full() {
+                self.pos += 1;
+                self.skip_line_prefix();
+            }
+            if self.peek() != Some(expected) {
+                self.pos = start;
+                return false;
+            }
+            self.pos += expected.len_utf8();
+        }
+        true
+    }
+
+    /// The row before the cursor is as wide as a terminal row (40 columns or more).
+    fn row_is_full(&self) -> bool {
+        let from = floor_char(self.src, self.pos.saturating_sub(4096));
+        let before = &self.src[from..self.pos];
+        match before.rfind('\n') {
+            Some(i) => before[i + 1..].chars().count() >= 40,
+            None => self.first_column + before.chars().count() >= 40,
+        }
+    }
+
     /// Skips white space, including line breaks and the markdown quote marks (`> `) or
     /// comment leaders that a pasted text may carry at the start of each line.
     pub(crate) fn skip_ws(&mut self) {

@@ -386,3 +386,30 @@ fn one_hard_wrap_anywhere_keeps_the_answer() {
         }
     }
 }
+
+/// A two-row wrap at no common width, cut inside a clause keyword.
+#[test]
+fn wrap_inside_a_clause_keyword() {
+    for (head, tail) in [
+        (
+            "E11000 duplicate key error collection: shop.users index: email_1 dup k",
+            "ey: { email: \"a@x.com\" }",
+        ),
+        (
+            "MongoServerError: E11000 duplicate key error collection: shop.users ind",
+            "ex: email_1 dup key: { email: \"a@x.com\" }",
+        ),
+        (
+            "MongoServerError: E11000 duplicate key error coll",
+            "ection: shop.users index: email_1 dup key: { email: \"a@x.com\" }",
+        ),
+    ] {
+        let e = one(&format!("{head}\n{tail}"));
+        assert_eq!(
+            (e.collection.as_deref(), e.index.as_deref()),
+            (Some("users"), Some("email_1")),
+            "{head}|{tail}"
+        );
+        assert_eq!(key_json(&e), r#"{"email":"a@x.com"}"#);
+    }
+}

@@ -467,18 +467,18 @@ fn parse_message(
         s.eat("D");
     }
     s.skip_ws();
-    s.eat("duplicate key error");
+    s.eat_wrapped("duplicate key error");
     s.eat("uplicate key error");
     let mut end = s.pos();
     loop {
         s.skip_ws();
-        if s.eat("collection:") {
+        if s.eat_wrapped("collection:") {
             s.skip_ws();
             let ns = clean_token(&s.read_token());
             if !ns.is_empty() {
                 err.set_namespace(&ns);
             }
-        } else if s.eat("index:") {
+        } else if s.eat_wrapped("index:") {
             s.skip_ws();
             let token = match spaced_index_name(s.rest()) {
                 Some(name) => {
@@ -497,13 +497,13 @@ fn parse_message(
                 None if !token.is_empty() => err.index = Some(token),
                 None => {}
             }
-        } else if s.eat("collation:") {
+        } else if s.eat_wrapped("collation:") {
             s.skip_ws();
             match s.read_balanced('{', '}') {
                 Some(c) => err.collation = Some(c.to_string()),
                 None => break,
             }
-        } else if s.eat("dup key:") {
+        } else if s.eat_wrapped("dup key:") {
             s.skip_ws();
             if let Some(fields) = s.parse_fields() {
                 err.key = Some(fields);
