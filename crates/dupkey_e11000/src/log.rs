@@ -74,25 +74,18 @@ type GroupKey = (Option<String>, Option<String>, Option<String>);
 #[derive(Debug, Default)]
 struct Record {
     timestamp: Option<String>,
-    /// The log has shown a record start: lines without one continue a record.
-    timestamped: bool,
     errors: Vec<DuplicateKeyError>,
-    /// Lines of `errors`, for timestamp-less logs.
-    lines: Vec<u64>,
 }
 
 impl Record {
     fn start(&mut self, timestamp: Option<String>) {
         self.timestamp = timestamp;
-        self.timestamped = true;
         self.errors.clear();
-        self.lines.clear();
     }
 
-    /// Is `err` a repeat of an error this record already counted? In a log without
-    /// timestamps only a dump's echo line (`errmsg: '…'`) of an error up to 40 lines above
-    /// is (a pretty-printed bulk error repeats each entry further down).
-    fn repeats(&self, err: &DuplicateKeyError, line_no: u64, line: &str) -> bool {
+    /// Is `err` a repeat of an error this record already counted (at the same batch
+    /// position, when both print one)?
+    fn repeats(&self, err: &DuplicateKeyError) -> bool {
         let same = |prev: &DuplicateKeyError| {
             prev.is_same_error(err)
                 && match (prev.batch_index, err.batch_index) {
@@ -100,30 +93,47 @@ impl Record {
                     _ => true,
                 }
         };
-        if self.timestamped {
-            return self.errors.iter().any(same);
-        }
-        is_echo_line(line)
-            && self
-                .errors
-                .iter()
-                .zip(&self.lines)
-                .any(|(prev, &at)| line_no > at && line_no - at <= 40 && same(prev))
+        self.errors.iter().any(same)
     }
 
-    fn remember(&mut self, err: &DuplicateKeyError, line_no: u64) {
-        if !self.timestamped {
-            // Only errors of the last 40 lines can be echoed.
-            while self.lines.first().is_some_and(|&at| line_no - at > 40) {
-                self.lines.remove(0);
-                self.errors.remove(0);
-            }
-        }
+    fn remember(&mut self, err: &DuplicateKeyError) {
         if self.errors.len() < RECORD_ERRORS {
             self.errors.push(err.clone());
-            self.lines.push(line_no);
         }
     }
+}
+
+/// Does a line without a timestamp continue the record above it? Indented and empty lines
+/// do (stack frames, `[cause]:` blocks, dumps), and so do the unindented lines of tracebacks
+/// and exception chains: `Traceback …`, `Caused by: …`, `During handling …`, a closing
+/// bracket, a qualified exception name (`pymongo.errors.DuplicateKeyError: …`,
+/// `com.mongodb.MongoWriteException: …`). Any other line is a record of its own.
+fn continues_record(line: &str) -> bool {
+    if line.trim().is_empty() || line.starts_with([' ', '\t']) {
+        return true;
+    }
+    const MARKERS: [&str; 9] = [
+        "Traceback",
+        "Caused by",
+        "During handling",
+        "The above exception",
+        "}",
+        "]",
+        ")",
+        "from ",
+        "--- ",
+    ];
+    if MARKERS.iter().any(|m| line.starts_with(m)) {
+        return true;
+    }
+    let end = line.find([' ', '\t']).unwrap_or(line.len());
+    let name = line[..end].trim_end_matches(':');
+    let qualified = name.contains('.') || name.contains("::");
+    let last = name.rsplit(['.', ':']).next().unwrap_or(name);
+    qualified
+        && ["Error", "Exception", "Failure", "Warning"]
+            .iter()
+            .any(|k| last.ends_with(k))
 }
 
 #[derive(Default)]
@@ -190,15 +200,6 @@ impl Collector {
             None => group.uncounted_keys += 1,
         }
     }
-}
-
-/// A dump line that repeats the message as a field (`errmsg: '…'`, `message = …`).
-fn is_echo_line(line: &str) -> bool {
-    let before = line
-        .find("E1100")
-        .map_or(line, |i| &line[..i])
-        .to_ascii_lowercase();
-    before.contains("errmsg") || before.contains("message") || before.contains("full error")
 }
 
 /// Reads `reader` to the end and collects every duplicate-key error in it.
@@ -370,6 +371,10 @@ impl LogScan {
                     ))));
                 break;
             }
+            if !continues_record(&head) {
+                self.record.start(None);
+                break;
+            }
             if start == 0 {
                 break;
             }
@@ -415,10 +420,10 @@ impl LogScan {
                 continue;
             }
             reached = reached.max(from + err.span.end);
-            if self.record.repeats(&err, line_no, &text) {
+            if self.record.repeats(&err) {
                 continue;
             }
-            self.record.remember(&err, line_no);
+            self.record.remember(&err);
             self.collector.add(err, line_no, ts.clone());
         }
         self.done_until = self.base + reached as u64;
@@ -584,6 +589,23 @@ no newline at the end";
             tickets.first_seen.as_deref(),
             Some("2024-01-01T00:00:05.000+00:00")
         );
+    }
+
+    #[test]
+    fn unindented_lines_without_a_timestamp_are_records_of_their_own() {
+        // console.error lines after a timestamped banner: two failures, not one record.
+        let log = "2024-05-01T10:00:00.000Z server started\nMongoServerError: E11000 duplicate key error collection: a.b index: x_1 dup key: { x: 1 }\nMongoServerError: E11000 duplicate key error collection: a.b index: x_1 dup key: { x: 1 }\n";
+        let r = scan_log(log.as_bytes()).unwrap();
+        assert_eq!(r.errors, 2);
+        assert!(continues_record(
+            "pymongo.errors.DuplicateKeyError: E11000 …"
+        ));
+        assert!(continues_record(
+            "Mongo::Error::OperationFailure: [11000]: E11000 …"
+        ));
+        assert!(continues_record("\tat com.mongodb.Foo.bar(Foo.java:1)"));
+        assert!(!continues_record("MongoServerError: E11000 …"));
+        assert!(!continues_record("ERROR something failed"));
     }
 
     #[test]
