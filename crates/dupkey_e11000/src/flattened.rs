@@ -16,6 +16,19 @@ use crate::scan::decode_hex;
 /// message)?
 pub(crate) fn is_flattened(typed: &Bson, flat: &Bson) -> bool {
     match (typed, flat) {
+        // A key that is an embedded document or an array: flattened member by member.
+        (Bson::Document(t), Bson::Document(f)) => {
+            t.len() == f.len()
+                && t.iter()
+                    .zip(f)
+                    .all(|((tk, tv), (fk, fv))| tk == fk && (tv == fv || is_flattened(tv, fv)))
+        }
+        (Bson::Array(t), Bson::Array(f)) => {
+            t.len() == f.len()
+                && t.iter()
+                    .zip(f)
+                    .all(|(tv, fv)| tv == fv || is_flattened(tv, fv))
+        }
         (Bson::Document(_) | Bson::Array(_) | Bson::String(_), _) => false,
         (_, Bson::Document(d)) if d.is_empty() => {
             matches!(
@@ -176,6 +189,12 @@ mod tests {
             &Bson::Document(doc! {"$timestamp": "4294967298"})
         ));
         assert!(is_flattened(&Bson::Double(f64::NAN), &Bson::Null));
+        let nested =
+            Bson::Document(doc! {"owner": Bson::ObjectId(oid), "tags": [1, Bson::ObjectId(oid)]});
+        let flat = Bson::Document(
+            doc! {"owner": "6650f1c2a1b2c3d4e5f60718", "tags": [1, "6650f1c2a1b2c3d4e5f60718"]},
+        );
+        assert!(is_flattened(&nested, &flat));
     }
 
     #[test]
