@@ -7,11 +7,17 @@
 #   dupkey explain --log       full parse, grouping, first/last seen
 # and prints throughput, peak memory and the ratios. Target: dupkey >= 200 MB/s, flat memory.
 #
+# Then one huge line (HUGE_MB, default 200, of back-to-back E11000 messages, no line break) is
+# read with `explain --log` and, cut to 20 MB, with `explain -`, each beside the same text
+# split into lines: the times must be close (linear scanning whatever the shape) and the
+# --log peak memory flat.
+#
 #   bench/explain_log.sh            # 1 GiB
-#   SIZE_MB=256 bench/explain_log.sh
+#   SIZE_MB=256 HUGE_MB=50 bench/explain_log.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB="${SIZE_MB:-1024}"
+HUGE_MB="${HUGE_MB:-200}"
 OUT="${BENCH_DIR:-bench/out}"
 mkdir -p "$OUT"
 LOG="$OUT/app-${SIZE_MB}m.log"
@@ -93,4 +99,42 @@ for name, s, kb in rows:
 dk = rows[2][1]
 print(f"dupkey is {rows[1][1] / dk:.1f}x faster than the python script and takes {dk / rows[0][1]:.1f}x the time of grep -c")
 print("target >= 200 MB/s:", "met" if mb / dk >= 200 else "NOT met")
+PY
+
+# One huge line against the same text split into lines.
+python3 - "$OUT" "$HUGE_MB" <<'PY'
+import os, sys
+out, huge_mb = sys.argv[1], int(sys.argv[2])
+msg = 'MongoServerError: E11000 duplicate key error collection: app.users index: email_1 dup key: {{ email: "user{}@example.com" }} '
+def write(path, size, sep, distinct):
+    with open(path, "w") as f:
+        written, i = 0, 0
+        while written < size:
+            block = sep.join(msg.format(n % distinct) for n in range(i, i + 10000)) + sep
+            f.write(block)
+            written += len(block)
+            i += 10000
+write(os.path.join(out, "huge-line.log"), huge_mb * 1_000_000, "", 50)
+write(os.path.join(out, "huge-split.log"), huge_mb * 1_000_000, "\n", 50)
+write(os.path.join(out, "huge-line-20m.txt"), 20_000_000, "", 1)
+write(os.path.join(out, "huge-split-20m.txt"), 20_000_000, "\n", 1)
+PY
+python3 - "$BIN" "$OUT" <<'PY'
+import os, subprocess, sys, time
+binary, out = sys.argv[1:3]
+def run(args, stdin_path=None):
+    t0 = time.perf_counter()
+    with open(os.path.join(out, "huge.out"), "w") as o:
+        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+        p = subprocess.run(["/usr/bin/time", "-f", "%M"] + args, stdin=stdin, stdout=o, stderr=subprocess.PIPE, text=True)
+    return time.perf_counter() - t0, int(p.stderr.strip().splitlines()[-1]) / 1024
+rows = [
+    ("--log, one huge line", run([binary, "explain", "--format", "json", "--log", os.path.join(out, "huge-line.log")])),
+    ("--log, same text in lines", run([binary, "explain", "--format", "json", "--log", os.path.join(out, "huge-split.log")])),
+    ("explain -, one 20 MB line", run([binary, "explain", "--format", "json", "-"], os.path.join(out, "huge-line-20m.txt"))),
+    ("explain -, 20 MB in lines", run([binary, "explain", "--format", "json", "-"], os.path.join(out, "huge-split-20m.txt"))),
+]
+for name, (s, mib) in rows:
+    print(f"{name:28s} {s:7.2f} s  peak RSS {mib:7.1f} MiB")
+print(f"one line / lines: --log {rows[0][1][0] / rows[1][1][0]:.1f}x, explain - {rows[2][1][0] / rows[3][1][0]:.1f}x (linear scanning keeps both near 1)")
 PY

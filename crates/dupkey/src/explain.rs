@@ -36,7 +36,21 @@ pub struct Args {
     color: ColorChoice,
 }
 
+/// Runs `explain`. Under `--format json` stdout always holds one JSON document: when the
+/// command fails before printing its answer (no error in the text, an unreadable input), it is
+/// `{"errors": []}`, with the message on stderr and the exit code unchanged.
 pub fn run(args: Args) -> Result<u8> {
+    let json = matches!(args.format, Format::Json);
+    let mut answered = false;
+    let result = run_command(args, &mut answered);
+    if json && !answered && result.is_err() {
+        let mut out = io::stdout().lock();
+        writeln!(out, "{}", json!({ "errors": [] }))?;
+    }
+    result
+}
+
+fn run_command(args: Args, answered: &mut bool) -> Result<u8> {
     if let Some(code) = args
         .text
         .as_deref()
@@ -46,7 +60,7 @@ pub fn run(args: Args) -> Result<u8> {
     }
     let style = Style::new(args.color);
     if let Some(path) = &args.log {
-        return run_log(&args, path, style);
+        return run_log(&args, path, style, answered);
     }
     let (text, origin) = read_input(args.text.as_deref())?;
     let errors = parse_all(&text);
@@ -62,6 +76,7 @@ pub fn run(args: Args) -> Result<u8> {
         .map(|(e, f)| diagnose(e, f.as_ref()))
         .collect();
     let mut out = io::stdout().lock();
+    *answered = true;
     match args.format {
         Format::Json => {
             let entries: Vec<Value> = errors
@@ -99,7 +114,9 @@ fn read_stdin() -> Result<String> {
     io::stdin()
         .read_to_end(&mut bytes)
         .context("cannot read standard input")?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    // One copy of the input, not two, when it is valid UTF-8 (a paste of any size).
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// With `--uri`, facts for each error from the live database (read-only).
@@ -224,7 +241,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-fn run_log(args: &Args, path: &PathBuf, style: Style) -> Result<u8> {
+fn run_log(args: &Args, path: &PathBuf, style: Style, answered: &mut bool) -> Result<u8> {
     let shown = path.display().to_string();
     let report = if shown == "-" {
         scan_log(io::stdin().lock()).context("cannot read standard input")?
@@ -240,6 +257,7 @@ fn run_log(args: &Args, path: &PathBuf, style: Style) -> Result<u8> {
         .collect();
     let facts = live_facts(args, &representatives)?;
     let mut out = io::stdout().lock();
+    *answered = true;
     match args.format {
         Format::Json => writeln!(out, "{}", log_json(&shown, &report, &facts))?,
         Format::Text => write_log(&mut out, &shown, &report, &facts, style)?,
@@ -268,7 +286,29 @@ fn log_json(source: &str, report: &LogReport, facts: &[Option<LiveFacts>]) -> Va
             "first_seen": g.first_seen, "last_seen": g.last_seen,
         }));
     }
-    json!({ "source": source, "lines": report.lines, "bytes": report.bytes, "total": report.errors, "errors": errors, "groups": groups })
+    json!({ "source": source, "lines": report.lines, "bytes": report.bytes, "longest_line": report.longest_line, "total": report.errors, "errors": errors, "groups": groups })
+}
+
+/// `12,345 lines, 1.2 GB`; a log whose lines are huge says how long the longest is.
+fn log_size(report: &LogReport) -> String {
+    let mb = |b: u64| match b {
+        0..1_000 => format!("{b} bytes"),
+        1_000..1_000_000 => format!("{:.1} kB", b as f64 / 1e3),
+        _ => format!("{:.1} MB", b as f64 / 1e6),
+    };
+    let lines = match report.lines {
+        1 => "1 line".to_string(),
+        n => format!("{n} lines"),
+    };
+    if report.longest_line >= 1 << 20 && report.lines > 1 {
+        format!(
+            "{lines}, {}, the longest {}",
+            mb(report.bytes),
+            mb(report.longest_line)
+        )
+    } else {
+        format!("{lines}, {}", mb(report.bytes))
+    }
 }
 
 fn write_log(
@@ -278,21 +318,20 @@ fn write_log(
     facts: &[Option<LiveFacts>],
     style: Style,
 ) -> io::Result<()> {
+    let size = log_size(report);
     if report.errors == 0 {
-        writeln!(
-            out,
-            "No duplicate-key errors in {source} ({} lines).",
-            report.lines
-        )?;
+        writeln!(out, "No duplicate-key errors in {source} ({size}).")?;
         return Ok(());
     }
-    writeln!(
-        out,
-        "{} duplicate-key errors in {source} ({} lines), on {} indexes.",
-        report.errors,
-        report.lines,
-        report.groups.len()
-    )?;
+    let errors = match report.errors {
+        1 => "1 duplicate-key error".to_string(),
+        n => format!("{n} duplicate-key errors"),
+    };
+    let indexes = match report.groups.len() {
+        1 => "1 index".to_string(),
+        n => format!("{n} indexes"),
+    };
+    writeln!(out, "{errors} in {source} ({size}), on {indexes}.")?;
     for (g, f) in report.groups.iter().zip(facts) {
         let Some(first) = g.entries.first() else {
             continue;

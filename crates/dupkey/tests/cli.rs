@@ -167,3 +167,70 @@ fn log_without_errors_exits_0_and_missing_log_exits_2() {
         String::from_utf8_lossy(&missing.stderr).contains("cannot open log /nonexistent/app.log")
     );
 }
+
+#[test]
+fn json_format_without_errors_is_still_one_json_document() {
+    for (args, stdin) in [
+        (
+            vec!["explain", "--format", "json", "this is not an error"],
+            None,
+        ),
+        (vec!["explain", "--format", "json", "-"], Some("")),
+        (
+            vec![
+                "explain",
+                "--format",
+                "json",
+                "--log",
+                "/nonexistent/app.log",
+            ],
+            None,
+        ),
+    ] {
+        let out = dupkey(&args, stdin);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: exit code unchanged");
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e})"));
+        assert_eq!(v, json!({"errors": []}), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim().lines().count(),
+            1
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.log");
+    std::fs::write(&clean, "all good\n").unwrap();
+    let out = dupkey(
+        &[
+            "explain",
+            "--format",
+            "json",
+            "--log",
+            clean.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["errors"], json!([]));
+}
+
+#[test]
+fn log_of_one_huge_line_says_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one-line.log");
+    // One line longer than the 16 MiB the log reader once carried whole: it used to be
+    // counted as one line per 16 MiB piece.
+    let mut line = "x".repeat(17 << 20);
+    line.push_str(" E11000 duplicate key error collection: a.b index: x_1 dup key: { x: 1 }");
+    std::fs::write(&path, &line).unwrap();
+    let out = dupkey(&["explain", "--log", path.to_str().unwrap()], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!(
+            "1 duplicate-key error in {} (1 line, 17.8 MB), on 1 index.",
+            path.display()
+        )),
+        "{text}"
+    );
+}

@@ -29,10 +29,12 @@ mod diagnose;
 #[cfg(feature = "driver")]
 mod driver;
 mod extjson;
+mod flattened;
 mod log;
 mod naming;
 mod scan;
 mod text;
+mod wrap;
 
 use std::fmt;
 use std::ops::Range;
@@ -49,7 +51,7 @@ pub use extjson::{key_to_json, value_to_json};
 pub use log::{LogEntry, LogGroup, LogReport, MAX_KEYS_PER_GROUP, line_timestamp, scan_log};
 pub use naming::fields_from_index_name;
 pub use scan::KeyFields;
-pub use text::parse_all;
+pub use text::{parse_all, scan_work};
 
 /// One duplicate-key error, as far as its text or driver error tells.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +80,8 @@ pub struct DuplicateKeyError {
     pub name_source: NameSource,
     /// Byte range of the error in the input text (empty for driver errors).
     pub span: Range<usize>,
-    /// Position of the failed write in its batch (`insert_many`, `bulk_write`), for driver errors.
+    /// Position of the failed write in its batch (`insert_many`, `bulk_write`): from a driver
+    /// error, or from a text that prints it (`"index": 2` of a `writeErrors` entry).
     pub batch_index: Option<usize>,
 }
 
@@ -183,11 +186,17 @@ impl DuplicateKeyError {
     /// Text that cannot be a namespace (a database name with `/\\"$*<>:|?` or a space) is
     /// ignored rather than reported as one.
     pub(crate) fn set_namespace(&mut self, ns: &str) {
-        let (db, coll) = match ns.split_once('.') {
-            Some((db, coll)) => (Some(db), coll),
+        // A database the poster shortened (`..._name.coll`) keeps its leading dots.
+        let lead = ns.len() - ns.trim_start_matches(['.', '…']).len();
+        let (db, coll) = match ns[lead..].split_once('.') {
+            Some((db, coll)) => (Some(&ns[..lead + db.len()]), coll),
             None => (None, ns),
         };
         let bad_db = |d: &str| {
+            if is_redaction(d) {
+                return false;
+            }
+            let d = d.trim_start_matches(['.', '…']);
             d.is_empty()
                 || d.contains([
                     '/', '\\', '"', '$', '*', '<', '>', ':', '|', '?', ' ', '#', '{', '}', '\'',
@@ -195,7 +204,7 @@ impl DuplicateKeyError {
         };
         if db.is_some_and(bad_db)
             || coll.is_empty()
-            || coll.contains(['<', '>', '"', '{', '}'])
+            || (coll.contains(['<', '>', '"', '{', '}']) && !is_redaction(coll))
             || (db.is_none() && bad_db(coll))
         {
             return;
@@ -292,13 +301,14 @@ impl DuplicateKeyError {
             return;
         }
         let names_known = kv.iter().all(|(n, _)| !n.is_empty());
-        // A shell's JavaScript `keyValue` prints 29.0 as 29; the message keeps the double.
+        // A shell's JavaScript `keyValue` prints 29.0 as 29, and `JSON.stringify` flattens an
+        // ObjectId, a Date or a Long to a string or a number: the message keeps the type.
         let kv: KeyFields = match &self.key {
             Some(msg) => kv
                 .into_iter()
                 .zip(msg)
                 .map(|((n, v), (_, mv))| {
-                    if same_number(&v, mv) {
+                    if same_number(&v, mv) || flattened::is_flattened(mv, &v) {
                         (n, mv.clone())
                     } else {
                         (n, v)
@@ -323,6 +333,30 @@ impl DuplicateKeyError {
         }
         self.truncated = false;
     }
+}
+
+/// A name the poster hid: `*****`, `<db>`, `[redacted]`.
+fn is_redaction(name: &str) -> bool {
+    let starred = !name.is_empty() && name.chars().all(|c| c == '*');
+    let placeholder = (name.starts_with('<') && name.ends_with('>'))
+        || (name.starts_with('[') && name.ends_with(']'));
+    if starred {
+        return true;
+    }
+    let inner = name
+        .get(1..name.len().saturating_sub(1))
+        .unwrap_or_default();
+    // `<code>` and its kin are markup a paste kept, not a placeholder.
+    let markup = [
+        "code", "pre", "b", "i", "em", "strong", "span", "div", "p", "br", "tt", "kbd",
+    ]
+    .contains(&inner.to_ascii_lowercase().as_str());
+    placeholder
+        && !inner.is_empty()
+        && !markup
+        && inner
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ' '))
 }
 
 /// An integer and a double with the same value: one number printed two ways.

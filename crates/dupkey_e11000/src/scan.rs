@@ -84,6 +84,38 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Like [`Scanner::eat`], but a keyword a terminal cut with a line break (`dup k` /
+    /// `ey:`) matches too: a break after a row of 40 columns or more, and the quote marks a
+    /// paste put after it, are skipped anywhere inside the keyword.
+    pub(crate) fn eat_wrapped(&mut self, keyword: &str) -> bool {
+        if self.eat(keyword) {
+            return true;
+        }
+        let start = self.pos;
+        for expected in keyword.chars() {
+            if self.peek() == Some('\n') && self.pos > start && self.row_is_full() {
+                self.pos += 1;
+                self.skip_line_prefix();
+            }
+            if self.peek() != Some(expected) {
+                self.pos = start;
+                return false;
+            }
+            self.pos += expected.len_utf8();
+        }
+        true
+    }
+
+    /// The row before the cursor is as wide as a terminal row (40 columns or more).
+    fn row_is_full(&self) -> bool {
+        let from = floor_char(self.src, self.pos.saturating_sub(4096));
+        let before = &self.src[from..self.pos];
+        match before.rfind('\n') {
+            Some(i) => before[i + 1..].chars().count() >= 40,
+            None => self.first_column + before.chars().count() >= 40,
+        }
+    }
+
     /// Skips white space, including line breaks and the markdown quote marks (`> `) or
     /// comment leaders that a pasted text may carry at the start of each line.
     pub(crate) fn skip_ws(&mut self) {
@@ -242,6 +274,7 @@ impl<'a> Scanner<'a> {
             ':' => Some(String::new()),
             _ => {
                 let rest = self.rest();
+                let rest = &rest[..floor_char(rest, 4096)];
                 let end = rest.find([':', '=', ',', '}', '{', '\n'])?;
                 if !matches!(rest[end..].chars().next(), Some(':' | '=')) {
                     return None;
@@ -352,7 +385,9 @@ impl<'a> Scanner<'a> {
                     None => true,
                     Some('"' | '\'' | '{' | '[' | ':' | '-' | '0'..='9') => true,
                     Some(_) => {
-                        let word_end = tail.find([':', ' ', '"', ',', '}']).unwrap_or(tail.len());
+                        // Field names and constructors are short; a long word is text.
+                        let word = &tail[..floor_char(tail, 128)];
+                        let word_end = word.find([':', ' ', '"', ',', '}']).unwrap_or(word.len());
                         tail[word_end..].starts_with(':')
                             || starts_with_constructor(&tail[..word_end])
                     }
@@ -469,6 +504,7 @@ impl<'a> Scanner<'a> {
     /// `2024-05-01T10:00:00.000Z`, as `util.inspect` prints a Date.
     fn parse_bare_iso_date(&mut self) -> Option<Bson> {
         let rest = self.rest();
+        let rest = &rest[..floor_char(rest, 64)];
         let b = rest.as_bytes();
         if b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':' {
             // Python's str(datetime), as some servers and drivers print dates.
@@ -695,6 +731,15 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The largest char boundary of `s` at or below `i`.
+pub(crate) fn floor_char(s: &str, i: usize) -> usize {
+    let mut i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// After a comma in a raw string: does the text go on with a constructor-like value?
 fn starts_with_constructor(word: &str) -> bool {
     [
@@ -909,7 +954,7 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
     fn val(c: u8) -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => u32::from(c - b'A'),

@@ -4,7 +4,7 @@
 use bson::Bson;
 use bson::oid::ObjectId;
 
-use crate::{Cause, NameSource, Operation, parse_all};
+use crate::{Cause, NameSource, Operation, parse_all, scan_log, scan_work};
 
 fn one(text: &str) -> crate::DuplicateKeyError {
     let errs = parse_all(text);
@@ -288,4 +288,128 @@ fn proptest_never_panics() {
             Ok(())
         })
         .unwrap();
+}
+
+/// The per-anchor searches must look at a bounded window whatever the line's shape: four
+/// times the input is four times the work (it was sixteen times, one line of a megabyte took
+/// seconds). Shapes that defeat a naive bound: repeated messages, literals that never close,
+/// raw strings that never close, clauses without a code, escaped JSON messages.
+#[test]
+fn scanning_work_grows_linearly_on_one_line() {
+    let units = [
+        "MongoServerError: E11000 duplicate key error collection: a.b index: x_1 dup key: { x: 1 } ",
+        "'E11000 duplicate key error dup key: { a: \\\"x ",
+        "index: i dup key: { a: \"",
+        "{\"errmsg\":\"E11000 duplicate key error collection: a.b index: x_1 dup key: { x: \\\"v\\\" }\"},",
+        "E11000 E11000 dup key: dup key: keyValue: { a: ' ",
+        "duplicate key error 11000 \"E11001 collection: ",
+    ];
+    for unit in units {
+        let work = |n: usize| {
+            let text = unit.repeat(n);
+            let before = scan_work();
+            let _ = parse_all(&text);
+            let _ = scan_log(text.as_bytes());
+            (scan_work() - before) as f64 / text.len() as f64
+        };
+        let (small, large) = (work(500), work(2_000));
+        eprintln!("{unit:?}: {small:.1} then {large:.1} bytes examined per input byte");
+        assert!(
+            large <= small * 1.3 + 1.0,
+            "{unit:?}: {small:.1} bytes examined per input byte at 1x, {large:.1} at 4x"
+        );
+    }
+}
+
+/// A terminal that wraps at any common width, at any point of the message (inside `E11000`,
+/// a clause keyword, a name, a value, an escape), must not change the answer.
+#[test]
+fn hard_wraps_at_any_width_keep_the_answer() {
+    let texts = [
+        "MongoServerError: E11000 duplicate key error collection: smart-planner.userprofiles index: userId_1 dup key: { userId: ObjectId('68f79d23c1fc5f16390b5d86') }",
+        "pymongo.errors.DuplicateKeyError: E11000 duplicate key error collection: inventory.products index: sku_1_warehouse_1 dup key: { sku: \"SKU-000123\", warehouse: 42 }, full error: {'index': 0, 'code': 11000, 'errmsg': 'E11000 duplicate key error collection: inventory.products index: sku_1_warehouse_1 dup key: { sku: \"SKU-000123\", warehouse: 42 }', 'keyPattern': {'sku': 1, 'warehouse': 1}, 'keyValue': {'sku': 'SKU-000123', 'warehouse': 42}}",
+        r#"{"t":{"$date":"2024-09-01T13:29:47.221+00:00"},"s":"I","c":"WRITE","id":51803,"ctx":"conn12","msg":"Slow query","attr":{"type":"update","ns":"app.tickets","errMsg":"E11000 duplicate key error collection: app.tickets index: ticket_number_1 dup key: { ticket_number: \"TKT-00042\" }","errName":"DuplicateKey","errCode":11000}}"#,
+        "com.mongodb.MongoWriteException: Write operation error on server localhost:27017. Write error: WriteError{code=11000, message='E11000 duplicate key error collection: crm.contacts index: phone_1_country_1 dup key: { phone: \"+15551234567\", country: \"US\" }', details={}}.",
+    ];
+    for text in texts {
+        let want: Vec<String> = parse_all(text).iter().map(summary).collect();
+        assert_eq!(want.len(), 1, "{text}");
+        for width in [60, 64, 72, 80, 90, 100, 120, 132] {
+            let rows: Vec<String> = text
+                .chars()
+                .collect::<Vec<_>>()
+                .chunks(width)
+                .map(|c| c.iter().collect())
+                .collect();
+            if rows.len() < 2 {
+                continue;
+            }
+            let wrapped = rows.join("\n");
+            let got: Vec<String> = parse_all(&wrapped).iter().map(summary).collect();
+            assert_eq!(got, want, "wrapped at {width}:\n{wrapped}");
+        }
+    }
+}
+
+fn summary(e: &crate::DuplicateKeyError) -> String {
+    format!(
+        "{:?}.{:?} {:?} {}",
+        e.database,
+        e.collection,
+        e.index,
+        e.key.as_ref().map(crate::key_to_json).unwrap_or_default()
+    )
+}
+
+/// A message whose first row is cut at a common terminal width, at every point of it.
+#[test]
+fn one_hard_wrap_anywhere_keeps_the_answer() {
+    let message = "E11000 duplicate key error collection: analytics.daily_rollups index: tenant_1_day_1 dup key: { tenant: \"acme-corp\", day: new Date(1714521600000) }";
+    let want: Vec<String> = parse_all(message).iter().map(summary).collect();
+    for width in [80, 120, 160] {
+        for cut in 1..message.len().min(width - 8) {
+            let (head, tail) = message.split_at(cut);
+            // The terminal cuts every row at its width, the last one shorter.
+            let rows: Vec<&str> = tail
+                .as_bytes()
+                .chunks(width)
+                .map(|r| std::str::from_utf8(r).unwrap())
+                .collect();
+            let text = format!(
+                "{:<pad$}{head}\n{}",
+                "ERROR",
+                rows.join("\n"),
+                pad = width - cut
+            );
+            let got: Vec<String> = parse_all(&text).iter().map(summary).collect();
+            assert_eq!(got, want, "cut at {cut} of a {width}-column row:\n{text}");
+        }
+    }
+}
+
+/// A two-row wrap at no common width, cut inside a clause keyword.
+#[test]
+fn wrap_inside_a_clause_keyword() {
+    for (head, tail) in [
+        (
+            "E11000 duplicate key error collection: shop.users index: email_1 dup k",
+            "ey: { email: \"a@x.com\" }",
+        ),
+        (
+            "MongoServerError: E11000 duplicate key error collection: shop.users ind",
+            "ex: email_1 dup key: { email: \"a@x.com\" }",
+        ),
+        (
+            "MongoServerError: E11000 duplicate key error coll",
+            "ection: shop.users index: email_1 dup key: { email: \"a@x.com\" }",
+        ),
+    ] {
+        let e = one(&format!("{head}\n{tail}"));
+        assert_eq!(
+            (e.collection.as_deref(), e.index.as_deref()),
+            (Some("users"), Some("email_1")),
+            "{head}|{tail}"
+        );
+        assert_eq!(key_json(&e), r#"{"email":"a@x.com"}"#);
+    }
 }

@@ -1,8 +1,9 @@
 //! Mutation fuzzing of the parser: real error texts from the corpus, cut, spliced, duplicated
 //! and sprinkled with the characters that steer the parser (quotes, escapes, braces, line
-//! breaks, multi-byte UTF-8). The parser must never panic and never report a span outside its
-//! input. `DUPKEY_FUZZ_CASES` sets the number of inputs (the suite runs 30,000; the long mode
-//! in `bench/fuzz.sh` runs millions).
+//! breaks, multi-byte UTF-8), hard-wrapped at a random terminal width, or joined into one huge
+//! line. The parser must never panic and never report a span outside its input, and `--log`
+//! must count lines exactly. `DUPKEY_FUZZ_CASES` sets the number of inputs (the suite runs
+//! 30,000; the long mode in `bench/fuzz.sh` runs millions).
 
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
@@ -67,12 +68,17 @@ fn corpus() -> Vec<String> {
     texts
 }
 
-fn mutate(rng: &mut Rng, base: &str, other: &str) -> String {
+fn mutate(rng: &mut Rng, base: &str, other: &str) -> Vec<char> {
     let mut s: Vec<char> = base.chars().collect();
     for _ in 0..=rng.below(6) {
         let at = rng.below(s.len() + 1);
-        match rng.below(5) {
+        match rng.below(7) {
             0 => s.truncate(at),
+            5 => s = hard_wrap(&s, 40 + rng.below(100)),
+            6 if at < s.len() => {
+                // A wrap inside one token, as a terminal cuts a row anywhere.
+                s.insert(at, '\n');
+            }
             1 => {
                 let piece = PIECES[rng.below(PIECES.len())];
                 s.splice(at..at, piece.chars());
@@ -91,7 +97,63 @@ fn mutate(rng: &mut Rng, base: &str, other: &str) -> String {
             _ => {}
         }
     }
-    s.into_iter().collect()
+    s
+}
+
+/// The rows a terminal of `width` columns shows for `text`.
+fn hard_wrap(text: &[char], width: usize) -> Vec<char> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / width);
+    let mut column = 0;
+    for &c in text {
+        if c == '\n' {
+            column = 0;
+        } else if column == width {
+            out.push('\n');
+            column = 0;
+        }
+        if c != '\n' {
+            column += 1;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn check(input: &str, case: usize) -> usize {
+    let errors = parse_all(input);
+    for e in &errors {
+        assert!(
+            e.span.start <= e.span.end && e.span.end <= input.len(),
+            "case {case}: span {:?} outside input",
+            e.span
+        );
+        let _ = e.key.as_ref().map(key_to_json);
+        let _ = diagnose(e, None);
+    }
+    errors.len()
+}
+
+/// Real texts joined into one line of about a megabyte (the shape that once took seconds per
+/// megabyte and grew with its square), mutated, read as a text and as a log.
+#[test]
+fn one_huge_mutated_line_never_breaks_the_parser() {
+    let texts = corpus();
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    for case in 0..4 {
+        let mut line = String::new();
+        while line.len() < 1 << 20 {
+            let base = &texts[rng.below(texts.len())];
+            let other = &texts[rng.below(texts.len())];
+            let piece: String = mutate(&mut rng, base, other).into_iter().collect();
+            line.push_str(&piece.replace('\n', " "));
+            line.push(' ');
+        }
+        let found = check(&line, case);
+        assert!(found > 0, "case {case}: a megabyte of errors yielded none");
+        let report = scan_log(line.as_bytes()).unwrap();
+        assert_eq!(report.lines, 1, "case {case}");
+        assert!(report.errors > 0, "case {case}");
+    }
 }
 
 #[test]
@@ -107,20 +169,13 @@ fn mutated_real_texts_never_break_the_parser() {
     for case in 0..cases {
         let base = &texts[rng.below(texts.len())];
         let other = &texts[rng.below(texts.len())];
-        let input = mutate(&mut rng, base, other);
-        let errors = parse_all(&input);
-        for e in &errors {
-            assert!(
-                e.span.start <= e.span.end && e.span.end <= input.len(),
-                "case {case}: span {:?} outside input",
-                e.span
-            );
-            let _ = e.key.as_ref().map(key_to_json);
-            let _ = diagnose(e, None);
-        }
-        found += errors.len();
+        let input: String = mutate(&mut rng, base, other).into_iter().collect();
+        found += check(&input, case);
         if case % 64 == 0 {
-            let _ = scan_log(input.as_bytes()).unwrap();
+            let report = scan_log(input.as_bytes()).unwrap();
+            let breaks = input.bytes().filter(|&b| b == b'\n').count() as u64;
+            let last = u64::from(!input.is_empty() && !input.ends_with('\n'));
+            assert_eq!(report.lines, breaks + last, "case {case}: line count");
         }
     }
     assert!(
