@@ -234,3 +234,83 @@ fn log_of_one_huge_line_says_one_line() {
         "{text}"
     );
 }
+
+/// The atomic rewrite is given in the idiom of the client whose error it is; the mongosh
+/// command stays the same for all.
+#[test]
+fn fix_advice_follows_the_client() {
+    let msg = "E11000 duplicate key error collection: app.users index: email_1 dup key: { email: \"a@x.com\" }";
+    let cases = [
+        (
+            format!(
+                "org.springframework.dao.DuplicateKeyException: Write operation error on server localhost:27017. Write error: WriteError{{code=11000, message='{msg}', details={{}}}}."
+            ),
+            "mongoTemplate.findAndModify",
+            "DuplicateKeyException",
+        ),
+        (
+            format!(
+                "com.mongodb.MongoWriteException: Write operation error on server localhost:27017. Write error: WriteError{{code=11000, message='{msg}', details={{}}}}."
+            ),
+            "new FindOneAndUpdateOptions().upsert(true)",
+            "ErrorCategory.DUPLICATE_KEY",
+        ),
+        (
+            format!(
+                "pymongo.errors.DuplicateKeyError: {msg}, full error: {{'index': 0, 'code': 11000, 'errmsg': '{msg}'}}"
+            ),
+            "find_one_and_update(filter",
+            "pymongo.errors.DuplicateKeyError",
+        ),
+        (
+            format!("write exception: write errors: [{msg}]\nmongo.WriteException"),
+            "SetUpsert(true)",
+            "mongo.IsDuplicateKeyError",
+        ),
+        (
+            format!(
+                "MongoDB.Driver.MongoWriteException: A write operation resulted in an error. WriteError: {{ Category : \"DuplicateKey\", Code : 11000, Message : \"{msg}\" }}."
+            ),
+            "IsUpsert = true",
+            "ServerErrorCategory.DuplicateKey",
+        ),
+        (
+            format!(
+                "PHP Fatal error:  Uncaught MongoDB\\Driver\\Exception\\BulkWriteException: {msg} in /var/www/app.php:12"
+            ),
+            "$collection->findOneAndUpdate",
+            "BulkWriteException",
+        ),
+        (
+            format!(
+                "Mongo::Error::OperationFailure: [11000]: {msg} (on localhost:27017, modern retry, attempt 1)"
+            ),
+            "return_document: :after",
+            "Mongo::Error::OperationFailure",
+        ),
+        (
+            format!(
+                "MongoServerError: {msg}\n    at /app/node_modules/mongodb/lib/operations/insert.js:50:33"
+            ),
+            "collection.findOneAndUpdate(filter",
+            "err.code === 11000",
+        ),
+    ];
+    for (text, idiom, check) in cases {
+        let out = dupkey(&["explain", "--format", "json", "-"], Some(&text));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let fixes = v["errors"][0]["fixes"].to_string();
+        assert!(fixes.contains(idiom), "{idiom} not in {fixes}");
+        assert!(fixes.contains(check), "{check} not in {fixes}");
+        assert!(
+            !fixes.contains("Mongoose"),
+            "Mongoose advice for {text}: {fixes}"
+        );
+        assert!(
+            fixes.contains(
+                "db.getSiblingDB(\\\"app\\\").getCollection(\\\"users\\\").findOneAndUpdate"
+            ),
+            "{fixes}"
+        );
+    }
+}

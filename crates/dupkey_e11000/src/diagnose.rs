@@ -4,7 +4,7 @@
 
 use bson::{Bson, Document};
 
-use crate::{Cause, DuplicateKeyError, Operation};
+use crate::{Cause, Client, DuplicateKeyError, Operation};
 
 /// Facts about the collection behind an error, read from the live database.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -289,11 +289,19 @@ fn value_collision(ctx: &Context<'_>) -> Diagnosis {
             ctx.ns, ctx.index, ctx.filter
         )
     } else {
+        // The application's own idiom when the wrapper names its client; mongosh either way.
+        let client = ctx.err.client.unwrap_or(Client::Mongoose);
         fixes.push(format!(
-            "Make creation atomic instead of check-then-insert (Mongoose: Model.findOneAndUpdate(filter, {{ $setOnInsert: doc }}, {{ upsert: true, new: true }})):\n{}.findOneAndUpdate({}, {{ $setOnInsert: {{ /* fields for a new document */ }} }}, {{ upsert: true, returnDocument: \"after\" }})",
-            ctx.coll, ctx.filter
+            "Make creation atomic instead of check-then-insert (with {}: {}):\n{}.findOneAndUpdate({}, {{ $setOnInsert: {{ /* fields for a new document */ }} }}, {{ upsert: true, returnDocument: \"after\" }})",
+            client.name(),
+            client.atomic_upsert(),
+            ctx.coll,
+            ctx.filter
         ));
-        fixes.push("Treat code 11000 as a conflict, not a crash: answer HTTP 409 (or re-read the existing document) instead of 500.".into());
+        fixes.push(format!(
+            "Treat code 11000 as a conflict, not a crash ({}): answer HTTP 409 (or re-read the existing document) instead of 500.",
+            client.duplicate_check()
+        ));
         format!(
             "{}: a second write carried {} into unique index `{}`, which already holds it. The usual causes are a find-then-create race (two requests both found nothing and both inserted), a retried request, or a generated value that was generated twice.",
             ctx.ns, ctx.filter, ctx.index
@@ -420,10 +428,16 @@ fn stale_index(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut
         facts.documents_with_key_fields,
         facts.documents
     );
-    d.fixes = vec![
-        format!("Drop the leftover index:\n{}.dropIndex({})", ctx.coll, json_str(&index.name)),
-        "Remove the field's `unique: true` (or schema.index(…)) from the application schema too, or Mongoose's autoIndex will build it again on the next start.".into(),
-    ];
+    d.fixes = vec![format!(
+        "Drop the leftover index:\n{}.dropIndex({})",
+        ctx.coll,
+        json_str(&index.name)
+    )];
+    if matches!(ctx.err.client, None | Some(Client::Mongoose)) {
+        d.fixes.push("Remove the field's `unique: true` (or schema.index(…)) from the application schema too, or Mongoose's autoIndex will build it again on the next start.".into());
+    } else {
+        d.fixes.push("Remove the index from the application's schema or migrations too, or the next deploy builds it again.".into());
+    }
 }
 
 fn null_trap(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut Diagnosis) {

@@ -44,6 +44,7 @@ impl DuplicateKeyError {
                 parsed.code = f.code;
                 parsed.span = 0..0;
                 parsed.batch_index = f.batch_index;
+                parsed.client = Some(crate::Client::Rust);
                 if parsed.operation == Operation::Unknown && f.is_insert {
                     parsed.operation = Operation::Insert;
                 }

@@ -83,6 +83,9 @@ pub struct DuplicateKeyError {
     /// Position of the failed write in its batch (`insert_many`, `bulk_write`): from a driver
     /// error, or from a text that prints it (`"index": 2` of a `writeErrors` entry).
     pub batch_index: Option<usize>,
+    /// The client whose wrapper printed the error (an exception class near it), so that advice
+    /// uses its idiom; `None` for a bare server message.
+    pub client: Option<Client>,
 }
 
 /// Where the field names of a key came from.
@@ -178,6 +181,7 @@ impl DuplicateKeyError {
             name_source: NameSource::Message,
             span: 0..0,
             batch_index: None,
+            client: None,
         }
     }
 

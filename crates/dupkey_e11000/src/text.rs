@@ -81,9 +81,30 @@ pub fn parse_all(text: &str) -> Vec<DuplicateKeyError> {
     if text.contains("&quot;") || text.contains("&#39;") || text.contains("&#x27;") {
         // Spans then point into the decoded text; they stay within its length, never more
         // than the input's (decoding only shortens).
-        return parse_unwrapped(&decode_html_entities(text));
+        let decoded = decode_html_entities(text);
+        return with_clients(&decoded, parse_unwrapped(&decoded));
     }
-    parse_unwrapped(text)
+    with_clients(text, parse_unwrapped(text))
+}
+
+/// How far around an error its client's wrapper is looked for: the exception line above a
+/// message, or a stack under it.
+const CLIENT_WINDOW: usize = 2048;
+
+/// Names each error's client from the text around it (bounded, so linear in the input).
+fn with_clients(text: &str, mut errors: Vec<DuplicateKeyError>) -> Vec<DuplicateKeyError> {
+    for e in &mut errors {
+        let mut start = e.span.start.saturating_sub(CLIENT_WINDOW).min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = e.span.end.saturating_add(CLIENT_WINDOW).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        e.client = crate::Client::detect(&text[start..end]);
+    }
+    errors
 }
 
 /// Parses a paste with its terminal hard wraps joined, spans mapped back to the paste.
