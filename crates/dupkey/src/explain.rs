@@ -30,6 +30,9 @@ pub struct Args {
     /// Database to use when the error text names none (defaults to the URI's).
     #[arg(long)]
     db: Option<String>,
+    /// Collection to confirm on when the error text names none (with --uri).
+    #[arg(long)]
+    collection: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
@@ -69,7 +72,7 @@ fn run_command(args: Args, answered: &mut bool) -> Result<u8> {
             "no duplicate-key error found in {origin}; paste the whole message, including `E11000 duplicate key error …`"
         );
     }
-    let facts = live_facts(&args, &errors)?;
+    let Live { facts, notes } = live_facts(&args, &errors)?;
     let diagnoses: Vec<Diagnosis> = errors
         .iter()
         .zip(&facts)
@@ -84,7 +87,11 @@ fn run_command(args: Args, answered: &mut bool) -> Result<u8> {
                 .zip(&diagnoses)
                 .map(|(e, d)| error_json(e, d))
                 .collect();
-            writeln!(out, "{}", json!({ "errors": entries }))?;
+            let mut v = json!({ "errors": entries });
+            if !notes.is_empty() {
+                v["notes"] = json!(notes);
+            }
+            writeln!(out, "{v}")?;
         }
         Format::Text => {
             for (i, (e, d)) in errors.iter().zip(&diagnoses).enumerate() {
@@ -93,6 +100,7 @@ fn run_command(args: Args, answered: &mut bool) -> Result<u8> {
                 }
                 write_error(&mut out, e, d, style)?;
             }
+            write_notes(&mut out, &notes, style)?;
         }
     }
     Ok(EXIT_FOUND)
@@ -119,27 +127,76 @@ fn read_stdin() -> Result<String> {
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
-/// With `--uri`, facts for each error from the live database (read-only).
-fn live_facts(args: &Args, errors: &[DuplicateKeyError]) -> Result<Vec<Option<LiveFacts>>> {
+/// What `--uri` found: facts per error (`None` where nothing could be confirmed), and notes on
+/// what was not confirmed and why.
+struct Live {
+    facts: Vec<Option<LiveFacts>>,
+    notes: Vec<String>,
+}
+
+/// With `--uri`, facts for each error from the live database (read-only). A server that cannot
+/// be reached, or an error that names no collection, leaves the offline diagnosis standing,
+/// with a note saying why it was not confirmed.
+fn live_facts(args: &Args, errors: &[DuplicateKeyError]) -> Result<Live> {
+    let mut live = Live {
+        facts: vec![None; errors.len()],
+        notes: Vec::new(),
+    };
     let Some(uri) = &args.uri else {
-        return Ok(vec![None; errors.len()]);
+        return Ok(live);
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let source = LiveSource::connect(uri).await?;
+        let source = match LiveSource::connect(uri).await {
+            Ok(source) => source,
+            Err(e) => {
+                live.notes.push(format!("not confirmed on the live database: {e}"));
+                return;
+            }
+        };
         let default_db = args
             .db
             .clone()
             .or_else(|| source.default_database().map(str::to_string));
-        let mut all = Vec::with_capacity(errors.len());
-        for e in errors {
-            all.push(gather_facts(&source, e, default_db.as_deref()).await?);
+        for (e, facts) in errors.iter().zip(&mut live.facts) {
+            let mut target = e.clone();
+            if target.collection.is_none() {
+                target.collection = args.collection.clone();
+            }
+            if target.database.is_none() {
+                target.database = default_db.clone();
+            }
+            let what = e.index.as_deref().map_or_else(|| "an error".to_string(), |i| format!("index {i}"));
+            match (&target.database, &target.collection) {
+                (_, None) => live.notes.push(format!(
+                    "{what} not confirmed on the live database: the error text names no collection; give it with --collection"
+                )),
+                (None, _) => live.notes.push(format!(
+                    "{what} not confirmed on the live database: neither the error text nor the connection string names a database; give it with --db"
+                )),
+                _ => match gather_facts(&source, &target, default_db.as_deref()).await {
+                    Ok(found) => *facts = found,
+                    Err(err) => live
+                        .notes
+                        .push(format!("{what} not confirmed on the live database: {err}")),
+                },
+            }
         }
-        Ok(all)
-    })
+    });
+    for note in &mut live.notes {
+        *note = dupkey_source::redact_text(note);
+    }
+    Ok(live)
+}
+
+fn write_notes(out: &mut impl Write, notes: &[String], style: Style) -> io::Result<()> {
+    for note in notes {
+        writeln!(out, "{} {note}", style.dim("note:"))?;
+    }
+    Ok(())
 }
 
 /// One error as `explain --format json` prints it (README.md, "Using it", shows the shape).
@@ -255,12 +312,21 @@ fn run_log(args: &Args, path: &PathBuf, style: Style, answered: &mut bool) -> Re
         .iter()
         .filter_map(|g| g.entries.first().map(|e| e.error.clone()))
         .collect();
-    let facts = live_facts(args, &representatives)?;
+    let Live { facts, notes } = live_facts(args, &representatives)?;
     let mut out = io::stdout().lock();
     *answered = true;
     match args.format {
-        Format::Json => writeln!(out, "{}", log_json(&shown, &report, &facts))?,
-        Format::Text => write_log(&mut out, &shown, &report, &facts, style)?,
+        Format::Json => {
+            let mut v = log_json(&shown, &report, &facts);
+            if !notes.is_empty() {
+                v["notes"] = json!(notes);
+            }
+            writeln!(out, "{v}")?
+        }
+        Format::Text => {
+            write_log(&mut out, &shown, &report, &facts, style)?;
+            write_notes(&mut out, &notes, style)?;
+        }
     }
     Ok(if report.errors > 0 { EXIT_FOUND } else { 0 })
 }

@@ -314,3 +314,35 @@ fn fix_advice_follows_the_client() {
         );
     }
 }
+
+/// A server that cannot be reached leaves the offline diagnosis standing, with one line saying
+/// the confirmation was skipped and why (the address redacted, no topology dump).
+#[test]
+fn explain_uri_without_a_server_still_answers() {
+    let at = '@';
+    let uri = format!("mongodb://ops:Hunter2pw{at}127.0.0.1:9/app?serverSelectionTimeoutMS=300");
+    let out = dupkey(&["explain", "--uri", &uri, SEED_000], None);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cause  null-or-missing"), "{text}");
+    let notes: Vec<&str> = text.lines().filter(|l| l.starts_with("note:")).collect();
+    assert_eq!(notes.len(), 1, "{text}");
+    assert!(
+        notes[0].starts_with(
+            "note: not confirmed on the live database: cannot reach mongodb://***@127.0.0.1:9/app"
+        ),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        !text.contains("Hunter2pw") && !text.contains("Topology"),
+        "{text}"
+    );
+    let out = dupkey(
+        &["explain", "--format", "json", "--uri", &uri, SEED_000],
+        None,
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["errors"][0]["cause"], "null-or-missing");
+    assert_eq!(v["notes"].as_array().unwrap().len(), 1);
+}

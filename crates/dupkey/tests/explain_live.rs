@@ -508,3 +508,49 @@ fn an_srv_name_that_does_not_resolve_says_so_in_one_line() {
     assert!(!stderr.contains("check its form"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+/// An error that names no collection (DocumentDB-style, or a cut paste) is confirmed on the
+/// collection `--collection` names, and without it the offline diagnosis stands with a note.
+#[tokio::test]
+async fn a_collection_the_error_does_not_name_comes_from_the_flag() {
+    let index = doc! { "key": { "username": 1 }, "name": "username_1", "unique": true };
+    let Some((db, uri)) = dupkey_test::test_collection(
+        "explain_no_namespace",
+        "users",
+        vec![doc! { "login": "first" }],
+        vec![index],
+    )
+    .await
+    else {
+        return;
+    };
+    let text = "E11000 duplicate key error index: username_1 dup key: { username: null }";
+    let out = dupkey(&["explain", "--format", "json", "--uri", &uri, text]);
+    let v = json_of(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        v["errors"][0]["cause"], "null-or-missing",
+        "offline answer: {v:#}"
+    );
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("names no collection; give it with --collection"),
+        "{notes}"
+    );
+
+    let out = dupkey(&[
+        "explain",
+        "--format",
+        "json",
+        "--uri",
+        &uri,
+        "--db",
+        db.name(),
+        "--collection",
+        "users",
+        text,
+    ]);
+    let v = json_of(&out);
+    assert_eq!(v["errors"][0]["cause"], "stale-index", "confirmed: {v:#}");
+    assert!(v.get("notes").is_none(), "{v:#}");
+}

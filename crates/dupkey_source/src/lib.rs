@@ -368,6 +368,10 @@ impl LiveSource {
                         reason: selection_reason(&reason),
                     }
                 }
+                _ if selection => SourceError::Unreachable {
+                    uri,
+                    reason: unreachable_reason(&reason),
+                },
                 _ => SourceError::Unreachable { uri, reason },
             });
         }
@@ -818,6 +822,23 @@ fn selection_reason(message: &str) -> String {
     format!("no suitable member answered in time; the driver sees a topology of type {topology}")
 }
 
+/// Why no server answered, in a few words: the first server's own error from the driver's
+/// topology dump (`Connection refused (os error 111)`), not the dump.
+fn unreachable_reason(message: &str) -> String {
+    let detail = message
+        .split("Error: Kind: ")
+        .nth(1)
+        .map(|rest| rest.split(", labels:").next().unwrap_or(rest))
+        .map(|d| d.trim_start_matches("I/O error: ").trim());
+    match detail {
+        Some(d) if !d.is_empty() => format!(
+            "no server answered in time ({})",
+            d.chars().take(200).collect::<String>()
+        ),
+        _ => "no server answered in time".to_string(),
+    }
+}
+
 /// Removes the connection string's secrets, should a driver message repeat it or any piece of
 /// its password (a string the driver cannot parse is echoed in parts).
 fn scrub(text: &str, uri: &str) -> String {
@@ -828,6 +849,19 @@ fn scrub(text: &str, uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreachable_server_is_told_without_the_topology_dump() {
+        let dump = "Server selection timeout: No available servers. Topology: { Type: Unknown, Servers: [ { Address: 127.0.0.1:9, Type: Unknown, Error: Kind: I/O error: Connection refused (os error 111), labels: {}, source: None, server response: None } ] }";
+        assert_eq!(
+            unreachable_reason(dump),
+            "no server answered in time (Connection refused (os error 111))"
+        );
+        assert_eq!(
+            unreachable_reason("Server selection timeout: No available servers."),
+            "no server answered in time"
+        );
+    }
 
     #[tokio::test]
     async fn an_srv_name_that_does_not_resolve_says_it_cannot_be_resolved() {
