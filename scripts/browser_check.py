@@ -59,6 +59,12 @@ def main(report, screenshot, height=None):
         seen["copy_buttons"] = page.locator("button.copy").count()
         if seen["copy_buttons"]:
             page.locator("button.copy").first.click()
+            try:  # the clipboard answers asynchronously
+                page.wait_for_function(
+                    "document.querySelector('button.copy').textContent !== 'Copy'", timeout=3000
+                )
+            except Exception:
+                pass
             seen["copy_label"] = page.locator("button.copy").first.inner_text()
         if height:
             page.screenshot(

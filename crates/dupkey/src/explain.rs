@@ -13,7 +13,7 @@ use dupkey_source::{LiveSource, gather_facts};
 use serde_json::{Value, json};
 
 use crate::style::Style;
-use crate::{ColorChoice, EXIT_FOUND, Format};
+use crate::{ColorChoice, EXIT_FOUND, Format, ReportFormat};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,8 +33,10 @@ pub struct Args {
     /// Collection to confirm on when the error text names none (with --uri).
     #[arg(long)]
     collection: Option<String>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    /// `html` (with --log) writes one self-contained page: errors over time per index, the top
+    /// indexes and keys, each index's diagnosis and fix.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
 }
@@ -43,7 +45,7 @@ pub struct Args {
 /// command fails before printing its answer (no error in the text, an unreadable input), it is
 /// `{"errors": []}`, with the message on stderr and the exit code unchanged.
 pub fn run(args: Args) -> Result<u8> {
-    let json = matches!(args.format, Format::Json);
+    let json = matches!(args.format, ReportFormat::Json);
     let mut answered = false;
     let result = run_command(args, &mut answered);
     if json && !answered && result.is_err() {
@@ -59,11 +61,20 @@ fn run_command(args: Args, answered: &mut bool) -> Result<u8> {
         .as_deref()
         .filter(|t| crate::scan::is_rule_code(t))
     {
-        return crate::scan::print_rule(code, args.format);
+        let format = match args.format {
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Text | ReportFormat::Html => Format::Text,
+        };
+        return crate::scan::print_rule(code, format);
     }
     let style = Style::new(args.color);
     if let Some(path) = &args.log {
         return run_log(&args, path, style, answered);
+    }
+    if args.format == ReportFormat::Html {
+        bail!(
+            "--format html makes a report of a log: give the log with --log FILE (or --log - for stdin)"
+        );
     }
     let (text, origin) = read_input(args.text.as_deref())?;
     let errors = parse_all(&text);
@@ -81,7 +92,7 @@ fn run_command(args: Args, answered: &mut bool) -> Result<u8> {
     let mut out = io::stdout().lock();
     *answered = true;
     match args.format {
-        Format::Json => {
+        ReportFormat::Json => {
             let entries: Vec<Value> = errors
                 .iter()
                 .zip(&diagnoses)
@@ -93,7 +104,7 @@ fn run_command(args: Args, answered: &mut bool) -> Result<u8> {
             }
             writeln!(out, "{v}")?;
         }
-        Format::Text => {
+        ReportFormat::Text | ReportFormat::Html => {
             for (i, (e, d)) in errors.iter().zip(&diagnoses).enumerate() {
                 if i > 0 {
                     writeln!(out)?;
@@ -316,14 +327,19 @@ fn run_log(args: &Args, path: &PathBuf, style: Style, answered: &mut bool) -> Re
     let mut out = io::stdout().lock();
     *answered = true;
     match args.format {
-        Format::Json => {
+        ReportFormat::Html => write!(
+            out,
+            "{}",
+            crate::log_html::log_page(&shown, &report, &facts, &notes)
+        )?,
+        ReportFormat::Json => {
             let mut v = log_json(&shown, &report, &facts);
             if !notes.is_empty() {
                 v["notes"] = json!(notes);
             }
             writeln!(out, "{v}")?
         }
-        Format::Text => {
+        ReportFormat::Text => {
             write_log(&mut out, &shown, &report, &facts, style)?;
             write_notes(&mut out, &notes, style)?;
         }

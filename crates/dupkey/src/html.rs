@@ -241,6 +241,52 @@ pub fn bar_chart(bars: &[Bar], max: Option<f64>, legend: Option<(&str, &str)>) -
     svg
 }
 
+/// Vertical bars over time: one bar per bucket, a label under the first, middle and last.
+pub fn time_bars(buckets: &[(String, u64)]) -> String {
+    let width = 860.0;
+    let height = 170.0;
+    let plot = 130.0;
+    let n = buckets.len().max(1) as f64;
+    let max = buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
+    let step = (width - 60.0) / n;
+    let mut svg = format!(
+        "<svg role=\"img\" width=\"100%\" viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"xMinYMin meet\">\
+         <text class=\"muted\" x=\"0\" y=\"12\">{}</text>\
+         <line x1=\"50\" y1=\"{plot}\" x2=\"{width}\" y2=\"{plot}\" stroke=\"#dfe3ea\"/>",
+        max as u64
+    );
+    for (i, (label, count)) in buckets.iter().enumerate() {
+        let h = *count as f64 / max * (plot - 20.0);
+        let x = 50.0 + step * i as f64;
+        let _ = write!(
+            svg,
+            "<g data-bar><title>{l}: {count}</title><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"#3b6fd8\"/></g>",
+            l = escape(label),
+            y = plot - h,
+            w = (step - 1.0).max(1.0),
+        );
+    }
+    let last = buckets.len().saturating_sub(1);
+    for i in [0, last / 2, last] {
+        if let Some((label, _)) = buckets.get(i) {
+            let x = 50.0 + step * i as f64;
+            let anchor = if i == last && last > 0 {
+                "end"
+            } else {
+                "start"
+            };
+            let _ = write!(
+                svg,
+                "<text class=\"muted\" x=\"{x:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
+                plot + 18.0,
+                escape(label)
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();

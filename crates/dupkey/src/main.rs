@@ -11,6 +11,7 @@ mod check_live;
 mod explain;
 mod html;
 mod interrupt;
+mod log_html;
 mod progress;
 mod scan;
 mod scan_html;

@@ -34,6 +34,7 @@ mod log;
 mod naming;
 mod scan;
 mod text;
+pub mod timeline;
 mod wrap;
 
 use std::fmt;
@@ -52,6 +53,7 @@ pub use log::{LogEntry, LogGroup, LogReport, MAX_KEYS_PER_GROUP, line_timestamp,
 pub use naming::fields_from_index_name;
 pub use scan::KeyFields;
 pub use text::{parse_all, scan_work};
+pub use timeline::Timeline;
 
 /// One duplicate-key error, as far as its text or driver error tells.
 #[derive(Debug, Clone, PartialEq)]

@@ -54,6 +54,8 @@ pub struct LogGroup {
     pub entries: Vec<LogEntry>,
     /// Sightings whose key was not kept because the group already held the maximum.
     pub uncounted_keys: u64,
+    /// Sightings over time (bounded: minutes, hours or days).
+    pub timeline: crate::Timeline,
 }
 
 /// What a log holds.
@@ -163,6 +165,7 @@ impl Collector {
                 last_seen: None,
                 entries: Vec::new(),
                 uncounted_keys: 0,
+                timeline: crate::Timeline::default(),
             });
             self.groups.len() - 1
         });
@@ -173,6 +176,9 @@ impl Collector {
             .unwrap_or_default();
         let group = &mut self.groups[gi];
         group.count += 1;
+        if let Some(ts) = &ts {
+            group.timeline.add(ts);
+        }
         if ts.is_some() {
             group.first_seen = group.first_seen.take().or_else(|| ts.clone());
             group.last_seen = ts.clone();
@@ -430,6 +436,16 @@ impl LogScan {
     }
 }
 
+/// The `t.$date` a mongod JSON log line starts with (`{"t":{"$date":"…"}`), spaces between
+/// the tokens allowed (a line re-serialised by another tool).
+fn mongod_json_date(line: &str) -> Option<&str> {
+    let mut rest = line;
+    for token in ["{", "\"t\"", ":", "{", "\"$date\"", ":", "\""] {
+        rest = rest.trim_start().strip_prefix(token)?;
+    }
+    rest.split('"').next()
+}
+
 /// The first and last few kilobytes of a line: where loggers put their timestamps.
 fn line_bounds_view(line: &[u8]) -> Vec<u8> {
     if line.len() <= 8192 {
@@ -447,10 +463,10 @@ fn line_bounds_view(line: &[u8]) -> Vec<u8> {
 /// `.` or `,` (Python `logging`, logback) and a zone; or the 2.x `Sat Jan 26 15:01:11` form.
 pub fn line_timestamp(line: &str) -> Option<String> {
     let trimmed = line.trim_start();
-    if let Some(rest) = trimmed.strip_prefix("{\"t\":{\"$date\":\"") {
-        return rest.split('"').next().map(str::to_string);
+    if let Some(date) = mongod_json_date(trimmed) {
+        return Some(date.to_string());
     }
-    if trimmed.starts_with("{\"") {
+    if trimmed.starts_with('{') {
         return json_logger_timestamp(trimmed);
     }
     let l = line.trim_start_matches(['[', ' ']);
@@ -637,5 +653,19 @@ no newline at the end";
         assert_eq!(r.groups[0].entries.len(), MAX_KEYS_PER_GROUP);
         assert_eq!(r.groups[0].uncounted_keys, 50);
         assert_eq!(r.groups[0].count, (MAX_KEYS_PER_GROUP + 50) as u64);
+    }
+
+    #[test]
+    fn a_mongod_json_line_with_spaces_keeps_its_timestamp() {
+        for line in [
+            r#"{"t":{"$date":"2025-04-01T06:03:58.457+00:00"},"s":"I"}"#,
+            r#"{"t": {"$date": "2025-04-01T06:03:58.457+00:00"}, "s": "I"}"#,
+        ] {
+            assert_eq!(
+                line_timestamp(line).as_deref(),
+                Some("2025-04-01T06:03:58.457+00:00"),
+                "{line}"
+            );
+        }
     }
 }
