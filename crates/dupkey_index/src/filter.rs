@@ -106,7 +106,8 @@ impl Filter {
                 if path.contains('.') {
                     return None;
                 }
-                match crate::raw::get_field(doc, path) {
+                // Damaged bytes: the caller's full check names them.
+                match crate::raw::lookup(doc, path).ok()? {
                     None => Some(cond.matches(&[])),
                     Some(RawBsonRef::Array(_)) => None,
                     Some(v) => Some(cond.matches(&[v])),

@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod raw;
 pub mod spec;
 mod table;
+pub mod validate;
 
 pub use duplicates::{
     CheckReport, Conflict, DuplicateFinder, FinderOptions, Shipped, Shipper, Unindexable,
@@ -40,6 +41,7 @@ pub use ids::Ids;
 pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, SimpleKey, Skip};
 pub use spec::{IndexSpec, KeyField, default_name, option_is_true};
 pub use table::hash as hash_bytes;
+pub use validate::{Damaged, MAX_DEPTH, damaged_in};
 
 /// An index spec the server would reject, with the server's reasoning.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,7 +12,7 @@ use std::path::Path;
 use bson::{RawBsonRef, RawDocument};
 
 use crate::SourceError;
-use crate::file::{ReadOptions, ReadStats};
+use crate::file::{DocumentError, ReadOptions, ReadStats, refused};
 
 /// The largest document a server holds (16 MiB) plus the 16 KiB of headroom it allows
 /// internally (`BSONObjMaxInternalSize`), which oplog entries can use.
@@ -55,13 +55,14 @@ pub(crate) fn scan_bson<R, E, F>(
 ) -> Result<ReadStats, E>
 where
     R: Read,
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     let rules = Rules {
         origin,
         validate: framing.validate,
         skip_invalid: opts.skip_invalid,
+        opts,
     };
     let mut stats = ReadStats::default();
     let mut buf = vec![0_u8; framing.chunk.max(16)];
@@ -100,6 +101,7 @@ struct Rules<'a> {
     origin: Origin<'a>,
     validate: bool,
     skip_invalid: bool,
+    opts: &'a ReadOptions,
 }
 
 /// Hands every complete document of `window[*start..]` to `f`, advancing `start` past it.
@@ -113,7 +115,7 @@ fn split<E, F>(
     f: &mut F,
 ) -> Result<usize, E>
 where
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     loop {
@@ -137,18 +139,19 @@ where
             Ok(doc) => Ok(doc),
             Err(e) => Err(describe_bson_error(&e)),
         };
+        let invalid = |reason| SourceError::InvalidDocument {
+            path: rules.origin.path.to_path_buf(),
+            offset,
+            gzip: rules.origin.gzip,
+            reason,
+        };
         match checked {
-            Ok(doc) => {
-                f(doc)?;
-                stats.documents += 1;
-            }
+            Ok(doc) => match f(doc) {
+                Ok(()) => stats.documents += 1,
+                Err(e) => refused(e, rules.opts, stats, invalid)?,
+            },
             Err(reason) => {
-                let err = SourceError::InvalidDocument {
-                    path: rules.origin.path.to_path_buf(),
-                    offset,
-                    gzip: rules.origin.gzip,
-                    reason,
-                };
+                let err = invalid(reason);
                 if !rules.skip_invalid {
                     return Err(err.into());
                 }
@@ -645,6 +648,7 @@ mod tests {
                 Stop::Source(e)
             }
         }
+        impl DocumentError for Stop {}
         let bytes = bytes_of(&sample(10));
         let mut count = 0;
         let result = scan_bson(

@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer as _, SeqAccess, Visitor};
 
 use crate::SourceError;
 use crate::bson_stream::{Origin, describe_bson_error};
-use crate::file::{ReadOptions, ReadStats};
+use crate::file::{DocumentError, ReadOptions, ReadStats};
 use crate::metadata::{json_message, type_name};
 
 /// The longest record accepted; past it the input is surely not JSON lines.
@@ -29,7 +29,7 @@ pub(crate) fn scan_json<R, E, F>(
 ) -> Result<ReadStats, E>
 where
     R: BufRead,
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     let mut stats = ReadStats::default();
@@ -91,7 +91,7 @@ struct Lines<'a> {
 impl Lines<'_> {
     fn scan<E, F>(&mut self, input: &mut impl BufRead, f: &mut F) -> Result<(), E>
     where
-        E: From<SourceError>,
+        E: DocumentError,
         F: FnMut(&RawDocument) -> Result<(), E>,
     {
         let mut line = Vec::with_capacity(4096);
@@ -146,15 +146,25 @@ impl Lines<'_> {
 
     fn record<E, F>(&mut self, text: &[u8], line: u64, f: &mut F) -> Result<(), E>
     where
-        E: From<SourceError>,
+        E: DocumentError,
         F: FnMut(&RawDocument) -> Result<(), E>,
     {
         match parse_record(text) {
-            Ok(doc) => {
-                f(&doc)?;
-                self.stats.documents += 1;
-                Ok(())
-            }
+            Ok(doc) => match f(&doc) {
+                Ok(()) => {
+                    self.stats.documents += 1;
+                    Ok(())
+                }
+                // Only nesting can be wrong in a document made from JSON: the parser's limit
+                // is below the key readers' own.
+                Err(e) => match e.damaged() {
+                    Some(damaged) => {
+                        let err = self.bad(line, damaged.to_string());
+                        self.reject(err)
+                    }
+                    None => Err(e),
+                },
+            },
             Err(bad) => {
                 let err = self.bad(line + bad.line - 1, bad.reason);
                 self.reject(err)
@@ -275,7 +285,7 @@ fn scan_array<R, E, F>(
 ) -> Result<ReadStats, E>
 where
     R: BufRead,
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     let newlines = Rc::new(Cell::new(blank_lines));
@@ -335,7 +345,7 @@ struct Elements<'s, 'a, E, F> {
 
 impl<'de, E, F> Visitor<'de> for Elements<'_, '_, E, F>
 where
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     type Value = ();
