@@ -523,6 +523,37 @@ mod tests {
     }
 
     #[test]
+    fn records_nested_too_deep_are_invalid_and_say_so() {
+        // 100,000 levels in a line, in a pretty record and in an element of a JSON array: the
+        // parser stops at its limit, the record is invalid, nothing overflows.
+        let deep = |open: &str, close: &str, n: usize| {
+            format!("{{\"_id\":1,\"k\":{}1{}}}", open.repeat(n), close.repeat(n))
+        };
+        for inner in [
+            deep("{\"a\":", "}", 100_000),
+            deep("[", "]", 100_000),
+            deep("[", "]", 129),
+        ] {
+            let text = format!("{{\"a\":1}}\n{inner}\n");
+            let err = scan(text.as_bytes(), &ReadOptions::default()).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.starts_with("users.json:2: invalid JSON at column"),
+                "{message}"
+            );
+            assert!(
+                message.contains("nested more than 128 levels deep"),
+                "{message}"
+            );
+            let (docs, stats) = scan(text.as_bytes(), &skipping()).unwrap();
+            assert_eq!((docs.len(), stats.invalid), (1, 1));
+        }
+        let ok = deep("[", "]", 100);
+        let (docs, _) = scan(format!("{ok}\n").as_bytes(), &ReadOptions::default()).unwrap();
+        assert_eq!(docs.len(), 1);
+    }
+
+    #[test]
     fn bom_crlf_and_blank_lines() {
         let text = b"\xef\xbb\xbf\r\n{\"a\":1}\r\n\r\n  {\"a\":2}  \r\n{\"a\":}\r\n";
         let err = scan(text, &ReadOptions::default()).unwrap_err();
