@@ -25,7 +25,8 @@ pub struct Damaged {
 
 fn field_prefix(field: &Option<String>) -> String {
     match field {
-        Some(f) => format!("field {f}: "),
+        // Names are the file's bytes: escaped, so a message stays one line.
+        Some(f) => format!("field {}: ", f.escape_debug()),
         None => String::new(),
     }
 }

@@ -279,7 +279,13 @@ pub(crate) fn validate_document(doc: &RawDocument) -> Result<(), String> {
         if bad.path.is_empty() {
             bad.reason
         } else {
-            let path: Vec<&str> = bad.path.iter().rev().map(String::as_str).collect();
+            // Names are the file's bytes: escaped, so a message stays one line.
+            let path: Vec<String> = bad
+                .path
+                .iter()
+                .rev()
+                .map(|name| name.escape_debug().to_string())
+                .collect();
             format!("field {}: {}", path.join("."), bad.reason)
         }
     })
