@@ -24,9 +24,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024 + 16 * 1024;
 /// slower and the raw walk 8%.
 pub(crate) const DEFAULT_CHUNK: usize = 256 << 10;
 
-/// Deeper than any document a server accepts (it refuses more than 100 levels on insert), and
-/// shallow enough that validating cannot exhaust the stack.
-const MAX_DEPTH: usize = 200;
+/// The server's own limit (see `dupkey_index::MAX_DEPTH`): deeper than any document it
+/// stores, and shallow enough that validating (which recurses once a level) cannot exhaust
+/// the stack.
+const MAX_DEPTH: usize = dupkey_index::MAX_DEPTH;
 
 /// The input a stream comes from, for error messages.
 #[derive(Debug, Clone, Copy)]
