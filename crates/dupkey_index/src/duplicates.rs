@@ -943,6 +943,35 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_record_is_refused_before_it_is_counted() {
+        // Fast path (`email`), dotted path, general path (`tags` holds an array).
+        for key in [doc! {"email": 1}, doc! {"p.q": 1}, doc! {"tags": 1}] {
+            let spec =
+                IndexSpec::from_document(&doc! {"key": key.clone(), "unique": true}).unwrap();
+            let good = rawdoc! {"_id": 1, "email": "a@x", "p": {"q": "a@x"}, "tags": ["a@x"]};
+            let mut finder = DuplicateFinder::new(&spec, FinderOptions::default());
+            finder.add(&good).unwrap();
+            let mut bytes = good.as_bytes().to_vec();
+            // Every "a@x" of the document, made invalid UTF-8.
+            for at in 0..bytes.len() - 3 {
+                if &bytes[at..at + 3] == b"a@x" {
+                    bytes[at + 1] = 0xFF;
+                }
+            }
+            let bad = RawDocument::from_bytes(&bytes).unwrap();
+            let err = finder.add(bad).unwrap_err();
+            let damaged = crate::damaged_in(&err).unwrap_or_else(|| panic!("{key}: {err}"));
+            assert!(
+                damaged.to_string().contains("not valid UTF-8"),
+                "{key}: {damaged}"
+            );
+            finder.add(&good).unwrap();
+            let report = finder.finish().unwrap();
+            assert_eq!((report.documents, report.conflicts.len()), (2, 1), "{key}");
+        }
+    }
+
+    #[test]
     fn parallel_arrays_make_it_unbuildable() {
         let spec =
             IndexSpec::from_document(&doc! {"key": {"a": 1, "b": 1}, "unique": true}).unwrap();
@@ -977,23 +1006,45 @@ where
         let [finder] = finders;
         finder.finish()
     };
+    // `_id` and the top-level key fields are found in the one walk that checks the record's
+    // framing (`raw::framed_fields`): `slot_of[i]` is key field `i`'s place among `names`.
+    let mut names = vec!["_id"];
+    let slot_of: Vec<Option<usize>> = spec
+        .fields
+        .iter()
+        .map(|f| match f.components.as_slice() {
+            // A name asked for twice (a key on `_id`) is one slot: the walk fills the first.
+            [name] if spec.fields.len() <= 4 => match names.iter().position(|n| n == name) {
+                Some(k) => Some(k),
+                None => {
+                    names.push(name.as_str());
+                    Some(names.len() - 1)
+                }
+            },
+            _ => None,
+        })
+        .collect();
     let produce = |sink: &mut crate::pipeline::BatchSink| {
         let mut shipper = Shipper::default();
+        let damaged = |d: crate::Damaged| E::from(io::Error::from(d));
         read(&mut |doc: &RawDocument| {
-            crate::raw::check_framing(doc).map_err(|d| E::from(io::Error::from(d)))?;
+            let mut found = [None; 5];
+            let found = &mut found[..names.len()];
+            // Damaged bytes are found on this thread, where the reader knows the record's
+            // offset.
+            crate::raw::framed_fields(doc, &names, found).map_err(damaged)?;
+            let top = |i: usize| slot_of.get(i).copied().flatten().map(|k| found[k]);
             let mut parts = [Part::Missing; 4];
             // The key's values go to the grouping thread, which encodes and hashes the key:
-            // this thread, which reads and walks every document, is the busier one. Damaged
-            // bytes are found here, where the reader knows the record's offset.
+            // this thread, which reads and walks every document, is the busier one.
             let simple = spec
-                .simple_parts_with(doc, |_| None, &mut parts)
-                .map_err(|d| E::from(io::Error::from(d)))?;
-            let id = crate::raw::lookup(doc, "_id").map_err(|d| E::from(io::Error::from(d)))?;
+                .simple_parts_with(doc, top, &mut parts)
+                .map_err(damaged)?;
             if simple.is_none() {
                 // The general generator runs on the other thread: its reads are checked here.
-                check_general(doc).map_err(|d| E::from(io::Error::from(d)))?;
+                check_general(doc).map_err(damaged)?;
             }
-            shipper.add_with_key(sink.buffer(), 0, doc, id, simple, &parts);
+            shipper.add_with_key(sink.buffer(), 0, doc, found[0], simple, &parts);
             sink.sent_if_full().map_err(E::from)
         })
     };

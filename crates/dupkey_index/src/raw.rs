@@ -39,11 +39,24 @@ pub(crate) fn lookup_at<'a>(
     let Some((t, v)) = find(doc.as_bytes(), name.as_bytes(), depth).map_err(damaged)? else {
         return Ok(None);
     };
+    checked_value(doc, name, t, v, depth + 1).map(Some)
+}
+
+/// The value of the element `name` of `doc` whose type and bytes are `t` and `v`, checked in
+/// full (`depth`: its level when it is a document or an array).
+fn checked_value<'a>(
+    doc: &'a RawDocument,
+    name: &str,
+    t: u8,
+    v: &'a [u8],
+    depth: usize,
+) -> Result<RawBsonRef<'a>, Damaged> {
     if let Some(value) = value(t, v) {
         // The common scalars: building them checked them in full.
-        return Ok(Some(value));
+        return Ok(value);
     }
-    check_value(t, v, depth + 1).map_err(damaged)?;
+    let damaged = |what| Damaged::at(name, what);
+    check_value(t, v, depth).map_err(damaged)?;
     let value = match t {
         0x03 => RawDocument::from_bytes(v).ok().map(RawBsonRef::Document),
         0x05 if v[4] != 0x02 => Some(RawBsonRef::Binary(RawBinaryRef {
@@ -57,9 +70,116 @@ pub(crate) fn lookup_at<'a>(
         // Arrays and the rarer types through the bson crate, over bytes now known good.
         _ => doc.get(name).ok().flatten(),
     };
-    value
-        .map(Some)
-        .ok_or_else(|| damaged("a value the bson crate cannot read"))
+    value.ok_or_else(|| damaged("a value the bson crate cannot read"))
+}
+
+/// [`check_framing`] and [`lookup`] of each of `names` (at most 64, each once) in one walk:
+/// `found[k]` gets the value of the first element named `names[k]`, or `None`. Elements before the last
+/// name found are framed all the way down, as [`lookup`] frames them.
+pub fn framed_fields<'a>(
+    doc: &'a RawDocument,
+    names: &[&str],
+    found: &mut [Option<RawBsonRef<'a>>],
+) -> Result<(), Damaged> {
+    let b = doc.as_bytes();
+    let end = b.len() - 1;
+    found.iter_mut().for_each(|f| *f = None);
+    let mut left = names.len().min(found.len()).min(64);
+    let mut seen = 0u64;
+    let mut i = 4;
+    while i < end {
+        let t = b[i];
+        let start = i + 1;
+        let (nul, ascii) = name_end_ascii(&b[start..end])
+            .ok_or_else(|| Damaged::bare("a field name is not terminated"))?;
+        let name = &b[start..start + nul];
+        let at = start + nul + 1;
+        let named = |what| Damaged::at(&String::from_utf8_lossy(name), what);
+        let size = value_size(t, &b[at..end]).ok_or_else(|| named(bad_type_or_size(t)))?;
+        let v = &b[at..at + size];
+        i = at + size;
+        if left > 0 {
+            // The first byte tells most names apart without a call to compare them whole.
+            let wanted = names.iter().position(|n| {
+                let n = n.as_bytes();
+                n.len() == name.len() && n.first() == name.first() && n == name
+            });
+            if let Some(k) = wanted
+                && k < 64
+                && seen & (1 << k) == 0
+            {
+                seen |= 1 << k;
+                left -= 1;
+                found[k] = Some(match value(t, v) {
+                    Some(value) => value,
+                    None => checked_value(doc, names[k], t, v, 2)?,
+                });
+                if left == 0 {
+                    return check_tail(b, i, end);
+                }
+                continue;
+            }
+        }
+        if !ascii && std::str::from_utf8(name).is_err() {
+            return Err(named("a field name is not valid UTF-8"));
+        }
+        if !framed_inline(t, v) {
+            let what = match t {
+                0x03 | 0x04 | 0x0F => check_walked_past(t, v, 2),
+                _ => check_framed(t, v),
+            };
+            return Err(named(what.err().unwrap_or("damaged")));
+        }
+        // An embedded document walked past before a field still wanted: framed all the way
+        // down (its length may have swallowed that field).
+        if matches!(t, 0x03 | 0x04 | 0x0F) {
+            check_walked_past(t, v, 2).map_err(named)?;
+        }
+    }
+    Ok(())
+}
+
+/// The few bytes an element's own framing needs, checked inline (this walk is on every
+/// record); the rarer types through [`check_framed`].
+#[inline]
+fn framed_inline(t: u8, v: &[u8]) -> bool {
+    match t {
+        0x02 | 0x0D | 0x0E => v.len() >= 5 && v[v.len() - 1] == 0,
+        0x08 => v[0] <= 1,
+        0x03 | 0x04 => crate::validate::check_header(v).is_ok(),
+        0x05 | 0x0C => check_framed(t, v).is_ok(),
+        _ => true,
+    }
+}
+
+/// The elements of `b` from `i` on, once every field wanted is found: framed (their names and
+/// contents are not read), so that a length that lies before them shows.
+fn check_tail(b: &[u8], mut i: usize, end: usize) -> Result<(), Damaged> {
+    while i < end {
+        let t = b[i];
+        let start = i + 1;
+        let nul = name_end(&b[start..end])
+            .ok_or_else(|| Damaged::bare("a field name is not terminated"))?;
+        let at = start + nul + 1;
+        let named = |what| Damaged::at(&String::from_utf8_lossy(&b[start..start + nul]), what);
+        let size = value_size(t, &b[at..end]).ok_or_else(|| named(bad_type_or_size(t)))?;
+        let v = &b[at..at + size];
+        if !framed_inline(t, v) {
+            return Err(named(check_framed(t, v).err().unwrap_or("damaged")));
+        }
+        i = at + size;
+    }
+    Ok(())
+}
+
+/// One element's own framing, not what an embedded document holds.
+#[inline]
+fn check_framed(t: u8, v: &[u8]) -> Result<(), &'static str> {
+    match t {
+        0x03 | 0x04 => crate::validate::check_header(v),
+        0x0F => Ok(()),
+        _ => crate::validate::check_scalar(t, v, Strength::Framing),
+    }
 }
 
 /// Checks that the top-level elements of `doc` follow one another to its end: each type
@@ -80,12 +200,7 @@ pub fn check_framing(doc: &RawDocument) -> Result<(), Damaged> {
             return Err(named("a field name is not valid UTF-8"));
         }
         let size = value_size(t, &b[at..end]).ok_or_else(|| named(bad_type_or_size(t)))?;
-        let v = &b[at..at + size];
-        match t {
-            0x03 | 0x04 => crate::validate::check_header(v).map_err(named)?,
-            0x0F => {}
-            _ => crate::validate::check_scalar(t, v, Strength::Framing).map_err(named)?,
-        }
+        check_framed(t, &b[at..at + size]).map_err(named)?;
         i = at + size;
     }
     Ok(())
@@ -122,6 +237,7 @@ fn find<'a>(
 
 /// An element walked past to reach another: framed correctly, documents all the way down
 /// (a length that lies would shift every later element), its content not read.
+#[inline]
 fn check_walked_past(t: u8, v: &[u8], depth: usize) -> Result<(), &'static str> {
     match t {
         // Fixed sizes: nothing to frame.
@@ -133,24 +249,35 @@ fn check_walked_past(t: u8, v: &[u8], depth: usize) -> Result<(), &'static str> 
 /// Where the NUL ending a field name at the start of `b` is. Names are short: eight bytes are
 /// tested at once (a word has a zero byte where subtracting one from each byte borrows, and the
 /// lowest such byte is the first zero), which beats both a byte loop and a vectorised search.
+#[inline]
 pub(crate) fn name_end(b: &[u8]) -> Option<usize> {
+    name_end_ascii(b).map(|(nul, _)| nul)
+}
+
+/// [`name_end`], and whether every byte before the NUL is ASCII (a name that is needs no UTF-8
+/// check): the words loaded to find the NUL tell that too.
+#[inline]
+pub(crate) fn name_end_ascii(b: &[u8]) -> Option<(usize, bool)> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut words = b.chunks_exact(8);
     let mut at = 0;
+    let mut high = 0;
     for w in &mut words {
         let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
         let zeros = w.wrapping_sub(ONES) & !w & HIGHS;
         if zeros != 0 {
-            return Some(at + (zeros.trailing_zeros() / 8) as usize);
+            let nul = (zeros.trailing_zeros() / 8) as usize;
+            // The high bits of the bytes before the NUL only.
+            let before = (1u64 << (8 * nul)) - 1;
+            return Some((at + nul, (high | (w & HIGHS & before)) == 0));
         }
+        high |= w & HIGHS;
         at += 8;
     }
-    words
-        .remainder()
-        .iter()
-        .position(|&c| c == 0)
-        .map(|p| at + p)
+    let rest = words.remainder();
+    let nul = rest.iter().position(|&c| c == 0)?;
+    Some((at + nul, high == 0 && rest[..nul].is_ascii()))
 }
 
 fn le_i32(b: &[u8]) -> Option<usize> {
@@ -159,6 +286,7 @@ fn le_i32(b: &[u8]) -> Option<usize> {
 }
 
 /// Bytes taken by a value of type `t` at the start of `b`.
+#[inline]
 pub(crate) fn value_size(t: u8, b: &[u8]) -> Option<usize> {
     let size = match t {
         0x01 | 0x09 | 0x11 | 0x12 => 8,
@@ -181,6 +309,7 @@ pub(crate) fn value_size(t: u8, b: &[u8]) -> Option<usize> {
 }
 
 /// Whether `t` is a BSON element type.
+#[inline]
 pub(crate) fn known_type(t: u8) -> bool {
     matches!(t, 0x01..=0x13 | 0x7F | 0xFF)
 }
@@ -195,6 +324,16 @@ pub fn elements(doc: &RawDocument) -> Elements<'_> {
         b: doc.as_bytes(),
         i: 4,
         damage: None,
+        check: true,
+    }
+}
+
+/// [`elements`] of a document [`check_top_level`] accepted, without checking it again: a
+/// second walk over the same record costs only the headers.
+pub fn elements_of_checked(doc: &RawDocument) -> Elements<'_> {
+    Elements {
+        check: false,
+        ..elements(doc)
     }
 }
 
@@ -205,6 +344,8 @@ pub struct Elements<'a> {
     i: usize,
     /// The walk stopped at a damaged element: the field and what is wrong.
     damage: Option<Damaged>,
+    /// Names and values are checked (not for a document checked already).
+    check: bool,
 }
 
 impl Elements<'_> {
@@ -243,7 +384,7 @@ impl<'a> Iterator for Elements<'a> {
                 return None;
             }
         };
-        if !name.is_ascii() && std::str::from_utf8(name).is_err() {
+        if self.check && !name.is_ascii() && std::str::from_utf8(name).is_err() {
             self.stop(name, "a field name is not valid UTF-8");
             return None;
         }
@@ -252,6 +393,10 @@ impl<'a> Iterator for Elements<'a> {
             return None;
         };
         let v = &b[at..at + size];
+        if !self.check {
+            self.i = at + size;
+            return Some((name, t, v));
+        }
         let checked = match t {
             0x03 | 0x04 | 0x0F => check_value_as(t, v, 2, Strength::Framing),
             _ => crate::validate::check_scalar(t, v, Strength::Full),
@@ -507,6 +652,8 @@ pub(crate) mod tests {
                     b.extend_from_slice(&[after; 9]);
                     let want = b.iter().position(|&c| c == 0);
                     assert_eq!(name_end(&b), want, "{len} {fill:#x} {after:#x}");
+                    let ascii = want.map(|p| (p, b[..p].is_ascii()));
+                    assert_eq!(name_end_ascii(&b), ascii, "{len} {fill:#x} {after:#x}");
                     let unterminated = vec![fill; len];
                     assert_eq!(name_end(&unterminated), None);
                 }
@@ -555,6 +702,54 @@ pub(crate) mod tests {
             &mut out
         ));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn lookups_refuse_damage_on_the_way_and_in_the_value() {
+        let d = rawdoc! {"_id": 1, "o": {"p": "q"}, "s": "abc", "z": 2};
+        let b = d.as_bytes();
+        let at = |needle: &[u8]| b.windows(needle.len()).position(|w| w == needle).unwrap();
+        let damaged = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut m = b.to_vec();
+            f(&mut m);
+            m
+        };
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "the value's UTF-8",
+                damaged(&|m| m[at(b"abc") + 1] = 0xFF),
+                "s",
+            ),
+            ("a name on the way", damaged(&|m| m[at(b"o\0")] = 0xC0), "s"),
+            (
+                "an unknown type on the way",
+                damaged(&|m| m[at(b"o\0") - 1] = 0x42),
+                "s",
+            ),
+            (
+                "a document on the way swallowing the field",
+                damaged(&|m| m[at(b"o\0") + 2] += 11),
+                "s",
+            ),
+            (
+                "the value's type",
+                damaged(&|m| m[at(b"s\0") - 1] = 0x00),
+                "s",
+            ),
+        ];
+        for (what, bytes, name) in cases {
+            let doc = RawDocument::from_bytes(&bytes).unwrap();
+            let found = lookup(doc, name).and_then(|_| check_framing(doc));
+            assert!(found.is_err(), "{what}: {found:?}");
+            assert_eq!(get_field(doc, name), None, "{what}");
+        }
+        // A string length that lies runs into the next element: only the framing of the
+        // whole top level shows it.
+        let lying = damaged(&|m| m[at(b"abc") - 4] = 9);
+        let doc = RawDocument::from_bytes(&lying).unwrap();
+        assert!(check_framing(doc).is_err());
+        assert_eq!(lookup(&d, "s"), Ok(Some(RawBsonRef::String("abc"))));
+        assert_eq!(check_framing(&d), Ok(()));
     }
 
     #[test]

@@ -131,6 +131,7 @@ pub(crate) fn check_document(
 }
 
 /// A document's length prefix equals its size (at least 5) and it ends in a 0 byte.
+#[inline]
 pub(crate) fn check_header(b: &[u8]) -> Result<(), &'static str> {
     let declared = b.first_chunk::<4>().map(|p| i32::from_le_bytes(*p));
     match declared {
@@ -140,6 +141,7 @@ pub(crate) fn check_header(b: &[u8]) -> Result<(), &'static str> {
 }
 
 /// The name of the element whose type byte precedes `start`, and where its value starts.
+#[inline]
 pub(crate) fn element_name(
     b: &[u8],
     start: usize,
@@ -157,6 +159,7 @@ pub(crate) fn bad_type_or_size(t: u8) -> &'static str {
     }
 }
 
+#[inline]
 fn check_utf8(b: &[u8], what: &'static str) -> Result<(), &'static str> {
     if b.is_ascii() || std::str::from_utf8(b).is_ok() {
         Ok(())
@@ -181,6 +184,7 @@ fn check_code_with_scope(v: &[u8], strength: Strength) -> Result<usize, &'static
 
 /// Checks a value that is neither a document nor an array (`v`: exactly its bytes, as
 /// `raw::value_size` measured them).
+#[inline]
 pub(crate) fn check_scalar(t: u8, v: &[u8], strength: Strength) -> Result<(), &'static str> {
     match t {
         // String, JavaScript code, symbol: length (counting the final 0), bytes, 0.
@@ -222,6 +226,7 @@ pub(crate) fn check_scalar(t: u8, v: &[u8], strength: Strength) -> Result<(), &'
     }
 }
 
+#[inline]
 fn check_string(v: &[u8], strength: Strength) -> Result<(), &'static str> {
     // value_size made `v` the declared length plus four; the length counts the final 0.
     if v.len() < 5 || v[v.len() - 1] != 0 {

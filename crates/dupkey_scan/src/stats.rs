@@ -980,7 +980,8 @@ impl<'p> CollectionPass<'p> {
             read: self.bytes,
             total: self.plan.options.expected_bytes,
         };
-        let mut elements = dupkey_index::raw::elements(doc);
+        // `add` checked the record: this walk reads it again without checking.
+        let mut elements = dupkey_index::raw::elements_of_checked(doc);
         for (position, (name, t, bytes)) in (&mut elements).enumerate() {
             // Documents of one collection mostly list the same fields in the same order: what
             // the field at this position of the last document was is known already.
