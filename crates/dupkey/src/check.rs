@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use bson::{Bson, Document};
 use dupkey_e11000::{shell_value, value_to_json};
+use dupkey_index::spec_checks::is_id_pattern;
 use dupkey_index::spec_json::{MAX_SPEC_BYTES, parse_spec_json};
-use dupkey_index::validate::is_id_pattern;
 use dupkey_index::{CheckReport, Conflict, FinderOptions, IndexSpec, check_in_parallel};
 use dupkey_source::{
     DataFormat, ReadMode, ReadOptions, ResolvedNamespace, open_collection, resolve_namespace,

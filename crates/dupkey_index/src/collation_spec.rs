@@ -5,7 +5,7 @@
 use bson::{Bson, Document};
 
 use crate::SpecError;
-use crate::validate::{
+use crate::spec_checks::{
     BAD_VALUE, FAILED_TO_PARSE, INCOMPATIBLE_COLLATION_VERSION, NO_SUCH_KEY, TYPE_MISMATCH, refuse,
     shell_doc, type_name,
 };
@@ -303,7 +303,7 @@ fn strength_field(spec: &Document) -> Result<u8, SpecError> {
     let Some(value) = spec.get("strength") else {
         return Ok(3);
     };
-    let Some(n) = crate::validate::number(value) else {
+    let Some(n) = crate::spec_checks::number(value) else {
         return Err(refuse(
             TYPE_MISMATCH,
             format!(
@@ -317,7 +317,7 @@ fn strength_field(spec: &Document) -> Result<u8, SpecError> {
             BAD_VALUE,
             format!(
                 "Expected field \"strength\" to have a value exactly representable as a 64-bit integer, but found strength: {}",
-                crate::validate::shell(value)
+                crate::spec_checks::shell(value)
             ),
         ));
     }

@@ -175,23 +175,17 @@ impl<'s> DuplicateFinder<'s> {
         self.table = KeyTable::with_expected_keys(keys.min(self.options.memory_limit / 8 / 48));
     }
 
-    /// Adds one document.
+    /// Adds one document. A document whose key or `_id` bytes are damaged is refused
+    /// (an `InvalidData` error carrying [`crate::Damaged`], see [`crate::damaged_in`]) before
+    /// it is counted.
     pub fn add(&mut self, doc: &RawDocument) -> io::Result<()> {
-        self.presize(doc.as_bytes().len());
-        self.report.documents += 1;
+        crate::raw::check_framing(doc)?;
         let mut key = std::mem::take(&mut self.key_buf);
         let mut parts = [Part::Missing; 4];
         let result = match self.spec.simple_key(doc, &mut key, &mut parts) {
-            Some(SimpleKey::Skipped(skip)) => {
-                self.count_skip(skip);
-                Ok(())
-            }
-            Some(SimpleKey::Key(n)) => {
-                self.report.indexed += 1;
-                self.set_id(doc, &parts[..n]);
-                self.insert(&key, &parts[..n])
-            }
-            None => self.add_general(doc),
+            Err(damaged) => Err(damaged.into()),
+            Ok(None) => self.add_general(doc),
+            Ok(simple) => self.add_with_key(doc, simple, &key, &parts),
         };
         self.key_buf = key;
         result
@@ -214,11 +208,12 @@ impl<'s> DuplicateFinder<'s> {
                 Ok(())
             }
             Some(SimpleKey::Key(n)) => {
+                let id = crate::raw::lookup(doc, "_id")?;
                 self.presize(doc.as_bytes().len());
                 self.report.documents += 1;
                 self.report.indexed += 1;
                 let parts = &parts[..n.min(parts.len())];
-                self.set_id(doc, parts);
+                self.set_id(id, parts);
                 self.insert(key, parts)
             }
         }
@@ -235,7 +230,14 @@ impl<'s> DuplicateFinder<'s> {
     /// Documents whose keys cross arrays, or whose partial filter needs the general
     /// matcher: the full key generator.
     fn add_general(&mut self, doc: &RawDocument) -> io::Result<()> {
-        let keys = match self.spec.keys(doc) {
+        let id = crate::raw::lookup(doc, "_id")?;
+        let keys = self.spec.keys(doc);
+        if let Err(KeyError::Damaged(damaged)) = keys {
+            return Err(damaged.into());
+        }
+        self.presize(doc.as_bytes().len());
+        self.report.documents += 1;
+        let keys = match keys {
             Ok(DocumentKeys::Keys(k)) => k,
             Ok(DocumentKeys::NotIndexed(skip)) => {
                 self.count_skip(skip);
@@ -243,7 +245,7 @@ impl<'s> DuplicateFinder<'s> {
             }
             Err(error) => {
                 self.report.unindexable.push(Unindexable {
-                    id: document_id(doc, self.report.documents),
+                    id: document_id(id, self.report.documents),
                     error,
                 });
                 return Ok(());
@@ -251,7 +253,7 @@ impl<'s> DuplicateFinder<'s> {
         };
         self.report.indexed += 1;
         for key in keys {
-            self.set_id(doc, &key.parts);
+            self.set_id(id, &key.parts);
             self.insert(&key.bytes, &key.parts)?;
         }
         Ok(())
@@ -361,16 +363,18 @@ impl<'s> DuplicateFinder<'s> {
         self
     }
 
-    fn set_id(&mut self, doc: &RawDocument, parts: &[Part<'_>]) {
+    /// Sets `id_buf` to the document's `_id` (checked by the caller), with the key's values
+    /// when the finder keeps them.
+    fn set_id(&mut self, id: Option<RawBsonRef<'_>>, parts: &[Part<'_>]) {
         self.id_buf.clear();
+        let position = self.report.documents;
         if !self.keep_values {
-            encode_id(doc, self.report.documents, &mut self.id_buf);
+            encode_id_value(id, position, &mut self.id_buf);
             return;
         }
-        let position = self.report.documents;
         write_id_with_values(
             &mut self.id_buf,
-            |out| encode_id(doc, position, out),
+            |out| encode_id_value(id, position, out),
             |out| write_values(out, parts),
         );
     }
@@ -615,16 +619,11 @@ fn to_conflict(names: &[String], g: GroupRef<'_>) -> Conflict {
 }
 
 /// `_id`, or the document's position when it has none (JSON lines may lack it).
-fn document_id(doc: &RawDocument, position: u64) -> Bson {
-    match doc.get("_id") {
-        Ok(Some(v)) => Bson::try_from(v).unwrap_or(Bson::Null),
-        _ => Bson::Int64(position as i64),
+fn document_id(id: Option<RawBsonRef<'_>>, position: u64) -> Bson {
+    match id {
+        Some(v) => Bson::try_from(v).unwrap_or(Bson::Null),
+        None => Bson::Int64(position as i64),
     }
-}
-
-/// A compact `_id` ([`encode_id_value`]) of a document.
-fn encode_id(doc: &RawDocument, position: u64, out: &mut Vec<u8>) {
-    encode_id_value(crate::raw::get_field(doc, "_id"), position, out);
 }
 
 /// The key's values appended to a buffer, each as its type byte and its BSON value bytes
@@ -974,7 +973,7 @@ mod tests {
         let (mut batch, mut shipper) = (Vec::new(), Shipper::default());
         for doc in [rawdoc! {"_id": 1, "f": 1}, keyed.clone()] {
             let mut parts = [Part::Missing; 4];
-            let simple = spec.simple_parts_with(&doc, |_| None, &mut parts);
+            let simple = spec.simple_parts_with(&doc, |_| None, &mut parts).unwrap();
             let id = doc.get("_id").unwrap();
             shipper.add_with_key(&mut batch, 0, &doc, id, simple, &parts);
         }
@@ -1017,6 +1016,35 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_record_is_refused_before_it_is_counted() {
+        // Fast path (`email`), dotted path, general path (`tags` holds an array).
+        for key in [doc! {"email": 1}, doc! {"p.q": 1}, doc! {"tags": 1}] {
+            let spec =
+                IndexSpec::from_document(&doc! {"key": key.clone(), "unique": true}).unwrap();
+            let good = rawdoc! {"_id": 1, "email": "a@x", "p": {"q": "a@x"}, "tags": ["a@x"]};
+            let mut finder = DuplicateFinder::new(&spec, FinderOptions::default());
+            finder.add(&good).unwrap();
+            let mut bytes = good.as_bytes().to_vec();
+            // Every "a@x" of the document, made invalid UTF-8.
+            for at in 0..bytes.len() - 3 {
+                if &bytes[at..at + 3] == b"a@x" {
+                    bytes[at + 1] = 0xFF;
+                }
+            }
+            let bad = RawDocument::from_bytes(&bytes).unwrap();
+            let err = finder.add(bad).unwrap_err();
+            let damaged = crate::damaged_in(&err).unwrap_or_else(|| panic!("{key}: {err}"));
+            assert!(
+                damaged.to_string().contains("not valid UTF-8"),
+                "{key}: {damaged}"
+            );
+            finder.add(&good).unwrap();
+            let report = finder.finish().unwrap();
+            assert_eq!((report.documents, report.conflicts.len()), (2, 1), "{key}");
+        }
+    }
+
+    #[test]
     fn parallel_arrays_make_it_unbuildable() {
         let spec =
             IndexSpec::from_document(&doc! {"key": {"a": 1, "b": 1}, "unique": true}).unwrap();
@@ -1051,19 +1079,57 @@ where
         let [finder] = finders;
         finder.finish()
     };
+    // `_id` and the top-level key fields are found in the one walk that checks the record's
+    // framing (`raw::framed_fields`): `slot_of[i]` is key field `i`'s place among `names`.
+    let mut names = vec!["_id"];
+    let slot_of: Vec<Option<usize>> = spec
+        .fields
+        .iter()
+        .map(|f| match f.components.as_slice() {
+            // A name asked for twice (a key on `_id`) is one slot: the walk fills the first.
+            [name] if spec.fields.len() <= 4 => match names.iter().position(|n| n == name) {
+                Some(k) => Some(k),
+                None => {
+                    names.push(name.as_str());
+                    Some(names.len() - 1)
+                }
+            },
+            _ => None,
+        })
+        .collect();
     let produce = |sink: &mut crate::pipeline::BatchSink| {
         let mut shipper = Shipper::default();
+        let damaged = |d: crate::Damaged| E::from(io::Error::from(d));
         read(&mut |doc: &RawDocument| {
+            let mut found = [None; 5];
+            let found = &mut found[..names.len()];
+            // Damaged bytes are found on this thread, where the reader knows the record's
+            // offset.
+            crate::raw::framed_fields(doc, &names, found).map_err(damaged)?;
+            let top = |i: usize| slot_of.get(i).copied().flatten().map(|k| found[k]);
             let mut parts = [Part::Missing; 4];
             // The key's values go to the grouping thread, which encodes and hashes the key:
             // this thread, which reads and walks every document, is the busier one.
-            let simple = spec.simple_parts_with(doc, |_| None, &mut parts);
-            let id = crate::raw::get_field(doc, "_id");
-            shipper.add_with_key(sink.buffer(), 0, doc, id, simple, &parts);
+            let simple = spec
+                .simple_parts_with(doc, top, &mut parts)
+                .map_err(damaged)?;
+            if simple.is_none() {
+                // The general generator runs on the other thread: its reads are checked here.
+                check_general(doc).map_err(damaged)?;
+            }
+            shipper.add_with_key(sink.buffer(), 0, doc, found[0], simple, &parts);
             sink.sent_if_full().map_err(E::from)
         })
     };
     crate::pipeline::with_batch_thread(BATCH_BYTES, produce, consume).map(|((), report)| report)
+}
+
+/// Checks the bytes the general key generator may read from `doc` (key paths through
+/// arrays, a partial filter's fields) before another thread generates its keys: the whole
+/// document, in full. Cheaper than generating the keys twice, and this path is the rare one.
+pub fn check_general(doc: &RawDocument) -> Result<(), crate::Damaged> {
+    crate::validate::check_document(doc.as_bytes(), 1, crate::validate::Strength::Full)
+        .map_err(crate::Damaged::bare)
 }
 
 /// Work for a [`DuplicateFinder`] on another thread, written into a byte buffer by the thread
@@ -1345,7 +1411,7 @@ mod parallel_tests {
             for d in &docs {
                 let mut key = Vec::new();
                 let mut parts = [Part::Missing; 4];
-                let simple = spec.simple_key(d, &mut key, &mut parts);
+                let simple = spec.simple_key(d, &mut key, &mut parts).unwrap();
                 direct.add_with_key(d, simple, &key, &parts).unwrap();
                 let id = crate::raw::get_field(d, "_id");
                 shipper.add_with_key(&mut batch, 0, d, id, simple, &parts);

@@ -10,7 +10,7 @@ use bson::{Bson, Document, RawBsonRef, RawDocument, RawDocumentBuf};
 
 use crate::SpecError;
 use crate::encode::{canonical_type, ctype, encode_value};
-use crate::validate::{BAD_VALUE, CANNOT_CREATE_INDEX, TYPE_MISMATCH, refuse};
+use crate::spec_checks::{BAD_VALUE, CANNOT_CREATE_INDEX, TYPE_MISMATCH, refuse};
 
 /// A parsed `partialFilterExpression`.
 #[derive(Debug, Clone)]
@@ -101,7 +101,8 @@ impl Filter {
                 if path.contains('.') {
                     return None;
                 }
-                match crate::raw::get_field(doc, path) {
+                // Damaged bytes: the caller's full check names them.
+                match crate::raw::lookup(doc, path).ok()? {
                     None => Some(cond.matches(&[])),
                     Some(RawBsonRef::Array(_)) => None,
                     Some(v) => Some(cond.matches(&[v])),
@@ -356,7 +357,7 @@ fn parse_type(t: &Bson) -> Result<TypeSel, SpecError> {
             }
         },
         Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => {
-            let n = crate::validate::number(t).unwrap_or(f64::NAN);
+            let n = crate::spec_checks::number(t).unwrap_or(f64::NAN);
             // -1 is MinKey; other codes are the BSON type bytes 1 to 19 and 127.
             match n {
                 -1.0 => 0xFF,
@@ -364,7 +365,10 @@ fn parse_type(t: &Bson) -> Result<TypeSel, SpecError> {
                 _ => {
                     return Err(refuse(
                         BAD_VALUE,
-                        format!("Invalid numerical type code: {}", crate::validate::shell(t)),
+                        format!(
+                            "Invalid numerical type code: {}",
+                            crate::spec_checks::shell(t)
+                        ),
                     ));
                 }
             }

@@ -10,6 +10,7 @@ use bson::{RawArray, RawBsonRef, RawDocument};
 
 use crate::IndexSpec;
 use crate::encode::{ctype, encode_value, invert};
+use crate::validate::Damaged;
 
 /// One component of a key, borrowed from the document.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,13 +59,19 @@ pub enum DocumentKeys<'a> {
 pub enum KeyError {
     #[error("cannot index parallel arrays [{second}] [{first}]")]
     ParallelArrays { first: String, second: String },
+    /// The bytes a key is made of are damaged: the record is invalid, not unindexable.
+    #[error(transparent)]
+    Damaged(#[from] Damaged),
 }
 
 impl IndexSpec {
     /// The keys `doc` contributes to this index, or why it contributes none.
+    ///
+    /// Every byte read is checked first: the key paths as they are followed, and the whole
+    /// document when a partial filter reads it; damage is [`KeyError::Damaged`].
     pub fn keys<'a>(&self, doc: &'a RawDocument) -> Result<DocumentKeys<'a>, KeyError> {
         if let Some(filter) = &self.partial_filter
-            && !filter.matches(doc)
+            && !matches_checked(filter, doc)?
         {
             return Ok(DocumentKeys::NotIndexed(Skip::PartialFilter));
         }
@@ -97,47 +104,48 @@ impl IndexSpec {
         doc: &'a RawDocument,
         buf: &mut Vec<u8>,
         parts: &mut [Part<'a>; 4],
-    ) -> Option<SimpleKey> {
+    ) -> Result<Option<SimpleKey>, Damaged> {
         let found = self.simple_parts_with(doc, |_| None, parts)?;
-        if let SimpleKey::Key(n) = found {
+        if let Some(SimpleKey::Key(n)) = found {
             buf.clear();
             self.encode_parts_into(buf, &parts[..n]);
         }
-        Some(found)
+        Ok(found)
     }
 
     /// [`IndexSpec::simple_key`] without encoding the key: the parts only, for a caller that
     /// may already have walked the document: `top(i)` gives the value of key field `i` when it
     /// is a top-level field the caller found (`Some(None)` when the document lacks it), or
     /// `None` to look it up here. The parts are filled for a document the partial filter
-    /// skips too.
+    /// skips too. Every byte read is checked ([`crate::raw::lookup`]); values `top` gives
+    /// must have been checked as `raw::elements` checks them.
     pub fn simple_parts_with<'a>(
         &self,
         doc: &'a RawDocument,
         top: impl Fn(usize) -> Option<Option<RawBsonRef<'a>>>,
         parts: &mut [Part<'a>; 4],
-    ) -> Option<SimpleKey> {
+    ) -> Result<Option<SimpleKey>, Damaged> {
         if self.fields.len() > parts.len() {
-            return None;
+            return Ok(None);
         }
         for (i, f) in self.fields.iter().enumerate() {
             if let [name] = f.components.as_slice() {
                 // A top-level field: one lookup.
                 let value = match top(i) {
                     Some(found) => found,
-                    None => crate::raw::get_field(doc, name),
+                    None => crate::raw::lookup(doc, name)?,
                 };
                 parts[i] = match value {
                     None => Part::Missing,
-                    Some(RawBsonRef::Array(_)) => return None,
+                    Some(RawBsonRef::Array(_)) => return Ok(None),
                     Some(v) => Part::Value(v),
                 };
                 continue;
             }
-            parts[i] = match descend(Some(doc), &f.components) {
+            parts[i] = match descend(Some(doc), &f.components)? {
                 Found::Missing => Part::Missing,
                 Found::Value(v) => Part::Value(v),
-                Found::Array(..) => return None,
+                Found::Array(..) => return Ok(None),
             };
         }
         let n = self.fields.len();
@@ -145,17 +153,19 @@ impl IndexSpec {
         // key fields cross no array, so the key is this one whatever the filter's paths; only
         // whether the document is in the index needs the full matcher when the bytes do not
         // tell (a dotted path, an array).
-        if let Some(filter) = &self.partial_filter
-            && !filter
-                .matches_top_level(doc)
-                .unwrap_or_else(|| filter.matches(doc))
-        {
-            return Some(SimpleKey::Skipped(Skip::PartialFilter));
+        if let Some(filter) = &self.partial_filter {
+            let matched = match filter.matches_top_level(doc) {
+                Some(answer) => answer,
+                None => matches_checked(filter, doc)?,
+            };
+            if !matched {
+                return Ok(Some(SimpleKey::Skipped(Skip::PartialFilter)));
+            }
         }
         if self.skips(&parts[..n]) {
-            return Some(SimpleKey::Skipped(Skip::Sparse));
+            return Ok(Some(SimpleKey::Skipped(Skip::Sparse)));
         }
-        Some(SimpleKey::Key(n))
+        Ok(Some(SimpleKey::Key(n)))
     }
 
     /// Encodes a key from its parts (descending fields inverted).
@@ -179,6 +189,14 @@ impl IndexSpec {
             }
         }
     }
+}
+
+/// The general matcher reads fields through the bson crate, where a damaged value would read
+/// as missing: the whole document is checked first (this path is the rare one).
+fn matches_checked(filter: &crate::filter::Filter, doc: &RawDocument) -> Result<bool, Damaged> {
+    crate::validate::check_document(doc.as_bytes(), 1, crate::validate::Strength::Full)
+        .map_err(Damaged::bare)?;
+    Ok(filter.matches(doc))
 }
 
 struct Walk<'s, 'a> {
@@ -206,7 +224,7 @@ impl<'s, 'a> Walk<'s, 'a> {
             if rest[i].is_empty() {
                 continue;
             }
-            match descend(obj, rest[i]) {
+            match descend(obj, rest[i])? {
                 Found::Missing => fixed[i] = Part::Missing,
                 Found::Value(v) => fixed[i] = Part::Value(v),
                 Found::Array(a, remaining, depth) => {
@@ -283,15 +301,21 @@ fn prefix(path: &str, depth: usize) -> String {
 }
 
 /// Follows `path` from `obj` through embedded documents; stops at the first array. A numeric
-/// component right after an array selects that position instead of expanding it.
-fn descend<'a, 'p>(obj: Option<&'a RawDocument>, path: &'p [String]) -> Found<'a, 'p> {
+/// component right after an array selects that position instead of expanding it. Each value
+/// on the way is checked in full ([`crate::raw::lookup`]): arrays are then read through the
+/// bson crate over good bytes.
+fn descend<'a, 'p>(
+    obj: Option<&'a RawDocument>,
+    path: &'p [String],
+) -> Result<Found<'a, 'p>, Damaged> {
     let Some(mut doc) = obj else {
-        return Found::Missing;
+        return Ok(Found::Missing);
     };
     let mut i = 0;
     loop {
-        let Some(v) = crate::raw::get_field(doc, path[i].as_str()) else {
-            return Found::Missing;
+        // The level is not known inside an array's element (it was checked with the array).
+        let Some(v) = crate::raw::lookup_at(doc, path[i].as_str(), i + 1)? else {
+            return Ok(Found::Missing);
         };
         i += 1;
         match v {
@@ -301,33 +325,33 @@ fn descend<'a, 'p>(obj: Option<&'a RawDocument>, path: &'p [String]) -> Found<'a
                     .is_some_and(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()));
                 if positional {
                     let Ok(index) = path[i].parse::<usize>() else {
-                        return Found::Missing;
+                        return Ok(Found::Missing);
                     };
                     let Some(Ok(item)) = a.into_iter().nth(index) else {
-                        return Found::Missing;
+                        return Ok(Found::Missing);
                     };
                     i += 1;
                     if i == path.len() {
                         // A positional path ending on a nested array indexes it as one value
                         // (`a.0` over `[[1, 2]]` is the key `[1, 2]`); an empty one as undefined.
-                        return match item {
+                        return Ok(match item {
                             RawBsonRef::Array(inner) if inner.is_empty() => {
                                 Found::Array(inner, &path[i..], i)
                             }
                             other => Found::Value(other),
-                        };
+                        });
                     }
                     match item {
                         RawBsonRef::Document(d) => doc = d,
-                        _ => return Found::Missing,
+                        _ => return Ok(Found::Missing),
                     }
                     continue;
                 }
-                return Found::Array(a, &path[i..], i);
+                return Ok(Found::Array(a, &path[i..], i));
             }
-            _ if i == path.len() => return Found::Value(v),
+            _ if i == path.len() => return Ok(Found::Value(v)),
             RawBsonRef::Document(d) => doc = d,
-            _ => return Found::Missing,
+            _ => return Ok(Found::Missing),
         }
     }
 }

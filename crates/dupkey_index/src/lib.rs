@@ -34,6 +34,7 @@ pub mod keys;
 pub mod pipeline;
 pub mod raw;
 pub mod spec;
+pub mod spec_checks;
 pub mod spec_json;
 mod table;
 pub mod validate;
@@ -46,6 +47,7 @@ pub use ids::Ids;
 pub use keys::{DocumentKeys, GeneratedKey, KeyError, Part, SimpleKey, Skip};
 pub use spec::{IndexSpec, KeyField, default_name, option_is_true};
 pub use table::hash as hash_bytes;
+pub use validate::{Damaged, MAX_DEPTH, damaged_in};
 
 /// An index spec dupkey cannot use: one the server would refuse (with the server's code and
 /// wording), one that cannot be read, or one whose keys dupkey cannot compute.

@@ -1,78 +1,283 @@
 //! Field lookup straight on BSON bytes.
 //!
-//! `RawDocument::get` validates every key it walks past as UTF-8; finding a key field only
-//! needs to compare bytes. This walks element headers, skips values by their size, and builds
-//! the value only for the field asked for (falling back to `RawDocument::get` for the
-//! container and rarer types, and for anything malformed).
+//! `RawDocument::get` validates every key it walks past as UTF-8 and builds values through the
+//! bson crate; finding a key field only needs to compare bytes. [`lookup`] walks element
+//! headers, skips values by their size, and builds the value only for the field asked for.
+//! Every byte it reads is checked (`validate.rs`): a damaged element on the way, or a damaged
+//! value, is a [`Damaged`] record, never a missing field.
 
 use bson::oid::ObjectId;
-use bson::{DateTime, RawBsonRef, RawDocument, Timestamp};
+use bson::spec::BinarySubtype;
+use bson::{DateTime, RawBinaryRef, RawBsonRef, RawDocument, Timestamp};
 
-/// The value of top-level field `name` in `doc`, like `doc.get(name)`.
+use crate::validate::{
+    Damaged, Strength, bad_type_or_size, check_value, check_value_as, element_name,
+};
+
+/// The value of top-level field `name` in `doc`, like `doc.get(name)`, its bytes and those of
+/// every element before it checked ([`lookup`]); `None` for a damaged document too. For
+/// documents already checked (a key's value, a whole document).
 pub fn get_field<'a>(doc: &'a RawDocument, name: &str) -> Option<RawBsonRef<'a>> {
-    match scan(doc.as_bytes(), name.as_bytes()) {
-        Scan::Found(v) => Some(v),
-        Scan::Absent => None,
-        Scan::Fallback => doc.get(name).ok().flatten(),
+    lookup(doc, name).ok().flatten()
+}
+
+/// The value of top-level field `name` in `doc`: the elements before it framed correctly
+/// (type known, name terminated and valid UTF-8, sizes within the document, embedded documents
+/// framed all the way down) and its value valid in full (UTF-8 strings and names included,
+/// nesting within [`crate::validate::MAX_DEPTH`]); else why the record is damaged.
+pub fn lookup<'a>(doc: &'a RawDocument, name: &str) -> Result<Option<RawBsonRef<'a>>, Damaged> {
+    lookup_at(doc, name, 1)
+}
+
+/// [`lookup`] in a document at nesting `depth` (1 for a record).
+pub(crate) fn lookup_at<'a>(
+    doc: &'a RawDocument,
+    name: &str,
+    depth: usize,
+) -> Result<Option<RawBsonRef<'a>>, Damaged> {
+    let damaged = |what| Damaged::at(name, what);
+    let Some((t, v)) = find(doc.as_bytes(), name.as_bytes(), depth).map_err(damaged)? else {
+        return Ok(None);
+    };
+    checked_value(doc, name, t, v, depth + 1).map(Some)
+}
+
+/// The value of the element `name` of `doc` whose type and bytes are `t` and `v`, checked in
+/// full (`depth`: its level when it is a document or an array).
+fn checked_value<'a>(
+    doc: &'a RawDocument,
+    name: &str,
+    t: u8,
+    v: &'a [u8],
+    depth: usize,
+) -> Result<RawBsonRef<'a>, Damaged> {
+    if let Some(value) = value(t, v) {
+        // The common scalars: building them checked them in full.
+        return Ok(value);
+    }
+    let damaged = |what| Damaged::at(name, what);
+    check_value(t, v, depth).map_err(damaged)?;
+    let value = match t {
+        0x03 => RawDocument::from_bytes(v).ok().map(RawBsonRef::Document),
+        0x05 if v[4] != 0x02 => Some(RawBsonRef::Binary(RawBinaryRef {
+            subtype: BinarySubtype::from(v[4]),
+            bytes: &v[5..],
+        })),
+        0x13 => v
+            .try_into()
+            .ok()
+            .map(|b| RawBsonRef::Decimal128(bson::Decimal128::from_bytes(b))),
+        // Arrays and the rarer types through the bson crate, over bytes now known good.
+        _ => doc.get(name).ok().flatten(),
+    };
+    value.ok_or_else(|| damaged("a value the bson crate cannot read"))
+}
+
+/// [`check_framing`] and [`lookup`] of each of `names` (at most 64, each once) in one walk:
+/// `found[k]` gets the value of the first element named `names[k]`, or `None`. Elements before the last
+/// name found are framed all the way down, as [`lookup`] frames them.
+pub fn framed_fields<'a>(
+    doc: &'a RawDocument,
+    names: &[&str],
+    found: &mut [Option<RawBsonRef<'a>>],
+) -> Result<(), Damaged> {
+    let b = doc.as_bytes();
+    let end = b.len() - 1;
+    found.iter_mut().for_each(|f| *f = None);
+    let mut left = names.len().min(found.len()).min(64);
+    let mut seen = 0u64;
+    let mut i = 4;
+    while i < end {
+        let t = b[i];
+        let start = i + 1;
+        let (nul, ascii) = name_end_ascii(&b[start..end])
+            .ok_or_else(|| Damaged::bare("a field name is not terminated"))?;
+        let name = &b[start..start + nul];
+        let at = start + nul + 1;
+        let named = |what| Damaged::at(&String::from_utf8_lossy(name), what);
+        let size = value_size(t, &b[at..end]).ok_or_else(|| named(bad_type_or_size(t)))?;
+        let v = &b[at..at + size];
+        i = at + size;
+        if left > 0 {
+            // The first byte tells most names apart without a call to compare them whole.
+            let wanted = names.iter().position(|n| {
+                let n = n.as_bytes();
+                n.len() == name.len() && n.first() == name.first() && n == name
+            });
+            if let Some(k) = wanted
+                && k < 64
+                && seen & (1 << k) == 0
+            {
+                seen |= 1 << k;
+                left -= 1;
+                found[k] = Some(match value(t, v) {
+                    Some(value) => value,
+                    None => checked_value(doc, names[k], t, v, 2)?,
+                });
+                if left == 0 {
+                    return check_tail(b, i, end);
+                }
+                continue;
+            }
+        }
+        if !ascii && std::str::from_utf8(name).is_err() {
+            return Err(named("a field name is not valid UTF-8"));
+        }
+        if !framed_inline(t, v) {
+            let what = match t {
+                0x03 | 0x04 | 0x0F => check_walked_past(t, v, 2),
+                _ => check_framed(t, v),
+            };
+            return Err(named(what.err().unwrap_or("damaged")));
+        }
+        // An embedded document walked past before a field still wanted: framed all the way
+        // down (its length may have swallowed that field).
+        if matches!(t, 0x03 | 0x04 | 0x0F) {
+            check_walked_past(t, v, 2).map_err(named)?;
+        }
+    }
+    Ok(())
+}
+
+/// The few bytes an element's own framing needs, checked inline (this walk is on every
+/// record); the rarer types through [`check_framed`].
+#[inline]
+fn framed_inline(t: u8, v: &[u8]) -> bool {
+    match t {
+        0x02 | 0x0D | 0x0E => v.len() >= 5 && v[v.len() - 1] == 0,
+        0x08 => v[0] <= 1,
+        0x03 | 0x04 => crate::validate::check_header(v).is_ok(),
+        0x05 | 0x0C => check_framed(t, v).is_ok(),
+        _ => true,
     }
 }
 
-enum Scan<'a> {
-    Found(RawBsonRef<'a>),
-    Absent,
-    Fallback,
+/// The elements of `b` from `i` on, once every field wanted is found: framed (their names and
+/// contents are not read), so that a length that lies before them shows.
+fn check_tail(b: &[u8], mut i: usize, end: usize) -> Result<(), Damaged> {
+    while i < end {
+        let t = b[i];
+        let start = i + 1;
+        let nul = name_end(&b[start..end])
+            .ok_or_else(|| Damaged::bare("a field name is not terminated"))?;
+        let at = start + nul + 1;
+        let named = |what| Damaged::at(&String::from_utf8_lossy(&b[start..start + nul]), what);
+        let size = value_size(t, &b[at..end]).ok_or_else(|| named(bad_type_or_size(t)))?;
+        let v = &b[at..at + size];
+        if !framed_inline(t, v) {
+            return Err(named(check_framed(t, v).err().unwrap_or("damaged")));
+        }
+        i = at + size;
+    }
+    Ok(())
 }
 
-fn scan<'a>(b: &'a [u8], name: &[u8]) -> Scan<'a> {
-    if b.len() < 5 {
-        return Scan::Fallback;
+/// One element's own framing, not what an embedded document holds.
+#[inline]
+fn check_framed(t: u8, v: &[u8]) -> Result<(), &'static str> {
+    match t {
+        0x03 | 0x04 => crate::validate::check_header(v),
+        0x0F => Ok(()),
+        _ => crate::validate::check_scalar(t, v, Strength::Framing),
     }
+}
+
+/// Checks that the top-level elements of `doc` follow one another to its end: each type
+/// known, each name terminated and valid UTF-8, each value within the document (strings ending
+/// in their 0 byte, embedded documents in theirs, booleans 0 or 1). [`lookup`] stops at the
+/// field it looks for; without this, a length that lies on it or after it would go unseen
+/// (a key string whose length runs into the next element reads as another string). One walk
+/// over element headers: no value is read.
+pub fn check_framing(doc: &RawDocument) -> Result<(), Damaged> {
+    let b = doc.as_bytes();
     let end = b.len() - 1;
     let mut i = 4;
     while i < end {
         let t = b[i];
-        i += 1;
-        let Some(nul) = name_end(&b[i..end]) else {
-            return Scan::Fallback;
-        };
-        let key = &b[i..i + nul];
-        i += nul + 1;
-        let Some(size) = value_size(t, &b[i..end]) else {
-            return Scan::Fallback;
-        };
+        let (name, at) = element_name(b, i + 1, end).map_err(Damaged::bare)?;
+        let named = |what| Damaged::at(&String::from_utf8_lossy(name), what);
+        if !name.is_ascii() && std::str::from_utf8(name).is_err() {
+            return Err(named("a field name is not valid UTF-8"));
+        }
+        let size = value_size(t, &b[at..end]).ok_or_else(|| named(bad_type_or_size(t)))?;
+        check_framed(t, &b[at..at + size]).map_err(named)?;
+        i = at + size;
+    }
+    Ok(())
+}
+
+/// The type and value bytes of the first element named `name` in the document `b`, checking
+/// each element walked past.
+fn find<'a>(
+    b: &'a [u8],
+    name: &[u8],
+    depth: usize,
+) -> Result<Option<(u8, &'a [u8])>, &'static str> {
+    let Some(end) = b.len().checked_sub(1) else {
+        return Err("a document shorter than its header");
+    };
+    let mut i = 4;
+    while i < end {
+        let t = b[i];
+        let (key, at) = element_name(b, i + 1, end)?;
+        let size = value_size(t, &b[at..end]).ok_or_else(|| bad_type_or_size(t))?;
+        let v = &b[at..at + size];
         // The first byte tells most names apart without a call to compare them whole.
         if key.len() == name.len() && key.first() == name.first() && key == name {
-            return match value(t, &b[i..i + size]) {
-                Some(v) => Scan::Found(v),
-                None => Scan::Fallback,
-            };
+            return Ok(Some((t, v)));
         }
-        i += size;
+        if !key.is_ascii() && std::str::from_utf8(key).is_err() {
+            return Err("a field name is not valid UTF-8");
+        }
+        check_walked_past(t, v, depth + 1)?;
+        i = at + size;
     }
-    Scan::Absent
+    Ok(None)
+}
+
+/// An element walked past to reach another: framed correctly, documents all the way down
+/// (a length that lies would shift every later element), its content not read.
+#[inline]
+fn check_walked_past(t: u8, v: &[u8], depth: usize) -> Result<(), &'static str> {
+    match t {
+        // Fixed sizes: nothing to frame.
+        0x01 | 0x07 | 0x09 | 0x10 | 0x11 | 0x12 | 0x13 | 0x06 | 0x0A | 0x7F | 0xFF => Ok(()),
+        _ => check_value_as(t, v, depth, Strength::Framing),
+    }
 }
 
 /// Where the NUL ending a field name at the start of `b` is. Names are short: eight bytes are
 /// tested at once (a word has a zero byte where subtracting one from each byte borrows, and the
 /// lowest such byte is the first zero), which beats both a byte loop and a vectorised search.
-fn name_end(b: &[u8]) -> Option<usize> {
+#[inline]
+pub(crate) fn name_end(b: &[u8]) -> Option<usize> {
+    name_end_ascii(b).map(|(nul, _)| nul)
+}
+
+/// [`name_end`], and whether every byte before the NUL is ASCII (a name that is needs no UTF-8
+/// check): the words loaded to find the NUL tell that too.
+#[inline]
+pub(crate) fn name_end_ascii(b: &[u8]) -> Option<(usize, bool)> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut words = b.chunks_exact(8);
     let mut at = 0;
+    let mut high = 0;
     for w in &mut words {
         let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
         let zeros = w.wrapping_sub(ONES) & !w & HIGHS;
         if zeros != 0 {
-            return Some(at + (zeros.trailing_zeros() / 8) as usize);
+            let nul = (zeros.trailing_zeros() / 8) as usize;
+            // The high bits of the bytes before the NUL only.
+            let before = (1u64 << (8 * nul)) - 1;
+            return Some((at + nul, (high | (w & HIGHS & before)) == 0));
         }
+        high |= w & HIGHS;
         at += 8;
     }
-    words
-        .remainder()
-        .iter()
-        .position(|&c| c == 0)
-        .map(|p| at + p)
+    let rest = words.remainder();
+    let nul = rest.iter().position(|&c| c == 0)?;
+    Some((at + nul, high == 0 && rest[..nul].is_ascii()))
 }
 
 fn le_i32(b: &[u8]) -> Option<usize> {
@@ -81,7 +286,8 @@ fn le_i32(b: &[u8]) -> Option<usize> {
 }
 
 /// Bytes taken by a value of type `t` at the start of `b`.
-fn value_size(t: u8, b: &[u8]) -> Option<usize> {
+#[inline]
+pub(crate) fn value_size(t: u8, b: &[u8]) -> Option<usize> {
     let size = match t {
         0x01 | 0x09 | 0x11 | 0x12 => 8,
         0x02 | 0x0D | 0x0E => 4 + le_i32(b)?,
@@ -102,13 +308,32 @@ fn value_size(t: u8, b: &[u8]) -> Option<usize> {
     (size <= b.len()).then_some(size)
 }
 
+/// Whether `t` is a BSON element type.
+#[inline]
+pub(crate) fn known_type(t: u8) -> bool {
+    matches!(t, 0x01..=0x13 | 0x7F | 0xFF)
+}
+
 /// The top-level elements of a document as `(name, element type, value bytes)`, without
-/// building values; ends early at malformed bytes. Build a scalar with [`scalar`].
+/// building values. Each is checked as it is reached: its name valid UTF-8, a scalar in full
+/// (strings valid UTF-8, booleans 0 or 1), an embedded document or array framed all the way
+/// down; the walk ends at the first damaged element ([`Elements::damage`]). Build a scalar
+/// with [`scalar`].
 pub fn elements(doc: &RawDocument) -> Elements<'_> {
     Elements {
         b: doc.as_bytes(),
         i: 4,
-        broken: false,
+        damage: None,
+        check: true,
+    }
+}
+
+/// [`elements`] of a document [`check_top_level`] accepted, without checking it again: a
+/// second walk over the same record costs only the headers.
+pub fn elements_of_checked(doc: &RawDocument) -> Elements<'_> {
+    Elements {
+        check: false,
+        ..elements(doc)
     }
 }
 
@@ -117,20 +342,32 @@ pub fn elements(doc: &RawDocument) -> Elements<'_> {
 pub struct Elements<'a> {
     b: &'a [u8],
     i: usize,
-    /// The walk stopped at malformed bytes.
-    broken: bool,
+    /// The walk stopped at a damaged element: the field and what is wrong.
+    damage: Option<Damaged>,
+    /// Names and values are checked (not for a document checked already).
+    check: bool,
 }
 
 impl Elements<'_> {
     /// Whether the walk went through every element to the document's end (it stops early at
-    /// malformed bytes).
+    /// a damaged element).
     pub fn at_end(&self) -> bool {
-        !self.broken && self.i + 1 >= self.b.len()
+        self.damage.is_none() && self.i + 1 >= self.b.len()
+    }
+
+    /// Why the walk stopped early, if it did.
+    pub fn damage(&self) -> Option<&Damaged> {
+        self.damage.as_ref()
+    }
+
+    fn stop(&mut self, name: &[u8], what: &'static str) {
+        self.i = self.b.len();
+        self.damage = Some(Damaged::at(&String::from_utf8_lossy(name), what));
     }
 }
 
 impl<'a> Iterator for Elements<'a> {
-    /// Name (bytes: check with `std::str::from_utf8` where it matters), element type, value.
+    /// Name (bytes, valid UTF-8), element type, value.
     type Item = (&'a [u8], u8, &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -140,21 +377,53 @@ impl<'a> Iterator for Elements<'a> {
             return None;
         }
         let t = b[self.i];
-        let start = self.i + 1;
-        let Some(nul) = name_end(&b[start..end]) else {
-            self.i = end;
-            self.broken = true;
-            return None;
+        let (name, at) = match element_name(b, self.i + 1, end) {
+            Ok(found) => found,
+            Err(what) => {
+                self.stop(b"", what);
+                return None;
+            }
         };
-        let name = &b[start..start + nul];
-        let at = start + nul + 1;
+        if self.check && !name.is_ascii() && std::str::from_utf8(name).is_err() {
+            self.stop(name, "a field name is not valid UTF-8");
+            return None;
+        }
         let Some(size) = value_size(t, &b[at..end]) else {
-            self.i = end;
-            self.broken = true;
+            self.stop(name, bad_type_or_size(t));
             return None;
         };
+        let v = &b[at..at + size];
+        if !self.check {
+            self.i = at + size;
+            return Some((name, t, v));
+        }
+        let checked = match t {
+            0x03 | 0x04 | 0x0F => check_value_as(t, v, 2, Strength::Framing),
+            _ => crate::validate::check_scalar(t, v, Strength::Full),
+        };
+        if let Err(what) = checked {
+            self.stop(name, what);
+            return None;
+        }
         self.i = at + size;
-        Some((name, t, &b[at..at + size]))
+        Some((name, t, v))
+    }
+}
+
+/// Checks every top-level element of `doc` as [`elements`] does, and in full (UTF-8 strings
+/// and names all the way down) each embedded document or array whose name `in_full` picks
+/// (the first components of key paths, `_id`).
+pub fn check_top_level(doc: &RawDocument, in_full: impl Fn(&[u8]) -> bool) -> Result<(), Damaged> {
+    let mut walk = elements(doc);
+    for (name, t, v) in &mut walk {
+        if matches!(t, 0x03 | 0x04 | 0x0F) && in_full(name) {
+            check_value(t, v, 2)
+                .map_err(|what| Damaged::at(&String::from_utf8_lossy(name), what))?;
+        }
+    }
+    match walk.damage {
+        Some(d) => Err(d),
+        None => Ok(()),
     }
 }
 
@@ -303,9 +572,9 @@ fn value(t: u8, v: &[u8]) -> Option<RawBsonRef<'_>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use bson::{Binary, rawdoc, spec::BinarySubtype};
+    use bson::{Binary, rawdoc};
 
     #[test]
     fn agrees_with_the_bson_crate() {
@@ -341,7 +610,7 @@ mod tests {
     }
 
     /// A document with a value of every type a key can hold, the rarer ones included.
-    fn every_type() -> bson::RawDocumentBuf {
+    pub(crate) fn every_type() -> bson::RawDocumentBuf {
         rawdoc! {
             "a": 1.5, "s": "héllo", "o": {"x": 1}, "arr": [1, 2],
             "bin": Binary { subtype: BinarySubtype::Uuid, bytes: vec![1; 16] },
@@ -383,6 +652,8 @@ mod tests {
                     b.extend_from_slice(&[after; 9]);
                     let want = b.iter().position(|&c| c == 0);
                     assert_eq!(name_end(&b), want, "{len} {fill:#x} {after:#x}");
+                    let ascii = want.map(|p| (p, b[..p].is_ascii()));
+                    assert_eq!(name_end_ascii(&b), ascii, "{len} {fill:#x} {after:#x}");
                     let unterminated = vec![fill; len];
                     assert_eq!(name_end(&unterminated), None);
                 }
@@ -431,6 +702,54 @@ mod tests {
             &mut out
         ));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn lookups_refuse_damage_on_the_way_and_in_the_value() {
+        let d = rawdoc! {"_id": 1, "o": {"p": "q"}, "s": "abc", "z": 2};
+        let b = d.as_bytes();
+        let at = |needle: &[u8]| b.windows(needle.len()).position(|w| w == needle).unwrap();
+        let damaged = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut m = b.to_vec();
+            f(&mut m);
+            m
+        };
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "the value's UTF-8",
+                damaged(&|m| m[at(b"abc") + 1] = 0xFF),
+                "s",
+            ),
+            ("a name on the way", damaged(&|m| m[at(b"o\0")] = 0xC0), "s"),
+            (
+                "an unknown type on the way",
+                damaged(&|m| m[at(b"o\0") - 1] = 0x42),
+                "s",
+            ),
+            (
+                "a document on the way swallowing the field",
+                damaged(&|m| m[at(b"o\0") + 2] += 11),
+                "s",
+            ),
+            (
+                "the value's type",
+                damaged(&|m| m[at(b"s\0") - 1] = 0x00),
+                "s",
+            ),
+        ];
+        for (what, bytes, name) in cases {
+            let doc = RawDocument::from_bytes(&bytes).unwrap();
+            let found = lookup(doc, name).and_then(|_| check_framing(doc));
+            assert!(found.is_err(), "{what}: {found:?}");
+            assert_eq!(get_field(doc, name), None, "{what}");
+        }
+        // A string length that lies runs into the next element: only the framing of the
+        // whole top level shows it.
+        let lying = damaged(&|m| m[at(b"abc") - 4] = 9);
+        let doc = RawDocument::from_bytes(&lying).unwrap();
+        assert!(check_framing(doc).is_err());
+        assert_eq!(lookup(&d, "s"), Ok(Some(RawBsonRef::String("abc"))));
+        assert_eq!(check_framing(&d), Ok(()));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use bson::{Bson, Document};
 use crate::SpecError;
 use crate::collation::Collation;
 use crate::filter::Filter;
+use crate::spec_checks;
 use crate::spec_json::parse_spec_json;
-use crate::validate;
 
 /// One field of a key pattern.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,13 +41,13 @@ impl IndexSpec {
     /// with the server's code and wording where `createIndexes` would refuse it. Without a
     /// name, the name a driver generates (`a_1_b_-1`).
     pub fn from_document(doc: &Document) -> Result<Self, SpecError> {
-        validate::check_spec(doc)?;
+        spec_checks::check_spec(doc)?;
         let Some(Bson::Document(key_pattern)) = doc.get("key") else {
             unreachable!("check_spec refuses a spec without a key object")
         };
         let key_pattern = key_pattern.clone();
         let unique = option_is_true(doc.get("unique"));
-        validate::check_build(&key_pattern, unique)?;
+        spec_checks::check_build(&key_pattern, unique)?;
         let fields: Vec<KeyField> = key_pattern
             .iter()
             .map(|(path, v)| key_field(path, v))
@@ -63,7 +63,7 @@ impl IndexSpec {
             Ok(c) => Collation::from_spec(c)?,
             Err(_) => None,
         };
-        let is_id = validate::is_id_pattern(&key_pattern) && name == "_id_";
+        let is_id = spec_checks::is_id_pattern(&key_pattern) && name == "_id_";
         let sparse_by_kind = fields.iter().any(KeyField::skips_missing);
         Ok(IndexSpec {
             name,
@@ -155,11 +155,11 @@ impl KeyField {
     }
 }
 
-/// A key field of a pattern [`validate::check_spec`] accepted.
+/// A key field of a pattern [`spec_checks::check_spec`] accepted.
 fn key_field(path: &str, v: &Bson) -> KeyField {
     let (descending, plugin) = match v {
         Bson::String(s) => (false, Some(s.clone())),
-        other => (validate::number(other).is_some_and(|n| n < 0.0), None),
+        other => (spec_checks::number(other).is_some_and(|n| n < 0.0), None),
     };
     // `$**` fields are wildcard ones, whatever their (numeric) value.
     let plugin = plugin

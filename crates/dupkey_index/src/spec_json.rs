@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::{Map, Value};
 
 use crate::SpecError;
-use crate::validate::bson_size;
+use crate::spec_checks::bson_size;
 
 /// The largest spec read: MongoDB's limit for one BSON document (16 MiB).
 pub const MAX_SPEC_BYTES: usize = 16 * 1024 * 1024;

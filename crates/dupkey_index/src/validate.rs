@@ -1,1093 +1,335 @@
-//! The server's checks of an index specification, in its order, with its error codes and its
-//! wording: what `createIndexes` refuses, dupkey refuses before it reads a document. The
-//! collation is checked in `collation.rs`, the partial filter in `filter.rs`.
+//! Checks the BSON bytes dupkey reads to make a key or an id, without recursion and without
+//! allocating: a damaged byte there makes the record invalid instead of being read as null,
+//! as nothing, or as another value.
+//!
+//! Two strengths: *framing* (every type byte known, every name and string terminated where
+//! its length says, embedded documents ending in their 0 byte exactly at their length,
+//! booleans 0 or 1, nesting at most [`MAX_DEPTH`]) for elements walked past, and *full*
+//! (framing, and every name and string valid UTF-8) for the values a key or an id is made of.
 
-use std::fmt::Write as _;
+/// How deep documents and arrays may nest (the record itself is level 1). It is the server's
+/// own hard limit (`BSONDepth::kDefaultMaxAllowableDepth`); with its default settings the
+/// server stores no document deeper than 180 levels. Values are walked without recursion;
+/// what later builds or prints them recurses at most this deep.
+pub const MAX_DEPTH: usize = 200;
 
-use bson::spec::ElementType;
-use bson::{Bson, Document};
-
-use crate::SpecError;
-
-/// A server error code with the name the server reports as `codeName`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Code(pub i32, pub &'static str);
-
-pub const BAD_VALUE: Code = Code(2, "BadValue");
-pub const NO_SUCH_KEY: Code = Code(4, "NoSuchKey");
-pub const FAILED_TO_PARSE: Code = Code(9, "FailedToParse");
-pub const TYPE_MISMATCH: Code = Code(14, "TypeMismatch");
-pub const CANNOT_CREATE_INDEX: Code = Code(67, "CannotCreateIndex");
-pub const INCOMPATIBLE_COLLATION_VERSION: Code = Code(161, "IncompatibleCollationVersion");
-pub const INVALID_INDEX_SPECIFICATION_OPTION: Code = Code(197, "InvalidIndexSpecificationOption");
-pub const NOT_IMPLEMENTED: Code = Code(238, "NotImplemented");
-/// Raised when the key's ordering is built: more than 32 fields.
-pub const TOO_MANY_COMPOUND_KEYS: Code = Code(13103, "Location13103");
-pub const HASHED_UNIQUE: Code = Code(16764, "Location16764");
-
-/// The most fields a key pattern may have (the server keeps one direction bit per field in a
-/// 32-bit word).
-pub const MAX_KEY_FIELDS: usize = 32;
-/// The largest key pattern, as BSON, the server accepts.
-pub const MAX_KEY_PATTERN_BYTES: usize = 2048;
-
-/// The refusal `code` gives, as a [`SpecError`]. Control characters the spec carries into the
-/// message (a field name with a line break) are escaped: the error stays one line.
-pub fn refuse(code: Code, message: impl Into<String>) -> SpecError {
-    let mut message: String = message.into();
-    if message.contains(char::is_control) {
-        message = message
-            .chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect();
-    }
-    SpecError::Refused {
-        code: code.0,
-        code_name: code.1,
-        message,
-    }
+/// A record whose bytes dupkey would read to make a key or an id are damaged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{what}", field_prefix(field))]
+pub struct Damaged {
+    /// The top-level field (or dotted path) being read, when known.
+    pub field: Option<String>,
+    /// What is wrong, in a few words.
+    pub what: &'static str,
 }
 
-/// Fields an index spec may carry (any other is refused with 197).
-const ALLOWED_FIELDS: &[&str] = &[
-    "2dsphereIndexVersion",
-    "background",
-    "bits",
-    "bucketSize",
-    "clustered",
-    "coarsestIndexedLevel",
-    "collation",
-    "columnstoreCompressor",
-    "columnstoreProjection",
-    "default_language",
-    "dropDups",
-    "expireAfterSeconds",
-    "finestIndexedLevel",
-    "hidden",
-    "key",
-    "language_override",
-    "max",
-    "min",
-    "name",
-    "ns",
-    "originalSpec",
-    "partialFilterExpression",
-    "prepareUnique",
-    "sparse",
-    "storageEngine",
-    "textIndexVersion",
-    "unique",
-    "v",
-    "weights",
-    "wildcardProjection",
-];
-
-/// The only fields of a clustered index's spec.
-const CLUSTERED_FIELDS: &[&str] = &["name", "unique", "v", "key", "clustered"];
-/// The only fields of an `_id` index's spec.
-const ID_FIELDS: &[&str] = &["collation", "name", "v", "key", "ns", "_id"];
-/// Options read as booleans (a number or a bool).
-const BOOLEAN_FIELDS: &[&str] = &[
-    "background",
-    "unique",
-    "sparse",
-    "dropDups",
-    "prepareUnique",
-    "clustered",
-];
-/// Options of text and geo indexes that must be numbers.
-const NUMERIC_FIELDS: &[&str] = &[
-    "2dsphereIndexVersion",
-    "textIndexVersion",
-    "bits",
-    "min",
-    "max",
-    "coarsestIndexedLevel",
-    "finestIndexedLevel",
-];
-/// Index types (plugins) the server knows.
-const PLUGINS: &[&str] = &[
-    "2d",
-    "2dsphere",
-    "2dsphere_bucket",
-    "text",
-    "hashed",
-    "wildcard",
-    "columnstore",
-    "geoHaystack",
-];
-
-/// Every check of `validateIndexSpec` and of the index catalog that does not need the
-/// collection, in the server's order. `name` is the spec's name (or the default name a driver
-/// would generate); the collation and the partial filter are checked by their parsers.
-pub fn check_spec(spec: &Document) -> Result<(), SpecError> {
-    check_field_names(spec)?;
-    let mut version = 2;
-    for (field, value) in spec {
-        check_field(spec, field, value, &mut version)?;
-    }
-    let Some(Bson::Document(key)) = spec.get("key") else {
-        return Err(refuse(
-            FAILED_TO_PARSE,
-            "The 'key' field is a required property of an index specification",
-        ));
-    };
-    check_clustered(spec)?;
-    let plugin = plugin_name(key);
-    if spec.contains_key("collation") && version < 2 {
-        return Err(refuse(
-            CANNOT_CREATE_INDEX,
-            format!(
-                "Invalid index specification {}; cannot create an index with the 'collation' option and v={version}",
-                shell_doc(spec)
-            ),
-        ));
-    }
-    if plugin != "text" && spec.contains_key("weights") {
-        return Err(refuse(
-            CANNOT_CREATE_INDEX,
-            format!(
-                "Invalid index specification {}; the field 'weights' can only be specified with text indexes",
-                shell_doc(spec)
-            ),
-        ));
-    }
-    if truthy(spec.get("unique")) && truthy(spec.get("prepareUnique")) {
-        return Err(refuse(
-            CANNOT_CREATE_INDEX,
-            format!(
-                "Invalid index specification {}; cannot create an index with the 'unique' option and the 'prepareUnique' option",
-                shell_doc(spec)
-            ),
-        ));
-    }
-    check_ttl(spec, key)?;
-    check_name(spec, key)?;
-    check_catalog_rules(spec, key, plugin)
-}
-
-/// 197 for a field the server does not know (or that an `_id`/clustered spec may not carry).
-fn check_field_names(spec: &Document) -> Result<(), SpecError> {
-    let clustered = spec.contains_key("clustered");
-    let (allowed, what) = if clustered {
-        (CLUSTERED_FIELDS, "a clustered index specification")
-    } else {
-        (ALLOWED_FIELDS, "an index specification")
-    };
-    for field in spec.keys() {
-        if !allowed.contains(&field.as_str()) {
-            return Err(refuse(
-                INVALID_INDEX_SPECIFICATION_OPTION,
-                format!(
-                    "The field '{field}' is not valid for {what}. Specification: {}",
-                    shell_doc(spec)
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The per-field checks, in the order the fields are written.
-fn check_field(
-    spec: &Document,
-    field: &str,
-    value: &Bson,
-    version: &mut i32,
-) -> Result<(), SpecError> {
-    let must_be = |kind: &str| {
-        refuse(
-            TYPE_MISMATCH,
-            format!(
-                "The field '{field}' must be {kind}, but got {}",
-                type_name(value)
-            ),
-        )
-    };
+fn field_prefix(field: &Option<String>) -> String {
     match field {
-        "key" => {
-            let Bson::Document(key) = value else {
-                return Err(must_be("an object"));
-            };
-            check_key_pattern(spec, key)
+        // Names are the file's bytes: escaped, so a message stays one line.
+        Some(f) => format!("field {}: ", f.escape_debug()),
+        None => String::new(),
+    }
+}
+
+impl Damaged {
+    pub(crate) fn at(field: &str, what: &'static str) -> Self {
+        Damaged {
+            field: Some(field.to_string()),
+            what,
         }
-        "name" if !matches!(value, Bson::String(_)) => Err(must_be("a string")),
-        // The server's own message names 'name' here, not 'hidden'.
-        "hidden" if !matches!(value, Bson::Boolean(_)) => Err(refuse(
-            TYPE_MISMATCH,
-            format!(
-                "The field 'name' must be a bool, but got {}",
-                type_name(value)
-            ),
-        )),
-        "v" => {
-            *version = check_version(spec, value)?;
-            Ok(())
-        }
-        "originalSpec" | "collation" => match value {
-            Bson::Document(d) if d.is_empty() => Err(refuse(
-                BAD_VALUE,
-                format!("The field '{field}' cannot be an empty object."),
-            )),
-            Bson::Document(_) => Ok(()),
-            _ => Err(must_be("an object")),
-        },
-        "partialFilterExpression" if !matches!(value, Bson::Document(_)) => {
-            Err(must_be("an object"))
-        }
-        "wildcardProjection" | "columnstoreProjection" => check_projection(spec, field, value),
-        "weights" if !matches!(value, Bson::Document(_) | Bson::Array(_) | Bson::String(_)) => {
-            Err(must_be("an object"))
-        }
-        "default_language" | "language_override" if !matches!(value, Bson::String(_)) => {
-            Err(must_be("a string"))
-        }
-        f if BOOLEAN_FIELDS.contains(&f) && number(value).is_none() => {
-            if matches!(value, Bson::Boolean(_)) {
+    }
+
+    pub(crate) fn bare(what: &'static str) -> Self {
+        Damaged { field: None, what }
+    }
+}
+
+impl From<Damaged> for std::io::Error {
+    fn from(d: Damaged) -> Self {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, d)
+    }
+}
+
+/// The [`Damaged`] an I/O error carries, if it is one (engines report damage through their
+/// `io::Result`s).
+pub fn damaged_in(e: &std::io::Error) -> Option<&Damaged> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<Damaged>())
+}
+
+pub(crate) const TOO_DEEP: &str = "nested deeper than 200 levels (the server's limit)";
+
+/// Whether names and strings are checked as UTF-8 too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strength {
+    Framing,
+    Full,
+}
+
+/// Checks a whole document (`b` is its bytes, length prefix to final 0) at nesting `depth`
+/// (1 for a record). Every element is walked, nested ones included, with a stack of where
+/// each open document ends: no recursion, no allocation.
+pub(crate) fn check_document(
+    b: &[u8],
+    depth: usize,
+    strength: Strength,
+) -> Result<(), &'static str> {
+    check_header(b)?;
+    if depth > MAX_DEPTH {
+        return Err(TOO_DEEP);
+    }
+    // ends[k]: index of the final 0 byte of the k-th open document.
+    let mut ends = [0usize; MAX_DEPTH + 1];
+    let mut open = 0usize;
+    ends[0] = b.len() - 1;
+    let mut level = depth;
+    let mut i = 4;
+    loop {
+        let end = ends[open];
+        if i == end {
+            // The 0 byte here was checked when the document was opened.
+            if open == 0 {
                 return Ok(());
             }
-            // The server's text has no closing quote after the field name.
-            Err(refuse(
-                TYPE_MISMATCH,
-                format!(
-                    "The field '{field} has value {field}: {}, which is not convertible to bool",
-                    shell(value)
-                ),
-            ))
-        }
-        f if NUMERIC_FIELDS.contains(&f) && number(value).is_none() => Err(must_be("a number")),
-        _ => Ok(()),
-    }
-}
-
-/// `v`: a number that is exactly an int32, and 1 or 2.
-fn check_version(spec: &Document, value: &Bson) -> Result<i32, SpecError> {
-    let Some(n) = number(value) else {
-        return Err(refuse(
-            TYPE_MISMATCH,
-            format!(
-                "The field 'v' must be a number, but got {}",
-                type_name(value)
-            ),
-        ));
-    };
-    if n.fract() != 0.0 || n < f64::from(i32::MIN) || n > f64::from(i32::MAX) || n.is_nan() {
-        return Err(refuse(
-            BAD_VALUE,
-            format!(
-                "Index version must be representable as a 32-bit integer, but got {}",
-                shell(value)
-            ),
-        ));
-    }
-    let v = n as i32;
-    if v != 1 && v != 2 {
-        return Err(refuse(
-            CANNOT_CREATE_INDEX,
-            format!(
-                "Invalid index specification {}; cannot create an index with v={v}",
-                shell_doc(spec)
-            ),
-        ));
-    }
-    Ok(v)
-}
-
-fn check_projection(spec: &Document, field: &str, value: &Bson) -> Result<(), SpecError> {
-    let wildcard = field == "wildcardProjection";
-    let (plugin, code) = if wildcard {
-        ("wildcard", BAD_VALUE)
-    } else {
-        ("columnstore", INVALID_INDEX_SPECIFICATION_OPTION)
-    };
-    let key = match spec.get("key") {
-        Some(Bson::Document(k)) => k.clone(),
-        _ => Document::new(),
-    };
-    if plugin_name(&key) != plugin {
-        return Err(refuse(
-            code,
-            format!("The field '{field}' is only allowed in '{plugin}' indexes"),
-        ));
-    }
-    match value {
-        Bson::Document(d) if d.is_empty() => Err(refuse(
-            FAILED_TO_PARSE,
-            format!("The '{field}' field can't be an empty object"),
-        )),
-        Bson::Document(_) => Ok(()),
-        other => Err(refuse(
-            TYPE_MISMATCH,
-            format!(
-                "The field '{field}' must be a non-empty object, but got {}",
-                type_name(other)
-            ),
-        )),
-    }
-}
-
-fn check_clustered(spec: &Document) -> Result<(), SpecError> {
-    let Some(clustered) = spec.get("clustered") else {
-        return Ok(());
-    };
-    if !truthy(Some(clustered)) {
-        return Err(refuse(
-            Code(6_492_800, "Location6492800"),
-            "Value 'false' for field 'clustered' is invalid",
-        ));
-    }
-    if !truthy(spec.get("unique")) {
-        return Err(refuse(
-            CANNOT_CREATE_INDEX,
-            "The 'unique' field is required when 'clustered' is specified",
-        ));
-    }
-    Ok(())
-}
-
-/// `validateKeyPattern` (with the latest, v2, rules) and the checks made next to it.
-fn check_key_pattern(spec: &Document, key: &Document) -> Result<(), SpecError> {
-    let fail = |message: &str| Err(refuse(CANNOT_CREATE_INDEX, message));
-    if bson_size(key) > MAX_KEY_PATTERN_BYTES {
-        return fail("Index key pattern too large.");
-    }
-    if key.is_empty() {
-        return fail("Index keys cannot be empty.");
-    }
-    let plugin = plugin_name(key);
-    if plugin == "geoHaystack" {
-        return fail("GeoHaystack indexes cannot be created in version 5.0 and above");
-    }
-    if !plugin.is_empty() && !PLUGINS.contains(&plugin) {
-        return Err(refuse(
-            CANNOT_CREATE_INDEX,
-            format!("Unknown index plugin '{plugin}'"),
-        ));
-    }
-    let mut wildcards = 0;
-    for (path, value) in key {
-        check_key_value(value, plugin)?;
-        if is_wildcard_path(path) {
-            wildcards += 1;
-        }
-        check_key_path(path, value, plugin)?;
-    }
-    for value in key.values() {
-        if matches!(value, Bson::String(s) if s.is_empty()) {
-            return fail("Values in the index key pattern cannot be empty strings");
-        }
-    }
-    if wildcards > 1 {
-        return fail("A wildcard index can only have one wildcard component");
-    }
-    if plugin == "wildcard"
-        && key.contains_key("$**")
-        && key.len() > 1
-        && !spec.contains_key("wildcardProjection")
-    {
-        return fail(
-            "Compound wildcard indexes on all fields must also specify 'wildcardProjection' option",
-        );
-    }
-    Ok(())
-}
-
-fn check_key_value(value: &Bson, plugin: &str) -> Result<(), SpecError> {
-    let fail = |message: String| Err(refuse(CANNOT_CREATE_INDEX, message));
-    match (number(value), value) {
-        (Some(n), _) if n.is_nan() => {
-            fail("Values in the index key pattern cannot be NaN.".into())
-        }
-        (Some(0.0), _) => fail("Values in the index key pattern cannot be 0.".into()),
-        (Some(_), _) => Ok(()),
-        (None, Bson::String(s)) if s != plugin => {
-            fail("Can't use more than one index plugin for a single index.".into())
-        }
-        (None, Bson::String(s)) if s == "wildcard" => fail(
-            "The key pattern value for an 'wildcard' index must be a non-zero number, not a string."
-                .into(),
-        ),
-        (None, Bson::String(_)) => Ok(()),
-        (None, other) => fail(format!(
-            "Values in v:2 index key pattern cannot be of type {}. Only numbers > 0, numbers < 0, and strings are allowed.",
-            type_name(other)
-        )),
-    }
-}
-
-/// A key field name: no empty part, and no part starting with `$` but a DBRef's (`a.$id`) or a
-/// wildcard's last one (`a.$**`).
-fn check_key_path(path: &str, value: &Bson, plugin: &str) -> Result<(), SpecError> {
-    let fail = |message: &str| Err(refuse(CANNOT_CREATE_INDEX, message));
-    if path.is_empty() {
-        return fail("Index keys cannot be an empty field.");
-    }
-    if path == "$**"
-        && (number(value).is_some()
-            || matches!(value, Bson::String(s) if s == "text" || s == "columnstore"))
-    {
-        return Ok(());
-    }
-    if path == "_fts" && !matches!(value, Bson::String(s) if s == "text") {
-        return fail("Index key contains an illegal field name: '_fts'");
-    }
-    let parts: Vec<&str> = path.split('.').collect();
-    for (i, part) in parts.iter().enumerate() {
-        if part.is_empty() {
-            return fail("Index keys cannot contain an empty field.");
-        }
-        if !part.starts_with('$') {
+            open -= 1;
+            level -= 1;
+            i += 1;
             continue;
         }
-        let dbref = i != 0 && matches!(*part, "$db" | "$id" | "$ref");
-        let wildcard = i == parts.len() - 1
-            && *part == "$**"
-            && (plugin == "wildcard" || plugin == "columnstore");
-        if !dbref && !wildcard {
-            return fail("Index key contains an illegal field name: field name starts with '$'.");
+        let t = b[i];
+        if t == 0 {
+            return Err("a document ends before its length says");
         }
-    }
-    Ok(())
-}
-
-/// `expireAfterSeconds`: a number, not NaN, an int32, not negative, on a one-field key.
-fn check_ttl(spec: &Document, key: &Document) -> Result<(), SpecError> {
-    let Some(value) = spec.get("expireAfterSeconds") else {
-        return Ok(());
-    };
-    let fail = |message: String| Err(refuse(CANNOT_CREATE_INDEX, message));
-    let Some(n) = number(value) else {
-        return fail(format!(
-            "TTL index 'expireAfterSeconds' option must be numeric, but received a type of '{}'",
-            type_name(value)
-        ));
-    };
-    if n.is_nan() {
-        return fail("TTL index 'expireAfterSeconds' option must not be NaN".into());
-    }
-    if n.trunc() < f64::from(i32::MIN) || n.trunc() > f64::from(i32::MAX) {
-        return fail(
-            "TTL index 'expireAfterSeconds' must be within the range of a 32-bit integer".into(),
-        );
-    }
-    if n.trunc() < 0.0 {
-        return fail("TTL index 'expireAfterSeconds' option cannot be less than 0".into());
-    }
-    if key.len() != 1 {
-        return fail(format!(
-            "TTL indexes are single-field indexes, compound indexes do not support TTL. Index spec: {}",
-            shell_doc(spec)
-        ));
-    }
-    Ok(())
-}
-
-/// The index name: reserved names, and the `_id` index's own rules.
-fn check_name(spec: &Document, key: &Document) -> Result<(), SpecError> {
-    let name = match spec.get("name") {
-        Some(Bson::String(n)) => n.as_str(),
-        _ => "",
-    };
-    if is_id_pattern(key) {
-        if spec.contains_key("clustered") {
-            return Ok(());
+        let (name, at) = element_name(b, i + 1, end)?;
+        if strength == Strength::Full {
+            check_utf8(name, "a field name is not valid UTF-8")?;
         }
-        for field in spec.keys() {
-            if !ID_FIELDS.contains(&field.as_str()) {
-                return Err(refuse(
-                    INVALID_INDEX_SPECIFICATION_OPTION,
-                    format!(
-                        "The field '{field}' is not valid for an _id index specification. Specification: {}",
-                        shell_doc(spec)
-                    ),
-                ));
+        let size = crate::raw::value_size(t, &b[at..end]).ok_or_else(|| bad_type_or_size(t))?;
+        let v = &b[at..at + size];
+        let nested = match t {
+            0x03 | 0x04 => Some(at),
+            0x0F => Some(at + check_code_with_scope(v, strength)?),
+            _ => {
+                check_scalar(t, v, strength)?;
+                None
             }
-        }
-        if !is_exactly_id_ascending(key) {
-            return Err(refuse(
-                BAD_VALUE,
-                format!(
-                    "The field 'key' for an _id index must be {{_id: 1}}, but got {}",
-                    shell_doc(key)
-                ),
-            ));
-        }
-        return Ok(());
-    }
-    if name == "_id_" {
-        return Err(refuse(
-            BAD_VALUE,
-            format!(
-                "The index name '_id_' is reserved for the _id index, which must have key pattern {{_id: 1}}, found key: {}",
-                shell_doc(key)
-            ),
-        ));
-    }
-    if name == "*" {
-        return Err(refuse(BAD_VALUE, "The index name '*' is not valid."));
-    }
-    Ok(())
-}
-
-/// The catalog's own checks (`_isSpecOk`) that need no collection.
-fn check_catalog_rules(spec: &Document, key: &Document, plugin: &str) -> Result<(), SpecError> {
-    let fail = |message: String| Err(refuse(CANNOT_CREATE_INDEX, message));
-    if let Some(Bson::String(name)) = spec.get("name") {
-        if name.contains('\0') {
-            return fail("index name cannot contain NUL bytes".into());
-        }
-        if name.is_empty() {
-            return fail("index name cannot be empty".into());
-        }
-    }
-    if spec.contains_key("collation") && !matches!(plugin, "" | "2dsphere" | "hashed" | "wildcard")
-    {
-        return fail(format!(
-            "Index type '{plugin}' does not support collation: {}",
-            shell(&spec.get("collation").cloned().unwrap_or(Bson::Null))
-        ));
-    }
-    if plugin == "wildcard" {
-        for option in ["sparse", "unique"] {
-            if truthy(spec.get(option)) {
-                return fail(format!(
-                    "Index type 'wildcard' does not support the '{option}' option"
-                ));
-            }
-        }
-        if spec.contains_key("expireAfterSeconds") {
-            return fail("cannot make a TTL index :: caused by :: Index type 'wildcard' does not support the 'expireAfterSeconds' option".into());
-        }
-    }
-    if plugin == "columnstore" {
-        return Err(refuse(
-            NOT_IMPLEMENTED,
-            "Columnstore indexes can no longer be created",
-        ));
-    }
-    let sparse = truthy(spec.get("sparse"));
-    let partial = spec.contains_key("partialFilterExpression");
-    if partial && sparse {
-        return fail("cannot mix \"partialFilterExpression\" and \"sparse\" options".into());
-    }
-    if is_id_pattern(key) {
-        if spec.get("unique").is_some_and(|u| !truthy(Some(u))) {
-            return fail("_id index cannot be non-unique".into());
-        }
-        if partial {
-            return fail("_id index cannot be a partial index".into());
-        }
-        if sparse {
-            return fail("_id index cannot be sparse".into());
-        }
-    }
-    match spec.get("storageEngine") {
-        Some(Bson::Document(d)) if d.is_empty() => fail(
-            "Empty \"storageEngine\" options are invalid. Please remove the field or include valid options.".into(),
-        ),
-        Some(Bson::Document(_)) | None => Ok(()),
-        Some(_) => fail("\"storageEngine\" options must be a document if present".into()),
-    }
-}
-
-/// After the spec checks: what the key generator and the index type refuse.
-pub fn check_build(key: &Document, unique: bool) -> Result<(), SpecError> {
-    if key.len() > MAX_KEY_FIELDS {
-        return Err(refuse(TOO_MANY_COMPOUND_KEYS, "too many compound keys"));
-    }
-    let hashed = key
-        .values()
-        .filter(|v| matches!(v, Bson::String(s) if s == "hashed"))
-        .count();
-    if hashed > 0 && unique {
-        return Err(refuse(
-            HASHED_UNIQUE,
-            "Currently hashed indexes cannot guarantee uniqueness. Use a regular index.",
-        ));
-    }
-    if hashed > 1 {
-        return Err(refuse(
-            Code(31303, "Location31303"),
-            format!(
-                "A maximum of one index field is allowed to be hashed but found {hashed} for 'key' {}",
-                shell_doc(key)
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// The index type: the first string value of the key pattern, or `wildcard` for a `$**`
-/// field met first; `""` for an ordinary (btree) index.
-pub fn plugin_name(key: &Document) -> &str {
-    for (path, value) in key {
-        if let Bson::String(s) = value {
-            return s;
-        }
-        if is_wildcard_path(path) {
-            return "wildcard";
-        }
-    }
-    ""
-}
-
-fn is_wildcard_path(path: &str) -> bool {
-    path == "$**" || path.ends_with(".$**")
-}
-
-/// `{_id: 1}` or `{_id: -1}` (by integer value): a key the `_id` index rules apply to.
-pub fn is_id_pattern(key: &Document) -> bool {
-    let mut fields = key.iter();
-    match (fields.next(), fields.next()) {
-        (Some((name, value)), None) if name == "_id" => {
-            number(value).is_some_and(|n| n.trunc() == 1.0 || n.trunc() == -1.0)
-        }
-        _ => false,
-    }
-}
-
-fn is_exactly_id_ascending(key: &Document) -> bool {
-    key.get("_id").and_then(number) == Some(1.0)
-}
-
-/// A numeric value as the server's `number()` reads it.
-pub fn number(value: &Bson) -> Option<f64> {
-    match value {
-        Bson::Int32(i) => Some(f64::from(*i)),
-        Bson::Int64(i) => Some(*i as f64),
-        Bson::Double(d) => Some(*d),
-        Bson::Decimal128(d) => Some(d.to_string().parse().unwrap_or(f64::NAN)),
-        _ => None,
-    }
-}
-
-/// An option's truth as the server reads it (`trueValue`).
-pub fn truthy(value: Option<&Bson>) -> bool {
-    match value {
-        None | Some(Bson::Null | Bson::Undefined) => false,
-        Some(Bson::Boolean(b)) => *b,
-        Some(v) => number(v).is_none_or(|n| n != 0.0),
-    }
-}
-
-/// The server's name of a value's type, as its messages print it.
-pub fn type_name(value: &Bson) -> &'static str {
-    match value.element_type() {
-        ElementType::Double => "double",
-        ElementType::String => "string",
-        ElementType::EmbeddedDocument => "object",
-        ElementType::Array => "array",
-        ElementType::Binary => "binData",
-        ElementType::Undefined => "undefined",
-        ElementType::ObjectId => "objectId",
-        ElementType::Boolean => "bool",
-        ElementType::DateTime => "date",
-        ElementType::Null => "null",
-        ElementType::RegularExpression => "regex",
-        ElementType::DbPointer => "dbPointer",
-        ElementType::JavaScriptCode => "javascript",
-        ElementType::Symbol => "symbol",
-        ElementType::JavaScriptCodeWithScope => "javascriptWithScope",
-        ElementType::Int32 => "int",
-        ElementType::Timestamp => "timestamp",
-        ElementType::Int64 => "long",
-        ElementType::Decimal128 => "decimal",
-        ElementType::MinKey => "minKey",
-        ElementType::MaxKey => "maxKey",
-    }
-}
-
-/// The size of `doc` as BSON.
-pub fn bson_size(doc: &Document) -> usize {
-    // Walked rather than serialized: a key of 20,000 fields is measured without being copied.
-    5 + doc
-        .iter()
-        .map(|(k, v)| 2 + k.len() + value_size(v))
-        .sum::<usize>()
-}
-
-fn value_size(v: &Bson) -> usize {
-    match v {
-        Bson::Double(_) | Bson::Int64(_) | Bson::DateTime(_) | Bson::Timestamp(_) => 8,
-        Bson::Int32(_) => 4,
-        Bson::Boolean(_) => 1,
-        Bson::Null | Bson::Undefined | Bson::MinKey | Bson::MaxKey => 0,
-        Bson::String(s) | Bson::Symbol(s) | Bson::JavaScriptCode(s) => 5 + s.len(),
-        Bson::ObjectId(_) => 12,
-        Bson::Decimal128(_) => 16,
-        Bson::Document(d) => bson_size(d),
-        Bson::Array(a) => {
-            5 + a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| 2 + i.to_string().len() + value_size(v))
-                .sum::<usize>()
-        }
-        Bson::Binary(b) => 5 + b.bytes.len(),
-        Bson::RegularExpression(r) => r.pattern.len() + r.options.len() + 2,
-        Bson::JavaScriptCodeWithScope(c) => 4 + 5 + c.code.len() + bson_size(&c.scope),
-        Bson::DbPointer(_) => 5 + 12 + 8,
-    }
-}
-
-/// The longest rendering of a spec put in a message; a longer one is cut.
-const SHOWN_CHARS: usize = 400;
-
-/// A value the way the server prints BSON in messages (`{ key: { a: 1 }, name: "a_1" }`), cut
-/// at [`SHOWN_CHARS`].
-pub fn shell(value: &Bson) -> String {
-    let mut out = String::new();
-    write_shell(&mut out, value);
-    cut(out)
-}
-
-/// [`shell`] for a document.
-pub fn shell_doc(doc: &Document) -> String {
-    let mut out = String::new();
-    write_doc(&mut out, doc);
-    cut(out)
-}
-
-fn cut(mut out: String) -> String {
-    if out.len() > SHOWN_CHARS {
-        let mut cut = SHOWN_CHARS;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.truncate(cut);
-        out.push_str("...");
-    }
-    out
-}
-
-fn write_doc(out: &mut String, doc: &Document) {
-    if doc.is_empty() {
-        out.push_str("{}");
-        return;
-    }
-    out.push_str("{ ");
-    for (i, (k, v)) in doc.iter().enumerate() {
-        if out.len() > SHOWN_CHARS {
-            break;
-        }
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let _ = write!(out, "{k}: ");
-        write_shell(out, v);
-    }
-    out.push_str(" }");
-}
-
-fn write_shell(out: &mut String, value: &Bson) {
-    // Stop early on huge values: only the first SHOWN_CHARS are kept anyway.
-    if out.len() > SHOWN_CHARS {
-        return;
-    }
-    match value {
-        Bson::Document(d) => write_doc(out, d),
-        Bson::Array(a) if a.is_empty() => out.push_str("[]"),
-        Bson::Array(a) => {
-            out.push_str("[ ");
-            for (i, v) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
+        };
+        match nested {
+            Some(start) => {
+                check_header(&b[start..at + size])?;
+                level += 1;
+                open += 1;
+                if level > MAX_DEPTH || open > MAX_DEPTH {
+                    return Err(TOO_DEEP);
                 }
-                write_shell(out, v);
+                ends[open] = at + size - 1;
+                i = start + 4;
             }
-            out.push_str(" ]");
+            None => i = at + size,
         }
-        Bson::String(s) => {
-            let _ = write!(out, "\"{s}\"");
+    }
+}
+
+/// A document's length prefix equals its size (at least 5) and it ends in a 0 byte.
+#[inline]
+pub(crate) fn check_header(b: &[u8]) -> Result<(), &'static str> {
+    let declared = b.first_chunk::<4>().map(|p| i32::from_le_bytes(*p));
+    match declared {
+        Some(n) if n >= 5 && n as usize == b.len() && b[b.len() - 1] == 0 => Ok(()),
+        _ => Err("an embedded document's length does not match its end"),
+    }
+}
+
+/// The name of the element whose type byte precedes `start`, and where its value starts.
+#[inline]
+pub(crate) fn element_name(
+    b: &[u8],
+    start: usize,
+    end: usize,
+) -> Result<(&[u8], usize), &'static str> {
+    let nul = crate::raw::name_end(&b[start..end]).ok_or("a field name is not terminated")?;
+    Ok((&b[start..start + nul], start + nul + 1))
+}
+
+pub(crate) fn bad_type_or_size(t: u8) -> &'static str {
+    if crate::raw::known_type(t) {
+        "a value's length runs past its document"
+    } else {
+        "an unknown element type"
+    }
+}
+
+#[inline]
+fn check_utf8(b: &[u8], what: &'static str) -> Result<(), &'static str> {
+    if b.is_ascii() || std::str::from_utf8(b).is_ok() {
+        Ok(())
+    } else {
+        Err(what)
+    }
+}
+
+/// A code-with-scope value (`v`: total length, code string, scope document) is framed
+/// exactly; returns where its scope starts in `v`.
+fn check_code_with_scope(v: &[u8], strength: Strength) -> Result<usize, &'static str> {
+    const BAD: &str = "a code-with-scope value's lengths do not add up";
+    let code = v.get(4..).ok_or(BAD)?;
+    let code_size = crate::raw::value_size(0x02, code).ok_or(BAD)?;
+    check_scalar(0x02, &code[..code_size], strength)?;
+    // The scope is all that is left; check_header then checks its own length against it.
+    if v.len() < 4 + code_size + 5 {
+        return Err(BAD);
+    }
+    Ok(4 + code_size)
+}
+
+/// Checks a value that is neither a document nor an array (`v`: exactly its bytes, as
+/// `raw::value_size` measured them).
+#[inline]
+pub(crate) fn check_scalar(t: u8, v: &[u8], strength: Strength) -> Result<(), &'static str> {
+    match t {
+        // String, JavaScript code, symbol: length (counting the final 0), bytes, 0.
+        0x02 | 0x0D | 0x0E => check_string(v, strength),
+        0x05 => {
+            let subtype = v[4];
+            if subtype == 0x02 {
+                // The old binary subtype repeats the length, four less, inside.
+                let outer = v.len() - 5;
+                let inner = v
+                    .get(5..9)
+                    .map(|n| i32::from_le_bytes([n[0], n[1], n[2], n[3]]));
+                if outer < 4 || inner != Some(outer as i32 - 4) {
+                    return Err("an old-style binary value's lengths do not agree");
+                }
+            }
+            Ok(())
         }
-        Bson::Double(d) if d.fract() == 0.0 && d.is_finite() && d.abs() < 1e15 => {
-            let _ = write!(out, "{d:.1}");
+        0x08 => match v[0] {
+            0 | 1 => Ok(()),
+            _ => Err("a boolean is neither 0 nor 1"),
+        },
+        0x0B => {
+            if strength == Strength::Full {
+                // Pattern and options, each ended by its 0 (value_size found both).
+                check_utf8(&v[..v.len() - 1], "a regular expression is not valid UTF-8")?;
+            }
+            Ok(())
         }
-        Bson::Int64(i) => {
-            let _ = write!(out, "{i}");
+        0x0C => {
+            let size = crate::raw::value_size(0x02, v).ok_or("a DBPointer's length is wrong")?;
+            if size + 12 != v.len() {
+                return Err("a DBPointer's length is wrong");
+            }
+            check_string(&v[..size], strength)
         }
-        other => {
-            let _ = write!(out, "{other}");
+        _ if crate::raw::known_type(t) => Ok(()),
+        _ => Err("an unknown element type"),
+    }
+}
+
+#[inline]
+fn check_string(v: &[u8], strength: Strength) -> Result<(), &'static str> {
+    // value_size made `v` the declared length plus four; the length counts the final 0.
+    if v.len() < 5 || v[v.len() - 1] != 0 {
+        return Err("a string's length does not end at its 0 byte");
+    }
+    if strength == Strength::Full {
+        check_utf8(&v[4..v.len() - 1], "a string is not valid UTF-8")?;
+    }
+    Ok(())
+}
+
+/// Checks one value in full: a document, an array, a code-with-scope recursively (without
+/// recursion), any other type as [`check_scalar`]. `depth` is the value's own level when it is
+/// a document or an array.
+pub(crate) fn check_value(t: u8, v: &[u8], depth: usize) -> Result<(), &'static str> {
+    check_value_as(t, v, depth, Strength::Full)
+}
+
+/// [`check_value`] at either strength.
+pub(crate) fn check_value_as(
+    t: u8,
+    v: &[u8],
+    depth: usize,
+    strength: Strength,
+) -> Result<(), &'static str> {
+    match t {
+        0x03 | 0x04 => check_document(v, depth, strength),
+        0x0F => {
+            let scope = check_code_with_scope(v, strength)?;
+            check_document(&v[scope..], depth, strength)
         }
+        _ => check_scalar(t, v, strength),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bson::doc;
+    use bson::rawdoc;
 
-    fn refused(spec: Document) -> String {
-        match check_spec(&spec).and_then(|()| {
-            check_build(
-                spec.get_document("key").unwrap(),
-                truthy(spec.get("unique")),
-            )
-        }) {
-            Err(e) => e.to_string(),
-            Ok(()) => panic!("accepted: {spec}"),
+    /// `levels` documents nested in one another under `a`, innermost `{x: 1}`.
+    pub(crate) fn nested(levels: usize) -> Vec<u8> {
+        // Built from the inside out with plain bytes: the bson crate recurses to build one.
+        let mut inner = rawdoc! {"x": 1}.into_bytes();
+        for _ in 1..levels {
+            let mut outer = Vec::with_capacity(inner.len() + 8);
+            outer.extend_from_slice(&((inner.len() + 8) as i32).to_le_bytes());
+            outer.push(0x03);
+            outer.extend_from_slice(b"a\0");
+            outer.extend_from_slice(&inner);
+            outer.push(0);
+            inner = outer;
         }
+        inner
     }
 
     #[test]
-    fn names_the_server_reserves_or_refuses() {
-        assert!(
-            refused(doc! {"key": {"a": 1}, "name": ""})
-                .contains("CannotCreateIndex (67): index name cannot be empty")
+    fn nesting_is_walked_without_recursion_and_refused_past_the_limit() {
+        assert_eq!(
+            check_document(&nested(MAX_DEPTH), 1, Strength::Full),
+            Ok(())
         );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "name": "*"})
-                .contains("BadValue (2): The index name '*' is not valid.")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "name": "_id_"})
-                .contains("The index name '_id_' is reserved")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "name": 5})
-                .contains("TypeMismatch (14): The field 'name' must be a string, but got int")
-        );
-        assert!(refused(doc! {"key": {"a": 1}, "name": "a\0b"}).contains("NUL"));
-        assert!(check_spec(&doc! {"key": {"_id": 1}, "name": "_id_"}).is_ok());
-    }
-
-    #[test]
-    fn versions_other_than_1_and_2() {
-        for v in [Bson::Int32(0), Bson::Int32(3), Bson::Int32(-1)] {
-            let e = refused(doc! {"key": {"a": 1}, "name": "a_1", "v": v.clone()});
-            assert!(
-                e.contains("CannotCreateIndex (67)")
-                    && e.contains("cannot create an index with v="),
-                "{e}"
+        for levels in [MAX_DEPTH + 1, 2_000, 100_000] {
+            assert_eq!(
+                check_document(&nested(levels), 1, Strength::Framing),
+                Err(TOO_DEEP),
+                "{levels}"
             );
         }
-        assert!(
-            refused(doc! {"key": {"a": 1}, "v": 1.5})
-                .contains("BadValue (2): Index version must be representable as a 32-bit integer")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "v": "2"})
-                .contains("The field 'v' must be a number, but got string")
-        );
-        assert!(check_spec(&doc! {"key": {"a": 1}, "v": 1.0}).is_ok());
-        assert!(
-            refused(doc! {"key": {"a": 1}, "v": 1, "collation": {"locale": "en"}})
-                .contains("cannot create an index with the 'collation' option and v=1")
-        );
     }
 
     #[test]
-    fn key_patterns() {
-        let cases = [
-            (doc! {"key": {}}, "Index keys cannot be empty."),
-            (
-                doc! {"key": {"a": 0}},
-                "Values in the index key pattern cannot be 0.",
-            ),
-            (doc! {"key": {"a": f64::NAN}}, "cannot be NaN."),
-            (
-                doc! {"key": {"a": true}},
-                "cannot be of type bool. Only numbers > 0",
-            ),
-            (
-                doc! {"key": {"a": ""}},
-                "Values in the index key pattern cannot be empty strings",
-            ),
-            (doc! {"key": {"a": "foo"}}, "Unknown index plugin 'foo'"),
-            (
-                doc! {"key": {"a": "text", "b": "2dsphere"}},
-                "Can't use more than one index plugin",
-            ),
-            (
-                doc! {"key": {"a": "geoHaystack", "b": 1}},
-                "GeoHaystack indexes cannot be created",
-            ),
-            (doc! {"key": {"$a": 1}}, "field name starts with '$'."),
-            (doc! {"key": {"a.$b": 1}}, "field name starts with '$'."),
-            (
-                doc! {"key": {"a..b": 1}},
-                "Index keys cannot contain an empty field.",
-            ),
-            (
-                doc! {"key": {".a": 1}},
-                "Index keys cannot contain an empty field.",
-            ),
-            (
-                doc! {"key": {"": 1}},
-                "Index keys cannot be an empty field.",
-            ),
-            (doc! {"key": {"_fts": 1}}, "illegal field name: '_fts'"),
-            (
-                doc! {"key": {"a": "wildcard"}},
-                "must be a non-zero number, not a string",
-            ),
-            (
-                doc! {"key": {"a": "hashed"}, "unique": true},
-                "Location16764",
-            ),
-            (
-                doc! {"key": {"a": "hashed", "b": "hashed"}},
-                "A maximum of one index field is allowed to be hashed",
-            ),
-            (
-                doc! {"key": {"$**": 1}, "unique": true},
-                "Index type 'wildcard' does not support the 'unique' option",
-            ),
-            (
-                doc! {"key": {"$**": 1}, "sparse": true},
-                "does not support the 'sparse' option",
-            ),
-            (
-                doc! {"key": {"a": 1}, "wildcardProjection": {"a": 1}},
-                "only allowed in 'wildcard' indexes",
-            ),
-            (
-                doc! {"key": {"a": "text"}, "collation": {"locale": "en"}},
-                "Index type 'text' does not support collation",
-            ),
-        ];
-        for (spec, want) in cases {
-            let e = refused(spec.clone());
-            assert!(e.contains(want), "{spec}: {e}");
+    fn every_type_of_a_valid_document_passes() {
+        let d = crate::raw::tests::every_type();
+        assert_eq!(check_document(d.as_bytes(), 1, Strength::Full), Ok(()));
+        let cws = rawdoc! {"c": bson::RawJavaScriptCodeWithScope {
+            code: "f()".into(), scope: rawdoc! {"s": {"t": "u"}},
+        }};
+        assert_eq!(check_document(cws.as_bytes(), 1, Strength::Full), Ok(()));
+    }
+
+    #[test]
+    fn damage_the_bson_crate_refuses_is_refused() {
+        let d = crate::raw::tests::every_type();
+        let bytes = d.as_bytes();
+        let mut disagreements = Vec::new();
+        for i in 0..bytes.len() {
+            for flip in [0x00, 0x01, 0x7F, 0x80, 0xFF] {
+                let mut b = bytes.to_vec();
+                b[i] ^= flip.max(1);
+                if flip == 0 {
+                    b[i] = 0;
+                }
+                let theirs = bson::RawDocument::from_bytes(&b)
+                    .ok()
+                    .and_then(|r| bson::Document::try_from(r).ok())
+                    .is_some();
+                let ours = check_document(&b, 1, Strength::Full).is_ok();
+                if ours != theirs {
+                    disagreements.push((i, flip, ours, theirs));
+                }
+            }
         }
-        assert!(
-            check_spec(&doc! {"key": {"a.$id": 1}}).is_ok(),
-            "a DBRef part"
-        );
-        assert!(check_spec(&doc! {"key": {"a.$**": 1}}).is_ok());
-        assert!(check_spec(&doc! {"key": {"$**": "text"}}).is_ok());
-        assert!(check_spec(&doc! {"key": {"a": -0.5, "b": "2dsphere"}}).is_ok());
-    }
-
-    #[test]
-    fn more_than_32_fields_or_2048_bytes() {
-        let mut key = Document::new();
-        for i in 0..33 {
-            key.insert(format!("f{i}"), 1);
-        }
-        assert!(
-            refused(doc! {"key": key.clone()})
-                .contains("Location13103 (13103): too many compound keys")
-        );
-        key.remove("f32");
-        assert!(check_build(&key, true).is_ok());
-        let mut wide = Document::new();
-        for i in 0..20_000 {
-            wide.insert(format!("field{i}"), 1);
-        }
-        assert!(refused(doc! {"key": wide}).contains("Index key pattern too large."));
-        let long = doc! {"key": {"x".repeat(2100): 1}};
-        assert!(refused(long).contains("too large"));
-    }
-
-    #[test]
-    fn id_index_rules() {
-        assert!(refused(doc! {"key": {"_id": 1}, "unique": true}).contains("InvalidIndexSpecificationOption (197): The field 'unique' is not valid for an _id index specification"));
-        assert!(
-            refused(doc! {"key": {"_id": 1}, "sparse": true})
-                .contains("not valid for an _id index")
-        );
-        assert!(refused(doc! {"key": {"_id": -1}}).contains(
-            "BadValue (2): The field 'key' for an _id index must be {_id: 1}, but got { _id: -1 }"
-        ));
-        assert!(check_spec(&doc! {"key": {"_id": 1}, "name": "by_id", "v": 2}).is_ok());
-        assert!(
-            check_spec(
-                &doc! {"key": {"_id": 1}, "name": "_id_", "unique": true, "clustered": true, "v": 2}
-            )
-            .is_ok()
-        );
-        assert!(
-            refused(doc! {"key": {"_id": 1}, "name": "_id_", "unique": false, "clustered": true})
-                .contains("required when 'clustered'")
-        );
-    }
-
-    #[test]
-    fn option_types_and_ttl() {
-        assert!(refused(doc! {"key": {"a": 1}, "unique": "yes"}).contains("TypeMismatch (14): The field 'unique has value unique: \"yes\", which is not convertible to bool"));
-        assert!(
-            refused(doc! {"key": {"a": 1}, "sparse": null}).contains("not convertible to bool")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "hidden": 1}).contains("must be a bool, but got int")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "collation": "en"})
-                .contains("The field 'collation' must be an object, but got string")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "collation": {}})
-                .contains("The field 'collation' cannot be an empty object.")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "partialFilterExpression": 5})
-                .contains("The field 'partialFilterExpression' must be an object, but got int")
-        );
-        assert!(refused(doc! {"key": {"a": 1}, "foo": 1}).contains("InvalidIndexSpecificationOption (197): The field 'foo' is not valid for an index specification. Specification: { key: { a: 1 }, foo: 1 }"));
-        assert!(
-            refused(doc! {"key": {"a": 1}, "unique": true, "prepareUnique": true})
-                .contains("'unique' option and the 'prepareUnique' option")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "weights": {"a": 1}})
-                .contains("can only be specified with text indexes")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "storageEngine": {}})
-                .contains("Empty \"storageEngine\"")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "default_language": 1}).contains("must be a string")
-        );
-        assert!(refused(doc! {"key": {"a": 1}, "bits": "26"}).contains("must be a number"));
-        assert!(
-            refused(doc! {"unique": true})
-                .contains("FailedToParse (9): The 'key' field is a required property")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "expireAfterSeconds": -1})
-                .contains("cannot be less than 0")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "expireAfterSeconds": "1"})
-                .contains("must be numeric, but received a type of 'string'")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "expireAfterSeconds": f64::NAN})
-                .contains("must not be NaN")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1}, "expireAfterSeconds": 1_i64 << 40})
-                .contains("range of a 32-bit integer")
-        );
-        assert!(
-            refused(doc! {"key": {"a": 1, "b": 1}, "expireAfterSeconds": 10})
-                .contains("compound indexes do not support TTL")
-        );
-        assert!(check_spec(&doc! {"key": {"a": 1}, "expireAfterSeconds": 0.5, "unique": 1, "background": true, "hidden": false}).is_ok());
-    }
-
-    #[test]
-    fn a_line_break_in_the_spec_stays_out_of_the_message() {
-        let e = refused(doc! {"key": {"a": 1}, "u\nique": true});
-        assert!(e.contains("'u\\nique'") && !e.contains('\n'), "{e}");
-    }
-
-    #[test]
-    fn messages_print_bson_the_server_way() {
-        assert_eq!(
-            shell(&Bson::Document(
-                doc! {"key": {"a": 1, "b": -1.0}, "name": "x", "l": 5_i64, "e": {}}
-            )),
-            "{ key: { a: 1, b: -1.0 }, name: \"x\", l: 5, e: {} }"
-        );
-        assert!(shell(&Bson::String("y".repeat(1000))).ends_with("..."));
+        assert!(disagreements.is_empty(), "{disagreements:?}");
     }
 }

@@ -35,7 +35,7 @@ impl IndexInfo {
         // made with the simple collation, which listIndexes does not show.
         let takes_collation = match doc.get("key") {
             Some(bson::Bson::Document(key)) => matches!(
-                dupkey_index::validate::plugin_name(key),
+                dupkey_index::spec_checks::plugin_name(key),
                 "" | "2dsphere" | "hashed" | "wildcard"
             ),
             _ => true,

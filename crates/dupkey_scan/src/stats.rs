@@ -395,6 +395,20 @@ pub struct PassPlan<'i> {
 }
 
 impl<'i> PassPlan<'i> {
+    /// Whether the pass may read inside the embedded document or array `name` at the top
+    /// level (a key path starts there, or a partial filter may read anything), so that its
+    /// bytes are checked in full before the pass reads any.
+    fn reads_in_full(&self, name: &[u8]) -> bool {
+        name == b"_id"
+            || self.info.indexes.iter().any(|i| {
+                i.spec.partial_filter.is_some()
+                    || i.spec
+                        .fields
+                        .iter()
+                        .any(|f| f.components.first().is_some_and(|c| c.as_bytes() == name))
+            })
+    }
+
     pub fn new(info: &'i CollectionInfo, options: PassOptions) -> Self {
         let plan = options.plan;
         let case_specs: Vec<Option<IndexSpec>> = info
@@ -826,7 +840,13 @@ struct NumberTracker {
 
 impl<'p> CollectionPass<'p> {
     /// Adds one document.
+    ///
+    /// A document whose bytes the pass reads are damaged is refused before anything is
+    /// counted (an `InvalidData` error carrying `dupkey_index::Damaged`): every top-level
+    /// element is checked, and in full the fields key paths start from, and `_id`.
     pub fn add(&mut self, doc: &RawDocument) -> io::Result<()> {
+        let plan = self.plan;
+        dupkey_index::raw::check_top_level(doc, |name| plan.reads_in_full(name))?;
         if self.share.is_none() {
             self.start_engines(doc);
         }
@@ -960,7 +980,8 @@ impl<'p> CollectionPass<'p> {
             read: self.bytes,
             total: self.plan.options.expected_bytes,
         };
-        let mut elements = dupkey_index::raw::elements(doc);
+        // `add` checked the record: this walk reads it again without checking.
+        let mut elements = dupkey_index::raw::elements_of_checked(doc);
         for (position, (name, t, bytes)) in (&mut elements).enumerate() {
             // Documents of one collection mostly list the same fields in the same order: what
             // the field at this position of the last document was is known already.
@@ -1208,7 +1229,7 @@ impl IndexTracker<'_> {
         } = buffers;
         // The common case, no array on a key path: one key, computed once for every statistic.
         let mut parts = [Part::Missing; 4];
-        let simple = self.index.spec.simple_parts_with(doc, top, &mut parts);
+        let simple = self.index.spec.simple_parts_with(doc, top, &mut parts)?;
         // Only the exact engine takes the key as the index encodes it, and only one on this
         // thread needs it encoded here.
         if let (Some(SimpleKey::Key(n)), Some(true)) =

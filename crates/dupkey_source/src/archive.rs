@@ -28,7 +28,10 @@ use crate::bson_stream::{
     DEFAULT_CHUNK, Frame, Framing, MAX_DOCUMENT_BYTES, Origin, describe_bson_error, fill, frame,
     to_u64, validate_document,
 };
-use crate::file::{CollectionReader, DataFormat, ReadOptions, ReadProgress, ReadStats, open_error};
+use crate::file::{
+    CollectionReader, DataFormat, DocumentError, ReadOptions, ReadProgress, ReadStats, open_error,
+    refused,
+};
 use crate::metadata::{CollectionMetadata, parse_metadata_json};
 use crate::{SourceError, name_list};
 
@@ -254,7 +257,7 @@ impl ArchiveReader {
     /// always stops it.
     pub fn stream<E, F>(&mut self, opts: &ReadOptions, f: F) -> Result<ReadStats, E>
     where
-        E: From<SourceError>,
+        E: DocumentError,
         F: FnMut(ArchiveEvent<'_>) -> Result<(), E>,
     {
         self.pass(opts, None, f)
@@ -263,7 +266,7 @@ impl ArchiveReader {
     /// [`ArchiveReader::stream`] without the end events: `f(collection, document)`.
     pub fn for_each<E, F>(&mut self, opts: &ReadOptions, mut f: F) -> Result<ReadStats, E>
     where
-        E: From<SourceError>,
+        E: DocumentError,
         F: FnMut(usize, &RawDocument) -> Result<(), E>,
     {
         self.pass(opts, None, |event| match event {
@@ -284,7 +287,7 @@ impl ArchiveReader {
         mut f: F,
     ) -> Result<ReadStats, E>
     where
-        E: From<SourceError>,
+        E: DocumentError,
         F: FnMut(&RawDocument) -> Result<(), E>,
     {
         self.pass(opts, Some(collection), |event| match event {
@@ -332,7 +335,7 @@ impl ArchiveReader {
         mut f: F,
     ) -> Result<ReadStats, E>
     where
-        E: From<SourceError>,
+        E: DocumentError,
         F: FnMut(ArchiveEvent<'_>) -> Result<(), E>,
     {
         let validate = self.framing.validate;
@@ -443,21 +446,22 @@ impl ArchiveReader {
                         Ok(doc) => Ok(doc),
                         Err(e) => Err(describe_bson_error(&e)),
                     };
+                    let invalid = |reason| SourceError::InvalidDocument {
+                        path: self.path.clone(),
+                        offset: doc_at,
+                        gzip: self.gzip,
+                        reason,
+                    };
                     match checked {
-                        Ok(document) => {
-                            f(ArchiveEvent::Document {
-                                collection,
-                                document,
-                            })?;
-                            stats.documents += 1;
-                        }
+                        Ok(document) => match f(ArchiveEvent::Document {
+                            collection,
+                            document,
+                        }) {
+                            Ok(()) => stats.documents += 1,
+                            Err(e) => refused(e, opts, &mut stats, invalid)?,
+                        },
                         Err(reason) => {
-                            let err = SourceError::InvalidDocument {
-                                path: self.path.clone(),
-                                offset: doc_at,
-                                gzip: self.gzip,
-                                reason,
-                            };
+                            let err = invalid(reason);
                             if !opts.skip_invalid {
                                 return Err(err.into());
                             }
@@ -586,7 +590,7 @@ pub(crate) fn read_member<E, F>(
     f: F,
 ) -> Result<ReadStats, E>
 where
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     let mut archive = open_archive(path)?;

@@ -12,7 +12,7 @@ use std::path::Path;
 use bson::{RawBsonRef, RawDocument};
 
 use crate::SourceError;
-use crate::file::{ReadOptions, ReadStats};
+use crate::file::{DocumentError, ReadOptions, ReadStats, refused};
 
 /// The largest document a server holds (16 MiB) plus the 16 KiB of headroom it allows
 /// internally (`BSONObjMaxInternalSize`), which oplog entries can use.
@@ -24,9 +24,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024 + 16 * 1024;
 /// slower and the raw walk 8%.
 pub(crate) const DEFAULT_CHUNK: usize = 256 << 10;
 
-/// Deeper than any document a server accepts (it refuses more than 100 levels on insert), and
-/// shallow enough that validating cannot exhaust the stack.
-const MAX_DEPTH: usize = 200;
+/// The server's own limit (see `dupkey_index::MAX_DEPTH`): deeper than any document it
+/// stores, and shallow enough that validating (which recurses once a level) cannot exhaust
+/// the stack.
+const MAX_DEPTH: usize = dupkey_index::MAX_DEPTH;
 
 /// The input a stream comes from, for error messages.
 #[derive(Debug, Clone, Copy)]
@@ -55,13 +56,14 @@ pub(crate) fn scan_bson<R, E, F>(
 ) -> Result<ReadStats, E>
 where
     R: Read,
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     let rules = Rules {
         origin,
         validate: framing.validate,
         skip_invalid: opts.skip_invalid,
+        opts,
     };
     let mut stats = ReadStats::default();
     let mut buf = vec![0_u8; framing.chunk.max(16)];
@@ -113,6 +115,7 @@ struct Rules<'a> {
     origin: Origin<'a>,
     validate: bool,
     skip_invalid: bool,
+    opts: &'a ReadOptions,
 }
 
 /// Hands every complete document of `window[*start..]` to `f`, advancing `start` past it.
@@ -126,7 +129,7 @@ fn split<E, F>(
     f: &mut F,
 ) -> Result<usize, E>
 where
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     loop {
@@ -150,18 +153,19 @@ where
             Ok(doc) => Ok(doc),
             Err(e) => Err(describe_bson_error(&e)),
         };
+        let invalid = |reason| SourceError::InvalidDocument {
+            path: rules.origin.path.to_path_buf(),
+            offset,
+            gzip: rules.origin.gzip,
+            reason,
+        };
         match checked {
-            Ok(doc) => {
-                f(doc)?;
-                stats.documents += 1;
-            }
+            Ok(doc) => match f(doc) {
+                Ok(()) => stats.documents += 1,
+                Err(e) => refused(e, rules.opts, stats, invalid)?,
+            },
             Err(reason) => {
-                let err = SourceError::InvalidDocument {
-                    path: rules.origin.path.to_path_buf(),
-                    offset,
-                    gzip: rules.origin.gzip,
-                    reason,
-                };
+                let err = invalid(reason);
                 if !rules.skip_invalid {
                     return Err(err.into());
                 }
@@ -301,7 +305,13 @@ pub(crate) fn validate_document(doc: &RawDocument) -> Result<(), String> {
         if bad.path.is_empty() {
             bad.reason
         } else {
-            let path: Vec<&str> = bad.path.iter().rev().map(String::as_str).collect();
+            // Names are the file's bytes: escaped, so a message stays one line.
+            let path: Vec<String> = bad
+                .path
+                .iter()
+                .rev()
+                .map(|name| name.escape_debug().to_string())
+                .collect();
             format!("field {}: {}", path.join("."), bad.reason)
         }
     })
@@ -670,6 +680,7 @@ mod tests {
                 Stop::Source(e)
             }
         }
+        impl DocumentError for Stop {}
         let bytes = bytes_of(&sample(10));
         let mut count = 0;
         let result = scan_bson(

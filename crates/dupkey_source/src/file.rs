@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bson::RawDocument;
+use dupkey_index::{Damaged, damaged_in};
 use flate2::bufread::MultiGzDecoder;
 
 use crate::bson_stream::{DEFAULT_CHUNK, Framing, MAX_DOCUMENT_BYTES, Origin, scan_bson};
@@ -52,6 +53,50 @@ impl ReadStats {
             self.first_invalid = Some(err.to_string());
         }
     }
+}
+
+/// An error a document callback returns. One that says the record itself is damaged (a
+/// [`Damaged`] found while the caller read its key or `_id` bytes) is turned by the reader into
+/// an invalid record at the record's offset: an error naming the file and offset, or, with
+/// `skip_invalid`, counted and skipped like any other invalid record.
+/// An error type of a caller's own that never carries one needs only `impl DocumentError for
+/// MyError {}`.
+pub trait DocumentError: From<SourceError> {
+    fn damaged(&self) -> Option<&Damaged> {
+        None
+    }
+}
+
+impl DocumentError for SourceError {}
+
+impl DocumentError for anyhow::Error {
+    fn damaged(&self) -> Option<&Damaged> {
+        // An io::Error's source is its inner error's source: look inside each one too.
+        self.chain().find_map(|cause| {
+            cause
+                .downcast_ref::<Damaged>()
+                .or_else(|| cause.downcast_ref::<std::io::Error>().and_then(damaged_in))
+        })
+    }
+}
+
+/// What a reader does with its callback's error for one record: a damaged record becomes
+/// `invalid(reason)`, returned, or counted with `skip_invalid`; any other error is returned.
+pub(crate) fn refused<E: DocumentError>(
+    e: E,
+    opts: &ReadOptions,
+    stats: &mut ReadStats,
+    invalid: impl FnOnce(String) -> SourceError,
+) -> Result<(), E> {
+    let Some(damaged) = e.damaged() else {
+        return Err(e);
+    };
+    let err = invalid(damaged.to_string());
+    if !opts.skip_invalid {
+        return Err(err.into());
+    }
+    stats.record_invalid(&err);
+    Ok(())
 }
 
 /// Bytes of the file read so far in the current pass, as stored on disk (compressed for
@@ -286,7 +331,7 @@ impl CollectionReader {
     /// the error is returned as it is.
     pub fn for_each<E, F>(&mut self, opts: &ReadOptions, f: F) -> Result<ReadStats, E>
     where
-        E: From<SourceError>,
+        E: DocumentError,
         F: FnMut(&RawDocument) -> Result<(), E>,
     {
         if self.archive {

@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer as _, SeqAccess, Visitor};
 
 use crate::SourceError;
 use crate::bson_stream::{Origin, describe_bson_error};
-use crate::file::{ReadOptions, ReadStats};
+use crate::file::{DocumentError, ReadOptions, ReadStats};
 use crate::metadata::{json_message, type_name};
 use crate::shell_json;
 
@@ -30,7 +30,7 @@ pub(crate) fn scan_json<R, E, F>(
 ) -> Result<ReadStats, E>
 where
     R: BufRead,
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     let mut stats = ReadStats::default();
@@ -92,7 +92,7 @@ struct Lines<'a> {
 impl Lines<'_> {
     fn scan<E, F>(&mut self, input: &mut impl BufRead, f: &mut F) -> Result<(), E>
     where
-        E: From<SourceError>,
+        E: DocumentError,
         F: FnMut(&RawDocument) -> Result<(), E>,
     {
         let mut line = Vec::with_capacity(4096);
@@ -169,15 +169,25 @@ impl Lines<'_> {
 
     fn record<E, F>(&mut self, text: &[u8], line: u64, f: &mut F) -> Result<(), E>
     where
-        E: From<SourceError>,
+        E: DocumentError,
         F: FnMut(&RawDocument) -> Result<(), E>,
     {
         match parse_record(text) {
-            Ok(doc) => {
-                f(&doc)?;
-                self.stats.documents += 1;
-                Ok(())
-            }
+            Ok(doc) => match f(&doc) {
+                Ok(()) => {
+                    self.stats.documents += 1;
+                    Ok(())
+                }
+                // Only nesting can be wrong in a document made from JSON: the parser's limit
+                // is below the key readers' own.
+                Err(e) => match e.damaged() {
+                    Some(damaged) => {
+                        let err = self.bad(line, damaged.to_string());
+                        self.reject(err)
+                    }
+                    None => Err(e),
+                },
+            },
             Err(bad) => {
                 let err = self.bad(line + bad.line - 1, bad.reason);
                 self.reject(err)
@@ -336,7 +346,7 @@ fn scan_array<R, E, F>(
 ) -> Result<ReadStats, E>
 where
     R: BufRead,
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     let newlines = Rc::new(Cell::new(blank_lines));
@@ -396,7 +406,7 @@ struct Elements<'s, 'a, E, F> {
 
 impl<'de, E, F> Visitor<'de> for Elements<'_, '_, E, F>
 where
-    E: From<SourceError>,
+    E: DocumentError,
     F: FnMut(&RawDocument) -> Result<(), E>,
 {
     type Value = ();
@@ -720,6 +730,37 @@ mod tests {
             let err = scan(text, &ReadOptions::default()).unwrap_err().to_string();
             assert!(err.starts_with(want), "{err}\nwanted: {want}");
         }
+    }
+
+    #[test]
+    fn records_nested_too_deep_are_invalid_and_say_so() {
+        // 100,000 levels in a line, in a pretty record and in an element of a JSON array: the
+        // parser stops at its limit, the record is invalid, nothing overflows.
+        let deep = |open: &str, close: &str, n: usize| {
+            format!("{{\"_id\":1,\"k\":{}1{}}}", open.repeat(n), close.repeat(n))
+        };
+        for inner in [
+            deep("{\"a\":", "}", 100_000),
+            deep("[", "]", 100_000),
+            deep("[", "]", 129),
+        ] {
+            let text = format!("{{\"a\":1}}\n{inner}\n");
+            let err = scan(text.as_bytes(), &ReadOptions::default()).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.starts_with("users.json:2: invalid JSON at column"),
+                "{message}"
+            );
+            assert!(
+                message.contains("nested more than 128 levels deep"),
+                "{message}"
+            );
+            let (docs, stats) = scan(text.as_bytes(), &skipping()).unwrap();
+            assert_eq!((docs.len(), stats.invalid), (1, 1));
+        }
+        let ok = deep("[", "]", 100);
+        let (docs, _) = scan(format!("{ok}\n").as_bytes(), &ReadOptions::default()).unwrap();
+        assert_eq!(docs.len(), 1);
     }
 
     #[test]

@@ -229,10 +229,17 @@ pub(crate) fn type_name(value: &Bson) -> &'static str {
 /// serde_json's message without its " at line L column C" tail, which we print ourselves.
 pub(crate) fn json_message(e: &serde_json::Error) -> String {
     let text = e.to_string();
-    match text.rfind(" at line ") {
+    let text = match text.rfind(" at line ") {
         Some(cut) => text[..cut].to_string(),
         None => text,
+    };
+    // serde_json stops at 128 nested arrays and objects instead of exhausting the stack;
+    // its own words do not say that the input is what is too deep.
+    if text == "recursion limit exceeded" {
+        return "nested more than 128 levels deep, more than this JSON reader follows (MongoDB                 itself stores no document deeper than 180 levels)"
+            .to_string();
     }
+    text
 }
 
 #[cfg(test)]

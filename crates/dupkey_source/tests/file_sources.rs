@@ -22,6 +22,8 @@ impl From<SourceError> for ScanError {
     }
 }
 
+impl dupkey_source::DocumentError for ScanError {}
+
 fn write_bson(path: &Path, docs: &[bson::Document]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut bytes = Vec::new();
