@@ -162,3 +162,87 @@ fn redact_applies_to_the_html_page() {
         "a counter's _id printed under --redact"
     );
 }
+
+#[test]
+fn the_log_page_shows_errors_over_time_and_every_index() {
+    let Some(python) = browser_python() else {
+        return;
+    };
+    let log = seeds().join("../errors/seeds.log");
+    let log = log.to_str().unwrap();
+    let json = json_of(&dupkey(&["explain", "--log", log, "--format", "json"]));
+    let html = dupkey(&["explain", "--log", log, "--format", "html"]);
+    assert_eq!(
+        html.status.code(),
+        Some(1),
+        "exit code as for text and json"
+    );
+    let page = String::from_utf8_lossy(&html.stdout).into_owned();
+    let seen = open_in_browser(&python, "explain-log", &html.stdout);
+    assert_clean_page(&seen);
+    let groups = json["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 5);
+    for g in groups {
+        let name = format!(
+            "{}.{} {}",
+            g["database"].as_str().unwrap(),
+            g["collection"].as_str().unwrap(),
+            g["index"].as_str().unwrap()
+        );
+        assert!(page.contains(&name), "{name} has no card");
+    }
+    let charts = chart_ids(&seen);
+    assert_eq!(charts[0], "chart-over-time");
+    for n in 0..5 {
+        assert!(
+            charts.contains(&format!("chart-over-time-{n}")),
+            "index {n} over time: {charts:?}"
+        );
+    }
+    assert!(charts.contains(&"chart-top-indexes".to_string()));
+    assert!(charts.contains(&"chart-top-keys".to_string()));
+    // the invoice counter's errors start with the 14:00 deploy: no bar before it
+    let counters = page
+        .split("data-chart")
+        .find(|c| c.contains("test.counters id_1_reference_value_1"))
+        .unwrap();
+    let first_bar = counters.split("<title>").nth(1).unwrap();
+    assert!(
+        first_bar.starts_with("2025-04-01 06:00: 0"),
+        "every index's chart shares the log's axis: {first_bar:.40}"
+    );
+    let before_deploy: u64 = counters
+        .split("<title>")
+        .skip(1)
+        .filter(|t| {
+            t.starts_with("2025-04-01 0")
+                || t.starts_with("2025-04-01 10")
+                || t.starts_with("2025-04-01 11")
+                || t.starts_with("2025-04-01 12")
+                || t.starts_with("2025-04-01 13")
+        })
+        .map(|t| {
+            t.split(": ")
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(before_deploy, 0, "no invoice errors before the deploy");
+}
+
+#[test]
+fn explain_html_needs_a_log() {
+    let out = dupkey(&[
+        "explain",
+        "--format",
+        "html",
+        "E11000 duplicate key error collection: a.b index: c_1 dup key: { c: 1 }",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format html makes a report of a log"));
+}
