@@ -56,6 +56,12 @@ def main(report, screenshot, height=None):
             "els => els.map(e => ({id: e.id, bars: e.querySelectorAll('[data-bar]').length,"
             " visible: e.getBoundingClientRect().height > 40}))",
         )
+        if height:
+            page.screenshot(
+                path=screenshot, full_page=True, clip={"x": 0, "y": 0, "width": 1200, "height": height}
+            )
+        else:
+            page.screenshot(path=screenshot, full_page=True)
         seen["copy_buttons"] = page.locator("button.copy").count()
         if seen["copy_buttons"]:
             page.locator("button.copy").first.click()
@@ -66,12 +72,6 @@ def main(report, screenshot, height=None):
             except Exception:
                 pass
             seen["copy_label"] = page.locator("button.copy").first.inner_text()
-        if height:
-            page.screenshot(
-                path=screenshot, full_page=True, clip={"x": 0, "y": 0, "width": 1200, "height": height}
-            )
-        else:
-            page.screenshot(path=screenshot, full_page=True)
         page.emulate_media(media="print")
         seen["print_hides_buttons"] = page.eval_on_selector_all(
             "button.copy", "els => els.every(e => getComputedStyle(e).display === 'none')"
