@@ -502,7 +502,7 @@ mod tests {
             let mut buf = Vec::new();
             assert_eq!(
                 s.simple_key(&lacking, &mut buf, &mut parts),
-                Some(SimpleKey::Skipped(Skip::Sparse)),
+                Ok(Some(SimpleKey::Skipped(Skip::Sparse))),
                 "{key}"
             );
             let holding = rawdoc! {"tenant": 1, "loc": [1.0, 2.0], "body": "x"};
