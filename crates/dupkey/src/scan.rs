@@ -730,15 +730,7 @@ fn write_text(
         )?;
         writeln!(out, "    {}", f.message)?;
         if !f.samples.is_empty() {
-            let ids: Vec<String> = f
-                .samples
-                .iter()
-                .map(|s| match s {
-                    bson::Bson::String(p) if p.starts_with('<') => p.clone(),
-                    other => dupkey_e11000::shell_value(other),
-                })
-                .collect();
-            writeln!(out, "    {} {}", style.dim("_id:"), ids.join(", "))?;
+            writeln!(out, "    {} {}", style.dim("_id:"), sample_ids(f))?;
         }
         writeln!(out, "    {}", style.dim("fix:"))?;
         for line in f.fix.lines() {
@@ -791,6 +783,18 @@ fn write_text(
         )?;
     }
     Ok(())
+}
+
+/// A finding's sample `_id`s in mongosh notation; a redacted sample (`<ObjectId>`) as it is.
+pub fn sample_ids(f: &Finding) -> String {
+    f.samples
+        .iter()
+        .map(|s| match s {
+            bson::Bson::String(p) if p.starts_with('<') => p.clone(),
+            other => dupkey_e11000::shell_value(other),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

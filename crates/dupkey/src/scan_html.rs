@@ -222,19 +222,11 @@ fn card(i: usize, f: &Finding) -> String {
         message = escape(&f.message),
     );
     if !f.samples.is_empty() {
-        let ids: Vec<String> = f
-            .samples
-            .iter()
-            .map(|s| match s {
-                bson::Bson::String(p) if p.starts_with('<') => p.clone(),
-                other => dupkey_e11000::shell_value(other),
-            })
-            .collect();
         let _ = write!(
             out,
             "<p class=\"samples\">count {} · sample _id: {}</p>",
             thousands(f.count),
-            escape(&ids.join(", "))
+            escape(&crate::scan::sample_ids(f))
         );
     }
     out.push_str(&fix_block(&f.fix));

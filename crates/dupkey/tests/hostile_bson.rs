@@ -19,17 +19,7 @@ fn nested(levels: usize) -> Vec<u8> {
 
 /// [`nested`] with innermost `{x: x}`.
 fn nested_with(levels: usize, x: i32) -> Vec<u8> {
-    let mut inner = bson::rawdoc! {"x": x}.into_bytes();
-    for _ in 1..levels {
-        let mut outer = Vec::with_capacity(inner.len() + 8);
-        outer.extend_from_slice(&((inner.len() + 8) as i32).to_le_bytes());
-        outer.push(0x03);
-        outer.extend_from_slice(b"a\0");
-        outer.extend_from_slice(&inner);
-        outer.push(0);
-        inner = outer;
-    }
-    inner
+    dupkey_test::nested_document(levels, x)
 }
 
 /// A document of the given elements `(type, name, value bytes)`.

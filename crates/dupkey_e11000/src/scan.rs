@@ -766,21 +766,7 @@ fn unwrap_lines(body: &str) -> String {
     if !body.contains('\n') {
         return body.to_string();
     }
-    let mut out = String::with_capacity(body.len());
-    for (i, line) in body.split('\n').enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if i == 0 {
-            out.push_str(line);
-        } else {
-            let t = line.trim_start_matches([' ', '\t']);
-            out.push_str(
-                t.strip_prefix("> ")
-                    .or_else(|| t.strip_prefix('>'))
-                    .unwrap_or(line),
-            );
-        }
-    }
-    out
+    crate::text::join_wrapped(body)
 }
 
 #[derive(Debug)]

@@ -349,7 +349,7 @@ fn escaped_literal(text: &str, anchor: usize) -> Option<(String, usize)> {
 
 /// Removes the line breaks (and the quote marks a paste put after them) from a literal that
 /// a terminal wrapped.
-fn join_wrapped(literal: &str) -> String {
+pub(crate) fn join_wrapped(literal: &str) -> String {
     let mut out = String::with_capacity(literal.len());
     for (i, line) in literal.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);

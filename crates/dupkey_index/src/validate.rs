@@ -269,18 +269,7 @@ mod tests {
 
     /// `levels` documents nested in one another under `a`, innermost `{x: 1}`.
     pub(crate) fn nested(levels: usize) -> Vec<u8> {
-        // Built from the inside out with plain bytes: the bson crate recurses to build one.
-        let mut inner = rawdoc! {"x": 1}.into_bytes();
-        for _ in 1..levels {
-            let mut outer = Vec::with_capacity(inner.len() + 8);
-            outer.extend_from_slice(&((inner.len() + 8) as i32).to_le_bytes());
-            outer.push(0x03);
-            outer.extend_from_slice(b"a\0");
-            outer.extend_from_slice(&inner);
-            outer.push(0);
-            inner = outer;
-        }
-        inner
+        dupkey_test::nested_document(levels, 1)
     }
 
     #[test]

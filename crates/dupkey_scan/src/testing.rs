@@ -23,18 +23,9 @@ pub fn scan(
     collections: &[(&str, Vec<Document>, Vec<RawDocumentBuf>)],
 ) -> Vec<Finding> {
     let selection = Selection::new(&[code.to_string()], &[]).expect("a rule code");
-    let mut scanner = Scanner::new(config, selection, PassOptions::default());
-    for (ns, indexes, docs) in collections {
-        scanner
-            .add_documents(
-                ns,
-                indexes,
-                &Document::new(),
-                docs.iter().map(|d| d.as_ref()),
-            )
-            .expect("scan in memory");
-    }
-    scanner.finish(false).findings
+    scanned(config, selection, collections)
+        .finish(false)
+        .findings
 }
 
 /// The findings of rule `code` over one collection.
@@ -63,8 +54,17 @@ pub fn scanner_model(
     collections: Vec<(&str, Vec<Document>, Vec<RawDocumentBuf>)>,
 ) -> crate::Model {
     let selection = Selection::new(&[], &[]).expect("every rule");
+    scanned(config, selection, &collections).into_model()
+}
+
+/// A scanner that has read the collections held in memory.
+fn scanned(
+    config: Config,
+    selection: Selection,
+    collections: &[(&str, Vec<Document>, Vec<RawDocumentBuf>)],
+) -> Scanner {
     let mut scanner = Scanner::new(config, selection, PassOptions::default());
-    for (ns, indexes, docs) in &collections {
+    for (ns, indexes, docs) in collections {
         scanner
             .add_documents(
                 ns,
@@ -74,5 +74,5 @@ pub fn scanner_model(
             )
             .expect("scan in memory");
     }
-    scanner.into_model()
+    scanner
 }

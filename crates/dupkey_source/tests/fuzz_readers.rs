@@ -29,17 +29,7 @@ fn cases() -> usize {
 
 /// `levels` documents nested under `a`, as a document's bytes.
 fn nested(levels: usize) -> Vec<u8> {
-    let mut inner = bson::rawdoc! {"x": 1}.into_bytes();
-    for _ in 1..levels {
-        let mut outer = Vec::with_capacity(inner.len() + 8);
-        outer.extend_from_slice(&((inner.len() + 8) as i32).to_le_bytes());
-        outer.push(0x03);
-        outer.extend_from_slice(b"a\0");
-        outer.extend_from_slice(&inner);
-        outer.push(0);
-        inner = outer;
-    }
-    inner
+    dupkey_test::nested_document(levels, 1)
 }
 
 fn sample() -> Vec<Document> {

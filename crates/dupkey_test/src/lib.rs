@@ -461,6 +461,24 @@ fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// The bytes of `levels` documents nested in one another under `a`, the innermost `{x: x}`.
+/// Built from the inside out with plain bytes, as the bson crate recurses to build one and
+/// overflows the stack at the depths the hostile-input tests need.
+pub fn nested_document(levels: usize, x: i32) -> Vec<u8> {
+    let mut inner = bson::rawdoc! {"x": x}.into_bytes();
+    for _ in 1..levels {
+        let mut outer = Vec::with_capacity(inner.len() + 8);
+        let len = i32::try_from(inner.len() + 8).expect("a nested test document under 2 GiB");
+        outer.extend_from_slice(&len.to_le_bytes());
+        outer.push(0x03);
+        outer.extend_from_slice(b"a\0");
+        outer.extend_from_slice(&inner);
+        outer.push(0);
+        inner = outer;
+    }
+    inner
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
