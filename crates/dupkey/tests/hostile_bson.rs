@@ -173,7 +173,7 @@ fn deep_values_in_keys_and_ids_are_invalid_records_not_a_crash() {
             );
             let said = format!("{}{}", String::from_utf8_lossy(&scan.stdout), stderr(&scan));
             assert!(
-                said.contains("1 invalid records were skipped"),
+                said.contains("1 invalid record was skipped"),
                 "{what}: {said}"
             );
         }
