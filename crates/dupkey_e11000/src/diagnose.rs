@@ -420,13 +420,18 @@ fn counter_lag(ctx: &Context<'_>, c: &CounterFacts, d: &mut Diagnosis) {
 fn stale_index(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut Diagnosis) {
     d.cause = Cause::StaleIndex;
     d.confirmed = true;
+    let (with, all) = (facts.documents_with_key_fields, facts.documents);
+    let having = match (with, all) {
+        (0, 1) => "the one document in the collection does not have that field".to_string(),
+        (0, _) => format!("none of the {all} documents has that field"),
+        (1, _) => format!("only 1 of {all} documents has that field"),
+        _ => format!("only {with} of {all} documents have that field"),
+    };
     d.summary = format!(
-        "{}: `{}` is a unique index on {}, but only {} of {} documents have that field. It is left over from an older schema: every new document lacks the field, is indexed as null, and collides with the one stored before it.",
+        "{}: `{}` is a unique index on {}, but {having}. It is left over from an older schema: every new document lacks the field, is indexed as null, and collides with the one stored before it.",
         ctx.ns,
         index.name,
         ctx.field_list(&ctx.fields),
-        facts.documents_with_key_fields,
-        facts.documents
     );
     d.fixes = vec![format!(
         "Drop the leftover index:\n{}.dropIndex({})",
@@ -800,6 +805,26 @@ mod tests {
         };
         let d = diagnose(&null_ssn(), Some(&facts(false, lacking.clone(), 0, 1)));
         assert_eq!(d.cause, Cause::StaleIndex);
+        assert!(
+            d.summary
+                .contains("but the one document in the collection does not have that field."),
+            "{}",
+            d.summary
+        );
+        let d = diagnose(&null_ssn(), Some(&facts(false, lacking.clone(), 0, 300)));
+        assert!(
+            d.summary
+                .contains("but none of the 300 documents has that field."),
+            "{}",
+            d.summary
+        );
+        let d = diagnose(&null_ssn(), Some(&facts(false, lacking.clone(), 1, 300)));
+        assert!(
+            d.summary
+                .contains("but only 1 of 300 documents has that field."),
+            "{}",
+            d.summary
+        );
         // Half the documents hold a value: a trap, not a leftover.
         let d = diagnose(&null_ssn(), Some(&facts(false, lacking, 1, 2)));
         assert_eq!(d.cause, Cause::NullOrMissing);

@@ -166,7 +166,7 @@ fn identifier_finding(
     let mut fix = String::new();
     if !groups.is_empty() {
         fix.push_str(&format!(
-            "// the documents sharing a {name}: keep one per value (merge into it what the others hold), delete the others\n{}\n",
+            "// the documents that share a value of {name}: keep one per value (merge into it what the others hold), delete the others\n{}\n",
             group_pipeline(&handle, std::slice::from_ref(name), Some(type_filter))
         ));
     }
@@ -226,6 +226,12 @@ mod tests {
             f[0].message.contains("11 distinct among 12 values"),
             "{}",
             f[0].message
+        );
+        // no article to get wrong before the field's name ("a email")
+        assert!(
+            f[0].fix.starts_with("// the documents that share a value of sessionId:"),
+            "{}",
+            f[0].fix
         );
     }
 
