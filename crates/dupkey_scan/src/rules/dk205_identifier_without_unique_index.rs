@@ -229,7 +229,8 @@ mod tests {
         );
         // no article to get wrong before the field's name ("a email")
         assert!(
-            f[0].fix.starts_with("// the documents that share a value of sessionId:"),
+            f[0].fix
+                .starts_with("// the documents that share a value of sessionId:"),
             "{}",
             f[0].fix
         );
