@@ -12,7 +12,7 @@ use std::path::Path;
 
 use dupkey_e11000::{diagnose, key_to_json, parse_all, scan_log};
 
-use dupkey_test::Rng;
+use dupkey_test::{Mutation, Rng, mutate_text};
 
 const PIECES: &[&str] = &[
     "\"",
@@ -69,35 +69,24 @@ fn corpus() -> Vec<String> {
 }
 
 fn mutate(rng: &mut Rng, base: &str, other: &str) -> Vec<char> {
-    let mut s: Vec<char> = base.chars().collect();
-    for _ in 0..=rng.below(6) {
-        let at = rng.below(s.len() + 1);
-        match rng.below(7) {
-            0 => s.truncate(at),
-            5 => s = hard_wrap(&s, 40 + rng.below(100)),
-            6 if at < s.len() => {
-                // A wrap inside one token, as a terminal cuts a row anywhere.
-                s.insert(at, '\n');
-            }
-            1 => {
-                let piece = PIECES[rng.below(PIECES.len())];
-                s.splice(at..at, piece.chars());
-            }
-            2 if at < s.len() => {
-                let end = (at + rng.below(40)).min(s.len());
-                s.drain(at..end);
-            }
-            3 => {
-                let o: Vec<char> = other.chars().collect();
-                let from = rng.below(o.len());
-                let to = (from + rng.below(200)).min(o.len());
-                s.splice(at..at, o[from..to].iter().copied());
-            }
-            _ if at < s.len() => s[at] = char::from_u32(rng.below(0x3000) as u32).unwrap_or('?'),
-            _ => {}
+    let damage = Mutation {
+        pieces: PIECES,
+        rounds: 6,
+        truncate_pct: 100,
+        max_repeat: 1,
+        max_cut: 40,
+        max_graft: 200,
+        max_char: 0x3000,
+    };
+    // what a terminal does: rows hard-wrapped at a width, or one wrap inside a token
+    let wrap = |rng: &mut Rng, s: &mut Vec<char>, at: usize| {
+        if rng.chance(50) {
+            *s = hard_wrap(s, 40 + rng.below(100));
+        } else if at < s.len() {
+            s.insert(at, '\n');
         }
-    }
-    s
+    };
+    mutate_text(rng, base, other, &damage, wrap)
 }
 
 /// The rows a terminal of `width` columns shows for `text`.

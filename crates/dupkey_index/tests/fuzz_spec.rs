@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bson::{Bson, Document, doc, rawdoc};
 use dupkey_index::spec_json::parse_spec_json;
 use dupkey_index::{DocumentKeys, IndexSpec};
-use dupkey_test::Rng;
+use dupkey_test::{Mutation, Rng, mutate_text};
 
 const SEEDS: &[&str] = &[
     r#"{"key": {"email": 1}, "unique": true}"#,
@@ -82,31 +82,22 @@ const PIECES: &[&str] = &[
 ];
 
 fn mutate(rng: &mut Rng, base: &str, other: &str) -> String {
-    let mut s: Vec<char> = base.chars().collect();
-    for _ in 0..=rng.below(2) {
-        let at = rng.below(s.len() + 1);
-        match rng.below(7) {
-            0 if rng.chance(30) => s.truncate(at),
-            1 | 2 => {
-                let piece = PIECES[rng.below(PIECES.len())];
-                let times = if rng.chance(3) { 1 + rng.below(300) } else { 1 };
-                s.splice(at..at, piece.repeat(times).chars());
-            }
-            3 if at < s.len() => {
-                let end = (at + rng.below(30)).min(s.len());
-                s.drain(at..end);
-            }
-            4 => {
-                let o: Vec<char> = other.chars().collect();
-                let from = rng.below(o.len());
-                let to = (from + rng.below(120)).min(o.len());
-                s.splice(at..at, o[from..to].iter().copied());
-            }
-            _ if at < s.len() => s[at] = char::from_u32(rng.below(0x250) as u32).unwrap_or('?'),
-            _ => {}
-        }
-    }
-    s.into_iter().collect()
+    let damage = Mutation {
+        pieces: PIECES,
+        rounds: 2,
+        truncate_pct: 30,
+        max_repeat: 300,
+        max_cut: 30,
+        max_graft: 120,
+        max_char: 0x250,
+    };
+    // the sixth damage: one more piece, as splices weigh twice here
+    let extra = |rng: &mut Rng, s: &mut Vec<char>, at: usize| {
+        s.splice(at..at, PIECES[rng.below(PIECES.len())].chars());
+    };
+    mutate_text(rng, base, other, &damage, extra)
+        .into_iter()
+        .collect()
 }
 
 /// A value to put somewhere in a spec: the types and shapes the validation looks at.

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use bson::Document;
 use dupkey_source::{ReadOptions, SourceError, open_collection};
-use dupkey_test::Rng;
+use dupkey_test::{Mutation, Rng, mutate_text};
 
 const SEEDS: &[&str] = &[
     r#"{"_id":{"$oid":"65a1b2c3d4e5f60718293a4b"},"email":"a@x.io","at":{"$date":"2024-01-02T03:04:05.678Z"},"n":5}"#,
@@ -72,29 +72,18 @@ const PIECES: &[&str] = &[
 ];
 
 fn mutate(rng: &mut Rng, base: &str, other: &str) -> String {
-    let mut s: Vec<char> = base.chars().collect();
-    for _ in 0..=rng.below(4) {
-        let at = rng.below(s.len() + 1);
-        match rng.below(5) {
-            0 => s.truncate(at),
-            1 => s
-                .splice(at..at, PIECES[rng.below(PIECES.len())].chars())
-                .for_each(drop),
-            2 if at < s.len() => {
-                let end = (at + rng.below(20)).min(s.len());
-                s.drain(at..end);
-            }
-            3 => {
-                let o: Vec<char> = other.chars().collect();
-                let from = rng.below(o.len());
-                let to = (from + rng.below(60)).min(o.len());
-                s.splice(at..at, o[from..to].iter().copied()).for_each(drop);
-            }
-            _ if at < s.len() => s[at] = char::from_u32(rng.below(0x3000) as u32).unwrap_or('?'),
-            _ => {}
-        }
-    }
-    s.into_iter().collect()
+    let damage = Mutation {
+        pieces: PIECES,
+        rounds: 4,
+        truncate_pct: 100,
+        max_repeat: 1,
+        max_cut: 20,
+        max_graft: 60,
+        max_char: 0x3000,
+    };
+    mutate_text(rng, base, other, &damage, |_, _, _| {})
+        .into_iter()
+        .collect()
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {

@@ -479,6 +479,68 @@ pub fn nested_document(levels: usize, x: i32) -> Vec<u8> {
     inner
 }
 
+/// How [`mutate_text`] damages a text.
+#[derive(Debug, Clone, Copy)]
+pub struct Mutation<'p> {
+    /// Fragments that steer the parser under test, spliced in at random places.
+    pub pieces: &'p [&'p str],
+    /// At most this many damages a text.
+    pub rounds: usize,
+    /// Percent of truncations that happen (the rest leave the text whole).
+    pub truncate_pct: usize,
+    /// A spliced piece repeats up to this many times (1: once), in one splice of three.
+    pub max_repeat: usize,
+    /// At most this many characters cut out, or grafted in from the other text.
+    pub max_cut: usize,
+    pub max_graft: usize,
+    /// Replacement characters are drawn below this code point.
+    pub max_char: u32,
+}
+
+/// `base` damaged the way fuzzing wants: cut short, pieces spliced in, characters cut out or
+/// replaced, a slice of `other` grafted in. A sixth kind of damage is the caller's own
+/// (`extra`, given the text and a position), so each fuzz target adds what its parser fears.
+pub fn mutate_text(
+    rng: &mut Rng,
+    base: &str,
+    other: &str,
+    m: &Mutation<'_>,
+    mut extra: impl FnMut(&mut Rng, &mut Vec<char>, usize),
+) -> Vec<char> {
+    let mut s: Vec<char> = base.chars().collect();
+    for _ in 0..=rng.below(m.rounds) {
+        let at = rng.below(s.len() + 1);
+        match rng.below(6) {
+            0 if rng.chance(m.truncate_pct) => s.truncate(at),
+            1 => {
+                let piece = m.pieces[rng.below(m.pieces.len())];
+                let times = if m.max_repeat > 1 && rng.chance(33) {
+                    1 + rng.below(m.max_repeat)
+                } else {
+                    1
+                };
+                s.splice(at..at, piece.repeat(times).chars());
+            }
+            2 if at < s.len() => {
+                let end = (at + rng.below(m.max_cut)).min(s.len());
+                s.drain(at..end);
+            }
+            3 => {
+                let o: Vec<char> = other.chars().collect();
+                let from = rng.below(o.len());
+                let to = (from + rng.below(m.max_graft)).min(o.len());
+                s.splice(at..at, o[from..to].iter().copied());
+            }
+            4 if at < s.len() => {
+                s[at] = char::from_u32(rng.below(m.max_char as usize) as u32).unwrap_or('?');
+            }
+            5 => extra(rng, &mut s, at),
+            _ => {}
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
