@@ -152,14 +152,7 @@ async fn lost_commit_replies_are_settled_without_a_second_number() {
     else {
         return;
     };
-    let stored: Collection<Document> = direct.collection("invoices");
-    unique_index(&stored, doc! { "invoiceNo": 1 }).await;
-    let invoices: Collection<Document> = db.collection("invoices");
-    let seq = Sequence::builder(&db, "invoice")
-        .format("INV-{seq:06}")
-        .gapless(true)
-        .build()
-        .unwrap();
+    let (stored, invoices, seq) = gapless_invoices(&direct, &db).await;
     let saved = seq
         .insert_numbered(&invoices, "invoiceNo", doc! { "total": 10 })
         .await
@@ -300,14 +293,7 @@ async fn gapless_with_a_late(name: &str, command: &'static str) {
     let Some((proxy, direct, db)) = late(name, command).await else {
         return;
     };
-    let stored: Collection<Document> = direct.collection("invoices");
-    unique_index(&stored, doc! { "invoiceNo": 1 }).await;
-    let invoices: Collection<Document> = db.collection("invoices");
-    let seq = Sequence::builder(&db, "invoice")
-        .format("INV-{seq:06}")
-        .gapless(true)
-        .build()
-        .unwrap();
+    let (stored, invoices, seq) = gapless_invoices(&direct, &db).await;
     let first = seq
         .insert_numbered(&invoices, "invoiceNo", doc! { "n": 1 })
         .await
@@ -340,4 +326,21 @@ async fn a_late_statement_of_an_aborted_transaction_changes_nothing() {
 #[tokio::test]
 async fn a_late_commit_uses_no_second_number() {
     gapless_with_a_late("atomic_late_commit", "commitTransaction").await;
+}
+
+/// Invoices numbered `INV-000001…` by a gapless sequence: the collection as the test reads it
+/// directly (with its unique index), as the sequence writes it through the proxy, and the
+/// sequence.
+async fn gapless_invoices(
+    direct: &Database,
+    db: &Database,
+) -> (Collection<Document>, Collection<Document>, Sequence) {
+    let stored: Collection<Document> = direct.collection("invoices");
+    unique_index(&stored, doc! { "invoiceNo": 1 }).await;
+    let seq = Sequence::builder(db, "invoice")
+        .format("INV-{seq:06}")
+        .gapless(true)
+        .build()
+        .unwrap();
+    (stored, db.collection("invoices"), seq)
 }
