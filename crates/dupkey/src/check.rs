@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use bson::{Bson, Document};
 use dupkey_e11000::{shell_value, value_to_json};
-use dupkey_index::spec_checks::is_id_pattern;
+use dupkey_index::spec_checks::{is_bare_key_pattern, is_id_pattern};
 use dupkey_index::spec_json::{MAX_SPEC_BYTES, parse_spec_json};
 use dupkey_index::{CheckReport, Conflict, FinderOptions, IndexSpec, check_in_parallel};
 use dupkey_source::{
@@ -112,20 +112,6 @@ fn load_spec(arg: &str) -> Result<(IndexSpec, Document)> {
     let spec = IndexSpec::from_document(&doc).with_context(context)?;
     spec.require_exact_keys().with_context(context)?;
     Ok((spec, doc))
-}
-
-/// A spec without `key` whose every value is a key-pattern value (a number, or an index type
-/// such as `"text"`): `{"email": 1}` means the index on `email`.
-fn is_bare_key_pattern(doc: &Document) -> bool {
-    !doc.is_empty()
-        && !doc.contains_key("key")
-        && doc.iter().all(|(_, v)| match v {
-            Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => true,
-            Bson::String(t) => {
-                ["text", "2d", "2dsphere", "geoHaystack", "hashed"].contains(&t.as_str())
-            }
-            _ => false,
-        })
 }
 
 /// At most [`MAX_SPEC_BYTES`] of `path`, as UTF-8 text.

@@ -641,6 +641,18 @@ fn is_wildcard_path(path: &str) -> bool {
     path == "$**" || path.ends_with(".$**")
 }
 
+/// A spec without `key` whose every value is a key-pattern value (a number, or an index type
+/// the server knows, such as `"text"`): `{"email": 1}` meant as the index on `email`.
+pub fn is_bare_key_pattern(doc: &Document) -> bool {
+    !doc.is_empty()
+        && !doc.contains_key("key")
+        && doc.iter().all(|(_, v)| match v {
+            Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => true,
+            Bson::String(t) => PLUGINS.contains(&t.as_str()),
+            _ => false,
+        })
+}
+
 /// `{_id: 1}` or `{_id: -1}` (by integer value): a key the `_id` index rules apply to.
 pub fn is_id_pattern(key: &Document) -> bool {
     let mut fields = key.iter();
@@ -1089,5 +1101,15 @@ mod tests {
             "{ key: { a: 1, b: -1.0 }, name: \"x\", l: 5, e: {} }"
         );
         assert!(shell(&Bson::String("y".repeat(1000))).ends_with("..."));
+    }
+
+    #[test]
+    fn a_bare_key_pattern_is_told_from_a_spec() {
+        assert!(is_bare_key_pattern(&doc! {"email": 1}));
+        assert!(is_bare_key_pattern(&doc! {"a": -1, "loc": "2dsphere"}));
+        assert!(!is_bare_key_pattern(&doc! {"key": {"email": 1}}));
+        assert!(!is_bare_key_pattern(&doc! {"email": 1, "unique": true}));
+        assert!(!is_bare_key_pattern(&doc! {"email": "nonsense"}));
+        assert!(!is_bare_key_pattern(&doc! {}));
     }
 }
