@@ -53,40 +53,22 @@ dups = {k: v for k, v in seen.items() if len(v) > 1}
 print(len(dups), "duplicate keys")
 PY
 
-"$VENV/bin/python" - "$FILE" "$OUT" "$VENV/bin/python" <<'PY'
-import os, subprocess, sys, time
+PYTHONPATH=bench "$VENV/bin/python" - "$FILE" "$OUT" "$VENV/bin/python" <<'PY'
+import os, sys
+import harness
 path, out, py = sys.argv[1:4]
-load = open("/proc/loadavg").read().split()[0]
 mb = os.path.getsize(path) / 1e6
-def run(label, cmd):
-    t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    if p.returncode not in (0, 1):
-        sys.exit(f"{label} failed: {p.stderr.strip()}")
-    kb = int(p.stderr.strip().splitlines()[-1])
-    return label, secs, kb, p.stdout.strip().splitlines()[0] if p.stdout.strip() else ""
-runs = int(os.environ.get("RUNS", "3"))
-index = '{"key": {"token": 1}, "unique": true}'
-commands = [
-    ("raw walk (elements)", ["target/release/examples/raw_walk", "elements", path, "token"]),
-    ("raw walk (field)", ["target/release/examples/raw_walk", "field", path, "token"]),
-    ("dupkey check", ["target/release/dupkey", "check", path, "--index", index]),
-    ("dupkey check --format json", ["target/release/dupkey", "check", path, "--index", index, "--format", "json"]),
-    ("python (pymongo bson + dict)", [py, os.path.join(out, "check_user_script.py"), path]),
-]
-# Rounds, each running every command once: the machine's speed drifts, and interleaving
-# spreads the drift over all of them. Each command's best time counts.
-rounds = [[run(label, cmd) for label, cmd in commands] for _ in range(runs)]
-rows = [min((r[i] for r in rounds), key=lambda r: r[1]) for i in range(len(commands))]
-per_round = [r[4][1] / r[2][1] for r in rounds]
 print(f"file: {mb:.0f} MB")
-for label, s, kb, _ in rows:
-    print(f"{label:30s} {s:7.2f} s  {mb / s:7.0f} MB/s  peak RSS {kb / 1024:7.1f} MiB")
-walk, field, chk, js, pyt = (r[1] for r in rows)
-print(f"load average before the run: {load}")
-print(f"check / raw walk (elements) = {chk / walk:.2f}x (target <= 1.5x); python / check = {pyt / chk:.1f}x (target >= 20x)")
-print(f"check / raw walk (field) = {chk / field:.2f}x; check --format json / raw walk (elements) = {js / walk:.2f}x")
-print("python / check in each round: " + ", ".join(
-    f"{x:.1f}x ({r[4][1]:.2f} s / {r[2][1]:.2f} s)" for x, r in zip(per_round, rounds)))
+index = '{"key": {"token": 1}, "unique": true}'
+bench = harness.Bench(size_mb=mb)
+bench.add("raw walk (elements)", ["target/release/examples/raw_walk", "elements", path, "token"])
+bench.add("raw walk (field)", ["target/release/examples/raw_walk", "field", path, "token"])
+bench.add_dupkey("dupkey check", ["check", path, "--index", index])
+bench.add_dupkey("dupkey check --format json", ["check", path, "--index", index, "--format", "json"])
+bench.add("python (pymongo bson + dict)", [py, os.path.join(out, "check_user_script.py"), path])
+r = bench.run()
+r.ratio("dupkey check", "raw walk (elements)", target=1.5)
+r.ratio("python (pymongo bson + dict)", "dupkey check", target=20, at_most=False)
+r.ratio("dupkey check", "raw walk (field)")
+r.ratio("dupkey check --format json", "raw walk (elements)")
 PY

@@ -11,7 +11,8 @@
 #   python         what a user writes for the same checks: pymongo's BSON decoder and dicts
 # and prints both ratios and scan's peak memory. RUNS rounds (default 3) each run the raw walk
 # and scan once, interleaved, and each one's best time counts; Python runs once. Targets:
-# scan <= 1.5x raw_walk_dump, >= 20x faster than python, peak RSS < 512 MiB. Finally it
+# scan <= 1.5x raw_walk_dump, >= 20x faster than python, peak RSS < 512 MiB (bench/harness.py
+# times them; DUPKEY_BASELINE=<older dupkey> adds an older binary to every round). Finally it
 # checks scan's report (from its fastest round): each
 # planted hazard's code on its namespace with its count, nothing on the clean collections
 # (exit 1 when not).
@@ -527,46 +528,27 @@ PY
 # Read everything once, so that no contestant pays for a cold page cache.
 cat "$DUMP"/*/*.bson > /dev/null
 
-"$VENV/bin/python" - "$DUMP" "$EXPECTED" "$OUT" "$VENV/bin/python" <<'PY'
-import glob, json, os, subprocess, sys, time
+PYTHONPATH=bench "$VENV/bin/python" - "$DUMP" "$EXPECTED" "$OUT" "$VENV/bin/python" <<'PY'
+import glob, json, os, sys
+import harness
 dump, expected_path, out, py = sys.argv[1:5]
 mb = sum(os.path.getsize(p) for p in glob.glob(os.path.join(dump, "*", "*.bson"))) / 1e6
 expected = json.load(open(expected_path))
-def load():
-    return os.getloadavg()[0]
-def run(label, cmd):
-    t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, capture_output=True, text=True)
-    secs = time.perf_counter() - t0
-    if p.returncode not in (0, 1):
-        sys.exit(f"{label} failed: {p.stderr.strip()}")
-    kb = int(p.stderr.strip().splitlines()[-1])
-    return label, secs, kb, p.stdout
-print(f"dump: {mb:.0f} MB, {expected['documents']:,} documents; load average {load():.2f} "
-      f"on {os.cpu_count()} cores before")
-# The raw walk and scan run RUNS times, interleaved (the machine's speed drifts): each one's
-# best counts, and every round's ratio is printed. Python, minutes long, runs once.
-rounds = []
-for _ in range(int(os.environ.get("RUNS", "3"))):
-    rounds.append((
-        run("raw_walk_dump", ["target/release/examples/raw_walk_dump", dump]),
-        run("dupkey scan --format json", ["target/release/dupkey", "scan", dump, "--format", "json"]),
-    ))
-rows = [
-    min((r[0] for r in rounds), key=lambda row: row[1]),
-    min((r[1] for r in rounds), key=lambda row: row[1]),
-    run("python (pymongo bson + dicts)", [py, os.path.join(out, "scan_user_script.py"), dump]),
-]
-for label, s, kb, _ in rows:
-    print(f"{label:30s} {s:7.2f} s  {mb / s:7.0f} MB/s  peak RSS {kb / 1024:7.1f} MiB")
-raw, scan, pyt = rows[0][1], rows[1][1], rows[2][1]
-print("scan / raw_walk in each round: " + ", ".join(f"{b[1] / a[1]:.2f}x" for a, b in rounds))
-print(f"scan / raw_walk = {scan / raw:.2f}x (target <= 1.5x); python / scan = {pyt / scan:.1f}x "
-      f"(target >= 20x); scan peak RSS = {rows[1][2] / 1024:.0f} MiB (target < 512)")
-print(f"load average {load():.2f} after")
+print(f"dump: {mb:.0f} MB, {expected['documents']:,} documents")
+# The raw walk and scan run RUNS times, interleaved; Python, minutes long, runs once.
+bench = harness.Bench(size_mb=mb)
+bench.add("raw_walk_dump", ["target/release/examples/raw_walk_dump", dump])
+bench.add_dupkey("dupkey scan --format json", ["scan", dump, "--format", "json"])
+results = bench.run()
+python = harness.measure_exact([py, os.path.join(out, "scan_user_script.py"), dump])
+print(f"python (pymongo bson + dicts) {python.wall:7.2f} s, peak RSS {python.rss_kib / 1024:.1f} MiB")
+scan = results.best("dupkey scan --format json")
+results.ratio("dupkey scan --format json", "raw_walk_dump", target=1.5)
+print(f"python / scan = {python.wall / scan.wall:.1f}x (target >= 20x); "
+      f"scan peak RSS = {scan.rss_kib / 1024:.0f} MiB (target < 512)")
 
 # Acceptance: the planted hazards, and nothing else.
-report = json.loads(rows[1][3])
+report = json.loads(scan.stdout)
 got = {}
 for f in report["findings"]:
     key = f"{f['namespace']} {f['code']}"
@@ -588,7 +570,7 @@ for key, found in sorted(got.items()):
     if key not in expected["findings"]:
         for f in found:
             problems.append(f"{key}: unexpected ({f.get('index') or f.get('field')}): {f['message'][:160]}")
-py_codes = {" ".join(line.split()[1::-1]) for line in rows[2][3].splitlines()[:-1]}
+py_codes = {" ".join(line.split()[1::-1]) for line in python.stdout.splitlines()[:-1]}
 print(f"python script found {len(py_codes & set(expected['findings']))} of "
       f"{len(expected['findings'])} planted hazards ({len(py_codes - set(expected['findings']))} others)")
 if problems:
