@@ -33,9 +33,11 @@ pub mod ids;
 pub mod keys;
 pub mod pipeline;
 pub mod raw;
+mod shipping;
 pub mod spec;
 pub mod spec_checks;
 pub mod spec_json;
+mod spill;
 mod table;
 pub mod validate;
 
