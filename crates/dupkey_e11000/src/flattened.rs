@@ -10,7 +10,7 @@
 
 use bson::{Bson, DateTime, Document};
 
-use crate::scan::decode_hex;
+use crate::constructors::decode_hex;
 
 /// Is `flat` (from a structured `keyValue`) the flattened rendering of `typed` (from the
 /// message)?
@@ -124,7 +124,7 @@ fn parse_date_text(s: &str) -> Option<i64> {
 /// Base64 (bson-js `Binary.toJSON`), hex, or a dashed UUID string of the same bytes.
 fn binary_matches(bytes: &[u8], s: &str) -> bool {
     let s = s.trim();
-    if crate::scan::decode_base64(s).is_some_and(|b| b == bytes) {
+    if crate::constructors::decode_base64(s).is_some_and(|b| b == bytes) {
         return true;
     }
     decode_hex(&s.replace('-', "")).is_some_and(|b| b == bytes)

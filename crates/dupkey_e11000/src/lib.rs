@@ -25,6 +25,7 @@
 //! `toString`s, terminal-wrapped or markdown-quoted pastes.
 
 mod client;
+mod constructors;
 mod diagnose;
 #[cfg(feature = "driver")]
 mod driver;
