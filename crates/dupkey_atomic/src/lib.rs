@@ -49,6 +49,7 @@ mod numbered;
 mod resync;
 mod retry;
 mod sequence;
+mod sequence_builder;
 mod template;
 mod unique;
 mod upsert;
