@@ -26,6 +26,8 @@ const BEHIND: usize = 1024;
 const MAX_ERROR: usize = 16 << 10;
 /// Distinct keys kept per namespace and index; the rest are only counted.
 pub const MAX_KEYS_PER_GROUP: usize = 1000;
+/// How far above an error a printed batch position is looked for.
+const POSITION_LOOKBACK: usize = 300;
 /// Errors of the current record remembered to drop their repeats.
 const RECORD_ERRORS: usize = 64;
 
@@ -77,25 +79,34 @@ type GroupKey = (Option<String>, Option<String>, Option<String>);
 struct Record {
     timestamp: Option<String>,
     errors: Vec<DuplicateKeyError>,
+    /// Absolute offset of the record's first line.
+    start_at: u64,
 }
 
 impl Record {
-    fn start(&mut self, timestamp: Option<String>) {
+    fn start(&mut self, timestamp: Option<String>, at: u64) {
         self.timestamp = timestamp;
         self.errors.clear();
+        self.start_at = at;
     }
 
     /// Is `err` a repeat of an error this record already counted (at the same batch
-    /// position, when both print one)?
-    fn repeats(&self, err: &DuplicateKeyError) -> bool {
-        let same = |prev: &DuplicateKeyError| {
-            prev.is_same_error(err)
-                && match (prev.batch_index, err.batch_index) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => true,
-                }
-        };
-        self.errors.iter().any(same)
+    /// position, when both print one)? An error counted without a position (a bulk error's
+    /// summary line) is the echo of the first positioned entry that repeats it, and takes its
+    /// position: the entries after it at other positions are writes of their own.
+    fn repeats(&mut self, err: &DuplicateKeyError) -> bool {
+        for prev in &mut self.errors {
+            if !prev.is_same_error(err) {
+                continue;
+            }
+            match (prev.batch_index, err.batch_index) {
+                (Some(a), Some(b)) if a != b => continue,
+                (None, Some(b)) => prev.batch_index = Some(b),
+                _ => {}
+            }
+            return true;
+        }
+        false
     }
 
     fn remember(&mut self, err: &DuplicateKeyError) {
@@ -371,14 +382,15 @@ impl LogScan {
                     Some(e) => &data[start..e],
                     None => &data[start..],
                 };
-                self.record
-                    .start(line_timestamp(&String::from_utf8_lossy(&line_bounds_view(
-                        line,
-                    ))));
+                let at = self.base + start as u64;
+                self.record.start(
+                    line_timestamp(&String::from_utf8_lossy(&line_bounds_view(line))),
+                    at,
+                );
                 break;
             }
             if !continues_record(&head) {
-                self.record.start(None);
+                self.record.start(None, self.base + start as u64);
                 break;
             }
             if start == 0 {
@@ -387,6 +399,16 @@ impl LogScan {
             end = start - 1;
         }
         self.examined_to = self.examined_to.max(self.base + to as u64);
+    }
+
+    /// The batch position (`index: 3`) a dump printed on the lines above an error that starts
+    /// at `at`, within the error's record: a pretty-printed bulk error puts each entry's
+    /// position on a line of its own, above its message.
+    fn position_above(&self, data: &[u8], at: usize) -> Option<usize> {
+        let record = usize::try_from(self.record.start_at.saturating_sub(self.base)).unwrap_or(0);
+        let lo = at.saturating_sub(POSITION_LOOKBACK).max(record).min(at);
+        let above = String::from_utf8_lossy(&data[lo..at]);
+        crate::text::write_index_before(&above, above.len()).and_then(|p| usize::try_from(p).ok())
     }
 
     fn handle_hit(&mut self, data: &[u8], hit: usize, eof: bool) {
@@ -420,8 +442,11 @@ impl LogScan {
             to + 1
         };
         let ts = self.record.timestamp.clone();
-        for err in parse_all(&text) {
+        for mut err in parse_all(&text) {
             let start = from + err.span.start;
+            if err.batch_index.is_none() {
+                err.batch_index = self.position_above(data, start);
+            }
             if (self.base + start as u64) < self.done_until || err.span.start >= limit {
                 continue;
             }
@@ -628,6 +653,28 @@ no newline at the end";
     fn node_dump_echo_is_not_counted_twice() {
         let log = "MongoError: E11000 duplicate key error collection: a.b index: x_1 dup key: { x: 1 }\n  driver: true,\n  code: 11000,\n  errmsg: 'E11000 duplicate key error collection: a.b index: x_1 dup key: { x: 1 }'\n";
         assert_eq!(scan_log(log.as_bytes()).unwrap().errors, 1);
+    }
+
+    #[test]
+    fn pretty_bulk_entries_at_different_positions_count_each() {
+        // util.inspect of a MongoBulkWriteError: the summary line repeats entry 0; entries 0
+        // and 3 are two failed writes of the same key (a batch inserting it twice).
+        let entry = |i: u32, id: u32| {
+            format!(
+                "    WriteError {{\n      err: {{\n        index: {i},\n        code: 11000,\n        \
+                 errmsg: 'E11000 duplicate key error collection: app.users index: email_1 dup key: \
+                 {{ email: \"a@x.com\" }}',\n        op: {{ email: 'a@x.com', _id: {id} }}\n      }}\n    }},\n"
+            )
+        };
+        let header = "2026-12-07T10:00:00.000Z error: MongoBulkWriteError: E11000 duplicate key error \
+                      collection: app.users index: email_1 dup key: { email: \"a@x.com\" }\n  writeErrors: [\n";
+        let two = format!("{header}{}{}  ],\n", entry(0, 1), entry(3, 4));
+        assert_eq!(scan_log(two.as_bytes()).unwrap().errors, 2, "{two}");
+        let one = format!("{header}{}  ],\n", entry(0, 1));
+        assert_eq!(scan_log(one.as_bytes()).unwrap().errors, 1, "{one}");
+        // The next record's entry at position 0 is a write of its own.
+        let again = format!("{one}{one}");
+        assert_eq!(scan_log(again.as_bytes()).unwrap().errors, 2);
     }
 
     #[test]

@@ -659,7 +659,7 @@ fn fine_timestamp(line: &str) -> Option<&str> {
 
 /// The position in a batch (`'index': 2`, `index=2`) of the write error whose message starts
 /// at `pos`, when a dump prints one just before it.
-fn write_index_before(text: &str, pos: usize) -> Option<u64> {
+pub(crate) fn write_index_before(text: &str, pos: usize) -> Option<u64> {
     let from = ceil_boundary(text, pos.saturating_sub(300));
     let window = &text[from..pos];
     let at = window.rfind("index")?;
