@@ -34,8 +34,9 @@ impl Model {
     }
 }
 
-/// The outcome of a scan.
-#[derive(Debug, Default)]
+/// The outcome of a scan. Serializes as the Rust API holds it (the binary's `--format json`
+/// keeps its own, older field layout).
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Report {
     /// Sorted by namespace, then the more severe first, then by code.
     pub findings: Vec<Finding>,

@@ -14,7 +14,8 @@ use crate::shell;
 /// How bad a finding is. `Error`: a write or an index build fails (or already failed) on the
 /// data as it is. `Warning`: a hazard that fails once the data or the traffic takes a
 /// particular turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Warning,
     Error,
@@ -128,7 +129,7 @@ macro_rules! declare_rule {
 
 /// One hazard found, as `scan --format json` prints it (README.md shows the shape), plus `field`
 /// when the finding is about a field rather than an index.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Finding {
     pub code: &'static str,
     pub name: &'static str,
