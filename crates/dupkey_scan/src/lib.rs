@@ -28,6 +28,7 @@ pub mod counters;
 pub mod model;
 pub mod overview;
 pub mod registry;
+pub mod remedy;
 mod rule;
 pub mod rules;
 pub mod shell;
@@ -40,6 +41,7 @@ pub use catalog::{CollectionInfo, IndexInfo};
 pub use config::Config;
 pub use model::{CollectionModel, Model, Report, Scanner};
 pub use registry::{RULES, Selection, explain_rule, is_rule_code, rule, rules_index_page};
+pub use remedy::Remedy;
 pub use rule::{Ctx, Finding, MAX_SAMPLES, Rule, Severity, redacted};
 pub use stats::{
     CollectionPass, CollectionStats, PassKind, PassOptions, PassPlan, Plan, SecondPass,

@@ -176,6 +176,7 @@ impl Scanner {
         if redact {
             for f in &mut all {
                 f.samples = f.samples.iter().map(redact_sample).collect();
+                f.remedies.iter_mut().for_each(crate::Remedy::redact);
             }
         }
         let allows = &model.config.allows;

@@ -9,6 +9,7 @@
 use bson::Bson;
 
 use crate::model::Model;
+use crate::remedy::{self, Remedy};
 use crate::shell;
 
 /// How bad a finding is. `Error`: a write or an index build fails (or already failed) on the
@@ -144,8 +145,11 @@ pub struct Finding {
     pub count: u64,
     /// Up to [`MAX_SAMPLES`] `_id`s of affected documents.
     pub samples: Vec<Bson>,
-    /// mongosh commands, one per line; comments start with `//`.
+    /// mongosh commands, one per line; comments start with `//`: [`remedy::render`] of
+    /// `remedies`, set with them by [`Finding::set_remedies`].
     pub fix: String,
+    /// What to do, as steps a program can execute, in order.
+    pub remedies: Vec<Remedy>,
 }
 
 /// `_id`s kept per finding.
@@ -165,7 +169,14 @@ impl Finding {
             count: 0,
             samples: Vec::new(),
             fix: String::new(),
+            remedies: Vec::new(),
         }
+    }
+
+    /// Sets the remedies and the text they render to (redacted as the run asks).
+    pub fn set_remedies(&mut self, ctx: &Ctx<'_>, remedies: Vec<Remedy>) {
+        self.fix = remedy::render(&remedies, ctx.redact);
+        self.remedies = remedies;
     }
 }
 

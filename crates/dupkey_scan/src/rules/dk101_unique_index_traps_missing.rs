@@ -1,7 +1,9 @@
 use crate::declare_rule;
+use crate::remedy::{Backfill, Either, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{
-    field_list, indexes, is_stale, null_filter, plural, replace_index, typed_filter,
+    field_list, find_ids, indexes, is_stale, null_filter, null_filter_doc, plural, replace_index,
+    typed_filter,
 };
 use crate::shell;
 
@@ -93,7 +95,6 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let ns = &coll.info.namespace;
-        let handle = shell::collection(ns);
         let fields = field_list(index);
         let mut f = Finding::new(&RULE, ns);
         f.index = Some(index.name.clone());
@@ -124,20 +125,36 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             )
         };
         let filter = typed_filter(index, stats);
-        f.fix = format!(
-            "// the documents indexed with a null key\n\
-             {handle}.find({}, {{ _id: 1 }})\n\
-             // if every document must have {fields}: set it on every insert (required in the schema) and backfill these documents.\n\
-             // if documents may lack {fields}: index only real values instead:\n\
-             {}",
-            null_filter(index),
+        let backfill = vec![
+            Remedy::note(format!(
+                "if every document must have {fields}: set it on every insert (required in the schema) and backfill these documents."
+            )),
+            Remedy::Backfill(Backfill {
+                namespace: ns.clone(),
+                fields: index.paths(),
+                filter: null_filter_doc(index),
+                format: None,
+            }),
+        ];
+        let reindex = vec![
+            Remedy::note(format!(
+                "if documents may lack {fields}: index only real values instead:"
+            )),
             replace_index(
-                &handle,
+                ns,
                 index,
                 &format!("{}_present", index.name),
                 &bson::doc! { "partialFilterExpression": filter },
             ),
-        );
+        ];
+        let remedies = vec![
+            Remedy::note("the documents indexed with a null key"),
+            find_ids(ns, null_filter_doc(index)),
+            Remedy::Either(Either {
+                options: vec![backfill, reindex],
+            }),
+        ];
+        f.set_remedies(ctx, remedies);
         out.push(f);
     }
 }

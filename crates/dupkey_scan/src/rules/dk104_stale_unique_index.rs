@@ -1,4 +1,5 @@
 use crate::declare_rule;
+use crate::remedy::{DropIndex, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, indexes, is_stale, null_filter, plural};
 use crate::shell;
@@ -84,13 +85,19 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             plural(stats.null_key.count, "document", "documents"),
             null_filter(index),
         );
-        f.fix = format!(
-            "// make sure no code still writes or queries {fields}, then:\n\
-             {}.dropIndex({})\n\
-             // and remove it from the schema or migration that creates it (Mongoose autoIndex rebuilds declared indexes at startup)",
-            shell::collection(ns),
-            shell::string(&index.name)
-        );
+        let remedies = vec![
+            Remedy::note(format!(
+                "make sure no code still writes or queries {fields}, then:"
+            )),
+            Remedy::DropIndex(DropIndex {
+                namespace: ns.clone(),
+                name: index.name.clone(),
+            }),
+            Remedy::note(
+                "and remove it from the schema or migration that creates it (Mongoose autoIndex rebuilds declared indexes at startup)",
+            ),
+        ];
+        f.set_remedies(ctx, remedies);
         out.push(f);
     }
 }

@@ -1,5 +1,6 @@
 use crate::counters::counter_feeds;
 use crate::declare_rule;
+use crate::remedy::{CounterRef, CounterSource, Remedy, ResyncCounter};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::shell;
 
@@ -102,16 +103,33 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             crate::rules::plural(f.count, "number", "numbers"),
             if f.count == 1 { "is" } else { "are" },
         );
-        f.fix = format!(
-            "// move the counter past the largest number in use ($max never moves it backwards)\n\
-             {}.updateOne({}, {{ $max: {{ {}: {max} }} }})\n\
-             // and let every code path take numbers only from it: findOneAndUpdate({}, {{ $inc: {{ {}: 1 }} }}, {{ upsert: true, returnDocument: \"after\" }}), never countDocuments() + 1",
-            shell::collection(&counter.namespace),
-            shell::document(&counter.selector),
-            shell::name(&counter.value_field),
-            shell::document(&counter.selector),
-            shell::name(&counter.value_field),
-        );
+        let counter_ref = CounterRef {
+            namespace: counter.namespace.clone(),
+            selector: counter.selector.clone(),
+            field: counter.value_field.clone(),
+        };
+        let resync = Remedy::ResyncCounter(ResyncCounter {
+            counter: counter_ref,
+            target: max,
+            source: CounterSource {
+                namespace: feed.target_namespace.clone(),
+                field: feed.field.clone(),
+                prefixes: feed.series.iter().map(|s| s.prefix.clone()).collect(),
+                example: example.clone(),
+            },
+        });
+        let remedies = vec![
+            Remedy::note(
+                "move the counter past the largest number in use ($max never moves it backwards)",
+            ),
+            resync,
+            Remedy::note(format!(
+                "and let every code path take numbers only from it: findOneAndUpdate({}, {{ $inc: {{ {}: 1 }} }}, {{ upsert: true, returnDocument: \"after\" }}), never countDocuments() + 1",
+                shell::document(&counter.selector),
+                shell::name(&counter.value_field),
+            )),
+        ];
+        f.set_remedies(ctx, remedies);
         out.push(f);
     }
 }

@@ -16,6 +16,7 @@ use dupkey_index::Conflict;
 
 use crate::catalog::IndexInfo;
 use crate::model::{CollectionModel, Model};
+use crate::remedy::{Aggregate, CreateIndex, Dedupe, DuplicateGroup, Find, Folding, Remedy};
 use crate::rule::{Ctx, MAX_SAMPLES};
 use crate::shell;
 use crate::stats::{IndexStats, TypeCensus};
@@ -105,29 +106,58 @@ pub(crate) fn typed_filter(index: &IndexInfo, stats: &IndexStats) -> Document {
     filter
 }
 
-/// Build a replacement index beside the old one, then drop the old one: uniqueness holds at
-/// every moment on 5.0+, where indexes with the same key and different options coexist.
+/// A replacement index beside the old one, named `new_name`, unique, with `options`: built
+/// first, the old one dropped after, so uniqueness holds at every moment on 5.0+, where indexes
+/// with the same key and different options coexist.
 pub(crate) fn replace_index(
-    coll: &str,
+    namespace: &str,
     index: &IndexInfo,
     new_name: &str,
     options: &Document,
-) -> String {
+) -> Remedy {
     let mut opts = Document::new();
     opts.insert("name", new_name);
     opts.insert("unique", true);
     for (k, v) in options {
         opts.insert(k.as_str(), v.clone());
     }
-    format!(
-        "{coll}.createIndex({}, {})\n\
-         // once it is built (getIndexes() lists it):\n\
-         {coll}.dropIndex({})\n\
-         // MongoDB 4.4 or older refuses two indexes on one key pattern: give the new one the key with -1 instead of 1.",
-        shell::document(index.key_pattern()),
-        shell::document(&opts),
-        shell::string(&index.name)
-    )
+    Remedy::CreateIndex(CreateIndex {
+        namespace: namespace.to_string(),
+        key: index.key_pattern().clone(),
+        options: opts,
+        replaces: Some(index.name.clone()),
+    })
+}
+
+/// `find(filter, { _id: 1 })`: the documents a finding is about.
+pub(crate) fn find_ids(namespace: &str, filter: Document) -> Remedy {
+    Remedy::Find(Find {
+        namespace: namespace.to_string(),
+        filter,
+        projection: bson::doc! { "_id": 1 },
+    })
+}
+
+/// `{ f1: null, f2: null }` as a filter document.
+pub(crate) fn null_filter_doc(index: &IndexInfo) -> Document {
+    index.paths().into_iter().map(|p| (p, Bson::Null)).collect()
+}
+
+/// Every group of documents sharing a key of `fields`, to dedupe.
+pub(crate) fn dedupe(
+    namespace: &str,
+    fields: Vec<String>,
+    folding: Folding,
+    groups: &[Conflict],
+    template: bool,
+) -> Remedy {
+    Remedy::Dedupe(Dedupe {
+        namespace: namespace.to_string(),
+        fields,
+        folding,
+        groups: groups.iter().map(DuplicateGroup::from).collect(),
+        template,
+    })
 }
 
 /// The `_id`s of the first groups, at most [`MAX_SAMPLES`].
@@ -150,23 +180,23 @@ pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 /// An aggregation listing every group of documents sharing the values of `paths`.
-pub(crate) fn group_pipeline(coll: &str, paths: &[String], only_type: Option<&str>) -> String {
+pub(crate) fn group_pipeline(namespace: &str, paths: &[String], only_type: Option<&str>) -> Remedy {
     let mut id = Document::new();
     for p in paths {
         id.insert(p.as_str(), format!("${p}"));
     }
-    let matcher = match (only_type, paths) {
-        (Some(t), [p]) => format!(
-            "{{ $match: {{ {}: {{ $type: {} }} }} }}, ",
-            shell::name(p),
-            shell::string(t)
-        ),
-        _ => String::new(),
-    };
-    format!(
-        "{coll}.aggregate([{matcher}{{ $group: {{ _id: {}, n: {{ $sum: 1 }}, ids: {{ $push: \"$_id\" }} }} }}, {{ $match: {{ n: {{ $gt: 1 }} }} }}], {{ allowDiskUse: true }})",
-        shell::document(&id)
-    )
+    let mut pipeline = Vec::new();
+    if let (Some(t), [p]) = (only_type, paths) {
+        pipeline.push(bson::doc! { "$match": { p.as_str(): { "$type": t } } });
+    }
+    pipeline.push(bson::doc! {
+        "$group": { "_id": id, "n": { "$sum": 1 }, "ids": { "$push": "$_id" } }
+    });
+    pipeline.push(bson::doc! { "$match": { "n": { "$gt": 1 } } });
+    Remedy::Aggregate(Aggregate {
+        namespace: namespace.to_string(),
+        pipeline,
+    })
 }
 
 /// The first group's key as `{ f: v }` (redacted when asked).
