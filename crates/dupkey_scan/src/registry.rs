@@ -109,16 +109,11 @@ impl Selection {
             .any(|r| r.code == code_or_name || r.name == code_or_name)
     }
 
-    /// The statistics the selected rules read.
+    /// The statistics the selected rules read: the union of their needs.
     pub fn plan(&self) -> Plan {
-        let on = |code: &str| self.contains(code);
-        Plan {
-            duplicates: on("DK201") || on("DK203") || on("DK204") || on("DK205"),
-            case_folded: on("DK203"),
-            type_folded: on("DK204"),
-            identifiers: on("DK201") || on("DK205"),
-            numbers: on("DK202"),
-        }
+        self.rules
+            .iter()
+            .fold(Plan::NONE, |plan, rule| plan.union(rule.needs))
     }
 }
 
@@ -204,5 +199,23 @@ mod tests {
                 .unwrap()
                 .starts_with("# DK101 unique-index-traps-missing")
         );
+    }
+
+    #[test]
+    fn the_pass_plan_is_the_union_of_the_selected_rules_needs() {
+        for r in RULES {
+            let alone = Selection::new(&[r.code.into()], &[]).unwrap();
+            assert_eq!(alone.plan(), r.needs, "{}", r.code);
+        }
+        let two = Selection::new(&["DK202".into(), "DK203".into()], &[]).unwrap();
+        let plan = two.plan();
+        assert!(
+            plan.numbers && plan.case_folded && plan.duplicates,
+            "{plan:?}"
+        );
+        assert!(!plan.type_folded && !plan.identifiers, "{plan:?}");
+        assert_eq!(Selection::default().plan(), Plan::ALL);
+        let dk1 = Selection::new(&["DK1".into()], &[]).unwrap();
+        assert_eq!(dk1.plan(), Plan::NONE);
     }
 }

@@ -11,6 +11,7 @@ use bson::Bson;
 use crate::model::Model;
 use crate::remedy::{self, Remedy};
 use crate::shell;
+use crate::stats::Plan;
 
 /// How bad a finding is. `Error`: a write or an index build fails (or already failed) on the
 /// data as it is. `Warning`: a hazard that fails once the data or the traffic takes a
@@ -44,6 +45,9 @@ pub struct Rule {
     pub summary: &'static str,
     /// The doc comment, as rustdoc attributes give it (each line with its leading space).
     pub raw_doc: &'static str,
+    /// The statistics its check reads beyond what every pass gathers (null keys, counts):
+    /// the pass plan of a run is the union of its rules' needs.
+    pub needs: Plan,
     /// Adds this rule's findings over the whole model.
     pub check: fn(&Ctx<'_>, &mut Vec<Finding>),
 }
@@ -100,7 +104,7 @@ impl Rule {
 ///     /// …
 ///     pub static RULE = {
 ///         code: "DK101", name: "unique-index-traps-missing", severity: Severity::Error,
-///         summary: "…", check: check,
+///         summary: "…", needs: Plan::NONE, check: check,
 ///     };
 /// }
 /// ```
@@ -113,6 +117,7 @@ macro_rules! declare_rule {
             name: $name:literal,
             severity: $severity:expr,
             summary: $summary:literal,
+            needs: $needs:expr,
             check: $check:path $(,)?
         };
     ) => {
@@ -123,6 +128,7 @@ macro_rules! declare_rule {
             severity: $severity,
             summary: $summary,
             raw_doc: concat!($($doc, "\n"),*),
+            needs: $needs,
             check: $check,
         };
     };

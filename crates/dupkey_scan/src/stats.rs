@@ -69,6 +69,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Nothing beyond what every pass gathers: what index-definition rules need.
+    pub const NONE: Plan = Plan {
+        duplicates: false,
+        case_folded: false,
+        type_folded: false,
+        identifiers: false,
+        numbers: false,
+    };
+
     pub const ALL: Plan = Plan {
         duplicates: true,
         case_folded: true,
@@ -76,6 +85,17 @@ impl Plan {
         identifiers: true,
         numbers: true,
     };
+
+    /// What either plan gathers.
+    pub const fn union(self, other: Plan) -> Plan {
+        Plan {
+            duplicates: self.duplicates || other.duplicates,
+            case_folded: self.case_folded || other.case_folded,
+            type_folded: self.type_folded || other.type_folded,
+            identifiers: self.identifiers || other.identifiers,
+            numbers: self.numbers || other.numbers,
+        }
+    }
 }
 
 /// Memory and disk for the pass.

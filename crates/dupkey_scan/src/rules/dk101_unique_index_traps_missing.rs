@@ -6,6 +6,7 @@ use crate::rules::{
     typed_filter,
 };
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -69,6 +70,7 @@ declare_rule! {
         name: "unique-index-traps-missing",
         severity: Severity::Error,
         summary: "a unique index, neither sparse nor partial, while some documents lack the key or hold null: the next such insert fails",
+        needs: Plan::NONE,
         check: check,
     };
 }

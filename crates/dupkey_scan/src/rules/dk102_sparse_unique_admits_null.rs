@@ -3,6 +3,7 @@ use crate::remedy::{Either, Remedy, UnsetNulls};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, find_ids, indexes, plural, replace_index, typed_filter};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -62,6 +63,7 @@ declare_rule! {
         name: "sparse-unique-admits-null",
         severity: Severity::Error,
         summary: "a sparse unique index with documents holding explicit null",
+        needs: Plan::NONE,
         check: check,
     };
 }

@@ -7,6 +7,7 @@ use crate::remedy::Remedy;
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{find_ids, indexes, null_filter_doc, plural, replace_index, typed_filter};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -61,6 +62,7 @@ declare_rule! {
         name: "partial-filter-admits-null",
         severity: Severity::Error,
         summary: "a unique partial index whose filter (e.g. `{$exists: true}`) still indexes null keys",
+        needs: Plan::NONE,
         check: check,
     };
 }

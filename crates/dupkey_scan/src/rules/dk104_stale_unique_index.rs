@@ -3,6 +3,7 @@ use crate::remedy::{DropIndex, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, indexes, is_stale, null_filter, plural};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -55,6 +56,7 @@ declare_rule! {
         name: "stale-unique-index",
         severity: Severity::Error,
         summary: "a unique index on fields that (almost) no document has",
+        needs: Plan::NONE,
         check: check,
     };
 }

@@ -12,6 +12,7 @@ use crate::rules::{
 };
 use crate::shell;
 use crate::stats::FieldStats;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -71,6 +72,7 @@ declare_rule! {
         name: "duplicates-block-unique-index",
         severity: Severity::Error,
         summary: "stored duplicates that would stop a unique index from building: for indexes declared in `dupkey.toml`, and non-unique indexes on identifier-like fields",
+        needs: Plan { duplicates: true, identifiers: true, ..Plan::NONE },
         check: check,
     };
 }

@@ -3,6 +3,7 @@ use crate::declare_rule;
 use crate::remedy::{CounterRef, CounterSource, Remedy, ResyncCounter};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -60,6 +61,7 @@ declare_rule! {
         name: "counter-behind-data",
         severity: Severity::Error,
         summary: "a counter whose value is below the largest number already used (formatted numbers like `INV/2025-26/000123` parsed per prefix and period)",
+        needs: Plan { numbers: true, ..Plan::NONE },
         check: check,
     };
 }

@@ -3,6 +3,7 @@ use crate::remedy::{Aggregate, CreateIndex, DropIndex, Folding, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{dedupe, first_key, group_samples, grouped_documents, indexes, plural};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -55,6 +56,7 @@ declare_rule! {
         name: "case-variant-duplicates",
         severity: Severity::Warning,
         summary: "values of a unique string key that differ only in case or accents with no collation on the index",
+        needs: Plan { duplicates: true, case_folded: true, ..Plan::NONE },
         check: check,
     };
 }

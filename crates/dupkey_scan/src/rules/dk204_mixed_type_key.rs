@@ -5,6 +5,7 @@ use crate::remedy::{ConvertType, Find, Folding, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{dedupe, group_samples, grouped_documents, indexes, plural};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -52,6 +53,7 @@ declare_rule! {
         name: "mixed-type-key",
         severity: Severity::Error,
         summary: "a unique key holding the same value under different types (`42` and `\"42\"`, ObjectId and its hex string)",
+        needs: Plan { duplicates: true, type_folded: true, ..Plan::NONE },
         check: check,
     };
 }

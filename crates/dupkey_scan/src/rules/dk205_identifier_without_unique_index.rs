@@ -9,6 +9,7 @@ use crate::rules::{
 };
 use crate::shell;
 use crate::stats::FieldStats;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -63,6 +64,7 @@ declare_rule! {
         name: "identifier-without-unique-index",
         severity: Severity::Warning,
         summary: "a field that looks and behaves like an identifier (ticket/invoice numbers, tokens, session ids, emails: all values distinct or nearly) with no unique index",
+        needs: Plan { duplicates: true, identifiers: true, ..Plan::NONE },
         check: check,
     };
 }
