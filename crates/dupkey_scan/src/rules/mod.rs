@@ -1,15 +1,29 @@
 //! The detectors, one per file; each file's `RULE` doc comment is its documentation. This
-//! module holds what several of them share: thresholds, and the recipes their fixes print.
+//! module registers them (the one list, [`RULES`]) and holds what several of them share:
+//! thresholds, and the remedies their findings carry.
 
-pub mod dk101_unique_index_traps_missing;
-pub mod dk102_sparse_unique_admits_null;
-pub mod dk103_partial_filter_admits_null;
-pub mod dk104_stale_unique_index;
-pub mod dk201_duplicates_block_unique_index;
-pub mod dk202_counter_behind_data;
-pub mod dk203_case_variant_duplicates;
-pub mod dk204_mixed_type_key;
-pub mod dk205_identifier_without_unique_index;
+/// Declares each detector's module and lists its `RULE` in [`RULES`]: adding a detector is
+/// its file and one line here.
+macro_rules! register {
+    ($($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Every detector, in code order.
+        pub static RULES: &[&Rule] = &[$(&$module::RULE),*];
+    };
+}
+
+register! {
+    dk101_unique_index_traps_missing,
+    dk102_sparse_unique_admits_null,
+    dk103_partial_filter_admits_null,
+    dk104_stale_unique_index,
+    dk201_duplicates_block_unique_index,
+    dk202_counter_behind_data,
+    dk203_case_variant_duplicates,
+    dk204_mixed_type_key,
+    dk205_identifier_without_unique_index,
+}
 
 use bson::{Bson, Document};
 use dupkey_index::Conflict;
@@ -17,7 +31,7 @@ use dupkey_index::Conflict;
 use crate::catalog::IndexInfo;
 use crate::model::{CollectionModel, Model};
 use crate::remedy::{Aggregate, CreateIndex, Dedupe, DuplicateGroup, Find, Folding, Remedy};
-use crate::rule::{Ctx, MAX_SAMPLES};
+use crate::rule::{Ctx, MAX_SAMPLES, Rule};
 use crate::shell;
 use crate::stats::{IndexStats, TypeCensus};
 
