@@ -2,7 +2,8 @@ use crate::declare_rule;
 use crate::remedy::{Backfill, Either, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{
-    field_list, find_ids, indexes, is_stale, null_filter, null_filter_doc, plural, replace_index,
+    field_list, find_ids, indexes, is_stale, null_filter, null_filter_doc, number_format, plural,
+    replace_index,
     typed_filter,
 };
 use crate::shell;
@@ -135,7 +136,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 namespace: ns.clone(),
                 fields: index.paths(),
                 filter: null_filter_doc(index),
-                format: None,
+                format: number_format(coll, index),
             }),
         ];
         let reindex = vec![
@@ -163,6 +164,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
+    use crate::Remedy;
     use crate::testing::{findings, ixs};
     use bson::rawdoc;
 
@@ -190,6 +192,41 @@ mod tests {
             "{}",
             f[0].fix
         );
+    }
+
+    /// What `fix` needs to backfill: the filter of the documents without a value, and the
+    /// format of the numbers the others hold.
+    #[test]
+    fn the_backfill_knows_the_format_of_the_numbers_in_use() {
+        let docs = [
+            rawdoc! {"_id": 1, "token": "RES-000041"},
+            rawdoc! {"_id": 2, "token": "RES-000042"},
+            rawdoc! {"_id": 3, "score": 7},
+        ];
+        let spec = ixs(r#"[{"key": {"token": 1}, "name": "token_1", "unique": true}]"#);
+        // The numbers are followed when a rule that reads them (DK202) runs too, as in a
+        // default scan; DK101 alone does not pay for them.
+        let selection = crate::Selection::new(&["DK101".into(), "DK202".into()], &[]).unwrap();
+        let mut scanner = crate::Scanner::new(Default::default(), selection, Default::default());
+        let raw = docs.iter().map(|d| d.as_ref());
+        scanner.add_documents("quiz.results", &spec, &bson::doc! {}, raw).unwrap();
+        let f = scanner.finish(false).findings;
+        assert_eq!(f.len(), 1, "{f:?}");
+        let mut backfills = Vec::new();
+        for r in &f[0].remedies {
+            if let Remedy::Either(e) = r {
+                backfills.extend(e.options.iter().flatten().filter_map(|r| match r {
+                    Remedy::Backfill(b) => Some(b.clone()),
+                    _ => None,
+                }));
+            }
+        }
+        let [backfill] = backfills.as_slice() else {
+            panic!("one backfill: {:?}", f[0].remedies);
+        };
+        assert_eq!(backfill.filter, bson::doc! { "token": null });
+        let format = backfill.format.as_ref().expect("the numbers' format");
+        assert_eq!(format.write(43), bson::Bson::String("RES-000043".into()));
     }
 
     #[test]

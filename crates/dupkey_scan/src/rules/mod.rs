@@ -30,7 +30,9 @@ use dupkey_index::Conflict;
 
 use crate::catalog::IndexInfo;
 use crate::model::{CollectionModel, Model};
-use crate::remedy::{Aggregate, CreateIndex, Dedupe, DuplicateGroup, Find, Folding, Remedy};
+use crate::remedy::{
+    Aggregate, CreateIndex, Dedupe, DuplicateGroup, Find, Folding, NumberFormat, Remedy,
+};
 use crate::rule::{Ctx, MAX_SAMPLES, Rule};
 use crate::shell;
 use crate::stats::{IndexStats, TypeCensus};
@@ -155,6 +157,16 @@ pub(crate) fn find_ids(namespace: &str, filter: Document) -> Remedy {
 /// `{ f1: null, f2: null }` as a filter document.
 pub(crate) fn null_filter_doc(index: &IndexInfo) -> Document {
     index.paths().into_iter().map(|p| (p, Bson::Null)).collect()
+}
+
+/// How the values of a single-field key are written, when they are generated numbers and the
+/// pass followed them (`numbers` in its plan, which a default scan has; a rule does not ask for
+/// it only to describe a format): the format of the most common prefix.
+pub(crate) fn number_format(coll: &CollectionModel, index: &IndexInfo) -> Option<NumberFormat> {
+    let [path] = index.paths().try_into().ok()?;
+    let numbers = coll.stats.numbers.iter().find(|n| n.field == path)?;
+    let main = numbers.series.iter().max_by_key(|s| s.count)?;
+    NumberFormat::of(&main.example)
 }
 
 /// Every group of documents sharing a key of `fields`, to dedupe.
