@@ -1,4 +1,6 @@
+use crate::catalog::IndexInfo;
 use crate::declare_rule;
+use crate::model::CollectionModel;
 use crate::remedy::{Backfill, Either, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{
@@ -7,7 +9,7 @@ use crate::rules::{
     typed_filter,
 };
 use crate::shell;
-use crate::stats::Plan;
+use crate::stats::{IndexStats, Plan};
 
 declare_rule! {
     /// ## What it does
@@ -127,39 +129,45 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 plural(some.count, "document", "documents"),
             )
         };
-        let filter = typed_filter(index, stats);
-        let backfill = vec![
-            Remedy::note(format!(
-                "if every document must have {fields}: set it on every insert (required in the schema) and backfill these documents."
-            )),
-            Remedy::Backfill(Backfill {
-                namespace: ns.clone(),
-                fields: index.paths(),
-                filter: null_filter_doc(index),
-                format: number_format(coll, index),
-            }),
-        ];
-        let reindex = vec![
-            Remedy::note(format!(
-                "if documents may lack {fields}: index only real values instead:"
-            )),
-            replace_index(
-                ns,
-                index,
-                &format!("{}_present", index.name),
-                &bson::doc! { "partialFilterExpression": filter },
-            ),
-        ];
-        let remedies = vec![
-            Remedy::note("the documents indexed with a null key"),
-            find_ids(ns, null_filter_doc(index)),
-            Remedy::Either(Either {
-                options: vec![backfill, reindex],
-            }),
-        ];
-        f.set_remedies(ctx, remedies);
+        f.set_remedies(ctx, remedies(coll, index, stats));
         out.push(f);
     }
+}
+
+/// List the documents, then either backfill them or index only real values.
+fn remedies(coll: &CollectionModel, index: &IndexInfo, stats: &IndexStats) -> Vec<Remedy> {
+    let ns = &coll.info.namespace;
+    let fields = field_list(index);
+    let filter = typed_filter(index, stats);
+    let backfill = vec![
+        Remedy::note(format!(
+            "if every document must have {fields}: set it on every insert (required in the schema) and backfill these documents."
+        )),
+        Remedy::Backfill(Backfill {
+            namespace: ns.clone(),
+            fields: index.paths(),
+            filter: null_filter_doc(index),
+            format: number_format(coll, index),
+        }),
+    ];
+    let reindex = vec![
+        Remedy::note(format!(
+            "if documents may lack {fields}: index only real values instead:"
+        )),
+        replace_index(
+            ns,
+            index,
+            &format!("{}_present", index.name),
+            &bson::doc! { "partialFilterExpression": filter },
+        ),
+    ];
+    vec![
+        Remedy::note("the documents indexed with a null key"),
+        find_ids(ns, null_filter_doc(index)),
+        Remedy::Either(Either {
+            options: vec![backfill, reindex],
+        }),
+    ]
 }
 
 #[cfg(test)]

@@ -1,3 +1,6 @@
+use dupkey_index::Conflict;
+
+use crate::catalog::IndexInfo;
 use crate::declare_rule;
 use crate::model::CollectionModel;
 use crate::remedy::{CreateIndex, Folding, Note, Remedy};
@@ -164,6 +167,20 @@ fn identifier_finding(
             first_key(ctx, groups)
         ));
     }
+    f.set_remedies(ctx, remedies(coll, field, groups, index));
+    Some(f)
+}
+
+/// List the values already shared (if any), then let the database enforce the identifier:
+/// convert its index, or create a partial unique one.
+fn remedies(
+    coll: &CollectionModel,
+    field: &FieldStats,
+    groups: &[Conflict],
+    index: Option<&IndexInfo>,
+) -> Vec<Remedy> {
+    let ns = &coll.info.namespace;
+    let name = &field.field;
     let main = field.types.first().map_or("string", |(t, _)| *t);
     let type_filter = shell::filter_type(main);
     let mut remedies = Vec::new();
@@ -211,8 +228,7 @@ fn identifier_finding(
             )));
         }
     }
-    f.set_remedies(ctx, remedies);
-    Some(f)
+    remedies
 }
 
 #[cfg(test)]
