@@ -288,12 +288,17 @@ impl Remedy {
         })
     }
 
-    /// Replaces document values (group keys and `_id`s) with placeholders naming their type,
-    /// as a redacted report does with its samples. A redacted remedy is for reading only.
+    /// Replaces document values (group keys, `_id`s, a counter's example number) with
+    /// placeholders naming their type, as a redacted report does with its samples and
+    /// messages. A redacted remedy is for reading only.
     pub fn redact(&mut self) {
         let groups = match self {
             Remedy::Dedupe(d) => &mut d.groups,
             Remedy::Renumber(r) => &mut r.groups,
+            Remedy::ResyncCounter(r) => {
+                r.source.example = Bson::String(redacted(&r.source.example));
+                return;
+            }
             Remedy::Either(e) => {
                 e.options.iter_mut().flatten().for_each(Remedy::redact);
                 return;

@@ -297,3 +297,39 @@ fn dk205_identifier_without_unique_index() {
         false,
     );
 }
+
+/// A whole report (findings, suppressions, stale allows, overview) serializes, redacted.
+#[test]
+fn a_report_serializes() {
+    let config = Config::parse(
+        "[[allow]]\ncode = \"DK205\"\nnamespace = \"s.tickets\"\nreason = \"numbered by the counter\"\n\
+         [[allow]]\ncode = \"DK104\"\nreason = \"matches nothing\"\n",
+    )
+    .expect("config");
+    let tickets = (1..=6)
+        .map(|n| rawdoc! {"_id": n, "ticket_number": format!("TKT-{:05}", n * 7)})
+        .collect();
+    let mut scanner = Scanner::new(config, Selection::default(), PassOptions::default());
+    let counters = [rawdoc! {"_id": "ticket", "seq": 7}];
+    scanner
+        .add_documents(
+            "s.counters",
+            &[],
+            &doc! {},
+            counters.iter().map(|d| d.as_ref()),
+        )
+        .expect("scan in memory");
+    let tickets: Vec<RawDocumentBuf> = tickets;
+    scanner
+        .add_documents(
+            "s.tickets",
+            &[],
+            &doc! {},
+            tickets.iter().map(|d| d.as_ref()),
+        )
+        .expect("scan in memory");
+    let report = scanner.finish(true);
+    assert_eq!(report.suppressed.len(), 1, "{:?}", report.suppressed);
+    let json = serde_json::to_string_pretty(&report).expect("a report serializes");
+    insta::assert_snapshot!("report_redacted_json", json);
+}
