@@ -264,8 +264,9 @@ pub struct ResyncCounter {
     pub source: CounterSource,
 }
 
-/// The numbers a counter feeds: `field` of `namespace`, with these prefixes (a prefix holds
-/// the period, `INV/2025-26/`; `None` for plain numbers).
+/// The numbers a counter feeds: `field` of `namespace`, with these prefixes (`None` for plain
+/// numbers). A counter scoped to a period is compared only with that period's numbers, whose
+/// prefix holds it (`INV/2025-26/`), so `prefixes` are those of its period alone.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CounterSource {
     pub namespace: String,
@@ -275,6 +276,7 @@ pub struct CounterSource {
     pub example: Bson,
 }
 
+/// Alternatives, each a complete list of steps; see [`Remedy::Either`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Either {
     pub options: Vec<Vec<Remedy>>,
