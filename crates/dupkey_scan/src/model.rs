@@ -173,6 +173,12 @@ impl Scanner {
         for rule in self.selection.rules() {
             (rule.check)(&ctx, &mut all);
         }
+        // A fix is its remedies rendered (`Finding::set_remedies`), never text beside them.
+        debug_assert!(
+            all.iter()
+                .all(|f| crate::remedy::render(&f.remedies, redact) == f.fix),
+            "a rule wrote a fix by hand"
+        );
         if redact {
             for f in &mut all {
                 f.samples = f.samples.iter().map(redact_sample).collect();
