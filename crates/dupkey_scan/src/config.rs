@@ -84,7 +84,7 @@ impl CounterMapping {
 }
 
 /// An accepted finding.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Allow {
     /// A code (`DK205`) or a rule name (`identifier-without-unique-index`).

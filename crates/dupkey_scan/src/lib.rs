@@ -4,8 +4,10 @@
 //! per collection through a [`CollectionPass`] that gathers key statistics with bounded memory
 //! (the `dupkey_index` duplicate engine spills to disk past its budget). The output is
 //! [`Finding`]s from the detectors in [`RULES`]: `DK1xx` compare index definitions with the
-//! data, `DK2xx` look at the data alone. Detectors are pure functions over the [`Model`];
-//! nothing here talks to a server.
+//! data, `DK2xx` look at the data alone. Each finding carries its typed [`Remedy`] steps
+//! (what `dupkey fix` executes) and their mongosh rendering. Detectors are pure functions over
+//! the [`Model`], and each declares the statistics it reads, so a pass gathers only what the
+//! selected rules need; nothing here talks to a server.
 //!
 //! Rule ids such as `R-1.3a` in this crate's comments are the sections of
 //! `docs/unique-index-semantics.md`.
@@ -28,6 +30,7 @@ pub mod counters;
 pub mod model;
 pub mod overview;
 pub mod registry;
+pub mod remedy;
 mod rule;
 pub mod rules;
 pub mod shell;
@@ -40,6 +43,7 @@ pub use catalog::{CollectionInfo, IndexInfo};
 pub use config::Config;
 pub use model::{CollectionModel, Model, Report, Scanner};
 pub use registry::{RULES, Selection, explain_rule, is_rule_code, rule, rules_index_page};
+pub use remedy::Remedy;
 pub use rule::{Ctx, Finding, MAX_SAMPLES, Rule, Severity, redacted};
 pub use stats::{
     CollectionPass, CollectionStats, PassKind, PassOptions, PassPlan, Plan, SecondPass,

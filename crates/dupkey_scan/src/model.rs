@@ -34,8 +34,9 @@ impl Model {
     }
 }
 
-/// The outcome of a scan.
-#[derive(Debug, Default)]
+/// The outcome of a scan. Serializes as the Rust API holds it (the binary's `--format json`
+/// keeps its own, older field layout).
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Report {
     /// Sorted by namespace, then the more severe first, then by code.
     pub findings: Vec<Finding>,
@@ -172,9 +173,16 @@ impl Scanner {
         for rule in self.selection.rules() {
             (rule.check)(&ctx, &mut all);
         }
+        // A fix is its remedies rendered (`Finding::set_remedies`), never text beside them.
+        debug_assert!(
+            all.iter()
+                .all(|f| crate::remedy::render(&f.remedies, redact) == f.fix),
+            "a rule wrote a fix by hand"
+        );
         if redact {
             for f in &mut all {
                 f.samples = f.samples.iter().map(redact_sample).collect();
+                f.remedies.iter_mut().for_each(crate::Remedy::redact);
             }
         }
         let allows = &model.config.allows;

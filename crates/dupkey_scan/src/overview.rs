@@ -8,7 +8,7 @@ use crate::rules::indexes;
 use crate::shell;
 
 /// Everything a report may chart.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Overview {
     /// Every unique index but `_id_`, in scan order.
     pub unique_indexes: Vec<IndexShare>,
@@ -19,7 +19,7 @@ pub struct Overview {
 }
 
 /// How a unique index's documents split between real keys and the null key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct IndexShare {
     pub namespace: String,
     pub index: String,
@@ -32,7 +32,7 @@ pub struct IndexShare {
 }
 
 /// A counter's value against the largest number used with one prefix of the field it feeds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CounterGauge {
     /// `db.counters`.
     pub namespace: String,
@@ -50,7 +50,7 @@ pub struct CounterGauge {
 
 /// The sizes of the duplicate groups under one index, or in one identifier-like field that
 /// no unique index covers (largest first).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct GroupSizes {
     pub namespace: String,
     /// `index email_1` or `field sessionId`.

@@ -9,12 +9,15 @@
 use bson::Bson;
 
 use crate::model::Model;
+use crate::remedy::{self, Remedy};
 use crate::shell;
+use crate::stats::Plan;
 
 /// How bad a finding is. `Error`: a write or an index build fails (or already failed) on the
 /// data as it is. `Warning`: a hazard that fails once the data or the traffic takes a
 /// particular turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Warning,
     Error,
@@ -42,6 +45,9 @@ pub struct Rule {
     pub summary: &'static str,
     /// The doc comment, as rustdoc attributes give it (each line with its leading space).
     pub raw_doc: &'static str,
+    /// The statistics its check reads beyond what every pass gathers (null keys, counts):
+    /// the pass plan of a run is the union of its rules' needs.
+    pub needs: Plan,
     /// Adds this rule's findings over the whole model.
     pub check: fn(&Ctx<'_>, &mut Vec<Finding>),
 }
@@ -98,7 +104,7 @@ impl Rule {
 ///     /// …
 ///     pub static RULE = {
 ///         code: "DK101", name: "unique-index-traps-missing", severity: Severity::Error,
-///         summary: "…", check: check,
+///         summary: "…", needs: Plan::NONE, check: check,
 ///     };
 /// }
 /// ```
@@ -111,6 +117,7 @@ macro_rules! declare_rule {
             name: $name:literal,
             severity: $severity:expr,
             summary: $summary:literal,
+            needs: $needs:expr,
             check: $check:path $(,)?
         };
     ) => {
@@ -121,6 +128,7 @@ macro_rules! declare_rule {
             severity: $severity,
             summary: $summary,
             raw_doc: concat!($($doc, "\n"),*),
+            needs: $needs,
             check: $check,
         };
     };
@@ -128,7 +136,7 @@ macro_rules! declare_rule {
 
 /// One hazard found, as `scan --format json` prints it (README.md shows the shape), plus `field`
 /// when the finding is about a field rather than an index.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Finding {
     pub code: &'static str,
     pub name: &'static str,
@@ -143,8 +151,11 @@ pub struct Finding {
     pub count: u64,
     /// Up to [`MAX_SAMPLES`] `_id`s of affected documents.
     pub samples: Vec<Bson>,
-    /// mongosh commands, one per line; comments start with `//`.
+    /// mongosh commands, one per line; comments start with `//`: [`remedy::render`] of
+    /// `remedies`, set with them by [`Finding::set_remedies`].
     pub fix: String,
+    /// What to do, as steps a program can execute, in order.
+    pub remedies: Vec<Remedy>,
 }
 
 /// `_id`s kept per finding.
@@ -164,7 +175,14 @@ impl Finding {
             count: 0,
             samples: Vec::new(),
             fix: String::new(),
+            remedies: Vec::new(),
         }
+    }
+
+    /// Sets the remedies and the text they render to (redacted as the run asks).
+    pub fn set_remedies(&mut self, ctx: &Ctx<'_>, remedies: Vec<Remedy>) {
+        self.fix = remedy::render(&remedies, ctx.redact);
+        self.remedies = remedies;
     }
 }
 

@@ -1,9 +1,15 @@
+use crate::catalog::IndexInfo;
 use crate::declare_rule;
+use crate::model::CollectionModel;
+use crate::remedy::{Backfill, Either, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{
-    field_list, indexes, is_stale, null_filter, plural, replace_index, typed_filter,
+    field_list, find_ids, indexes, is_stale, null_filter, null_filter_doc, number_format, plural,
+    replace_index,
+    typed_filter,
 };
 use crate::shell;
+use crate::stats::{IndexStats, Plan};
 
 declare_rule! {
     /// ## What it does
@@ -67,6 +73,7 @@ declare_rule! {
         name: "unique-index-traps-missing",
         severity: Severity::Error,
         summary: "a unique index, neither sparse nor partial, while some documents lack the key or hold null: the next such insert fails",
+        needs: Plan::NONE,
         check: check,
     };
 }
@@ -93,7 +100,6 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let ns = &coll.info.namespace;
-        let handle = shell::collection(ns);
         let fields = field_list(index);
         let mut f = Finding::new(&RULE, ns);
         f.index = Some(index.name.clone());
@@ -123,27 +129,50 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 plural(some.count, "document", "documents"),
             )
         };
-        let filter = typed_filter(index, stats);
-        f.fix = format!(
-            "// the documents indexed with a null key\n\
-             {handle}.find({}, {{ _id: 1 }})\n\
-             // if every document must have {fields}: set it on every insert (required in the schema) and backfill these documents.\n\
-             // if documents may lack {fields}: index only real values instead:\n\
-             {}",
-            null_filter(index),
-            replace_index(
-                &handle,
-                index,
-                &format!("{}_present", index.name),
-                &bson::doc! { "partialFilterExpression": filter },
-            ),
-        );
+        f.set_remedies(ctx, remedies(coll, index, stats));
         out.push(f);
     }
 }
 
+/// List the documents, then either backfill them or index only real values.
+fn remedies(coll: &CollectionModel, index: &IndexInfo, stats: &IndexStats) -> Vec<Remedy> {
+    let ns = &coll.info.namespace;
+    let fields = field_list(index);
+    let filter = typed_filter(index, stats);
+    let backfill = vec![
+        Remedy::note(format!(
+            "if every document must have {fields}: set it on every insert (required in the schema) and backfill these documents."
+        )),
+        Remedy::Backfill(Backfill {
+            namespace: ns.clone(),
+            fields: index.paths(),
+            filter: null_filter_doc(index),
+            format: number_format(coll, index),
+        }),
+    ];
+    let reindex = vec![
+        Remedy::note(format!(
+            "if documents may lack {fields}: index only real values instead:"
+        )),
+        replace_index(
+            ns,
+            index,
+            &format!("{}_present", index.name),
+            &bson::doc! { "partialFilterExpression": filter },
+        ),
+    ];
+    vec![
+        Remedy::note("the documents indexed with a null key"),
+        find_ids(ns, null_filter_doc(index)),
+        Remedy::Either(Either {
+            options: vec![backfill, reindex],
+        }),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::Remedy;
     use crate::testing::{findings, ixs};
     use bson::rawdoc;
 
@@ -171,6 +200,41 @@ mod tests {
             "{}",
             f[0].fix
         );
+    }
+
+    /// What `fix` needs to backfill: the filter of the documents without a value, and the
+    /// format of the numbers the others hold.
+    #[test]
+    fn the_backfill_knows_the_format_of_the_numbers_in_use() {
+        let docs = [
+            rawdoc! {"_id": 1, "token": "RES-000041"},
+            rawdoc! {"_id": 2, "token": "RES-000042"},
+            rawdoc! {"_id": 3, "score": 7},
+        ];
+        let spec = ixs(r#"[{"key": {"token": 1}, "name": "token_1", "unique": true}]"#);
+        // The numbers are followed when a rule that reads them (DK202) runs too, as in a
+        // default scan; DK101 alone does not pay for them.
+        let selection = crate::Selection::new(&["DK101".into(), "DK202".into()], &[]).unwrap();
+        let mut scanner = crate::Scanner::new(Default::default(), selection, Default::default());
+        let raw = docs.iter().map(|d| d.as_ref());
+        scanner.add_documents("quiz.results", &spec, &bson::doc! {}, raw).unwrap();
+        let f = scanner.finish(false).findings;
+        assert_eq!(f.len(), 1, "{f:?}");
+        let mut backfills = Vec::new();
+        for r in &f[0].remedies {
+            if let Remedy::Either(e) = r {
+                backfills.extend(e.options.iter().flatten().filter_map(|r| match r {
+                    Remedy::Backfill(b) => Some(b.clone()),
+                    _ => None,
+                }));
+            }
+        }
+        let [backfill] = backfills.as_slice() else {
+            panic!("one backfill: {:?}", f[0].remedies);
+        };
+        assert_eq!(backfill.filter, bson::doc! { "token": null });
+        let format = backfill.format.as_ref().expect("the numbers' format");
+        assert_eq!(format.write(43), bson::Bson::String("RES-000043".into()));
     }
 
     #[test]

@@ -1,7 +1,12 @@
+use bson::Document;
+
+use crate::catalog::IndexInfo;
 use crate::declare_rule;
+use crate::remedy::{Either, Remedy, UnsetNulls};
 use crate::rule::{Ctx, Finding, Severity};
-use crate::rules::{field_list, indexes, plural, replace_index, typed_filter};
+use crate::rules::{field_list, find_ids, indexes, plural, replace_index, typed_filter};
 use crate::shell;
+use crate::stats::{IndexStats, Plan};
 
 declare_rule! {
     /// ## What it does
@@ -61,6 +66,7 @@ declare_rule! {
         name: "sparse-unique-admits-null",
         severity: Severity::Error,
         summary: "a sparse unique index with documents holding explicit null",
+        needs: Plan::NONE,
         check: check,
     };
 }
@@ -78,7 +84,6 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let ns = &coll.info.namespace;
-        let handle = shell::collection(ns);
         let fields = field_list(index);
         let paths = index.paths();
         let explicit = stats.explicit_null.count;
@@ -112,37 +117,54 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 bson::doc! { "$or": any }
             }
         };
-        let unset: bson::Document = paths
-            .iter()
-            .map(|p| (p.clone(), bson::Bson::String(String::new())))
-            .collect();
-        let first = paths.first().cloned().unwrap_or_default();
-        let one_null = shell::document(&bson::doc! { first: { "$type": "null" } });
-        let remove = if paths.len() == 1 {
-            format!(
-                "// either remove the nulls (and stop writing null for \"no value\"):\n\
-                 {handle}.updateMany({one_null}, {{ $unset: {} }})\n\
-                 // or replace the index with one that skips null as well as missing:\n",
-                shell::document(&unset),
-            )
-        } else {
-            "// replace the index with one that holds only documents with every key field set:\n"
-                .to_string()
-        };
-        f.fix = format!(
-            "// the documents indexed with a null in the key\n\
-             {handle}.find({}, {{ _id: 1 }})\n\
-             {remove}{}",
-            shell::document(&finder),
-            replace_index(
-                &handle,
-                index,
-                &format!("{}_present", index.name),
-                &bson::doc! { "partialFilterExpression": typed_filter(index, stats) },
-            ),
-        );
+        f.set_remedies(ctx, remedies(ns, index, stats, finder));
         out.push(f);
     }
+}
+
+/// List the documents, then either unset the nulls (one key field) or replace the index.
+fn remedies(ns: &str, index: &IndexInfo, stats: &IndexStats, finder: Document) -> Vec<Remedy> {
+    let paths = index.paths();
+    let first = paths.first().cloned().unwrap_or_default();
+    let replace = replace_index(
+        ns,
+        index,
+        &format!("{}_present", index.name),
+        &bson::doc! { "partialFilterExpression": typed_filter(index, stats) },
+    );
+    let mut remedies = vec![
+        Remedy::note("the documents indexed with a null in the key"),
+        find_ids(ns, finder),
+    ];
+    if paths.len() == 1 {
+        let unset = Remedy::UnsetNulls(UnsetNulls {
+            namespace: ns.to_string(),
+            filter: bson::doc! { first: { "$type": "null" } },
+            fields: paths.clone(),
+        });
+        remedies.push(Remedy::Either(Either {
+            options: vec![
+                vec![
+                    Remedy::note(
+                        "either remove the nulls (and stop writing null for \"no value\"):",
+                    ),
+                    unset,
+                ],
+                vec![
+                    Remedy::note(
+                        "or replace the index with one that skips null as well as missing:",
+                    ),
+                    replace,
+                ],
+            ],
+        }));
+    } else {
+        remedies.push(Remedy::note(
+            "replace the index with one that holds only documents with every key field set:",
+        ));
+        remedies.push(replace);
+    }
+    remedies
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@ use dupkey_index::filter::Filter;
 
 use crate::catalog::IndexInfo;
 use crate::declare_rule;
+use crate::remedy::Remedy;
 use crate::rule::{Ctx, Finding, Severity};
-use crate::rules::{indexes, plural, replace_index, typed_filter};
+use crate::rules::{find_ids, indexes, null_filter_doc, plural, replace_index, typed_filter};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -60,6 +62,7 @@ declare_rule! {
         name: "partial-filter-admits-null",
         severity: Severity::Error,
         summary: "a unique partial index whose filter (e.g. `{$exists: true}`) still indexes null keys",
+        needs: Plan::NONE,
         check: check,
     };
 }
@@ -78,7 +81,6 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let ns = &coll.info.namespace;
-        let handle = shell::collection(ns);
         let mut f = Finding::new(&RULE, ns);
         f.index = Some(index.name.clone());
         f.count = indexed_nulls;
@@ -111,19 +113,20 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 shell::document(index.key_pattern()),
             )
         };
-        f.fix = format!(
-            "// the documents indexed with a null key\n\
-             {handle}.find({}, {{ _id: 1 }})\n\
-             // replace the filter with one that excludes null ($ne is not allowed in partial filters; $type is):\n\
-             {}",
-            crate::rules::null_filter(index),
+        let remedies = vec![
+            Remedy::note("the documents indexed with a null key"),
+            find_ids(ns, null_filter_doc(index)),
+            Remedy::note(
+                "replace the filter with one that excludes null ($ne is not allowed in partial filters; $type is):",
+            ),
             replace_index(
-                &handle,
+                ns,
                 index,
                 &format!("{}_typed", index.name),
                 &bson::doc! { "partialFilterExpression": typed_filter(index, stats) },
             ),
-        );
+        ];
+        f.set_remedies(ctx, remedies);
         out.push(f);
     }
 }

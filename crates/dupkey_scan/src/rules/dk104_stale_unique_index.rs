@@ -1,7 +1,9 @@
 use crate::declare_rule;
+use crate::remedy::{DropIndex, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, indexes, is_stale, null_filter, plural};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -54,6 +56,7 @@ declare_rule! {
         name: "stale-unique-index",
         severity: Severity::Error,
         summary: "a unique index on fields that (almost) no document has",
+        needs: Plan::NONE,
         check: check,
     };
 }
@@ -84,13 +87,19 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             plural(stats.null_key.count, "document", "documents"),
             null_filter(index),
         );
-        f.fix = format!(
-            "// make sure no code still writes or queries {fields}, then:\n\
-             {}.dropIndex({})\n\
-             // and remove it from the schema or migration that creates it (Mongoose autoIndex rebuilds declared indexes at startup)",
-            shell::collection(ns),
-            shell::string(&index.name)
-        );
+        let remedies = vec![
+            Remedy::note(format!(
+                "make sure no code still writes or queries {fields}, then:"
+            )),
+            Remedy::DropIndex(DropIndex {
+                namespace: ns.clone(),
+                name: index.name.clone(),
+            }),
+            Remedy::note(
+                "and remove it from the schema or migration that creates it (Mongoose autoIndex rebuilds declared indexes at startup)",
+            ),
+        ];
+        f.set_remedies(ctx, remedies);
         out.push(f);
     }
 }

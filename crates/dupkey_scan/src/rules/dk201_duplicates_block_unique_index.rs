@@ -4,13 +4,15 @@ use dupkey_index::Conflict;
 use crate::catalog::IndexInfo;
 use crate::declare_rule;
 use crate::model::CollectionModel;
+use crate::remedy::{CreateIndex, Folding, MakeUnique, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{
-    IDENTIFIER_RATIO, IDENTIFIER_TYPED, INDEXED_IDENTIFIER_RATIO, MIN_IDENTIFIER_VALUES, first_key,
-    group_pipeline, group_samples, grouped_documents, indexes, plural,
+    IDENTIFIER_RATIO, IDENTIFIER_TYPED, INDEXED_IDENTIFIER_RATIO, MIN_IDENTIFIER_VALUES, dedupe,
+    first_key, group_pipeline, group_samples, grouped_documents, indexes, plural,
 };
 use crate::shell;
 use crate::stats::FieldStats;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -70,6 +72,7 @@ declare_rule! {
         name: "duplicates-block-unique-index",
         severity: Severity::Error,
         summary: "stored duplicates that would stop a unique index from building: for indexes declared in `dupkey.toml`, and non-unique indexes on identifier-like fields",
+        needs: Plan { duplicates: true, identifiers: true, ..Plan::NONE },
         check: check,
     };
 }
@@ -86,7 +89,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             format!(
                 "dupkey.toml declares the unique index {} {}, which the database lacks and which cannot be built",
                 shell::document(index.key_pattern()),
-                index_options(index)
+                shell::document(&index_options(index))
             )
         } else {
             format!(
@@ -95,7 +98,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 shell::document(index.key_pattern())
             )
         };
-        let mut f = group_finding(ctx, coll, index.paths(), &report.conflicts, why);
+        let (mut f, mut remedies) = group_finding(ctx, coll, index.paths(), &report.conflicts, why);
         f.index = Some(index.name.clone());
         if !report.unindexable.is_empty() {
             f.message.push_str(&format!(
@@ -104,7 +107,8 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 report.unindexable[0].error
             ));
         }
-        f.fix.push_str(&create_fix(coll, index));
+        remedies.extend(create_fix(coll, index));
+        f.set_remedies(ctx, remedies);
         out.push(f);
     }
     for coll in &ctx.model.collections {
@@ -122,11 +126,16 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 field.distinct.min(field.present),
                 field.present
             );
-            let mut f = group_finding(ctx, coll, vec![field.field.clone()], groups, why);
+            let (mut f, mut remedies) =
+                group_finding(ctx, coll, vec![field.field.clone()], groups, why);
             f.severity = Severity::Warning;
             f.index = Some(index.name.clone());
             f.field = Some(field.field.clone());
-            f.fix.push_str(&collmod_fix(coll, index));
+            remedies.push(Remedy::note(
+                "then make the index unique (MongoDB 6.0+): reject new duplicates, check, convert:",
+            ));
+            remedies.push(make_unique(coll, index));
+            f.set_remedies(ctx, remedies);
             out.push(f);
         }
     }
@@ -155,15 +164,16 @@ pub(crate) fn blocked_identifier<'c>(
         .then_some(groups.as_slice())
 }
 
+/// A finding about groups of documents sharing a key of `paths`, and the remedies that list
+/// and dedupe them.
 fn group_finding(
     ctx: &Ctx<'_>,
     coll: &CollectionModel,
     paths: Vec<String>,
     groups: &[Conflict],
     why: String,
-) -> Finding {
+) -> (Finding, Vec<Remedy>) {
     let ns = &coll.info.namespace;
-    let handle = shell::collection(ns);
     let mut f = Finding::new(&RULE, ns);
     f.count = grouped_documents(groups);
     f.samples = group_samples(groups);
@@ -181,53 +191,48 @@ fn group_finding(
             first_key(ctx, groups)
         )
     };
-    let example = groups.first().map(|g| ctx.key(&g.key)).unwrap_or_default();
-    let example = example.trim_end_matches(" }");
-    f.fix = format!(
-        "// every group of documents sharing a key\n\
-         {}\n\
-         // in each group keep one document (merge into it what the others hold) and delete the others, e.g.:\n\
-         {handle}.deleteMany({example}, _id: {{ $ne: <the _id to keep> }} }})\n",
-        group_pipeline(&handle, &paths, None),
-    );
-    f
+    let remedies = vec![
+        Remedy::note("every group of documents sharing a key"),
+        group_pipeline(ns, &paths, None),
+        Remedy::note(
+            "in each group keep one document (merge into it what the others hold) and delete the others, e.g.:",
+        ),
+        dedupe(ns, paths, Folding::Exact, groups, true),
+    ];
+    (f, remedies)
 }
 
-fn index_options(index: &IndexInfo) -> String {
+/// The options a declared (or broken) unique index is built with.
+fn index_options(index: &IndexInfo) -> Document {
     let mut opts = Document::new();
     for key in ["unique", "sparse", "partialFilterExpression", "collation"] {
         if let Some(v) = index.doc.get(key) {
             opts.insert(key, v.clone());
         }
     }
-    shell::document(&opts)
+    opts
 }
 
 /// Creating the declared (or broken) index once the data is clean.
-fn create_fix(coll: &CollectionModel, index: &IndexInfo) -> String {
-    format!(
-        "// then build the index:\n{}.createIndex({}, {})",
-        shell::collection(&coll.info.namespace),
-        shell::document(index.key_pattern()),
-        index_options(index)
-    )
+fn create_fix(coll: &CollectionModel, index: &IndexInfo) -> [Remedy; 2] {
+    [
+        Remedy::note("then build the index:"),
+        Remedy::CreateIndex(CreateIndex {
+            namespace: coll.info.namespace.clone(),
+            key: index.key_pattern().clone(),
+            options: index_options(index),
+            replaces: None,
+        }),
+    ]
 }
 
 /// Turning an existing index unique (6.0+), or replacing it (older).
-pub(crate) fn collmod_fix(coll: &CollectionModel, index: &IndexInfo) -> String {
-    let db = format!("db.getSiblingDB({})", shell::string(&coll.info.database));
-    let c = shell::string(&coll.info.collection);
-    let name = shell::string(&index.name);
-    format!(
-        "// then make the index unique (MongoDB 6.0+): reject new duplicates, check, convert:\n\
-         {db}.runCommand({{ collMod: {c}, index: {{ name: {name}, prepareUnique: true }} }})\n\
-         {db}.runCommand({{ collMod: {c}, index: {{ name: {name}, unique: true }}, dryRun: true }})\n\
-         {db}.runCommand({{ collMod: {c}, index: {{ name: {name}, unique: true }} }})\n\
-         // before 6.0: {}.createIndex({}, {{ unique: true, name: {} }}), then dropIndex({name})",
-        shell::collection(&coll.info.namespace),
-        shell::document(index.key_pattern()),
-        shell::string(&format!("{}_unique", index.name)),
-    )
+pub(crate) fn make_unique(coll: &CollectionModel, index: &IndexInfo) -> Remedy {
+    Remedy::MakeUnique(MakeUnique {
+        namespace: coll.info.namespace.clone(),
+        name: index.name.clone(),
+        key: index.key_pattern().clone(),
+    })
 }
 
 #[cfg(test)]

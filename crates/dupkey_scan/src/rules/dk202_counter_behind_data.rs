@@ -1,7 +1,9 @@
 use crate::counters::counter_feeds;
 use crate::declare_rule;
+use crate::remedy::{CounterRef, CounterSource, Remedy, ResyncCounter};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -59,6 +61,7 @@ declare_rule! {
         name: "counter-behind-data",
         severity: Severity::Error,
         summary: "a counter whose value is below the largest number already used (formatted numbers like `INV/2025-26/000123` parsed per prefix and period)",
+        needs: Plan { numbers: true, ..Plan::NONE },
         check: check,
     };
 }
@@ -102,16 +105,33 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             crate::rules::plural(f.count, "number", "numbers"),
             if f.count == 1 { "is" } else { "are" },
         );
-        f.fix = format!(
-            "// move the counter past the largest number in use ($max never moves it backwards)\n\
-             {}.updateOne({}, {{ $max: {{ {}: {max} }} }})\n\
-             // and let every code path take numbers only from it: findOneAndUpdate({}, {{ $inc: {{ {}: 1 }} }}, {{ upsert: true, returnDocument: \"after\" }}), never countDocuments() + 1",
-            shell::collection(&counter.namespace),
-            shell::document(&counter.selector),
-            shell::name(&counter.value_field),
-            shell::document(&counter.selector),
-            shell::name(&counter.value_field),
-        );
+        let counter_ref = CounterRef {
+            namespace: counter.namespace.clone(),
+            selector: counter.selector.clone(),
+            field: counter.value_field.clone(),
+        };
+        let resync = Remedy::ResyncCounter(ResyncCounter {
+            counter: counter_ref,
+            target: max,
+            source: CounterSource {
+                namespace: feed.target_namespace.clone(),
+                field: feed.field.clone(),
+                prefixes: feed.series.iter().map(|s| s.prefix.clone()).collect(),
+                example: example.clone(),
+            },
+        });
+        let remedies = vec![
+            Remedy::note(
+                "move the counter past the largest number in use ($max never moves it backwards)",
+            ),
+            resync,
+            Remedy::note(format!(
+                "and let every code path take numbers only from it: findOneAndUpdate({}, {{ $inc: {{ {}: 1 }} }}, {{ upsert: true, returnDocument: \"after\" }}), never countDocuments() + 1",
+                shell::document(&counter.selector),
+                shell::name(&counter.value_field),
+            )),
+        ];
+        f.set_remedies(ctx, remedies);
         out.push(f);
     }
 }

@@ -1,7 +1,9 @@
 use crate::declare_rule;
+use crate::remedy::{Aggregate, CreateIndex, DropIndex, Folding, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
-use crate::rules::{first_key, group_samples, grouped_documents, indexes, plural};
+use crate::rules::{dedupe, first_key, group_samples, grouped_documents, indexes, plural};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -54,6 +56,7 @@ declare_rule! {
         name: "case-variant-duplicates",
         severity: Severity::Warning,
         summary: "values of a unique string key that differ only in case or accents with no collation on the index",
+        needs: Plan { duplicates: true, case_folded: true, ..Plan::NONE },
         check: check,
     };
 }
@@ -78,7 +81,6 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         }
         let groups = &stats.case_groups;
         let ns = &coll.info.namespace;
-        let handle = shell::collection(ns);
         let mut f = Finding::new(&RULE, ns);
         f.index = Some(index.name.clone());
         f.count = grouped_documents(groups);
@@ -111,19 +113,44 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             opts.insert("sparse", true);
         }
         opts.insert("collation", bson::doc! { "locale": "en", "strength": 2 });
-        f.fix = format!(
-            "// the variants (a strength-1 collation, which also ignores accents, groups a few more)\n\
-             {handle}.aggregate([{{ $group: {{ _id: {}, n: {{ $sum: 1 }}, ids: {{ $push: \"$_id\" }}, values: {{ $addToSet: {} }} }} }}, {{ $match: {{ n: {{ $gt: 1 }} }} }}], {{ allowDiskUse: true }})\n\
-             // merge each group into one document holding one canonical form (e.g. lower case), then compare case-insensitively:\n\
-             {handle}.createIndex({}, {})\n\
-             {handle}.dropIndex({})\n\
-             // queries must pass the same collation to use the new index: .find(...).collation({{ locale: \"en\", strength: 2 }})",
-            shell::document(&id),
-            shell::string(&format!("${first}")),
-            shell::document(index.key_pattern()),
-            shell::document(&opts),
-            shell::string(&index.name),
-        );
+        let variants = vec![
+            bson::doc! { "$group": {
+                "_id": id,
+                "n": { "$sum": 1 },
+                "ids": { "$push": "$_id" },
+                "values": { "$addToSet": format!("${first}") },
+            } },
+            bson::doc! { "$match": { "n": { "$gt": 1 } } },
+        ];
+        let remedies = vec![
+            Remedy::note(
+                "the variants (a strength-1 collation, which also ignores accents, groups a few more)",
+            ),
+            Remedy::Aggregate(Aggregate {
+                namespace: ns.clone(),
+                pipeline: variants,
+            }),
+            Remedy::note(
+                "merge each group into one document holding one canonical form (e.g. lower case), then compare case-insensitively:",
+            ),
+            dedupe(ns, paths.clone(), Folding::Case, groups, false),
+            // Built first, dropped after: on MongoDB 5.0+ a collated index coexists with the
+            // plain one on the same key.
+            Remedy::CreateIndex(CreateIndex {
+                namespace: ns.clone(),
+                key: index.key_pattern().clone(),
+                options: opts,
+                replaces: None,
+            }),
+            Remedy::DropIndex(DropIndex {
+                namespace: ns.clone(),
+                name: index.name.clone(),
+            }),
+            Remedy::note(
+                "queries must pass the same collation to use the new index: .find(...).collation({ locale: \"en\", strength: 2 })",
+            ),
+        ];
+        f.set_remedies(ctx, remedies);
         out.push(f);
     }
 }

@@ -1,9 +1,11 @@
 use bson::Bson;
 
 use crate::declare_rule;
+use crate::remedy::{ConvertType, Find, Folding, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
-use crate::rules::{group_samples, grouped_documents, indexes, plural};
+use crate::rules::{dedupe, group_samples, grouped_documents, indexes, plural};
 use crate::shell;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -51,6 +53,7 @@ declare_rule! {
         name: "mixed-type-key",
         severity: Severity::Error,
         summary: "a unique key holding the same value under different types (`42` and `\"42\"`, ObjectId and its hex string)",
+        needs: Plan { duplicates: true, type_folded: true, ..Plan::NONE },
         check: check,
     };
 }
@@ -62,7 +65,6 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         }
         let groups = &stats.type_groups;
         let ns = &coll.info.namespace;
-        let handle = shell::collection(ns);
         let paths = index.paths();
         let mut f = Finding::new(&RULE, ns);
         f.index = Some(index.name.clone());
@@ -107,30 +109,37 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             _ => None,
         };
         let family = shell::filter_type(main);
-        let mut fix = format!(
-            "// the documents whose {path} is not of the main type ({main})\n\
-             {handle}.find({{ {}: {{ $not: {{ $type: {} }} }} }}, {{ _id: 1, {}: 1 }})\n\
-             // merge each group into one document first (the conversion of a document whose twin exists fails with E11000), then store one type:\n",
-            shell::name(&path),
-            shell::string(family),
-            shell::name(&path),
-        );
+        let mut remedies = vec![
+            Remedy::note(format!(
+                "the documents whose {path} is not of the main type ({main})"
+            )),
+            Remedy::Find(Find {
+                namespace: ns.clone(),
+                filter: bson::doc! { path.as_str(): { "$not": { "$type": family } } },
+                projection: bson::doc! { "_id": 1, path.as_str(): 1 },
+            }),
+            Remedy::note(
+                "merge each group into one document first (the conversion of a document whose twin exists fails with E11000), then store one type:",
+            ),
+            dedupe(ns, paths.clone(), Folding::Types, groups, false),
+        ];
         if let Some(op) = convert {
             let other = if main == "string" {
                 "objectId"
             } else {
                 "string"
             };
-            fix.push_str(&format!(
-                "{handle}.updateMany({{ {}: {{ $type: {} }} }}, [{{ $set: {{ {}: {{ {op}: {} }} }} }}])\n",
-                shell::name(&path),
-                shell::string(other),
-                shell::name(&path),
-                shell::string(&format!("${path}")),
-            ));
+            remedies.push(Remedy::ConvertType(ConvertType {
+                namespace: ns.clone(),
+                field: path.clone(),
+                from: other.to_string(),
+                operator: op.to_string(),
+            }));
         }
-        fix.push_str("// and declare the type in the schema so every writer casts to it");
-        f.fix = fix;
+        remedies.push(Remedy::note(
+            "and declare the type in the schema so every writer casts to it",
+        ));
+        f.set_remedies(ctx, remedies);
         out.push(f);
     }
 }

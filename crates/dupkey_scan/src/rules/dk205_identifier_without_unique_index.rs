@@ -1,13 +1,18 @@
+use dupkey_index::Conflict;
+
+use crate::catalog::IndexInfo;
 use crate::declare_rule;
 use crate::model::CollectionModel;
+use crate::remedy::{CreateIndex, Folding, Note, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
-use crate::rules::dk201_duplicates_block_unique_index::{blocked_identifier, collmod_fix};
+use crate::rules::dk201_duplicates_block_unique_index::{blocked_identifier, make_unique};
 use crate::rules::{
-    IDENTIFIER_RATIO, IDENTIFIER_TYPED, MIN_IDENTIFIER_VALUES, first_key, group_pipeline,
+    IDENTIFIER_RATIO, IDENTIFIER_TYPED, MIN_IDENTIFIER_VALUES, dedupe, first_key, group_pipeline,
     group_samples, grouped_documents, plural,
 };
 use crate::shell;
 use crate::stats::FieldStats;
+use crate::stats::Plan;
 
 declare_rule! {
     /// ## What it does
@@ -62,6 +67,7 @@ declare_rule! {
         name: "identifier-without-unique-index",
         severity: Severity::Warning,
         summary: "a field that looks and behaves like an identifier (ticket/invoice numbers, tokens, session ids, emails: all values distinct or nearly) with no unique index",
+        needs: Plan { duplicates: true, identifiers: true, ..Plan::NONE },
         check: check,
     };
 }
@@ -89,14 +95,15 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 "dupkey.toml declares the unique index {} on {ns}, which the database lacks; no two documents share a key yet, so it can be built now",
                 shell::document(index.key_pattern())
             );
-            let mut opts = index.doc.clone();
-            opts.remove("key");
-            f.fix = format!(
-                "{}.createIndex({}, {})",
-                shell::collection(ns),
-                shell::document(index.key_pattern()),
-                shell::document(&opts)
-            );
+            let mut options = index.doc.clone();
+            options.remove("key");
+            let create = Remedy::CreateIndex(CreateIndex {
+                namespace: ns.clone(),
+                key: index.key_pattern().clone(),
+                options,
+                replaces: None,
+            });
+            f.set_remedies(ctx, vec![create]);
             out.push(f);
         }
     }
@@ -123,7 +130,6 @@ fn identifier_finding(
         .as_ref()
         .map_or(&[][..], |r| r.conflicts.as_slice());
     let ns = &coll.info.namespace;
-    let handle = shell::collection(ns);
     let name = &field.field;
     let mut f = Finding::new(&RULE, ns);
     f.field = Some(name.clone());
@@ -161,28 +167,68 @@ fn identifier_finding(
             first_key(ctx, groups)
         ));
     }
+    f.set_remedies(ctx, remedies(coll, field, groups, index));
+    Some(f)
+}
+
+/// List the values already shared (if any), then let the database enforce the identifier:
+/// convert its index, or create a partial unique one.
+fn remedies(
+    coll: &CollectionModel,
+    field: &FieldStats,
+    groups: &[Conflict],
+    index: Option<&IndexInfo>,
+) -> Vec<Remedy> {
+    let ns = &coll.info.namespace;
+    let name = &field.field;
     let main = field.types.first().map_or("string", |(t, _)| *t);
     let type_filter = shell::filter_type(main);
-    let mut fix = String::new();
+    let mut remedies = Vec::new();
     if !groups.is_empty() {
-        fix.push_str(&format!(
-            "// the documents that share a value of {name}: keep one per value (merge into it what the others hold), delete the others\n{}\n",
-            group_pipeline(&handle, std::slice::from_ref(name), Some(type_filter))
+        remedies.push(Remedy::note(format!("the documents that share a value of {name}: keep one per value (merge into it what the others hold), delete the others")));
+        remedies.push(group_pipeline(
+            ns,
+            std::slice::from_ref(name),
+            Some(type_filter),
+        ));
+        remedies.push(dedupe(
+            ns,
+            vec![name.clone()],
+            Folding::Exact,
+            groups,
+            false,
         ));
     }
     match index {
-        Some(i) => fix.push_str(collmod_fix(coll, i).trim_start_matches("// then ").trim_start()),
-        None => fix.push_str(&format!(
-            "// let the database enforce it; documents without {name} stay allowed:\n\
-             {handle}.createIndex({{ {}: 1 }}, {{ unique: true, partialFilterExpression: {{ {}: {{ $type: {} }} }} }})\n\
-             // and write with an atomic upsert on {name} instead of find-then-insert",
-            shell::name(name),
-            shell::name(name),
-            shell::string(type_filter),
-        )),
+        Some(i) => {
+            // The lead line lacks its `//` since the text was first written (it was DK201's
+            // "// then make …" with the prefix cut); kept so the output stays byte-identical.
+            remedies.push(Remedy::Note(Note {
+                line:
+                    "make the index unique (MongoDB 6.0+): reject new duplicates, check, convert:"
+                        .into(),
+            }));
+            remedies.push(make_unique(coll, i));
+        }
+        None => {
+            remedies.push(Remedy::note(format!(
+                "let the database enforce it; documents without {name} stay allowed:"
+            )));
+            remedies.push(Remedy::CreateIndex(CreateIndex {
+                namespace: ns.clone(),
+                key: bson::doc! { name.as_str(): 1 },
+                options: bson::doc! {
+                    "unique": true,
+                    "partialFilterExpression": { name.as_str(): { "$type": type_filter } },
+                },
+                replaces: None,
+            }));
+            remedies.push(Remedy::note(format!(
+                "and write with an atomic upsert on {name} instead of find-then-insert"
+            )));
+        }
     }
-    f.fix = fix;
-    Some(f)
+    remedies
 }
 
 #[cfg(test)]

@@ -1,22 +1,39 @@
 //! The detectors, one per file; each file's `RULE` doc comment is its documentation. This
-//! module holds what several of them share: thresholds, and the recipes their fixes print.
+//! module registers them (the one list, [`RULES`]) and holds what several of them share:
+//! thresholds, and the remedies their findings carry.
 
-pub mod dk101_unique_index_traps_missing;
-pub mod dk102_sparse_unique_admits_null;
-pub mod dk103_partial_filter_admits_null;
-pub mod dk104_stale_unique_index;
-pub mod dk201_duplicates_block_unique_index;
-pub mod dk202_counter_behind_data;
-pub mod dk203_case_variant_duplicates;
-pub mod dk204_mixed_type_key;
-pub mod dk205_identifier_without_unique_index;
+/// Declares each detector's module and lists its `RULE` in [`RULES`]: adding a detector is
+/// its file and one line here.
+macro_rules! register {
+    ($($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Every detector, in code order.
+        pub static RULES: &[&Rule] = &[$(&$module::RULE),*];
+    };
+}
+
+register! {
+    dk101_unique_index_traps_missing,
+    dk102_sparse_unique_admits_null,
+    dk103_partial_filter_admits_null,
+    dk104_stale_unique_index,
+    dk201_duplicates_block_unique_index,
+    dk202_counter_behind_data,
+    dk203_case_variant_duplicates,
+    dk204_mixed_type_key,
+    dk205_identifier_without_unique_index,
+}
 
 use bson::{Bson, Document};
 use dupkey_index::Conflict;
 
 use crate::catalog::IndexInfo;
 use crate::model::{CollectionModel, Model};
-use crate::rule::{Ctx, MAX_SAMPLES};
+use crate::remedy::{
+    Aggregate, CreateIndex, Dedupe, DuplicateGroup, Find, Folding, NumberFormat, Remedy,
+};
+use crate::rule::{Ctx, MAX_SAMPLES, Rule};
 use crate::shell;
 use crate::stats::{IndexStats, TypeCensus};
 
@@ -105,29 +122,68 @@ pub(crate) fn typed_filter(index: &IndexInfo, stats: &IndexStats) -> Document {
     filter
 }
 
-/// Build a replacement index beside the old one, then drop the old one: uniqueness holds at
-/// every moment on 5.0+, where indexes with the same key and different options coexist.
+/// A replacement index beside the old one, named `new_name`, unique, with `options`: built
+/// first, the old one dropped after, so uniqueness holds at every moment on 5.0+, where indexes
+/// with the same key and different options coexist.
 pub(crate) fn replace_index(
-    coll: &str,
+    namespace: &str,
     index: &IndexInfo,
     new_name: &str,
     options: &Document,
-) -> String {
+) -> Remedy {
     let mut opts = Document::new();
     opts.insert("name", new_name);
     opts.insert("unique", true);
     for (k, v) in options {
         opts.insert(k.as_str(), v.clone());
     }
-    format!(
-        "{coll}.createIndex({}, {})\n\
-         // once it is built (getIndexes() lists it):\n\
-         {coll}.dropIndex({})\n\
-         // MongoDB 4.4 or older refuses two indexes on one key pattern: give the new one the key with -1 instead of 1.",
-        shell::document(index.key_pattern()),
-        shell::document(&opts),
-        shell::string(&index.name)
-    )
+    Remedy::CreateIndex(CreateIndex {
+        namespace: namespace.to_string(),
+        key: index.key_pattern().clone(),
+        options: opts,
+        replaces: Some(index.name.clone()),
+    })
+}
+
+/// `find(filter, { _id: 1 })`: the documents a finding is about.
+pub(crate) fn find_ids(namespace: &str, filter: Document) -> Remedy {
+    Remedy::Find(Find {
+        namespace: namespace.to_string(),
+        filter,
+        projection: bson::doc! { "_id": 1 },
+    })
+}
+
+/// `{ f1: null, f2: null }` as a filter document.
+pub(crate) fn null_filter_doc(index: &IndexInfo) -> Document {
+    index.paths().into_iter().map(|p| (p, Bson::Null)).collect()
+}
+
+/// How the values of a single-field key are written, when they are generated numbers and the
+/// pass followed them (`numbers` in its plan, which a default scan has; a rule does not ask for
+/// it only to describe a format): the format of the most common prefix.
+pub(crate) fn number_format(coll: &CollectionModel, index: &IndexInfo) -> Option<NumberFormat> {
+    let [path] = index.paths().try_into().ok()?;
+    let numbers = coll.stats.numbers.iter().find(|n| n.field == path)?;
+    let main = numbers.series.iter().max_by_key(|s| s.count)?;
+    NumberFormat::of(&main.example)
+}
+
+/// Every group of documents sharing a key of `fields`, to dedupe.
+pub(crate) fn dedupe(
+    namespace: &str,
+    fields: Vec<String>,
+    folding: Folding,
+    groups: &[Conflict],
+    template: bool,
+) -> Remedy {
+    Remedy::Dedupe(Dedupe {
+        namespace: namespace.to_string(),
+        fields,
+        folding,
+        groups: groups.iter().map(DuplicateGroup::from).collect(),
+        template,
+    })
 }
 
 /// The `_id`s of the first groups, at most [`MAX_SAMPLES`].
@@ -150,23 +206,23 @@ pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
 }
 
 /// An aggregation listing every group of documents sharing the values of `paths`.
-pub(crate) fn group_pipeline(coll: &str, paths: &[String], only_type: Option<&str>) -> String {
+pub(crate) fn group_pipeline(namespace: &str, paths: &[String], only_type: Option<&str>) -> Remedy {
     let mut id = Document::new();
     for p in paths {
         id.insert(p.as_str(), format!("${p}"));
     }
-    let matcher = match (only_type, paths) {
-        (Some(t), [p]) => format!(
-            "{{ $match: {{ {}: {{ $type: {} }} }} }}, ",
-            shell::name(p),
-            shell::string(t)
-        ),
-        _ => String::new(),
-    };
-    format!(
-        "{coll}.aggregate([{matcher}{{ $group: {{ _id: {}, n: {{ $sum: 1 }}, ids: {{ $push: \"$_id\" }} }} }}, {{ $match: {{ n: {{ $gt: 1 }} }} }}], {{ allowDiskUse: true }})",
-        shell::document(&id)
-    )
+    let mut pipeline = Vec::new();
+    if let (Some(t), [p]) = (only_type, paths) {
+        pipeline.push(bson::doc! { "$match": { p.as_str(): { "$type": t } } });
+    }
+    pipeline.push(bson::doc! {
+        "$group": { "_id": id, "n": { "$sum": 1 }, "ids": { "$push": "$_id" } }
+    });
+    pipeline.push(bson::doc! { "$match": { "n": { "$gt": 1 } } });
+    Remedy::Aggregate(Aggregate {
+        namespace: namespace.to_string(),
+        pipeline,
+    })
 }
 
 /// The first group's key as `{ f: v }` (redacted when asked).
