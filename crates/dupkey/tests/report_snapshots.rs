@@ -3,6 +3,8 @@
 //! it means to change what users read; `cargo insta review` (or `INSTA_UPDATE=always`) shows
 //! and accepts an intended change.
 
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
+
 mod common;
 
 use std::path::Path;
