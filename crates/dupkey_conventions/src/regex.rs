@@ -57,9 +57,8 @@ mod tests {
             let value = format!("TKT{meta}00{meta}");
             let pattern = escape(&value);
             // No metacharacter is left bare: each one follows a backslash.
-            let mut bare = pattern.chars().peekable();
             let mut escaped = false;
-            while let Some(c) = bare.next() {
+            for c in pattern.chars() {
                 if escaped {
                     escaped = false;
                 } else if c == '\\' {

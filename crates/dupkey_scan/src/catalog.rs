@@ -111,7 +111,7 @@ impl CollectionInfo {
     /// From the catalog: `indexes` as `listIndexes` returns them, `options` as
     /// `listCollections` (or `metadata.json`) does.
     pub fn new(namespace: &str, indexes: &[Document], options: &Document) -> CollectionInfo {
-        let (database, collection) = crate::shell::split_namespace(namespace);
+        let (database, collection) = dupkey_conventions::namespace::split_or_collection(namespace);
         let default_collation = options.get_document("collation").ok();
         let mut info = CollectionInfo {
             namespace: namespace.to_string(),
@@ -171,7 +171,7 @@ impl CollectionInfo {
 
     /// Counter collections: `counters`, `identitycounters`, `sequences`, `invoice_counter`….
     pub fn looks_like_counters(&self) -> bool {
-        crate::counters::counter_collection(&self.collection)
+        dupkey_conventions::counters::counter_collection(&self.collection)
     }
 }
 

@@ -30,7 +30,6 @@ pub mod overview;
 pub mod registry;
 mod rule;
 pub mod rules;
-pub mod shell;
 pub mod stats;
 #[cfg(test)]
 mod testing;

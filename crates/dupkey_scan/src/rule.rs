@@ -9,7 +9,7 @@
 use bson::Bson;
 
 use crate::model::Model;
-use crate::shell;
+use dupkey_conventions::shell;
 
 /// How bad a finding is. `Error`: a write or an index build fails (or already failed) on the
 /// data as it is. `Warning`: a hazard that fails once the data or the traffic takes a
@@ -182,7 +182,7 @@ impl Ctx<'_> {
         if self.redact {
             redacted(v)
         } else {
-            dupkey_e11000::shell_value(v)
+            shell::value(v)
         }
     }
 
@@ -201,7 +201,7 @@ pub fn redacted(v: &Bson) -> String {
     match v {
         Bson::Null => "null".into(),
         Bson::Undefined => "undefined".into(),
-        other => format!("<{}>", shell::type_alias(other)),
+        other => format!("<{}>", dupkey_conventions::types::type_alias(other)),
     }
 }
 

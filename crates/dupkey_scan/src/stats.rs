@@ -16,6 +16,9 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, OnceLock};
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, doc};
+use dupkey_conventions::counters::MAX_COUNTER_DOCS;
+use dupkey_conventions::identifiers::{may_split_number, split_number};
+use dupkey_conventions::types::raw_type_alias;
 use dupkey_index::{
     CheckReport, Conflict, DocumentKeys, DuplicateFinder, FinderOptions, Ids, IndexSpec, Part,
     Shipper, SimpleKey, Skip,
@@ -23,7 +26,7 @@ use dupkey_index::{
 
 use crate::catalog::{CollectionInfo, IndexInfo};
 use crate::rule::MAX_SAMPLES;
-use crate::values::{DistinctSketch, identifier_name, split_number};
+use crate::values::{DistinctSketch, identifier_name};
 
 /// Identifier-like fields followed per collection.
 const MAX_CANDIDATES: usize = 16;
@@ -36,7 +39,6 @@ const MAX_NUMBER_FIELDS: usize = 64;
 /// Number prefixes per field; more means the field is not a sequence.
 const MAX_PREFIXES: usize = 16;
 /// Counter documents kept from one counters collection.
-const MAX_COUNTER_DOCS: usize = 10_000;
 /// How often (in values) a deferred pass asks whether an identifier field is worth grouping.
 #[cfg(not(test))]
 const STOP_CHECK_EVERY: u64 = 1 << 16;
@@ -994,7 +996,7 @@ impl<'p> CollectionPass<'p> {
             // A field found to hold no sequence (too many prefixes) is not split again.
             let may_be_number = numbers
                 && !number.is_some_and(|i| self.numbers[i].dead)
-                && crate::values::may_split_number(t, bytes);
+                && may_split_number(t, bytes);
             // The value, read once (a string is checked as UTF-8) for whoever wants it.
             let value = if index_field.is_some() || candidate.is_some() || may_be_number {
                 dupkey_index::raw::scalar(t, bytes)
@@ -1869,32 +1871,6 @@ fn count_type(census: &mut TypeCensus, alias: &'static str) {
 
 fn to_bson(v: Option<RawBsonRef<'_>>) -> Bson {
     v.and_then(|v| Bson::try_from(v).ok()).unwrap_or(Bson::Null)
-}
-
-/// The `$type` alias of a raw value.
-pub fn raw_type_alias(v: RawBsonRef<'_>) -> &'static str {
-    match v {
-        RawBsonRef::Double(_) => "double",
-        RawBsonRef::String(_) => "string",
-        RawBsonRef::Document(_) => "object",
-        RawBsonRef::Array(_) => "array",
-        RawBsonRef::Binary(_) => "binData",
-        RawBsonRef::Undefined => "undefined",
-        RawBsonRef::ObjectId(_) => "objectId",
-        RawBsonRef::Boolean(_) => "bool",
-        RawBsonRef::DateTime(_) => "date",
-        RawBsonRef::Null => "null",
-        RawBsonRef::RegularExpression(_) => "regex",
-        RawBsonRef::JavaScriptCode(_) | RawBsonRef::JavaScriptCodeWithScope(_) => "javascript",
-        RawBsonRef::Int32(_) => "int",
-        RawBsonRef::Timestamp(_) => "timestamp",
-        RawBsonRef::Int64(_) => "long",
-        RawBsonRef::Decimal128(_) => "decimal",
-        RawBsonRef::Symbol(_) => "symbol",
-        RawBsonRef::MinKey => "minKey",
-        RawBsonRef::MaxKey => "maxKey",
-        RawBsonRef::DbPointer(_) => "dbPointer",
-    }
 }
 
 #[cfg(test)]

@@ -440,7 +440,7 @@ impl LiveSource {
             .await;
         let reply = match reply {
             Ok(r) => r,
-            Err(e) if is_namespace_not_found(&e) => return Ok(Vec::new()),
+            Err(e) if dupkey_e11000::is_namespace_not_found(&e) => return Ok(Vec::new()),
             Err(e) => return Err(self.command_error("listIndexes", &e)),
         };
         let batch = reply
@@ -783,10 +783,6 @@ fn count_of(n: &Bson) -> Option<u64> {
         .or_else(|| n.as_i32().map(i64::from))
         .or_else(|| n.as_f64().map(|f| f as i64))
         .and_then(|n| u64::try_from(n).ok())
-}
-
-fn is_namespace_not_found(e: &mongodb::error::Error) -> bool {
-    matches!(&*e.kind, mongodb::error::ErrorKind::Command(c) if c.code == 26)
 }
 
 /// The driver's message without the hex dump of the raw reply it appends.

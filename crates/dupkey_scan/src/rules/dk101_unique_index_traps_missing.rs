@@ -3,7 +3,7 @@ use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{
     field_list, indexes, is_stale, null_filter, plural, replace_index, typed_filter,
 };
-use crate::shell;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does

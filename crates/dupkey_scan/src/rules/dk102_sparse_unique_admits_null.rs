@@ -1,7 +1,7 @@
 use crate::declare_rule;
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, indexes, plural, replace_index, typed_filter};
-use crate::shell;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does

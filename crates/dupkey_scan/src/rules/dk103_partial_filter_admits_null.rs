@@ -5,7 +5,7 @@ use crate::catalog::IndexInfo;
 use crate::declare_rule;
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{indexes, plural, replace_index, typed_filter};
-use crate::shell;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does
@@ -147,11 +147,7 @@ fn admitting_conditions(index: &IndexInfo, filter: &Document) -> Vec<String> {
             continue;
         };
         if single.matches(&null_at(path)) {
-            out.push(format!(
-                "`{}: {}`",
-                shell::name(path),
-                dupkey_e11000::shell_value(cond)
-            ));
+            out.push(format!("`{}: {}`", shell::name(path), shell::value(cond)));
         }
     }
     out

@@ -1,7 +1,7 @@
 use crate::declare_rule;
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, indexes, is_stale, null_filter, plural};
-use crate::shell;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does

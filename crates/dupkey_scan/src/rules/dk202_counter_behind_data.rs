@@ -1,7 +1,7 @@
 use crate::counters::counter_feeds;
 use crate::declare_rule;
 use crate::rule::{Ctx, Finding, Severity};
-use crate::shell;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does

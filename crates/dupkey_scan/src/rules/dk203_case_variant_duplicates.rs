@@ -1,7 +1,7 @@
 use crate::declare_rule;
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{first_key, group_samples, grouped_documents, indexes, plural};
-use crate::shell;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does

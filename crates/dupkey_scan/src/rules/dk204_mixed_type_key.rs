@@ -3,7 +3,7 @@ use bson::Bson;
 use crate::declare_rule;
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{group_samples, grouped_documents, indexes, plural};
-use crate::shell;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does
@@ -106,7 +106,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             "int" | "long" | "double" | "decimal" => Some("$toLong"),
             _ => None,
         };
-        let family = shell::filter_type(main);
+        let family = dupkey_conventions::types::filter_type(main);
         let mut fix = format!(
             "// the documents whose {path} is not of the main type ({main})\n\
              {handle}.find({{ {}: {{ $not: {{ $type: {} }} }} }}, {{ _id: 1, {}: 1 }})\n\

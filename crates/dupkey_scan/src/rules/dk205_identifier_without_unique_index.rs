@@ -6,8 +6,8 @@ use crate::rules::{
     IDENTIFIER_RATIO, IDENTIFIER_TYPED, MIN_IDENTIFIER_VALUES, first_key, group_pipeline,
     group_samples, grouped_documents, plural,
 };
-use crate::shell;
 use crate::stats::FieldStats;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does
@@ -162,7 +162,7 @@ fn identifier_finding(
         ));
     }
     let main = field.types.first().map_or("string", |(t, _)| *t);
-    let type_filter = shell::filter_type(main);
+    let type_filter = dupkey_conventions::types::filter_type(main);
     let mut fix = String::new();
     if !groups.is_empty() {
         fix.push_str(&format!(
