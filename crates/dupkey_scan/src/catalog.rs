@@ -3,7 +3,7 @@
 //! `dupkey.toml` declares for it.
 
 use bson::Document;
-use dupkey_index::IndexSpec;
+use dupkey_index::{IndexSpec, SpecError};
 
 /// One index, parsed for the key generator.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ impl IndexInfo {
         spec_doc: &Document,
         default_collation: Option<&Document>,
         declared: bool,
-    ) -> Result<IndexInfo, String> {
+    ) -> Result<IndexInfo, SpecError> {
         let mut doc = spec_doc.clone();
         // Text and 2d indexes take no collation: on a collection with a default one they are
         // made with the simple collation, which listIndexes does not show.
@@ -48,7 +48,7 @@ impl IndexInfo {
         }
         // prepareUnique (6.0+) makes an index reject new duplicates: treat it as unique.
         let prepare_unique = dupkey_index::option_is_true(doc.get("prepareUnique"));
-        let spec = IndexSpec::from_document(&doc).map_err(|e| e.to_string())?;
+        let spec = IndexSpec::from_document(&doc)?;
         let collation = doc
             .get_document("collation")
             .ok()
@@ -134,7 +134,7 @@ impl CollectionInfo {
 
     /// Adds a unique index declared in `dupkey.toml`, unless the catalog already holds a
     /// unique index with the same key pattern.
-    pub fn declare(&mut self, spec: &Document) -> Result<(), String> {
+    pub fn declare(&mut self, spec: &Document) -> Result<(), SpecError> {
         let mut spec = spec.clone();
         if !spec.contains_key("unique") {
             spec.insert("unique", true);

@@ -38,7 +38,9 @@ pub mod values;
 pub use catalog::{CollectionInfo, IndexInfo};
 pub use config::Config;
 pub use model::{CollectionModel, Model, Report, Scanner};
-pub use registry::{RULES, Selection, explain_rule, is_rule_code, rule, rules_index_page};
+pub use registry::{
+    RULES, Selection, SelectionError, explain_rule, is_rule_code, rule, rules_index_page,
+};
 pub use rule::{Ctx, Finding, MAX_SAMPLES, Rule, Severity, redacted};
 pub use stats::{
     CollectionPass, CollectionStats, PassKind, PassOptions, PassPlan, Plan, SecondPass,

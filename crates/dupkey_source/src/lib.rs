@@ -41,10 +41,12 @@ pub use bson_stream::MAX_DOCUMENT_BYTES;
 pub use dump::{DumpCollection, list_dump_collections};
 pub use facts::{ErrorTarget, gather_facts};
 pub use file::{
-    CollectionReader, DataFormat, DocumentError, ReadOptions, ReadProgress, ReadStats,
+    CollectionReader, DataFormat, DocumentError, ReadError, ReadOptions, ReadProgress, ReadStats,
     open_collection,
 };
-pub use index_order::{IndexOrder, OrderedGroups, OutOfOrder, ordering_index, scan_projection};
+pub use index_order::{
+    IndexOrder, OrderError, OrderedGroups, OutOfOrder, Unsuitable, ordering_index, scan_projection,
+};
 pub use metadata::{CollectionMetadata, MetadataError, parse_metadata_json, read_metadata_file};
 pub use namespace::{
     COLLECTION_PLACEHOLDER, DATABASE_PLACEHOLDER, NameOrigin, ResolvedNamespace,
