@@ -608,6 +608,41 @@ mod tests {
         "endSessions",
     ];
 
+    /// The counter behind a key may sit after hundreds of others in its collection: the live
+    /// confirmation reads as many counter documents as the scan does. It stopped at 500.
+    #[tokio::test]
+    async fn a_counter_after_many_others_is_found_as_the_scan_finds_it() {
+        let index = doc! { "key": { "ticket": 1 }, "name": "ticket_1", "unique": true };
+        let docs = vec![
+            doc! { "ticket": "TKT-00041" },
+            doc! { "ticket": "TKT-00042" },
+        ];
+        let Some((db, uri)) =
+            dupkey_test::test_collection("facts_many_counters", "tickets", docs, vec![index]).await
+        else {
+            return;
+        };
+        let mut counters: Vec<Document> = (0..600)
+            .map(|i| doc! { "_id": format!("shard{i}"), "seq": i })
+            .collect();
+        counters.push(doc! { "_id": "ticket", "seq": 7 });
+        db.collection::<Document>("counters")
+            .insert_many(counters)
+            .await
+            .unwrap();
+        let src = LiveSource::connect(&uri).await.unwrap();
+        let text = format!(
+            "E11000 duplicate key error collection: {}.tickets index: ticket_1 dup key: {{ ticket: \"TKT-00008\" }}",
+            db.name()
+        );
+        let err = dupkey_e11000::parse_all(&text).remove(0);
+        let facts = gather_facts(&src, &err, None).await.unwrap().unwrap();
+        let counter = facts.counter.expect("the ticket counter is found");
+        assert_eq!(counter.selector, "{ _id: \"ticket\" }");
+        assert_eq!((counter.value, counter.max_used), (7, 42));
+        assert_eq!(counter.example, "TKT-00042");
+    }
+
     #[tokio::test]
     async fn explain_uri_sends_only_what_the_permission_table_lists() {
         // Before, `countDocuments` went out as an `aggregate`, which the table does not list.
