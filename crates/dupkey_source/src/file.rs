@@ -178,7 +178,10 @@ pub fn open_collection(
                 reader.namespace = Some(wanted.to_string());
                 reader.named_by_flag = true;
             }
-            Some(ns) if ns == wanted || ns.split_once('.').is_some_and(|(_, c)| c == wanted) => {}
+            Some(ns)
+                if ns == wanted
+                    || dupkey_conventions::namespace::split(ns)
+                        .is_some_and(|(_, c)| c == wanted) => {}
             Some(ns) => {
                 return Err(SourceError::NoCollection {
                     path: path.to_path_buf(),
