@@ -6,6 +6,7 @@ use bson::{Bson, RawBsonRef};
 
 /// A generated number: `prefix` + digits (`TKT-00042` → `("TKT-", 42)`,
 /// `INV/2025-26/000123` → `("INV/2025-26/", 123)`) or a plain integer (prefix `None`).
+#[inline]
 pub fn split_number(v: RawBsonRef<'_>) -> Option<(Option<&str>, i64)> {
     match v {
         RawBsonRef::Int32(i) => Some((None, i64::from(i))),
@@ -19,6 +20,7 @@ pub fn split_number(v: RawBsonRef<'_>) -> Option<(Option<&str>, i64)> {
 /// Whether an element of BSON type `t` with value bytes `bytes` can pass [`split_number`]: a
 /// number, or a string whose last character is a digit. Checked on the bytes, before a
 /// string is validated as UTF-8, so most strings (names, emails) cost nothing more.
+#[inline]
 pub fn may_split_number(t: u8, bytes: &[u8]) -> bool {
     match t {
         0x01 | 0x10 | 0x12 => true,
@@ -29,6 +31,7 @@ pub fn may_split_number(t: u8, bytes: &[u8]) -> bool {
 }
 
 /// [`split_number`] for a value already decoded.
+#[inline]
 pub fn split_bson_number(v: &Bson) -> Option<(Option<&str>, i64)> {
     split_number(match v {
         Bson::String(s) => RawBsonRef::String(s),
@@ -39,6 +42,7 @@ pub fn split_bson_number(v: &Bson) -> Option<(Option<&str>, i64)> {
     })
 }
 
+#[inline]
 fn split_string_number(s: &str) -> Option<(Option<&str>, i64)> {
     let bytes = s.as_bytes();
     if bytes.len() > 64 {

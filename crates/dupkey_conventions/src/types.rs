@@ -5,6 +5,7 @@ use bson::spec::ElementType;
 use bson::{Bson, RawBsonRef};
 
 /// The `$type` alias of a BSON element type.
+#[inline]
 pub fn alias(t: ElementType) -> &'static str {
     match t {
         ElementType::Double => "double",
@@ -32,11 +33,13 @@ pub fn alias(t: ElementType) -> &'static str {
 }
 
 /// The `$type` alias of a value.
+#[inline]
 pub fn type_alias(v: &Bson) -> &'static str {
     alias(v.element_type())
 }
 
 /// The `$type` alias of a raw value.
+#[inline]
 pub fn raw_type_alias(v: RawBsonRef<'_>) -> &'static str {
     alias(v.element_type())
 }
@@ -44,6 +47,7 @@ pub fn raw_type_alias(v: RawBsonRef<'_>) -> &'static str {
 /// The `$type` a partial filter uses to keep real values of the type `alias`: numbers of every
 /// width are one family (`"number"`), since an application that stores `42` may store it as
 /// an int, a long or a double without meaning a different key.
+#[inline]
 pub fn filter_type(alias: &str) -> &str {
     match alias {
         "int" | "long" | "double" | "decimal" => "number",
