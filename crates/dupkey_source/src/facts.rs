@@ -507,7 +507,8 @@ async fn counter_facts(
             projection: Document::new(),
             collation: None,
         };
-        // Streamed: only the best counter so far is kept.
+        // Streamed: only the best counter so far is kept. A document that does not decode
+        // (a string that is not UTF-8, stored by an old driver) holds no counter this can read.
         src.for_each_match(db, coll, query, limit, |raw| {
             let Ok(doc) = Document::try_from(raw) else {
                 return;
