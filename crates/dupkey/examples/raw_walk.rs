@@ -9,10 +9,11 @@
 //!
 //!   cargo run --release --example raw_walk -- elements|field FILE.bson FIELD [FIELD…]
 
+use std::io;
 use std::path::Path;
 
 use bson::RawBsonRef;
-use dupkey_source::{ReadOptions, open_collection};
+use dupkey_source::{ReadError, ReadOptions, open_collection};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -42,7 +43,7 @@ fn main() -> anyhow::Result<()> {
                 }
             } else {
                 for element in doc.iter() {
-                    let (name, value) = element?;
+                    let (name, value) = element.map_err(io::Error::other)?;
                     touched += 1;
                     if fields.iter().any(|f| f == name.as_str())
                         && !matches!(value, RawBsonRef::Null)
@@ -51,7 +52,7 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             }
-            Ok::<(), anyhow::Error>(())
+            Ok::<(), ReadError>(())
         },
     )?;
     println!(

@@ -8,10 +8,11 @@
 //!
 //! `--deep` also walks into embedded documents and arrays (scan does not need to).
 
+use std::io;
 use std::path::Path;
 
 use bson::{RawBsonRef, RawDocument};
-use dupkey_source::{ReadOptions, list_dump_collections, open_collection};
+use dupkey_source::{ReadError, ReadOptions, list_dump_collections, open_collection};
 
 /// What the walk saw; printed so the work cannot be optimised away.
 #[derive(Debug, Default)]
@@ -71,7 +72,8 @@ fn main() -> anyhow::Result<()> {
             tally.documents += 1;
             tally
                 .walk(doc, deep)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", listed.namespace))
+                .map_err(|e| io::Error::other(format!("{}: {e}", listed.namespace)))
+                .map_err(ReadError::from)
         })?;
         collections += 1;
     }

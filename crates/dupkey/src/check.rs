@@ -10,7 +10,8 @@ use dupkey_index::spec_checks::{is_bare_key_pattern, is_id_pattern};
 use dupkey_index::spec_json::{MAX_SPEC_BYTES, parse_spec_json};
 use dupkey_index::{CheckReport, Conflict, FinderOptions, IndexSpec, check_in_parallel};
 use dupkey_source::{
-    DataFormat, ReadMode, ReadOptions, ResolvedNamespace, open_collection, resolve_namespace,
+    DataFormat, ReadError, ReadMode, ReadOptions, ResolvedNamespace, open_collection,
+    resolve_namespace,
 };
 use serde_json::{Value, json};
 
@@ -194,11 +195,12 @@ pub fn run(args: Args) -> Result<u8> {
             .layout_namespace()
             .map_or_else(|| args.source.clone(), str::to_string);
         let _ticker = Ticker::start(Display::from_args(args.progress), &label, meter);
-        check_in_parallel::<anyhow::Error, _>(&spec, options, |sink| {
+        check_in_parallel::<ReadError, _>(&spec, options, |sink| {
             let stats = reader.for_each(&ReadOptions { skip_invalid }, |doc| sink(doc))?;
             invalid = stats.invalid;
             Ok(())
-        })?
+        })
+        .map_err(|e| crate::read_error(e, None))?
     };
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let notes = live_check.as_ref().map_or(&[][..], |c| c.notes.as_slice());

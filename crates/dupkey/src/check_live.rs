@@ -270,7 +270,8 @@ async fn ordered(
 ) -> std::result::Result<CheckReport, String> {
     source
         .check_index_order(db, coll, order, projection)
-        .await?;
+        .await
+        .map_err(|e| e.to_string())?;
     let order_spec = order.order_spec(spec_doc).map_err(|e| e.to_string())?;
     let mut groups = OrderedGroups::new(&order_spec, Some(spec));
     let query = RawQuery {

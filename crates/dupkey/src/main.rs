@@ -20,6 +20,7 @@ mod style;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use dupkey_source::ReadError;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -164,6 +165,20 @@ fn one_line(e: &anyhow::Error) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// A failed read as the binary reports it, decided by type: an I/O failure of the callback
+/// (grouping keys, spilling them) gets `context` when one is given, and a spill failure among
+/// them is then printed alone ([`one_line`]); the reader's own error is reported as it is.
+pub(crate) fn read_error(e: ReadError, context: Option<&'static str>) -> anyhow::Error {
+    match e {
+        ReadError::Io(e) => match context {
+            Some(context) => anyhow::Error::from(e).context(context),
+            None => e.into(),
+        },
+        ReadError::Source(e) => e.into(),
+        other => other.into(),
+    }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -12,7 +12,7 @@ use dupkey_scan::{
     PassPlan, RULES, Report, Scanner, SecondPass, Selection, Severity, pass_in_parallel,
 };
 use dupkey_source::{
-    ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadMode, ReadOptions,
+    ArchiveEvent, CollectionReader, DataFormat, LiveSource, ReadError, ReadMode, ReadOptions,
     ResolvedNamespace, is_archive, list_dump_collections, open_archive, open_collection,
     redact_uri, resolve_namespace,
 };
@@ -339,44 +339,45 @@ fn scan_archive(
     let mut passes: Vec<Option<CollectionPass<'_>>> = infos.iter().map(|_| None).collect();
     let mut results: Vec<Option<CollectionStats>> = infos.iter().map(|_| None).collect();
     let mut shares = vec![0_usize; infos.len()];
-    let read = archive.stream(
-        &ReadOptions {
-            skip_invalid: args.skip_invalid,
-        },
-        |event| {
-            match event {
-                ArchiveEvent::Document {
-                    collection,
-                    document,
-                } => {
-                    let Some(slot) = slot_of[collection] else {
-                        return Ok(());
-                    };
-                    if passes[slot].is_none() {
-                        shares[slot] = pool.take();
-                        let plan = plans[slot]
-                            .get_or_init(|| PassPlan::new(&infos[slot], options(shares[slot])));
-                        passes[slot] = Some(plan.start());
+    let read = archive
+        .stream(
+            &ReadOptions {
+                skip_invalid: args.skip_invalid,
+            },
+            |event| {
+                match event {
+                    ArchiveEvent::Document {
+                        collection,
+                        document,
+                    } => {
+                        let Some(slot) = slot_of[collection] else {
+                            return Ok(());
+                        };
+                        if passes[slot].is_none() {
+                            shares[slot] = pool.take();
+                            let plan = plans[slot]
+                                .get_or_init(|| PassPlan::new(&infos[slot], options(shares[slot])));
+                            passes[slot] = Some(plan.start());
+                        }
+                        if let Some(pass) = passes[slot].as_mut() {
+                            pass.add(document)?;
+                        }
                     }
-                    if let Some(pass) = passes[slot].as_mut() {
-                        pass.add(document)
-                            .map_err(|e| anyhow::Error::from(e).context(GROUP_ERROR))?;
+                    ArchiveEvent::End { collection } => {
+                        let Some(slot) = slot_of[collection] else {
+                            return Ok(());
+                        };
+                        if let Some(pass) = passes[slot].take() {
+                            results[slot] = Some(pass.finish()?);
+                            pool.give(shares[slot]);
+                        }
                     }
+                    _ => {}
                 }
-                ArchiveEvent::End { collection } => {
-                    let Some(slot) = slot_of[collection] else {
-                        return Ok(());
-                    };
-                    if let Some(pass) = passes[slot].take() {
-                        results[slot] = Some(pass.finish().context(GROUP_ERROR)?);
-                        pool.give(shares[slot]);
-                    }
-                }
-                _ => {}
-            }
-            Ok::<(), anyhow::Error>(())
-        },
-    )?;
+                Ok::<(), ReadError>(())
+            },
+        )
+        .map_err(|e| crate::read_error(e, Some(GROUP_ERROR)))?;
     // Collections still open (a cut archive read with --skip-invalid) end here; those without
     // documents get an empty pass.
     for slot in 0..infos.len() {
@@ -429,24 +430,25 @@ fn second_pass_over_archive(
         .map(|p| p.as_ref().map(PassPlan::start))
         .collect();
     let mut archive = open_archive(path)?;
-    archive.stream(
-        &ReadOptions {
-            skip_invalid: args.skip_invalid,
-        },
-        |event| {
-            if let ArchiveEvent::Document {
-                collection,
-                document,
-            } = event
-                && let Some(slot) = slot_of[collection]
-                && let Some(pass) = passes[slot].as_mut()
-            {
-                pass.add(document)
-                    .map_err(|e| anyhow::Error::from(e).context(GROUP_ERROR))?;
-            }
-            Ok::<(), anyhow::Error>(())
-        },
-    )?;
+    archive
+        .stream(
+            &ReadOptions {
+                skip_invalid: args.skip_invalid,
+            },
+            |event| {
+                if let ArchiveEvent::Document {
+                    collection,
+                    document,
+                } = event
+                    && let Some(slot) = slot_of[collection]
+                    && let Some(pass) = passes[slot].as_mut()
+                {
+                    pass.add(document)?;
+                }
+                Ok::<(), ReadError>(())
+            },
+        )
+        .map_err(|e| crate::read_error(e, Some(GROUP_ERROR)))?;
     for (slot, pass) in passes.into_iter().enumerate() {
         if let Some(pass) = pass {
             results[slot].add_second_pass(pass.finish().context(GROUP_ERROR)?);
@@ -613,14 +615,11 @@ fn scan_collection(
             };
             let _ticker = Ticker::start(display, label, meter);
             let mut invalid = 0;
-            let stats = pass_in_parallel::<anyhow::Error, _>(plan, |sink| {
+            let stats = pass_in_parallel::<ReadError, _>(plan, |sink| {
                 invalid = reader.for_each(&read_options, |doc| sink(doc))?.invalid;
                 Ok(())
             })
-            .map_err(|e| match e.downcast::<io::Error>() {
-                Ok(e) => anyhow::Error::from(e).context(GROUP_ERROR),
-                Err(e) => e,
-            })?;
+            .map_err(|e| crate::read_error(e, Some(GROUP_ERROR)))?;
             Ok::<_, anyhow::Error>((stats, invalid))
         };
         let plan = scanner.plan_with(&info, expected, PassKind::Deferred);

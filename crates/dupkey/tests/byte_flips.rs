@@ -33,7 +33,7 @@ use bson::oid::ObjectId;
 use bson::spec::BinarySubtype;
 use bson::{Binary, Bson, DateTime, Decimal128, Document, RawDocument, RawDocumentBuf, doc};
 use dupkey_index::{DocumentKeys, FinderOptions, IndexSpec, KeyError, check_in_parallel};
-use dupkey_source::{ReadOptions, open_collection};
+use dupkey_source::{ReadError, ReadOptions, open_collection};
 
 fn uuid(b: u8) -> Binary {
     Binary {
@@ -89,7 +89,7 @@ fn id_text(id: &Bson) -> String {
 /// `dupkey check`'s engine on the file, as the command runs it.
 fn engine(path: &Path, spec: &IndexSpec) -> Result<Answer, String> {
     let mut reader = open_collection(path, None).map_err(|e| e.to_string())?;
-    let report = check_in_parallel::<anyhow::Error, _>(spec, FinderOptions::default(), |sink| {
+    let report = check_in_parallel::<ReadError, _>(spec, FinderOptions::default(), |sink| {
         reader.for_each(&ReadOptions::default(), |doc| sink(doc))?;
         Ok(())
     })

@@ -290,7 +290,7 @@ impl DuplicateKey {
             Some(key) if !key.is_empty() && !key.keys().any(|k| k.starts_with('#')) => {
                 let parts: Vec<String> = key
                     .iter()
-                    .map(|(k, v)| format!("{k} {}", dupkey_e11000::shell_value(v)))
+                    .map(|(k, v)| format!("{k} {}", dupkey_conventions::shell::value(v)))
                     .collect();
                 format!("a document with {} already exists", parts.join(" and "))
             }
@@ -311,7 +311,7 @@ impl fmt::Display for DuplicateKey {
         if let Some(key) = &self.key {
             let parts: Vec<String> = key
                 .iter()
-                .map(|(k, v)| format!("{k}: {}", dupkey_e11000::shell_value(v)))
+                .map(|(k, v)| format!("{k}: {}", dupkey_conventions::shell::value(v)))
                 .collect();
             write!(f, ": {{ {} }}", parts.join(", "))?;
         }

@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 
 use bson::{Bson, Document, doc};
+use dupkey_conventions::document::lookup;
+use dupkey_conventions::regex;
 use futures_util::TryStreamExt;
 use mongodb::Collection;
 
 use crate::error::{Error, Result};
 use crate::retry::{count_retry, is_retryable};
-use crate::sequence::{CounterKey, Sequence, lookup};
+use crate::sequence::{CounterKey, Sequence};
 use crate::template::scope_text;
 
 /// What [`Sequence::resync_from`] found and did.
@@ -60,7 +62,7 @@ impl Sequence {
     ) -> Result<ResyncReport> {
         let filter = match &self.inner.template {
             Some(t) if !t.literal_prefix().is_empty() => {
-                doc! { field: { "$regex": format!("^{}", regex_escape(t.literal_prefix())) } }
+                doc! { field: { "$regex": format!("^{}", regex::escape(t.literal_prefix())) } }
             }
             Some(_) => doc! { field: { "$type": "string" } },
             None => doc! { field: { "$exists": true } },
@@ -84,8 +86,8 @@ impl Sequence {
             Some(p) => {
                 let regex = format!(
                     "^{}[0-9]+{}$",
-                    regex_escape(&p.before),
-                    regex_escape(&p.after)
+                    regex::escape(&p.before),
+                    regex::escape(&p.after)
                 );
                 filter.insert(field, doc! { "$regex": regex });
             }
@@ -203,15 +205,4 @@ impl Sequence {
             }
         }
     }
-}
-
-pub(crate) fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 4);
-    for c in s.chars() {
-        if "\\^$.|?*+()[]{}/-".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
+use dupkey_conventions::document::lookup;
 use mongodb::options::ReturnDocument;
 use mongodb::{ClientSession, Collection, Database};
 
@@ -409,7 +410,7 @@ impl Sequence {
         let mut traps = Vec::new();
         let mut cursor = match self.inner.counters.list_indexes().await {
             Ok(c) => c,
-            Err(e) if is_namespace_not_found(&e) => return Ok(traps),
+            Err(e) if dupkey_e11000::is_namespace_not_found(&e) => return Ok(traps),
             Err(e) => return Err(e.into()),
         };
         while let Some(index) = cursor.try_next().await? {
@@ -767,24 +768,8 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// A dotted-path lookup (`customer.tenant`).
-pub(crate) fn lookup<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
-    if let Some(v) = doc.get(path) {
-        return Some(v);
-    }
-    let (head, rest) = path.split_once('.')?;
-    match doc.get(head)? {
-        Bson::Document(inner) => lookup(inner, rest),
-        _ => None,
-    }
-}
-
 fn is_id_collision(e: &mongodb::error::Error) -> bool {
     DuplicateKey::from_error(e).is_some_and(|dk| dk.index.as_deref() == Some("_id_"))
-}
-
-fn is_namespace_not_found(e: &mongodb::error::Error) -> bool {
-    matches!(&*e.kind, mongodb::error::ErrorKind::Command(c) if c.code == 26)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! mongosh commands and code.
 
 use bson::{Bson, Document};
+use dupkey_conventions::{namespace, shell};
 
 use crate::{Cause, Client, DuplicateKeyError, Operation};
 
@@ -133,7 +134,7 @@ impl<'a> Context<'a> {
         let filter = format!(
             "{{ {} }}",
             key.iter()
-                .map(|(n, v)| format!("{}: {}", shell_name(n), shell_value(v)))
+                .map(|(n, v)| format!("{}: {}", shell::name(n), shell::value(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -159,13 +160,13 @@ impl<'a> Context<'a> {
     fn key_pattern(&self) -> String {
         let pattern = self.err.key_pattern.as_ref().map(|kp| {
             kp.iter()
-                .map(|(n, v)| format!("{}: {}", shell_name(n), shell_value(v)))
+                .map(|(n, v)| format!("{}: {}", shell::name(n), shell::value(v)))
                 .collect::<Vec<_>>()
         });
         let parts = pattern.unwrap_or_else(|| {
             self.fields
                 .iter()
-                .map(|f| format!("{}: 1", shell_name(f)))
+                .map(|f| format!("{}: 1", shell::name(f)))
                 .collect()
         });
         format!("{{ {} }}", parts.join(", "))
@@ -176,10 +177,10 @@ fn collection_handle(err: &DuplicateKeyError) -> String {
     match (&err.database, &err.collection) {
         (Some(db), Some(c)) => format!(
             "db.getSiblingDB({}).getCollection({})",
-            json_str(db),
-            json_str(c)
+            shell::string(db),
+            shell::string(c)
         ),
-        (None, Some(c)) => format!("db.getCollection({})", json_str(c)),
+        (None, Some(c)) => format!("db.getCollection({})", shell::string(c)),
         _ => "db.getCollection(\"<collection>\")".into(),
     }
 }
@@ -227,15 +228,21 @@ fn partial_replacement(ctx: &Context<'_>, type_alias: &str, hint: &str) -> Strin
     let filter: Vec<String> = ctx
         .null_fields
         .iter()
-        .map(|f| format!("{}: {{ $type: {} }}", shell_name(f), json_str(type_alias)))
+        .map(|f| {
+            format!(
+                "{}: {{ $type: {} }}",
+                shell::name(f),
+                shell::string(type_alias)
+            )
+        })
         .collect();
     format!(
         "Build the new index first, then drop the old one, so uniqueness holds throughout (MongoDB 5.0+; on 4.4 and older give the new index an equivalent key such as descending order). Use the field's real BSON type for $type{hint}.\n{coll}.createIndex({kp}, {{ unique: true, name: {name}, partialFilterExpression: {{ {filter} }} }})\n{coll}.dropIndex({old})",
         coll = ctx.coll,
         kp = ctx.key_pattern(),
-        name = json_str(&format!("{}_present", ctx.index)),
+        name = shell::string(&format!("{}_present", ctx.index)),
         filter = filter.join(", "),
-        old = json_str(&ctx.index),
+        old = shell::string(&ctx.index),
     )
 }
 
@@ -400,15 +407,12 @@ fn counter_lag(ctx: &Context<'_>, c: &CounterFacts, d: &mut Diagnosis) {
         "{}: the counter {} in {} stands at {}, but the data already uses {} ({}). Every number the counter hands out up to {} is taken, so inserts collide on `{}`. Counters fall behind after imports, restores or numbers assigned outside the counter.",
         ctx.ns, c.selector, c.namespace, c.value, c.max_used, c.example, c.max_used, ctx.index
     );
-    let (db, coll) = c
-        .namespace
-        .split_once('.')
-        .unwrap_or((&c.namespace, "counters"));
+    let (db, coll) = namespace::split(&c.namespace).unwrap_or((&c.namespace, "counters"));
     d.fixes = vec![
         format!(
             "Raise the counter to the largest number in use ($max never lowers it):\ndb.getSiblingDB({}).getCollection({}).updateOne({}, {{ $max: {{ {}: {} }} }})",
-            json_str(db),
-            json_str(coll),
+            shell::string(db),
+            shell::string(coll),
             c.selector,
             c.value_field,
             c.max_used
@@ -436,7 +440,7 @@ fn stale_index(ctx: &Context<'_>, facts: &LiveFacts, index: &IndexFacts, d: &mut
     d.fixes = vec![format!(
         "Drop the leftover index:\n{}.dropIndex({})",
         ctx.coll,
-        json_str(&index.name)
+        shell::string(&index.name)
     )];
     if matches!(ctx.err.client, None | Some(Client::Mongoose)) {
         d.fixes.push("Remove the field's `unique: true` (or schema.index(…)) from the application schema too, or Mongoose's autoIndex will build it again on the next start.".into());
@@ -559,7 +563,7 @@ fn admits_explicit_null(ctx: &Context<'_>, index: &IndexFacts) -> Option<String>
         .any(|f| !filter_excludes_null(filter, f));
     admits.then(|| format!(
         " The partial filter {} still admits null: {{ $exists: true }} matches a field that holds null, so an explicit null is indexed and a second one collides. The index works as defined; the explicit nulls are the cause.",
-        shell_value(&Bson::Document(filter.clone()))
+        shell::value(&Bson::Document(filter.clone()))
     ))
 }
 
@@ -575,13 +579,13 @@ fn explicit_null_fixes(
     let unset = ctx
         .null_fields
         .iter()
-        .map(|f| format!("{}: \"\"", shell_name(f)))
+        .map(|f| format!("{}: \"\"", shell::name(f)))
         .collect::<Vec<_>>()
         .join(", ");
     let nulls = ctx
         .null_fields
         .iter()
-        .map(|f| format!("{{ {}: {{ $type: \"null\" }} }}", shell_name(f)))
+        .map(|f| format!("{{ {}: {{ $type: \"null\" }} }}", shell::name(f)))
         .collect::<Vec<_>>();
     let filter = match nulls.as_slice() {
         [one] => one.clone(),
@@ -659,76 +663,15 @@ fn looks_sequential(v: &Bson) -> bool {
 
 fn group_key(fields: &[String]) -> String {
     match fields {
-        [single] => json_str(&format!("${single}")),
+        [single] => shell::string(&format!("${single}")),
         many => format!(
             "{{ {} }}",
             many.iter()
                 .enumerate()
-                .map(|(i, f)| format!("k{i}: {}", json_str(&format!("${f}"))))
+                .map(|(i, f)| format!("k{i}: {}", shell::string(&format!("${f}"))))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    }
-}
-
-fn json_str(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
-}
-
-/// A field name as mongosh accepts it in an object literal (quoted when it must be).
-pub fn shell_name(name: &str) -> String {
-    let plain = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        name.to_string()
-    } else {
-        json_str(name)
-    }
-}
-
-/// A value in mongosh syntax, so fixes can be pasted as they are.
-pub fn shell_value(v: &Bson) -> String {
-    match v {
-        Bson::Null => "null".into(),
-        Bson::Undefined => "undefined".into(),
-        Bson::Boolean(b) => b.to_string(),
-        Bson::Int32(i) => i.to_string(),
-        Bson::Int64(i) => format!("NumberLong(\"{i}\")"),
-        Bson::Double(d) if d.is_nan() => "NaN".into(),
-        Bson::Double(d) if d.is_infinite() => {
-            if *d > 0.0 {
-                "Infinity".into()
-            } else {
-                "-Infinity".into()
-            }
-        }
-        Bson::Double(d) if d.fract() == 0.0 && d.abs() < 1e15 => format!("{d:.1}"),
-        Bson::Double(d) => d.to_string(),
-        Bson::Decimal128(d) => format!("NumberDecimal(\"{d}\")"),
-        Bson::String(s) | Bson::Symbol(s) => json_str(s),
-        Bson::ObjectId(o) => format!("ObjectId(\"{o}\")"),
-        Bson::DateTime(dt) => match dt.try_to_rfc3339_string() {
-            Ok(s) => format!("ISODate(\"{s}\")"),
-            Err(_) => format!("new Date({})", dt.timestamp_millis()),
-        },
-        Bson::Timestamp(t) => format!("Timestamp({{ t: {}, i: {} }})", t.time, t.increment),
-        Bson::MinKey => "MinKey".into(),
-        Bson::MaxKey => "MaxKey".into(),
-        Bson::Document(d) => format!(
-            "{{ {} }}",
-            d.iter()
-                .map(|(k, v)| format!("{}: {}", shell_name(k), shell_value(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Bson::Array(a) => format!(
-            "[ {} ]",
-            a.iter().map(shell_value).collect::<Vec<_>>().join(", ")
-        ),
-        other => other.clone().into_relaxed_extjson().to_string(),
     }
 }
 

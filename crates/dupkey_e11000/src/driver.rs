@@ -15,6 +15,15 @@ use crate::{DuplicateKeyError, Operation};
 /// Codes drivers treat as duplicate key: 11000, legacy update 11001, capped 12582.
 const DUPLICATE_KEY_CODES: [i32; 3] = [11000, 11001, 12582];
 
+/// The server's code for a namespace (database or collection) that does not exist.
+const NAMESPACE_NOT_FOUND: i32 = 26;
+
+/// True when `err` says the collection it named does not exist (`listIndexes` on a missing
+/// collection): a reader takes that as "no indexes", not as a failure.
+pub fn is_namespace_not_found(err: &Error) -> bool {
+    matches!(&*err.kind, ErrorKind::Command(c) if c.code == NAMESPACE_NOT_FOUND)
+}
+
 /// True when `err` is (or, for batch writes, contains) a duplicate-key error.
 pub fn is_duplicate_key(err: &Error) -> bool {
     !failures(err).is_empty()

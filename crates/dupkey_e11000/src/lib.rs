@@ -44,11 +44,12 @@ use std::ops::Range;
 use bson::Bson;
 
 pub use client::Client;
-pub use diagnose::{
-    CounterFacts, Diagnosis, HeldUnderKey, IndexFacts, LiveFacts, diagnose, shell_name, shell_value,
-};
+pub use diagnose::{CounterFacts, Diagnosis, HeldUnderKey, IndexFacts, LiveFacts, diagnose};
 #[cfg(feature = "driver")]
-pub use driver::is_duplicate_key;
+pub use driver::{is_duplicate_key, is_namespace_not_found};
+/// mongosh rendering, kept under its old names for the crate's users; it lives in
+/// `dupkey_conventions::shell`.
+pub use dupkey_conventions::shell::{name as shell_name, value as shell_value};
 pub use extjson::{key_to_json, value_to_json};
 pub use log::{LogEntry, LogGroup, LogReport, MAX_KEYS_PER_GROUP, line_timestamp, scan_log};
 pub use naming::fields_from_index_name;

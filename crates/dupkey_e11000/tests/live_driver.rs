@@ -10,7 +10,8 @@
 
 use bson::{Bson, DateTime, Document, doc, oid::ObjectId};
 use dupkey_e11000::{
-    Cause, DuplicateKeyError, NameSource, Operation, is_duplicate_key, key_to_json, parse_all,
+    Cause, DuplicateKeyError, NameSource, Operation, is_duplicate_key, is_namespace_not_found,
+    key_to_json, parse_all,
 };
 use mongodb::error::{Error, ErrorKind, WriteFailure};
 use mongodb::options::{IndexOptions, InsertOneModel};
@@ -154,6 +155,27 @@ async fn users_with_unique_email(db: &Database) -> Collection<Document> {
         .await
         .expect("seed users");
     users
+}
+
+/// Listing the indexes of a collection that does not exist is "namespace not found", which
+/// readers take as "no indexes"; a duplicate key is not.
+#[tokio::test]
+async fn missing_collection_is_namespace_not_found() {
+    let Some((_client, db)) = dupkey_test::test_database("driver_namespace_not_found").await else {
+        return;
+    };
+    let err = db
+        .collection::<Document>("absent")
+        .list_index_names()
+        .await
+        .expect_err("no such collection");
+    assert!(is_namespace_not_found(&err), "{err:?}");
+    let users = users_with_unique_email(&db).await;
+    let dup = users
+        .insert_one(doc! { "email": "ann@x.com" })
+        .await
+        .expect_err("duplicate email");
+    assert!(!is_namespace_not_found(&dup), "{dup:?}");
 }
 
 #[tokio::test]

@@ -3,11 +3,12 @@
 //! the server does not support is refused, never compared as if it were valid.
 
 use bson::{Bson, Document};
+use dupkey_conventions::types::type_alias;
 
 use crate::SpecError;
 use crate::spec_checks::{
     BAD_VALUE, FAILED_TO_PARSE, INCOMPATIBLE_COLLATION_VERSION, NO_SUCH_KEY, TYPE_MISMATCH, refuse,
-    shell_doc, type_name,
+    shell_doc,
 };
 
 /// The ICU version every MongoDB release since 3.4 ships; specs from `listIndexes` carry it.
@@ -262,7 +263,7 @@ fn wrong_type(field: &str, expected: &str, value: &Bson) -> SpecError {
         TYPE_MISMATCH,
         format!(
             "\"{field}\" had the wrong type. Expected {expected}, found {}",
-            type_name(value)
+            type_alias(value)
         ),
     )
 }
@@ -308,7 +309,7 @@ fn strength_field(spec: &Document) -> Result<u8, SpecError> {
             TYPE_MISMATCH,
             format!(
                 "Expected field \"strength\" to have numeric type, but found {}",
-                type_name(value)
+                type_alias(value)
             ),
         ));
     };

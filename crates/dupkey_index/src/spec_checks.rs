@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use bson::spec::ElementType;
 use bson::{Bson, Document};
+use dupkey_conventions::types::type_alias;
 
 use crate::SpecError;
 
@@ -206,7 +206,7 @@ fn check_field(
             TYPE_MISMATCH,
             format!(
                 "The field '{field}' must be {kind}, but got {}",
-                type_name(value)
+                type_alias(value)
             ),
         )
     };
@@ -223,7 +223,7 @@ fn check_field(
             TYPE_MISMATCH,
             format!(
                 "The field 'name' must be a bool, but got {}",
-                type_name(value)
+                type_alias(value)
             ),
         )),
         "v" => {
@@ -273,7 +273,7 @@ fn check_version(spec: &Document, value: &Bson) -> Result<i32, SpecError> {
             TYPE_MISMATCH,
             format!(
                 "The field 'v' must be a number, but got {}",
-                type_name(value)
+                type_alias(value)
             ),
         ));
     };
@@ -326,7 +326,7 @@ fn check_projection(spec: &Document, field: &str, value: &Bson) -> Result<(), Sp
             TYPE_MISMATCH,
             format!(
                 "The field '{field}' must be a non-empty object, but got {}",
-                type_name(other)
+                type_alias(other)
             ),
         )),
     }
@@ -416,7 +416,7 @@ fn check_key_value(value: &Bson, plugin: &str) -> Result<(), SpecError> {
         (None, Bson::String(_)) => Ok(()),
         (None, other) => fail(format!(
             "Values in v:2 index key pattern cannot be of type {}. Only numbers > 0, numbers < 0, and strings are allowed.",
-            type_name(other)
+            type_alias(other)
         )),
     }
 }
@@ -465,7 +465,7 @@ fn check_ttl(spec: &Document, key: &Document) -> Result<(), SpecError> {
     let Some(n) = number(value) else {
         return fail(format!(
             "TTL index 'expireAfterSeconds' option must be numeric, but received a type of '{}'",
-            type_name(value)
+            type_alias(value)
         ));
     };
     if n.is_nan() {
@@ -685,33 +685,6 @@ pub fn truthy(value: Option<&Bson>) -> bool {
         None | Some(Bson::Null | Bson::Undefined) => false,
         Some(Bson::Boolean(b)) => *b,
         Some(v) => number(v).is_none_or(|n| n != 0.0),
-    }
-}
-
-/// The server's name of a value's type, as its messages print it.
-pub fn type_name(value: &Bson) -> &'static str {
-    match value.element_type() {
-        ElementType::Double => "double",
-        ElementType::String => "string",
-        ElementType::EmbeddedDocument => "object",
-        ElementType::Array => "array",
-        ElementType::Binary => "binData",
-        ElementType::Undefined => "undefined",
-        ElementType::ObjectId => "objectId",
-        ElementType::Boolean => "bool",
-        ElementType::DateTime => "date",
-        ElementType::Null => "null",
-        ElementType::RegularExpression => "regex",
-        ElementType::DbPointer => "dbPointer",
-        ElementType::JavaScriptCode => "javascript",
-        ElementType::Symbol => "symbol",
-        ElementType::JavaScriptCodeWithScope => "javascriptWithScope",
-        ElementType::Int32 => "int",
-        ElementType::Timestamp => "timestamp",
-        ElementType::Int64 => "long",
-        ElementType::Decimal128 => "decimal",
-        ElementType::MinKey => "minKey",
-        ElementType::MaxKey => "maxKey",
     }
 }
 

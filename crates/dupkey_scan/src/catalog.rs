@@ -3,7 +3,7 @@
 //! `dupkey.toml` declares for it.
 
 use bson::Document;
-use dupkey_index::IndexSpec;
+use dupkey_index::{IndexSpec, SpecError};
 
 /// One index, parsed for the key generator.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ impl IndexInfo {
         spec_doc: &Document,
         default_collation: Option<&Document>,
         declared: bool,
-    ) -> Result<IndexInfo, String> {
+    ) -> Result<IndexInfo, SpecError> {
         let mut doc = spec_doc.clone();
         // Text and 2d indexes take no collation: on a collection with a default one they are
         // made with the simple collation, which listIndexes does not show.
@@ -48,7 +48,7 @@ impl IndexInfo {
         }
         // prepareUnique (6.0+) makes an index reject new duplicates: treat it as unique.
         let prepare_unique = dupkey_index::option_is_true(doc.get("prepareUnique"));
-        let spec = IndexSpec::from_document(&doc).map_err(|e| e.to_string())?;
+        let spec = IndexSpec::from_document(&doc)?;
         let collation = doc
             .get_document("collation")
             .ok()
@@ -111,7 +111,7 @@ impl CollectionInfo {
     /// From the catalog: `indexes` as `listIndexes` returns them, `options` as
     /// `listCollections` (or `metadata.json`) does.
     pub fn new(namespace: &str, indexes: &[Document], options: &Document) -> CollectionInfo {
-        let (database, collection) = crate::shell::split_namespace(namespace);
+        let (database, collection) = dupkey_conventions::namespace::split_or_collection(namespace);
         let default_collation = options.get_document("collation").ok();
         let mut info = CollectionInfo {
             namespace: namespace.to_string(),
@@ -134,7 +134,7 @@ impl CollectionInfo {
 
     /// Adds a unique index declared in `dupkey.toml`, unless the catalog already holds a
     /// unique index with the same key pattern.
-    pub fn declare(&mut self, spec: &Document) -> Result<(), String> {
+    pub fn declare(&mut self, spec: &Document) -> Result<(), SpecError> {
         let mut spec = spec.clone();
         if !spec.contains_key("unique") {
             spec.insert("unique", true);
@@ -171,7 +171,7 @@ impl CollectionInfo {
 
     /// Counter collections: `counters`, `identitycounters`, `sequences`, `invoice_counter`….
     pub fn looks_like_counters(&self) -> bool {
-        crate::counters::counter_collection(&self.collection)
+        dupkey_conventions::counters::counter_collection(&self.collection)
     }
 }
 

@@ -29,8 +29,8 @@
 use bson::{Bson, Document};
 use serde::Deserialize;
 
-use crate::counters::Counter;
 use crate::rule::Finding;
+use dupkey_conventions::counters::Counter;
 
 /// The parsed file.
 #[derive(Debug, Clone, Default, PartialEq)]

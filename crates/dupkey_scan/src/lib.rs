@@ -33,7 +33,6 @@ pub mod registry;
 pub mod remedy;
 mod rule;
 pub mod rules;
-pub mod shell;
 pub mod stats;
 #[cfg(test)]
 mod testing;
@@ -42,7 +41,9 @@ pub mod values;
 pub use catalog::{CollectionInfo, IndexInfo};
 pub use config::Config;
 pub use model::{CollectionModel, Model, Report, Scanner};
-pub use registry::{RULES, Selection, explain_rule, is_rule_code, rule, rules_index_page};
+pub use registry::{
+    RULES, Selection, SelectionError, explain_rule, is_rule_code, rule, rules_index_page,
+};
 pub use remedy::Remedy;
 pub use rule::{Ctx, Finding, MAX_SAMPLES, Rule, Severity, redacted};
 pub use stats::{

@@ -5,7 +5,7 @@
 use crate::counters::counter_feeds;
 use crate::model::Model;
 use crate::rules::indexes;
-use crate::shell;
+use dupkey_conventions::shell;
 
 /// Everything a report may chart.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]

@@ -64,7 +64,7 @@ impl Default for Selection {
 impl Selection {
     /// Each item is a code (`DK101`), a code prefix (`DK1`, `DK20`), a rule name, or `ALL`.
     /// An empty `select` means every rule.
-    pub fn new(select: &[String], ignore: &[String]) -> Result<Selection, String> {
+    pub fn new(select: &[String], ignore: &[String]) -> Result<Selection, SelectionError> {
         let mut rules: Vec<&'static Rule> = if select.is_empty() {
             RULES.to_vec()
         } else {
@@ -105,7 +105,18 @@ impl Selection {
     }
 }
 
-fn matching(item: &str) -> Result<Vec<&'static Rule>, String> {
+/// A `--select`/`--ignore` item that names no rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SelectionError {
+    #[error(
+        "no rule matches {0:?}; use codes (DK101), prefixes (DK1, DK20) or names \
+         (unique-index-traps-missing); `dupkey rules` lists them"
+    )]
+    NoRuleMatches(String),
+}
+
+fn matching(item: &str) -> Result<Vec<&'static Rule>, SelectionError> {
     let item = item.trim();
     if item.eq_ignore_ascii_case("all") {
         return Ok(RULES.to_vec());
@@ -117,10 +128,7 @@ fn matching(item: &str) -> Result<Vec<&'static Rule>, String> {
         .filter(|r| (upper.starts_with("DK") && r.code.starts_with(&upper)) || r.name == item)
         .collect();
     if found.is_empty() {
-        return Err(format!(
-            "no rule matches {item:?}; use codes (DK101), prefixes (DK1, DK20) or names \
-             (unique-index-traps-missing); `dupkey rules` lists them"
-        ));
+        return Err(SelectionError::NoRuleMatches(item.to_string()));
     }
     Ok(found)
 }
@@ -185,7 +193,15 @@ mod tests {
         assert!(!s.plan().duplicates && !s.plan().numbers);
         let s = Selection::new(&["dk202".into()], &[]).unwrap();
         assert!(s.plan().numbers && !s.plan().identifiers);
-        assert!(Selection::new(&["DK999".into()], &[]).is_err());
+        assert_eq!(
+            Selection::new(&["DK999".into()], &[]).err(),
+            Some(SelectionError::NoRuleMatches("DK999".into()))
+        );
+        assert_eq!(
+            SelectionError::NoRuleMatches("DK999".into()).to_string(),
+            "no rule matches \"DK999\"; use codes (DK101), prefixes (DK1, DK20) or names \
+             (unique-index-traps-missing); `dupkey rules` lists them"
+        );
         assert!(Selection::new(&[], &["nonsense".into()]).is_err());
         assert!(is_rule_code("DK101") && is_rule_code("dk101") && !is_rule_code("DK1010"));
         assert!(!is_rule_code("DKx01") && !is_rule_code("AB101"));

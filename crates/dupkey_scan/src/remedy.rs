@@ -11,7 +11,7 @@ use dupkey_index::{Conflict, Ids};
 use serde::{Serialize, Serializer};
 
 use crate::rule::redacted;
-use crate::shell;
+use dupkey_conventions::shell;
 
 /// One step of a finding's remedy. A finding lists its steps in the order they are meant to
 /// run; [`Remedy::Either`] holds alternatives, of which one is chosen.
@@ -181,7 +181,7 @@ pub struct NumberFormat {
 impl NumberFormat {
     /// The format of one stored value, when it holds a generated number.
     pub fn of(value: &Bson) -> Option<NumberFormat> {
-        let (prefix, _) = crate::values::split_bson_number(value)?;
+        let (prefix, _) = dupkey_conventions::identifiers::split_bson_number(value)?;
         let width = match value {
             Bson::String(s) => {
                 let digits = s.bytes().rev().take_while(u8::is_ascii_digit).count();
@@ -410,7 +410,7 @@ fn create_index(c: &CreateIndex, out: &mut Vec<String>) {
 }
 
 fn make_unique(m: &MakeUnique, out: &mut Vec<String>) {
-    let (db, coll) = shell::split_namespace(&m.namespace);
+    let (db, coll) = dupkey_conventions::namespace::split_or_collection(&m.namespace);
     let db = format!("db.getSiblingDB({})", shell::string(db));
     let c = shell::string(coll);
     let name = shell::string(&m.name);
@@ -453,11 +453,7 @@ fn key_text(key: &[(String, Bson)], redact: bool) -> String {
     let parts: Vec<String> = key
         .iter()
         .map(|(k, v)| {
-            let v = if redact {
-                redacted(v)
-            } else {
-                dupkey_e11000::shell_value(v)
-            };
+            let v = if redact { redacted(v) } else { shell::value(v) };
             format!("{}: {v}", shell::name(k))
         })
         .collect();
@@ -469,7 +465,7 @@ fn renumber(r: &Renumber, out: &mut Vec<String>) {
     out.push(format!(
         "// in each group of documents sharing {}, the first keeps its number and the others get the next ones, written like {}",
         r.field,
-        dupkey_e11000::shell_value(&example)
+        shell::value(&example)
     ));
     if let Some(c) = &r.counter {
         out.push(format!(

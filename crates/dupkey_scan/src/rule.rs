@@ -10,8 +10,8 @@ use bson::Bson;
 
 use crate::model::Model;
 use crate::remedy::{self, Remedy};
-use crate::shell;
 use crate::stats::Plan;
+use dupkey_conventions::shell;
 
 /// How bad a finding is. `Error`: a write or an index build fails (or already failed) on the
 /// data as it is. `Warning`: a hazard that fails once the data or the traffic takes a
@@ -200,7 +200,7 @@ impl Ctx<'_> {
         if self.redact {
             redacted(v)
         } else {
-            dupkey_e11000::shell_value(v)
+            shell::value(v)
         }
     }
 
@@ -219,7 +219,7 @@ pub fn redacted(v: &Bson) -> String {
     match v {
         Bson::Null => "null".into(),
         Bson::Undefined => "undefined".into(),
-        other => format!("<{}>", shell::type_alias(other)),
+        other => format!("<{}>", dupkey_conventions::types::type_alias(other)),
     }
 }
 

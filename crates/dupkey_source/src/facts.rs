@@ -4,15 +4,17 @@
 //! fallen behind the data. Every read projects only what it needs and is bounded.
 
 use bson::{Bson, Document, RawBsonRef, RawDocument, doc};
+use dupkey_conventions::counters::{Counter, MAX_COUNTER_DOCS, counter_collection};
+use dupkey_conventions::document::lookup;
+use dupkey_conventions::identifiers::split_bson_number;
+use dupkey_conventions::types::type_alias;
+use dupkey_conventions::{regex, shell};
 use dupkey_e11000::{
     CounterFacts, DuplicateKeyError, HeldUnderKey, IndexFacts, KeyFields, LiveFacts,
 };
 use dupkey_index::encode::{ctype, encode_value};
 use dupkey_index::filter::Filter;
 use dupkey_index::{DocumentKeys, IndexSpec, Part, option_is_true};
-use dupkey_scan::counters::{Counter, counter_collection};
-use dupkey_scan::shell::{self, type_alias};
-use dupkey_scan::values::split_bson_number;
 
 use crate::{LiveSource, MatchQuery, SourceError};
 
@@ -478,16 +480,6 @@ fn index_facts(spec: &Document) -> IndexFacts {
     }
 }
 
-/// A dotted path's value in a document (first match; arrays are not descended).
-fn lookup<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
-    let mut parts = path.split('.');
-    let mut cur = doc.get(parts.next()?)?;
-    for p in parts {
-        cur = cur.as_document()?.get(p)?;
-    }
-    Some(cur)
-}
-
 /// Finds the counter that feeds `field` (matched by its names as `dupkey scan` matches them)
 /// and the largest number the data already uses.
 async fn counter_facts(
@@ -507,22 +499,31 @@ async fn counter_facts(
         .filter(|c| counter_collection(c) && c != &target.collection)
         .collect();
     let mut best: Option<(u32, Counter)> = None;
+    let limit = i64::try_from(MAX_COUNTER_DOCS).unwrap_or(i64::MAX);
     for coll in &counter_colls {
         let namespace = format!("{db}.{coll}");
-        for doc in src
-            .find(db, coll, Document::new(), Document::new(), 500)
-            .await?
-        {
+        let query = MatchQuery {
+            filter: Document::new(),
+            projection: Document::new(),
+            collation: None,
+        };
+        // Streamed: only the best counter so far is kept. A document that does not decode
+        // (a string that is not UTF-8, stored by an old driver) holds no counter this can read.
+        src.for_each_match(db, coll, query, limit, |raw| {
+            let Ok(doc) = Document::try_from(raw) else {
+                return;
+            };
             let Some(counter) = Counter::from_document(&namespace, &doc) else {
-                continue;
+                return;
             };
             let Some(score) = counter.feeds(&target.collection, field, prefix) else {
-                continue;
+                return;
             };
             if best.as_ref().is_none_or(|b| score > b.0) {
                 best = Some((score, counter));
             }
-        }
+        })
+        .await?;
     }
     let Some((_, counter)) = best else {
         return Ok(None);
@@ -550,7 +551,7 @@ async fn max_used(
     let (db, coll) = (&target.database, &target.collection);
     let filter = match prefix {
         None => doc! { field: { "$type": "number" } },
-        Some(p) => doc! { field: { "$regex": format!("^{}[0-9]+$", regex_escape(p)) } },
+        Some(p) => doc! { field: { "$regex": format!("^{}[0-9]+$", regex::escape(p)) } },
     };
     // Streamed: only the largest number is kept, however many documents carry one.
     let path: Vec<String> = field.split('.').map(str::to_string).collect();
@@ -580,17 +581,6 @@ async fn max_used(
     Ok(best)
 }
 
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\^$.|?*+()[]{}/".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -618,6 +608,41 @@ mod tests {
         "killCursors",
         "endSessions",
     ];
+
+    /// The counter behind a key may sit after hundreds of others in its collection: the live
+    /// confirmation reads as many counter documents as the scan does. It stopped at 500.
+    #[tokio::test]
+    async fn a_counter_after_many_others_is_found_as_the_scan_finds_it() {
+        let index = doc! { "key": { "ticket": 1 }, "name": "ticket_1", "unique": true };
+        let docs = vec![
+            doc! { "ticket": "TKT-00041" },
+            doc! { "ticket": "TKT-00042" },
+        ];
+        let Some((db, uri)) =
+            dupkey_test::test_collection("facts_many_counters", "tickets", docs, vec![index]).await
+        else {
+            return;
+        };
+        let mut counters: Vec<Document> = (0..600)
+            .map(|i| doc! { "_id": format!("shard{i}"), "seq": i })
+            .collect();
+        counters.push(doc! { "_id": "ticket", "seq": 7 });
+        db.collection::<Document>("counters")
+            .insert_many(counters)
+            .await
+            .unwrap();
+        let src = LiveSource::connect(&uri).await.unwrap();
+        let text = format!(
+            "E11000 duplicate key error collection: {}.tickets index: ticket_1 dup key: {{ ticket: \"TKT-00008\" }}",
+            db.name()
+        );
+        let err = dupkey_e11000::parse_all(&text).remove(0);
+        let facts = gather_facts(&src, &err, None).await.unwrap().unwrap();
+        let counter = facts.counter.expect("the ticket counter is found");
+        assert_eq!(counter.selector, "{ _id: \"ticket\" }");
+        assert_eq!((counter.value, counter.max_used), (7, 42));
+        assert_eq!(counter.example, "TKT-00042");
+    }
 
     #[tokio::test]
     async fn explain_uri_sends_only_what_the_permission_table_lists() {
@@ -671,10 +696,5 @@ mod tests {
             unlisted.is_empty(),
             "sent {unlisted:?}, not in the permission table"
         );
-    }
-
-    #[test]
-    fn prefixes_are_escaped_for_regex() {
-        assert_eq!(regex_escape("INV/2025-26/"), "INV\\/2025-26\\/");
     }
 }

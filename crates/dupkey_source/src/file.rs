@@ -69,14 +69,24 @@ pub trait DocumentError: From<SourceError> {
 
 impl DocumentError for SourceError {}
 
-impl DocumentError for anyhow::Error {
+/// The error of a read whose callback does I/O of its own (grouping keys, spilling them to
+/// disk): the reader's, or the callback's. Which one it is decides how it is reported (a
+/// grouping failure gets its own context, a spill failure stands alone), by type.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl DocumentError for ReadError {
     fn damaged(&self) -> Option<&Damaged> {
-        // An io::Error's source is its inner error's source: look inside each one too.
-        self.chain().find_map(|cause| {
-            cause
-                .downcast_ref::<Damaged>()
-                .or_else(|| cause.downcast_ref::<std::io::Error>().and_then(damaged_in))
-        })
+        match self {
+            ReadError::Io(e) => damaged_in(e),
+            ReadError::Source(_) => None,
+        }
     }
 }
 
@@ -168,7 +178,10 @@ pub fn open_collection(
                 reader.namespace = Some(wanted.to_string());
                 reader.named_by_flag = true;
             }
-            Some(ns) if ns == wanted || ns.split_once('.').is_some_and(|(_, c)| c == wanted) => {}
+            Some(ns)
+                if ns == wanted
+                    || dupkey_conventions::namespace::split(ns)
+                        .is_some_and(|(_, c)| c == wanted) => {}
             Some(ns) => {
                 return Err(SourceError::NoCollection {
                     path: path.to_path_buf(),

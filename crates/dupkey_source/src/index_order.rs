@@ -15,6 +15,45 @@ use dupkey_index::{CheckReport, Conflict, DocumentKeys, Ids, IndexSpec, Part, Sk
 
 use crate::{LiveSource, SourceError, max_time_ms};
 
+/// Why no index order serves a key check: the note `check --uri` prints before it reads in
+/// natural order instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrderError {
+    #[error("the spec has no key")]
+    NoKey,
+    #[error("the key has a special (hashed, text, geo or wildcard) field")]
+    SpecialKey,
+    #[error("index {index} orders the key but {reason}")]
+    Unsuitable { index: String, reason: Unsuitable },
+    #[error("no index starts with the fields {}", .fields.join(", "))]
+    NoIndex { fields: Vec<String> },
+    #[error("explain failed: {0}")]
+    ExplainFailed(String),
+    #[error("explain returned no query plan")]
+    NoQueryPlan,
+    #[error("index {0} is multikey")]
+    Multikey(String),
+    #[error("the server would sort the collection itself instead of reading index {0} in order")]
+    BlockingSort(String),
+}
+
+/// What keeps an index that orders the key from serving the check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unsuitable {
+    #[error("is sparse (a hinted scan would skip documents)")]
+    Sparse,
+    #[error("is partial (a hinted scan would skip documents)")]
+    Partial,
+    #[error("is hidden (it cannot be hinted)")]
+    Hidden,
+    #[error("has no collation of its own on a collection with a default one (ambiguous)")]
+    AmbiguousCollation,
+    #[error("compares strings under another collation")]
+    OtherCollation,
+}
+
 /// An index whose order groups a key: scan it to meet equal keys one after the other.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexOrder {
@@ -86,12 +125,12 @@ pub fn ordering_index(
     indexes: &[Document],
     spec: &Document,
     collection_options: &Document,
-) -> Result<IndexOrder, String> {
+) -> Result<IndexOrder, OrderError> {
     let Ok(key) = spec.get_document("key") else {
-        return Err("the spec has no key".into());
+        return Err(OrderError::NoKey);
     };
     if key.keys().any(|f| f.contains("$**")) || key.values().any(|v| direction(v).is_none()) {
-        return Err("the key has a special (hashed, text, geo or wildcard) field".into());
+        return Err(OrderError::SpecialKey);
     }
     let fields: Vec<&String> = key.keys().collect();
     let wanted = normal_collation(spec.get_document("collation").ok());
@@ -109,21 +148,24 @@ pub fn ordering_index(
         }
         let on = |option: &str| dupkey_index::option_is_true(index.get(option));
         let reason = if on("sparse") {
-            Some("is sparse (a hinted scan would skip documents)")
+            Some(Unsuitable::Sparse)
         } else if index.contains_key("partialFilterExpression") {
-            Some("is partial (a hinted scan would skip documents)")
+            Some(Unsuitable::Partial)
         } else if on("hidden") {
-            Some("is hidden (it cannot be hinted)")
+            Some(Unsuitable::Hidden)
         } else if !index.contains_key("collation") && collection_options.contains_key("collation") {
             // Catalogs may drop an explicit simple collation on such collections (R-1.7b).
-            Some("has no collation of its own on a collection with a default one (ambiguous)")
+            Some(Unsuitable::AmbiguousCollation)
         } else if normal_collation(index.get_document("collation").ok()) != wanted {
-            Some("compares strings under another collation")
+            Some(Unsuitable::OtherCollation)
         } else {
             None
         };
         if let Some(reason) = reason {
-            why_not.get_or_insert_with(|| format!("index {name} orders the key but {reason}"));
+            why_not.get_or_insert_with(|| OrderError::Unsuitable {
+                index: name.to_string(),
+                reason,
+            });
             continue;
         }
         let mut sort = Document::new();
@@ -141,15 +183,8 @@ pub fn ordering_index(
     }
     match best {
         Some((_, order)) => Ok(order),
-        None => Err(why_not.unwrap_or_else(|| {
-            format!(
-                "no index starts with the fields {}",
-                fields
-                    .iter()
-                    .map(|f| f.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+        None => Err(why_not.unwrap_or_else(|| OrderError::NoIndex {
+            fields: fields.iter().map(|f| f.to_string()).collect(),
         })),
     }
 }
@@ -369,7 +404,7 @@ impl LiveSource {
         coll: &str,
         order: &IndexOrder,
         projection: &Document,
-    ) -> Result<(), String> {
+    ) -> Result<(), OrderError> {
         let mut find = bson::doc! {
             "find": coll,
             "filter": {},
@@ -386,20 +421,17 @@ impl LiveSource {
                 bson::doc! { "explain": find, "verbosity": "queryPlanner", "maxTimeMS": max_time_ms() },
             )
             .await
-            .map_err(|e| format!("explain failed: {}", crate::short_reason(&e)))?;
+            .map_err(|e| OrderError::ExplainFailed(crate::short_reason(&e)))?;
         let plan = reply
             .get_document("queryPlanner")
-            .map_err(|_| "explain returned no query plan".to_string())?;
+            .map_err(|_| OrderError::NoQueryPlan)?;
         let mut found = PlanFacts::default();
         walk_plan(plan, &mut found);
         if found.multikey {
-            return Err(format!("index {} is multikey", order.name));
+            return Err(OrderError::Multikey(order.name.clone()));
         }
         if found.blocking_sort {
-            return Err(format!(
-                "the server would sort the collection itself instead of reading index {} in order",
-                order.name
-            ));
+            return Err(OrderError::BlockingSort(order.name.clone()));
         }
         Ok(())
     }
@@ -648,18 +680,36 @@ mod tests {
         assert_eq!(order.sort, doc! { "email": -1 });
         let only_sparse = &indexes[3..];
         let why = ordering_index(only_sparse, &spec, &none).unwrap_err();
-        assert!(why.contains("sparse"), "{why}");
+        assert_eq!(
+            why,
+            OrderError::Unsuitable {
+                index: "email_sparse".into(),
+                reason: Unsuitable::Sparse
+            }
+        );
+        assert_eq!(
+            why.to_string(),
+            "index email_sparse orders the key but is sparse (a hinted scan would skip documents)"
+        );
         let partial = [
             doc! { "key": { "email": 1 }, "name": "p", "partialFilterExpression": { "email": { "$type": "string" } } },
         ];
-        assert!(ordering_index(&partial, &spec, &none).is_err());
+        assert!(matches!(
+            ordering_index(&partial, &spec, &none),
+            Err(OrderError::Unsuitable {
+                reason: Unsuitable::Partial,
+                ..
+            })
+        ));
         let text = [doc! { "key": { "email": 1, "body": "text" }, "name": "t" }];
         assert!(ordering_index(&text, &spec, &none).is_err());
         let other_order = [doc! { "key": { "at": 1, "email": 1 }, "name": "x" }];
-        assert!(
-            ordering_index(&other_order, &spec, &none)
-                .unwrap_err()
-                .contains("no index starts with")
+        let why = ordering_index(&other_order, &spec, &none).unwrap_err();
+        assert_eq!(why.to_string(), "no index starts with the fields email");
+        let hashed = doc! { "key": { "email": "hashed" } };
+        assert_eq!(
+            ordering_index(&indexes, &hashed, &none),
+            Err(OrderError::SpecialKey)
         );
     }
 
@@ -668,11 +718,13 @@ mod tests {
         let ci = doc! { "locale": "en", "strength": 2 };
         let spec = doc! { "key": { "email": 1 }, "collation": ci.clone() };
         let plain = [doc! { "key": { "email": 1 }, "name": "e" }];
-        assert!(
-            ordering_index(&plain, &spec, &doc! {})
-                .unwrap_err()
-                .contains("collation")
-        );
+        assert!(matches!(
+            ordering_index(&plain, &spec, &doc! {}),
+            Err(OrderError::Unsuitable {
+                reason: Unsuitable::OtherCollation,
+                ..
+            })
+        ));
         let mut with_version = ci.clone();
         with_version.insert("version", "57.1");
         let collated = [doc! { "key": { "email": 1 }, "name": "e", "collation": with_version }];
@@ -680,10 +732,12 @@ mod tests {
         assert_eq!(order.collation().unwrap().locale, "en");
         // An index without collation on a collection with a default collation is ambiguous.
         let options = doc! { "collation": ci };
-        assert!(
+        assert_eq!(
             ordering_index(&plain, &doc! { "key": { "email": 1 } }, &options)
                 .unwrap_err()
-                .contains("ambiguous")
+                .to_string(),
+            "index e orders the key but has no collation of its own on a collection with a \
+             default one (ambiguous)"
         );
         // Simple is no collation.
         let simple = doc! { "key": { "email": 1 }, "collation": { "locale": "simple" } };

@@ -16,8 +16,9 @@ use serde::de::{self, Deserializer as _, SeqAccess, Visitor};
 use crate::SourceError;
 use crate::bson_stream::{Origin, describe_bson_error};
 use crate::file::{DocumentError, ReadOptions, ReadStats};
-use crate::metadata::{json_message, type_name};
+use crate::metadata::json_message;
 use crate::shell_json;
+use dupkey_conventions::types::type_alias;
 
 /// The longest record accepted; past it the input is surely not JSON lines.
 const MAX_RECORD_BYTES: u64 = 256 << 20;
@@ -324,7 +325,7 @@ fn to_document(mut value: serde_json::Value) -> Result<RawDocumentBuf, String> {
             .map_err(|e| format!("cannot be stored as BSON: {}", describe_bson_error(&e))),
         Ok(other) => Err(format!(
             "the object is an Extended JSON {} value, not a document",
-            type_name(&other)
+            type_alias(&other)
         )),
         Err(e) => Err(format!(
             "invalid Extended JSON: {}",

@@ -41,10 +41,12 @@ pub use bson_stream::MAX_DOCUMENT_BYTES;
 pub use dump::{DumpCollection, list_dump_collections};
 pub use facts::{ErrorTarget, gather_facts};
 pub use file::{
-    CollectionReader, DataFormat, DocumentError, ReadOptions, ReadProgress, ReadStats,
+    CollectionReader, DataFormat, DocumentError, ReadError, ReadOptions, ReadProgress, ReadStats,
     open_collection,
 };
-pub use index_order::{IndexOrder, OrderedGroups, OutOfOrder, ordering_index, scan_projection};
+pub use index_order::{
+    IndexOrder, OrderError, OrderedGroups, OutOfOrder, Unsuitable, ordering_index, scan_projection,
+};
 pub use metadata::{CollectionMetadata, MetadataError, parse_metadata_json, read_metadata_file};
 pub use namespace::{
     COLLECTION_PLACEHOLDER, DATABASE_PLACEHOLDER, NameOrigin, ResolvedNamespace,
@@ -440,7 +442,7 @@ impl LiveSource {
             .await;
         let reply = match reply {
             Ok(r) => r,
-            Err(e) if is_namespace_not_found(&e) => return Ok(Vec::new()),
+            Err(e) if dupkey_e11000::is_namespace_not_found(&e) => return Ok(Vec::new()),
             Err(e) => return Err(self.command_error("listIndexes", &e)),
         };
         let batch = reply
@@ -783,10 +785,6 @@ fn count_of(n: &Bson) -> Option<u64> {
         .or_else(|| n.as_i32().map(i64::from))
         .or_else(|| n.as_f64().map(|f| f as i64))
         .and_then(|n| u64::try_from(n).ok())
-}
-
-fn is_namespace_not_found(e: &mongodb::error::Error) -> bool {
-    matches!(&*e.kind, mongodb::error::ErrorKind::Command(c) if c.code == 26)
 }
 
 /// The driver's message without the hex dump of the raw reply it appends.

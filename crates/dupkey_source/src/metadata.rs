@@ -9,6 +9,7 @@ use std::io::Read;
 use std::path::Path;
 
 use bson::{Bson, Document};
+use dupkey_conventions::types::type_alias;
 
 use crate::SourceError;
 use crate::file::open_maybe_gzip;
@@ -87,7 +88,7 @@ pub fn parse_metadata_json(text: &str) -> Result<CollectionMetadata, MetadataErr
         Ok(other) => {
             return Err(MetadataError::new(format!(
                 "expected one JSON object, found a single {} value",
-                type_name(&other)
+                type_alias(&other)
             )));
         }
         Err(e) => {
@@ -111,7 +112,7 @@ fn metadata_from_document(mut doc: Document) -> Result<CollectionMetadata, Metad
                     other => {
                         return Err(MetadataError::new(format!(
                             "indexes[{i}] has type {}, not an index spec document",
-                            type_name(&other)
+                            type_alias(&other)
                         )));
                     }
                 }
@@ -121,7 +122,7 @@ fn metadata_from_document(mut doc: Document) -> Result<CollectionMetadata, Metad
         Some(other) => {
             return Err(MetadataError::new(format!(
                 "\"indexes\" has type {}, not array",
-                type_name(&other)
+                type_alias(&other)
             )));
         }
     };
@@ -131,7 +132,7 @@ fn metadata_from_document(mut doc: Document) -> Result<CollectionMetadata, Metad
         Some(other) => {
             return Err(MetadataError::new(format!(
                 "\"options\" has type {}, not object",
-                type_name(&other)
+                type_alias(&other)
             )));
         }
     };
@@ -144,7 +145,7 @@ fn metadata_from_document(mut doc: Document) -> Result<CollectionMetadata, Metad
         Some(other) => {
             return Err(MetadataError::new(format!(
                 "\"uuid\" has type {}, not string",
-                type_name(&other)
+                type_alias(&other)
             )));
         }
     };
@@ -164,7 +165,7 @@ fn optional_string(doc: &mut Document, key: &str) -> Result<Option<String>, Meta
         Some(Bson::String(s)) => Ok(Some(s)),
         Some(other) => Err(MetadataError::new(format!(
             "\"{key}\" has type {}, not string",
-            type_name(&other)
+            type_alias(&other)
         ))),
     }
 }
@@ -197,33 +198,6 @@ pub fn read_metadata_file(path: &Path) -> Result<CollectionMetadata, SourceError
         path: path.to_path_buf(),
         reason: e.reason,
     })
-}
-
-/// The `$type` alias MongoDB uses for a value's type.
-pub(crate) fn type_name(value: &Bson) -> &'static str {
-    match value {
-        Bson::Double(_) => "double",
-        Bson::String(_) => "string",
-        Bson::Array(_) => "array",
-        Bson::Document(_) => "object",
-        Bson::Boolean(_) => "bool",
-        Bson::Null => "null",
-        Bson::RegularExpression(_) => "regex",
-        Bson::JavaScriptCode(_) => "javascript",
-        Bson::JavaScriptCodeWithScope(_) => "javascriptWithScope",
-        Bson::Int32(_) => "int",
-        Bson::Int64(_) => "long",
-        Bson::Timestamp(_) => "timestamp",
-        Bson::Binary(_) => "binData",
-        Bson::ObjectId(_) => "objectId",
-        Bson::DateTime(_) => "date",
-        Bson::Symbol(_) => "symbol",
-        Bson::Decimal128(_) => "decimal",
-        Bson::Undefined => "undefined",
-        Bson::MaxKey => "maxKey",
-        Bson::MinKey => "minKey",
-        Bson::DbPointer(_) => "dbPointer",
-    }
 }
 
 /// serde_json's message without its " at line L column C" tail, which we print ourselves.

@@ -125,7 +125,7 @@ pub fn resolve_namespace(
     collection_flag: Option<&str>,
 ) -> ResolvedNamespace {
     if let Some(ns) = layout {
-        let (db, coll) = match ns.split_once('.') {
+        let (db, coll) = match dupkey_conventions::namespace::split(ns) {
             Some((db, coll)) => (Some(db), coll),
             None => (None, ns),
         };
@@ -143,7 +143,7 @@ pub fn resolve_namespace(
     }
     let (name_db, name_coll) = names_from_file_name(path);
     let (flag_db, flag_coll) = match collection_flag {
-        Some(c) => match c.split_once('.') {
+        Some(c) => match dupkey_conventions::namespace::split(c) {
             Some((db, coll)) if db_flag.is_none() => (Some(db), Some(coll)),
             _ => (None, Some(c)),
         },

@@ -17,7 +17,7 @@ use bson::oid::ObjectId;
 use bson::spec::BinarySubtype;
 use bson::{Binary, DateTime, Document, Regex, Timestamp, doc};
 use dupkey_index::{DuplicateFinder, FinderOptions, IndexSpec};
-use dupkey_source::{ReadOptions, open_archive, open_collection};
+use dupkey_source::{ReadError, ReadOptions, open_archive, open_collection};
 use dupkey_test::{ArchiveInput, Rng, bson_bytes, layout_archive};
 
 fn cases() -> usize {
@@ -126,7 +126,9 @@ fn specs() -> Vec<IndexSpec> {
 
 /// Every document to every engine, as `check` does one index; errors as text.
 fn run(
-    read: impl FnOnce(&mut dyn FnMut(&bson::RawDocument) -> anyhow::Result<()>) -> anyhow::Result<()>,
+    read: impl FnOnce(
+        &mut dyn FnMut(&bson::RawDocument) -> Result<(), ReadError>,
+    ) -> Result<(), ReadError>,
 ) -> Result<(), String> {
     let specs = specs();
     let mut finders: Vec<DuplicateFinder<'_>> = specs

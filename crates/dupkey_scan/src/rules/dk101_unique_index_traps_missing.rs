@@ -8,7 +8,7 @@ use crate::rules::{
     replace_index,
     typed_filter,
 };
-use crate::shell;
+use dupkey_conventions::shell;
 use crate::stats::{IndexStats, Plan};
 
 declare_rule! {

@@ -5,7 +5,7 @@ use crate::declare_rule;
 use crate::remedy::{Either, Remedy, UnsetNulls};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, find_ids, indexes, plural, replace_index, typed_filter};
-use crate::shell;
+use dupkey_conventions::shell;
 use crate::stats::{IndexStats, Plan};
 
 declare_rule! {

@@ -6,7 +6,7 @@ use crate::declare_rule;
 use crate::remedy::Remedy;
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{find_ids, indexes, null_filter_doc, plural, replace_index, typed_filter};
-use crate::shell;
+use dupkey_conventions::shell;
 use crate::stats::Plan;
 
 declare_rule! {
@@ -150,11 +150,7 @@ fn admitting_conditions(index: &IndexInfo, filter: &Document) -> Vec<String> {
             continue;
         };
         if single.matches(&null_at(path)) {
-            out.push(format!(
-                "`{}: {}`",
-                shell::name(path),
-                dupkey_e11000::shell_value(cond)
-            ));
+            out.push(format!("`{}: {}`", shell::name(path), shell::value(cond)));
         }
     }
     out

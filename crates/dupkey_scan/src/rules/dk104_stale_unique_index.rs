@@ -2,7 +2,7 @@ use crate::declare_rule;
 use crate::remedy::{DropIndex, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, indexes, is_stale, null_filter, plural};
-use crate::shell;
+use dupkey_conventions::shell;
 use crate::stats::Plan;
 
 declare_rule! {

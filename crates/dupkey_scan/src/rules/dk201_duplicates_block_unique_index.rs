@@ -10,9 +10,9 @@ use crate::rules::{
     IDENTIFIER_RATIO, IDENTIFIER_TYPED, INDEXED_IDENTIFIER_RATIO, MIN_IDENTIFIER_VALUES, dedupe,
     first_key, group_pipeline, group_samples, grouped_documents, indexes, plural,
 };
-use crate::shell;
 use crate::stats::FieldStats;
 use crate::stats::Plan;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does
@@ -149,7 +149,7 @@ pub(crate) fn blocked_identifier<'c>(
     let groups = &field.duplicates.as_ref()?.conflicts;
     // A reference to another collection (`userId`) repeats by design: it needs the bar of a
     // field without an index.
-    let reference = crate::values::words(&field.field)
+    let reference = dupkey_conventions::identifiers::words(&field.field)
         .last()
         .is_some_and(|w| w == "id");
     let bar = if reference {

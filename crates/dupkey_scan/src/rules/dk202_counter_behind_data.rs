@@ -2,7 +2,7 @@ use crate::counters::counter_feeds;
 use crate::declare_rule;
 use crate::remedy::{CounterRef, CounterSource, Remedy, ResyncCounter};
 use crate::rule::{Ctx, Finding, Severity};
-use crate::shell;
+use dupkey_conventions::shell;
 use crate::stats::Plan;
 
 declare_rule! {

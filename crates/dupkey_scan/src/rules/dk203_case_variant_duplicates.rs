@@ -2,7 +2,7 @@ use crate::declare_rule;
 use crate::remedy::{Aggregate, CreateIndex, DropIndex, Folding, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{dedupe, first_key, group_samples, grouped_documents, indexes, plural};
-use crate::shell;
+use dupkey_conventions::shell;
 use crate::stats::Plan;
 
 declare_rule! {

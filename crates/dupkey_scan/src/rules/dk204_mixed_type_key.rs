@@ -4,7 +4,7 @@ use crate::declare_rule;
 use crate::remedy::{ConvertType, Find, Folding, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{dedupe, group_samples, grouped_documents, indexes, plural};
-use crate::shell;
+use dupkey_conventions::shell;
 use crate::stats::Plan;
 
 declare_rule! {
@@ -108,7 +108,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             "int" | "long" | "double" | "decimal" => Some("$toLong"),
             _ => None,
         };
-        let family = shell::filter_type(main);
+        let family = dupkey_conventions::types::filter_type(main);
         let mut remedies = vec![
             Remedy::note(format!(
                 "the documents whose {path} is not of the main type ({main})"

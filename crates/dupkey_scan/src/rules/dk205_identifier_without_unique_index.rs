@@ -10,9 +10,9 @@ use crate::rules::{
     IDENTIFIER_RATIO, IDENTIFIER_TYPED, MIN_IDENTIFIER_VALUES, dedupe, first_key, group_pipeline,
     group_samples, grouped_documents, plural,
 };
-use crate::shell;
 use crate::stats::FieldStats;
 use crate::stats::Plan;
+use dupkey_conventions::shell;
 
 declare_rule! {
     /// ## What it does
@@ -182,7 +182,7 @@ fn remedies(
     let ns = &coll.info.namespace;
     let name = &field.field;
     let main = field.types.first().map_or("string", |(t, _)| *t);
-    let type_filter = shell::filter_type(main);
+    let type_filter = dupkey_conventions::types::filter_type(main);
     let mut remedies = Vec::new();
     if !groups.is_empty() {
         remedies.push(Remedy::note(format!("the documents that share a value of {name}: keep one per value (merge into it what the others hold), delete the others")));

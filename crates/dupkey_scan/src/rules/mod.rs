@@ -34,8 +34,8 @@ use crate::remedy::{
     Aggregate, CreateIndex, Dedupe, DuplicateGroup, Find, Folding, NumberFormat, Remedy,
 };
 use crate::rule::{Ctx, MAX_SAMPLES, Rule};
-use crate::shell;
 use crate::stats::{IndexStats, TypeCensus};
+use dupkey_conventions::shell;
 
 /// Distinct values over present values from which a field "behaves like an identifier".
 pub const IDENTIFIER_RATIO: f64 = 0.9;
@@ -88,11 +88,9 @@ pub(crate) fn is_stale(coll: &CollectionModel, index: &IndexInfo, stats: &IndexS
 
 /// The most common type of a key field's values, as a `$type` for a partial filter.
 pub(crate) fn filter_type(census: Option<&TypeCensus>) -> &'static str {
-    match census.and_then(|c| c.first()).map(|(t, _)| *t) {
-        Some("int" | "long" | "double" | "decimal") => "number",
-        Some(t) => t,
-        None => "string",
-    }
+    census
+        .and_then(|c| c.first())
+        .map_or("string", |(t, _)| dupkey_conventions::types::filter_type(t))
 }
 
 /// `{ f1: null, f2: null }`: what finds documents indexed under the null key.

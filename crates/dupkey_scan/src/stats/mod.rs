@@ -28,7 +28,10 @@ use dupkey_index::{
 
 use crate::catalog::{CollectionInfo, IndexInfo};
 use crate::rule::MAX_SAMPLES;
-use crate::values::{DistinctSketch, identifier_name, split_number};
+use crate::values::{DistinctSketch, identifier_name};
+use dupkey_conventions::counters::MAX_COUNTER_DOCS;
+use dupkey_conventions::identifiers::split_number;
+pub use dupkey_conventions::types::raw_type_alias;
 
 /// Identifier-like fields followed per collection.
 const MAX_CANDIDATES: usize = 16;
@@ -40,8 +43,6 @@ const MAX_SEEN_FIELDS: usize = 4096;
 const MAX_NUMBER_FIELDS: usize = 64;
 /// Number prefixes per field; more means the field is not a sequence.
 const MAX_PREFIXES: usize = 16;
-/// Counter documents kept from one counters collection.
-const MAX_COUNTER_DOCS: usize = 10_000;
 /// How often (in values) a deferred pass asks whether an identifier field is worth grouping.
 #[cfg(not(test))]
 const STOP_CHECK_EVERY: u64 = 1 << 16;
@@ -440,30 +441,4 @@ fn count_type(census: &mut TypeCensus, alias: &'static str) {
 
 fn to_bson(v: Option<RawBsonRef<'_>>) -> Bson {
     v.and_then(|v| Bson::try_from(v).ok()).unwrap_or(Bson::Null)
-}
-
-/// The `$type` alias of a raw value.
-pub fn raw_type_alias(v: RawBsonRef<'_>) -> &'static str {
-    match v {
-        RawBsonRef::Double(_) => "double",
-        RawBsonRef::String(_) => "string",
-        RawBsonRef::Document(_) => "object",
-        RawBsonRef::Array(_) => "array",
-        RawBsonRef::Binary(_) => "binData",
-        RawBsonRef::Undefined => "undefined",
-        RawBsonRef::ObjectId(_) => "objectId",
-        RawBsonRef::Boolean(_) => "bool",
-        RawBsonRef::DateTime(_) => "date",
-        RawBsonRef::Null => "null",
-        RawBsonRef::RegularExpression(_) => "regex",
-        RawBsonRef::JavaScriptCode(_) | RawBsonRef::JavaScriptCodeWithScope(_) => "javascript",
-        RawBsonRef::Int32(_) => "int",
-        RawBsonRef::Timestamp(_) => "timestamp",
-        RawBsonRef::Int64(_) => "long",
-        RawBsonRef::Decimal128(_) => "decimal",
-        RawBsonRef::Symbol(_) => "symbol",
-        RawBsonRef::MinKey => "minKey",
-        RawBsonRef::MaxKey => "maxKey",
-        RawBsonRef::DbPointer(_) => "dbPointer",
-    }
 }

@@ -320,7 +320,7 @@ impl<'p> CollectionPass<'p> {
             // A field found to hold no sequence (too many prefixes) is not split again.
             let may_be_number = numbers
                 && !number.is_some_and(|i| self.numbers[i].dead)
-                && crate::values::may_split_number(t, bytes);
+                && dupkey_conventions::identifiers::may_split_number(t, bytes);
             // The value, read once (a string is checked as UTF-8) for whoever wants it.
             let value = if index_field.is_some() || candidate.is_some() || may_be_number {
                 dupkey_index::raw::scalar(t, bytes)

@@ -1,0 +1,26 @@
+//! Namespaces: `db.coll`, where the database name cannot hold a dot and the collection name
+//! may (`shop.orders.2024`), so a namespace splits at its first dot.
+
+/// `("shop", "orders.2024")` for `shop.orders.2024`; `None` when there is no dot.
+pub fn split(namespace: &str) -> Option<(&str, &str)> {
+    namespace.split_once('.')
+}
+
+/// `("", "users")` for `users`: a namespace without a dot names the collection alone.
+pub fn split_or_collection(namespace: &str) -> (&str, &str) {
+    split(namespace).unwrap_or(("", namespace))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_namespace_splits_at_its_first_dot() {
+        assert_eq!(split("shop.orders.2024"), Some(("shop", "orders.2024")));
+        assert_eq!(split("shop.users"), Some(("shop", "users")));
+        assert_eq!(split("users"), None);
+        assert_eq!(split_or_collection("users"), ("", "users"));
+        assert_eq!(split_or_collection("a.b.c"), ("a", "b.c"));
+    }
+}
