@@ -1,0 +1,562 @@
+//! Apply then undo on the live test server: every kind of step, archive contents, byte-identical
+//! restore, skipped preconditions, and undo refusing restores that would duplicate a key.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use bson::{Binary, Bson, Decimal128, RawDocumentBuf, Regex, doc, spec::BinarySubtype};
+use common::*;
+use dupkey_fix::{
+    Applicability, ExtJsonDocument, FieldUpdate, FixError, Operation, Replacement, RunStatus,
+    StepStatus, UndoOptions, apply, undo,
+};
+
+/// Documents with the awkward types a faithful archive must keep: Int32 beside Int64, a
+/// negative zero, Decimal128, binary subtypes, regex flags, nested arrays and `$`-strings that
+/// an unguarded `$expr` would read as field paths.
+fn users() -> Vec<bson::Document> {
+    let dec: Decimal128 = "1.10".parse().unwrap();
+    let bin = Binary {
+        subtype: BinarySubtype::Uuid,
+        bytes: vec![7; 16],
+    };
+    let re = Regex {
+        pattern: bson::raw::CString::try_from("^a.b$").unwrap(),
+        options: bson::raw::CString::try_from("ix").unwrap(),
+    };
+    (1..=6)
+        .map(|i| {
+            doc! {
+                "_id": i,
+                "email": if i <= 3 { "dup@x.com".to_string() } else { format!("u{i}@x.com") },
+                "n64": i64::from(i),
+                "z": -0.0_f64,
+                "dec": dec,
+                "bin": bin.clone(),
+                "re": re.clone(),
+                "s": "$notAPath",
+                "nested": { "b": [1, 2_i64, { "$c": "x" }], "a": null },
+                "number": format!("TKT-{:05}", if i == 5 { 4 } else { i }),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn apply_then_undo_restores_every_byte_index_and_counter() {
+    let Some((client, db)) = test_db("fix_roundtrip").await else {
+        return;
+    };
+    dupkey_test::load_collection(
+        &db,
+        "users",
+        users(),
+        vec![doc! { "key": { "legacy": 1 }, "name": "legacy_1", "unique": true, "sparse": true }],
+    )
+    .await;
+    dupkey_test::load_collection(
+        &db,
+        "counters",
+        vec![doc! { "_id": "ticket", "seq": 5 }],
+        vec![],
+    )
+    .await;
+    let coll = db.collection::<RawDocumentBuf>("users");
+    let counters = db.collection::<RawDocumentBuf>("counters");
+    let before = snapshot(&coll).await;
+    let counters_before = snapshot(&counters).await;
+    let indexes_before = indexes(&db, "users").await;
+    let legacy = indexes_before
+        .iter()
+        .find(|i| i.get_str("name").ok() == Some("legacy_1"))
+        .unwrap()
+        .clone();
+
+    let ns = format!("{}.users", db.name());
+    let mut drop = step(
+        "drop-legacy",
+        &ns,
+        Operation::DropIndex {
+            name: "legacy_1".into(),
+            expect: ExtJsonDocument(legacy.clone()),
+        },
+    );
+    drop.applicability = Applicability::Unsafe;
+    let plan = plan(vec![
+        step(
+            "dedupe",
+            &ns,
+            Operation::RemoveDocuments {
+                documents: vec![
+                    doc_ref(&coll, Bson::Int32(2)).await,
+                    doc_ref(&coll, Bson::Int32(3)).await,
+                ],
+            },
+        ),
+        step(
+            "merge",
+            &ns,
+            Operation::ReplaceDocuments {
+                documents: vec![Replacement {
+                    id: dupkey_fix::ExtJson(Bson::Int32(1)),
+                    sha256: doc_ref(&coll, Bson::Int32(1)).await.sha256,
+                    replacement: ExtJsonDocument(
+                        doc! { "email": "dup@x.com", "merged": [1, 2, 3] },
+                    ),
+                }],
+            },
+        ),
+        step(
+            "renumber",
+            &ns,
+            Operation::UpdateDocuments {
+                documents: vec![FieldUpdate {
+                    id: dupkey_fix::ExtJson(Bson::Int32(5)),
+                    sha256: doc_ref(&coll, Bson::Int32(5)).await.sha256,
+                    set: ExtJsonDocument(
+                        doc! { "number": "TKT-00007", "renumberedFrom": "TKT-00004" },
+                    ),
+                    unset: vec!["s".into()],
+                }],
+            },
+        ),
+        step(
+            "backfill",
+            &ns,
+            Operation::InsertDocuments {
+                documents: vec![ExtJsonDocument(doc! { "_id": 100, "email": "new@x.com" })],
+            },
+        ),
+        step(
+            "unique-email",
+            &ns,
+            Operation::CreateIndex {
+                spec: ExtJsonDocument(
+                    doc! { "key": { "email": 1 }, "name": "email_1", "unique": true },
+                ),
+            },
+        ),
+        step(
+            "hide-legacy",
+            &ns,
+            Operation::HideIndex {
+                name: "legacy_1".into(),
+                expect: ExtJsonDocument(legacy.clone()),
+            },
+        ),
+        drop,
+        step(
+            "resync",
+            &format!("{}.counters", db.name()),
+            Operation::SetCounter {
+                filter: ExtJsonDocument(doc! { "_id": "ticket" }),
+                field: "seq".into(),
+                value: 7,
+                expect: Some(5),
+            },
+        ),
+    ]);
+    let mut opts = options(&db, 2);
+    opts.allow_unsafe = true;
+    let report = apply(&client, &plan, &opts).await.unwrap();
+    assert_eq!(report.status, RunStatus::Completed, "{report:#?}");
+    assert!(report.warnings.is_empty(), "{:#?}", report.warnings);
+    assert_eq!(report.summary.documents, 5, "{report:#?}");
+    assert_eq!(report.summary.done, 8, "{report:#?}");
+
+    // The fix happened.
+    assert!(
+        raw(&coll, Bson::Int32(2)).await.is_none() && raw(&coll, Bson::Int32(3)).await.is_none()
+    );
+    let merged =
+        bson::Document::try_from(raw(&coll, Bson::Int32(1)).await.unwrap().as_ref()).unwrap();
+    assert_eq!(
+        merged,
+        doc! { "_id": 1, "email": "dup@x.com", "merged": [1, 2, 3] }
+    );
+    let renumbered =
+        bson::Document::try_from(raw(&coll, Bson::Int32(5)).await.unwrap().as_ref()).unwrap();
+    assert_eq!(renumbered.get_str("number").unwrap(), "TKT-00007");
+    assert!(!renumbered.contains_key("s"));
+    assert!(raw(&coll, Bson::Int32(100)).await.is_some());
+    let after = indexes(&db, "users").await;
+    assert!(
+        after
+            .iter()
+            .any(|i| i.get_str("name").ok() == Some("email_1")
+                && i.get_bool("unique").ok() == Some(true))
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|i| i.get_str("name").ok() == Some("legacy_1"))
+    );
+    let counter = db
+        .collection::<bson::Document>("counters")
+        .find_one(doc! {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        counter
+            .get_i64("seq")
+            .ok()
+            .or(counter.get_i32("seq").ok().map(i64::from)),
+        Some(7)
+    );
+
+    // The archive holds every original byte for byte: the live documents plus the archived
+    // originals of removed and replaced ones are the documents from before.
+    let mut originals: Vec<Vec<u8>> = snapshot(&coll).await;
+    originals.retain(|d| {
+        let id = RawDocumentBuf::from_bytes(d.clone())
+            .unwrap()
+            .get_i32("_id")
+            .unwrap_or(0);
+        id != 1 && id != 5 && id != 100
+    });
+    for action in ["remove", "replace"] {
+        for entry in archived(&db, action).await {
+            originals.push(entry.get_document("doc").unwrap().as_bytes().to_vec());
+        }
+    }
+    originals.sort_by_key(|d| {
+        RawDocumentBuf::from_bytes(d.clone())
+            .unwrap()
+            .get_i32("_id")
+            .unwrap()
+    });
+    assert_eq!(originals, before, "live + archive = before");
+
+    // Applying the same plan again changes nothing.
+    let again = apply(&client, &plan, &opts).await.unwrap();
+    assert!(again.already_applied);
+    assert_eq!(again.run_id, report.run_id);
+
+    let undone = undo(
+        &client,
+        &opts.archive,
+        &report.run_id,
+        &UndoOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(undone.conflicts.is_empty(), "{undone:#?}");
+    assert_eq!(undone.status, Some(RunStatus::Undone));
+    assert_eq!(
+        snapshot(&coll).await,
+        before,
+        "documents byte-identical after undo"
+    );
+    assert_eq!(
+        snapshot(&counters).await,
+        counters_before,
+        "counter back, with its Int32 type"
+    );
+    assert_eq!(
+        indexes(&db, "users").await,
+        indexes_before,
+        "indexes as before"
+    );
+    // Undo twice is harmless.
+    let again = undo(
+        &client,
+        &opts.archive,
+        &report.run_id,
+        &UndoOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((again.restored, again.removed), (0, 0));
+    assert_eq!(snapshot(&coll).await, before);
+}
+
+#[tokio::test]
+async fn what_changed_since_the_plan_is_skipped_with_a_warning() {
+    let Some((client, db)) = test_db("fix_preconditions").await else {
+        return;
+    };
+    dupkey_test::load_collection(
+        &db,
+        "items",
+        (1..=4).map(|i| doc! { "_id": i, "k": "same" }).collect(),
+        vec![doc! { "key": { "old": 1 }, "name": "old_1" }],
+    )
+    .await;
+    dupkey_test::load_collection(
+        &db,
+        "counters",
+        vec![doc! { "_id": "c", "seq": 10_i64 }],
+        vec![],
+    )
+    .await;
+    let coll = db.collection::<RawDocumentBuf>("items");
+    let ns = format!("{}.items", db.name());
+    let plan = plan(vec![
+        step(
+            "dedupe",
+            &ns,
+            Operation::RemoveDocuments {
+                documents: vec![
+                    doc_ref(&coll, Bson::Int32(2)).await,
+                    doc_ref(&coll, Bson::Int32(3)).await,
+                    doc_ref(&coll, Bson::Int32(4)).await,
+                ],
+            },
+        ),
+        step(
+            "drop-old",
+            &ns,
+            Operation::DropIndex {
+                name: "old_1".into(),
+                expect: ExtJsonDocument(
+                    doc! { "key": { "old": 1 }, "name": "old_1", "unique": true },
+                ),
+            },
+        ),
+        step(
+            "resync",
+            &format!("{}.counters", db.name()),
+            Operation::SetCounter {
+                filter: ExtJsonDocument(doc! { "_id": "c" }),
+                field: "seq".into(),
+                value: 20,
+                expect: Some(10),
+            },
+        ),
+    ]);
+    // Meanwhile: one document is updated, one removed, and the counter is reset downwards.
+    let typed = db.collection::<bson::Document>("items");
+    typed
+        .update_one(doc! { "_id": 3 }, doc! { "$set": { "note": "edited" } })
+        .await
+        .unwrap();
+    typed.delete_one(doc! { "_id": 4 }).await.unwrap();
+    db.collection::<bson::Document>("counters")
+        .update_one(doc! { "_id": "c" }, doc! { "$set": { "seq": 3_i64 } })
+        .await
+        .unwrap();
+
+    let report = apply(&client, &plan, &options(&db, 10)).await.unwrap();
+    assert_eq!(report.status, RunStatus::Completed);
+    assert_eq!(
+        (report.steps[0].documents, report.steps[0].skipped),
+        (1, 2),
+        "{report:#?}"
+    );
+    assert_eq!(report.steps[1].skipped, 1, "index definition differs");
+    assert_eq!(report.steps[2].skipped, 1, "counter went down");
+    let reasons: Vec<&str> = report.warnings.iter().map(|w| w.reason.as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("changed since the plan")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("no longer exists")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("changed since the plan") && r.contains("old_1")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("went down")),
+        "{reasons:?}"
+    );
+    let edited = typed.find_one(doc! { "_id": 3 }).await.unwrap().unwrap();
+    assert_eq!(
+        edited.get_str("note").unwrap(),
+        "edited",
+        "the concurrent edit is kept"
+    );
+    assert!(
+        indexes(&db, "items")
+            .await
+            .iter()
+            .any(|i| i.get_str("name").ok() == Some("old_1"))
+    );
+    assert_eq!(
+        archived(&db, "remove").await.len(),
+        1,
+        "only the removed document is archived"
+    );
+}
+
+#[tokio::test]
+async fn unsafe_and_manual_steps_do_not_run_by_default() {
+    let Some((client, db)) = test_db("fix_applicability").await else {
+        return;
+    };
+    dupkey_test::load_collection(
+        &db,
+        "items",
+        vec![doc! { "_id": 1 }, doc! { "_id": 2 }],
+        vec![],
+    )
+    .await;
+    let coll = db.collection::<RawDocumentBuf>("items");
+    let ns = format!("{}.items", db.name());
+    let mut risky = step(
+        "risky",
+        &ns,
+        Operation::RemoveDocuments {
+            documents: vec![doc_ref(&coll, Bson::Int32(1)).await],
+        },
+    );
+    risky.applicability = Applicability::Unsafe;
+    let mut by_hand = step(
+        "by-hand",
+        &ns,
+        Operation::RemoveDocuments {
+            documents: vec![doc_ref(&coll, Bson::Int32(2)).await],
+        },
+    );
+    by_hand.applicability = Applicability::Manual;
+    let report = apply(&client, &plan(vec![risky, by_hand]), &options(&db, 10))
+        .await
+        .unwrap();
+    assert!(
+        report.steps.iter().all(|s| s.status == StepStatus::NotRun),
+        "{report:#?}"
+    );
+    assert_eq!(snapshot(&coll).await.len(), 2);
+}
+
+#[tokio::test]
+async fn undo_refuses_a_restore_that_would_duplicate_a_unique_key() {
+    let Some((client, db)) = test_db("fix_undo_refuses").await else {
+        return;
+    };
+    dupkey_test::load_collection(
+        &db,
+        "users",
+        vec![
+            doc! { "_id": 1, "email": "a" },
+            doc! { "_id": 2, "email": "b" },
+            doc! { "_id": 4, "email": "d" },
+        ],
+        vec![doc! { "key": { "email": 1 }, "name": "email_1", "unique": true }],
+    )
+    .await;
+    dupkey_test::load_collection(&db, "counters", vec![doc! { "_id": "c", "seq": 1 }], vec![])
+        .await;
+    let coll = db.collection::<RawDocumentBuf>("users");
+    let before = snapshot(&coll).await;
+    let ns = format!("{}.users", db.name());
+    let plan = plan(vec![
+        step(
+            "remove",
+            &ns,
+            Operation::RemoveDocuments {
+                documents: vec![
+                    doc_ref(&coll, Bson::Int32(2)).await,
+                    doc_ref(&coll, Bson::Int32(4)).await,
+                ],
+            },
+        ),
+        step(
+            "resync",
+            &format!("{}.counters", db.name()),
+            Operation::SetCounter {
+                filter: ExtJsonDocument(doc! { "_id": "c" }),
+                field: "seq".into(),
+                value: 10,
+                expect: Some(1),
+            },
+        ),
+    ]);
+    let opts = options(&db, 10);
+    let run = apply(&client, &plan, &opts).await.unwrap();
+    // After the fix, someone takes email "b" and the counter hands out number 11.
+    let typed = db.collection::<bson::Document>("users");
+    typed
+        .insert_one(doc! { "_id": 3, "email": "b" })
+        .await
+        .unwrap();
+    db.collection::<bson::Document>("counters")
+        .update_one(doc! { "_id": "c" }, doc! { "$inc": { "seq": 1 } })
+        .await
+        .unwrap();
+    let after_fix = snapshot(&coll).await;
+
+    let err = undo(&client, &opts.archive, &run.run_id, &UndoOptions::default())
+        .await
+        .unwrap_err();
+    let FixError::UndoRefused { conflicts, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(conflicts.len(), 2, "{conflicts:#?}");
+    assert!(
+        conflicts[1].contains("_id 2")
+            && conflicts[1].contains("email_1")
+            && conflicts[1].contains("_id 3"),
+        "{err}"
+    );
+    assert!(conflicts[0].contains("numbers were handed out"), "{err}");
+    assert_eq!(
+        snapshot(&coll).await,
+        after_fix,
+        "a refused undo changes nothing"
+    );
+
+    // Forced: everything else comes back; the conflicts stay in the archive.
+    let forced = undo(
+        &client,
+        &opts.archive,
+        &run.run_id,
+        &UndoOptions {
+            force: true,
+            ..UndoOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(forced.status, Some(RunStatus::PartiallyUndone));
+    assert_eq!(forced.restored, 1, "{forced:#?}");
+    assert!(
+        raw(&coll, Bson::Int32(4)).await.is_some() && raw(&coll, Bson::Int32(2)).await.is_none()
+    );
+    assert_eq!(
+        typed
+            .find_one(doc! { "_id": 3 })
+            .await
+            .unwrap()
+            .unwrap()
+            .get_str("email")
+            .unwrap(),
+        "b"
+    );
+    let seq = db
+        .collection::<bson::Document>("counters")
+        .find_one(doc! {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        seq.get("seq"),
+        Some(&Bson::Int64(11))
+            .filter(|_| seq.get_i64("seq").is_ok())
+            .or(seq.get("seq")),
+        "the counter is not lowered"
+    );
+    assert_ne!(seq.get("seq"), Some(&Bson::Int32(1)));
+
+    // Once the holder is gone, undo finishes the job.
+    typed.delete_one(doc! { "_id": 3 }).await.unwrap();
+    let rest = undo(
+        &client,
+        &opts.archive,
+        &run.run_id,
+        &UndoOptions {
+            force: true,
+            ..UndoOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(rest.restored, 1);
+    assert_eq!(snapshot(&coll).await, before);
+}
