@@ -27,26 +27,26 @@ pub(crate) async fn run(ctx: &Context<'_>, step: &Step) -> Result<BatchOutcome> 
     let archived = entry.is_some();
     let verdict = match &step.operation {
         Operation::CreateIndex { spec } => create_index(ctx, step, &spec.0, archived).await?,
-        Operation::DropIndex { name, expect } => {
-            change_index(ctx, step, name, &expect.0, IndexChange::Drop, archived).await?
+        Operation::DropIndex { name, definition } => {
+            change_index(ctx, step, name, &definition.0, IndexChange::Drop, archived).await?
         }
-        Operation::HideIndex { name, expect } => {
+        Operation::HideIndex { name, definition } => {
             change_index(
                 ctx,
                 step,
                 name,
-                &expect.0,
+                &definition.0,
                 IndexChange::Hide(true),
                 archived,
             )
             .await?
         }
-        Operation::UnhideIndex { name, expect } => {
+        Operation::UnhideIndex { name, definition } => {
             change_index(
                 ctx,
                 step,
                 name,
-                &expect.0,
+                &definition.0,
                 IndexChange::Hide(false),
                 archived,
             )
@@ -56,8 +56,8 @@ pub(crate) async fn run(ctx: &Context<'_>, step: &Step) -> Result<BatchOutcome> 
             filter,
             field,
             value,
-            expect,
-        } => set_counter(ctx, step, &filter.0, field, *value, *expect, archived).await?,
+            current,
+        } => set_counter(ctx, step, &filter.0, field, *value, *current, archived).await?,
         _ => return Ok(BatchOutcome::default()),
     };
     match verdict {

@@ -81,28 +81,30 @@ pub enum Operation {
     /// Build an index from its full `createIndexes` specification (`key`, `name`, options).
     CreateIndex { spec: ExtJsonDocument },
     /// Hide an index from the query planner (MongoDB 4.4+); it is still maintained.
+    /// `definition` is the index as the plan saw it (`listIndexes`). (Operation fields sit
+    /// beside the step's own fields in JSON, so none may be called `expect`, `id`, …)
     HideIndex {
         name: String,
-        expect: ExtJsonDocument,
+        definition: ExtJsonDocument,
     },
     /// Make a hidden index visible again.
     UnhideIndex {
         name: String,
-        expect: ExtJsonDocument,
+        definition: ExtJsonDocument,
     },
-    /// Drop an index whose definition is `expect`.
+    /// Drop an index whose definition is `definition`.
     DropIndex {
         name: String,
-        expect: ExtJsonDocument,
+        definition: ExtJsonDocument,
     },
-    /// Raise a counter field to `value` (`$max`: never lowered). `expect` is the value the plan
-    /// saw; a counter that has since moved below it is left alone.
+    /// Raise a counter field to `value` (`$max`: never lowered). `current` is the value the
+    /// plan saw; a counter that has since moved below it is left alone.
     SetCounter {
         filter: ExtJsonDocument,
         field: String,
         value: i64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        expect: Option<i64>,
+        current: Option<i64>,
     },
 }
 
@@ -426,6 +428,64 @@ mod tests {
         assert_eq!(back, plan);
         assert!(plan.to_json().contains("\"$numberInt\": \"7\""));
         assert!(plan.to_json().contains("\"kind\": \"remove-documents\""));
+    }
+
+    /// Every operation's fields sit beside the step's own (`id`, `expect`, …) in one JSON
+    /// object, so a field name shared with the step would make the plan unreadable.
+    #[test]
+    fn every_operation_survives_json() {
+        let definition = ExtJsonDocument(doc! { "key": { "a": 1 }, "name": "a_1" });
+        let operations = vec![
+            Operation::ReplaceDocuments {
+                documents: vec![Replacement {
+                    id: ExtJson(Bson::Int32(1)),
+                    sha256: "00".repeat(32),
+                    replacement: ExtJsonDocument(doc! { "x": 1 }),
+                }],
+            },
+            Operation::UpdateDocuments {
+                documents: vec![FieldUpdate {
+                    id: ExtJson(Bson::Int32(1)),
+                    sha256: "00".repeat(32),
+                    set: ExtJsonDocument(doc! { "x": 1 }),
+                    unset: vec!["y".into()],
+                }],
+            },
+            Operation::CreateIndex {
+                spec: definition.clone(),
+            },
+            Operation::HideIndex {
+                name: "a_1".into(),
+                definition: definition.clone(),
+            },
+            Operation::UnhideIndex {
+                name: "a_1".into(),
+                definition: definition.clone(),
+            },
+            Operation::DropIndex {
+                name: "a_1".into(),
+                definition,
+            },
+            Operation::SetCounter {
+                filter: ExtJsonDocument(doc! { "_id": "c" }),
+                field: "seq".into(),
+                value: 9,
+                current: Some(3),
+            },
+        ];
+        for operation in operations {
+            let step = Step {
+                expect: operation.effect(),
+                operation,
+                ..remove_step()
+            };
+            let plan = Plan {
+                version: PLAN_VERSION,
+                steps: vec![step],
+            };
+            let back = Plan::from_json(&plan.to_json());
+            assert_eq!(back.ok().as_ref(), Some(&plan), "{}", plan.to_json());
+        }
     }
 
     #[test]

@@ -79,7 +79,7 @@ async fn apply_then_undo_restores_every_byte_index_and_counter() {
         &ns,
         Operation::DropIndex {
             name: "legacy_1".into(),
-            expect: ExtJsonDocument(legacy.clone()),
+            definition: ExtJsonDocument(legacy.clone()),
         },
     );
     drop.applicability = Applicability::Unsafe;
@@ -142,7 +142,7 @@ async fn apply_then_undo_restores_every_byte_index_and_counter() {
             &ns,
             Operation::HideIndex {
                 name: "legacy_1".into(),
-                expect: ExtJsonDocument(legacy.clone()),
+                definition: ExtJsonDocument(legacy.clone()),
             },
         ),
         drop,
@@ -153,7 +153,7 @@ async fn apply_then_undo_restores_every_byte_index_and_counter() {
                 filter: ExtJsonDocument(doc! { "_id": "ticket" }),
                 field: "seq".into(),
                 value: 7,
-                expect: Some(5),
+                current: Some(5),
             },
         ),
     ]);
@@ -310,7 +310,7 @@ async fn what_changed_since_the_plan_is_skipped_with_a_warning() {
             &ns,
             Operation::DropIndex {
                 name: "old_1".into(),
-                expect: ExtJsonDocument(
+                definition: ExtJsonDocument(
                     doc! { "key": { "old": 1 }, "name": "old_1", "unique": true },
                 ),
             },
@@ -322,7 +322,7 @@ async fn what_changed_since_the_plan_is_skipped_with_a_warning() {
                 filter: ExtJsonDocument(doc! { "_id": "c" }),
                 field: "seq".into(),
                 value: 20,
-                expect: Some(10),
+                current: Some(10),
             },
         ),
     ]);
@@ -464,7 +464,7 @@ async fn undo_refuses_a_restore_that_would_duplicate_a_unique_key() {
                 filter: ExtJsonDocument(doc! { "_id": "c" }),
                 field: "seq".into(),
                 value: 10,
-                expect: Some(1),
+                current: Some(1),
             },
         ),
     ]);
