@@ -9,7 +9,7 @@ use bson::{Bson, Document, RawDocumentBuf, doc, rawdoc};
 use futures_util::TryStreamExt;
 
 use crate::apply::{Context, Phase};
-use crate::archive::{Action, NewEntry, entry_id, entry_key};
+use crate::archive::{Action, NewEntry, entry_id};
 use crate::commands::{bulk_write, find_by_ids, id_key, to_raw_doc, whole_document_filter};
 use crate::digest::sha256_hex;
 use crate::error::{Result, driver};
@@ -318,16 +318,20 @@ async fn archived_entries(
     step: &str,
     items: &[Item<'_>],
 ) -> Result<HashMap<u64, Document>> {
-    let ids: Vec<Bson> = items
-        .iter()
-        .map(|i| Bson::Document(entry_key(ctx.run_id, step, i.n)))
-        .collect();
+    // A batch is a contiguous range of item numbers: one range scan of the archive's
+    // (run_id, step, n) index, rather than a lookup per entry.
+    let (Some(first), Some(last)) = (items.first(), items.last()) else {
+        return Ok(HashMap::new());
+    };
     let coll = ctx.archive.typed(ctx.client);
     let context = format!("read the archive {}", ctx.archive);
-    let mut cursor = coll
-        .find(doc! { "_id": { "$in": ids } })
-        .await
-        .map_err(driver(&context))?;
+    let filter = doc! {
+        "run_id": ctx.run_id,
+        "step": step,
+        "n": { "$gte": first.n as i64, "$lte": last.n as i64 },
+        "type": "entry",
+    };
+    let mut cursor = coll.find(filter).await.map_err(driver(&context))?;
     let mut out = HashMap::new();
     while let Some(entry) = cursor.try_next().await.map_err(driver(&context))? {
         if let Ok(n) = entry.get_i64("n") {

@@ -229,6 +229,18 @@ async fn apply_then_undo_restores_every_byte_index_and_counter() {
     });
     assert_eq!(originals, before, "live + archive = before");
 
+    // `fix undo RUN_ID` finds the run's archive without being told the database.
+    let found = dupkey_fix::locate_run(&client, "dupkey_archive", &report.run_id)
+        .await
+        .unwrap();
+    assert_eq!(found, opts.archive);
+    let runs = dupkey_fix::list_runs(&client, &found).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        (runs[0].status, runs[0].steps.len()),
+        (RunStatus::Completed, 8)
+    );
+
     // Applying the same plan again changes nothing.
     let again = apply(&client, &plan, &opts).await.unwrap();
     assert!(again.already_applied);
