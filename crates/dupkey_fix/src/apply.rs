@@ -41,6 +41,9 @@ pub struct ApplyOptions {
     pub batch_size: usize,
     /// Pause between batches, so a live database keeps serving (and replicating).
     pub pause: Duration,
+    /// On a replica set, wait before each batch while the slowest secondary is further behind
+    /// than this.
+    pub max_lag: Option<Duration>,
     /// Run `unsafe` steps too.
     pub allow_unsafe: bool,
     /// Set it (Ctrl-C) to stop after the current batch; the run can be resumed.
@@ -54,6 +57,7 @@ impl fmt::Debug for ApplyOptions {
             .field("archive", &self.archive)
             .field("batch_size", &self.batch_size)
             .field("pause", &self.pause)
+            .field("max_lag", &self.max_lag)
             .field("allow_unsafe", &self.allow_unsafe)
             .field("stop", &self.stop)
             .field("interrupt", &self.interrupt.is_some())
@@ -68,6 +72,7 @@ impl ApplyOptions {
             archive,
             batch_size: 500,
             pause: Duration::from_millis(100),
+            max_lag: None,
             allow_unsafe: false,
             stop: Arc::new(AtomicBool::new(false)),
             interrupt: None,
@@ -81,6 +86,8 @@ pub(crate) struct Context<'a> {
     pub archive: &'a ArchiveLocation,
     pub run_id: &'a str,
     interrupt: Option<&'a InterruptHook>,
+    /// Set once the deployment turned out not to be a replica set (no lag to wait for).
+    standalone: AtomicBool,
 }
 
 impl Context<'_> {
@@ -164,6 +171,7 @@ pub async fn apply(client: &Client, plan: &Plan, options: &ApplyOptions) -> Resu
         archive: &options.archive,
         run_id: &record.run_id.clone(),
         interrupt: options.interrupt.as_ref(),
+        standalone: AtomicBool::new(false),
     };
     for (i, step) in plan.steps.iter().enumerate() {
         let outcome = run_step(&ctx, &journal, i, step, &mut record.steps[i], options).await;
@@ -309,6 +317,10 @@ async fn run_document_step(
             tokio::time::sleep(options.pause).await;
         }
         first = false;
+        if let Some(max) = options.max_lag {
+            crate::lag::wait_for_secondaries(ctx.client, max, &options.stop, &ctx.standalone)
+                .await?;
+        }
         let outcome = run_batch(ctx, step, batch).await?;
         progress.items += batch.len() as i64;
         progress.batches += 1;

@@ -181,7 +181,35 @@ async fn change_index(
             reason: format!("dropping index {name:?}: {e}"),
         },
     })?;
+    if let IndexChange::Hide(target) = change {
+        verify_hidden(&db, coll, step, name, target).await?;
+    }
     Ok(Ok(()))
+}
+
+/// A server may accept `collMod` with `index.hidden` and ignore it (the test server does);
+/// dropping an index that is in fact still in use would then be the next step, so the change
+/// is read back and a server that did not make it stops the run.
+async fn verify_hidden(
+    db: &mongodb::Database,
+    coll: &str,
+    step: &Step,
+    name: &str,
+    target: bool,
+) -> Result<()> {
+    let indexes = list_indexes(db, coll).await?;
+    let hidden = find_index(&indexes, name).and_then(|i| i.get_bool("hidden").ok());
+    if hidden.unwrap_or(false) == target {
+        return Ok(());
+    }
+    Err(FixError::Unsupported {
+        step: step.id.clone(),
+        feature: "hidden indexes (collMod index.hidden, MongoDB 4.4+)".into(),
+        message: format!(
+            "the server accepted the change but listIndexes still shows index {name:?} as {}",
+            if target { "visible" } else { "hidden" }
+        ),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -15,6 +15,7 @@ mod digest;
 mod documents;
 mod error;
 mod indexes;
+mod lag;
 mod plan;
 mod report;
 mod undo;
