@@ -174,16 +174,16 @@ pub(crate) async fn run_batch(
 fn classify(
     item: &Item<'_>,
     cur: Option<&RawDocumentBuf>,
-    entry: Option<&Document>,
+    entry: Option<&RawDocumentBuf>,
 ) -> Result<Verdict> {
+    // Raw all the way: a round trip through `Document` may re-encode a value (regex flags
+    // are sorted), and the comparisons below are byte for byte.
     let archived_doc = entry
         .and_then(|e| e.get_document("doc").ok())
-        .map(to_raw_doc)
-        .transpose()?;
+        .map(ToOwned::to_owned);
     let archived_after = entry
         .and_then(|e| e.get_document("after").ok())
-        .map(to_raw_doc)
-        .transpose()?;
+        .map(ToOwned::to_owned);
     let skip = |reason: &str, archived: bool| Verdict::Skip {
         reason: reason.to_string(),
         archived,
@@ -266,20 +266,32 @@ fn with_id_first(id: &Bson, body: &Document) -> Result<RawDocumentBuf> {
 }
 
 /// `original` with top-level fields set (in place, or appended) and unset, field order kept.
+/// Built on the raw bytes so that every field the update does not name is copied untouched
+/// (a round trip through `Document` would, for one, reorder regex flags).
 fn updated(original: &RawDocumentBuf, set: &Document, unset: &[String]) -> Result<RawDocumentBuf> {
-    let mut doc = Document::try_from(original.as_ref()).map_err(|e| {
-        crate::error::FixError::DamagedArchive {
-            entry: "current document".into(),
-            reason: e.to_string(),
+    let damaged = |e: bson::error::Error| crate::error::FixError::DamagedArchive {
+        entry: "current document".into(),
+        reason: e.to_string(),
+    };
+    let new_values = to_raw_doc(set)?;
+    let mut out = RawDocumentBuf::new();
+    for element in original.iter() {
+        let (key, value) = element.map_err(damaged)?;
+        if unset.iter().any(|u| u == key.as_str()) {
+            continue;
         }
-    })?;
-    for (k, v) in set {
-        doc.insert(k.clone(), v.clone());
+        match new_values.get(key.as_str()).map_err(damaged)? {
+            Some(new) => out.append(key, new),
+            None => out.append(key, value),
+        }
     }
-    for k in unset {
-        doc.remove(k);
+    for element in new_values.iter() {
+        let (key, value) = element.map_err(damaged)?;
+        if original.get(key.as_str()).map_err(damaged)?.is_none() {
+            out.append(key, value);
+        }
     }
-    to_raw_doc(&doc)
+    Ok(out)
 }
 
 fn entry_for(
@@ -317,13 +329,13 @@ async fn archived_entries(
     ctx: &Context<'_>,
     step: &str,
     items: &[Item<'_>],
-) -> Result<HashMap<u64, Document>> {
+) -> Result<HashMap<u64, RawDocumentBuf>> {
     // A batch is a contiguous range of item numbers: one range scan of the archive's
     // (run_id, step, n) index, rather than a lookup per entry.
     let (Some(first), Some(last)) = (items.first(), items.last()) else {
         return Ok(HashMap::new());
     };
-    let coll = ctx.archive.typed(ctx.client);
+    let coll = ctx.archive.raw(ctx.client);
     let context = format!("read the archive {}", ctx.archive);
     let filter = doc! {
         "run_id": ctx.run_id,
@@ -457,4 +469,35 @@ async fn record_skips(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document as another driver may have stored it: regex flags not in alphabetical order,
+    /// a negative zero, an Int64 beside an Int32.
+    fn stored() -> RawDocumentBuf {
+        let mut doc = rawdoc! { "_id": 5, "n": 7_i64, "z": -0.0_f64, "number": "TKT-00004" };
+        let regex = bson::raw::RawRegexRef {
+            pattern: bson::cstr!("^a"),
+            options: bson::cstr!("xi"),
+        };
+        doc.append(bson::cstr!("re"), regex);
+        doc.append(bson::cstr!("tail"), "$keep");
+        doc
+    }
+
+    #[test]
+    fn an_update_changes_only_the_fields_it_names_byte_for_byte() {
+        let original = stored();
+        let set = doc! { "number": "TKT-00007", "renumberedFrom": "TKT-00004" };
+        let after = updated(&original, &set, &["z".to_string()]).unwrap_or_default();
+        let mut expected = rawdoc! { "_id": 5, "n": 7_i64, "number": "TKT-00007" };
+        for (key, value) in original.iter().flatten().skip(4) {
+            expected.append(key, value);
+        }
+        expected.append(bson::cstr!("renumberedFrom"), "TKT-00004");
+        assert_eq!(after.as_bytes(), expected.as_bytes());
+    }
 }
