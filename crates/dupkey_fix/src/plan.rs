@@ -321,6 +321,7 @@ fn validate_step(step: &Step) -> Result<(), String> {
             step.operation.kind()
         ));
     }
+    check_unique_ids(&step.operation)?;
     match &step.operation {
         Operation::RemoveDocuments { documents } => {
             documents.iter().try_for_each(|d| check_hash(&d.sha256))
@@ -367,6 +368,27 @@ fn validate_step(step: &Step) -> Result<(), String> {
         }
         _ => Ok(()),
     }
+}
+
+/// A document named twice in one step would be archived twice and counted twice, and undo
+/// would try to restore it twice.
+fn check_unique_ids(op: &Operation) -> Result<(), String> {
+    let ids: Vec<&Bson> = match op {
+        Operation::RemoveDocuments { documents } => documents.iter().map(|d| &d.id.0).collect(),
+        Operation::ReplaceDocuments { documents } => documents.iter().map(|d| &d.id.0).collect(),
+        Operation::UpdateDocuments { documents } => documents.iter().map(|d| &d.id.0).collect(),
+        Operation::InsertDocuments { documents } => {
+            documents.iter().filter_map(|d| d.0.get("_id")).collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    for id in ids {
+        if !seen.insert(format!("{id:?}")) {
+            return Err(format!("_id {id} appears twice in the step"));
+        }
+    }
+    Ok(())
 }
 
 fn check_hash(hash: &str) -> Result<(), String> {
@@ -513,6 +535,17 @@ mod tests {
             let err = plan.validate().unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
+        let mut same_doc_twice = remove_step();
+        if let Operation::RemoveDocuments { documents } = &mut same_doc_twice.operation {
+            documents.push(documents[0].clone());
+        }
+        same_doc_twice.expect.documents = 2;
+        let plan = Plan {
+            version: 1,
+            steps: vec![same_doc_twice],
+        };
+        let err = plan.validate().unwrap_err().to_string();
+        assert!(err.contains("appears twice"), "{err}");
         let twice = Plan {
             version: 1,
             steps: vec![remove_step(), remove_step()],
