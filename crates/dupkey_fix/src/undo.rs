@@ -467,68 +467,88 @@ async fn reverse_documents(
         .filter_map(|e| e.doc.as_ref().and_then(raw_id))
         .collect();
     let current = find_by_ids(&handle, &ids).await?;
-    let (mut inserts, mut updates, mut deletes) = (Vec::new(), Vec::new(), Vec::new());
-    let mut expected: Vec<(Bson, Option<RawDocumentBuf>, Action)> = Vec::new();
+    // Per command: its statements, and for each the document and what should be there after.
+    let mut groups: [(&str, &str, Vec<RawDocumentBuf>, Vec<Expected>); 3] = [
+        ("insert", "documents", Vec::new(), Vec::new()),
+        ("update", "updates", Vec::new(), Vec::new()),
+        ("delete", "deletes", Vec::new(), Vec::new()),
+    ];
     for e in entries {
         let Some(original) = &e.doc else { continue };
         let Some(id) = raw_id(original) else { continue };
         let cur = current.get(&id_key(&id));
-        match (e.action, cur) {
-            (Action::Remove, None) => {
-                inserts.push(original.clone());
-                expected.push((id, Some(original.clone()), Action::Remove));
-            }
+        let (group, statement, want) = match (e.action, cur) {
+            (Action::Remove, None) => (0, original.clone(), Some(original.clone())),
             (Action::Replace, Some(c)) if same_bytes(&e.after, c) => {
-                updates.push(rawdoc! { "q": whole_document_filter(c)?, "u": original.clone(), "upsert": false });
-                expected.push((id, Some(original.clone()), Action::Replace));
+                let statement = rawdoc! { "q": whole_document_filter(c)?, "u": original.clone(), "upsert": false };
+                (1, statement, Some(original.clone()))
             }
-            (Action::Insert, Some(c)) if c.as_bytes() == original.as_bytes() => {
-                deletes.push(rawdoc! { "q": whole_document_filter(c)?, "limit": 1 });
-                expected.push((id, None, Action::Insert));
-            }
-            (Action::Insert, None) => {}
-            (_, Some(c)) if c.as_bytes() == original.as_bytes() => {}
+            (Action::Insert, Some(c)) if c.as_bytes() == original.as_bytes() => (
+                2,
+                rawdoc! { "q": whole_document_filter(c)?, "limit": 1 },
+                None,
+            ),
+            (Action::Insert, None) => continue,
+            (_, Some(c)) if c.as_bytes() == original.as_bytes() => continue,
             (action, cur) => {
-                report
-                    .conflicts
-                    .push(document_conflict(ns, &id, action, cur.is_some()))
+                let conflict = document_conflict(ns, &id, action, cur.is_some());
+                report.conflicts.push(conflict);
+                continue;
             }
-        }
+        };
+        groups[group].2.push(statement);
+        groups[group].3.push(Expected {
+            id,
+            want,
+            removes: e.action == Action::Insert,
+            refusal: None,
+        });
     }
-    let mut messages = Vec::new();
-    for (command, field, statements) in [
-        ("insert", "documents", inserts),
-        ("update", "updates", updates),
-        ("delete", "deletes", deletes),
-    ] {
+    let mut expected = Vec::new();
+    for (command, field, statements, mut group) in groups {
         if !statements.is_empty() {
             let outcome = bulk_write(db, command, coll, field, statements).await?;
-            messages.extend(outcome.errors.into_iter().map(|(_, _, m)| m));
+            for (index, _, message) in outcome.errors {
+                if let Some(x) = group.get_mut(index) {
+                    x.refusal = Some(message);
+                }
+            }
         }
+        expected.extend(group);
     }
-    // Read back: what is now in place counts, the rest is a conflict with the server's reason.
-    let ids: Vec<Bson> = expected.iter().map(|(id, _, _)| id.clone()).collect();
+    // Read back: what is now in place counts; the rest is a conflict, with the server's reason
+    // when it gave one (a unique index refusing the restored key).
+    let ids: Vec<Bson> = expected.iter().map(|x| x.id.clone()).collect();
     let after = find_by_ids(&handle, &ids).await?;
-    for (id, want, action) in expected {
-        let now = after.get(&id_key(&id));
-        let landed = match &want {
+    for x in expected {
+        let now = after.get(&id_key(&x.id));
+        let landed = match &x.want {
             Some(w) => now.is_some_and(|n| n.as_bytes() == w.as_bytes()),
             None => now.is_none(),
         };
-        match (landed, action) {
-            (true, Action::Insert) => report.removed += 1,
-            (true, _) => report.restored += 1,
+        match (landed, x.removes) {
+            (true, true) => report.removed += 1,
+            (true, false) => report.restored += 1,
             (false, _) => report.conflicts.push(format!(
-                "{ns} _id {}: the server refused the restore{}",
-                ext(&id),
-                messages
-                    .first()
-                    .map(|m| format!(" ({m})"))
-                    .unwrap_or_default()
+                "{ns} _id {}: not restored: {}",
+                ext(&x.id),
+                x.refusal
+                    .as_deref()
+                    .unwrap_or("it changed while undo ran; the change was kept")
             )),
         }
     }
     Ok(())
+}
+
+/// A write undo makes, and how to tell afterwards that it landed.
+struct Expected {
+    id: Bson,
+    /// The bytes that should be there, or `None` when the document should be gone.
+    want: Option<RawDocumentBuf>,
+    /// Removes a document the run had inserted.
+    removes: bool,
+    refusal: Option<String>,
 }
 
 async fn reverse_other(

@@ -718,3 +718,61 @@ async fn hiding_an_index_is_read_back_not_assumed() {
         );
     }
 }
+
+/// A key through an array of sub-documents is not checked before undo writes; the server's
+/// refusal is then reported for that document, with its reason, and the rest is restored.
+#[tokio::test]
+async fn a_restore_the_server_refuses_is_reported_with_the_servers_reason() {
+    let Some((client, db)) = test_db("fix_undo_server_refuses").await else {
+        return;
+    };
+    let docs = vec![
+        doc! { "_id": 1, "tags": [{ "k": "a" }] },
+        doc! { "_id": 2, "tags": [{ "k": "b" }] },
+        doc! { "_id": 4, "tags": [{ "k": "d" }] },
+    ];
+    let unique = doc! { "key": { "tags.k": 1 }, "name": "tags.k_1", "unique": true };
+    dupkey_test::load_collection(&db, "items", docs, vec![unique]).await;
+    let coll = db.collection::<RawDocumentBuf>("items");
+    let ns = format!("{}.items", db.name());
+    let removed = vec![
+        doc_ref(&coll, Bson::Int32(2)).await,
+        doc_ref(&coll, Bson::Int32(4)).await,
+    ];
+    let plan = plan(vec![step(
+        "remove",
+        &ns,
+        Operation::RemoveDocuments { documents: removed },
+    )]);
+    let opts = options(&db, 10);
+    let run = apply(&client, &plan, &opts).await.unwrap();
+    let typed = db.collection::<bson::Document>("items");
+    typed
+        .insert_one(doc! { "_id": 3, "tags": [{ "k": "b" }] })
+        .await
+        .unwrap();
+
+    let report = undo(&client, &opts.archive, &run.run_id, &UndoOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.status, Some(RunStatus::PartiallyUndone));
+    assert_eq!(report.restored, 1, "{report:#?}");
+    assert_eq!(report.conflicts.len(), 1, "{report:#?}");
+    assert!(
+        report.conflicts[0].contains("_id 2") && report.conflicts[0].contains("E11000"),
+        "{report:#?}"
+    );
+    assert!(raw(&coll, Bson::Int32(4)).await.is_some());
+    assert!(raw(&coll, Bson::Int32(2)).await.is_none());
+    assert_eq!(
+        typed
+            .find_one(doc! { "_id": 3 })
+            .await
+            .unwrap()
+            .unwrap()
+            .get_array("tags")
+            .unwrap()
+            .len(),
+        1
+    );
+}
