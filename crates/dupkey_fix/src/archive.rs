@@ -177,6 +177,37 @@ pub struct RunRecord {
     pub steps: Vec<StepProgress>,
 }
 
+/// One line of `fix runs`: the run, when it started, where it stands, what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub status: RunStatus,
+    pub steps: usize,
+    pub steps_done: usize,
+    pub documents: i64,
+    pub skipped: i64,
+}
+
+impl RunRecord {
+    pub fn summary(&self) -> RunSummary {
+        RunSummary {
+            run_id: self.run_id.clone(),
+            started_at: self.started_at.try_to_rfc3339_string().unwrap_or_default(),
+            status: self.status,
+            steps: self.steps.len(),
+            steps_done: self
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Done)
+                .count(),
+            documents: self.steps.iter().map(|s| s.documents).sum(),
+            skipped: self.steps.iter().map(|s| s.skipped).sum(),
+        }
+    }
+}
+
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -417,4 +448,63 @@ pub async fn locate_run(
         run_id: run_id.to_string(),
         archive: format!("any database's {collection}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Effect, Operation, Step};
+
+    fn step_in(ns: &str) -> Step {
+        Step {
+            id: ns.into(),
+            namespace: ns.into(),
+            applicability: Applicability::Safe,
+            description: String::new(),
+            expect: Effect {
+                indexes: 1,
+                ..Effect::default()
+            },
+            operation: Operation::CreateIndex {
+                spec: crate::plan::ExtJsonDocument(doc! { "key": { "a": 1 }, "name": "a_1" }),
+            },
+        }
+    }
+
+    #[test]
+    fn the_archive_lives_in_the_plans_database_unless_told_otherwise() {
+        let one = Plan {
+            version: 1,
+            steps: vec![step_in("shop.users"), step_in("shop.orders")],
+        };
+        let here = ArchiveLocation::for_plan(&one, None, DEFAULT_ARCHIVE_COLLECTION).unwrap();
+        assert_eq!(here.to_string(), "shop.dupkey_archive");
+        let there = ArchiveLocation::for_plan(&one, Some("ops"), "fix_archive").unwrap();
+        assert_eq!(there.to_string(), "ops.fix_archive");
+        let two = Plan {
+            version: 1,
+            steps: vec![step_in("shop.users"), step_in("billing.invoices")],
+        };
+        let err = ArchiveLocation::for_plan(&two, None, DEFAULT_ARCHIVE_COLLECTION).unwrap_err();
+        assert!(err.to_string().contains("--archive-db"), "{err}");
+        assert!(ArchiveLocation::for_plan(&two, Some("ops"), "a").is_ok());
+    }
+
+    #[test]
+    fn actions_read_back_as_written() {
+        for action in [
+            Action::Remove,
+            Action::Replace,
+            Action::Insert,
+            Action::CreateIndex,
+            Action::DropIndex,
+            Action::HideIndex,
+            Action::UnhideIndex,
+            Action::SetCounter,
+            Action::Skip,
+        ] {
+            assert_eq!(Action::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(Action::parse("delete"), None);
+    }
 }

@@ -24,8 +24,8 @@ pub use apply::{
     ApplyOptions, InterruptHook, Phase, RunReport, StepReport, Summary, Warning, apply,
 };
 pub use archive::{
-    ArchiveLocation, DEFAULT_ARCHIVE_COLLECTION, RunRecord, RunStatus, StepProgress, StepStatus,
-    find_archives, list_runs, locate_run,
+    ArchiveLocation, DEFAULT_ARCHIVE_COLLECTION, RunRecord, RunStatus, RunSummary, StepProgress,
+    StepStatus, find_archives, list_runs, locate_run,
 };
 pub use digest::sha256_hex;
 pub use error::{FixError, Result};

@@ -232,6 +232,12 @@ async fn apply_then_undo_restores_every_byte_index_and_counter() {
         (runs[0].status, runs[0].steps.len()),
         (RunStatus::Completed, 7)
     );
+    let summary = runs[0].summary();
+    assert_eq!(
+        (summary.steps, summary.steps_done, summary.documents),
+        (7, 7, 5)
+    );
+    assert!(summary.started_at.ends_with('Z'), "{summary:?}");
 
     // Applying the same plan again changes nothing.
     let again = apply(&client, &plan, &opts).await.unwrap();
