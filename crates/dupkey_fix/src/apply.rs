@@ -206,13 +206,13 @@ async fn start_run(
     digest: &str,
 ) -> Result<RunRecord> {
     let now = DateTime::now();
+    // `20261207T152301.123Z-1a2b3c4d`: sorts by time, names the plan.
     let stamp = now
         .try_to_rfc3339_string()
         .unwrap_or_default()
         .replace(['-', ':'], "");
-    let stamp = stamp.split('.').next().unwrap_or_default();
-    let record = RunRecord {
-        run_id: format!("{stamp}Z-{}", &digest[..8]),
+    let mut record = RunRecord {
+        run_id: format!("{stamp}-{}", &digest[..8]),
         plan_sha256: digest.to_string(),
         started_at: now,
         updated_at: now,
@@ -234,10 +234,25 @@ async fn start_run(
             })
             .collect(),
     };
-    Journal::new(client, archive, &record.run_id)
-        .create(&record)
-        .await?;
-    Ok(record)
+    // The same plan started twice in one millisecond (apply, undo, apply in a script) gets a
+    // numbered id rather than a collision.
+    let base = record.run_id.clone();
+    let mut attempt = 1;
+    loop {
+        let journal = Journal::new(client, archive, &record.run_id);
+        match journal.create(&record).await {
+            Err(FixError::Driver { source, .. }) if is_duplicate_key(&source) && attempt < 100 => {
+                attempt += 1;
+                record.run_id = format!("{base}-{attempt}");
+            }
+            other => return other.map(|()| record),
+        }
+    }
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
 }
 
 /// Runs one step from where its journal left off. `Ok(false)`: stopped on request.

@@ -782,3 +782,46 @@ async fn a_restore_the_server_refuses_is_reported_with_the_servers_reason() {
         1
     );
 }
+
+/// Apply, undo, apply again at once (a script, a test): the second application is a new run
+/// with its own id, and it applies.
+#[tokio::test]
+async fn a_plan_applied_again_after_undo_is_a_new_run() {
+    let Some((client, db)) = test_db("fix_apply_undo_apply").await else {
+        return;
+    };
+    dupkey_test::load_collection(
+        &db,
+        "items",
+        vec![doc! { "_id": 1 }, doc! { "_id": 2 }],
+        vec![],
+    )
+    .await;
+    let coll = db.collection::<RawDocumentBuf>("items");
+    let ns = format!("{}.items", db.name());
+    let plan = plan(vec![step(
+        "remove",
+        &ns,
+        Operation::RemoveDocuments {
+            documents: vec![doc_ref(&coll, Bson::Int32(2)).await],
+        },
+    )]);
+    let opts = options(&db, 10);
+    let first = apply(&client, &plan, &opts).await.unwrap();
+    undo(
+        &client,
+        &opts.archive,
+        &first.run_id,
+        &UndoOptions::default(),
+    )
+    .await
+    .unwrap();
+    let second = apply(&client, &plan, &opts).await.unwrap();
+    assert_ne!(second.run_id, first.run_id);
+    assert!(!second.already_applied);
+    assert_eq!(
+        (second.status, second.summary.documents),
+        (RunStatus::Completed, 1)
+    );
+    assert!(raw(&coll, Bson::Int32(2)).await.is_none());
+}
