@@ -155,6 +155,7 @@ pub async fn apply(client: &Client, plan: &Plan, options: &ApplyOptions) -> Resu
             reason: "batch size 0; give at least 1".into(),
         });
     }
+    options.archive.check_not_targeted(plan)?;
     ensure_archive_index(client, &options.archive).await?;
     let digest = plan.digest();
     let mut record = match run_for_plan(client, &options.archive, &digest).await? {

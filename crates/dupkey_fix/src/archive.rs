@@ -52,6 +52,22 @@ impl ArchiveLocation {
         Ok(ArchiveLocation::new(database, collection))
     }
 
+    /// Refuses a plan that would change the archive itself: its originals are what undo
+    /// restores from.
+    pub fn check_not_targeted(&self, plan: &Plan) -> Result<()> {
+        let own = self.to_string();
+        match plan.steps.iter().find(|s| s.namespace == own) {
+            Some(step) => Err(FixError::InvalidPlan {
+                reason: format!(
+                    "step {:?} works on {own}, the archive this run writes to; archive \
+                     elsewhere (--archive-db) or leave the archive out of the plan",
+                    step.id
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     pub(crate) fn raw(&self, client: &Client) -> Collection<RawDocumentBuf> {
         client.database(&self.database).collection(&self.collection)
     }
@@ -488,6 +504,16 @@ mod tests {
         let err = ArchiveLocation::for_plan(&two, None, DEFAULT_ARCHIVE_COLLECTION).unwrap_err();
         assert!(err.to_string().contains("--archive-db"), "{err}");
         assert!(ArchiveLocation::for_plan(&two, Some("ops"), "a").is_ok());
+        let into_archive = Plan {
+            version: 1,
+            steps: vec![step_in("shop.dupkey_archive")],
+        };
+        let err = here.check_not_targeted(&into_archive).unwrap_err();
+        assert!(
+            err.to_string().contains("the archive this run writes to"),
+            "{err}"
+        );
+        assert!(here.check_not_targeted(&one).is_ok());
     }
 
     #[test]
