@@ -261,6 +261,19 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Reads and checks the plan file at `path`; errors name the file.
+    pub fn read(path: &std::path::Path) -> Result<Plan, FixError> {
+        let named = |reason: String| FixError::InvalidPlan {
+            reason: format!("{}: {reason}", path.display()),
+        };
+        let text =
+            std::fs::read_to_string(path).map_err(|e| named(format!("cannot read it: {e}")))?;
+        Plan::from_json(&text).map_err(|e| match e {
+            FixError::InvalidPlan { reason } => named(reason),
+            other => other,
+        })
+    }
+
     /// Pretty JSON, the form kept in `plan.json`.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
@@ -588,6 +601,26 @@ mod tests {
             };
             assert!(plan.validate().is_err(), "{field}");
         }
+    }
+
+    #[test]
+    fn a_plan_file_error_names_the_file_and_line() {
+        let path =
+            std::env::temp_dir().join(format!("dupkey-fix-plan-{}.json", std::process::id()));
+        std::fs::write(&path, "{\n \"version\": 1,\n \"steps\": 3\n}").unwrap();
+        let err = Plan::read(&path).unwrap_err().to_string();
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains("line 3"),
+            "{err}"
+        );
+        let missing = Plan::read(std::path::Path::new("/nonexistent/plan.json")).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("/nonexistent/plan.json: cannot read it"),
+            "{missing}"
+        );
     }
 
     #[test]
