@@ -81,8 +81,12 @@ pub async fn undo(
         report.status = Some(RunStatus::Undone);
         return Ok(report);
     }
-    let entries = load_entries(client, archive, run_id).await?;
-    let conflicts = preflight(client, &entries).await?;
+    // Index and counter entries are one per step; documents are read step by step in
+    // batches, so undo's memory does not grow with the run.
+    let others = load_entries(client, archive, run_id).await?;
+    let steps: Vec<&str> = record.steps.iter().map(|s| s.id.as_str()).collect();
+    let batch_size = options.batch_size.max(1);
+    let conflicts = preflight(client, archive, run_id, &steps, &others, batch_size).await?;
     if !conflicts.is_empty() && !options.force {
         return Err(FixError::UndoRefused {
             run_id: run_id.to_string(),
@@ -91,10 +95,14 @@ pub async fn undo(
     }
     journal.set_status(RunStatus::Undoing).await?;
     // Reverse step order: an index the run built goes before the duplicates it kept out return.
-    for step in record.steps.iter().rev() {
-        let of_step: Vec<&Entry> = entries.iter().filter(|e| e.step == step.id).collect();
-        for batch in of_step.chunks(options.batch_size.max(1)) {
-            reverse_batch(client, batch, &mut report).await?;
+    for step in steps.iter().rev() {
+        let mut batches = DocumentEntries::open(client, archive, run_id, step).await?;
+        while let Some(batch) = batches.next_batch(batch_size).await? {
+            let refs: Vec<&Entry> = batch.iter().collect();
+            reverse_batch(client, &refs, &mut report).await?;
+        }
+        for e in others.iter().filter(|e| e.step == *step) {
+            reverse_batch(client, &[e], &mut report).await?;
         }
     }
     let status = if report.conflicts.is_empty() {
@@ -107,17 +115,22 @@ pub async fn undo(
     Ok(report)
 }
 
-/// Every entry of the run that changed something, in step and item order.
+const DOCUMENT_ACTIONS: [&str; 3] = ["remove", "replace", "insert"];
+
+/// The run's index and counter entries that changed something (one per step at most).
 async fn load_entries(
     client: &Client,
     archive: &ArchiveLocation,
     run_id: &str,
 ) -> Result<Vec<Entry>> {
     let context = format!("read the archive of run {run_id} in {archive}");
+    let filter = doc! {
+        "type": "entry", "run_id": run_id, "outcome": { "$ne": "skipped" },
+        "action": { "$nin": DOCUMENT_ACTIONS.iter().chain(&["skip"]).collect::<Vec<_>>() },
+    };
     let mut cursor = archive
         .raw(client)
-        .find(doc! { "type": "entry", "run_id": run_id, "outcome": { "$ne": "skipped" } })
-        .sort(doc! { "run_id": 1, "step": 1, "n": 1 })
+        .find(filter)
         .await
         .map_err(driver(&context))?;
     let mut out = Vec::new();
@@ -125,6 +138,49 @@ async fn load_entries(
         out.push(decode_entry(&raw)?);
     }
     Ok(out)
+}
+
+/// The document entries of one step that changed something, in item order, a batch at a time.
+struct DocumentEntries {
+    cursor: mongodb::Cursor<RawDocumentBuf>,
+    context: String,
+}
+
+impl DocumentEntries {
+    async fn open(
+        client: &Client,
+        archive: &ArchiveLocation,
+        run_id: &str,
+        step: &str,
+    ) -> Result<Self> {
+        let context = format!("read the archive of run {run_id} in {archive}");
+        let cursor = archive
+            .raw(client)
+            .find(doc! {
+                "run_id": run_id, "step": step, "type": "entry",
+                "outcome": { "$ne": "skipped" }, "action": { "$in": DOCUMENT_ACTIONS.to_vec() },
+            })
+            .sort(doc! { "run_id": 1, "step": 1, "n": 1 })
+            .await
+            .map_err(driver(&context))?;
+        Ok(DocumentEntries { cursor, context })
+    }
+
+    async fn next_batch(&mut self, size: usize) -> Result<Option<Vec<Entry>>> {
+        let mut batch = Vec::with_capacity(size);
+        while batch.len() < size {
+            match self
+                .cursor
+                .try_next()
+                .await
+                .map_err(driver(&self.context))?
+            {
+                Some(raw) => batch.push(decode_entry(&raw)?),
+                None => break,
+            }
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
 }
 
 fn decode_entry(raw: &RawDocumentBuf) -> Result<Entry> {
@@ -167,67 +223,89 @@ fn db_coll<'a>(client: &Client, ns: &'a str) -> Result<(Database, &'a str)> {
 
 /// Every restore that would duplicate a unique key, resurrect or overwrite a later write, or
 /// lower a counter below numbers handed out since. Nothing is written.
-async fn preflight(client: &Client, entries: &[Entry]) -> Result<Vec<String>> {
+async fn preflight(
+    client: &Client,
+    archive: &ArchiveLocation,
+    run_id: &str,
+    steps: &[&str],
+    others: &[Entry],
+    batch_size: usize,
+) -> Result<Vec<String>> {
     let mut conflicts = Vec::new();
-    let mut by_ns: HashMap<&str, Vec<&Entry>> = HashMap::new();
-    for e in entries {
-        by_ns.entry(e.ns.as_str()).or_default().push(e);
-    }
-    for (ns, entries) in by_ns {
-        let (db, coll) = db_coll(client, ns)?;
-        let uniques = unique_indexes_after_undo(&db, coll, &entries).await?;
-        let docs: Vec<&Entry> = entries
-            .iter()
-            .copied()
-            .filter(|e| is_document(e.action))
-            .collect();
-        let ids: Vec<Bson> = docs
-            .iter()
-            .filter_map(|e| e.doc.as_ref().and_then(raw_id))
-            .collect();
-        let current = find_by_ids(&db.collection::<RawDocumentBuf>(coll), &ids).await?;
-        for e in docs {
-            let Some(original) = &e.doc else { continue };
-            let Some(id) = raw_id(original) else { continue };
-            let cur = current.get(&id_key(&id));
-            let restores = match (e.action, cur) {
-                (Action::Remove, None) => true,
-                (Action::Replace, Some(c)) if same_bytes(&e.after, c) => true,
-                (_, Some(c))
-                    if c.as_bytes() == original.as_bytes() && e.action != Action::Insert =>
-                {
-                    false
-                }
-                (Action::Insert, None) => false,
-                (Action::Insert, Some(c)) if c.as_bytes() == original.as_bytes() => false,
-                (action, cur) => {
-                    conflicts.push(document_conflict(ns, &id, action, cur.is_some()));
-                    false
-                }
+    let mut uniques: HashMap<String, Vec<Document>> = HashMap::new();
+    for step in steps {
+        let mut batches = DocumentEntries::open(client, archive, run_id, step).await?;
+        while let Some(batch) = batches.next_batch(batch_size).await? {
+            let Some(ns) = batch.first().map(|e| e.ns.clone()) else {
+                continue;
             };
-            if restores {
-                for index in &uniques {
-                    if let Some(holder) = key_holder(&db, coll, index, original).await? {
-                        conflicts.push(format!(
-                            "{ns} _id {}: restoring it would duplicate the key of unique index \
-                             {:?} ({}), now held by _id {}",
-                            ext(&id),
-                            index.get_str("name").unwrap_or_default(),
-                            key_of(index, original),
-                            ext(&holder)
-                        ));
-                    }
-                }
+            let (db, coll) = db_coll(client, &ns)?;
+            if !uniques.contains_key(&ns) {
+                let of_ns: Vec<&Entry> = others.iter().filter(|e| e.ns == ns).collect();
+                uniques.insert(
+                    ns.clone(),
+                    unique_indexes_after_undo(&db, coll, &of_ns).await?,
+                );
             }
+            let indexes = uniques.get(&ns).map(Vec::as_slice).unwrap_or_default();
+            check_documents(&db, coll, &ns, &batch, indexes, &mut conflicts).await?;
         }
-        for e in entries.iter().filter(|e| e.action == Action::SetCounter) {
-            if let Some(conflict) = counter_conflict(&db, coll, ns, e).await? {
-                conflicts.push(conflict);
-            }
+    }
+    for e in others.iter().filter(|e| e.action == Action::SetCounter) {
+        let (db, coll) = db_coll(client, &e.ns)?;
+        if let Some(conflict) = counter_conflict(&db, coll, &e.ns, e).await? {
+            conflicts.push(conflict);
         }
     }
     conflicts.sort();
     Ok(conflicts)
+}
+
+/// The conflicts of one batch of document entries of `ns`.
+async fn check_documents(
+    db: &Database,
+    coll: &str,
+    ns: &str,
+    batch: &[Entry],
+    uniques: &[Document],
+    conflicts: &mut Vec<String>,
+) -> Result<()> {
+    let ids: Vec<Bson> = batch
+        .iter()
+        .filter_map(|e| e.doc.as_ref().and_then(raw_id))
+        .collect();
+    let current = find_by_ids(&db.collection::<RawDocumentBuf>(coll), &ids).await?;
+    for e in batch {
+        let Some(original) = &e.doc else { continue };
+        let Some(id) = raw_id(original) else { continue };
+        let cur = current.get(&id_key(&id));
+        let restores = match (e.action, cur) {
+            (Action::Remove, None) => true,
+            (Action::Replace, Some(c)) if same_bytes(&e.after, c) => true,
+            (Action::Insert, None) => false,
+            (_, Some(c)) if c.as_bytes() == original.as_bytes() => false,
+            (action, cur) => {
+                conflicts.push(document_conflict(ns, &id, action, cur.is_some()));
+                false
+            }
+        };
+        if !restores {
+            continue;
+        }
+        for index in uniques {
+            if let Some(holder) = key_holder(db, coll, index, original).await? {
+                conflicts.push(format!(
+                    "{ns} _id {}: restoring it would duplicate the key of unique index \
+                     {:?} ({}), now held by _id {}",
+                    ext(&id),
+                    index.get_str("name").unwrap_or_default(),
+                    key_of(index, original),
+                    ext(&holder)
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn is_document(action: Action) -> bool {

@@ -239,7 +239,11 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
                 None => continue, // killed before the run was recorded: nothing happened
             }
         };
-        let undone = undo(&client, &opts.archive, &run_id, &UndoOptions::default())
+        let small_batches = UndoOptions {
+            batch_size: 5,
+            ..UndoOptions::default()
+        };
+        let undone = undo(&client, &opts.archive, &run_id, &small_batches)
             .await
             .unwrap();
         assert!(undone.conflicts.is_empty(), "trial {trial}: {undone:#?}");
