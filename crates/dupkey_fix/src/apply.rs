@@ -24,8 +24,10 @@ use crate::plan::{Applicability, Operation, Plan, Step};
 pub enum Phase {
     /// The batch's originals are archived, nothing written yet.
     Archived,
-    /// The batch's writes are made, the journal not yet advanced.
+    /// The batch's writes are made, nothing recorded about them yet.
     Written,
+    /// Skipped items are recorded in the archive, the journal not yet advanced.
+    Settled,
     /// The journal records the batch.
     Journaled,
 }
@@ -97,6 +99,7 @@ impl Context<'_> {
             Some(hook) if hook(phase) => Err(FixError::Interrupted(match phase {
                 Phase::Archived => "archived",
                 Phase::Written => "written",
+                Phase::Settled => "settled",
                 Phase::Journaled => "journaled",
             })),
             _ => Ok(()),

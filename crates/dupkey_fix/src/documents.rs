@@ -99,11 +99,8 @@ struct Write {
 /// Classification of one item against the database and the archive.
 enum Verdict {
     Done,
-    /// Left alone; `archived` when an entry exists and must be marked skipped.
-    Skip {
-        reason: String,
-        archived: bool,
-    },
+    /// Left alone, with the reason (recorded on the item's entry, or as a skip entry).
+    Skip(String),
     Write {
         entry: Option<RawDocumentBuf>,
         write: Write,
@@ -130,9 +127,7 @@ pub(crate) async fn run_batch(
         let cur = current.get(&id_key(&item.id));
         match classify(item, cur, archived.get(&item.n))? {
             Verdict::Done => outcome.done += 1,
-            Verdict::Skip { reason, archived } => {
-                skips.push((item.n, item.id.clone(), reason, archived))
-            }
+            Verdict::Skip(reason) => skips.push((item.n, item.id.clone(), reason)),
             Verdict::Write { entry, write } => {
                 if let Some(entry) = entry {
                     entries.push(entry_for(ctx, step, item, &write, entry));
@@ -149,7 +144,6 @@ pub(crate) async fn run_batch(
                 w.n,
                 w.id.clone(),
                 format!("could not be archived: {reason}"),
-                false,
             ));
             false
         }
@@ -162,11 +156,12 @@ pub(crate) async fn run_batch(
     for (write, result) in writes.iter().zip(settled) {
         match result {
             Ok(()) => outcome.done += 1,
-            Err(reason) => skips.push((write.n, write.id.clone(), reason, true)),
+            Err(reason) => skips.push((write.n, write.id.clone(), reason)),
         }
     }
     outcome.skipped = skips.len() as u64;
     record_skips(ctx, step, skips).await?;
+    ctx.checkpoint(Phase::Settled)?;
     Ok(outcome)
 }
 
@@ -184,12 +179,12 @@ fn classify(
     let archived_after = entry
         .and_then(|e| e.get_document("after").ok())
         .map(ToOwned::to_owned);
-    let skip = |reason: &str, archived: bool| Verdict::Skip {
-        reason: reason.to_string(),
-        archived,
-    };
-    if entry.is_some_and(|e| e.get_str("outcome").ok() == Some("skipped")) {
-        return Ok(skip("skipped earlier in this run", true));
+    let skip = |reason: &str| Verdict::Skip(reason.to_string());
+    if let Some(e) = entry.filter(|e| e.get_str("outcome").ok() == Some("skipped")) {
+        // Decided by an earlier attempt at this batch; its reason stands.
+        return Ok(skip(
+            e.get_str("reason").unwrap_or("skipped earlier in this run"),
+        ));
     }
     if let Change::Insert(doc) = item.change {
         let doc = to_raw_doc(doc)?;
@@ -205,9 +200,9 @@ fn classify(
             },
             Some(c) if c.as_bytes() == doc.as_bytes() && entry.is_some() => Verdict::Done,
             Some(c) if c.as_bytes() == doc.as_bytes() => {
-                skip("an identical document is already there", false)
+                skip("an identical document is already there")
             }
-            Some(_) => skip("a different document already has this _id", entry.is_some()),
+            Some(_) => skip("a different document already has this _id"),
         });
     }
     if let Some(original) = archived_doc {
@@ -215,7 +210,7 @@ fn classify(
         let after = archived_after;
         return Ok(match cur {
             None if matches!(item.change, Change::Remove) => Verdict::Done,
-            None => skip("removed by someone else after it was archived", true),
+            None => skip("removed by someone else after it was archived"),
             Some(c) if c.as_bytes() == original.as_bytes() => Verdict::Write {
                 entry: None,
                 write: Write {
@@ -228,14 +223,14 @@ fn classify(
             Some(c) if after.as_ref().is_some_and(|a| a.as_bytes() == c.as_bytes()) => {
                 Verdict::Done
             }
-            Some(_) => skip("changed after it was archived; left as it is", true),
+            Some(_) => skip("changed after it was archived; left as it is"),
         });
     }
     let Some(cur) = cur else {
-        return Ok(skip("no longer exists", false));
+        return Ok(skip("no longer exists"));
     };
     if item.sha256 != Some(sha256_hex(cur.as_bytes()).as_str()) {
-        return Ok(skip("changed since the plan; left as it is", false));
+        return Ok(skip("changed since the plan; left as it is"));
     }
     let after = match item.change {
         Change::Remove => None,
@@ -439,13 +434,13 @@ async fn settle(
 async fn record_skips(
     ctx: &Context<'_>,
     step: &Step,
-    skips: Vec<(u64, Bson, String, bool)>,
+    skips: Vec<(u64, Bson, String)>,
 ) -> Result<()> {
     if skips.is_empty() {
         return Ok(());
     }
     let mut statements = Vec::new();
-    for (n, id, reason, _) in skips {
+    for (n, id, reason) in skips {
         let mut fields = doc! { "outcome": "skipped", "reason": &reason, "id": id };
         fields.insert("type", "entry");
         let set_on_insert = doc! {

@@ -105,7 +105,12 @@ async fn resuming_after_an_interruption_anywhere_applies_every_item_once() {
         return;
     };
     // 5 batches of removals and 2 of inserts; each interrupted at each phase in turn.
-    for phase in [Phase::Archived, Phase::Written, Phase::Journaled] {
+    for phase in [
+        Phase::Archived,
+        Phase::Written,
+        Phase::Settled,
+        Phase::Journaled,
+    ] {
         for boundary in 1..=7 {
             db.drop().await.unwrap();
             let plan = seed(&db).await;
@@ -300,4 +305,29 @@ async fn writers_during_apply_lose_no_write() {
         report.steps[0].documents + report.steps[0].skipped,
         i64::from(N)
     );
+}
+
+/// A batch interrupted after it recorded a skip, then run again, keeps the skip's reason.
+#[tokio::test]
+async fn a_resumed_batch_keeps_the_reason_an_item_was_skipped() {
+    let Some((client, db)) = test_db("fix_resume_reason").await else {
+        return;
+    };
+    let plan = seed(&db).await;
+    db.collection::<bson::Document>("items")
+        .update_one(doc! { "_id": 1 }, doc! { "$set": { "edited": true } })
+        .await
+        .unwrap();
+    let mut opts = options(&db, 2);
+    opts.interrupt = Some(Arc::new(|p| p == Phase::Settled));
+    apply(&client, &plan, &opts).await.unwrap_err();
+    opts.interrupt = None;
+    let report = apply(&client, &plan, &opts).await.unwrap();
+    assert_eq!(report.warnings.len(), 1, "{:#?}", report.warnings);
+    assert!(
+        report.warnings[0].reason.contains("changed since the plan"),
+        "{:#?}",
+        report.warnings
+    );
+    assert_eq!(report.steps[0].skipped, 1);
 }
