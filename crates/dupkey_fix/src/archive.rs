@@ -93,6 +93,7 @@ pub(crate) enum Action {
     DropIndex,
     HideIndex,
     UnhideIndex,
+    PrepareUnique,
     SetCounter,
     /// No original was archived: the item was skipped before anything was written.
     Skip,
@@ -108,6 +109,7 @@ impl Action {
             Action::DropIndex => "drop-index",
             Action::HideIndex => "hide-index",
             Action::UnhideIndex => "unhide-index",
+            Action::PrepareUnique => "prepare-unique-index",
             Action::SetCounter => "set-counter",
             Action::Skip => "skip",
         }
@@ -122,6 +124,7 @@ impl Action {
             Action::DropIndex,
             Action::HideIndex,
             Action::UnhideIndex,
+            Action::PrepareUnique,
             Action::SetCounter,
             Action::Skip,
         ]
@@ -526,6 +529,7 @@ mod tests {
             Action::DropIndex,
             Action::HideIndex,
             Action::UnhideIndex,
+            Action::PrepareUnique,
             Action::SetCounter,
             Action::Skip,
         ] {

@@ -36,7 +36,7 @@ pub(crate) async fn run(ctx: &Context<'_>, step: &Step) -> Result<BatchOutcome> 
                 step,
                 name,
                 &definition.0,
-                IndexChange::Hide(true),
+                IndexChange::Flag(IndexFlag::Hidden, true),
                 archived,
             )
             .await?
@@ -47,10 +47,14 @@ pub(crate) async fn run(ctx: &Context<'_>, step: &Step) -> Result<BatchOutcome> 
                 step,
                 name,
                 &definition.0,
-                IndexChange::Hide(false),
+                IndexChange::Flag(IndexFlag::Hidden, false),
                 archived,
             )
             .await?
+        }
+        Operation::PrepareUniqueIndex { name, definition } => {
+            let change = IndexChange::Flag(IndexFlag::PrepareUnique, true);
+            change_index(ctx, step, name, &definition.0, change, archived).await?
         }
         Operation::SetCounter {
             filter,
@@ -117,7 +121,44 @@ async fn create_index(ctx: &Context<'_>, step: &Step, spec: &Document, archived:
 #[derive(Debug, Clone, Copy)]
 enum IndexChange {
     Drop,
-    Hide(bool),
+    /// Set a boolean index option with `collMod`.
+    Flag(IndexFlag, bool),
+}
+
+/// The boolean index options a plan may set with `collMod`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IndexFlag {
+    /// `hidden` (MongoDB 4.4+): the planner ignores the index; it is still maintained.
+    Hidden,
+    /// `prepareUnique` (MongoDB 6.0+): new duplicates are refused before the index becomes
+    /// unique, so none arrive while a dedupe runs.
+    PrepareUnique,
+}
+
+impl IndexFlag {
+    pub(crate) fn option(self) -> &'static str {
+        match self {
+            IndexFlag::Hidden => "hidden",
+            IndexFlag::PrepareUnique => "prepareUnique",
+        }
+    }
+
+    fn feature(self) -> &'static str {
+        match self {
+            IndexFlag::Hidden => "hidden indexes (collMod index.hidden, MongoDB 4.4+)",
+            IndexFlag::PrepareUnique => {
+                "preparing a unique conversion (collMod index.prepareUnique, MongoDB 6.0+)"
+            }
+        }
+    }
+
+    fn action(self, value: bool) -> Action {
+        match (self, value) {
+            (IndexFlag::Hidden, true) => Action::HideIndex,
+            (IndexFlag::Hidden, false) => Action::UnhideIndex,
+            (IndexFlag::PrepareUnique, _) => Action::PrepareUnique,
+        }
+    }
 }
 
 async fn change_index(
@@ -137,20 +178,20 @@ async fn change_index(
             _ => Err(format!("index {name:?} no longer exists")),
         });
     };
-    let hidden_now = existing.get_bool("hidden").unwrap_or(false);
-    if let IndexChange::Hide(target) = change
-        && hidden_now == target
+    if let IndexChange::Flag(flag, value) = change
+        && existing.get_bool(flag.option()).unwrap_or(false) == value
     {
         return Ok(if archived {
             Ok(())
         } else {
             Err(format!(
-                "index {name:?} is already {}",
-                if target { "hidden" } else { "visible" }
+                "index {name:?} already has {}: {value}",
+                flag.option()
             ))
         });
     }
-    if !same_definition(existing, expect, &["hidden"]) {
+    // The flags this plan may change are not part of what the index is.
+    if !same_definition(existing, expect, &["hidden", "prepareUnique"]) {
         return Ok(Err(format!(
             "index {name:?} changed since the plan: {existing}"
         )));
@@ -158,22 +199,21 @@ async fn change_index(
     if !archived {
         let action = match change {
             IndexChange::Drop => Action::DropIndex,
-            IndexChange::Hide(true) => Action::HideIndex,
-            IndexChange::Hide(false) => Action::UnhideIndex,
+            IndexChange::Flag(flag, value) => flag.action(value),
         };
         archive(ctx, step, action, existing, None).await?;
     }
     ctx.checkpoint(Phase::Archived)?;
     let command = match change {
         IndexChange::Drop => doc! { "dropIndexes": coll, "index": name },
-        IndexChange::Hide(hidden) => {
-            doc! { "collMod": coll, "index": { "name": name, "hidden": hidden } }
+        IndexChange::Flag(flag, value) => {
+            doc! { "collMod": coll, "index": { "name": name, flag.option(): value } }
         }
     };
     db.run_command(command).await.map_err(|e| match change {
-        IndexChange::Hide(_) => FixError::Unsupported {
+        IndexChange::Flag(flag, _) => FixError::Unsupported {
             step: step.id.clone(),
-            feature: "hidden indexes (collMod index.hidden, MongoDB 4.4+)".into(),
+            feature: flag.feature().into(),
             message: e.to_string(),
         },
         IndexChange::Drop => FixError::StepFailed {
@@ -181,33 +221,35 @@ async fn change_index(
             reason: format!("dropping index {name:?}: {e}"),
         },
     })?;
-    if let IndexChange::Hide(target) = change {
-        verify_hidden(&db, coll, step, name, target).await?;
+    if let IndexChange::Flag(flag, value) = change {
+        verify_flag(&db, coll, step, name, flag, value).await?;
     }
     Ok(Ok(()))
 }
 
-/// A server may accept `collMod` with `index.hidden` and ignore it (the test server does);
-/// dropping an index that is in fact still in use would then be the next step, so the change
-/// is read back and a server that did not make it stops the run.
-async fn verify_hidden(
+/// A server may accept `collMod` with an index option and ignore it (the test server does so
+/// for `hidden`); dropping an index that is in fact still in use could be the next step, so
+/// the change is read back and a server that did not make it stops the run.
+async fn verify_flag(
     db: &mongodb::Database,
     coll: &str,
     step: &Step,
     name: &str,
-    target: bool,
+    flag: IndexFlag,
+    value: bool,
 ) -> Result<()> {
     let indexes = list_indexes(db, coll).await?;
-    let hidden = find_index(&indexes, name).and_then(|i| i.get_bool("hidden").ok());
-    if hidden.unwrap_or(false) == target {
+    let now = find_index(&indexes, name).and_then(|i| i.get_bool(flag.option()).ok());
+    if now.unwrap_or(false) == value {
         return Ok(());
     }
     Err(FixError::Unsupported {
         step: step.id.clone(),
-        feature: "hidden indexes (collMod index.hidden, MongoDB 4.4+)".into(),
+        feature: flag.feature().into(),
         message: format!(
-            "the server accepted the change but listIndexes still shows index {name:?} as {}",
-            if target { "visible" } else { "hidden" }
+            "the server accepted the change but listIndexes does not show {}: {value} on \
+             index {name:?}",
+            flag.option()
         ),
     })
 }

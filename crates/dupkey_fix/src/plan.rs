@@ -92,6 +92,13 @@ pub enum Operation {
         name: String,
         definition: ExtJsonDocument,
     },
+    /// Set `prepareUnique` on an index (MongoDB 6.0+): from then on the server refuses new
+    /// duplicates of its key, so none arrive while a dedupe runs before the index is made
+    /// unique.
+    PrepareUniqueIndex {
+        name: String,
+        definition: ExtJsonDocument,
+    },
     /// Drop an index whose definition is `definition`.
     DropIndex {
         name: String,
@@ -191,6 +198,7 @@ impl Operation {
             Operation::CreateIndex { .. } => "create-index",
             Operation::HideIndex { .. } => "hide-index",
             Operation::UnhideIndex { .. } => "unhide-index",
+            Operation::PrepareUniqueIndex { .. } => "prepare-unique-index",
             Operation::DropIndex { .. } => "drop-index",
             Operation::SetCounter { .. } => "set-counter",
         }
@@ -207,12 +215,14 @@ impl Operation {
         }
     }
 
-    fn effect(&self) -> Effect {
+    /// The effect the operation has when nothing moved since the plan: what `expect` must say.
+    pub fn effect(&self) -> Effect {
         let n = self.items() as u64;
         match self {
             Operation::CreateIndex { .. }
             | Operation::HideIndex { .. }
             | Operation::UnhideIndex { .. }
+            | Operation::PrepareUniqueIndex { .. }
             | Operation::DropIndex { .. } => Effect {
                 indexes: 1,
                 ..Effect::default()
@@ -494,6 +504,10 @@ mod tests {
                 definition: definition.clone(),
             },
             Operation::UnhideIndex {
+                name: "a_1".into(),
+                definition: definition.clone(),
+            },
+            Operation::PrepareUniqueIndex {
                 name: "a_1".into(),
                 definition: definition.clone(),
             },

@@ -17,6 +17,7 @@ use crate::commands::{
     same_definition, whole_document_filter,
 };
 use crate::error::{FixError, Result, driver};
+use crate::indexes::IndexFlag;
 use crate::plan::split_namespace;
 
 #[derive(Debug, Clone)]
@@ -655,10 +656,15 @@ async fn reverse_other(
             spec.remove("ns");
             Some(doc! { "createIndexes": coll, "indexes": [spec] })
         }
-        (Action::HideIndex | Action::UnhideIndex, Some(i)) => {
-            let was = spec.get_bool("hidden").unwrap_or(false);
-            (i.get_bool("hidden").unwrap_or(false) != was)
-                .then(|| doc! { "collMod": coll, "index": { "name": name, "hidden": was } })
+        (Action::HideIndex | Action::UnhideIndex | Action::PrepareUnique, Some(i)) => {
+            let option = if e.action == Action::PrepareUnique {
+                IndexFlag::PrepareUnique.option()
+            } else {
+                IndexFlag::Hidden.option()
+            };
+            let was = spec.get_bool(option).unwrap_or(false);
+            (i.get_bool(option).unwrap_or(false) != was)
+                .then(|| doc! { "collMod": coll, "index": { "name": name, option: was } })
         }
         _ => None,
     };

@@ -637,9 +637,9 @@ async fn a_failed_index_build_stops_the_run_before_the_old_index_goes() {
     assert_eq!(names(indexes(&db, "users").await), ["_id_", "email_unique"]);
 }
 
-/// Whether the server really hides an index with `collMod` (MongoDB 4.4+ does; a server may
-/// accept the command and ignore it).
-async fn server_hides_indexes(db: &mongodb::Database) -> bool {
+/// Whether the server really sets a boolean index option with `collMod` (`hidden` from
+/// MongoDB 4.4, `prepareUnique` from 6.0; a server may accept the command and ignore it).
+async fn server_sets_index_flag(db: &mongodb::Database, option: &str) -> bool {
     dupkey_test::load_collection(
         db,
         "probe",
@@ -647,19 +647,19 @@ async fn server_hides_indexes(db: &mongodb::Database) -> bool {
         vec![doc! { "key": { "x": 1 }, "name": "x_1" }],
     )
     .await;
-    let hid = db
-        .run_command(doc! { "collMod": "probe", "index": { "name": "x_1", "hidden": true } })
+    let set = db
+        .run_command(doc! { "collMod": "probe", "index": { "name": "x_1", option: true } })
         .await
         .is_ok();
     let shown = indexes(db, "probe")
         .await
         .iter()
-        .any(|i| i.get_bool("hidden").ok() == Some(true));
+        .any(|i| i.get_bool(option).ok() == Some(true));
     db.collection::<bson::Document>("probe")
         .drop()
         .await
         .unwrap();
-    hid && shown
+    set && shown
 }
 
 #[tokio::test]
@@ -675,7 +675,7 @@ async fn hiding_an_index_is_read_back_not_assumed() {
         vec![legacy.clone()],
     )
     .await;
-    let supported = server_hides_indexes(&db).await;
+    let supported = server_sets_index_flag(&db, "hidden").await;
     let before = indexes(&db, "users").await;
     let ns = format!("{}.users", db.name());
     let plan = plan(vec![
@@ -824,4 +824,61 @@ async fn a_plan_applied_again_after_undo_is_a_new_run() {
         (RunStatus::Completed, 1)
     );
     assert!(raw(&coll, Bson::Int32(2)).await.is_none());
+}
+
+#[tokio::test]
+async fn preparing_a_unique_conversion_is_read_back_not_assumed() {
+    let Some((client, db)) = test_db("fix_prepare_unique").await else {
+        return;
+    };
+    let index = doc! { "key": { "email": 1 }, "name": "email_1" };
+    dupkey_test::load_collection(
+        &db,
+        "users",
+        vec![doc! { "_id": 1, "email": "a" }],
+        vec![index.clone()],
+    )
+    .await;
+    let supported = server_sets_index_flag(&db, "prepareUnique").await;
+    let before = indexes(&db, "users").await;
+    let ns = format!("{}.users", db.name());
+    let plan = plan(vec![step(
+        "prepare",
+        &ns,
+        Operation::PrepareUniqueIndex {
+            name: "email_1".into(),
+            definition: ExtJsonDocument(index),
+        },
+    )]);
+    let opts = options(&db, 10);
+    let result = apply(&client, &plan, &opts).await;
+    if supported {
+        let report = result.unwrap();
+        assert_eq!(report.status, RunStatus::Completed);
+        let now = indexes(&db, "users").await;
+        assert!(
+            now.iter()
+                .any(|i| i.get_bool("prepareUnique").ok() == Some(true)),
+            "{now:?}"
+        );
+        let undone = undo(
+            &client,
+            &opts.archive,
+            &report.run_id,
+            &UndoOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert!(undone.conflicts.is_empty(), "{undone:#?}");
+    } else {
+        let err = result.unwrap_err();
+        assert!(matches!(err, FixError::Unsupported { .. }), "{err}");
+        assert!(err.to_string().contains("prepareUnique"), "{err}");
+    }
+    let after = indexes(&db, "users").await;
+    let flag = |list: &[bson::Document]| {
+        list.iter()
+            .any(|i| i.get_bool("prepareUnique").ok() == Some(true))
+    };
+    assert_eq!(flag(&after), flag(&before), "{after:?}");
 }

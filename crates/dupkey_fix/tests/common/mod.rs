@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bson::{Bson, Document, RawDocumentBuf, doc};
 use dupkey_fix::{
-    Applicability, ApplyOptions, ArchiveLocation, DocumentRef, Effect, ExtJson, Operation, Plan,
-    Step, sha256_hex,
+    Applicability, ApplyOptions, ArchiveLocation, DocumentRef, ExtJson, Operation, Plan, Step,
+    sha256_hex,
 };
 use futures_util::TryStreamExt;
 use mongodb::{Client, Collection, Database};
@@ -48,15 +48,7 @@ pub async fn doc_ref(coll: &Collection<RawDocumentBuf>, id: Bson) -> DocumentRef
 }
 
 pub fn step(id: &str, ns: &str, operation: Operation) -> Step {
-    let mut expect = Effect::default();
-    match &operation {
-        Operation::CreateIndex { .. }
-        | Operation::HideIndex { .. }
-        | Operation::UnhideIndex { .. }
-        | Operation::DropIndex { .. } => expect.indexes = 1,
-        Operation::SetCounter { .. } => expect.counters = 1,
-        op => expect.documents = op.items() as u64,
-    }
+    let expect = operation.effect();
     Step {
         id: id.into(),
         namespace: ns.into(),
