@@ -2,7 +2,8 @@
 # Crash safety of `dupkey fix apply`, the long form of the suite's test: TRIALS times, a child
 # process applying a plan (removals, replacements, inserts, a unique index, a counter) is
 # killed with SIGKILL at a random moment of its run; then apply runs again to the end (even
-# trials) or the half-done run is undone (odd trials). Each trial checks that no document is
+# trials) or the half-done run is undone (odd trials; every fourth trial kills that undo too,
+# then undoes again). Each trial checks that no document is
 # lost or duplicated and that undo restores every byte, index and counter.
 #   bench/fix-crash.sh [TRIALS]      (default 50)
 # Starts its own test server unless DUPKEY_TEST_URI is set.

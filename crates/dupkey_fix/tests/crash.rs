@@ -26,7 +26,8 @@ const REMOVED: i32 = 36;
 const REPLACED: std::ops::RangeInclusive<i32> = 37..=44;
 const INSERTED: std::ops::RangeInclusive<i32> = 1001..=1008;
 
-/// The child: applies the plan in `DUPKEY_FIX_CRASH_PLAN` to `DUPKEY_FIX_CRASH_DB`.
+/// The child: applies the plan in `DUPKEY_FIX_CRASH_PLAN` to `DUPKEY_FIX_CRASH_DB`, or with
+/// `DUPKEY_FIX_CRASH_UNDO` set, undoes that run.
 #[tokio::test]
 #[ignore = "the child process of sigkill_at_random_points_loses_and_duplicates_nothing"]
 async fn child_apply() {
@@ -39,7 +40,17 @@ async fn child_apply() {
         .await
         .unwrap();
     let opts = options(&client.database(&db_name), 3);
-    apply(&client, &plan, &opts).await.unwrap();
+    if let Ok(run_id) = std::env::var("DUPKEY_FIX_CRASH_UNDO") {
+        let small_batches = UndoOptions {
+            batch_size: 5,
+            ..UndoOptions::default()
+        };
+        undo(&client, &opts.archive, &run_id, &small_batches)
+            .await
+            .unwrap();
+    } else {
+        apply(&client, &plan, &opts).await.unwrap();
+    }
 }
 
 async fn seed(db: &Database) -> Plan {
@@ -117,8 +128,17 @@ async fn seed(db: &Database) -> Plan {
 }
 
 /// Runs the child; kills it after `after` unless it finished. Returns whether it was killed.
-async fn run_child(db: &Database, plan: &PathBuf, after: Option<Duration>) -> bool {
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+async fn run_child(
+    db: &Database,
+    plan: &PathBuf,
+    after: Option<Duration>,
+    undo_run: Option<&str>,
+) -> bool {
+    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
+    if let Some(run_id) = undo_run {
+        command.env("DUPKEY_FIX_CRASH_UNDO", run_id);
+    }
+    let mut child = command
         .args(["--ignored", "--exact", "child_apply", "--test-threads=1"])
         .env("DUPKEY_FIX_CRASH_DB", db.name())
         .env("DUPKEY_FIX_CRASH_PLAN", plan)
@@ -198,10 +218,10 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let plan = seed(&db).await;
     std::fs::write(&plan_file, plan.to_json()).unwrap();
     let started = Instant::now();
-    run_child(&db, &plan_file, None).await;
+    run_child(&db, &plan_file, None, None).await;
     let span = started.elapsed().as_millis() as usize;
     let mut rng = dupkey_test::Rng(0xC0FFEE ^ trials);
-    let (mut killed, mut mid_run) = (0, 0);
+    let (mut killed, mut mid_run, mut undo_killed) = (0, 0, 0);
     for trial in 0..trials {
         db.drop().await.unwrap();
         let plan = seed(&db).await;
@@ -211,7 +231,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         let counters_before = snapshot(&db.collection("counters")).await;
         let indexes_before = indexes(&db, "items").await;
         let at = Duration::from_millis(rng.below(span + 1) as u64);
-        let was_killed = run_child(&db, &plan_file, Some(at)).await;
+        let was_killed = run_child(&db, &plan_file, Some(at), None).await;
         let opts = options(&db, 3);
         let runs = list_runs(&client, &opts.archive).await.unwrap();
         killed += usize::from(was_killed);
@@ -239,6 +259,11 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
                 None => continue, // killed before the run was recorded: nothing happened
             }
         };
+        if trial % 4 == 3 {
+            // Kill an undo too, at a random moment, before undoing to the end.
+            let at = Duration::from_millis(rng.below(span + 1) as u64);
+            undo_killed += usize::from(run_child(&db, &plan_file, Some(at), Some(&run_id)).await);
+        }
         let small_batches = UndoOptions {
             batch_size: 5,
             ..UndoOptions::default()
@@ -262,7 +287,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let _ = std::fs::remove_file(&plan_file);
     eprintln!(
         "crash trials: {trials}, killed: {killed}, of which inside a recorded run: {mid_run}; \
-         uninterrupted child: {span} ms"
+         undos killed: {undo_killed}; uninterrupted child: {span} ms"
     );
     assert!(
         trials < 4 || mid_run > 0,
