@@ -1,5 +1,6 @@
 //! Crash safety: apply runs in a child process that is killed (SIGKILL) at a random moment;
-//! then either apply runs again to the end, or the half-done run is undone. Either way no
+//! then either apply runs again to the end, or the half-done run is undone (and every fourth
+//! trial kills that undo too, then undoes again). Either way no
 //! document is lost or duplicated, and undo brings back every byte. The suite runs a few
 //! trials; `bench/fix-crash.sh` runs 50 (`DUPKEY_FIX_CRASH_TRIALS`).
 //!
