@@ -14,6 +14,7 @@ mod interrupt;
 mod log_html;
 mod progress;
 mod scan;
+mod scan_driver;
 mod scan_html;
 mod style;
 

@@ -260,7 +260,33 @@ impl ArchiveReader {
         E: DocumentError,
         F: FnMut(ArchiveEvent<'_>) -> Result<(), E>,
     {
-        self.pass(opts, None, f)
+        let mut f = f;
+        self.pass(opts, None, |event, _| f(event))
+    }
+
+    /// [`ArchiveReader::stream`] with the reading (decompression, framing, demultiplexing,
+    /// checksums) on a second thread, and `f` called on this one: the two overlap. A document
+    /// `f` finds damaged is an invalid record at its offset, as with [`ArchiveReader::stream`].
+    pub fn stream_apart<E, F>(&mut self, opts: &ReadOptions, f: F) -> Result<ReadStats, E>
+    where
+        E: DocumentError + From<std::io::Error>,
+        F: FnMut(ArchiveEvent<'_>) -> Result<(), E>,
+    {
+        let (path, gzip) = (self.path.clone(), self.gzip);
+        crate::shipping::apart(
+            opts,
+            Some((&path, gzip)),
+            |ship| {
+                self.pass(opts, None, |event, at| match event {
+                    ArchiveEvent::Document {
+                        collection,
+                        document,
+                    } => ship.document(collection, at, document),
+                    ArchiveEvent::End { collection } => ship.end(collection),
+                })
+            },
+            f,
+        )
     }
 
     /// [`ArchiveReader::stream`] without the end events: `f(collection, document)`.
@@ -269,7 +295,7 @@ impl ArchiveReader {
         E: DocumentError,
         F: FnMut(usize, &RawDocument) -> Result<(), E>,
     {
-        self.pass(opts, None, |event| match event {
+        self.pass(opts, None, |event, _| match event {
             ArchiveEvent::Document {
                 collection,
                 document,
@@ -290,7 +316,7 @@ impl ArchiveReader {
         E: DocumentError,
         F: FnMut(&RawDocument) -> Result<(), E>,
     {
-        self.pass(opts, Some(collection), |event| match event {
+        self.pass(opts, Some(collection), |event, _| match event {
             ArchiveEvent::Document { document, .. } => f(document),
             ArchiveEvent::End { .. } => Ok(()),
         })
@@ -336,7 +362,7 @@ impl ArchiveReader {
     ) -> Result<ReadStats, E>
     where
         E: DocumentError,
-        F: FnMut(ArchiveEvent<'_>) -> Result<(), E>,
+        F: FnMut(ArchiveEvent<'_>, u64) -> Result<(), E>,
     {
         let validate = self.framing.validate;
         let mut stream = self.open_stream(self.framing.chunk)?;
@@ -407,7 +433,7 @@ impl ArchiveReader {
                 }
                 if let Some(collection) = demux.collection_of(slot) {
                     if demux.delivers(slot) {
-                        f(ArchiveEvent::End { collection })?;
+                        f(ArchiveEvent::End { collection }, at)?;
                     }
                     if only == Some(collection) {
                         stats.bytes = stream.offset();
@@ -453,10 +479,13 @@ impl ArchiveReader {
                         reason,
                     };
                     match checked {
-                        Ok(document) => match f(ArchiveEvent::Document {
-                            collection,
-                            document,
-                        }) {
+                        Ok(document) => match f(
+                            ArchiveEvent::Document {
+                                collection,
+                                document,
+                            },
+                            doc_at,
+                        ) {
                             Ok(()) => stats.documents += 1,
                             Err(e) => refused(e, opts, &mut stats, invalid)?,
                         },

@@ -21,6 +21,8 @@ mod namespace;
 mod read_preference;
 mod redact;
 mod shell_json;
+mod shipping;
+mod source;
 #[cfg(test)]
 mod test_support;
 mod unique_dry_run;
@@ -52,6 +54,7 @@ pub use namespace::{
 };
 pub use read_preference::ReadMode;
 pub use redact::{looks_like_uri, redact_text, redact_uri, register_secrets, secrets_of};
+pub use source::{Collection, Entry, Filter, Listing, LiveReader, Progress, Source, is_uri};
 pub use unique_dry_run::{DryRun, parse_dry_run_error, server_supports_dry_run};
 
 /// How long one server command may run.
@@ -246,6 +249,46 @@ pub enum SourceError {
     },
     #[error("{}: {reason}", path.display())]
     Unsupported { path: PathBuf, reason: String },
+    #[error("{}: {reason}; check the path", path.display())]
+    Stat { path: PathBuf, reason: String },
+    #[error(
+        "{} holds no {wanted}; it holds {}; check --db and --collection",
+        path.display(), holdings(available)
+    )]
+    NothingSelected {
+        path: PathBuf,
+        /// What the filter asked for, in words (`collection users in database app`).
+        wanted: String,
+        available: Vec<String>,
+    },
+    #[error("name the database to scan: in the connection string (mongodb://host/db) or with --db")]
+    NeedDatabase,
+    #[error(
+        "{uri} has no collection to scan in database {database}{}; {}; check --db and \
+         --collection (or the database in the connection string)",
+        named.as_ref().map(|c| format!(" named {c}")).unwrap_or_default(),
+        if available.is_empty() {
+            "it holds no collections (it does not exist, or this user may not list it)".to_string()
+        } else {
+            format!("it holds {}", available.join(", "))
+        }
+    )]
+    NothingToScan {
+        uri: String,
+        database: String,
+        named: Option<String>,
+        available: Vec<String>,
+    },
+    #[error("cannot start the async runtime: {reason}")]
+    Runtime { reason: String },
+}
+
+/// What a source holds, for a filter that selects none of it: up to 20 names, or "nothing".
+fn holdings(available: &[String]) -> String {
+    if available.is_empty() {
+        return "nothing".to_string();
+    }
+    name_list(available)
 }
 
 /// "byte offset N", saying when N counts uncompressed bytes.
