@@ -7,6 +7,7 @@
 //! `docs/unique-index-semantics.md`.
 
 mod check;
+mod check_driver;
 mod check_live;
 mod explain;
 mod html;

@@ -124,6 +124,26 @@ impl LiveReader {
         self.runtime.handle()
     }
 
+    /// The collection `db.coll` to read, with the catalog the caller already has.
+    pub fn collection(
+        &self,
+        db: &str,
+        coll: &str,
+        indexes: Vec<Document>,
+        options: Document,
+    ) -> Collection {
+        Collection {
+            namespace: format!("{db}.{coll}"),
+            indexes,
+            options,
+            reader: Reader::Live {
+                live: self.clone(),
+                db: db.to_string(),
+                coll: coll.to_string(),
+            },
+        }
+    }
+
     /// Runs `future` to its end on this thread.
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
