@@ -3,8 +3,8 @@
 //! when nothing is selected), and streaming on a reading thread giving exactly what streaming
 //! on the caller's thread gives, damaged documents included.
 
-
 #![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use bson::doc;
