@@ -47,12 +47,13 @@ pub fn scan(
         let info = scanner.catalog(&entry.namespace, &collection.indexes, &collection.options);
         let expected = collection.expected_bytes();
         let plan = scanner.plan_with(&info, expected, PassKind::Deferred);
-        let (mut stats, skipped) = one_pass(&plan, &mut collection, &entry.namespace, options)?;
+        let (mut stats, skipped) =
+            one_pass(&plan, &mut collection, &entry.namespace, true, options)?;
         invalid += skipped;
         if let Some(second) = stats.second_pass() {
             let plan = scanner.second_plan(&info, expected, second);
             let label = format!("{} (second pass)", entry.namespace);
-            let (second, _) = one_pass(&plan, &mut collection, &label, options)?;
+            let (second, _) = one_pass(&plan, &mut collection, &label, false, options)?;
             stats.add_second_pass(second);
         }
         scanner.add(info, stats);
@@ -60,11 +61,13 @@ pub fn scan(
     Ok(invalid)
 }
 
-/// One pass over one collection: the statistics, and the invalid records skipped.
+/// One pass over one collection (`first`, or the second): the statistics, and the invalid
+/// records skipped.
 fn one_pass(
     plan: &PassPlan<'_>,
     collection: &mut Collection,
     label: &str,
+    first: bool,
     options: &ScanOptions,
 ) -> Result<(CollectionStats, u64)> {
     let read = &options.read;
@@ -90,7 +93,7 @@ fn one_pass(
     }
     // A server: only the first pass shows its progress, against the count asked beside it.
     let seen = DocCounter::default();
-    let shown = (!label.ends_with("(second pass)")).then(|| {
+    let shown = first.then(|| {
         let count = collection.live().map(|(live, db, coll)| {
             let _entered = live.handle().enter();
             CountRequest::start(options.display, live.source(), db, coll)
