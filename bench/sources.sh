@@ -40,7 +40,7 @@ CITIES = ["Berlin", "Hamburg", "Munich", "Lyon", "Porto", "Turin"]
 with open(out + "/users.bson", "wb") as f:
     buf = []
     for i in range(n):
-        d = {"_id": ObjectId(struct.pack(">IxxxI", 1_735_689_600 + i // 50, i)),
+        d = {"_id": ObjectId(struct.pack(">IxxxxI", 1_735_689_600 + i // 50, i)),
              "email": "user%07d@example.com" % i, "referralCode": "rc_%010x" % (i * 2_654_435_761 % (1 << 40)),
              "name": "%s %d" % (rnd.choice(CITIES), i), "plan": rnd.choice(["free", "pro", "team"]),
              "roles": ["customer"], "address": {"city": rnd.choice(CITIES), "zip": "%05d" % rnd.randrange(100_000)},
