@@ -8,15 +8,12 @@ use bson::{Bson, Document};
 use dupkey_e11000::{shell_value, value_to_json};
 use dupkey_index::spec_checks::{is_bare_key_pattern, is_id_pattern};
 use dupkey_index::spec_json::{MAX_SPEC_BYTES, parse_spec_json};
-use dupkey_index::{CheckReport, Conflict, FinderOptions, IndexSpec, check_in_parallel};
-use dupkey_source::{
-    DataFormat, ReadError, ReadMode, ReadOptions, ResolvedNamespace, open_collection,
-    resolve_namespace,
-};
+use dupkey_index::{CheckReport, Conflict, FinderOptions, IndexSpec};
+use dupkey_source::{Filter, RawQuery, ReadMode, ReadOptions, ResolvedNamespace, Source};
 use serde_json::{Value, json};
 
 use crate::check_live::{LiveCheck, LiveOptions, check_live};
-use crate::progress::{Display, Meter, ProgressArgs, Ticker};
+use crate::progress::{Display, ProgressArgs};
 use crate::style::Style;
 use crate::{ColorChoice, EXIT_FOUND, Format};
 
@@ -168,39 +165,39 @@ pub fn run(args: Args) -> Result<u8> {
         live_check = Some(checked);
         report
     } else {
-        let path = Path::new(&args.source);
-        let mut reader = open_collection(path, args.collection.as_deref())?;
-        let ns = resolve_namespace(
-            path,
-            reader.layout_namespace(),
-            args.db.as_deref(),
-            args.collection.as_deref(),
-        );
-        origin = format!("{ns} ({})", args.source);
-        file_namespace = Some(ns);
-        // Plain BSON: the file size is the documents' size.
-        let expected_bytes = (reader.format() == DataFormat::Bson && !reader.is_gzip())
-            .then(|| reader.size_hint())
-            .flatten();
-        let options = FinderOptions {
-            expected_bytes,
-            ..options
+        let filter = Filter {
+            db: args.db.as_deref(),
+            collection: args.collection.as_deref(),
         };
-        let skip_invalid = args.skip_invalid;
-        let meter = Meter::Bytes {
-            read: reader.progress(),
-            total: reader.size_hint(),
+        let mut source = Source::open_collection(Path::new(&args.source), &filter)?;
+        let listing = source.list(&filter)?;
+        let ns = listing.resolved.clone();
+        let Some(entry) = listing.entries.first() else {
+            bail!("{}: no collection to check", args.source);
         };
-        let label = reader
-            .layout_namespace()
+        let mut collection = source.open_entry(entry)?;
+        origin = match &ns {
+            Some(ns) => format!("{ns} ({})", args.source),
+            None => args.source.clone(),
+        };
+        file_namespace = ns;
+        let label = collection
+            .file()
+            .and_then(|r| r.layout_namespace())
             .map_or_else(|| args.source.clone(), str::to_string);
-        let _ticker = Ticker::start(Display::from_args(args.progress), &label, meter);
-        check_in_parallel::<ReadError, _>(&spec, options, |sink| {
-            let stats = reader.for_each(&ReadOptions { skip_invalid }, |doc| sink(doc))?;
-            invalid = stats.invalid;
-            Ok(())
-        })
-        .map_err(|e| crate::read_error(e, None))?
+        let (report, skipped) = crate::check_driver::check_collection(
+            &mut collection,
+            &spec,
+            options,
+            &ReadOptions {
+                skip_invalid: args.skip_invalid,
+            },
+            &RawQuery::default(),
+            Display::from_args(args.progress),
+            &label,
+        )?;
+        invalid = skipped;
+        report
     };
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let notes = live_check.as_ref().map_or(&[][..], |c| c.notes.as_slice());

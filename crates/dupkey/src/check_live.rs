@@ -6,19 +6,15 @@
 //! engine over the documents in natural order. Every read projects `_id` and the key fields.
 //! A step that cannot run, or stops, says why in a note, and the next one runs.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use bson::{Bson, Document};
-use dupkey_index::{CheckReport, DuplicateFinder, FinderOptions, IndexSpec};
+use dupkey_index::{CheckReport, FinderOptions, IndexSpec};
 use dupkey_source::{
-    DryRun, IndexOrder, LiveSource, OrderedGroups, OutOfOrder, RawQuery, ReadMode, ordering_index,
-    scan_projection,
+    DryRun, IndexOrder, LiveReader, LiveSource, OrderedGroups, OutOfOrder, RawQuery, ReadMode,
+    ReadOptions, ordering_index, scan_projection,
 };
 
 use crate::progress::{CountRequest, Display, DocCounter, Meter, Ticker};
-
-/// A spill failure ([`dupkey_index::SpillError`]) is printed alone, by type; this context is for any
-/// other failure while grouping.
-const GROUP_ERROR: &str = "cannot group keys";
 
 /// How the answer was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,16 +67,56 @@ pub fn check_live(
     spec: &IndexSpec,
     spec_doc: &Document,
 ) -> Result<LiveCheck> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(run(opts, spec, spec_doc))
+    let live = LiveReader::connect(opts.uri, opts.read_preference)?;
+    let hash = match live.block_on(pushed_down(opts, live.source(), spec, spec_doc))? {
+        Ok(done) => return Ok(done),
+        Err(hash) => hash,
+    };
+    let HashScan {
+        mut check,
+        db,
+        coll,
+        indexes,
+        projection,
+    } = hash;
+    let mut collection = live.collection(&db, &coll, indexes, Document::new());
+    let query = RawQuery {
+        projection: Some(projection),
+        order: None,
+    };
+    let (report, _) = crate::check_driver::check_collection(
+        &mut collection,
+        spec,
+        opts.finder.clone(),
+        &ReadOptions::default(),
+        &query,
+        opts.display,
+        &format!("{db}.{coll}"),
+    )?;
+    check.report = report;
+    Ok(check)
 }
 
-async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> Result<LiveCheck> {
-    let source = LiveSource::connect_with(opts.uri, opts.read_preference).await?;
-    let (db, coll, namespace_source) = namespace(opts, &source)?;
+/// What is left for the hash engine when the server could not answer: the check so far
+/// (its notes), and what to read.
+#[derive(Debug)]
+struct HashScan {
+    check: LiveCheck,
+    db: String,
+    coll: String,
+    indexes: Vec<Document>,
+    projection: Document,
+}
+
+/// The server's dry run, then the index-order scan: the check when one answered, else what
+/// the hash engine needs.
+async fn pushed_down(
+    opts: &LiveOptions<'_>,
+    source: &LiveSource,
+    spec: &IndexSpec,
+    spec_doc: &Document,
+) -> Result<Result<LiveCheck, HashScan>> {
+    let (db, coll, namespace_source) = namespace(opts, source)?;
     source.require_collection(&db, &coll).await?;
     let origin = format!("{db}.{coll} on {}", source.redacted_uri());
     let mut notes = Vec::new();
@@ -95,7 +131,7 @@ async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> R
     };
 
     if opts.dry_run {
-        match dry_run(&source, &db, &coll, &indexes, spec, spec_doc).await? {
+        match dry_run(source, &db, &coll, &indexes, spec, spec_doc).await? {
             Ok((report, note)) => {
                 notes.extend(note);
                 notes.push(
@@ -103,7 +139,7 @@ async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> R
                      are the collection's"
                         .into(),
                 );
-                return Ok(done(report, Method::DryRun, notes));
+                return Ok(Ok(done(report, Method::DryRun, notes)));
             }
             Err(why) => notes.push(format!("collMod dryRun not used: {why}; scanned instead")),
         }
@@ -115,7 +151,7 @@ async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> R
         if let Ok(order) = ordering_index(&indexes, spec_doc, &options) {
             match ordered(
                 opts,
-                &source,
+                source,
                 &db,
                 &coll,
                 &order,
@@ -125,7 +161,7 @@ async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> R
             )
             .await
             {
-                Ok(report) => return Ok(done(report, Method::IndexOrder, notes)),
+                Ok(report) => return Ok(Ok(done(report, Method::IndexOrder, notes))),
                 Err(why) => notes.push(format!(
                     "read in natural order instead of the order of index {}: {why}",
                     order.name
@@ -133,33 +169,13 @@ async fn run(opts: &LiveOptions<'_>, spec: &IndexSpec, spec_doc: &Document) -> R
             }
         }
     }
-
-    let mut finder = DuplicateFinder::new(spec, opts.finder.clone());
-    let query = RawQuery {
-        projection: Some(projection),
-        order: None,
-    };
-    let seen = DocCounter::default();
-    let count = CountRequest::start(opts.display, &source, &db, &coll);
-    let ticker = Ticker::start(
-        opts.display,
-        &format!("{db}.{coll}"),
-        Meter::Documents {
-            seen: seen.clone(),
-            total: count.count.clone(),
-        },
-    );
-    source
-        .for_each_raw_query(&db, &coll, &query, |doc| {
-            seen.add();
-            finder
-                .add(doc)
-                .map_err(|e| anyhow::Error::from(e).context(GROUP_ERROR))
-        })
-        .await?;
-    drop(ticker);
-    let report = finder.finish().context(GROUP_ERROR)?;
-    Ok(done(report, Method::Hash, notes))
+    Ok(Err(HashScan {
+        check: done(CheckReport::default(), Method::Hash, notes),
+        db,
+        coll,
+        indexes,
+        projection,
+    }))
 }
 
 /// The database and collection to check, and where they came from (`--collection`, or per

@@ -7,6 +7,7 @@
 //! `docs/unique-index-semantics.md`.
 
 mod check;
+mod check_driver;
 mod check_live;
 mod explain;
 mod html;
@@ -14,6 +15,7 @@ mod interrupt;
 mod log_html;
 mod progress;
 mod scan;
+mod scan_driver;
 mod scan_html;
 mod style;
 

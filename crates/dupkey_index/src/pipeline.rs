@@ -1,6 +1,7 @@
-//! Two threads joined by batches of bytes: this thread produces (reads the input and does
-//! its share of the work), a second one consumes. Batches are recycled, so a steady run
-//! allocates nothing; the channel holds a few, so the producer never runs far ahead.
+//! Two threads joined by batches of bytes: one produces (reads the input and does its share
+//! of the work), the other consumes. Batches are recycled, so a steady run allocates nothing;
+//! the channel holds a few, so the producer never runs far ahead. [`with_batch_thread`]
+//! produces on this thread; [`with_reading_thread`] reads on a second one and consumes here.
 
 use std::io;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -115,6 +116,49 @@ where
     })
 }
 
+/// Runs `read` on a second thread, filling batches, while `consume` takes them on this one;
+/// returns both results. The consumer's error comes first: it explains the reader's failed
+/// send, and a reader's failure after it (the consumer had stopped) says nothing more. The
+/// consumer must drop the stream when it stops early, which ends the reader's next send; a
+/// panic on the reading thread becomes an error.
+pub fn with_reading_thread<R, C, A, B, E, F>(
+    batch_bytes: usize,
+    read: R,
+    consume: C,
+) -> Result<(A, B), E>
+where
+    E: From<io::Error> + From<F>,
+    A: Send,
+    F: Send,
+    R: FnOnce(&mut BatchSink) -> Result<A, F> + Send,
+    C: FnOnce(BatchStream) -> Result<B, E>,
+{
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+        let (recycle, recycled) = mpsc::channel::<Vec<u8>>();
+        let reader = scope.spawn(move || {
+            let mut sink = BatchSink {
+                batch: Vec::with_capacity(batch_bytes + (64 << 10)),
+                limit: batch_bytes,
+                tx,
+                recycled,
+            };
+            let read = read(&mut sink);
+            // After a failure the consumer sees the batches sent so far, then the end.
+            let flushed = if read.is_ok() { sink.finish() } else { Ok(()) };
+            (read, flushed)
+        });
+        let consumed = consume(BatchStream { rx, recycle });
+        let joined = reader.join();
+        let consumed = consumed?;
+        let (read, flushed) =
+            joined.map_err(|_| io::Error::other("the reading thread panicked"))?;
+        let read = read.map_err(E::from)?;
+        flushed?;
+        Ok((read, consumed))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +211,56 @@ mod tests {
             |_stream| Err(io::Error::other("grouping failed")),
         );
         assert_eq!(r.unwrap_err().to_string(), "grouping failed");
+    }
+    #[test]
+    fn a_reading_thread_hands_every_byte_over_in_order() {
+        let (sent, got) = with_reading_thread::<_, _, _, _, io::Error, io::Error>(
+            100,
+            |sink| {
+                for i in 0..10_000u32 {
+                    sink.buffer().extend_from_slice(&i.to_le_bytes());
+                    sink.sent_if_full()?;
+                }
+                Ok(10_000u32)
+            },
+            |mut stream| {
+                let mut all = Vec::new();
+                while let Some(batch) = stream.next() {
+                    all.extend_from_slice(&batch);
+                    stream.recycle(batch);
+                }
+                Ok(all)
+            },
+        )
+        .unwrap();
+        assert_eq!(sent, 10_000);
+        let numbers: Vec<u32> = got
+            .chunks(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(numbers, (0..10_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_consumer_stopping_ends_the_reader_and_its_error_comes_first() {
+        let r = with_reading_thread::<_, _, (), (), io::Error, io::Error>(
+            8,
+            |sink| loop {
+                sink.buffer().extend_from_slice(&[0; 8]);
+                sink.sent_if_full()?;
+            },
+            |_stream| Err(io::Error::other("grouping failed")),
+        );
+        assert_eq!(r.unwrap_err().to_string(), "grouping failed");
+        let r = with_reading_thread::<_, _, (), usize, io::Error, io::Error>(
+            8,
+            |sink| {
+                sink.buffer().extend_from_slice(&[0; 8]);
+                sink.sent_if_full()?;
+                Err(io::Error::other("truncated at byte offset 8"))
+            },
+            |stream| Ok(stream.count()),
+        );
+        assert_eq!(r.unwrap_err().to_string(), "truncated at byte offset 8");
     }
 }
