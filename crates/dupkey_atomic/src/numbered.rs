@@ -144,7 +144,7 @@ impl Sequence {
             d.entry("_id".to_string())
                 .or_insert_with(|| Bson::ObjectId(ObjectId::new()));
         }
-        if self.inner.gapless {
+        if self.inner.settings.gapless {
             self.run_gapless(collection, field, &mut documents, &groups)
                 .await
         } else {
@@ -244,10 +244,10 @@ impl Sequence {
             }
             let elapsed = started.elapsed();
             match transient_error {
-                Some(e) if elapsed >= self.inner.transaction_timeout => {
+                Some(e) if elapsed >= self.inner.settings.transaction_timeout => {
                     return Err(transient("a gapless insert", attempts, e));
                 }
-                None if elapsed >= self.inner.transaction_timeout => {
+                None if elapsed >= self.inner.settings.transaction_timeout => {
                     return Err(Error::Contention { attempts, elapsed });
                 }
                 Some(_) => count_retry(),
@@ -410,7 +410,7 @@ impl Sequence {
         numbers: &[Number],
         heals: u32,
     ) -> bool {
-        if !self.inner.self_heal || heals >= self.inner.heal_attempts {
+        if !self.inner.settings.self_heal || heals >= self.inner.settings.heal_attempts {
             return false;
         }
         let Some(dk) = DuplicateKey::from_error(e) else {

@@ -125,7 +125,7 @@ impl Sequence {
     ) -> Result<ResyncReport> {
         let inner = &self.inner;
         let mut projection = doc! { "_id": 0, field: 1 };
-        for f in &inner.scope_fields {
+        for f in &inner.settings.scope_fields {
             projection.insert(f.clone(), 1);
         }
         let mut report = ResyncReport::default();
@@ -165,7 +165,7 @@ impl Sequence {
         let inner = &self.inner;
         let value = lookup(d, field)?;
         let mut scope = Vec::new();
-        for f in &inner.scope_fields {
+        for f in &inner.settings.scope_fields {
             match lookup(d, f) {
                 Some(v) if !matches!(v, Bson::Null) => scope.push((f.clone(), v.clone())),
                 _ => return None,
@@ -188,7 +188,7 @@ impl Sequence {
                 let Bson::String(text) = value else {
                     return None;
                 };
-                let parsed = t.read(text, inner.fiscal_start_month)?;
+                let parsed = t.read(text, inner.settings.fiscal_start_month)?;
                 let period = self.period_of_parsed(&parsed)?;
                 let date = self.date_of_parsed(&parsed);
                 // Printed scope values must agree with the document's own.

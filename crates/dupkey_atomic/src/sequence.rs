@@ -9,7 +9,6 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use dupkey_conventions::document::lookup;
@@ -22,6 +21,7 @@ use crate::retry::{self, once_more};
 use crate::template::{Parsed, Pattern, RenderContext, Template, fiscal_label, scope_text};
 
 pub use crate::sequence_builder::SequenceBuilder;
+use crate::sequence_builder::Settings;
 
 /// When a sequence starts again at its first number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -213,15 +213,7 @@ pub(crate) struct Inner {
     pub(crate) template: Option<Template>,
     pub(crate) reset: Reset,
     pub(crate) needs_date: bool,
-    pub(crate) fiscal_start_month: u32,
-    pub(crate) start_at: i64,
-    pub(crate) scope_fields: Vec<String>,
-    pub(crate) date_field: Option<String>,
-    pub(crate) utc_offset_minutes: i32,
-    pub(crate) self_heal: bool,
-    pub(crate) heal_attempts: u32,
-    pub(crate) gapless: bool,
-    pub(crate) transaction_timeout: Duration,
+    pub(crate) settings: Settings,
     /// Counter documents this process has seen exist (counters are never deleted by us).
     pub(crate) known_counters: Mutex<HashSet<String>>,
     /// One queue per counter for gapless transactions: writers in this process take turns
@@ -257,15 +249,7 @@ impl Sequence {
             collection: "counters".to_string(),
             template: None,
             reset: None,
-            fiscal_start_month: 4,
-            start_at: 1,
-            scope_fields: Vec::new(),
-            date_field: None,
-            utc_offset_minutes: 0,
-            self_heal: false,
-            heal_attempts: 0,
-            gapless: false,
-            transaction_timeout: Duration::from_secs(30),
+            settings: Settings::default(),
         }
     }
 
@@ -307,7 +291,7 @@ impl Sequence {
             .await?;
         let value = match current {
             Some(c) => self.read_seq(&key.id, &c)? + 1,
-            None => self.inner.start_at,
+            None => self.inner.settings.start_at,
         };
         Ok(self.number(&key, value))
     }
@@ -370,7 +354,7 @@ impl Sequence {
         let inner = &self.inner;
         let mut scope = Scope::new();
         if inner.needs_date {
-            let Some(field) = &inner.date_field else {
+            let Some(field) = &inner.settings.date_field else {
                 return Err(Error::MissingDate {
                     sequence: inner.name.clone(),
                 });
@@ -380,9 +364,9 @@ impl Sequence {
                     "the document has no {field:?} to number it by"
                 )));
             };
-            scope.date = Some(Date::from_bson(value, inner.utc_offset_minutes)?);
+            scope.date = Some(Date::from_bson(value, inner.settings.utc_offset_minutes)?);
         }
-        for field in &inner.scope_fields {
+        for field in &inner.settings.scope_fields {
             match lookup(document, field) {
                 Some(v) if !matches!(v, Bson::Null) => scope = scope.with(field.clone(), v.clone()),
                 _ => {
@@ -449,8 +433,8 @@ impl Sequence {
             }
             (_, d) => d,
         };
-        let mut values = Vec::with_capacity(inner.scope_fields.len());
-        for field in &inner.scope_fields {
+        let mut values = Vec::with_capacity(inner.settings.scope_fields.len());
+        for field in &inner.settings.scope_fields {
             match scope.get(field) {
                 Some(v) if !matches!(v, Bson::Null) => values.push((field.clone(), v.clone())),
                 _ => {
@@ -464,7 +448,7 @@ impl Sequence {
         if let Some((extra, _)) = scope
             .values
             .iter()
-            .find(|(k, _)| !inner.scope_fields.contains(k))
+            .find(|(k, _)| !inner.settings.scope_fields.contains(k))
         {
             return Err(Error::config(
                 &inner.name,
@@ -474,7 +458,8 @@ impl Sequence {
                 ),
             ));
         }
-        let period = date.and_then(|d| period_of_date(inner.reset, d, inner.fiscal_start_month));
+        let period =
+            date.and_then(|d| period_of_date(inner.reset, d, inner.settings.fiscal_start_month));
         Ok(self.key_for(period, values, date))
     }
 
@@ -499,7 +484,7 @@ impl Sequence {
         let pattern = inner.template.as_ref().map(|t| {
             t.pattern(&RenderContext {
                 date,
-                fiscal_start_month: inner.fiscal_start_month,
+                fiscal_start_month: inner.settings.fiscal_start_month,
                 scope: &scope,
             })
         });
@@ -564,7 +549,7 @@ impl Sequence {
     /// (concurrent creators all succeed; none reads a half-made reply).
     pub(crate) async fn create_counter(&self, key: &CounterKey) -> Result<()> {
         let mut on_insert = self.counter_fields(key);
-        on_insert.insert("seq", self.inner.start_at - 1);
+        on_insert.insert("seq", self.inner.settings.start_at - 1);
         // An upsert of `$setOnInsert` by `_id` is idempotent: repeating it after a lost reply
         // finds the counter the first attempt made and changes nothing.
         let result = retry::once_more_raw(|| {
@@ -599,7 +584,7 @@ impl Sequence {
 
     /// `$max` the counter to `last_used`, creating it when missing.
     pub(crate) async fn raise(&self, key: &CounterKey, last_used: i64) -> Result<()> {
-        let target = last_used.max(self.inner.start_at - 1);
+        let target = last_used.max(self.inner.settings.start_at - 1);
         for attempt in 0..2 {
             // `$max` is idempotent, so a lost reply is simply retried.
             let result = retry::once_more_raw(|| {
@@ -709,7 +694,7 @@ impl Sequence {
 
     /// The period a number read back from the data belongs to.
     pub(crate) fn period_of_parsed(&self, p: &Parsed) -> Option<Option<String>> {
-        let fsm = self.inner.fiscal_start_month;
+        let fsm = self.inner.settings.fiscal_start_month;
         let year = || {
             p.year.or_else(|| {
                 let fy = p.fiscal_start?;
@@ -728,7 +713,7 @@ impl Sequence {
 
     /// A date inside a period read back from the data (so the template can be rendered).
     pub(crate) fn date_of_parsed(&self, p: &Parsed) -> Option<Date> {
-        let fsm = self.inner.fiscal_start_month;
+        let fsm = self.inner.settings.fiscal_start_month;
         if let (Some(y), Some(m)) = (p.year, p.month) {
             return Date::new(y, m, p.day.unwrap_or(1)).ok();
         }

@@ -12,15 +12,10 @@ use crate::error::{Error, Result};
 use crate::sequence::*;
 use crate::template::Template;
 
-/// Builds a [`Sequence`]; see [`Sequence::builder`].
+/// What a [`Sequence`] is configured with beyond its name, collection, template and reset:
+/// the builder collects it and the sequence keeps it as it was built.
 #[derive(Debug, Clone)]
-#[must_use]
-pub struct SequenceBuilder {
-    pub(crate) db: Database,
-    pub(crate) name: String,
-    pub(crate) collection: String,
-    pub(crate) template: Option<String>,
-    pub(crate) reset: Option<Reset>,
+pub(crate) struct Settings {
     pub(crate) fiscal_start_month: u32,
     pub(crate) start_at: i64,
     pub(crate) scope_fields: Vec<String>,
@@ -30,6 +25,34 @@ pub struct SequenceBuilder {
     pub(crate) heal_attempts: u32,
     pub(crate) gapless: bool,
     pub(crate) transaction_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            fiscal_start_month: 4,
+            start_at: 1,
+            scope_fields: Vec::new(),
+            date_field: None,
+            utc_offset_minutes: 0,
+            self_heal: false,
+            heal_attempts: 0,
+            gapless: false,
+            transaction_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Builds a [`Sequence`]; see [`Sequence::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SequenceBuilder {
+    pub(crate) db: Database,
+    pub(crate) name: String,
+    pub(crate) collection: String,
+    pub(crate) template: Option<String>,
+    pub(crate) reset: Option<Reset>,
+    pub(crate) settings: Settings,
 }
 
 impl SequenceBuilder {
@@ -56,13 +79,13 @@ impl SequenceBuilder {
     /// The month (1–12) fiscal years start in: 4 makes `2025-26` run from April 2025 to March
     /// 2026. Default 4.
     pub fn fiscal_year_starts_in(mut self, month: u32) -> Self {
-        self.fiscal_start_month = month;
+        self.settings.fiscal_start_month = month;
         self
     }
 
     /// The first number of every counter (default 1).
     pub fn start_at(mut self, first: i64) -> Self {
-        self.start_at = first;
+        self.settings.start_at = first;
         self
     }
 
@@ -71,21 +94,21 @@ impl SequenceBuilder {
     /// and the unique index on the numbered field should include it unless the template
     /// prints it.
     pub fn scope_field(mut self, field: impl Into<String>) -> Self {
-        self.scope_fields.push(field.into());
+        self.settings.scope_fields.push(field.into());
         self
     }
 
     /// The document field holding the document's own date (a BSON date or a `YYYY-MM-DD`
     /// string), which picks the period when inserting documents.
     pub fn date_field(mut self, field: impl Into<String>) -> Self {
-        self.date_field = Some(field.into());
+        self.settings.date_field = Some(field.into());
         self
     }
 
     /// The business's UTC offset in minutes, applied when a BSON datetime is turned into a
     /// calendar day (default 0, UTC).
     pub fn utc_offset_minutes(mut self, minutes: i32) -> Self {
-        self.utc_offset_minutes = minutes;
+        self.settings.utc_offset_minutes = minutes;
         self
     }
 
@@ -93,15 +116,15 @@ impl SequenceBuilder {
     /// lags behind the data, after an import or a restore), raise the counter to the largest
     /// number already used and try again, up to `attempts` times. Off by default.
     pub fn self_heal(mut self, attempts: u32) -> Self {
-        self.self_heal = attempts > 0;
-        self.heal_attempts = attempts;
+        self.settings.self_heal = attempts > 0;
+        self.settings.heal_attempts = attempts;
         self
     }
 
     /// Take the number and insert the document in one transaction, so a failed insert uses
     /// up no number (see [`Sequence::insert_numbered`] for the trade-off). Off by default.
     pub fn gapless(mut self, gapless: bool) -> Self {
-        self.gapless = gapless;
+        self.settings.gapless = gapless;
         self
     }
 
@@ -109,7 +132,7 @@ impl SequenceBuilder {
     /// counter (default 30 s), counted from when its turn among this process's writers of
     /// the same counter comes; then it fails with [`Error::Contention`].
     pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
-        self.transaction_timeout = timeout;
+        self.settings.transaction_timeout = timeout;
         self
     }
 
@@ -119,22 +142,22 @@ impl SequenceBuilder {
         if name.is_empty() {
             return Err(Error::config(&name, "the sequence needs a name"));
         }
-        if !(1..=12).contains(&self.fiscal_start_month) {
+        if !(1..=12).contains(&self.settings.fiscal_start_month) {
             return Err(Error::config(
                 &name,
                 format!(
                     "fiscal years start in a month 1-12, not {}",
-                    self.fiscal_start_month
+                    self.settings.fiscal_start_month
                 ),
             ));
         }
-        if self.start_at < 0 {
+        if self.settings.start_at < 0 {
             return Err(Error::config(&name, "start_at must be 0 or more"));
         }
         let template = self.template.as_deref().map(Template::parse).transpose()?;
         if let Some(t) = &template {
             for s in t.scope_names() {
-                if !self.scope_fields.iter().any(|f| f == s) {
+                if !self.settings.scope_fields.iter().any(|f| f == s) {
                     return Err(Error::config(
                         &name,
                         format!(
@@ -151,7 +174,7 @@ impl SequenceBuilder {
         };
         check_reset(&name, reset, template.as_ref())?;
         let mut seen = HashSet::new();
-        for f in &self.scope_fields {
+        for f in &self.settings.scope_fields {
             if f.is_empty() || !seen.insert(f) {
                 return Err(Error::config(
                     &name,
@@ -167,15 +190,7 @@ impl SequenceBuilder {
                 template,
                 reset,
                 needs_date,
-                fiscal_start_month: self.fiscal_start_month,
-                start_at: self.start_at,
-                scope_fields: self.scope_fields,
-                date_field: self.date_field,
-                utc_offset_minutes: self.utc_offset_minutes,
-                self_heal: self.self_heal,
-                heal_attempts: self.heal_attempts,
-                gapless: self.gapless,
-                transaction_timeout: self.transaction_timeout,
+                settings: self.settings,
                 known_counters: Mutex::new(HashSet::new()),
                 turns: Mutex::new(HashMap::new()),
             }),
