@@ -145,6 +145,27 @@ impl LiveSource {
         }
     }
 
+    /// Every document of a command that answers with a cursor (`listCollections`,
+    /// `listIndexes`): the first batch, then `getMore` on the same server until the cursor is
+    /// closed. A server answers at most 101 documents in the first batch, so reading only
+    /// `firstBatch` would leave out the 102nd collection of a database.
+    pub(crate) async fn run_cursor(
+        &self,
+        db: &str,
+        command: Document,
+    ) -> mongodb::error::Result<Vec<Document>> {
+        let database = self.client.database(db);
+        let run = database.run_cursor_command(command);
+        let cursor = match &self.read_preference {
+            Some(p) => {
+                run.selection_criteria(SelectionCriteria::from(p.clone()))
+                    .await?
+            }
+            None => run.await?,
+        };
+        cursor.try_collect().await
+    }
+
     /// The connection string with credentials removed, safe to print.
     pub fn redacted_uri(&self) -> &str {
         &self.redacted
@@ -162,22 +183,13 @@ impl LiveSource {
     /// Index specs of a collection as `listIndexes` returns them (empty when it does not exist).
     pub async fn list_indexes(&self, db: &str, coll: &str) -> Result<Vec<Document>, SourceError> {
         let reply = self
-            .run(db, doc! { "listIndexes": coll, "maxTimeMS": max_time_ms() })
+            .run_cursor(db, doc! { "listIndexes": coll, "maxTimeMS": max_time_ms() })
             .await;
-        let reply = match reply {
-            Ok(r) => r,
-            Err(e) if dupkey_e11000::is_namespace_not_found(&e) => return Ok(Vec::new()),
-            Err(e) => return Err(self.command_error("listIndexes", &e)),
-        };
-        let batch = reply
-            .get_document("cursor")
-            .and_then(|c| c.get_array("firstBatch"))
-            .cloned()
-            .unwrap_or_default();
-        Ok(batch
-            .into_iter()
-            .filter_map(|b| b.as_document().cloned())
-            .collect())
+        match reply {
+            Ok(specs) => Ok(specs),
+            Err(e) if dupkey_e11000::is_namespace_not_found(&e) => Ok(Vec::new()),
+            Err(e) => Err(self.command_error("listIndexes", &e)),
+        }
     }
 
     /// Names of the collections in a database.
@@ -214,22 +226,12 @@ impl LiveSource {
     /// The collections of a database as `listCollections` describes them: `name`, `type`
     /// (`collection`, `view`, `timeseries`) and `options` (the default `collation` among them).
     pub async fn list_collection_entries(&self, db: &str) -> Result<Vec<Document>, SourceError> {
-        let reply = self
-            .run(
-                db,
-                doc! { "listCollections": 1, "maxTimeMS": max_time_ms() },
-            )
-            .await
-            .map_err(|e| self.command_error("listCollections", &e))?;
-        let batch = reply
-            .get_document("cursor")
-            .and_then(|c| c.get_array("firstBatch"))
-            .cloned()
-            .unwrap_or_default();
-        Ok(batch
-            .into_iter()
-            .filter_map(|b| b.as_document().cloned())
-            .collect())
+        self.run_cursor(
+            db,
+            doc! { "listCollections": 1, "maxTimeMS": max_time_ms() },
+        )
+        .await
+        .map_err(|e| self.command_error("listCollections", &e))
     }
 
     /// The `options` `listCollections` gives one collection (its default `collation` among

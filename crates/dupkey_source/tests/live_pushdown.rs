@@ -305,3 +305,43 @@ async fn the_dry_run_is_sent_only_for_a_prepared_index_and_lists_its_violations(
         DryRun::Unavailable(why) if why.contains("primary")
     ));
 }
+
+#[tokio::test]
+async fn a_database_of_more_collections_than_one_batch_is_listed_whole() {
+    // A server sends at most 101 entries in a command cursor's first batch; the rest come by
+    // getMore. 150 collections, one of them with more indexes than a batch holds where the
+    // server allows it.
+    let Some((_client, db)) = dupkey_test::test_database("many_collections").await else {
+        return;
+    };
+    let uri = dupkey_test::test_uri().unwrap();
+    for i in 0..150 {
+        db.collection::<Document>(&format!("c{i:03}"))
+            .insert_one(doc! { "x": i })
+            .await
+            .unwrap();
+    }
+    let source = LiveSource::connect(&uri).await.unwrap();
+    let names = source.list_collections(db.name()).await.unwrap();
+    assert_eq!(names.len(), 150, "{names:?}");
+    assert_eq!(
+        source
+            .list_collection_entries(db.name())
+            .await
+            .unwrap()
+            .len(),
+        150
+    );
+    let indexes: Vec<Document> = (0..110)
+        .map(|i| doc! { "key": { format!("f{i}"): 1 }, "name": format!("f{i}_1") })
+        .collect();
+    if db
+        .run_command(doc! { "createIndexes": "c000", "indexes": indexes })
+        .await
+        .is_ok()
+    {
+        // mongod caps a collection at 64 indexes; a server that takes more must list them all.
+        let listed = source.list_indexes(db.name(), "c000").await.unwrap();
+        assert_eq!(listed.len(), 111, "{listed:?}");
+    }
+}
