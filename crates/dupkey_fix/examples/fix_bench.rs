@@ -1,0 +1,124 @@
+//! Times `apply` removing one duplicate from each of N groups (read again, archive, remove by
+//! whole document, journal) against removing the same documents one by one with the driver,
+//! in the same run on the same server. Run by `bench/fix-apply.sh`.
+//!   fix_bench URI [--groups N] [--batch-size B]
+
+use std::time::{Duration, Instant};
+
+use bson::{Bson, RawDocumentBuf, doc, rawdoc};
+use dupkey_fix::{
+    Applicability, ApplyOptions, ArchiveLocation, DocumentRef, Effect, ExtJson, Operation, Plan,
+    Step, apply, sha256_hex,
+};
+use mongodb::{Client, Database};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let uri = args
+        .next()
+        .ok_or("usage: fix_bench URI [--groups N] [--batch-size B]")?;
+    let (mut groups, mut batch) = (100_000_usize, 1000_usize);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or("a flag needs a value")?.parse()?;
+        match flag.as_str() {
+            "--groups" => groups = value,
+            "--batch-size" => batch = value,
+            other => return Err(format!("unknown flag {other}").into()),
+        }
+    }
+    let client = Client::with_uri_str(&uri).await?;
+    let db = client.database("dupkey_bench_fix");
+
+    let plan = seed(&db, groups).await?;
+    let mut options = ApplyOptions::new(ArchiveLocation::new(db.name(), "dupkey_archive"));
+    options.batch_size = batch;
+    options.pause = Duration::ZERO;
+    let started = Instant::now();
+    let report = apply(&client, &plan, &options).await?;
+    let fix = started.elapsed();
+    assert_eq!(
+        report.summary.documents as usize, groups,
+        "every duplicate removed"
+    );
+    let rss_after_apply = peak_rss_kib();
+
+    seed(&db, groups).await?;
+    let coll = db.collection::<bson::Document>("items");
+    let started = Instant::now();
+    for i in 0..groups {
+        coll.delete_one(doc! { "_id": dup_id(i) }).await?;
+    }
+    let naive = started.elapsed();
+
+    println!("groups: {groups}, batch size: {batch}");
+    println!(
+        "dupkey_fix apply (archive + whole-document match + journal): {:.2} s",
+        fix.as_secs_f64()
+    );
+    println!(
+        "driver delete_one by _id, one by one (no archive):            {:.2} s",
+        naive.as_secs_f64()
+    );
+    println!("ratio: {:.1}x", naive.as_secs_f64() / fix.as_secs_f64());
+    println!("peak RSS after apply: {} MiB", rss_after_apply / 1024);
+    db.drop().await?;
+    Ok(())
+}
+
+fn dup_id(i: usize) -> i64 {
+    2 * i as i64 + 1
+}
+
+/// N groups of two documents with the same `email`; the plan removes the second of each.
+async fn seed(db: &Database, groups: usize) -> Result<Plan, Box<dyn std::error::Error>> {
+    db.drop().await?;
+    let coll = db.collection::<RawDocumentBuf>("items");
+    let mut refs = Vec::with_capacity(groups);
+    let mut chunk = Vec::new();
+    for i in 0..groups {
+        for id in [2 * i as i64, dup_id(i)] {
+            let d = rawdoc! { "_id": id, "email": format!("user{i}@example.com"), "plan": "free", "n": id };
+            if id == dup_id(i) {
+                refs.push(DocumentRef {
+                    id: ExtJson(Bson::Int64(id)),
+                    sha256: sha256_hex(d.as_bytes()),
+                });
+            }
+            chunk.push(d);
+        }
+        if chunk.len() >= 10_000 {
+            coll.insert_many(std::mem::take(&mut chunk)).await?;
+        }
+    }
+    if !chunk.is_empty() {
+        coll.insert_many(chunk).await?;
+    }
+    let steps = vec![Step {
+        id: "dedupe".into(),
+        namespace: format!("{}.items", db.name()),
+        applicability: Applicability::Safe,
+        description: String::new(),
+        expect: Effect {
+            documents: groups as u64,
+            ..Effect::default()
+        },
+        operation: Operation::RemoveDocuments { documents: refs },
+    }];
+    Ok(Plan {
+        version: dupkey_fix::PLAN_VERSION,
+        steps,
+    })
+}
+
+/// The process's peak resident set (VmHWM), in KiB; 0 where /proc is not there.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,503 @@
+//! One batch of a document step: read the documents again, archive each original before it is
+//! touched, write in bulk matching whole originals, and sort out what changed underneath. The
+//! batch is idempotent: run again after a crash at any point, it finds its own archive entries
+//! and finishes what they announce, never archiving or writing an item twice.
+
+use std::collections::HashMap;
+
+use bson::{Bson, Document, RawDocumentBuf, doc, rawdoc};
+use futures_util::TryStreamExt;
+
+use crate::apply::{Context, Phase};
+use crate::archive::{Action, NewEntry, entry_id};
+use crate::commands::{bulk_write, find_by_ids, id_key, to_raw_doc, whole_document_filter};
+use crate::digest::sha256_hex;
+use crate::error::{Result, driver};
+use crate::plan::{Operation, Step};
+
+/// One document of a step: its place `n`, its `_id`, the planned hash and what to do.
+#[derive(Debug)]
+pub(crate) struct Item<'a> {
+    pub n: u64,
+    pub id: Bson,
+    pub sha256: Option<&'a str>,
+    pub change: Change<'a>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Change<'a> {
+    Remove,
+    Replace(&'a Document),
+    Update {
+        set: &'a Document,
+        unset: &'a [String],
+    },
+    Insert(&'a Document),
+}
+
+/// The document items of a step, in plan order.
+pub(crate) fn items(op: &Operation) -> Vec<Item<'_>> {
+    let mut out = Vec::new();
+    match op {
+        Operation::RemoveDocuments { documents } => {
+            for (n, d) in documents.iter().enumerate() {
+                out.push(new_item(n, &d.id.0, Some(&d.sha256), Change::Remove));
+            }
+        }
+        Operation::ReplaceDocuments { documents } => {
+            for (n, d) in documents.iter().enumerate() {
+                let change = Change::Replace(&d.replacement.0);
+                out.push(new_item(n, &d.id.0, Some(&d.sha256), change));
+            }
+        }
+        Operation::UpdateDocuments { documents } => {
+            for (n, d) in documents.iter().enumerate() {
+                let change = Change::Update {
+                    set: &d.set.0,
+                    unset: &d.unset,
+                };
+                out.push(new_item(n, &d.id.0, Some(&d.sha256), change));
+            }
+        }
+        Operation::InsertDocuments { documents } => {
+            for (n, d) in documents.iter().enumerate() {
+                let id = d.0.get("_id").cloned().unwrap_or(Bson::Null);
+                out.push(new_item(n, &id, None, Change::Insert(&d.0)));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn new_item<'a>(n: usize, id: &Bson, sha256: Option<&'a str>, change: Change<'a>) -> Item<'a> {
+    Item {
+        n: n as u64,
+        id: id.clone(),
+        sha256,
+        change,
+    }
+}
+
+/// What a batch did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct BatchOutcome {
+    pub done: u64,
+    pub skipped: u64,
+}
+
+/// A write the batch will make, with the bytes that tell afterwards whether it happened.
+struct Write {
+    n: u64,
+    id: Bson,
+    /// Remove/replace: the original to match; insert: none.
+    original: Option<RawDocumentBuf>,
+    /// Replace: the new body; insert: the document.
+    after: Option<RawDocumentBuf>,
+}
+
+/// Classification of one item against the database and the archive.
+enum Verdict {
+    Done,
+    /// Left alone; `archived` when an entry exists and must be marked skipped.
+    Skip {
+        reason: String,
+        archived: bool,
+    },
+    Write {
+        entry: Option<RawDocumentBuf>,
+        write: Write,
+    },
+}
+
+pub(crate) async fn run_batch(
+    ctx: &Context<'_>,
+    step: &Step,
+    items: &[Item<'_>],
+) -> Result<BatchOutcome> {
+    let (db_name, coll_name) = step.db_and_collection()?;
+    let db = ctx.client.database(db_name);
+    let coll = db.collection::<RawDocumentBuf>(coll_name);
+    let ids: Vec<Bson> = items.iter().map(|i| i.id.clone()).collect();
+    let current = find_by_ids(&coll, &ids).await?;
+    let archived = archived_entries(ctx, &step.id, items).await?;
+
+    let mut outcome = BatchOutcome::default();
+    let mut entries = Vec::new();
+    let mut writes = Vec::new();
+    let mut skips = Vec::new();
+    for item in items {
+        let cur = current.get(&id_key(&item.id));
+        match classify(item, cur, archived.get(&item.n))? {
+            Verdict::Done => outcome.done += 1,
+            Verdict::Skip { reason, archived } => {
+                skips.push((item.n, item.id.clone(), reason, archived))
+            }
+            Verdict::Write { entry, write } => {
+                if let Some(entry) = entry {
+                    entries.push(entry_for(ctx, step, item, &write, entry));
+                }
+                writes.push(write);
+            }
+        }
+    }
+    let refused = archive(ctx, entries).await?;
+    // An original that could not be archived must not be touched.
+    writes.retain(|w| match refused.get(&w.n) {
+        Some(reason) => {
+            skips.push((
+                w.n,
+                w.id.clone(),
+                format!("could not be archived: {reason}"),
+                false,
+            ));
+            false
+        }
+        None => true,
+    });
+    ctx.checkpoint(Phase::Archived)?;
+    let written = execute(&db, coll_name, &writes).await?;
+    ctx.checkpoint(Phase::Written)?;
+    let settled = settle(&coll, &writes, written).await?;
+    for (write, result) in writes.iter().zip(settled) {
+        match result {
+            Ok(()) => outcome.done += 1,
+            Err(reason) => skips.push((write.n, write.id.clone(), reason, true)),
+        }
+    }
+    outcome.skipped = skips.len() as u64;
+    record_skips(ctx, step, skips).await?;
+    Ok(outcome)
+}
+
+/// Decides what to do with one item; see docs/fix.md for the table this implements.
+fn classify(
+    item: &Item<'_>,
+    cur: Option<&RawDocumentBuf>,
+    entry: Option<&RawDocumentBuf>,
+) -> Result<Verdict> {
+    // Raw all the way: a round trip through `Document` may re-encode a value (regex flags
+    // are sorted), and the comparisons below are byte for byte.
+    let archived_doc = entry
+        .and_then(|e| e.get_document("doc").ok())
+        .map(ToOwned::to_owned);
+    let archived_after = entry
+        .and_then(|e| e.get_document("after").ok())
+        .map(ToOwned::to_owned);
+    let skip = |reason: &str, archived: bool| Verdict::Skip {
+        reason: reason.to_string(),
+        archived,
+    };
+    if entry.is_some_and(|e| e.get_str("outcome").ok() == Some("skipped")) {
+        return Ok(skip("skipped earlier in this run", true));
+    }
+    if let Change::Insert(doc) = item.change {
+        let doc = to_raw_doc(doc)?;
+        return Ok(match cur {
+            None => Verdict::Write {
+                entry: entry.is_none().then(|| doc.clone()),
+                write: Write {
+                    n: item.n,
+                    id: item.id.clone(),
+                    original: None,
+                    after: Some(doc),
+                },
+            },
+            Some(c) if c.as_bytes() == doc.as_bytes() && entry.is_some() => Verdict::Done,
+            Some(c) if c.as_bytes() == doc.as_bytes() => {
+                skip("an identical document is already there", false)
+            }
+            Some(_) => skip("a different document already has this _id", entry.is_some()),
+        });
+    }
+    if let Some(original) = archived_doc {
+        // Archived by an earlier attempt: the entry says what the original was.
+        let after = archived_after;
+        return Ok(match cur {
+            None if matches!(item.change, Change::Remove) => Verdict::Done,
+            None => skip("removed by someone else after it was archived", true),
+            Some(c) if c.as_bytes() == original.as_bytes() => Verdict::Write {
+                entry: None,
+                write: Write {
+                    n: item.n,
+                    id: item.id.clone(),
+                    original: Some(original),
+                    after,
+                },
+            },
+            Some(c) if after.as_ref().is_some_and(|a| a.as_bytes() == c.as_bytes()) => {
+                Verdict::Done
+            }
+            Some(_) => skip("changed after it was archived; left as it is", true),
+        });
+    }
+    let Some(cur) = cur else {
+        return Ok(skip("no longer exists", false));
+    };
+    if item.sha256 != Some(sha256_hex(cur.as_bytes()).as_str()) {
+        return Ok(skip("changed since the plan; left as it is", false));
+    }
+    let after = match item.change {
+        Change::Remove => None,
+        Change::Replace(body) => Some(with_id_first(&item.id, body)?),
+        Change::Update { set, unset } => Some(updated(cur, set, unset)?),
+        Change::Insert(_) => None,
+    };
+    Ok(Verdict::Write {
+        entry: Some(cur.clone()),
+        write: Write {
+            n: item.n,
+            id: item.id.clone(),
+            original: Some(cur.clone()),
+            after,
+        },
+    })
+}
+
+/// The replacement body with the document's `_id` first, as the server would store it.
+fn with_id_first(id: &Bson, body: &Document) -> Result<RawDocumentBuf> {
+    let mut doc = doc! { "_id": id.clone() };
+    for (k, v) in body {
+        if k != "_id" {
+            doc.insert(k.clone(), v.clone());
+        }
+    }
+    to_raw_doc(&doc)
+}
+
+/// `original` with top-level fields set (in place, or appended) and unset, field order kept.
+/// Built on the raw bytes so that every field the update does not name is copied untouched
+/// (a round trip through `Document` would, for one, reorder regex flags).
+fn updated(original: &RawDocumentBuf, set: &Document, unset: &[String]) -> Result<RawDocumentBuf> {
+    let damaged = |e: bson::error::Error| crate::error::FixError::DamagedArchive {
+        entry: "current document".into(),
+        reason: e.to_string(),
+    };
+    let new_values = to_raw_doc(set)?;
+    let mut out = RawDocumentBuf::new();
+    for element in original.iter() {
+        let (key, value) = element.map_err(damaged)?;
+        if unset.iter().any(|u| u == key.as_str()) {
+            continue;
+        }
+        match new_values.get(key.as_str()).map_err(damaged)? {
+            Some(new) => out.append(key, new),
+            None => out.append(key, value),
+        }
+    }
+    for element in new_values.iter() {
+        let (key, value) = element.map_err(damaged)?;
+        if original.get(key.as_str()).map_err(damaged)?.is_none() {
+            out.append(key, value);
+        }
+    }
+    Ok(out)
+}
+
+fn entry_for(
+    ctx: &Context<'_>,
+    step: &Step,
+    item: &Item<'_>,
+    write: &Write,
+    doc: RawDocumentBuf,
+) -> RawDocumentBuf {
+    let action = match item.change {
+        Change::Remove => Action::Remove,
+        Change::Replace(_) | Change::Update { .. } => Action::Replace,
+        Change::Insert(_) => Action::Insert,
+    };
+    let after = if action == Action::Replace {
+        write.after.clone()
+    } else {
+        None
+    };
+    NewEntry {
+        run_id: ctx.run_id,
+        step: &step.id,
+        n: item.n,
+        namespace: &step.namespace,
+        action,
+        doc: Some(doc),
+        after,
+        reason: None,
+    }
+    .into_raw()
+}
+
+/// This run's archive entries for the batch's items, by item number.
+async fn archived_entries(
+    ctx: &Context<'_>,
+    step: &str,
+    items: &[Item<'_>],
+) -> Result<HashMap<u64, RawDocumentBuf>> {
+    // A batch is a contiguous range of item numbers: one range scan of the archive's
+    // (run_id, step, n) index, rather than a lookup per entry.
+    let (Some(first), Some(last)) = (items.first(), items.last()) else {
+        return Ok(HashMap::new());
+    };
+    let coll = ctx.archive.raw(ctx.client);
+    let context = format!("read the archive {}", ctx.archive);
+    let filter = doc! {
+        "run_id": ctx.run_id,
+        "step": step,
+        "n": { "$gte": first.n as i64, "$lte": last.n as i64 },
+        "type": "entry",
+    };
+    let mut cursor = coll.find(filter).await.map_err(driver(&context))?;
+    let mut out = HashMap::new();
+    while let Some(entry) = cursor.try_next().await.map_err(driver(&context))? {
+        if let Ok(n) = entry.get_i64("n") {
+            out.insert(n as u64, entry);
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts archive entries; an entry already there (an earlier attempt) is fine. Returns the
+/// items whose entry the server refused (too large, …) with its message.
+async fn archive(ctx: &Context<'_>, entries: Vec<RawDocumentBuf>) -> Result<HashMap<u64, String>> {
+    let ns: Vec<u64> = entries
+        .iter()
+        .map(|e| e.get_i64("n").unwrap_or(-1) as u64)
+        .collect();
+    let db = ctx.client.database(&ctx.archive.database);
+    let outcome = bulk_write(&db, "insert", &ctx.archive.collection, "documents", entries).await?;
+    let mut refused = HashMap::new();
+    for (index, code, message) in outcome.errors {
+        if code != 11000 {
+            refused.insert(ns[index], message);
+        }
+    }
+    Ok(refused)
+}
+
+/// The bulk write of the batch: removes and replaces matched by whole original, inserts.
+async fn execute(db: &mongodb::Database, coll: &str, writes: &[Write]) -> Result<i64> {
+    let mut deletes = Vec::new();
+    let mut updates = Vec::new();
+    let mut inserts = Vec::new();
+    for w in writes {
+        match (&w.original, &w.after) {
+            (Some(original), None) => {
+                deletes.push(rawdoc! { "q": whole_document_filter(original)?, "limit": 1 })
+            }
+            (Some(original), Some(after)) => updates.push(rawdoc! {
+                "q": whole_document_filter(original)?, "u": after.clone(), "upsert": false,
+            }),
+            (None, Some(doc)) => inserts.push(doc.clone()),
+            (None, None) => {}
+        }
+    }
+    let mut n = 0;
+    for (command, field, statements) in [
+        ("delete", "deletes", deletes),
+        ("update", "updates", updates),
+        ("insert", "documents", inserts),
+    ] {
+        if !statements.is_empty() {
+            n += bulk_write(db, command, coll, field, statements).await?.n;
+        }
+    }
+    Ok(n)
+}
+
+/// Whether each write took effect. When the server counted every write, all did; otherwise
+/// the documents are read again: a write that did not happen was beaten by a concurrent
+/// change, and that change is kept.
+async fn settle(
+    coll: &mongodb::Collection<RawDocumentBuf>,
+    writes: &[Write],
+    written: i64,
+) -> Result<Vec<std::result::Result<(), String>>> {
+    if written == writes.len() as i64 {
+        return Ok(writes.iter().map(|_| Ok(())).collect());
+    }
+    let ids: Vec<Bson> = writes.iter().map(|w| w.id.clone()).collect();
+    let now = find_by_ids(coll, &ids).await?;
+    Ok(writes
+        .iter()
+        .map(|w| {
+            let cur = now.get(&id_key(&w.id));
+            let landed = match (&w.original, &w.after) {
+                (Some(_), None) => cur.is_none(),
+                (_, Some(after)) => cur.is_some_and(|c| c.as_bytes() == after.as_bytes()),
+                (None, None) => true,
+            };
+            if landed {
+                Ok(())
+            } else if w.original.is_none() {
+                Err("could not be inserted (another document took its _id or a unique key)".into())
+            } else {
+                Err("changed while the fix was being written; the concurrent write was kept".into())
+            }
+        })
+        .collect())
+}
+
+/// Skipped items go to the archive too: marked on their entry, or as an entry of their own, so
+/// the report and undo see them across resumed attempts.
+async fn record_skips(
+    ctx: &Context<'_>,
+    step: &Step,
+    skips: Vec<(u64, Bson, String, bool)>,
+) -> Result<()> {
+    if skips.is_empty() {
+        return Ok(());
+    }
+    let mut statements = Vec::new();
+    for (n, id, reason, _) in skips {
+        let mut fields = doc! { "outcome": "skipped", "reason": &reason, "id": id };
+        fields.insert("type", "entry");
+        let set_on_insert = doc! {
+            "run_id": ctx.run_id, "step": &step.id, "n": n as i64, "ns": &step.namespace,
+            "action": Action::Skip.as_str(),
+        };
+        let update = doc! { "$set": fields, "$setOnInsert": set_on_insert };
+        statements.push(rawdoc! {
+            "q": { "_id": entry_id(ctx.run_id, &step.id, n) },
+            "u": to_raw_doc(&update)?,
+            "upsert": true,
+        });
+    }
+    let db = ctx.client.database(&ctx.archive.database);
+    bulk_write(
+        &db,
+        "update",
+        &ctx.archive.collection,
+        "updates",
+        statements,
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document as another driver may have stored it: regex flags not in alphabetical order,
+    /// a negative zero, an Int64 beside an Int32.
+    fn stored() -> RawDocumentBuf {
+        let mut doc = rawdoc! { "_id": 5, "n": 7_i64, "z": -0.0_f64, "number": "TKT-00004" };
+        let regex = bson::raw::RawRegexRef {
+            pattern: bson::cstr!("^a"),
+            options: bson::cstr!("xi"),
+        };
+        doc.append(bson::cstr!("re"), regex);
+        doc.append(bson::cstr!("tail"), "$keep");
+        doc
+    }
+
+    #[test]
+    fn an_update_changes_only_the_fields_it_names_byte_for_byte() {
+        let original = stored();
+        let set = doc! { "number": "TKT-00007", "renumberedFrom": "TKT-00004" };
+        let after = updated(&original, &set, &["z".to_string()]).unwrap_or_default();
+        let mut expected = rawdoc! { "_id": 5, "n": 7_i64, "number": "TKT-00007" };
+        for (key, value) in original.iter().flatten().skip(4) {
+            expected.append(key, value);
+        }
+        expected.append(bson::cstr!("renumberedFrom"), "TKT-00004");
+        assert_eq!(after.as_bytes(), expected.as_bytes());
+    }
+}

@@ -1,0 +1,37 @@
+//! Executes repairs of MongoDB duplicate-key hazards without losing a document.
+//!
+//! A [`Plan`] is a versioned list of low-level steps (remove, replace or insert documents,
+//! create, hide or drop an index, raise a counter), each with preconditions: the SHA-256 of
+//! every document it touches as planned, the index definitions and counter values it expects.
+//! [`apply`] re-checks them, archives every original (raw BSON, byte-identical) before changing
+//! it, writes in batches under a journal, and resumes an interrupted run; [`undo`] restores a
+//! run byte-identical and refuses restores that would create duplicates. How plans are derived
+//! from scan findings is not this crate's business; docs/fix.md describes the guarantees.
+
+mod apply;
+mod archive;
+mod commands;
+mod digest;
+mod documents;
+mod error;
+mod indexes;
+mod lag;
+mod plan;
+mod report;
+mod undo;
+
+pub use apply::{
+    ApplyOptions, InterruptHook, Phase, RunReport, StepReport, Summary, Warning, apply,
+};
+pub use archive::{
+    ArchiveLocation, DEFAULT_ARCHIVE_COLLECTION, RunRecord, RunStatus, RunSummary, StepProgress,
+    StepStatus, find_archives, list_runs, locate_run,
+};
+pub use digest::sha256_hex;
+pub use error::{FixError, Result};
+pub use plan::{
+    Applicability, DocumentRef, Effect, ExtJson, ExtJsonDocument, FieldUpdate, Operation,
+    PLAN_VERSION, Plan, Replacement, Step, split_namespace,
+};
+pub use report::load as run_report;
+pub use undo::{UndoOptions, UndoReport, undo};

@@ -1,0 +1,625 @@
+//! Undo: puts back what a run changed, from its archive, steps in reverse order. Removed and
+//! replaced documents come back byte for byte, created documents and indexes go, dropped or
+//! hidden indexes and raised counters return. Before anything is written, every restore is
+//! checked; one that would duplicate a unique key or overwrite a later write refuses the undo
+//! (or, forced, is left in the archive while the rest is restored).
+
+use std::collections::{HashMap, HashSet};
+
+use bson::{Bson, Document, RawDocumentBuf, doc, rawdoc};
+use futures_util::TryStreamExt;
+use mongodb::{Client, Database};
+use serde::Serialize;
+
+use crate::archive::{Action, ArchiveLocation, Journal, RunStatus};
+use crate::commands::{
+    bulk_write, counter_value, find_by_ids, find_index, id_key, list_indexes, raw_id,
+    same_definition, whole_document_filter,
+};
+use crate::error::{FixError, Result, driver};
+use crate::plan::split_namespace;
+
+#[derive(Debug, Clone)]
+pub struct UndoOptions {
+    /// Restore everything that can be restored safely and leave the conflicts in the archive,
+    /// instead of refusing the whole undo.
+    pub force: bool,
+    /// Archive entries per bulk write.
+    pub batch_size: usize,
+}
+
+impl Default for UndoOptions {
+    fn default() -> Self {
+        UndoOptions {
+            force: false,
+            batch_size: 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UndoReport {
+    pub run_id: String,
+    pub status: Option<RunStatus>,
+    /// Documents put back (removed or replaced by the run).
+    pub restored: u64,
+    /// Documents the run had inserted, removed again.
+    pub removed: u64,
+    pub indexes: u64,
+    pub counters: u64,
+    /// What was left in the archive, and why.
+    pub conflicts: Vec<String>,
+}
+
+/// One archive entry to reverse.
+#[derive(Debug, Clone)]
+struct Entry {
+    step: String,
+    ns: String,
+    action: Action,
+    doc: Option<RawDocumentBuf>,
+    after: Option<RawDocumentBuf>,
+}
+
+/// Undoes run `run_id` recorded in `archive`.
+pub async fn undo(
+    client: &Client,
+    archive: &ArchiveLocation,
+    run_id: &str,
+    options: &UndoOptions,
+) -> Result<UndoReport> {
+    let journal = Journal::new(client, archive, run_id);
+    let record = journal.load().await?.ok_or_else(|| FixError::RunNotFound {
+        run_id: run_id.to_string(),
+        archive: archive.to_string(),
+    })?;
+    let mut report = UndoReport {
+        run_id: run_id.to_string(),
+        ..UndoReport::default()
+    };
+    if record.status == RunStatus::Undone {
+        report.status = Some(RunStatus::Undone);
+        return Ok(report);
+    }
+    let entries = load_entries(client, archive, run_id).await?;
+    let conflicts = preflight(client, &entries).await?;
+    if !conflicts.is_empty() && !options.force {
+        return Err(FixError::UndoRefused {
+            run_id: run_id.to_string(),
+            conflicts,
+        });
+    }
+    journal.set_status(RunStatus::Undoing).await?;
+    // Reverse step order: an index the run built goes before the duplicates it kept out return.
+    for step in record.steps.iter().rev() {
+        let of_step: Vec<&Entry> = entries.iter().filter(|e| e.step == step.id).collect();
+        for batch in of_step.chunks(options.batch_size.max(1)) {
+            reverse_batch(client, batch, &mut report).await?;
+        }
+    }
+    let status = if report.conflicts.is_empty() {
+        RunStatus::Undone
+    } else {
+        RunStatus::PartiallyUndone
+    };
+    journal.set_status(status).await?;
+    report.status = Some(status);
+    Ok(report)
+}
+
+/// Every entry of the run that changed something, in step and item order.
+async fn load_entries(
+    client: &Client,
+    archive: &ArchiveLocation,
+    run_id: &str,
+) -> Result<Vec<Entry>> {
+    let context = format!("read the archive of run {run_id} in {archive}");
+    let mut cursor = archive
+        .raw(client)
+        .find(doc! { "type": "entry", "run_id": run_id, "outcome": { "$ne": "skipped" } })
+        .sort(doc! { "run_id": 1, "step": 1, "n": 1 })
+        .await
+        .map_err(driver(&context))?;
+    let mut out = Vec::new();
+    while let Some(raw) = cursor.try_next().await.map_err(driver(&context))? {
+        out.push(decode_entry(&raw)?);
+    }
+    Ok(out)
+}
+
+fn decode_entry(raw: &RawDocumentBuf) -> Result<Entry> {
+    let damaged = |reason: &str| FixError::DamagedArchive {
+        entry: format!("{:?}", raw.get("_id").ok().flatten()),
+        reason: reason.to_string(),
+    };
+    let text = |key: &str| {
+        raw.get_str(key)
+            .map(str::to_string)
+            .map_err(|_| damaged(&format!("no {key}")))
+    };
+    let sub = |key: &str| raw.get_document(key).ok().map(|d| d.to_owned());
+    let action = Action::parse(&text("action")?).ok_or_else(|| damaged("unknown action"))?;
+    let doc = sub("doc");
+    if let (Some(doc), Ok(sha)) = (&doc, raw.get_str("sha256")) {
+        // The archive itself must not have drifted: what comes back is what was taken.
+        if crate::digest::sha256_hex(doc.as_bytes()) != sha {
+            return Err(damaged(
+                "the archived document no longer matches its sha256",
+            ));
+        }
+    }
+    Ok(Entry {
+        step: text("step")?,
+        ns: text("ns")?,
+        action,
+        doc,
+        after: sub("after"),
+    })
+}
+
+fn db_coll<'a>(client: &Client, ns: &'a str) -> Result<(Database, &'a str)> {
+    let (db, coll) = split_namespace(ns).ok_or_else(|| FixError::DamagedArchive {
+        entry: ns.to_string(),
+        reason: "namespace is not database.collection".into(),
+    })?;
+    Ok((client.database(db), coll))
+}
+
+/// Every restore that would duplicate a unique key, resurrect or overwrite a later write, or
+/// lower a counter below numbers handed out since. Nothing is written.
+async fn preflight(client: &Client, entries: &[Entry]) -> Result<Vec<String>> {
+    let mut conflicts = Vec::new();
+    let mut by_ns: HashMap<&str, Vec<&Entry>> = HashMap::new();
+    for e in entries {
+        by_ns.entry(e.ns.as_str()).or_default().push(e);
+    }
+    for (ns, entries) in by_ns {
+        let (db, coll) = db_coll(client, ns)?;
+        let uniques = unique_indexes_after_undo(&db, coll, &entries).await?;
+        let docs: Vec<&Entry> = entries
+            .iter()
+            .copied()
+            .filter(|e| is_document(e.action))
+            .collect();
+        let ids: Vec<Bson> = docs
+            .iter()
+            .filter_map(|e| e.doc.as_ref().and_then(raw_id))
+            .collect();
+        let current = find_by_ids(&db.collection::<RawDocumentBuf>(coll), &ids).await?;
+        for e in docs {
+            let Some(original) = &e.doc else { continue };
+            let Some(id) = raw_id(original) else { continue };
+            let cur = current.get(&id_key(&id));
+            let restores = match (e.action, cur) {
+                (Action::Remove, None) => true,
+                (Action::Replace, Some(c)) if same_bytes(&e.after, c) => true,
+                (_, Some(c))
+                    if c.as_bytes() == original.as_bytes() && e.action != Action::Insert =>
+                {
+                    false
+                }
+                (Action::Insert, None) => false,
+                (Action::Insert, Some(c)) if c.as_bytes() == original.as_bytes() => false,
+                (action, cur) => {
+                    conflicts.push(document_conflict(ns, &id, action, cur.is_some()));
+                    false
+                }
+            };
+            if restores {
+                for index in &uniques {
+                    if let Some(holder) = key_holder(&db, coll, index, original).await? {
+                        conflicts.push(format!(
+                            "{ns} _id {}: restoring it would duplicate the key of unique index \
+                             {:?} ({}), now held by _id {}",
+                            ext(&id),
+                            index.get_str("name").unwrap_or_default(),
+                            key_of(index, original),
+                            ext(&holder)
+                        ));
+                    }
+                }
+            }
+        }
+        for e in entries.iter().filter(|e| e.action == Action::SetCounter) {
+            if let Some(conflict) = counter_conflict(&db, coll, ns, e).await? {
+                conflicts.push(conflict);
+            }
+        }
+    }
+    conflicts.sort();
+    Ok(conflicts)
+}
+
+fn is_document(action: Action) -> bool {
+    matches!(action, Action::Remove | Action::Replace | Action::Insert)
+}
+
+fn same_bytes(a: &Option<RawDocumentBuf>, b: &RawDocumentBuf) -> bool {
+    a.as_ref().is_some_and(|a| a.as_bytes() == b.as_bytes())
+}
+
+fn document_conflict(ns: &str, id: &Bson, action: Action, exists: bool) -> String {
+    let why = match (action, exists) {
+        (Action::Remove, _) => "a different document now has its _id",
+        (Action::Replace, false) => {
+            "it was removed after the run; restoring it would undo that removal"
+        }
+        (Action::Replace, true) => {
+            "it changed after the run; restoring it would overwrite that write"
+        }
+        _ => "the document the run inserted changed since; removing it would lose that write",
+    };
+    format!("{ns} _id {}: {why}", ext(id))
+}
+
+fn ext(v: &Bson) -> String {
+    v.clone().into_relaxed_extjson().to_string()
+}
+
+/// The unique indexes the collection will have when documents are restored: today's, minus
+/// those this run built (undone first), plus unique ones it dropped (rebuilt).
+async fn unique_indexes_after_undo(
+    db: &Database,
+    coll: &str,
+    entries: &[&Entry],
+) -> Result<Vec<Document>> {
+    let doc_of = |e: &Entry| {
+        e.doc
+            .as_ref()
+            .and_then(|d| Document::try_from(d.as_ref()).ok())
+    };
+    let created: HashSet<String> = entries
+        .iter()
+        .filter(|e| e.action == Action::CreateIndex)
+        .filter_map(|e| doc_of(e).and_then(|d| d.get_str("name").ok().map(str::to_string)))
+        .collect();
+    let mut indexes: Vec<Document> = list_indexes(db, coll)
+        .await?
+        .into_iter()
+        .filter(|i| !created.contains(i.get_str("name").unwrap_or_default()))
+        .collect();
+    for e in entries.iter().filter(|e| e.action == Action::DropIndex) {
+        if let Some(d) = doc_of(e)
+            && find_index(&indexes, d.get_str("name").unwrap_or_default()).is_none()
+        {
+            indexes.push(d);
+        }
+    }
+    indexes.retain(|i| {
+        i.get_bool("unique").unwrap_or(false) && i.get_str("name").ok() != Some("_id_")
+    });
+    Ok(indexes)
+}
+
+/// The `_id` of another document holding `doc`'s key under unique `index`, if any. Array values
+/// match any element (multikey); a missing field matches null and missing, as the index does.
+/// A key through an array of sub-documents is not checked here (the insert itself would still
+/// fail on a duplicate, and is then reported).
+async fn key_holder(
+    db: &Database,
+    coll: &str,
+    index: &Document,
+    doc: &RawDocumentBuf,
+) -> Result<Option<Bson>> {
+    let Ok(key) = index.get_document("key") else {
+        return Ok(None);
+    };
+    let Ok(full) = Document::try_from(doc.as_ref()) else {
+        return Ok(None);
+    };
+    let mut filter = Document::new();
+    let mut all_missing = true;
+    for field in key.keys() {
+        match lookup(&full, field) {
+            Lookup::Value(Bson::Array(items)) => {
+                all_missing = false;
+                filter.insert(field.clone(), doc! { "$in": items });
+            }
+            Lookup::Value(v) => {
+                all_missing = false;
+                filter.insert(field.clone(), v);
+            }
+            Lookup::Missing => {
+                filter.insert(field.clone(), Bson::Null);
+            }
+            Lookup::ThroughArray => return Ok(None),
+        }
+    }
+    if all_missing && index.get_bool("sparse").unwrap_or(false) {
+        return Ok(None);
+    }
+    if let Some(id) = full.get("_id") {
+        filter.insert("_id", doc! { "$ne": id.clone() });
+    }
+    if let Ok(partial) = index.get_document("partialFilterExpression") {
+        filter = doc! { "$and": [filter, partial.clone()] };
+    }
+    let handle = db.collection::<Document>(coll);
+    let mut find = handle.find_one(filter);
+    if let Ok(collation) = index.get_document("collation")
+        && let Ok(collation) = bson::deserialize_from_document(collation.clone())
+    {
+        find = find.collation(collation);
+    }
+    let found = find
+        .await
+        .map_err(driver(format!("check unique keys in {}.{coll}", db.name())))?;
+    Ok(found.and_then(|d| d.get("_id").cloned()))
+}
+
+enum Lookup {
+    Value(Bson),
+    Missing,
+    ThroughArray,
+}
+
+fn lookup(doc: &Document, path: &str) -> Lookup {
+    let mut parts = path.split('.');
+    let mut value = match parts.next().and_then(|p| doc.get(p)) {
+        Some(v) => v,
+        None => return Lookup::Missing,
+    };
+    for part in parts {
+        value = match value {
+            Bson::Document(d) => match d.get(part) {
+                Some(v) => v,
+                None => return Lookup::Missing,
+            },
+            Bson::Array(_) => return Lookup::ThroughArray,
+            _ => return Lookup::Missing,
+        };
+    }
+    Lookup::Value(value.clone())
+}
+
+fn key_of(index: &Document, doc: &RawDocumentBuf) -> String {
+    let Ok(full) = Document::try_from(doc.as_ref()) else {
+        return String::new();
+    };
+    let mut key = Document::new();
+    for field in index
+        .get_document("key")
+        .map(|k| k.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+    {
+        if let Lookup::Value(v) = lookup(&full, &field) {
+            key.insert(field, v);
+        } else {
+            key.insert(field, Bson::Null);
+        }
+    }
+    Bson::Document(key).into_relaxed_extjson().to_string()
+}
+
+/// The counter field and value the run set, and the value it had.
+fn counter_change(e: &Entry) -> Option<(Document, String, i64, Bson)> {
+    let original = Document::try_from(e.doc.as_ref()?.as_ref()).ok()?;
+    let after = Document::try_from(e.after.as_ref()?.as_ref()).ok()?;
+    let (field, value) = after.iter().next()?;
+    let set_to = counter_value(value)?;
+    let before = original.get(field).cloned().unwrap_or(Bson::Null);
+    Some((original, field.clone(), set_to, before))
+}
+
+async fn counter_conflict(
+    db: &Database,
+    coll: &str,
+    ns: &str,
+    e: &Entry,
+) -> Result<Option<String>> {
+    let Some((original, field, set_to, before)) = counter_change(e) else {
+        return Ok(Some(format!(
+            "{ns}: a counter entry of step {:?} is damaged",
+            e.step
+        )));
+    };
+    let id = original.get("_id").cloned().unwrap_or(Bson::Null);
+    let current = db
+        .collection::<Document>(coll)
+        .find_one(doc! { "_id": id.clone() })
+        .await
+        .map_err(driver(format!("read the counter in {ns}")))?;
+    let now = current
+        .as_ref()
+        .and_then(|c| c.get(&field))
+        .and_then(counter_value);
+    Ok(match now {
+        Some(n) if n == set_to || Some(n) == counter_value(&before) => None,
+        Some(n) => Some(format!(
+            "{ns} counter _id {}: {field} is {n}, not the {set_to} this run set; numbers were \
+             handed out since, and lowering it to {before} would hand them out again",
+            ext(&id)
+        )),
+        None => Some(format!(
+            "{ns} counter _id {}: it is gone or not a number",
+            ext(&id)
+        )),
+    })
+}
+
+/// Reverses a batch of entries of one step.
+async fn reverse_batch(client: &Client, batch: &[&Entry], report: &mut UndoReport) -> Result<()> {
+    let Some(first) = batch.first() else {
+        return Ok(());
+    };
+    let (db, coll) = db_coll(client, &first.ns)?;
+    let (documents, others): (Vec<&Entry>, Vec<&Entry>) =
+        batch.iter().partition(|e| is_document(e.action));
+    if !documents.is_empty() {
+        reverse_documents(&db, coll, &first.ns, &documents, report).await?;
+    }
+    for e in others {
+        reverse_other(&db, coll, e, report).await?;
+    }
+    Ok(())
+}
+
+async fn reverse_documents(
+    db: &Database,
+    coll: &str,
+    ns: &str,
+    entries: &[&Entry],
+    report: &mut UndoReport,
+) -> Result<()> {
+    let handle = db.collection::<RawDocumentBuf>(coll);
+    let ids: Vec<Bson> = entries
+        .iter()
+        .filter_map(|e| e.doc.as_ref().and_then(raw_id))
+        .collect();
+    let current = find_by_ids(&handle, &ids).await?;
+    // Per command: its statements, and for each the document and what should be there after.
+    let mut groups: [(&str, &str, Vec<RawDocumentBuf>, Vec<Expected>); 3] = [
+        ("insert", "documents", Vec::new(), Vec::new()),
+        ("update", "updates", Vec::new(), Vec::new()),
+        ("delete", "deletes", Vec::new(), Vec::new()),
+    ];
+    for e in entries {
+        let Some(original) = &e.doc else { continue };
+        let Some(id) = raw_id(original) else { continue };
+        let cur = current.get(&id_key(&id));
+        let (group, statement, want) = match (e.action, cur) {
+            (Action::Remove, None) => (0, original.clone(), Some(original.clone())),
+            (Action::Replace, Some(c)) if same_bytes(&e.after, c) => {
+                let statement = rawdoc! { "q": whole_document_filter(c)?, "u": original.clone(), "upsert": false };
+                (1, statement, Some(original.clone()))
+            }
+            (Action::Insert, Some(c)) if c.as_bytes() == original.as_bytes() => (
+                2,
+                rawdoc! { "q": whole_document_filter(c)?, "limit": 1 },
+                None,
+            ),
+            (Action::Insert, None) => continue,
+            (_, Some(c)) if c.as_bytes() == original.as_bytes() => continue,
+            (action, cur) => {
+                let conflict = document_conflict(ns, &id, action, cur.is_some());
+                report.conflicts.push(conflict);
+                continue;
+            }
+        };
+        groups[group].2.push(statement);
+        groups[group].3.push(Expected {
+            id,
+            want,
+            removes: e.action == Action::Insert,
+            refusal: None,
+        });
+    }
+    let mut expected = Vec::new();
+    for (command, field, statements, mut group) in groups {
+        if !statements.is_empty() {
+            let outcome = bulk_write(db, command, coll, field, statements).await?;
+            for (index, _, message) in outcome.errors {
+                if let Some(x) = group.get_mut(index) {
+                    x.refusal = Some(message);
+                }
+            }
+        }
+        expected.extend(group);
+    }
+    // Read back: what is now in place counts; the rest is a conflict, with the server's reason
+    // when it gave one (a unique index refusing the restored key).
+    let ids: Vec<Bson> = expected.iter().map(|x| x.id.clone()).collect();
+    let after = find_by_ids(&handle, &ids).await?;
+    for x in expected {
+        let now = after.get(&id_key(&x.id));
+        let landed = match &x.want {
+            Some(w) => now.is_some_and(|n| n.as_bytes() == w.as_bytes()),
+            None => now.is_none(),
+        };
+        match (landed, x.removes) {
+            (true, true) => report.removed += 1,
+            (true, false) => report.restored += 1,
+            (false, _) => report.conflicts.push(format!(
+                "{ns} _id {}: not restored: {}",
+                ext(&x.id),
+                x.refusal
+                    .as_deref()
+                    .unwrap_or("it changed while undo ran; the change was kept")
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// A write undo makes, and how to tell afterwards that it landed.
+struct Expected {
+    id: Bson,
+    /// The bytes that should be there, or `None` when the document should be gone.
+    want: Option<RawDocumentBuf>,
+    /// Removes a document the run had inserted.
+    removes: bool,
+    refusal: Option<String>,
+}
+
+async fn reverse_other(
+    db: &Database,
+    coll: &str,
+    e: &Entry,
+    report: &mut UndoReport,
+) -> Result<()> {
+    let Some(raw) = &e.doc else { return Ok(()) };
+    let spec = Document::try_from(raw.as_ref()).map_err(|err| FixError::DamagedArchive {
+        entry: e.step.clone(),
+        reason: err.to_string(),
+    })?;
+    if e.action == Action::SetCounter {
+        return reverse_counter(db, coll, e, report).await;
+    }
+    let name = spec.get_str("name").unwrap_or_default();
+    let indexes = list_indexes(db, coll).await?;
+    let existing = find_index(&indexes, name);
+    let command = match (e.action, existing) {
+        (Action::CreateIndex, Some(i)) if same_definition(i, &spec, &["hidden"]) => {
+            Some(doc! { "dropIndexes": coll, "index": name })
+        }
+        (Action::DropIndex, None) => {
+            let mut spec = spec.clone();
+            spec.remove("ns");
+            Some(doc! { "createIndexes": coll, "indexes": [spec] })
+        }
+        (Action::HideIndex | Action::UnhideIndex, Some(i)) => {
+            let was = spec.get_bool("hidden").unwrap_or(false);
+            (i.get_bool("hidden").unwrap_or(false) != was)
+                .then(|| doc! { "collMod": coll, "index": { "name": name, "hidden": was } })
+        }
+        _ => None,
+    };
+    if let Some(command) = command {
+        match db.run_command(command).await {
+            Ok(_) => report.indexes += 1,
+            Err(err) => report.conflicts.push(format!(
+                "{}.{coll} index {name:?}: could not be put back: {err}",
+                db.name()
+            )),
+        }
+    }
+    Ok(())
+}
+
+async fn reverse_counter(
+    db: &Database,
+    coll: &str,
+    e: &Entry,
+    report: &mut UndoReport,
+) -> Result<()> {
+    let Some((original, field, set_to, before)) = counter_change(e) else {
+        return Ok(());
+    };
+    let id = original.get("_id").cloned().unwrap_or(Bson::Null);
+    // Only while it still holds the value this run set: a counter that moved on is not lowered.
+    let result = db
+        .collection::<Document>(coll)
+        .update_one(
+            doc! { "_id": id.clone(), field.clone(): set_to },
+            doc! { "$set": { field.clone(): before } },
+        )
+        .await
+        .map_err(driver(format!(
+            "restore the counter in {}.{coll}",
+            db.name()
+        )))?;
+    if result.matched_count == 1 {
+        report.counters += 1;
+    }
+    Ok(())
+}
