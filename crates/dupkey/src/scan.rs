@@ -139,6 +139,41 @@ pub fn run(args: Args) -> Result<u8> {
     Ok(if failing { EXIT_FOUND } else { 0 })
 }
 
+/// The report `scan` makes of `source` (a `mongodb://` URI, or a dump for review), with the
+/// rules `select` names (all when empty), unprinted: what `dupkey fix plan` compiles.
+pub fn report_of(source: &str, db: Option<&str>, select: &[String]) -> Result<Report> {
+    let args = Args {
+        source: source.to_string(),
+        db: db.map(str::to_string),
+        collection: None,
+        format: ReportFormat::Json,
+        select: select.to_vec(),
+        ignore: Vec::new(),
+        fail_on: FailOn::Warning,
+        redact: false,
+        config: None,
+        memory_limit: 512 << 20,
+        skip_invalid: false,
+        color: ColorChoice::Never,
+        read_preference: None,
+        progress: ProgressArgs::default(),
+    };
+    let selection = Selection::new(&args.select, &args.ignore).map_err(anyhow::Error::msg)?;
+    let options = PassOptions {
+        memory_limit: args.memory_limit,
+        temp_dir: crate::interrupt::spill_dir(),
+        ..PassOptions::default()
+    };
+    let mut scanner = Scanner::new(load_config(None)?, selection, options);
+    let mut skipped = Vec::new();
+    if dupkey_source::looks_like_uri(source) {
+        scan_live(&args, &mut scanner, &mut skipped)?;
+    } else {
+        scan_source(&args, &mut scanner, &mut skipped, &mut None)?;
+    }
+    Ok(scanner.finish(false))
+}
+
 fn load_config(path: Option<&Path>) -> Result<Config> {
     let (path, required) = match path {
         Some(p) => (p.to_path_buf(), true),

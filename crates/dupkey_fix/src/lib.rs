@@ -21,6 +21,7 @@ mod lag;
 mod origin;
 mod plan;
 mod report;
+pub mod review;
 mod snapshot;
 mod undo;
 
