@@ -309,9 +309,9 @@ fn print_run(report: &RunReport, format: Format, uri: &str) -> Result<()> {
     }
     writeln!(
         out,
-        "run {} {:?}{}",
+        "run {} {}{}",
         report.run_id,
-        report.status,
+        report.status.as_str(),
         if report.already_applied {
             " (already applied: nothing done now)"
         } else {
@@ -322,7 +322,7 @@ fn print_run(report: &RunReport, format: Format, uri: &str) -> Result<()> {
         writeln!(
             out,
             "  {:<11} {} {} on {}: {} document(s){}",
-            format!("{:?}", s.status).to_lowercase(),
+            serde_name(&s.status),
             s.id,
             s.kind,
             s.namespace,
@@ -349,6 +349,14 @@ fn print_run(report: &RunReport, format: Format, uri: &str) -> Result<()> {
     )?;
     writeln!(out, "undo: dupkey fix undo {} --uri {uri}", report.run_id)?;
     Ok(())
+}
+
+/// A value's name as the JSON output spells it (`not-run`).
+fn serde_name(value: &dupkey_fix::StepStatus) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
 }
 
 /// Asks on a terminal; elsewhere `--yes` must say it.
@@ -456,8 +464,14 @@ async fn runs(args: RunsArgs) -> Result<u8> {
     for (archive, s) in &all {
         writeln!(
             out,
-            "{} {} {:?} in {archive}: {} of {} steps, {} document(s), {} skipped",
-            s.run_id, s.started_at, s.status, s.steps_done, s.steps, s.documents, s.skipped
+            "{} {} {} in {archive}: {} of {} steps, {} document(s), {} skipped",
+            s.run_id,
+            s.started_at,
+            s.status.as_str(),
+            s.steps_done,
+            s.steps,
+            s.documents,
+            s.skipped
         )?;
     }
     Ok(0)
