@@ -421,3 +421,181 @@ fn strategies_parse_or_name_the_bad_value() {
         );
     }
 }
+
+/// A report of one finding holding `remedies`, as a rule would build it.
+fn report_of(code: &'static str, namespace: &str, remedies: Vec<Remedy>) -> Report {
+    let mut f = Finding::new(dupkey_scan::rule(code).expect("a rule"), namespace);
+    f.remedies = remedies;
+    Report {
+        findings: vec![f],
+        suppressed: Vec::new(),
+        unused_allows: Vec::new(),
+        collections: 1,
+        documents: 0,
+        notes: Vec::new(),
+        overview: Default::default(),
+    }
+}
+
+fn snapshot_of(namespace: &str, docs: &[Document]) -> Snapshot {
+    let mut snap = Snapshot::default();
+    snap.set_indexes(
+        namespace,
+        vec![doc! { "v": 2, "key": { "_id": 1 }, "name": "_id_" }],
+    );
+    for d in docs {
+        snap.add_document(namespace, RawDocumentBuf::try_from(d).expect("bson"));
+    }
+    snap
+}
+
+fn updates(plan: &Plan) -> Vec<FieldUpdate> {
+    plan.steps
+        .iter()
+        .flat_map(|s| match &s.operation {
+            Operation::UpdateDocuments { documents } => documents.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// Only the explicit nulls are unset: a missing field is not null to `$unset`, and a
+/// document holding a value is left alone.
+#[test]
+fn unset_nulls_removes_only_explicit_nulls() {
+    let ns = "desk.tickets";
+    let snap = snapshot_of(
+        ns,
+        &[
+            doc! { "_id": 1, "ticket_number": Bson::Null },
+            doc! { "_id": 2 },
+            doc! { "_id": 3, "ticket_number": "TKT-00003" },
+        ],
+    );
+    let unset = Remedy::UnsetNulls(UnsetNulls {
+        namespace: ns.into(),
+        filter: doc! { "ticket_number": { "$type": "null" } },
+        fields: vec!["ticket_number".into()],
+    });
+    let plan = compile(
+        &report_of("DK102", ns, vec![unset]),
+        &snap,
+        &CompileOptions::default(),
+    )
+    .expect("plan");
+    let u = updates(&plan);
+    assert_eq!(u.len(), 1, "{:#?}", kinds(&plan));
+    assert_eq!(u[0].id.0, Bson::Int32(1));
+    assert_eq!(u[0].unset, ["ticket_number"]);
+    plan.validate().expect("valid");
+}
+
+/// A backfill gives each document without a key the next number in the field's format after
+/// the largest in use, or a fresh value of the kind the field holds.
+#[test]
+fn backfill_writes_the_next_numbers_or_fresh_values() {
+    let ns = "quiz.results";
+    let docs = [
+        doc! { "_id": 1, "token": "RES-000041" },
+        doc! { "_id": 2, "token": "RES-000042" },
+        doc! { "_id": 3, "token": Bson::Null },
+        doc! { "_id": 4 },
+    ];
+    let snap = snapshot_of(ns, &docs);
+    let backfill = |format| {
+        Remedy::Backfill(Backfill {
+            namespace: ns.into(),
+            fields: vec!["token".into()],
+            filter: doc! { "token": Bson::Null },
+            format,
+        })
+    };
+    let format = NumberFormat::of(&Bson::String("RES-000042".into()));
+    let plan = compile(
+        &report_of("DK101", ns, vec![backfill(format)]),
+        &snap,
+        &CompileOptions::default(),
+    )
+    .expect("plan");
+    let sets: Vec<(Bson, Document)> = updates(&plan)
+        .into_iter()
+        .map(|u| (u.id.0, u.set.0))
+        .collect();
+    assert_eq!(
+        sets,
+        [
+            (Bson::Int32(3), doc! { "token": "RES-000043" }),
+            (Bson::Int32(4), doc! { "token": "RES-000044" }),
+        ]
+    );
+    let plan = compile(
+        &report_of("DK101", ns, vec![backfill(None)]),
+        &snap,
+        &CompileOptions::default(),
+    )
+    .expect("plan");
+    let fresh: Vec<Bson> = updates(&plan)
+        .into_iter()
+        .filter_map(|u| u.set.0.get("token").cloned())
+        .collect();
+    assert_eq!(fresh.len(), 2);
+    assert_ne!(fresh[0], fresh[1]);
+    assert!(
+        fresh
+            .iter()
+            .all(|v| matches!(v, Bson::String(s) if s.len() == 32)),
+        "{fresh:?}"
+    );
+}
+
+/// `--keep` decides the keeper; the others' values fill what it lacks.
+#[test]
+fn the_keep_policy_chooses_the_keeper_and_the_others_fill_it() {
+    let ns = "app.profiles";
+    let docs = [
+        doc! { "_id": 1, "userId": 7, "phone": "555", "onboarded": false },
+        doc! { "_id": 2, "userId": 7, "onboarded": true, "city": Bson::Null },
+    ];
+    let snap = snapshot_of(ns, &docs);
+    let mut groups = dupkey_index::Ids::default();
+    groups.push(&Bson::Int32(1));
+    groups.push(&Bson::Int32(2));
+    let dedupe = Remedy::Dedupe(Dedupe {
+        namespace: ns.into(),
+        fields: vec!["userId".into()],
+        folding: dupkey_scan::remedy::Folding::Exact,
+        groups: vec![DuplicateGroup {
+            key: vec![("userId".into(), Bson::Int32(7))],
+            ids: groups,
+        }],
+        template: false,
+    });
+    let options = CompileOptions {
+        keep: "onboarded:-1".parse().expect("policy"),
+        ..CompileOptions::default()
+    };
+    let plan = compile(&report_of("DK201", ns, vec![dedupe]), &snap, &options).expect("plan");
+    let replaced: Vec<Replacement> = plan
+        .steps
+        .iter()
+        .flat_map(|s| match &s.operation {
+            Operation::ReplaceDocuments { documents } => documents.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(replaced.len(), 1, "{:#?}", kinds(&plan));
+    assert_eq!(replaced[0].id.0, Bson::Int32(2));
+    assert_eq!(replaced[0].replacement.0.get_str("phone").ok(), Some("555"));
+    let removed: Vec<Bson> = plan
+        .steps
+        .iter()
+        .flat_map(|s| match &s.operation {
+            Operation::RemoveDocuments { documents } => {
+                documents.iter().map(|d| d.id.0.clone()).collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(removed, [Bson::Int32(1)]);
+    assert_eq!(plan.steps[0].id, "dk201-profiles-keep-0001");
+}
