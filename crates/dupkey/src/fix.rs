@@ -297,6 +297,15 @@ async fn apply(args: ApplyArgs) -> Result<u8> {
     print_run(&report, args.format, &redact_uri(&uri))?;
     Ok(match report.status {
         dupkey_fix::RunStatus::Completed => 0,
+        // As a shell reports a process ended by SIGINT: the run is resumable.
+        dupkey_fix::RunStatus::Stopped => {
+            eprintln!(
+                "dupkey: run {} stopped after a batch; apply {} again to resume it",
+                report.run_id,
+                args.plan.display()
+            );
+            130
+        }
         _ => crate::EXIT_FAILED,
     })
 }
