@@ -157,7 +157,7 @@ fn plan(args: PlanArgs) -> Result<u8> {
         .map(|s| s.parse::<StrategyChoice>())
         .collect::<Result<Vec<_>, _>>()?;
     let live = looks_like_uri(&args.source);
-    let options = CompileOptions {
+    let mut options = CompileOptions {
         keep,
         strategies,
         no_hide: args.no_hide,
@@ -176,7 +176,9 @@ fn plan(args: PlanArgs) -> Result<u8> {
     let report = scan_report(&args.source, args.db.as_deref(), &args.select)?;
     let wanted = reads(&report, &options);
     let snap = if live {
-        block_on(read_server(&args.source, &wanted))?
+        let (snap, version) = block_on(read_server(&args.source, &wanted))?;
+        options.no_hide |= !hides_indexes(version.as_deref());
+        snap
     } else {
         read_dump(Path::new(&args.source), &wanted)?
     };
@@ -204,12 +206,23 @@ fn plan(args: PlanArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// The snapshot the plan needs, and the server's version.
 async fn read_server(
     uri: &str,
     wanted: &std::collections::BTreeMap<String, Reads>,
-) -> Result<Snapshot> {
+) -> Result<(Snapshot, Option<String>)> {
     let source = LiveSource::connect(uri).await?;
-    Ok(dupkey_fix::read_live(source.client(), wanted).await?)
+    let snap = dupkey_fix::read_live(source.client(), wanted).await?;
+    Ok((snap, source.server_version().await))
+}
+
+/// Whether a server of this version hides indexes (4.4 and later); one that does not say is
+/// assumed to, and apply's read-back of a hide catches one that does not.
+fn hides_indexes(version: Option<&str>) -> bool {
+    let Some(version) = version else { return true };
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (4, 4)
 }
 
 /// The documents and indexes a plan needs, from a dump (for review: whole collections).

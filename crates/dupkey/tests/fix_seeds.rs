@@ -196,6 +196,20 @@ async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String,
         assert_eq!(indexes_now, indexes, "{coll}: indexes differ after undo");
     }
     assert_eq!(undone.len(), before.len(), "collections after undo");
+    let out = dupkey(&[
+        "fix",
+        "runs",
+        "--uri",
+        &uri,
+        "--archive-db",
+        db.name(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let runs = json_of(&out);
+    assert_eq!(runs[0]["run_id"], run_id.as_str(), "{runs}");
+    assert_eq!(runs[0]["status"], "undone", "{runs}");
     let _ = std::fs::remove_file(&plan_path);
     Some(after_indexes(remaining, &before, &after))
 }

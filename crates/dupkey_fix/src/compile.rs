@@ -498,12 +498,14 @@ impl<'a> Builder<'a> {
         let mut replacements = Vec::new();
         let mut removals = Vec::new();
         let mut merged = 0;
+        let mut groups_n = 0;
         let mut fields_taken = 0;
         for group in groups {
             let Some(members) = self.members(ctx, &d.namespace, group) else {
                 continue;
             };
             let docs: Vec<Document> = members.iter().map(|(_, _, doc)| doc.clone()).collect();
+            groups_n += 1;
             let order = rank(&self.options.keep, &docs)?;
             let ordered: Vec<&Document> = order.iter().map(|&i| &docs[i]).collect();
             let merge = match asked {
@@ -531,7 +533,6 @@ impl<'a> Builder<'a> {
             }
         }
         let policy = &self.options.keep;
-        let groups_n = removals.len().min(groups.len());
         if !replacements.is_empty() {
             let what = format!(
                 "{} kept document(s) take {fields_taken} value(s) or array(s) from the others of their group ({merged} merged: members holding different arrays keep all elements); keeper chosen by --keep {policy}",
