@@ -506,7 +506,17 @@ impl<'a> Builder<'a> {
             };
             let docs: Vec<Document> = members.iter().map(|(_, _, doc)| doc.clone()).collect();
             groups_n += 1;
-            let order = rank(&self.options.keep, &docs)?;
+            let mut order = rank(&self.options.keep, &docs)?;
+            if let Some(minority) = minority_type(ctx.finding, d) {
+                // One value under two types: keep a member holding the field's main type, so
+                // the kept document is the one the (typed) unique index protects.
+                let field = d.fields.first().map(String::as_str).unwrap_or("");
+                order.sort_by_key(|&i| {
+                    docs[i]
+                        .get(field)
+                        .is_some_and(|v| dupkey_scan::shell::type_alias(v) == minority)
+                });
+            }
             let ordered: Vec<&Document> = order.iter().map(|&i| &docs[i]).collect();
             let merge = match asked {
                 Some(s) => s == Strategy::Merge,
@@ -1023,6 +1033,18 @@ fn document_ref(id: &Bson, raw: &RawDocumentBuf) -> DocumentRef {
         id: ExtJson(id.clone()),
         sha256: crate::digest::sha256_hex(raw.as_bytes()),
     }
+}
+
+/// For groups of one value stored under several types, the type the finding converts away
+/// from (its `ConvertType`), which a keeper should not hold.
+fn minority_type<'f>(finding: &'f Finding, d: &Dedupe) -> Option<&'f str> {
+    if d.folding != dupkey_scan::remedy::Folding::Types {
+        return None;
+    }
+    finding.remedies.iter().find_map(|r| match r {
+        Remedy::ConvertType(c) if d.fields.first() == Some(&c.field) => Some(c.from.as_str()),
+        _ => None,
+    })
 }
 
 /// Whether the members hold different arrays in some field: each holds part of the truth, and

@@ -152,13 +152,29 @@ fn the_profiles_are_deduped_and_email_made_unique_under_a_new_name() {
     let Operation::RemoveDocuments { documents } = &remove.operation else {
         panic!("{remove:?}");
     };
-    // The keeper is the profile with more filled values; the other one goes.
-    let removed = &documents[0].id.0;
-    let group = [
-        Bson::ObjectId("9e621b5b31a8af6500018494".parse().expect("oid")),
-        Bson::ObjectId("f9dd97df4f19df7368bf5169".parse().expect("oid")),
-    ];
-    assert!(group.contains(removed), "{removed}");
+    // The profile whose userId is the hex string goes, whatever --keep prefers: the kept one
+    // must hold the ObjectId that the new typed unique index protects.
+    for keep in ["most-complete", "newest=updatedAt", "onboardingCompleted:1"] {
+        let options = CompileOptions {
+            keep: keep.parse().expect("policy"),
+            ..CompileOptions::default()
+        };
+        let plan = plan_for("smart-financial-planner", &options);
+        let removed: Vec<Bson> = plan
+            .steps
+            .iter()
+            .filter(|s| s.id == "dk204-userprofiles-userid-1-dedupe-0001")
+            .flat_map(|s| match &s.operation {
+                Operation::RemoveDocuments { documents } => {
+                    documents.iter().map(|d| d.id.0.clone()).collect()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        let string_typed = Bson::ObjectId("f9dd97df4f19df7368bf5169".parse().expect("oid"));
+        assert_eq!(removed, [string_typed], "--keep {keep}");
+    }
+    assert_eq!(documents.len(), 1);
     let created: Vec<String> = plan
         .steps
         .iter()
