@@ -837,6 +837,9 @@ impl<'a> Builder<'a> {
             c.field,
             current.map_or("unknown".into(), |v| v.to_string())
         );
+        if self.raise_planned_counter(ctx, c, value, &what) {
+            return;
+        }
         let step = Self::step(
             &c.namespace,
             Applicability::Safe,
@@ -849,6 +852,36 @@ impl<'a> Builder<'a> {
             },
         );
         self.push(ctx, Phase::Counter, "counter", step);
+    }
+
+    /// One step per counter: a second would find the counter where the first left it, not
+    /// where the plan saw it, and undo would take that for numbers handed out since. So a
+    /// later raise of a counter already in the plan raises that step's value instead.
+    fn raise_planned_counter(
+        &mut self,
+        ctx: &FindingCtx<'_>,
+        c: &CounterRef,
+        value: i64,
+        what: &str,
+    ) -> bool {
+        for (_, step) in &mut self.steps {
+            let Operation::SetCounter {
+                filter,
+                field,
+                value: planned,
+                ..
+            } = &mut step.operation
+            else {
+                continue;
+            };
+            if step.namespace == c.namespace && filter.0 == c.selector && *field == c.field {
+                *planned = (*planned).max(value);
+                step.description
+                    .push_str(&format!("; and {}: {what}", ctx.finding.code));
+                return true;
+            }
+        }
+        false
     }
 
     fn create_index(
