@@ -282,6 +282,7 @@ pub fn compile(
         step_ids: HashMap::new(),
         touched: HashMap::new(),
         indexes_dropped: HashSet::new(),
+        indexes_built: HashSet::new(),
         numbers: HashMap::new(),
         notes: Vec::new(),
     };
@@ -311,6 +312,7 @@ struct Builder<'a> {
     /// repaired once, by the first finding that names it.
     touched: HashMap<(String, String), String>,
     indexes_dropped: HashSet<(String, String)>,
+    indexes_built: HashSet<(String, String)>,
     /// The last number handed out per `(namespace, field, prefix)`.
     numbers: HashMap<(String, String, Option<String>), i64>,
     notes: Vec<String>,
@@ -895,9 +897,12 @@ impl<'a> Builder<'a> {
             Err(_) => values::default_index_name(&c.key),
         };
         spec.insert("name", name.clone());
-        if self.snap.index(&c.namespace, &name).is_some() {
+        let planned = !self
+            .indexes_built
+            .insert((c.namespace.clone(), name.clone()));
+        if planned || self.snap.index(&c.namespace, &name).is_some() {
             self.notes.push(format!(
-                "{} {}: index {name} already exists; not built again",
+                "{} {}: index {name} already exists or is built by an earlier step; not built again",
                 ctx.finding.code, c.namespace
             ));
             return Ok(());

@@ -616,3 +616,32 @@ fn the_keep_policy_chooses_the_keeper_and_the_others_fill_it() {
     assert_eq!(removed, [Bson::Int32(1)]);
     assert_eq!(plan.steps[0].id, "dk201-profiles-keep-0001");
 }
+
+/// Two findings asking for the same index get one build: a second would fail on the first.
+#[test]
+fn an_index_asked_for_twice_is_built_once() {
+    let ns = "app.users";
+    let create = || {
+        Remedy::CreateIndex(CreateIndex {
+            namespace: ns.into(),
+            key: doc! { "email": 1 },
+            options: doc! { "unique": true },
+            replaces: None,
+        })
+    };
+    let snap = snapshot_of(ns, &[]);
+    let plan = compile(
+        &report_of("DK205", ns, vec![create(), create()]),
+        &snap,
+        &CompileOptions::default(),
+    )
+    .expect("plan");
+    assert_eq!(kinds(&plan).len(), 1, "{:#?}", kinds(&plan));
+    let notes = &plan.origin.as_ref().expect("origin").notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("email_1") && n.contains("not built again")),
+        "{notes:?}"
+    );
+}
