@@ -269,12 +269,6 @@ async fn apply(args: ApplyArgs) -> Result<u8> {
     let plan = Plan::read(&args.plan)?;
     plan.check_applicable()
         .map_err(|e| anyhow!("{}: {e}", args.plan.display()))?;
-    let uri = apply_uri(&args, &plan)?;
-    let archive = ArchiveLocation::for_plan(
-        &plan,
-        args.archive_db.as_deref(),
-        DEFAULT_ARCHIVE_COLLECTION,
-    )?;
     let runnable = plan
         .steps
         .iter()
@@ -284,6 +278,26 @@ async fn apply(args: ApplyArgs) -> Result<u8> {
             dupkey_fix::Applicability::Manual => false,
         })
         .count();
+    if runnable == 0 {
+        // Nothing would change: no run is recorded, no server is needed.
+        println!(
+            "{}: nothing to apply: {} step(s), none safe{}",
+            args.plan.display(),
+            plan.steps.len(),
+            if args.allow_unsafe {
+                ""
+            } else {
+                " (unsafe steps run only with --unsafe)"
+            }
+        );
+        return Ok(0);
+    }
+    let uri = apply_uri(&args, &plan)?;
+    let archive = ArchiveLocation::for_plan(
+        &plan,
+        args.archive_db.as_deref(),
+        DEFAULT_ARCHIVE_COLLECTION,
+    )?;
     confirm(
         args.yes,
         &format!(

@@ -166,5 +166,15 @@ fn bad_options_and_plans_fail_in_one_line() {
     let out = dupkey(&["fix", "apply", broken.to_str().unwrap(), "--yes"]);
     let err = one_line_error(&out);
     assert!(err.contains("pass --uri"), "{err}");
+
+    // A plan with nothing safe to run changes nothing and needs no server.
+    let manual = r#"{"id": "m", "namespace": "app.users", "applicability": "manual",
+        "expect": {}, "kind": "update-documents", "documents": []}"#;
+    std::fs::write(&broken, format!(r#"{{"version": 1, "steps": [{manual}]}}"#)).unwrap();
+    let out = dupkey(&["fix", "apply", broken.to_str().unwrap(), "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing to apply: 1 step(s), none safe")
+    );
     let _ = std::fs::remove_file(&broken);
 }
