@@ -5,7 +5,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The run's spill directory, once [`spill_dir`] made it.
@@ -78,16 +79,47 @@ fn watch_signals() {
         .name("dupkey-signals".into())
         .spawn(move || {
             let (name, code) = runtime.block_on(async {
-                tokio::select! {
-                    _ = interrupt.recv() => ("SIGINT", 130),
-                    _ = terminate.recv() => ("SIGTERM", 143),
-                    // The terminal went away: the same cleanup, 128 + 1.
-                    _ = hangup.recv() => ("SIGHUP", 129),
+                loop {
+                    tokio::select! {
+                        _ = interrupt.recv() => {
+                            if stop_requested() {
+                                continue;
+                            }
+                            break ("SIGINT", 130);
+                        }
+                        _ = terminate.recv() => break ("SIGTERM", 143),
+                        // The terminal went away: the same cleanup, 128 + 1.
+                        _ = hangup.recv() => break ("SIGHUP", 129),
+                    }
                 }
             });
             stop(name, code);
         });
     drop(spawned);
+}
+
+/// Set by `fix apply`: the first Ctrl-C asks it to stop after the current batch (the run can
+/// be resumed) instead of ending the process mid-write; a second one ends it.
+static STOP_AFTER_BATCH: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+
+/// Makes the first SIGINT set `flag` instead of exiting.
+pub fn stop_after_batch(flag: Arc<AtomicBool>) {
+    let _ = STOP_AFTER_BATCH.set(flag);
+}
+
+/// Whether a SIGINT was taken as a request to stop after the batch (the first one, while a
+/// flag is registered).
+#[cfg(unix)]
+fn stop_requested() -> bool {
+    match STOP_AFTER_BATCH.get() {
+        Some(flag) if !flag.swap(true, Ordering::SeqCst) => {
+            eprintln!(
+                "dupkey: stopping after the current batch; apply the plan again to resume (Ctrl-C again to stop now)"
+            );
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Removes the spill files and exits. Holding stderr's lock keeps any other thread, whose

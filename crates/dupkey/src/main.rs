@@ -10,6 +10,7 @@ mod check;
 mod check_driver;
 mod check_live;
 mod explain;
+mod fix;
 mod html;
 mod interrupt;
 mod log_html;
@@ -43,6 +44,8 @@ enum Command {
     Check(check::Args),
     /// Find every duplicate-key hazard in a database, a dump or a collection file (DK1xx, DK2xx).
     Scan(scan::Args),
+    /// Repair what scan finds: `fix plan` (reviewable), `fix apply` (archived), `fix undo`.
+    Fix(fix::Args),
     /// List the scan rules; `dupkey explain DK101` prints one.
     Rules(scan::RulesArgs),
     /// Print a shell completion script: `dupkey completions bash > /etc/bash_completion.d/dupkey`.
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Rules(args) => scan::run_rules(args),
+        Command::Fix(args) => fix::run(args),
         Command::Completions { shell } => completions(shell),
         Command::Man => man_page(),
     };

@@ -84,8 +84,18 @@ impl FailOn {
     }
 }
 
-pub fn run(args: Args) -> Result<u8> {
-    let config = load_config(args.config.as_deref())?;
+/// What one scan of a source gave: the report, and what the printers add around it.
+struct Scanned {
+    report: Report,
+    /// The source as printed (a connection string without its secrets).
+    origin: String,
+    skipped: Vec<String>,
+    invalid: u64,
+    file_namespace: Option<ResolvedNamespace>,
+}
+
+/// Scans the source `args` names with `config`: the one place a scan is driven from.
+fn scan_with(args: &Args, config: Config) -> Result<Scanned> {
     let selection = Selection::new(&args.select, &args.ignore).map_err(anyhow::Error::msg)?;
     let options = PassOptions {
         memory_limit: args.memory_limit,
@@ -116,7 +126,24 @@ pub fn run(args: Args) -> Result<u8> {
     let file_namespace = listing.resolved;
     let mut skipped = listing.notes;
     skipped.extend(file_namespace.as_ref().and_then(ResolvedNamespace::note));
-    let report = scanner.finish(args.redact);
+    Ok(Scanned {
+        report: scanner.finish(args.redact),
+        origin,
+        skipped,
+        invalid,
+        file_namespace,
+    })
+}
+
+pub fn run(args: Args) -> Result<u8> {
+    let config = load_config(args.config.as_deref())?;
+    let Scanned {
+        report,
+        origin,
+        skipped,
+        invalid,
+        file_namespace,
+    } = scan_with(&args, config)?;
     let mut out = io::stdout().lock();
     match args.format {
         ReportFormat::Json => {
@@ -142,6 +169,28 @@ pub fn run(args: Args) -> Result<u8> {
         .any(|f| args.fail_on.reached_by(f.severity))
         || (args.fail_on == FailOn::Warning && !report.unused_allows.is_empty());
     Ok(if failing { EXIT_FOUND } else { 0 })
+}
+
+/// The report `scan` makes of `source` (a `mongodb://` URI, or a dump for review), with the
+/// rules `select` names (all when empty), unprinted: what `dupkey fix plan` compiles.
+pub fn report_of(source: &str, db: Option<&str>, select: &[String]) -> Result<Report> {
+    let args = Args {
+        source: source.to_string(),
+        db: db.map(str::to_string),
+        collection: None,
+        format: ReportFormat::Json,
+        select: select.to_vec(),
+        ignore: Vec::new(),
+        fail_on: FailOn::Warning,
+        redact: false,
+        config: None,
+        memory_limit: 512 << 20,
+        skip_invalid: false,
+        color: ColorChoice::Never,
+        read_preference: None,
+        progress: ProgressArgs::default(),
+    };
+    Ok(scan_with(&args, load_config(None)?)?.report)
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config> {

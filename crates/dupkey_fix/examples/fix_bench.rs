@@ -106,6 +106,7 @@ async fn seed(db: &Database, groups: usize) -> Result<Plan, Box<dyn std::error::
         operation: Operation::RemoveDocuments { documents: refs },
     }];
     Ok(Plan {
+        origin: None,
         version: dupkey_fix::PLAN_VERSION,
         steps,
     })

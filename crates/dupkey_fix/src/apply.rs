@@ -153,6 +153,7 @@ pub struct Warning {
 /// Applies `plan`, resuming its unfinished run if there is one.
 pub async fn apply(client: &Client, plan: &Plan, options: &ApplyOptions) -> Result<RunReport> {
     plan.validate()?;
+    plan.check_applicable()?;
     if options.batch_size == 0 {
         return Err(FixError::InvalidPlan {
             reason: "batch size 0; give at least 1".into(),

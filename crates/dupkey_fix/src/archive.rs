@@ -493,6 +493,7 @@ mod tests {
     #[test]
     fn the_archive_lives_in_the_plans_database_unless_told_otherwise() {
         let one = Plan {
+            origin: None,
             version: 1,
             steps: vec![step_in("shop.users"), step_in("shop.orders")],
         };
@@ -501,6 +502,7 @@ mod tests {
         let there = ArchiveLocation::for_plan(&one, Some("ops"), "fix_archive").unwrap();
         assert_eq!(there.to_string(), "ops.fix_archive");
         let two = Plan {
+            origin: None,
             version: 1,
             steps: vec![step_in("shop.users"), step_in("billing.invoices")],
         };
@@ -508,6 +510,7 @@ mod tests {
         assert!(err.to_string().contains("--archive-db"), "{err}");
         assert!(ArchiveLocation::for_plan(&two, Some("ops"), "a").is_ok());
         let into_archive = Plan {
+            origin: None,
             version: 1,
             steps: vec![step_in("shop.dupkey_archive")],
         };

@@ -11,13 +11,18 @@
 mod apply;
 mod archive;
 mod commands;
+pub mod compile;
 mod digest;
 mod documents;
 mod error;
+pub mod group;
 mod indexes;
 mod lag;
+mod origin;
 mod plan;
 mod report;
+pub mod review;
+mod snapshot;
 mod undo;
 
 pub use apply::{
@@ -29,9 +34,11 @@ pub use archive::{
 };
 pub use digest::sha256_hex;
 pub use error::{FixError, Result};
+pub use origin::Origin;
 pub use plan::{
     Applicability, DocumentRef, Effect, ExtJson, ExtJsonDocument, FieldUpdate, Operation,
     PLAN_VERSION, Plan, Replacement, Step, split_namespace,
 };
 pub use report::load as run_report;
+pub use snapshot::{Reads, Snapshot, read_live};
 pub use undo::{UndoOptions, UndoReport, undo};

@@ -15,6 +15,10 @@ pub const PLAN_VERSION: u32 = 1;
 pub struct Plan {
     /// [`PLAN_VERSION`] when written; a newer version is refused rather than half-understood.
     pub version: u32,
+    /// What the plan was made from and whether it may be applied (absent in plans written by
+    /// hand, which may be applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::origin::Origin>,
     /// Steps in the order they run; later steps may rely on earlier ones (build the new index
     /// before the old one is hidden).
     pub steps: Vec<Step>,
@@ -453,6 +457,7 @@ mod tests {
     #[test]
     fn a_plan_survives_json_with_its_bson_types() {
         let mut plan = Plan {
+            origin: None,
             version: PLAN_VERSION,
             steps: vec![remove_step()],
         };
@@ -529,6 +534,7 @@ mod tests {
                 ..remove_step()
             };
             let plan = Plan {
+                origin: None,
                 version: PLAN_VERSION,
                 steps: vec![step],
             };
@@ -556,6 +562,7 @@ mod tests {
             (no_ns, "database.collection"),
         ] {
             let plan = Plan {
+                origin: None,
                 version: 1,
                 steps: vec![step],
             };
@@ -568,12 +575,14 @@ mod tests {
         }
         same_doc_twice.expect.documents = 2;
         let plan = Plan {
+            origin: None,
             version: 1,
             steps: vec![same_doc_twice],
         };
         let err = plan.validate().unwrap_err().to_string();
         assert!(err.contains("appears twice"), "{err}");
         let twice = Plan {
+            origin: None,
             version: 1,
             steps: vec![remove_step(), remove_step()],
         };
@@ -585,6 +594,7 @@ mod tests {
                 .contains("repeated")
         );
         let future = Plan {
+            origin: None,
             version: 99,
             steps: vec![],
         };
@@ -610,6 +620,7 @@ mod tests {
                 }],
             };
             let plan = Plan {
+                origin: None,
                 version: 1,
                 steps: vec![step],
             };

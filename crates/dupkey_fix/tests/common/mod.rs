@@ -61,6 +61,7 @@ pub fn step(id: &str, ns: &str, operation: Operation) -> Step {
 
 pub fn plan(steps: Vec<Step>) -> Plan {
     let plan = Plan {
+        origin: None,
         version: dupkey_fix::PLAN_VERSION,
         steps,
     };

@@ -1,0 +1,290 @@
+//! The whole repair loop on the test server holding the broken state of the five seed systems:
+//! `fix plan` → `fix apply` → `scan` shows none of the repaired hazards, every document is in
+//! its collection or the archive → `fix undo` → every collection byte-identical, with its
+//! indexes and counters.
+
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use bson::{Bson, Document, RawDocumentBuf, doc};
+use common::{dupkey, json_of, seeds, stderr};
+use futures_util::TryStreamExt;
+use mongodb::Database;
+use serde_json::Value;
+
+/// Per collection: every document's raw BSON sorted by `_id`, and the index definitions by
+/// name. The archive collection is left out: it is the run's record, not data.
+type State = BTreeMap<String, (Vec<(String, Vec<u8>)>, BTreeMap<String, Document>)>;
+
+const ARCHIVE: &str = "dupkey_archive";
+
+/// Restores the seed databases `databases` of examples/seeds into `db`, as scan_live does.
+async fn seed(db: &Database, databases: &[&str]) {
+    for database in databases {
+        let dir = seeds().join(database);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for meta_path in files
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(".metadata.json"))
+        {
+            let meta = dupkey_source::read_metadata_file(meta_path).unwrap();
+            let name = meta.collection_name.clone().unwrap();
+            let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+            let docs = dupkey_test::parse_json_lines(&text).unwrap();
+            let specs: Vec<Document> = meta
+                .indexes
+                .iter()
+                .filter(|s| s.get_str("name").ok() != Some("_id_"))
+                .map(|s| {
+                    let mut s = s.clone();
+                    s.remove("v");
+                    s.remove("background");
+                    s
+                })
+                .collect();
+            dupkey_test::load_collection(db, &name, docs, specs).await;
+        }
+    }
+}
+
+async fn state(db: &Database) -> State {
+    let mut out = State::new();
+    let mut names = db.list_collection_names().await.unwrap();
+    names.retain(|n| n != ARCHIVE && !n.starts_with("system."));
+    for name in names {
+        let coll = db.collection::<RawDocumentBuf>(&name);
+        let mut docs: Vec<(String, Vec<u8>)> = coll
+            .find(doc! {})
+            .await
+            .unwrap()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (id_of(&d), d.as_bytes().to_vec()))
+            .collect();
+        docs.sort();
+        let reply = db
+            .run_command(doc! { "listIndexes": name.as_str() })
+            .await
+            .unwrap();
+        let indexes = reply
+            .get_document("cursor")
+            .unwrap()
+            .get_array("firstBatch")
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let i = i.as_document().unwrap().clone();
+                (i.get_str("name").unwrap().to_string(), i)
+            })
+            .collect();
+        out.insert(name, (docs, indexes));
+    }
+    out
+}
+
+fn id_of(d: &RawDocumentBuf) -> String {
+    let id = d.get("_id").unwrap().unwrap();
+    format!("{:?}", Bson::try_from(id).unwrap())
+}
+
+/// `(code, collection, index or field)` of a live scan.
+fn findings(uri: &str, db: &str) -> BTreeSet<(String, String, String)> {
+    let out = dupkey(&["scan", uri, "--db", db, "--format", "json"]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    common::findings(&json_of(&out))
+        .into_iter()
+        .map(|(code, ns, place)| (code, ns.split_once('.').unwrap().1.to_string(), place))
+        .collect()
+}
+
+fn set(items: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
+    items
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
+/// The `_id`s of the documents the run removed, per collection, from the archive.
+async fn archived_removals(db: &Database, run_id: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let entries: Vec<RawDocumentBuf> = db
+        .collection::<RawDocumentBuf>(ARCHIVE)
+        .find(doc! { "type": "entry", "run_id": run_id, "action": "remove" })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    for e in entries {
+        let ns = e.get_str("ns").unwrap();
+        let coll = ns.split_once('.').unwrap().1.to_string();
+        let original = e.get_document("doc").unwrap().to_owned();
+        out.entry(coll).or_default().push(id_of(&original));
+    }
+    out
+}
+
+/// Runs plan → apply → scan → undo on `db`, seeded with `databases`; returns the findings the
+/// scan still reports after apply.
+async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String, String, String)>> {
+    let (_client, db) = dupkey_test::test_database(name).await?;
+    let uri = dupkey_test::test_uri()?;
+    seed(&db, databases).await;
+    let before = state(&db).await;
+    let plan_path = std::env::temp_dir().join(format!("dupkey-{name}-{}.json", std::process::id()));
+    let plan_file = plan_path.to_str().unwrap();
+
+    // The test server accepts collMod index.hidden and ignores it: plan drops without hiding.
+    let out = dupkey(&[
+        "fix",
+        "plan",
+        &uri,
+        "--db",
+        db.name(),
+        "-o",
+        plan_file,
+        "--no-hide",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan_text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!plan_text.contains("password"), "{plan_text}");
+
+    let out = dupkey(&[
+        "fix", "apply", plan_file, "--uri", &uri, "--yes", "--unsafe", "--format", "json",
+        "--pause", "0",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{plan_text}", stderr(&out));
+    let run: Value = json_of(&out);
+    let run_id = run["run_id"].as_str().unwrap().to_string();
+    for step in run["steps"].as_array().unwrap() {
+        for field in ["id", "kind", "namespace", "status", "documents"] {
+            assert!(!step[field].is_null(), "{field} missing in {step}");
+        }
+    }
+    assert!(run["summary"].is_object(), "{run}");
+
+    let remaining = findings(&uri, db.name());
+
+    // Every document is in its collection or, removed, in the archive; none is in both.
+    let after = state(&db).await;
+    let removed = archived_removals(&db, &run_id).await;
+    for (coll, (docs, _)) in &before {
+        let ids_before: BTreeSet<&String> = docs.iter().map(|(id, _)| id).collect();
+        let kept: BTreeSet<&String> = after[coll].0.iter().map(|(id, _)| id).collect();
+        let gone: BTreeSet<&String> = removed.get(coll).into_iter().flatten().collect();
+        assert!(kept.is_disjoint(&gone), "{coll}: removed and still there");
+        let together: BTreeSet<&String> = kept.union(&gone).copied().collect();
+        assert_eq!(together, ids_before, "{coll}: documents lost or added");
+    }
+
+    let out = dupkey(&["fix", "undo", &run_id, "--uri", &uri, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let undone = state(&db).await;
+    for (coll, (docs, indexes)) in &before {
+        let (docs_now, indexes_now) = &undone[coll];
+        assert!(docs_now == docs, "{coll}: documents differ after undo");
+        assert_eq!(indexes_now, indexes, "{coll}: indexes differ after undo");
+    }
+    assert_eq!(undone.len(), before.len(), "collections after undo");
+    let out = dupkey(&[
+        "fix",
+        "runs",
+        "--uri",
+        &uri,
+        "--archive-db",
+        db.name(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let runs = json_of(&out);
+    assert_eq!(runs[0]["run_id"], run_id.as_str(), "{runs}");
+    assert_eq!(runs[0]["status"], "undone", "{runs}");
+    let _ = std::fs::remove_file(&plan_path);
+    Some(after_indexes(remaining, &before, &after))
+}
+
+/// Adds the index changes of the run to the remaining findings' set, as `("built", collection,
+/// name)` and `("dropped", collection, name)`, so that one assertion states all three.
+fn after_indexes(
+    mut remaining: BTreeSet<(String, String, String)>,
+    before: &State,
+    after: &State,
+) -> BTreeSet<(String, String, String)> {
+    for (coll, (_, indexes)) in after {
+        for (name, spec) in indexes {
+            if !before[coll].1.contains_key(name) {
+                let unique = spec.get_bool("unique").unwrap_or(false);
+                remaining.insert((
+                    if unique { "built unique" } else { "built" }.into(),
+                    coll.clone(),
+                    name.clone(),
+                ));
+            }
+        }
+    }
+    for (coll, (_, indexes)) in before {
+        for name in indexes.keys() {
+            if !after[coll].1.contains_key(name) {
+                remaining.insert(("dropped".into(), coll.clone(), name.clone()));
+            }
+        }
+    }
+    remaining
+}
+
+/// Seeds 001, 002 and 003 (their databases share no collection name).
+#[tokio::test]
+async fn profiles_tickets_and_results_are_repaired_and_undone_byte_identical() {
+    let Some(outcome) = repair_loop(
+        "fix_seeds",
+        &["smart-financial-planner", "supportai", "demo_test_answer"],
+    )
+    .await
+    else {
+        return;
+    };
+    // No finding remains; each trapping or non-unique index is replaced by a unique one.
+    let expected = set(&[
+        ("built unique", "userprofiles", "userId_1_present"),
+        ("dropped", "userprofiles", "userId_1"),
+        ("built unique", "userprofiles", "email_1_unique"),
+        ("dropped", "userprofiles", "email_1"),
+        ("built unique", "users", "email_1_ci"),
+        ("dropped", "users", "email_1"),
+        ("built unique", "tickets", "ticket_number_1_present"),
+        ("dropped", "tickets", "ticket_number_1"),
+        (
+            "built unique",
+            "divorce_conflict_results",
+            "resultToken_1_typed",
+        ),
+        ("dropped", "divorce_conflict_results", "resultToken_1"),
+        ("built unique", "divorce_conflict_results", "attemptId_1"),
+    ]);
+    assert_eq!(outcome, expected);
+}
+
+/// Seeds 000 and 004 (`test`): the stale counter index dropped (--unsafe), the split
+/// conversation merged and its unique index built.
+#[tokio::test]
+async fn counters_and_conversations_are_repaired_and_undone_byte_identical() {
+    let Some(outcome) = repair_loop("fix_seeds_test", &["test"]).await else {
+        return;
+    };
+    let expected = set(&[
+        ("built unique", "conversations", "sessionId_1"),
+        ("dropped", "counters", "id_1_reference_value_1"),
+    ]);
+    assert_eq!(outcome, expected);
+}
