@@ -1,6 +1,10 @@
 //! Namespaces: `db.coll`, where the database name cannot hold a dot and the collection name
 //! may (`shop.orders.2024`), so a namespace splits at its first dot.
 
+/// The collection `dupkey fix` archives originals and keeps its journal in, in each database
+/// it repairs (unless told otherwise). A scan leaves it out unless `--collection` names it.
+pub const FIX_ARCHIVE_COLLECTION: &str = "dupkey_archive";
+
 /// `("shop", "orders.2024")` for `shop.orders.2024`; `None` when there is no dot.
 pub fn split(namespace: &str) -> Option<(&str, &str)> {
     namespace.split_once('.')

@@ -11,7 +11,7 @@ use crate::error::{FixError, Result, driver};
 use crate::plan::{Applicability, Plan};
 
 /// The archive collection's default name, created in the plan's database.
-pub const DEFAULT_ARCHIVE_COLLECTION: &str = "dupkey_archive";
+pub const DEFAULT_ARCHIVE_COLLECTION: &str = dupkey_conventions::namespace::FIX_ARCHIVE_COLLECTION;
 
 /// Where a run keeps its archive and journal.
 #[derive(Debug, Clone, PartialEq, Eq)]

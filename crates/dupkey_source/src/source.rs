@@ -351,6 +351,21 @@ fn selects(filter: &Filter<'_>, db: &str, coll: &str, namespace: &str) -> bool {
             .is_none_or(|c| c == namespace || c == coll)
 }
 
+/// Whether `coll` is `dupkey fix`'s own archive, which a scan leaves out (with a note) unless
+/// `--collection` names it: its documents are copies of documents scanned elsewhere.
+fn own_archive(filter: &Filter<'_>, coll: &str, namespace: &str, notes: &mut Vec<String>) -> bool {
+    let own = coll == dupkey_conventions::namespace::FIX_ARCHIVE_COLLECTION
+        && filter
+            .collection
+            .is_none_or(|c| c != coll && c != namespace);
+    if own {
+        notes.push(format!(
+            "{namespace}: the archive of `dupkey fix` runs, not scanned (--collection {namespace} scans it)"
+        ));
+    }
+    own
+}
+
 fn list_dump(path: &Path, filter: &Filter<'_>) -> Result<Listing, SourceError> {
     let listing = list_dump_collections(path)?;
     let available: Vec<String> = listing.iter().map(|c| c.namespace.clone()).collect();
@@ -362,7 +377,8 @@ fn list_dump(path: &Path, filter: &Filter<'_>) -> Result<Listing, SourceError> {
             &listed.database,
             &listed.collection,
             &listed.namespace,
-        ) {
+        ) || own_archive(filter, &listed.collection, &listed.namespace, &mut notes)
+        {
             continue;
         }
         if listed.bson.is_none() {
@@ -394,7 +410,10 @@ fn list_archive(archive: &ArchiveReader, filter: &Filter<'_>) -> Result<Listing,
     let mut entries = Vec::new();
     let mut notes = Vec::new();
     for (i, c) in collections.iter().enumerate() {
-        if c.is_oplog() || !selects(filter, &c.database, &c.collection, &c.namespace) {
+        if c.is_oplog()
+            || !selects(filter, &c.database, &c.collection, &c.namespace)
+            || own_archive(filter, &c.collection, &c.namespace, &mut notes)
+        {
             continue;
         }
         if !c.holds_documents() {
@@ -471,6 +490,7 @@ fn list_live(live: &LiveReader, filter: &Filter<'_>) -> Result<Listing, SourceEr
         let namespace = format!("{db}.{name}");
         if only.as_deref().is_some_and(|c| c != name && c != namespace)
             || name.starts_with("system.")
+            || own_archive(filter, name, &namespace, &mut notes)
         {
             continue;
         }

@@ -207,3 +207,39 @@ fn a_missing_path_says_so_and_a_dump_without_the_collection_names_what_it_holds(
         format!("{text} holds no database shop; it holds app.users; check --db and --collection")
     );
 }
+
+#[test]
+fn the_archive_of_fix_runs_is_left_out_unless_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = sample();
+    inputs.push(input("shop", "dupkey_archive", "", "", 5));
+    let path = write(dir.path(), &build_archive(&inputs, 7, false));
+    let text = path.to_str().unwrap();
+    let shop = Filter {
+        db: Some("shop"),
+        collection: None,
+    };
+    let mut source = Source::open(text, &shop, None).unwrap();
+    let listing = source.list(&shop).unwrap();
+    let names: Vec<&str> = listing
+        .entries
+        .iter()
+        .map(|e| e.namespace.as_str())
+        .collect();
+    assert_eq!(names, ["shop.orders", "shop.users"]);
+    assert!(
+        listing
+            .notes
+            .iter()
+            .any(|n| n.starts_with("shop.dupkey_archive: the archive of `dupkey fix` runs")),
+        "{:?}",
+        listing.notes
+    );
+    let named = Filter {
+        db: Some("shop"),
+        collection: Some("dupkey_archive"),
+    };
+    let listing = source.list(&named).unwrap();
+    assert_eq!(listing.entries.len(), 1);
+    assert_eq!(listing.entries[0].namespace, "shop.dupkey_archive");
+}
