@@ -8,10 +8,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use bson::{Bson, Document, RawDocumentBuf, doc};
-use common::{dupkey, json_of, seeds, stderr};
+use common::{dupkey, json_of, stderr};
 use futures_util::TryStreamExt;
 use mongodb::Database;
 use serde_json::Value;
@@ -21,39 +20,6 @@ use serde_json::Value;
 type State = BTreeMap<String, (Vec<(String, Vec<u8>)>, BTreeMap<String, Document>)>;
 
 const ARCHIVE: &str = "dupkey_archive";
-
-/// Restores the seed databases `databases` of examples/seeds into `db`, as scan_live does.
-async fn seed(db: &Database, databases: &[&str]) {
-    for database in databases {
-        let dir = seeds().join(database);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for meta_path in files
-            .iter()
-            .filter(|p| p.to_string_lossy().ends_with(".metadata.json"))
-        {
-            let meta = dupkey_source::read_metadata_file(meta_path).unwrap();
-            let name = meta.collection_name.clone().unwrap();
-            let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
-            let docs = dupkey_test::parse_json_lines(&text).unwrap();
-            let specs: Vec<Document> = meta
-                .indexes
-                .iter()
-                .filter(|s| s.get_str("name").ok() != Some("_id_"))
-                .map(|s| {
-                    let mut s = s.clone();
-                    s.remove("v");
-                    s.remove("background");
-                    s
-                })
-                .collect();
-            dupkey_test::load_collection(db, &name, docs, specs).await;
-        }
-    }
-}
 
 async fn state(db: &Database) -> State {
     let mut out = State::new();
@@ -139,7 +105,7 @@ async fn archived_removals(db: &Database, run_id: &str) -> BTreeMap<String, Vec<
 async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String, String, String)>> {
     let (_client, db) = dupkey_test::test_database(name).await?;
     let uri = dupkey_test::test_uri()?;
-    seed(&db, databases).await;
+    common::load_seeds(&db, databases).await;
     let before = state(&db).await;
     let plan_path = std::env::temp_dir().join(format!("dupkey-{name}-{}.json", std::process::id()));
     let plan_file = plan_path.to_str().unwrap();

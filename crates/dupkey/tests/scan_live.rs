@@ -6,9 +6,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
-use bson::Document;
 use common::{dupkey, json_of, seeds, stderr};
 use serde_json::Value;
 
@@ -34,35 +32,7 @@ async fn a_live_database_gives_the_findings_of_its_dump() {
     let Some((_client, db)) = dupkey_test::test_database("scan_live").await else {
         return;
     };
-    for database in DATABASES {
-        let dir = seeds().join(database);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for meta_path in files
-            .iter()
-            .filter(|p| p.to_string_lossy().ends_with(".metadata.json"))
-        {
-            let meta = dupkey_source::read_metadata_file(meta_path).unwrap();
-            let name = meta.collection_name.clone().unwrap();
-            let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
-            let docs = dupkey_test::parse_json_lines(&text).unwrap();
-            let specs: Vec<Document> = meta
-                .indexes
-                .iter()
-                .filter(|s| s.get_str("name").ok() != Some("_id_"))
-                .map(|s| {
-                    let mut s = s.clone();
-                    s.remove("v");
-                    s.remove("background");
-                    s
-                })
-                .collect();
-            dupkey_test::load_collection(&db, &name, docs, specs).await;
-        }
-    }
+    common::load_seeds(&db, &DATABASES).await;
     let uri = dupkey_test::test_uri().unwrap();
     let live = scan(&["scan", &uri, "--db", db.name(), "--format", "json"]);
     assert!(!live["source"].as_str().unwrap().is_empty());

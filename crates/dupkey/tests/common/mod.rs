@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use bson::Document;
+use mongodb::Database;
 use serde_json::Value;
 
 /// `dupkey <args>` run in the crate's directory, without colour.
@@ -54,4 +56,38 @@ pub fn findings(v: &Value) -> BTreeSet<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// Loads the seed databases `databases` of examples/seeds into `db` (one database for all:
+/// the test server's databases are per test), as mongorestore would: documents, then indexes.
+pub async fn load_seeds(db: &Database, databases: &[&str]) {
+    for database in databases {
+        let dir = seeds().join(database);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for meta_path in files
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(".metadata.json"))
+        {
+            let meta = dupkey_source::read_metadata_file(meta_path).unwrap();
+            let name = meta.collection_name.clone().unwrap();
+            let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
+            let docs = dupkey_test::parse_json_lines(&text).unwrap();
+            let specs: Vec<Document> = meta
+                .indexes
+                .iter()
+                .filter(|s| s.get_str("name").ok() != Some("_id_"))
+                .map(|s| {
+                    let mut s = s.clone();
+                    s.remove("v");
+                    s.remove("background");
+                    s
+                })
+                .collect();
+            dupkey_test::load_collection(db, &name, docs, specs).await;
+        }
+    }
 }
