@@ -71,33 +71,23 @@ for k, n in groups.most_common(10):
     print(n, *k)
 PY
 
-python3 - "$LOG" "$BIN" "$OUT" <<'PY'
-import json, os, resource, subprocess, sys, time
-log, binary, out = sys.argv[1:4]
+DUPKEY_BIN="$BIN" PYTHONPATH=bench python3 - "$LOG" "$OUT" <<'PY'
+import json, os, sys
+import harness
+log, out = sys.argv[1:3]
 mb = os.path.getsize(log) / 1e6
-
-def run(cmd, stdout):
-    # Peak RSS of one child: run it alone under /usr/bin/time -f %M.
-    t0 = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=stdout, stderr=subprocess.PIPE, text=True)
-    secs = time.perf_counter() - t0
-    kb = int(p.stderr.strip().splitlines()[-1])
-    return secs, kb
-
-rows = []
-# Outputs go to files: GNU grep stops at the first match when its output is /dev/null.
-with open(os.path.join(out, "grep.out"), "w") as f:
-    rows.append(("grep -c E11000",) + run(["grep", "-c", "E11000", log], f))
-with open(os.path.join(out, "python.out"), "w") as f:
-    rows.append(("python regex script",) + run(["python3", os.path.join(out, "user_script.py"), log], f))
-with open(os.path.join(out, "dupkey.json"), "w") as f:
-    rows.append(("dupkey explain --log",) + run([binary, "explain", "--format", "json", "--log", log], f))
-report = json.load(open(os.path.join(out, "dupkey.json")))
+# Outputs are captured through a pipe (GNU grep stops at the first match when its output is
+# /dev/null). RUNS interleaved rounds; DUPKEY_BASELINE adds an older dupkey.
+bench = harness.Bench(size_mb=mb)
+bench.add("grep -c E11000", ["grep", "-c", "E11000", log])
+bench.add("python regex script", ["python3", os.path.join(out, "user_script.py"), log])
+bench.add_dupkey("dupkey explain --log", ["explain", "--format", "json", "--log", log])
+r = bench.run()
+report = json.loads(r.best("dupkey explain --log").stdout)
 print(f"log: {mb:.0f} MB, {report['lines']} lines, {report['total']} E11000 errors in {len(report['groups'])} groups")
-for name, s, kb in rows:
-    print(f"{name:24s} {s:7.2f} s  {mb / s:8.0f} MB/s  peak RSS {kb / 1024:7.1f} MiB")
-dk = rows[2][1]
-print(f"dupkey is {rows[1][1] / dk:.1f}x faster than the python script and takes {dk / rows[0][1]:.1f}x the time of grep -c")
+r.ratio("python regex script", "dupkey explain --log")
+r.ratio("dupkey explain --log", "grep -c E11000")
+dk = r.best("dupkey explain --log").wall
 print("target >= 200 MB/s:", "met" if mb / dk >= 200 else "NOT met")
 PY
 
