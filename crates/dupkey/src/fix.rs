@@ -68,6 +68,10 @@ struct PlanArgs {
     /// (before MongoDB 4.4).
     #[arg(long)]
     no_hide: bool,
+    /// Do not set prepareUnique on an index before its duplicates are removed (by default it is
+    /// set on MongoDB 6.0+, so no new duplicate arrives while the plan runs)
+    #[arg(long)]
+    no_prepare_unique: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -163,6 +167,7 @@ fn plan(args: PlanArgs) -> Result<u8> {
         keep,
         strategies,
         no_hide: args.no_hide,
+        prepare_unique: false,
         source: if live {
             redact_uri(&args.source)
         } else {
@@ -180,6 +185,7 @@ fn plan(args: PlanArgs) -> Result<u8> {
     let snap = if live {
         let (snap, version) = block_on(read_server(&args.source, &wanted))?;
         options.no_hide |= !hides_indexes(version.as_deref());
+        options.prepare_unique = !args.no_prepare_unique && at_least(version.as_deref(), (6, 0));
         snap
     } else {
         read_dump(Path::new(&args.source), &wanted)?
@@ -221,10 +227,14 @@ async fn read_server(
 /// Whether a server of this version hides indexes (4.4 and later); one that does not say is
 /// assumed to, and apply's read-back of a hide catches one that does not.
 fn hides_indexes(version: Option<&str>) -> bool {
-    let Some(version) = version else { return true };
+    version.is_none() || at_least(version, (4, 4))
+}
+
+/// Whether the server's version is at least `(major, minor)`; false when it is unknown.
+fn at_least(version: Option<&str>, wanted: (u32, u32)) -> bool {
+    let Some(version) = version else { return false };
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (4, 4)
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= wanted
 }
 
 /// The documents and indexes a plan needs, from a dump (for review: whole collections).

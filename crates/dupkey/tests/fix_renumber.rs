@@ -79,7 +79,13 @@ async fn shared_ticket_numbers_are_renumbered_live() {
     );
 
     let out = dupkey(&["fix", "undo", &run_id, "--uri", &uri, "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
     let back = tickets.find_one(doc! { "_id": 12 }).await.unwrap().unwrap();
     assert_eq!(back.get_str("ticket_number").unwrap(), "TKT-00005");
     let counter = db

@@ -105,16 +105,20 @@ pub struct CompileOptions {
     /// Hide an index before dropping it (MongoDB 4.4+). Off for servers without hidden
     /// indexes: the drop then follows the build of its replacement directly.
     pub no_hide: bool,
+    /// Before the duplicates under an index about to be made unique are removed, set its
+    /// `prepareUnique` (MongoDB 6.0+), so no new duplicate arrives while the plan runs.
+    pub prepare_unique: bool,
     /// The scanned source, credentials removed.
     pub source: String,
     /// Set for a plan made from a dump: why it cannot be applied.
     pub not_applicable: Option<String>,
 }
 
-/// The order steps run in: every data repair before any index build, builds before hiding
+/// The order steps run in: indexes closed to new duplicates first, every data repair before any index build, builds before hiding
 /// the indexes they replace, drops last; manual steps are listed at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
+    Prepare,
     Data,
     Counter,
     Build,

@@ -95,15 +95,25 @@ pub async fn undo(
         });
     }
     journal.set_status(RunStatus::Undoing).await?;
+    // Indexes this run set prepareUnique on: rebuilt after a drop, they come back without it
+    // (the run's own prepare step is undone last and leaves them as they were before).
+    let prepared: HashSet<(String, String)> = others
+        .iter()
+        .filter(|e| e.action == Action::PrepareUnique)
+        .filter_map(|e| {
+            let spec = Document::try_from(e.doc.as_ref()?.as_ref()).ok()?;
+            Some((e.ns.clone(), spec.get_str("name").ok()?.to_string()))
+        })
+        .collect();
     // Reverse step order: an index the run built goes before the duplicates it kept out return.
     for step in steps.iter().rev() {
         let mut batches = DocumentEntries::open(client, archive, run_id, step).await?;
         while let Some(batch) = batches.next_batch(batch_size).await? {
             let refs: Vec<&Entry> = batch.iter().collect();
-            reverse_batch(client, &refs, &mut report).await?;
+            reverse_batch(client, &refs, &mut report, &prepared).await?;
         }
         for e in others.iter().filter(|e| e.step == *step) {
-            reverse_batch(client, &[e], &mut report).await?;
+            reverse_batch(client, &[e], &mut report, &prepared).await?;
         }
     }
     let status = if report.conflicts.is_empty() {
@@ -517,7 +527,12 @@ async fn counter_conflict(
 }
 
 /// Reverses a batch of entries of one step.
-async fn reverse_batch(client: &Client, batch: &[&Entry], report: &mut UndoReport) -> Result<()> {
+async fn reverse_batch(
+    client: &Client,
+    batch: &[&Entry],
+    report: &mut UndoReport,
+    prepared: &HashSet<(String, String)>,
+) -> Result<()> {
     let Some(first) = batch.first() else {
         return Ok(());
     };
@@ -528,7 +543,7 @@ async fn reverse_batch(client: &Client, batch: &[&Entry], report: &mut UndoRepor
         reverse_documents(&db, coll, &first.ns, &documents, report).await?;
     }
     for e in others {
-        reverse_other(&db, coll, e, report).await?;
+        reverse_other(&db, coll, e, report, prepared).await?;
     }
     Ok(())
 }
@@ -635,6 +650,7 @@ async fn reverse_other(
     coll: &str,
     e: &Entry,
     report: &mut UndoReport,
+    prepared: &HashSet<(String, String)>,
 ) -> Result<()> {
     let Some(raw) = &e.doc else { return Ok(()) };
     let spec = Document::try_from(raw.as_ref()).map_err(|err| FixError::DamagedArchive {
@@ -654,6 +670,41 @@ async fn reverse_other(
         (Action::DropIndex, None) => {
             let mut spec = spec.clone();
             spec.remove("ns");
+            // createIndexes does not take prepareUnique; it is set again after the build,
+            // unless this run set it (its own prepare step then stays undone).
+            let had = spec.remove("prepareUnique") == Some(Bson::Boolean(true));
+            if had && !prepared.contains(&(e.ns.clone(), name.to_string())) {
+                let create = doc! { "createIndexes": coll, "indexes": [spec] };
+                if let Err(err) = db.run_command(create).await {
+                    report.conflicts.push(format!(
+                        "{}.{coll} index {name:?}: could not be put back: {err}",
+                        db.name()
+                    ));
+                    return Ok(());
+                }
+                Some(doc! { "collMod": coll, "index": { "name": name, "prepareUnique": true } })
+            } else {
+                Some(doc! { "createIndexes": coll, "indexes": [spec] })
+            }
+        }
+        // `collMod … prepareUnique: false` leaves the option in the definition; an index that
+        // had none is rebuilt from its archived definition, so it comes back as it was. It is
+        // not unique (that is why it was being prepared), so no guarantee lapses meanwhile.
+        (Action::PrepareUnique, Some(i))
+            if !spec.contains_key("prepareUnique") && i.contains_key("prepareUnique") =>
+        {
+            let mut spec = spec.clone();
+            spec.remove("ns");
+            if let Err(err) = db
+                .run_command(doc! { "dropIndexes": coll, "index": name })
+                .await
+            {
+                report.conflicts.push(format!(
+                    "{}.{coll} index {name:?}: could not be put back: {err}",
+                    db.name()
+                ));
+                return Ok(());
+            }
             Some(doc! { "createIndexes": coll, "indexes": [spec] })
         }
         (Action::HideIndex | Action::UnhideIndex | Action::PrepareUnique, Some(i)) => {

@@ -141,13 +141,29 @@ impl Builder<'_> {
             ));
             return Ok(());
         };
+        if self.options.prepare_unique && old.get_bool("prepareUnique").ok() != Some(true) {
+            let step = Self::step(
+                &m.namespace,
+                Applicability::Safe,
+                ctx.describe(format!(
+                    "set prepareUnique on {} so that no new duplicate arrives while the \
+                     duplicates are removed; undo clears it",
+                    m.name
+                )),
+                Operation::PrepareUniqueIndex {
+                    name: m.name.clone(),
+                    definition: ExtJsonDocument(old.clone()),
+                },
+            );
+            self.push(ctx, Phase::Prepare, "prepare-unique", step);
+        }
         let mut options = Document::new();
         options.insert("name", format!("{}_unique", m.name));
         options.insert("unique", true);
         for (k, v) in old {
             if !matches!(
                 k.as_str(),
-                "v" | "key" | "name" | "ns" | "unique" | "hidden" | "background"
+                "v" | "key" | "name" | "ns" | "unique" | "hidden" | "background" | "prepareUnique"
             ) {
                 options.insert(k.clone(), v.clone());
             }

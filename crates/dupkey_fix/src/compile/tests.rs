@@ -645,3 +645,43 @@ fn an_index_asked_for_twice_is_built_once() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn an_index_made_unique_is_closed_to_new_duplicates_before_they_are_removed() {
+    let options = CompileOptions {
+        prepare_unique: true,
+        ..CompileOptions::default()
+    };
+    let plan = plan_for("smart-financial-planner", &options);
+    let first = &plan.steps[0];
+    assert_eq!(
+        first.operation.kind(),
+        "prepare-unique-index",
+        "{:?}",
+        plan.steps
+    );
+    assert!(
+        matches!(&first.operation, Operation::PrepareUniqueIndex { name, .. } if name == "email_1")
+    );
+    let build = plan
+        .steps
+        .iter()
+        .find_map(|s| match &s.operation {
+            Operation::CreateIndex { spec }
+                if spec.0.get_str("name").ok() == Some("email_1_unique") =>
+            {
+                Some(spec.0.clone())
+            }
+            _ => None,
+        })
+        .expect("email_1_unique is built");
+    assert!(!build.contains_key("prepareUnique"), "{build}");
+    // Without it (servers before 6.0), no such step.
+    let plain = plan_for("smart-financial-planner", &CompileOptions::default());
+    assert!(
+        plain
+            .steps
+            .iter()
+            .all(|s| s.operation.kind() != "prepare-unique-index")
+    );
+}
