@@ -164,6 +164,25 @@ fn dk104_stale_unique_index() {
     );
 }
 
+#[test]
+fn dk105_unique_index_includes_id() {
+    let ix = vec![
+        doc! {"key": {"_id": 1}, "name": "_id_"},
+        doc! {"key": {"_id": 1, "email": 1}, "name": "_id_1_email_1", "unique": true},
+    ];
+    let docs = vec![
+        rawdoc! {"_id": 1, "email": "a@x.com"},
+        rawdoc! {"_id": 2, "email": "a@x.com"},
+    ];
+    check(
+        "dk105",
+        "DK105",
+        Config::default(),
+        &one("app.users", ix, docs),
+        false,
+    );
+}
+
 fn profiles_with_a_shared_email() -> Vec<Collection> {
     let mut docs: Vec<_> = (0..12)
         .map(|i| rawdoc! {"_id": i, "email": format!("u{i}@x.io"), "plan": "free"})

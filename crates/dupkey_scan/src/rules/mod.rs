@@ -18,6 +18,7 @@ register! {
     dk102_sparse_unique_admits_null,
     dk103_partial_filter_admits_null,
     dk104_stale_unique_index,
+    dk105_unique_index_includes_id,
     dk201_duplicates_block_unique_index,
     dk202_counter_behind_data,
     dk203_case_variant_duplicates,
