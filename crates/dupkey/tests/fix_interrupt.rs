@@ -27,20 +27,8 @@ async fn ctrl_c_stops_apply_after_a_batch_and_apply_again_finishes() {
     }
     let index = doc! { "key": { "email": 1 }, "name": "email_1", "unique": true };
     dupkey_test::load_collection(&db, "users", docs, vec![index]).await;
-    let plan =
-        std::env::temp_dir().join(format!("dupkey-fix-interrupt-{}.json", std::process::id()));
-    let plan_file = plan.to_str().unwrap();
-    let out = dupkey(&[
-        "fix",
-        "plan",
-        &uri,
-        "--db",
-        db.name(),
-        "--no-hide",
-        "-o",
-        plan_file,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_plan_dir, plan_file, _) = common::plan_live(&uri, db.name());
+    let plan_file = plan_file.as_str();
 
     let child = Command::new(env!("CARGO_BIN_EXE_dupkey"))
         .args([
@@ -99,5 +87,4 @@ async fn ctrl_c_stops_apply_after_a_batch_and_apply_again_finishes() {
         users.count_documents(doc! {}).await.unwrap(),
         u64::from(GROUPS.unsigned_abs())
     );
-    let _ = std::fs::remove_file(&plan);
 }

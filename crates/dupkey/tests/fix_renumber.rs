@@ -30,20 +30,8 @@ async fn shared_ticket_numbers_are_renumbered_live() {
     )
     .await;
 
-    let plan =
-        std::env::temp_dir().join(format!("dupkey-fix-renumber-{}.json", std::process::id()));
-    let plan_file = plan.to_str().unwrap();
-    let out = dupkey(&[
-        "fix",
-        "plan",
-        &uri,
-        "--db",
-        db.name(),
-        "--no-hide",
-        "-o",
-        plan_file,
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_plan_dir, plan_file, out) = common::plan_live(&uri, db.name());
+    let plan_file = plan_file.as_str();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("\"TKT-00005\" → \"TKT-00012\""), "{text}");
 
@@ -95,5 +83,4 @@ async fn shared_ticket_numbers_are_renumbered_live() {
         .unwrap()
         .unwrap();
     assert_eq!(counter.get_i32("seq").unwrap(), 9);
-    let _ = std::fs::remove_file(&plan);
 }

@@ -107,21 +107,8 @@ async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String,
     let uri = dupkey_test::test_uri()?;
     common::load_seeds(&db, databases).await;
     let before = state(&db).await;
-    let plan_path = std::env::temp_dir().join(format!("dupkey-{name}-{}.json", std::process::id()));
-    let plan_file = plan_path.to_str().unwrap();
-
-    // The test server accepts collMod index.hidden and ignores it: plan drops without hiding.
-    let out = dupkey(&[
-        "fix",
-        "plan",
-        &uri,
-        "--db",
-        db.name(),
-        "-o",
-        plan_file,
-        "--no-hide",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_plan_dir, plan_file, out) = common::plan_live(&uri, db.name());
+    let plan_file = plan_file.as_str();
     let plan_text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(!plan_text.contains("password"), "{plan_text}");
 
@@ -176,7 +163,6 @@ async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String,
     let runs = json_of(&out);
     assert_eq!(runs[0]["run_id"], run_id.as_str(), "{runs}");
     assert_eq!(runs[0]["status"], "undone", "{runs}");
-    let _ = std::fs::remove_file(&plan_path);
     Some(after_indexes(remaining, &before, &after))
 }
 

@@ -91,3 +91,14 @@ pub async fn load_seeds(db: &Database, databases: &[&str]) {
         }
     }
 }
+
+/// A plan written by `dupkey fix plan URI --db DB --no-hide -o FILE` (the test server accepts
+/// hiding an index and ignores it) in a folder removed with the returned guard; the run's
+/// output for its review text. Panics when planning fails.
+pub fn plan_live(uri: &str, db: &str) -> (tempfile::TempDir, String, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json").to_str().unwrap().to_string();
+    let out = dupkey(&["fix", "plan", uri, "--db", db, "--no-hide", "-o", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    (dir, file, out)
+}
