@@ -10,6 +10,12 @@ pub fn split(namespace: &str) -> Option<(&str, &str)> {
     namespace.split_once('.')
 }
 
+/// `("shop", "orders")` when both parts are there; `None` for `users`, `.users` or `shop.`:
+/// what a namespace written by dupkey itself (a plan, an archive entry) must look like.
+pub fn split_whole(namespace: &str) -> Option<(&str, &str)> {
+    split(namespace).filter(|(db, coll)| !db.is_empty() && !coll.is_empty())
+}
+
 /// `("", "users")` for `users`: a namespace without a dot names the collection alone.
 pub fn split_or_collection(namespace: &str) -> (&str, &str) {
     split(namespace).unwrap_or(("", namespace))
@@ -26,5 +32,9 @@ mod tests {
         assert_eq!(split("users"), None);
         assert_eq!(split_or_collection("users"), ("", "users"));
         assert_eq!(split_or_collection("a.b.c"), ("a", "b.c"));
+        assert_eq!(split_whole("a.b.c"), Some(("a", "b.c")));
+        for partial in ["users", ".users", "shop.", "."] {
+            assert_eq!(split_whole(partial), None, "{partial}");
+        }
     }
 }

@@ -155,7 +155,7 @@ pub(crate) async fn list_indexes(db: &Database, collection: &str) -> Result<Vec<
     {
         Ok(reply) => reply,
         // A collection that does not exist has no indexes.
-        Err(e) if is_namespace_not_found(&e) => return Ok(Vec::new()),
+        Err(e) if dupkey_e11000::is_namespace_not_found(&e) => return Ok(Vec::new()),
         Err(e) => return Err(driver(context)(e)),
     };
     let batch = reply
@@ -168,10 +168,6 @@ pub(crate) async fn list_indexes(db: &Database, collection: &str) -> Result<Vec<
         .iter()
         .filter_map(|b| b.as_document().cloned())
         .collect())
-}
-
-pub(crate) fn is_namespace_not_found(e: &mongodb::error::Error) -> bool {
-    matches!(&*e.kind, mongodb::error::ErrorKind::Command(c) if c.code == 26)
 }
 
 pub(crate) fn find_index<'a>(indexes: &'a [Document], name: &str) -> Option<&'a Document> {

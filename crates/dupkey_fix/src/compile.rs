@@ -353,7 +353,7 @@ impl FindingCtx<'_> {
 impl<'a> Builder<'a> {
     fn finding(&mut self, f: &Finding) -> Result<(), CompileError> {
         let (remedies, passed_over) = chosen(&f.remedies);
-        let collection = f.namespace.split_once('.').map_or("", |(_, c)| c);
+        let collection = dupkey_conventions::namespace::split_or_collection(&f.namespace).1;
         let what = f.index.as_deref().or(f.field.as_deref()).unwrap_or("");
         let mut ctx = FindingCtx {
             finding: f,

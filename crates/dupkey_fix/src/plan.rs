@@ -255,11 +255,7 @@ impl Step {
     }
 }
 
-/// `db.coll` → (`db`, `coll`); the collection may itself contain dots.
-pub fn split_namespace(ns: &str) -> Option<(&str, &str)> {
-    let (db, coll) = ns.split_once('.')?;
-    (!db.is_empty() && !coll.is_empty()).then_some((db, coll))
-}
+pub use dupkey_conventions::namespace::split_whole as split_namespace;
 
 impl Plan {
     /// Reads a plan from JSON text and checks it ([`Plan::validate`]).
