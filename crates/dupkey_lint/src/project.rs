@@ -1,0 +1,176 @@
+//! The files of one lint run joined together: a model used in one file is found where it is
+//! declared (through imports, or by its name when the import cannot be followed), and the
+//! unique keys of a model are gathered from its fields and from every index declared for it,
+//! its schema or its collection.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::facts::{FileFacts, IndexDecl, ModelDecl, Span, Target};
+use crate::resolve::Resolver;
+
+/// Every linted file's facts, and the indexes to find models and files by name.
+#[derive(Debug, Default)]
+pub struct Project {
+    pub root: PathBuf,
+    pub files: Vec<FileFacts>,
+    by_path: HashMap<PathBuf, usize>,
+    resolver: Resolver,
+}
+
+/// A model and the file that declares it.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelRef<'p> {
+    pub file: usize,
+    pub model: &'p ModelDecl,
+}
+
+/// A unique key a model has: its fields, and where it is declared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UniqueKey {
+    pub fields: Vec<String>,
+    pub sparse: bool,
+    pub partial: bool,
+    pub file: usize,
+    pub span: Span,
+}
+
+impl Project {
+    pub fn new(root: &Path, files: Vec<FileFacts>) -> Project {
+        let by_path = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.path.clone(), i))
+            .collect();
+        Project {
+            root: root.to_path_buf(),
+            resolver: Resolver::new(root),
+            files,
+            by_path,
+        }
+    }
+
+    pub fn file_index(&self, path: &Path) -> Option<usize> {
+        self.by_path.get(path).copied()
+    }
+
+    /// The model a call's target names, seen from `file`.
+    pub fn model(&self, file: usize, target: &Target) -> Option<ModelRef<'_>> {
+        match target {
+            Target::Model(name) => self.model_by_name(file, name, 0),
+            Target::Collection(coll) => self.model_by_collection(coll),
+            Target::Unknown => None,
+        }
+    }
+
+    fn model_by_name(&self, file: usize, name: &str, depth: u8) -> Option<ModelRef<'_>> {
+        let facts = self.files.get(file)?;
+        if let Some(model) = facts.models.iter().find(|m| m.name == name) {
+            return Some(ModelRef { file, model });
+        }
+        if depth < 8 {
+            for import in facts.imports.iter().filter(|i| i.local == name) {
+                let Some(target) = self.resolver.resolve(self, file, import) else {
+                    continue;
+                };
+                let exported = self.files[target]
+                    .exports
+                    .iter()
+                    .find(|e| e.exported == import.imported)
+                    .and_then(|e| e.local.clone())
+                    .unwrap_or_else(|| import.imported.clone());
+                if let Some(found) = self.model_by_name(target, &exported, depth + 1) {
+                    return Some(found);
+                }
+            }
+        }
+        // The import could not be followed (a package, an alias the resolver does not know):
+        // a model of that name declared exactly once in the project is the one.
+        let mut named = self.files.iter().enumerate().flat_map(|(i, f)| {
+            f.models
+                .iter()
+                .filter(move |m| m.name == name || m.model_name.as_deref() == Some(name))
+                .map(move |model| ModelRef { file: i, model })
+        });
+        let first = named.next()?;
+        named.next().is_none().then_some(first)
+    }
+
+    fn model_by_collection(&self, coll: &str) -> Option<ModelRef<'_>> {
+        let mut found = self.files.iter().enumerate().flat_map(|(i, f)| {
+            f.models
+                .iter()
+                .filter(move |m| m.collection.as_deref() == Some(coll))
+                .map(move |model| ModelRef { file: i, model })
+        });
+        let first = found.next()?;
+        found.next().is_none().then_some(first)
+    }
+
+    /// Every index declared anywhere for this model (by its name, its schema variable, its
+    /// model name or its collection), with the file that declares it.
+    pub fn indexes_of<'p>(
+        &'p self,
+        model: ModelRef<'p>,
+    ) -> impl Iterator<Item = (usize, &'p IndexDecl)> + 'p {
+        self.files.iter().enumerate().flat_map(move |(i, f)| {
+            f.indexes
+                .iter()
+                .filter(move |ix| targets_model(&ix.target, model.model))
+                .map(move |ix| (i, ix))
+        })
+    }
+
+    /// The unique keys of a model: unique fields and unique index declarations.
+    pub fn unique_keys(&self, model: ModelRef<'_>) -> Vec<UniqueKey> {
+        let mut keys: Vec<UniqueKey> = model
+            .model
+            .fields
+            .iter()
+            .filter_map(|f| {
+                f.unique.map(|span| UniqueKey {
+                    fields: vec![f.path.clone()],
+                    sparse: f.sparse.is_some(),
+                    partial: false,
+                    file: model.file,
+                    span,
+                })
+            })
+            .collect();
+        for (file, ix) in self.indexes_of(model) {
+            if let Some(span) = ix.unique {
+                keys.push(UniqueKey {
+                    fields: ix.keys.iter().map(|(f, _)| f.clone()).collect(),
+                    sparse: ix.sparse.is_some(),
+                    partial: ix.partial_filter.is_some(),
+                    file,
+                    span,
+                });
+            }
+        }
+        keys
+    }
+
+    /// Whether some unique key of the target's model is made of exactly these fields or of a
+    /// subset of them (then two documents equal on `fields` cannot both exist). `None` when
+    /// the model is not known (declared outside the project).
+    pub fn unique_backs(&self, file: usize, target: &Target, fields: &[String]) -> Option<bool> {
+        let model = self.model(file, target)?;
+        let keys = self.unique_keys(model);
+        Some(keys.iter().any(|k| {
+            !k.fields.is_empty() && k.fields.iter().all(|f| fields.iter().any(|g| g == f))
+        }))
+    }
+}
+
+fn targets_model(target: &Target, model: &ModelDecl) -> bool {
+    match target {
+        Target::Model(name) => {
+            *name == model.name
+                || model.schema.as_deref() == Some(name.as_str())
+                || model.model_name.as_deref() == Some(name.as_str())
+        }
+        Target::Collection(coll) => model.collection.as_deref() == Some(coll.as_str()),
+        Target::Unknown => false,
+    }
+}
