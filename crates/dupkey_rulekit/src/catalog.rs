@@ -73,6 +73,17 @@ pub fn index_page(title: &str, docs_test: &str, sets: &[&dyn RuleList]) -> Strin
     out
 }
 
+/// Every generated file of a rules folder, by file name: `<code>.md` for each rule of `sets`,
+/// then `README.md`, the [`index_page`] of them all.
+pub fn docs_pages(title: &str, docs_test: &str, sets: &[&dyn RuleList]) -> Vec<(String, String)> {
+    let mut pages: Vec<(String, String)> = all_rules(sets)
+        .into_iter()
+        .map(|r| (format!("{}.md", r.code), r.page()))
+        .collect();
+    pages.push(("README.md".into(), index_page(title, docs_test, sets)));
+    pages
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +175,15 @@ mod tests {
              | [DK301](DK301.md) | `check-then-insert` | warning | a read then an insert |\n"
         ));
         assert_eq!(page.matches("| code | name |").count(), 1);
+    }
+
+    #[test]
+    fn docs_pages_are_each_rule_then_the_index() {
+        let sets: &[&dyn RuleList] = &[&SCAN, &LINT];
+        let pages = docs_pages("Rules", "cargo test", sets);
+        let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["DK101.md", "DK301.md", "README.md"]);
+        assert_eq!(pages[1].1, LINT_A.meta.page());
+        assert_eq!(pages[2].1, index_page("Rules", "cargo test", sets));
     }
 }
