@@ -10,5 +10,5 @@ mod meta;
 mod selection;
 
 pub use catalog::{RuleList, RuleSet, all_rules, docs_pages, find_rule, index_page};
-pub use meta::{HasMeta, RuleMeta, Severity, is_rule_code};
+pub use meta::{DOC_HEADINGS, HasMeta, RuleMeta, Severity, is_rule_code};
 pub use selection::{Selection, SelectionError};

@@ -96,6 +96,51 @@ impl RuleMeta {
     }
 }
 
+/// The headings every rule's documentation has, in this order.
+pub const DOC_HEADINGS: [&str; 6] = [
+    "## What it does",
+    "## Why is this bad?",
+    "## Example",
+    "## Use instead",
+    "## Fix",
+    "## References",
+];
+
+impl RuleMeta {
+    /// What breaks the house conventions for a rule, one line each: a code that is not `DK` and
+    /// three digits, a name that is not kebab-case or names a remedy (`ban-…`, `prefer-…`)
+    /// rather than the hazard, a documentation heading missing or out of order.
+    pub fn convention_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !is_rule_code(self.code) {
+            problems.push(format!("{}: a code is DK and three digits", self.code));
+        }
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-')
+        {
+            problems.push(format!("{}: {:?} is not kebab-case", self.code, self.name));
+        }
+        if self.name.starts_with("ban-") || self.name.starts_with("prefer-") {
+            problems.push(format!(
+                "{}: {:?} names a remedy, not the hazard",
+                self.code, self.name
+            ));
+        }
+        let doc = self.doc();
+        let mut at = 0;
+        for heading in DOC_HEADINGS {
+            match doc[at..].find(heading) {
+                Some(found) => at += found + heading.len(),
+                None => problems.push(format!("{}: missing or misplaced {heading:?}", self.code)),
+            }
+        }
+        problems
+    }
+}
+
 /// `DK` and three digits, in either case: the shape of every rule code, whichever set holds it
 /// (so `dupkey explain DK399` answers "no such rule" rather than parsing it as an error text).
 pub fn is_rule_code(text: &str) -> bool {
@@ -181,6 +226,40 @@ mod tests {
                 ("Fix".to_string(), "```js\n  indented();\n```".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn conventions_name_each_problem() {
+        assert_eq!(
+            META.convention_problems(),
+            [
+                "DK901: missing or misplaced \"## Why is this bad?\"",
+                "DK901: missing or misplaced \"## Example\"",
+                "DK901: missing or misplaced \"## Use instead\"",
+                "DK901: missing or misplaced \"## References\"",
+            ]
+        );
+        let bad = RuleMeta {
+            code: "DK91",
+            name: "prefer-Upsert",
+            ..META
+        };
+        let problems = bad.convention_problems();
+        assert!(
+            problems[0].contains("a code is DK and three digits"),
+            "{problems:?}"
+        );
+        assert!(problems[1].contains("not kebab-case"), "{problems:?}");
+        assert!(problems[2].contains("names a remedy"), "{problems:?}");
+        let doc: String = DOC_HEADINGS
+            .iter()
+            .map(|h| format!(" {h}\n text\n"))
+            .collect();
+        let good = RuleMeta {
+            raw_doc: Box::leak(doc.into_boxed_str()),
+            ..META
+        };
+        assert_eq!(good.convention_problems(), Vec::<String>::new());
     }
 
     #[test]

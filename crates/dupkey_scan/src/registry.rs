@@ -84,34 +84,8 @@ mod tests {
         assert_eq!(codes, sorted, "RULES is in code order");
         codes.dedup();
         assert_eq!(codes.len(), RULES.len(), "codes are unique");
-        for r in RULES {
-            assert!(is_rule_code(r.code), "{}", r.code);
-            assert!(
-                r.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
-                "{} is kebab-case",
-                r.name
-            );
-            assert!(
-                !r.name.starts_with("ban-") && !r.name.starts_with("prefer-"),
-                "{} names the hazard",
-                r.name
-            );
-            let doc = r.doc();
-            let mut at = 0;
-            for heading in [
-                "## What it does",
-                "## Why is this bad?",
-                "## Example",
-                "## Use instead",
-                "## Fix",
-                "## References",
-            ] {
-                let found = doc[at..]
-                    .find(heading)
-                    .unwrap_or_else(|| panic!("{}: missing or misplaced {heading:?}", r.code));
-                at += found + heading.len();
-            }
-        }
+        let problems: Vec<String> = RULES.iter().flat_map(|r| r.convention_problems()).collect();
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 
     #[test]
