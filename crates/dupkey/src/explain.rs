@@ -59,13 +59,13 @@ fn run_command(args: Args, answered: &mut bool) -> Result<u8> {
     if let Some(code) = args
         .text
         .as_deref()
-        .filter(|t| crate::scan::is_rule_code(t))
+        .filter(|t| crate::rules::names_a_rule(t))
     {
         let format = match args.format {
             ReportFormat::Json => Format::Json,
             ReportFormat::Text | ReportFormat::Html => Format::Text,
         };
-        return crate::scan::print_rule(code, format);
+        return crate::rules::print_rule(code, format);
     }
     let style = Style::new(args.color);
     if let Some(path) = &args.log {

@@ -15,6 +15,7 @@ mod html;
 mod interrupt;
 mod log_html;
 mod progress;
+mod rules;
 mod scan;
 mod scan_driver;
 mod scan_html;
@@ -47,7 +48,7 @@ enum Command {
     /// Repair what scan finds: `fix plan` (reviewable), `fix apply` (archived), `fix undo`.
     Fix(fix::Args),
     /// List the scan rules; `dupkey explain DK101` prints one.
-    Rules(scan::RulesArgs),
+    Rules(rules::Args),
     /// Print a shell completion script: `dupkey completions bash > /etc/bash_completion.d/dupkey`.
     Completions {
         #[arg(value_enum)]
@@ -108,7 +109,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => check::run(args),
         Command::Scan(args) => scan::run(args),
-        Command::Rules(args) => scan::run_rules(args),
+        Command::Rules(args) => rules::run(args),
         Command::Fix(args) => fix::run(args),
         Command::Completions { shell } => completions(shell),
         Command::Man => man_page(),

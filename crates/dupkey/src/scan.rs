@@ -1,19 +1,19 @@
 //! `dupkey scan SOURCE`: every duplicate-key hazard in a dump or a collection file, found
-//! offline; `dupkey rules`: the detectors; the rule pages `dupkey explain DK101` prints.
+//! offline (or on a server, read-only), and its text, JSON and HTML reports.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use dupkey_e11000::value_to_json;
-use dupkey_scan::{Config, Finding, PassOptions, RULES, Report, Scanner, Selection, Severity};
+use dupkey_scan::{Config, Finding, PassOptions, Report, Scanner, Selection, Severity};
 use dupkey_source::{Filter, ReadMode, ReadOptions, ResolvedNamespace, Source, redact_uri};
 use serde_json::{Value, json};
 
 use crate::progress::ProgressArgs;
 use crate::scan_driver::ScanOptions;
 use crate::style::Style;
-use crate::{ColorChoice, EXIT_FOUND, Format, ReportFormat};
+use crate::{ColorChoice, EXIT_FOUND, ReportFormat};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -370,81 +370,4 @@ pub fn sample_ids(f: &Finding) -> String {
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// `dupkey rules`: the detectors.
-#[derive(Debug, clap::Args)]
-pub struct RulesArgs {
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-}
-
-pub fn run_rules(args: RulesArgs) -> Result<u8> {
-    let mut out = io::stdout().lock();
-    match args.format {
-        Format::Json => {
-            let rules: Vec<Value> = RULES
-                .iter()
-                .map(|r| json!({"code": r.code, "name": r.name, "severity": r.severity.as_str(), "summary": r.summary}))
-                .collect();
-            writeln!(out, "{}", json!({ "rules": rules }))?;
-        }
-        Format::Text => {
-            let width = RULES.iter().map(|r| r.name.len()).max().unwrap_or(0);
-            for r in RULES {
-                writeln!(
-                    out,
-                    "{}  {:<7}  {:<width$}  {}",
-                    r.code,
-                    r.severity.as_str(),
-                    r.name,
-                    r.summary
-                )?;
-            }
-            writeln!(
-                out,
-                "\n`dupkey explain DK101` prints a rule's documentation."
-            )?;
-        }
-    }
-    Ok(0)
-}
-
-/// Whether `explain`'s text names a rule (`DK101`, `dk101`, or its name): then it prints the
-/// rule's page.
-pub fn is_rule_code(text: &str) -> bool {
-    let text = text.trim();
-    dupkey_scan::is_rule_code(text) || dupkey_scan::rule(text).is_some()
-}
-
-/// Prints the page of a rule, as `docs/rules/<code>.md` holds it, or as JSON (its fields and
-/// the documentation's sections).
-pub fn print_rule(code: &str, format: Format) -> Result<u8> {
-    let Some(rule) = dupkey_scan::rule(code.trim()) else {
-        bail!(
-            "there is no rule {}; `dupkey rules` lists them",
-            code.trim()
-        );
-    };
-    let mut out = io::stdout().lock();
-    match format {
-        Format::Text => write!(out, "{}", rule.page())?,
-        Format::Json => {
-            let sections: serde_json::Map<String, Value> = rule
-                .sections()
-                .into_iter()
-                .map(|(heading, text)| (heading, Value::String(text)))
-                .collect();
-            let v = json!({
-                "code": rule.code,
-                "name": rule.name,
-                "severity": rule.severity.as_str(),
-                "summary": rule.summary,
-                "sections": sections,
-                "markdown": rule.page(),
-            });
-            writeln!(out, "{v}")?;
-        }
-    }
-    Ok(0)
 }

@@ -42,10 +42,11 @@ pub use catalog::{CollectionInfo, IndexInfo};
 pub use config::Config;
 pub use model::{CollectionModel, Model, Report, Scanner};
 pub use registry::{
-    RULES, Selection, SelectionError, explain_rule, is_rule_code, rule, rules_index_page,
+    DOCS_TEST, RULE_SET, RULES, Selection, SelectionError, explain_rule, is_rule_code, rule,
+    rules_index_page,
 };
 pub use remedy::Remedy;
-pub use rule::{Ctx, Finding, MAX_SAMPLES, Rule, Severity, redacted};
+pub use rule::{Ctx, Finding, HasMeta, MAX_SAMPLES, Rule, RuleMeta, Severity, redacted};
 pub use stats::{
     CollectionPass, CollectionStats, PassKind, PassOptions, PassPlan, Plan, SecondPass,
     pass_in_parallel,

@@ -1,63 +1,47 @@
 //! Finding rules in the one list of detectors. `--select`/`--ignore`, `dupkey rules`,
 //! `dupkey explain DK101` and the generated `docs/rules/*.md` all read [`RULES`], which
 //! `rules/mod.rs` declares with the detectors' modules; nothing is registered anywhere else.
+//! The machinery is `dupkey_rulekit`'s, shared with lint; what is scan's own is the pass plan.
+
+use dupkey_rulekit::RuleSet;
+pub use dupkey_rulekit::{SelectionError, is_rule_code};
 
 use crate::rule::Rule;
 pub use crate::rules::RULES;
 use crate::stats::Plan;
 
+/// Scan's rules as a set among others (`dupkey rules`, `dupkey explain`, the index page).
+pub static RULE_SET: RuleSet<Rule> = RuleSet {
+    title: "Scan rules",
+    source: "crates/dupkey_scan/src/rules/",
+    rules: RULES,
+};
+
+/// The command that checks (and, with `DUPKEY_BLESS=1`, writes) `docs/rules/`.
+pub const DOCS_TEST: &str = "cargo test -p dupkey_scan --test rule_docs";
+
 /// A rule by code (`DK101`, any case) or name (`unique-index-traps-missing`).
 pub fn rule(code_or_name: &str) -> Option<&'static Rule> {
-    RULES
-        .iter()
-        .copied()
-        .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
-}
-
-/// `DK` and three digits, in either case: the shape of a scan rule code.
-pub fn is_rule_code(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 5 && b[..2].eq_ignore_ascii_case(b"DK") && b[2..].iter().all(u8::is_ascii_digit)
+    RULES.iter().copied().find(|r| r.is_named(code_or_name))
 }
 
 /// The Markdown page of a rule (what `dupkey explain DK101` prints and `docs/rules/` holds).
 pub fn explain_rule(code: &str) -> Option<String> {
-    rule(code).map(Rule::page)
+    rule(code).map(|r| r.page())
 }
 
 /// `docs/rules/README.md`: the table of every rule.
 pub fn rules_index_page() -> String {
-    let mut out = String::from(
-        "# Scan rules\n\n\
-         Generated from the detectors' doc comments (`crates/dupkey_scan/src/rules/`); \
-         `cargo test -p dupkey_scan --test rule_docs` fails when these pages are stale, and \
-         `DUPKEY_BLESS=1` rewrites them. `dupkey rules` lists the same table, `dupkey explain \
-         DK101` prints one page.\n\n\
-         | code | name | severity | what it finds |\n|---|---|---|---|\n",
-    );
-    for r in RULES {
-        out.push_str(&format!(
-            "| [{code}]({code}.md) | `{}` | {} | {} |\n",
-            r.name,
-            r.severity.as_str(),
-            r.summary,
-            code = r.code
-        ));
-    }
-    out
+    dupkey_rulekit::index_page(RULE_SET.title, DOCS_TEST, &[&RULE_SET])
 }
 
 /// The rules a run uses, from `--select` and `--ignore`.
 #[derive(Debug, Clone)]
-pub struct Selection {
-    rules: Vec<&'static Rule>,
-}
+pub struct Selection(dupkey_rulekit::Selection<Rule>);
 
 impl Default for Selection {
     fn default() -> Self {
-        Selection {
-            rules: RULES.to_vec(),
-        }
+        Selection(dupkey_rulekit::Selection::every(RULES))
     }
 }
 
@@ -65,72 +49,24 @@ impl Selection {
     /// Each item is a code (`DK101`), a code prefix (`DK1`, `DK20`), a rule name, or `ALL`.
     /// An empty `select` means every rule.
     pub fn new(select: &[String], ignore: &[String]) -> Result<Selection, SelectionError> {
-        let mut rules: Vec<&'static Rule> = if select.is_empty() {
-            RULES.to_vec()
-        } else {
-            let mut chosen = Vec::new();
-            for item in select {
-                for r in matching(item)? {
-                    if !chosen.iter().any(|c: &&Rule| c.code == r.code) {
-                        chosen.push(r);
-                    }
-                }
-            }
-            chosen.sort_by_key(|r| r.code);
-            chosen
-        };
-        for item in ignore {
-            let drop = matching(item)?;
-            rules.retain(|r| !drop.iter().any(|d| d.code == r.code));
-        }
-        Ok(Selection { rules })
+        dupkey_rulekit::Selection::new(RULES, select, ignore).map(Selection)
     }
 
     pub fn rules(&self) -> &[&'static Rule] {
-        &self.rules
+        self.0.rules()
     }
 
     /// Whether a rule (by code or name) is selected.
     pub fn contains(&self, code_or_name: &str) -> bool {
-        self.rules
-            .iter()
-            .any(|r| r.code == code_or_name || r.name == code_or_name)
+        self.0.contains(code_or_name)
     }
 
     /// The statistics the selected rules read: the union of their needs.
     pub fn plan(&self) -> Plan {
-        self.rules
+        self.rules()
             .iter()
             .fold(Plan::NONE, |plan, rule| plan.union(rule.needs))
     }
-}
-
-/// A `--select`/`--ignore` item that names no rule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SelectionError {
-    #[error(
-        "no rule matches {0:?}; use codes (DK101), prefixes (DK1, DK20) or names \
-         (unique-index-traps-missing); `dupkey rules` lists them"
-    )]
-    NoRuleMatches(String),
-}
-
-fn matching(item: &str) -> Result<Vec<&'static Rule>, SelectionError> {
-    let item = item.trim();
-    if item.eq_ignore_ascii_case("all") {
-        return Ok(RULES.to_vec());
-    }
-    let upper = item.to_ascii_uppercase();
-    let found: Vec<&'static Rule> = RULES
-        .iter()
-        .copied()
-        .filter(|r| (upper.starts_with("DK") && r.code.starts_with(&upper)) || r.name == item)
-        .collect();
-    if found.is_empty() {
-        return Err(SelectionError::NoRuleMatches(item.to_string()));
-    }
-    Ok(found)
 }
 
 #[cfg(test)]
@@ -148,34 +84,8 @@ mod tests {
         assert_eq!(codes, sorted, "RULES is in code order");
         codes.dedup();
         assert_eq!(codes.len(), RULES.len(), "codes are unique");
-        for r in RULES {
-            assert!(is_rule_code(r.code), "{}", r.code);
-            assert!(
-                r.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
-                "{} is kebab-case",
-                r.name
-            );
-            assert!(
-                !r.name.starts_with("ban-") && !r.name.starts_with("prefer-"),
-                "{} names the hazard",
-                r.name
-            );
-            let doc = r.doc();
-            let mut at = 0;
-            for heading in [
-                "## What it does",
-                "## Why is this bad?",
-                "## Example",
-                "## Use instead",
-                "## Fix",
-                "## References",
-            ] {
-                let found = doc[at..]
-                    .find(heading)
-                    .unwrap_or_else(|| panic!("{}: missing or misplaced {heading:?}", r.code));
-                at += found + heading.len();
-            }
-        }
+        let problems: Vec<String> = RULES.iter().flat_map(|r| r.convention_problems()).collect();
+        assert!(problems.is_empty(), "{problems:#?}");
     }
 
     #[test]
@@ -194,13 +104,14 @@ mod tests {
         let s = Selection::new(&["dk202".into()], &[]).unwrap();
         assert!(s.plan().numbers && !s.plan().identifiers);
         assert_eq!(
-            Selection::new(&["DK999".into()], &[]).err(),
-            Some(SelectionError::NoRuleMatches("DK999".into()))
-        );
-        assert_eq!(
-            SelectionError::NoRuleMatches("DK999".into()).to_string(),
-            "no rule matches \"DK999\"; use codes (DK101), prefixes (DK1, DK20) or names \
+            Selection::new(&["DK999".into()], &[])
+                .err()
+                .map(|e| e.to_string())
+                .as_deref(),
+            Some(
+                "no rule matches \"DK999\"; use codes (DK101), prefixes (DK1, DK20) or names \
              (unique-index-traps-missing); `dupkey rules` lists them"
+            )
         );
         assert!(Selection::new(&[], &["nonsense".into()]).is_err());
         assert!(is_rule_code("DK101") && is_rule_code("dk101") && !is_rule_code("DK1010"));

@@ -1,10 +1,12 @@
-//! What a detector is (a [`Rule`]: code, name, severity, documentation, check function) and
-//! what it reports (a [`Finding`]).
+//! What a detector is (a [`Rule`]: its [`RuleMeta`] plus the statistics it needs and its check
+//! function) and what it reports (a [`Finding`]).
 //!
-//! A rule's documentation is the doc comment on its `static` in its own file: the
-//! [`declare_rule!`](crate::declare_rule) macro keeps the comment for rustdoc and also
-//! concatenates it into [`Rule::doc`], so `dupkey explain DK101`, `dupkey rules` and
-//! `docs/rules/*.md` print the very text a reader of the source sees.
+//! A rule's documentation is the doc comment on its `static` in its own file:
+//! `dupkey_rulekit::declare_rule!` keeps the comment for rustdoc and also concatenates it into
+//! [`RuleMeta::raw_doc`], so `dupkey explain DK101`, `dupkey rules` and `docs/rules/*.md` print
+//! the very text a reader of the source sees. Lint's rules are declared the same way.
+
+use std::ops::Deref;
 
 use bson::Bson;
 
@@ -12,39 +14,24 @@ use crate::model::Model;
 use crate::remedy::{self, Remedy};
 use crate::stats::Plan;
 use dupkey_conventions::shell;
-
-/// How bad a finding is. `Error`: a write or an index build fails (or already failed) on the
-/// data as it is. `Warning`: a hazard that fails once the data or the traffic takes a
-/// particular turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
+pub use dupkey_rulekit::{HasMeta, RuleMeta, Severity};
 
 /// One detector.
+///
+/// ```ignore
+/// dupkey_rulekit::declare_rule! {
+///     /// ## What it does
+///     /// …
+///     pub static RULE: crate::Rule = {
+///         code: "DK101", name: "unique-index-traps-missing", severity: Severity::Error,
+///         summary: "…", needs: Plan::NONE, check: check,
+///     };
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Rule {
-    /// `DK101`: stable, never reused.
-    pub code: &'static str,
-    /// `unique-index-traps-missing`: kebab-case, names the hazard.
-    pub name: &'static str,
-    /// The severity of its typical finding (a finding may say otherwise).
-    pub severity: Severity,
-    /// One line for `dupkey rules`.
-    pub summary: &'static str,
-    /// The doc comment, as rustdoc attributes give it (each line with its leading space).
-    pub raw_doc: &'static str,
+    /// Code, name, severity, summary and documentation; the rule derefs to it (`rule.code`).
+    pub meta: RuleMeta,
     /// The statistics its check reads beyond what every pass gathers (null keys, counts):
     /// the pass plan of a run is the union of its rules' needs.
     pub needs: Plan,
@@ -52,86 +39,18 @@ pub struct Rule {
     pub check: fn(&Ctx<'_>, &mut Vec<Finding>),
 }
 
-impl Rule {
-    /// The documentation in Markdown: the doc comment without the space `///` leaves.
-    pub fn doc(&self) -> String {
-        let mut out = String::with_capacity(self.raw_doc.len());
-        for line in self.raw_doc.lines() {
-            out.push_str(line.strip_prefix(' ').unwrap_or(line));
-            out.push('\n');
-        }
-        out.trim().to_string()
-    }
+impl Deref for Rule {
+    type Target = RuleMeta;
 
-    /// The documentation's `## ` sections, heading and text, in order.
-    pub fn sections(&self) -> Vec<(String, String)> {
-        let mut sections: Vec<(String, String)> = Vec::new();
-        for line in self.doc().lines() {
-            if let Some(heading) = line.strip_prefix("## ") {
-                sections.push((heading.trim().to_string(), String::new()));
-            } else if let Some((_, text)) = sections.last_mut() {
-                text.push_str(line);
-                text.push('\n');
-            }
-        }
-        for (_, text) in &mut sections {
-            *text = text.trim().to_string();
-        }
-        sections
-    }
-
-    /// The full page: a title, the summary, then the documentation.
-    pub fn page(&self) -> String {
-        let mut summary = self.summary.to_string();
-        if let Some(first) = summary.get(..1) {
-            summary.replace_range(..1, &first.to_uppercase());
-        }
-        format!(
-            "# {} {}\n\n{summary}.\n\nDefault severity: {}.\n\n{}\n",
-            self.code,
-            self.name,
-            self.severity.as_str(),
-            self.doc()
-        )
+    fn deref(&self) -> &RuleMeta {
+        &self.meta
     }
 }
 
-/// Declares a rule; its doc comment becomes its documentation.
-///
-/// ```ignore
-/// declare_rule! {
-///     /// ## What it does
-///     /// …
-///     pub static RULE = {
-///         code: "DK101", name: "unique-index-traps-missing", severity: Severity::Error,
-///         summary: "…", needs: Plan::NONE, check: check,
-///     };
-/// }
-/// ```
-#[macro_export]
-macro_rules! declare_rule {
-    (
-        $(#[doc = $doc:literal])*
-        $vis:vis static $id:ident = {
-            code: $code:literal,
-            name: $name:literal,
-            severity: $severity:expr,
-            summary: $summary:literal,
-            needs: $needs:expr,
-            check: $check:path $(,)?
-        };
-    ) => {
-        $(#[doc = $doc])*
-        $vis static $id: $crate::Rule = $crate::Rule {
-            code: $code,
-            name: $name,
-            severity: $severity,
-            summary: $summary,
-            raw_doc: concat!($($doc, "\n"),*),
-            needs: $needs,
-            check: $check,
-        };
-    };
+impl HasMeta for Rule {
+    fn meta(&self) -> &RuleMeta {
+        &self.meta
+    }
 }
 
 /// One hazard found, as `scan --format json` prints it (README.md shows the shape), plus `field`

@@ -1,5 +1,5 @@
 use crate::catalog::IndexInfo;
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::model::CollectionModel;
 use crate::remedy::{Backfill, Either, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
@@ -68,7 +68,7 @@ declare_rule! {
     /// - MongoDB manual, "Unique Indexes: Missing Document Field in a Unique Single-Field Index"
     /// - MongoDB manual, "Partial Indexes: Partial Index with Unique Constraint"
     /// - `dupkey explain` cause `null-or-missing`
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK101",
         name: "unique-index-traps-missing",
         severity: Severity::Error,

@@ -1,7 +1,7 @@
 use bson::Document;
 
 use crate::catalog::IndexInfo;
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::remedy::{Either, Remedy, UnsetNulls};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, find_ids, indexes, plural, replace_index, typed_filter};
@@ -61,7 +61,7 @@ declare_rule! {
     /// - MongoDB manual, "Sparse Indexes": "contain entries for documents that have the indexed
     ///   field, even if the index field contains a null value"
     /// - MongoDB JIRA DOCS-727
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK102",
         name: "sparse-unique-admits-null",
         severity: Severity::Error,

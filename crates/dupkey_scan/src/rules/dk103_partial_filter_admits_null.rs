@@ -2,7 +2,7 @@ use bson::{Bson, Document};
 use dupkey_index::filter::Filter;
 
 use crate::catalog::IndexInfo;
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::remedy::Remedy;
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{find_ids, indexes, null_filter_doc, plural, replace_index, typed_filter};
@@ -57,7 +57,7 @@ declare_rule! {
     /// - MongoDB manual, "Partial Indexes": `$exists: true` is one of the supported expressions
     ///   and, as everywhere in queries, matches `null`
     /// - MongoDB JIRA SERVER-18457 (`null` in filters matches missing fields)
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK103",
         name: "partial-filter-admits-null",
         severity: Severity::Error,

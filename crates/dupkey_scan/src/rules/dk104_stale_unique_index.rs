@@ -1,4 +1,4 @@
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::remedy::{DropIndex, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{field_list, indexes, is_stale, null_filter, plural};
@@ -51,7 +51,7 @@ declare_rule! {
     /// ## References
     /// - MongoDB manual, "Unique Indexes: Missing Document Field"
     /// - mongoose-sequence: its counters schema indexes `{ id: 1, reference_value: 1 }` unique
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK104",
         name: "stale-unique-index",
         severity: Severity::Error,

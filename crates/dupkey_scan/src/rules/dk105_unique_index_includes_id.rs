@@ -1,4 +1,4 @@
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::remedy::{CreateIndex, DropIndex, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::indexes;
@@ -40,7 +40,7 @@ declare_rule! {
     ///
     /// ## References
     /// - MongoDB manual, "Unique Indexes: Unique Compound Index"
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK105",
         name: "unique-index-includes-id",
         severity: Severity::Warning,

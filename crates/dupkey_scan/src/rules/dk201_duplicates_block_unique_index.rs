@@ -2,7 +2,7 @@ use bson::Document;
 use dupkey_index::Conflict;
 
 use crate::catalog::IndexInfo;
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::model::CollectionModel;
 use crate::remedy::{CreateIndex, Folding, MakeUnique, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
@@ -67,7 +67,7 @@ declare_rule! {
     ///   `prepareUnique`, `dryRun`)
     /// - Mongoose FAQ: "unique is not a validator"; index build errors go to the model's
     ///   `index` event
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK201",
         name: "duplicates-block-unique-index",
         severity: Severity::Error,

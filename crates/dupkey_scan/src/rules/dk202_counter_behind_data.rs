@@ -1,5 +1,5 @@
 use crate::counters::counter_feeds;
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::remedy::{CounterRef, CounterSource, Remedy, ResyncCounter};
 use crate::rule::{Ctx, Finding, Severity};
 use dupkey_conventions::shell;
@@ -56,7 +56,7 @@ declare_rule! {
     /// ## References
     /// - MongoDB manual, "Create an Auto-Incrementing Sequence Field" (findAndModify `$inc`)
     /// - MongoDB manual, `$max` update operator
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK202",
         name: "counter-behind-data",
         severity: Severity::Error,

@@ -1,4 +1,4 @@
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::remedy::{Aggregate, CreateIndex, DropIndex, Folding, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{dedupe, first_key, group_samples, grouped_documents, indexes, plural};
@@ -51,7 +51,7 @@ declare_rule! {
     /// ## References
     /// - MongoDB manual, "Case-Insensitive Indexes" and "Collation" (strength 1 and 2)
     /// - MongoDB JIRA SERVER-85346 (collated unique indexes)
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK203",
         name: "case-variant-duplicates",
         severity: Severity::Warning,

@@ -1,6 +1,6 @@
 use bson::Bson;
 
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::remedy::{ConvertType, Find, Folding, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{dedupe, group_samples, grouped_documents, indexes, plural};
@@ -48,7 +48,7 @@ declare_rule! {
     /// ## References
     /// - MongoDB manual, "Comparison/Sort Order" (values of different BSON types never equal)
     /// - MongoDB manual, `$toObjectId`, `$toString`, `$toLong`
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK204",
         name: "mixed-type-key",
         severity: Severity::Error,

@@ -1,7 +1,7 @@
 use dupkey_index::Conflict;
 
 use crate::catalog::IndexInfo;
-use crate::declare_rule;
+use dupkey_rulekit::declare_rule;
 use crate::model::CollectionModel;
 use crate::remedy::{CreateIndex, Folding, Note, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
@@ -62,7 +62,7 @@ declare_rule! {
     /// - MongoDB manual, "Unique Indexes" and "Partial Indexes: Partial Index with Unique
     ///   Constraint"
     /// - MongoDB manual, `db.collection.updateOne()` with `upsert` and `$setOnInsert`
-    pub static RULE = {
+    pub static RULE: crate::Rule = {
         code: "DK205",
         name: "identifier-without-unique-index",
         severity: Severity::Warning,
