@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::Format;
 
 /// Every rule set, in code order of their families (`DK1xx`/`DK2xx` scan, then `DK3xx` lint).
-pub static RULE_SETS: &[&dyn RuleList] = &[&dupkey_scan::RULE_SET];
+pub static RULE_SETS: &[&dyn RuleList] = &[&dupkey_scan::RULE_SET, &dupkey_lint::RULE_SET];
 
 /// `dupkey rules`: every rule of every set.
 #[derive(Debug, clap::Args)]

@@ -7,21 +7,14 @@ use serde::Serialize;
 
 use crate::facts::Span;
 
-/// How bad a finding is: `error` when the code or declaration fails (or stores duplicates)
-/// under ordinary traffic, `warning` when it needs a particular turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LintSeverity {
-    Warning,
-    Error,
-}
+pub use dupkey_rulekit::Severity;
 
 /// One finding, as `--format json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LintFinding {
     pub code: &'static str,
     pub name: &'static str,
-    pub severity: LintSeverity,
+    pub severity: Severity,
     pub path: PathBuf,
     pub line: u32,
     pub column: u32,

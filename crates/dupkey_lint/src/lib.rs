@@ -19,6 +19,7 @@ use std::path::Path;
 
 pub use facts::{FileFacts, Language};
 pub use finding::LintFinding;
+pub use rules::{LintRule, RULE_SET, RULES};
 
 /// A file that could not be read as its language: reported and skipped, never a panic.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

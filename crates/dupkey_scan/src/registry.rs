@@ -18,7 +18,7 @@ pub static RULE_SET: RuleSet<Rule> = RuleSet {
 };
 
 /// The command that checks (and, with `DUPKEY_BLESS=1`, writes) `docs/rules/`.
-pub const DOCS_TEST: &str = "cargo test -p dupkey_scan --test rule_docs";
+pub const DOCS_TEST: &str = "cargo test -p dupkey --test rule_docs";
 
 /// A rule by code (`DK101`, any case) or name (`unique-index-traps-missing`).
 pub fn rule(code_or_name: &str) -> Option<&'static Rule> {

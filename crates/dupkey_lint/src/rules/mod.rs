@@ -3,24 +3,35 @@
 //! finding is made, and the safe rewrites each language gets.
 
 use crate::facts::{FileFacts, Language, Op, OpKind, Span, Target};
-use crate::finding::{Edit, LintFinding, LintSeverity};
+use dupkey_rulekit::{HasMeta, RuleMeta, RuleSet};
+
+use crate::finding::{Edit, LintFinding};
 use crate::project::Project;
 
-/// One lint detector.
+/// One lint detector: its metadata (code, name, severity, summary, documentation) and its
+/// check over the whole project.
 #[derive(Debug)]
 pub struct LintRule {
-    /// `DK301`: stable, never reused.
-    pub code: &'static str,
-    pub name: &'static str,
-    pub severity: LintSeverity,
-    /// One line for `dupkey rules`.
-    pub summary: &'static str,
-    pub raw_doc: &'static str,
+    pub meta: RuleMeta,
     /// Adds this rule's findings over the whole project.
     pub check: fn(&Project, &mut Vec<LintFinding>),
 }
 
-/// Declares a lint rule; its doc comment becomes its documentation.
+impl std::ops::Deref for LintRule {
+    type Target = RuleMeta;
+
+    fn deref(&self) -> &RuleMeta {
+        &self.meta
+    }
+}
+
+impl HasMeta for LintRule {
+    fn meta(&self) -> &RuleMeta {
+        &self.meta
+    }
+}
+
+/// Declares a lint rule with the kit's macro; its doc comment becomes its documentation.
 macro_rules! lint_rule {
     (
         $(#[doc = $doc:literal])*
@@ -32,15 +43,16 @@ macro_rules! lint_rule {
             check: $check:path $(,)?
         };
     ) => {
-        $(#[doc = $doc])*
-        pub static RULE: $crate::rules::LintRule = $crate::rules::LintRule {
-            code: $code,
-            name: $name,
-            severity: $crate::finding::LintSeverity::$severity,
-            summary: $summary,
-            raw_doc: concat!($($doc, "\n"),*),
-            check: $check,
-        };
+        dupkey_rulekit::declare_rule! {
+            $(#[doc = $doc])*
+            pub static RULE: crate::rules::LintRule = {
+                code: $code,
+                name: $name,
+                severity: dupkey_rulekit::Severity::$severity,
+                summary: $summary,
+                check: $check,
+            };
+        }
     };
 }
 
@@ -73,6 +85,13 @@ register! {
     dk316_callback_and_promise,
 }
 
+/// Lint's rules as one set of the kit, for `dupkey rules`, `dupkey explain` and the pages.
+pub static RULE_SET: RuleSet<LintRule> = RuleSet {
+    title: "Lint rules",
+    source: "crates/dupkey_lint/src/rules/",
+    rules: RULES,
+};
+
 impl LintRule {
     /// A finding of this rule in `file` at `span`.
     pub(crate) fn at(
@@ -85,7 +104,7 @@ impl LintRule {
         LintFinding {
             code: self.code,
             name: self.name,
-            severity: self.severity,
+            severity: self.meta.severity,
             path: file.path.clone(),
             line: span.line,
             column: span.column,
