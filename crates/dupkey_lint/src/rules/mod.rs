@@ -303,3 +303,6 @@ pub(crate) fn typed_partial_filter(lang: Language, field: &str) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;
