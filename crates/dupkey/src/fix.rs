@@ -237,20 +237,23 @@ fn at_least(version: Option<&str>, wanted: (u32, u32)) -> bool {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= wanted
 }
 
-/// The documents and indexes a plan needs, from a dump (for review: whole collections).
+/// The documents and indexes a plan needs, from a dump: each collection streamed once, keeping
+/// only the documents and numbers the plan's remedies name.
 fn read_dump(path: &Path, wanted: &std::collections::BTreeMap<String, Reads>) -> Result<Snapshot> {
     let mut snap = Snapshot::default();
-    for namespace in wanted.keys() {
+    for (namespace, reads) in wanted {
         let mut reader = open_collection(path, Some(namespace))?;
         if let Some(meta) = reader.metadata() {
             snap.set_indexes(namespace, meta.indexes.clone());
         }
+        let mut collector = dupkey_fix::Collector::new(namespace, reads)?;
         reader
             .for_each::<ReadError, _>(&ReadOptions::default(), |doc| {
-                snap.add_document(namespace, doc.to_owned());
+                collector.offer(&mut snap, doc);
                 Ok(())
             })
             .map_err(|e| crate::read_error(e, None))?;
+        collector.finish(&mut snap);
     }
     Ok(snap)
 }

@@ -40,5 +40,5 @@ pub use plan::{
     PLAN_VERSION, Plan, Replacement, Step, split_namespace,
 };
 pub use report::load as run_report;
-pub use snapshot::{Reads, Snapshot, read_live};
+pub use snapshot::{Collector, Reads, Snapshot, read_live};
 pub use undo::{UndoOptions, UndoReport, undo};

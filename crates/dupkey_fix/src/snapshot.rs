@@ -95,6 +95,76 @@ impl Snapshot {
     }
 }
 
+/// Keeps, out of a stream of one namespace's documents (a dump read front to back), only what
+/// [`Reads`] names: the documents by `_id` or filter, and the values of the numbered fields.
+/// Memory then grows with the duplicate groups, not with the collection.
+#[derive(Debug)]
+pub struct Collector {
+    namespace: String,
+    ids: std::collections::HashSet<String>,
+    filters: Vec<dupkey_index::filter::Filter>,
+    fields: Vec<(String, Vec<Bson>)>,
+}
+
+impl Collector {
+    pub fn new(namespace: &str, reads: &Reads) -> Result<Collector> {
+        let filters = reads
+            .filters
+            .iter()
+            .map(|f| {
+                dupkey_index::filter::Filter::parse(f).map_err(|e| FixError::InvalidPlan {
+                    reason: format!("filter {f} of a remedy on {namespace}: {e}"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Collector {
+            namespace: namespace.to_string(),
+            ids: reads.ids.iter().map(id_key).collect(),
+            filters,
+            fields: reads
+                .fields
+                .iter()
+                .map(|f| (f.clone(), Vec::new()))
+                .collect(),
+        })
+    }
+
+    /// Looks at one document; keeps it, or the values it holds, when the reads need them.
+    pub fn offer(&mut self, snap: &mut Snapshot, doc: &bson::RawDocument) {
+        let wanted_id = || {
+            doc.get("_id")
+                .ok()
+                .flatten()
+                .and_then(|v| Bson::try_from(v).ok())
+                .is_some_and(|id| self.ids.contains(&id_key(&id)))
+        };
+        if wanted_id() || self.filters.iter().any(|f| f.matches(doc)) {
+            snap.add_document(&self.namespace, doc.to_owned());
+        }
+        for (field, values) in &mut self.fields {
+            // The numbers in use: strings and numbers, as the live read asks the server for.
+            if let Some(v) = doc.get(field.as_str()).ok().flatten()
+                && matches!(
+                    v.element_type(),
+                    bson::spec::ElementType::String
+                        | bson::spec::ElementType::Int32
+                        | bson::spec::ElementType::Int64
+                        | bson::spec::ElementType::Double
+                )
+            {
+                values.extend(Bson::try_from(v).ok());
+            }
+        }
+    }
+
+    /// Hands the collected field values to the snapshot.
+    pub fn finish(self, snap: &mut Snapshot) {
+        for (field, values) in self.fields {
+            snap.set_values(&self.namespace, &field, values);
+        }
+    }
+}
+
 /// What the compiler will look up in one namespace.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Reads {
@@ -182,4 +252,47 @@ fn first_batch(reply: &Document) -> Vec<Document> {
         .and_then(|c| c.get_array("firstBatch"))
         .map(|a| a.iter().filter_map(|i| i.as_document().cloned()).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::rawdoc;
+
+    #[test]
+    fn a_collector_keeps_only_what_the_reads_name_and_every_number_in_use() {
+        let reads = Reads {
+            ids: vec![Bson::Int32(2)],
+            filters: vec![doc! { "code": null }],
+            fields: vec!["number".into()],
+        };
+        let stream = [
+            rawdoc! { "_id": 1, "code": "a", "number": "TKT-1" },
+            rawdoc! { "_id": 2, "code": "b", "number": "TKT-2" },
+            rawdoc! { "_id": 3, "code": null, "number": 3_i64 },
+            rawdoc! { "_id": 4, "number": true },
+            // `2L` is another _id than `2`.
+            rawdoc! { "_id": 2_i64, "code": "c" },
+        ];
+        let mut snap = Snapshot::default();
+        let mut collector = Collector::new("app.t", &reads).unwrap_or_else(|e| panic!("{e}"));
+        for doc in &stream {
+            collector.offer(&mut snap, doc);
+        }
+        collector.finish(&mut snap);
+        let kept: Vec<_> = ["1", "2", "3", "4"]
+            .iter()
+            .map(|i| {
+                snap.document("app.t", &Bson::Int32(i.parse().unwrap_or(0)))
+                    .is_some()
+            })
+            .collect();
+        // 2 by _id; 3 and 4 by the null filter (missing matches null); 1 not at all.
+        assert_eq!(kept, [false, true, true, true]);
+        assert!(snap.document("app.t", &Bson::Int64(2)).is_none());
+        assert_eq!(
+            snap.values("app.t", "number"),
+            [Bson::from("TKT-1"), Bson::from("TKT-2"), Bson::Int64(3)]
+        );
+    }
 }
