@@ -167,6 +167,7 @@ fn plan(args: PlanArgs) -> Result<u8> {
         keep,
         strategies,
         no_hide: args.no_hide,
+        before_5_0: false,
         prepare_unique: false,
         source: if live {
             redact_uri(&args.source)
@@ -185,6 +186,7 @@ fn plan(args: PlanArgs) -> Result<u8> {
     let snap = if live {
         let (snap, version) = block_on(read_server(&args.source, &wanted))?;
         options.no_hide |= !hides_indexes(version.as_deref());
+        options.before_5_0 = version.is_some() && !at_least(version.as_deref(), (5, 0));
         options.prepare_unique = !args.no_prepare_unique && at_least(version.as_deref(), (6, 0));
         snap
     } else {

@@ -105,6 +105,10 @@ pub struct CompileOptions {
     /// Hide an index before dropping it (MongoDB 4.4+). Off for servers without hidden
     /// indexes: the drop then follows the build of its replacement directly.
     pub no_hide: bool,
+    /// The server is older than 5.0, where a second index on the same key pattern with other
+    /// options is refused (`IndexOptionsConflict`): a replacement is then built on the key with
+    /// every direction reversed, which enforces the same uniqueness and can coexist.
+    pub before_5_0: bool,
     /// Before the duplicates under an index about to be made unique are removed, set its
     /// `prepareUnique` (MongoDB 6.0+), so no new duplicate arrives while the plan runs.
     pub prepare_unique: bool,

@@ -86,9 +86,25 @@ impl Builder<'_> {
         c: &CreateIndex,
     ) -> Result<(), CompileError> {
         let mut spec = c.spec();
+        let mut key = c.key.clone();
+        let mut reversed = false;
+        if c.replaces.is_some() && self.options.before_5_0 {
+            match values::reversed_key(&c.key) {
+                Some(r) => {
+                    spec.insert("key", r.clone());
+                    key = r;
+                    reversed = true;
+                }
+                None => self.notes.push(format!(
+                    "{} {}: the server is older than 5.0 and the key {} has a non-numeric \
+                     direction: its replacement cannot be built beside it",
+                    ctx.finding.code, c.namespace, c.key
+                )),
+            }
+        }
         let name = match spec.get_str("name") {
             Ok(n) => n.to_string(),
-            Err(_) => values::default_index_name(&c.key),
+            Err(_) => values::default_index_name(&key),
         };
         spec.insert("name", name.clone());
         let planned = !self
@@ -102,6 +118,11 @@ impl Builder<'_> {
             return Ok(());
         }
         let what = match &c.replaces {
+            Some(old) if reversed => format!(
+                "build {name} to replace {old}, before {old} is hidden and dropped; on the \
+                 reversed key, because servers before 5.0 refuse a second index on the same \
+                 key, and the directions do not change what is unique"
+            ),
             Some(old) => {
                 format!("build {name} to replace {old}, before {old} is hidden and dropped")
             }

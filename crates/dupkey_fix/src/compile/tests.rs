@@ -321,6 +321,55 @@ fn without_hiding_an_index_is_dropped_right_after_its_replacement() {
     );
 }
 
+#[test]
+fn before_5_0_a_replacement_is_built_on_the_reversed_key() {
+    let options = CompileOptions {
+        before_5_0: true,
+        ..CompileOptions::default()
+    };
+    let plan = plan_for("demo_test_answer", &options);
+    let builds: Vec<(&Document, &str)> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.operation {
+            Operation::CreateIndex { spec } => Some((&spec.0, s.description.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert!(!builds.is_empty());
+    let same = plan_for("demo_test_answer", &CompileOptions::default());
+    let keys_then: Vec<Document> = same
+        .steps
+        .iter()
+        .filter_map(|s| match &s.operation {
+            Operation::CreateIndex { spec } => spec.0.get_document("key").ok().cloned(),
+            _ => None,
+        })
+        .collect();
+    let mut replaced = 0;
+    for ((spec, description), then) in builds.iter().zip(&keys_then) {
+        let key = spec.get_document("key").expect("key");
+        let flipped: Vec<(String, i32)> = then
+            .iter()
+            .map(|(k, v)| (k.clone(), -v.as_i32().unwrap_or(0)))
+            .collect();
+        let got: Vec<(String, i32)> = key
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_i32().unwrap_or(0)))
+            .collect();
+        let kept: Vec<(String, i32)> = flipped.iter().map(|(k, v)| (k.clone(), -v)).collect();
+        if description.contains("to replace") {
+            replaced += 1;
+            assert_eq!(got, flipped, "{description}");
+            assert!(description.contains("before 5.0"), "{description}");
+        } else {
+            // A new unique index replaces nothing: it keeps its key.
+            assert_eq!(got, kept, "{description}");
+        }
+    }
+    assert!(replaced > 0, "{builds:#?}");
+}
+
 /// Tickets that share a number are different tickets: the later one gets the counter's next
 /// number in the field's own format, and the counter moves with it.
 #[test]

@@ -103,6 +103,22 @@ fn uuid_v4() -> String {
 }
 
 /// The name the server gives an index created without one: `field_1_other_-1`.
+/// `key` with every direction reversed (`{ a: 1, b: -1 }` → `{ a: -1, b: 1 }`), or `None` when a
+/// direction is not a number (`"hashed"`, `"text"`, `"2dsphere"`).
+pub(super) fn reversed_key(key: &Document) -> Option<Document> {
+    let mut out = Document::new();
+    for (k, v) in key {
+        let flipped = match v {
+            Bson::Int32(n) => Bson::Int32(-n),
+            Bson::Int64(n) => Bson::Int64(-n),
+            Bson::Double(d) => Bson::Double(-d),
+            _ => return None,
+        };
+        out.insert(k.clone(), flipped);
+    }
+    Some(out)
+}
+
 pub(super) fn default_index_name(key: &Document) -> String {
     let parts: Vec<String> = key
         .iter()
