@@ -76,8 +76,7 @@ lint_rule! {
     /// only equalities on exactly the unique index's fields and the update leaves them alone
     /// (updates from MongoDB 4.2; `findOneAndUpdate` only on newer servers, from 4.4 at the
     /// earliest); `dupkey_atomic` retries the remaining cases itself. Elsewhere, and where a
-    /// plain create must stay, catch the duplicate and read the document that
-    /// won:
+    /// plain create must stay, catch the duplicate and read the document that won:
     /// ```js
     /// try {
     ///   return await UserProfile.create({ userId, plan: 'free' });

@@ -14,9 +14,9 @@ lint_rule! {
     /// explicit null is indexed like any other value, so the first document with `referralCode: null`
     /// is stored and the second fails with `E11000 duplicate key error collection: app.users index:
     /// referralCode_1 dup key: { referralCode: null }`. A default of null writes that null into every
-    /// document that does not set the field, so every signup after the first breaks. Serializers
-    /// that write empty values as null (pydantic with `Optional` fields, serde with `Option<T>` and
-    /// no `skip_serializing_if`) do the same without any default in sight.
+    /// document that does not set the field, so every signup without a code after the first
+    /// fails. Serializers that write empty values as null (pydantic with `Optional` fields, serde
+    /// with `Option<T>` and no `skip_serializing_if`) do the same without any default in sight.
     ///
     /// ## Example
     /// ```js

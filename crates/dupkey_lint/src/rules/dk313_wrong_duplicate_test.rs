@@ -6,7 +6,7 @@ use crate::rules::{duplicate_test, language};
 lint_rule! {
     /// ## What it does
     /// Finds code that decides whether a caught error is a duplicate key by the wrong property: its
-    /// class name (`err.name === 'MongoError'`, true for every server error), its message text
+    /// class name (`err.name === 'MongoError'`, which says nothing about the cause), its message text
     /// (`err.message.includes('duplicate')`, `'E11000' in str(e)`, `e.to_string().contains("E11000")`),
     /// or a wrong code (`err.code === '11000'`, a string, never true). The finding is at the test.
     ///
@@ -23,7 +23,8 @@ lint_rule! {
     ///   is dead code.
     ///
     /// The error the server sends has a numeric code, 11000, for every duplicate key (insert, update,
-    /// upsert, `findOneAndUpdate`, index build), whichever server version or driver carries it.
+    /// upsert, `findOneAndUpdate`, index build), whichever driver carries it; only servers older
+    /// than 2.6 also used 11001 for updates.
     ///
     /// ## Example
     /// ```js
@@ -91,17 +92,18 @@ lint_rule! {
     ///
     /// ## Fix
     /// `dupkey lint --fix` applies the rewrite mechanically where it is one: `err.name ===
-    /// 'MongoError'` becomes `err.code === 11000`. Message and string-code
-    /// tests are reported with the fix text only (`test the code: …` with `err.code === 11000`,
-    /// `except DuplicateKeyError`, or the Rust match above): a human checks what the branch should do
-    /// with errors that are not duplicates. Then see what the handler answers: DK315 covers creates
-    /// with no handling at all.
+    /// 'MongoError'` becomes `err.code === 11000`. Message and string-code tests are reported
+    /// with the fix text only (`test the code: …` with `err.code === 11000`, `except
+    /// DuplicateKeyError`, or the Rust match above), because a human has to check what the
+    /// branch should do with the errors that are not duplicates. Creates with no duplicate
+    /// handling at all are DK315's.
     ///
     /// ## References
     /// - MongoDB manual, "Unique Indexes" and the server's error codes list (11000 `DuplicateKey`)
     /// - MongoDB Node.js driver documentation, "MongoServerError" (`code`, `keyPattern`, `keyValue`)
     /// - PyMongo documentation, "pymongo.errors.DuplicateKeyError"
-    /// - Mongoose FAQ, "I declared a schema property as unique but I can still save duplicates"
+    /// - MongoDB Node.js driver documentation, "Upgrade Driver Versions" (from 4.0, server errors
+    ///   are `MongoServerError`)
     pub static RULE = {
         code: "DK313",
         name: "wrong-duplicate-test",
