@@ -6,20 +6,78 @@ use crate::project::Project;
 use crate::rules::{language, target_text};
 
 lint_rule! {
-    /// ## What it finds
-    /// The same numbered field of the same model assigned in two places: a pre-save hook and a
-    /// route handler, two services, a seed script and the application. Each assignment after
-    /// the first (in path, then line order) is reported, naming the first.
+    /// ## What it does
+    /// Finds the same numbered field of the same model assigned in two places: a pre-save hook and a
+    /// route handler, two services, a seed script and the application. Models are matched across
+    /// files through imports. Each assignment after the first (in path, then line order) is
+    /// reported, and the message names the first.
     ///
-    /// ## Why it fails
-    /// Each place draws its own number; when both run for one document, or each for a
-    /// different one at the same moment, two documents end up with one number (a ticket
-    /// number generated in the route and again in the model's hook).
+    /// ## Why is this bad?
+    /// Each place draws its own number, often in its own way (one from a count, one from a counter).
+    /// When both run for one document the counter moves twice and a number is skipped or overwritten;
+    /// when each runs for a different document at the same moment, the two sources hand out the same
+    /// value. With a unique index the second insert fails with `E11000 duplicate key error collection:
+    /// support.tickets index: ticketNumber_1 dup key: { ticketNumber: "TKT-00042" }`; without one two
+    /// tickets share a number. Fixing one of the places leaves the other racing.
     ///
-    /// ## Instead
-    /// Number documents in one place only, from an atomic counter (`$inc` in
-    /// `findOneAndUpdate`, `dupkey_atomic::Sequence` in Rust), and delete the other
-    /// assignment.
+    /// ## Example
+    /// ```js
+    /// // models/ticket.js
+    /// ticketSchema.pre('save', async function () {
+    ///   if (this.isNew) this.ticketNumber = await nextTicketNumber();    // first assignment
+    /// });
+    ///
+    /// // routes/tickets.js
+    /// const count = await Ticket.countDocuments();
+    /// ticket.ticketNumber = `TKT-${String(count + 1).padStart(5, '0')}`; // DK304 reported here
+    /// await ticket.save();
+    /// ```
+    /// ```python
+    /// # services/orders.py
+    /// order["orderNo"] = next_order_no(db)                               # first assignment
+    /// # scripts/import_orders.py
+    /// order["orderNo"] = db.orders.count_documents({}) + 1               # DK304 reported here
+    /// ```
+    ///
+    /// ## Use instead
+    /// One place that numbers documents, drawing from an atomic counter, and nothing else that
+    /// writes the field:
+    /// ```js
+    /// // models/ticket.js: the only assignment of ticketNumber
+    /// ticketSchema.pre('save', async function () {
+    ///   if (!this.isNew || this.ticketNumber) return;
+    ///   const { seq } = await Counter.findOneAndUpdate(
+    ///     { _id: 'ticket' }, { $inc: { seq: 1 } }, { upsert: true, new: true });
+    ///   this.ticketNumber = `TKT-${String(seq).padStart(5, '0')}`;
+    /// });
+    /// // routes/tickets.js: no numbering here
+    /// await Ticket.create({ subject, body });
+    /// ```
+    /// ```python
+    /// def next_order_no(db) -> int:
+    ///     return db.counters.find_one_and_update(
+    ///         {"_id": "order"}, {"$inc": {"seq": 1}},
+    ///         upsert=True, return_document=ReturnDocument.AFTER)["seq"]
+    /// # every writer, the import script included, calls next_order_no(db)
+    /// ```
+    /// ```rust,ignore
+    /// // one Sequence, built once and shared (it is Clone) by every writer
+    /// let orders = Sequence::builder(&db, "order").format("ORD-{seq:06}").build()?;
+    /// let saved = orders.insert_numbered(&order_coll, "orderNo", order).await?;
+    /// ```
+    ///
+    /// ## Fix
+    /// The finding's fix says to keep one assignment and draw it from an atomic counter (`$inc` in
+    /// `findOneAndUpdate`; `dupkey_atomic::Sequence` in Rust); delete the other assignment by hand,
+    /// `dupkey lint --fix` does not choose which one stays. Keep (or add, after `dupkey check`) a
+    /// unique index on the numbered field. Numbers already handed out twice show up in `dupkey scan`,
+    /// and `dupkey fix plan --strategy tickets.ticketNumber=renumber` gives the later documents fresh
+    /// numbers from the counter.
+    ///
+    /// ## References
+    /// - MongoDB manual, "db.collection.findOneAndUpdate()" and "$inc"
+    /// - MongoDB manual, "Unique Indexes"
+    /// - Mongoose documentation, "Middleware" (pre-save hooks run on every `save()` and `create()`)
     pub static RULE = {
         code: "DK304",
         name: "number-assigned-twice",

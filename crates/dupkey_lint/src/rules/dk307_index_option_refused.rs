@@ -3,22 +3,95 @@ use crate::finding::LintFinding;
 use crate::project::Project;
 
 lint_rule! {
-    /// ## What it finds
-    /// Index declarations the server refuses to build: `sparse` together with
-    /// `partialFilterExpression`; a partial filter using an operator MongoDB does not allow
-    /// there (`$ne`, `$nin`, `$not`, `$regex`, `$exists: false`, `$elemMatch`, `$size`,
-    /// `$mod`, `$all`, `$expr`, `$where`, `$text`; `$or` and `$in` only from 6.0); `unique` on a
-    /// `hashed` key. The finding is at the offending option.
+    /// ## What it does
+    /// Finds index declarations the server refuses to build: `sparse` together with
+    /// `partialFilterExpression`; a partial filter using an operator MongoDB does not allow there
+    /// (`$ne`, `$nin`, `$not`, `$regex`, `$exists: false`, `$elemMatch`, `$size`, `$mod`, `$all`,
+    /// `$expr`, `$where`, `$text`; `$or` and `$in` only from 6.0); `unique` on a `hashed` key. The
+    /// finding is at the offending option.
     ///
-    /// ## Why it fails
-    /// `createIndex` fails with `CannotCreateIndex` (or `InvalidOptions`). ODMs that build
-    /// indexes in the background (Mongoose `autoIndex`) only log it, so the application runs
-    /// with no unique index at all and stores duplicates.
+    /// ## Why is this bad?
+    /// `createIndex` fails, and the index never exists:
     ///
-    /// ## Instead
-    /// Drop `sparse` beside a partial filter (the filter decides what is indexed); express the
-    /// filter with equality, `$exists: true`, comparisons and `$type` (`{ email: { $type:
-    /// 'string' } }` keeps every real value); put uniqueness on a non-hashed key.
+    /// - `sparse` beside a partial filter: `cannot mix "partialFilterExpression" and "sparse" options`
+    ///   (`CannotCreateIndex`).
+    /// - a forbidden operator: `Expression not supported in partial index: …` followed by the
+    ///   expression (`CannotCreateIndex`); `$or` and `$in` are refused the same way by servers before 6.0.
+    /// - `unique` on a hashed key: `Currently hashed indexes cannot guarantee uniqueness. Use a
+    ///   regular index.`
+    ///
+    /// Where a migration runs `createIndex` the deploy fails, which is the good case. Mongoose's
+    /// `autoIndex` builds indexes in the background when a model is compiled and reports a failure
+    /// only through the model's `index` event and the promise of `Model.init()`, which most
+    /// applications never read: the application starts, runs with no unique index at all, and stores
+    /// the duplicates the declaration was written to prevent.
+    ///
+    /// ## Example
+    /// ```js
+    /// // Mongoose
+    /// userSchema.index(
+    ///   { email: 1 },
+    ///   { unique: true, sparse: true,                                  // DK307 reported here
+    ///     partialFilterExpression: { email: { $ne: null } } },         // DK307 reported here too
+    /// );
+    /// sessionSchema.index({ token: 'hashed' }, { unique: true });      // DK307 reported here
+    /// ```
+    /// ```python
+    /// # pymongo
+    /// db.users.create_index(
+    ///     [("email", 1)], unique=True,
+    ///     partialFilterExpression={"email": {"$exists": False}},       # DK307 reported here
+    /// )
+    /// ```
+    /// ```rust,ignore
+    /// let options = IndexOptions::builder()
+    ///     .unique(true)
+    ///     .sparse(true)                                                // DK307 reported here
+    ///     .partial_filter_expression(doc! { "email": { "$type": "string" } })
+    ///     .build();
+    /// ```
+    ///
+    /// ## Use instead
+    /// A partial filter alone decides which documents are indexed; write it with what every server
+    /// accepts (equality, `$exists: true`, `$gt`/`$gte`/`$lt`/`$lte`, `$type`, and `$and` at the top
+    /// level). To leave out null and missing values, filter by type:
+    /// ```js
+    /// userSchema.index(
+    ///   { email: 1 },
+    ///   { unique: true, partialFilterExpression: { email: { $type: 'string' } } },
+    /// );
+    /// sessionSchema.index({ token: 1 }, { unique: true });  // keep { token: 'hashed' } as a second, non-unique index if sharding needs it
+    /// ```
+    /// ```python
+    /// db.users.create_index(
+    ///     [("email", 1)], unique=True,
+    ///     partialFilterExpression={"email": {"$type": "string"}},
+    /// )
+    /// ```
+    /// ```rust,ignore
+    /// let options = IndexOptions::builder()
+    ///     .unique(true)
+    ///     .partial_filter_expression(doc! { "email": { "$type": "string" } })
+    ///     .build();
+    /// users.create_index(IndexModel::builder().keys(doc! { "email": 1 }).options(options).build()).await?;
+    /// ```
+    /// Where a filter needs alternatives on a server before 6.0, declare one partial index per
+    /// alternative instead of `$or`/`$in`.
+    ///
+    /// ## Fix
+    /// The finding's fix names the change: remove `sparse` beside a partial filter; replace the
+    /// operator with equality, `$exists: true`, a comparison or `$type` (`$or`/`$in` need 6.0);
+    /// declare the unique index with direction 1 instead of `hashed`. `dupkey lint --fix` does not
+    /// rewrite these: a new filter changes which documents the index holds, so the right one depends
+    /// on the data. Then run `dupkey check` before the index is built (it fails on duplicates already
+    /// stored), and `dupkey lint --against mongodb://…` after the deploy to confirm the index exists;
+    /// `dupkey scan` and `dupkey fix plan` deal with duplicates stored while it was missing.
+    ///
+    /// ## References
+    /// - MongoDB manual, "Partial Indexes" (supported filter expressions, "Restrictions")
+    /// - MongoDB manual, "Sparse Indexes"
+    /// - MongoDB manual, "Hashed Indexes" (a hashed index cannot be unique)
+    /// - Mongoose documentation, "Indexes" (`autoIndex`, the `index` event, `Model.init()`)
     pub static RULE = {
         code: "DK307",
         name: "index-option-refused",

@@ -2,18 +2,62 @@ use crate::finding::LintFinding;
 use crate::project::Project;
 
 lint_rule! {
-    /// ## What it finds
-    /// A Mongoose write given a callback and also awaited or chained with `.then()`:
+    /// ## What it does
+    /// Finds a Mongoose write given a callback and also awaited or chained with `.then()`:
     /// `await doc.save(function (err) { … })`, `await Model.create(doc, cb)`,
-    /// `doc.save(cb).then(…)`.
+    /// `Model.updateOne(filter, update, cb).then(…)`, `doc.save(cb).then(…)`. The finding is at the
+    /// call.
     ///
-    /// ## Why it fails
-    /// Mongoose versions that accept callbacks run the operation for the callback and again
-    /// for the promise: the same document is inserted twice, and the second insert fails with
-    /// E11000 on its `_id` or unique key (or stores a duplicate where there is no unique index).
+    /// ## Why is this bad?
+    /// A Mongoose query is not a promise: it is a command that runs when it is given a callback and
+    /// runs again each time it is awaited or `.then()`-ed. In Mongoose 5 and older,
+    /// `await Model.updateOne(filter, update, { upsert: true }, cb)` therefore sends the upsert twice;
+    /// the two can both insert, and the second fails with `E11000 duplicate key error …` (or, with no
+    /// unique index on the filter's key, stores a second document). Mongoose 6 throws `Query was
+    /// already executed` instead, and Mongoose 7 removed callbacks, so after an upgrade the same line
+    /// fails with `Model.updateOne() no longer accepts a callback`. For `save` and `create`, a callback
+    /// makes the call return `undefined` (Mongoose 5 and 6): `await` does not wait for the write, the
+    /// code after it runs before the document is stored, and the write's errors reach only the
+    /// callback.
     ///
-    /// ## Instead
-    /// Use one style: `await doc.save()` in a `try`/`catch`, or the callback alone.
+    /// ## Example
+    /// ```js
+    /// await Conversation.updateOne(
+    ///   { sessionId },
+    ///   { $push: { messages: msg } },
+    ///   { upsert: true },
+    ///   (err) => { if (err) log(err); },                        // DK316 reported here
+    /// );
+    /// await profile.save(function (err) { if (err) log(err); }); // DK316 reported here
+    /// ```
+    ///
+    /// ## Use instead
+    /// One style per call; with `async`/`await`, no callback at all, and errors handled with
+    /// `try`/`catch`:
+    /// ```js
+    /// try {
+    ///   await Conversation.updateOne({ sessionId }, { $push: { messages: msg } }, { upsert: true });
+    ///   await profile.save();
+    /// } catch (err) {
+    ///   if (err.code === 11000) { /* a duplicate: answer 409 or re-read */ }
+    ///   throw err;
+    /// }
+    /// ```
+    /// When the upsert creates the document, give it a unique index on the filter's key
+    /// (`sessionId`) so concurrent upserts cannot store two (DK301).
+    ///
+    /// ## Fix
+    /// The finding's fix: drop the callback and handle errors with `try`/`catch` around the `await`.
+    /// It is not applied by `dupkey lint --fix`, because the callback's body has to move into the
+    /// `catch` by hand. Where the doubled upsert has already stored documents twice, `dupkey scan`
+    /// finds them and `dupkey fix plan` merges or removes them.
+    ///
+    /// ## References
+    /// - Mongoose documentation, "Queries" ("Queries are Not Promises": a query with a callback and
+    ///   `await` executes twice)
+    /// - Mongoose migration guides, "Migrating to 6" (`Query was already executed`) and "Migrating to
+    ///   7" (callbacks removed)
+    /// - MongoDB manual, "db.collection.updateOne()" (the `upsert` option)
     pub static RULE = {
         code: "DK316",
         name: "callback-and-promise",
