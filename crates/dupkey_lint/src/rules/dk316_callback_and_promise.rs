@@ -1,3 +1,4 @@
+use crate::facts::Op;
 use crate::finding::LintFinding;
 use crate::project::Project;
 
@@ -71,17 +72,30 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
     for facts in &project.files {
         for function in &facts.functions {
             for op in function.ops.iter().filter(|op| op.callback_and_promise) {
-                out.push(RULE.at(
-                    facts,
-                    op.span,
-                    format!(
-                        "`{}` is given a callback and also awaited: Mongoose runs the write \
-                         twice, and the second fails with E11000 or stores a duplicate",
-                        op.method
-                    ),
-                    "drop the callback and handle errors with try/catch around the await".into(),
-                ));
+                out.push(RULE.at(facts, op.span, message(op), FIX.into()));
             }
         }
+    }
+}
+
+const FIX: &str = "drop the callback and handle errors with try/catch around the await";
+
+/// A document's `save` (and `create`) returns nothing when given a callback; a query runs
+/// once for the callback and again for the promise.
+fn message(op: &Op) -> String {
+    if matches!(op.method.as_str(), "save" | "create" | "insertMany") {
+        format!(
+            "`{}` is given a callback and also awaited: with a callback Mongoose returns \
+             nothing, so the await does not wait for the write and its error (an E11000 \
+             included) reaches only the callback",
+            op.method
+        )
+    } else {
+        format!(
+            "`{}` is given a callback and also awaited: Mongoose 5 runs the query twice (a \
+             doubled upsert can store two documents or fail with E11000), Mongoose 6 throws \
+             `Query was already executed`",
+            op.method
+        )
     }
 }
