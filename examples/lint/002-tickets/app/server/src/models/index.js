@@ -1,0 +1,4 @@
+const Ticket = require('./Ticket');
+const Customer = require('./Customer');
+
+module.exports = { Ticket, Customer };
