@@ -114,11 +114,14 @@ lint_rule! {
 
 fn check(project: &Project, out: &mut Vec<LintFinding>) {
     for pair in check_then_act(project) {
-        if pair.create.handling == crate::facts::DupHandling::Code11000 {
-            continue;
-        }
         let facts = &project.files[pair.file];
         let keys = pair.read.keys.clone().unwrap_or_default();
+        let backed = project.unique_backs(pair.file, &pair.create.target, &keys);
+        // Handling code 11000 makes the race safe only when an index raises it: without one
+        // there is no error to catch, and both documents are stored.
+        if pair.create.handling == crate::facts::DupHandling::Code11000 && backed != Some(false) {
+            continue;
+        }
         let what = if pair.update_first {
             format!(
                 "`{}` (no upsert) at line {} then `{}`",
@@ -139,8 +142,7 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
                 pair.create.method
             )
         };
-        let consequence =
-            match project.unique_backs(pair.file, &pair.create.target, &keys) {
+        let consequence = match backed {
                 Some(true) => format!(
                     "a unique index on {} backs the key, so the second of two concurrent \
                      requests throws E11000, and nothing here handles it",

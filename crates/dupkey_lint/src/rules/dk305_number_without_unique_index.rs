@@ -75,8 +75,16 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
         for function in &facts.functions {
             for n in &function.numbers {
                 let Some(field) = &n.field else { continue };
-                let fields = [field.clone()];
-                if project.unique_backs(file, &n.target, &fields) != Some(false) {
+                // A compound unique key holding the field (`{ warehouse, shipmentNo }`) numbers
+                // per group, which is what such a key means: it counts.
+                let Some(model) = project.model(file, &n.target) else {
+                    continue;
+                };
+                if project
+                    .unique_keys(model)
+                    .iter()
+                    .any(|k| k.fields.iter().any(|f| f == field))
+                {
                     continue;
                 }
                 let declare = match language(facts) {

@@ -1,4 +1,4 @@
-use crate::facts::{FieldDecl, FileFacts, Span};
+use crate::facts::{DefaultValue, FieldDecl, FileFacts, Span};
 use crate::finding::LintFinding;
 use crate::project::Project;
 use crate::rules::{language, typed_partial_filter};
@@ -84,8 +84,14 @@ lint_rule! {
     };
 }
 
+/// Documents may lack the field: not required, not sparse, and no default that writes a real
+/// value into every new document.
 fn optional(field: &FieldDecl) -> bool {
-    !field.required && field.sparse.is_none()
+    let always_set = matches!(
+        field.default,
+        Some(DefaultValue::StrongRandom | DefaultValue::WeakRandom { .. } | DefaultValue::Other)
+    );
+    !field.required && field.sparse.is_none() && !always_set
 }
 
 fn check(project: &Project, out: &mut Vec<LintFinding>) {

@@ -183,12 +183,18 @@ pub(crate) fn check_then_act(project: &Project) -> Vec<CheckThenAct<'_>> {
     let mut out = Vec::new();
     for (file, facts) in project.files.iter().enumerate() {
         for function in &facts.functions {
+            // A count whose value feeds a number is DK303's, not an existence check.
+            let counts_number = function
+                .numbers
+                .iter()
+                .any(|n| n.source == crate::facts::NumberSource::Count);
             for (i, create) in function.ops.iter().enumerate() {
                 if create.kind != OpKind::Create {
                     continue;
                 }
                 let read = function.ops[..i].iter().find(|r| {
-                    let checks = matches!(r.kind, OpKind::Read | OpKind::Count)
+                    let checks = r.kind == OpKind::Read
+                        || (r.kind == OpKind::Count && !counts_number)
                         || (r.kind == OpKind::Update && !r.upsert);
                     checks
                         && same_target(project, file, &r.target, &create.target)

@@ -482,3 +482,60 @@ fn ignored_unique_options_and_validators_and_doubled_writes() {
     assert_eq!(run(rule("DK314"), files.clone())[0].line, 9);
     assert_eq!(run(rule("DK316"), files)[0].line, 11);
 }
+
+#[test]
+fn handling_11000_does_not_help_a_key_no_index_backs() {
+    // Seed 003: the create sits in a handler for 11000, but attemptId has no unique index,
+    // so the race stores two documents and nothing is ever thrown.
+    let found = run(rule("DK301"), profile_app(false, DupHandling::Code11000));
+    assert_eq!(found.len(), 1);
+    assert!(found[0].message.contains("silent duplicates"));
+}
+
+#[test]
+fn a_count_that_feeds_a_number_is_not_an_existence_check() {
+    let mut f = numbered("shipmentNo", 7, "/app/routes/shipments.js");
+    f.functions[0].ops = vec![
+        op(
+            OpKind::Count,
+            "Ticket",
+            "countDocuments",
+            Some(&["warehouse"]),
+            5,
+        ),
+        op(
+            OpKind::Create,
+            "Ticket",
+            "create",
+            Some(&["warehouse", "shipmentNo"]),
+            8,
+        ),
+    ];
+    assert!(run(rule("DK301"), vec![f.clone()]).is_empty());
+    f.functions[0].numbers.clear();
+    assert_eq!(run(rule("DK301"), vec![f]).len(), 1);
+}
+
+#[test]
+fn a_default_fills_the_field_and_a_compound_key_numbers_per_group() {
+    let mut slug = field("slug");
+    slug.unique = Some(at(3));
+    slug.default = Some(DefaultValue::StrongRandom);
+    let mut f = file("/app/models/post.js", Language::JavaScript);
+    f.models.push(model("Ticket", vec![slug]));
+    assert!(run(rule("DK310"), vec![f.clone()]).is_empty());
+    f.indexes.push(IndexDecl {
+        target: Target::Model("Ticket".into()),
+        keys: vec![
+            ("warehouse".into(), "1".into()),
+            ("shipmentNo".into(), "1".into()),
+        ],
+        unique: Some(at(9)),
+        span: at(9),
+        ..IndexDecl::default()
+    });
+    let route = numbered("shipmentNo", 7, "/app/routes/shipments.js");
+    assert!(run(rule("DK305"), vec![f.clone(), route.clone()]).is_empty());
+    f.indexes.clear();
+    assert_eq!(run(rule("DK305"), vec![f, route]).len(), 1);
+}
