@@ -48,6 +48,10 @@ pub struct FileFacts {
     pub error_tests: Vec<ErrorTest>,
     /// Places that read a counter and write it back incremented instead of `$inc`.
     pub counter_read_writes: Vec<Span>,
+    /// Calls that build a model's declared indexes from the application
+    /// (`User.syncIndexes()`, `User.createIndexes()`, `User.ensureIndexes()`, `User.init()`):
+    /// with them, a schema's `autoIndex: false` still gets its unique indexes.
+    pub index_builds: Vec<Target>,
     /// `dupkey-ignore` comments.
     pub ignores: Vec<IgnoreComment>,
     /// Plugins or validators that only check uniqueness in the application

@@ -74,8 +74,9 @@ lint_rule! {
 }
 
 fn check(project: &Project, out: &mut Vec<LintFinding>) {
-    for facts in &project.files {
+    for (file, facts) in project.files.iter().enumerate() {
         for model in &facts.models {
+            let built = built_elsewhere(project, file, &model.name);
             for field in &model.fields {
                 if let Some((span, instead)) = &field.ignored_unique {
                     out.push(RULE.at(
@@ -88,7 +89,7 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
                         instead.clone(),
                     ));
                 }
-                if let (true, Some(unique)) = (model.auto_index_off, field.unique) {
+                if let (true, false, Some(unique)) = (model.auto_index_off, built, field.unique) {
                     out.push(RULE.at(
                         facts,
                         unique,
@@ -105,4 +106,18 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
             }
         }
     }
+}
+
+/// Whether some file builds this model's indexes itself (`Model.syncIndexes()`, ...).
+fn built_elsewhere(project: &Project, file: usize, model: &str) -> bool {
+    let Some(declared) = project.model(file, &crate::facts::Target::Model(model.to_string())) else {
+        return false;
+    };
+    project.files.iter().enumerate().any(|(i, f)| {
+        f.index_builds.iter().any(|target| {
+            project
+                .model(i, target)
+                .is_some_and(|m| m.file == declared.file && std::ptr::eq(m.model, declared.model))
+        })
+    })
 }

@@ -539,3 +539,18 @@ fn a_default_fills_the_field_and_a_compound_key_numbers_per_group() {
     f.indexes.clear();
     assert_eq!(run(rule("DK305"), vec![f, route]).len(), 1);
 }
+
+#[test]
+fn auto_index_off_is_fine_when_the_application_builds_the_indexes() {
+    let mut email = field("email");
+    email.unique = Some(at(4));
+    email.required = true;
+    let mut m = model("Account", vec![email]);
+    m.auto_index_off = true;
+    let mut f = file("/app/models/account.js", Language::JavaScript);
+    f.models.push(m);
+    assert_eq!(run(rule("DK312"), vec![f.clone()])[0].line, 4);
+    let mut boot = file("/app/models/boot.js", Language::JavaScript);
+    boot.index_builds.push(Target::Model("Account".into()));
+    assert!(run(rule("DK312"), vec![f, boot]).is_empty());
+}
