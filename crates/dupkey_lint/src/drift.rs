@@ -266,30 +266,36 @@ fn undeclared(project: &Project, catalog: &Catalog, ix: &ExistingIndex) -> LintF
             .find(|m| m.collection.as_deref() == Some(ix.collection.as_str()))
             .map(|m| (file, m))
     });
-    let (path, line, column, owner) = match model {
-        Some((file, m)) => (
-            project.files[file].path.clone(),
-            m.span.line,
-            m.span.column,
-            format!("model {} does not declare", m.name),
-        ),
-        None => (
-            PathBuf::from(&catalog.source),
-            0,
-            0,
-            "no model of the project declares".to_string(),
-        ),
-    };
     let partial = if ix.partial { "partial " } else { "" };
-    let message = format!(
-        "{db}.{coll} in {source} has the {partial}unique index {name} {pattern} that {owner}: \
-         writes the code considers fine fail with E11000 on it (a leftover of an earlier schema?)",
+    let index = format!(
+        "{db}.{coll} in {source} has the {partial}unique index {name} {pattern}",
         db = ix.database,
         coll = ix.collection,
         source = catalog.source,
         name = ix.name,
         pattern = pattern(&ix.keys),
     );
+    let (path, line, column, message) = match model {
+        Some((file, m)) => (
+            project.files[file].path.clone(),
+            m.span.line,
+            m.span.column,
+            format!(
+                "{index} that model {} does not declare: writes the model allows fail with \
+                 E11000 on it (a leftover of an earlier schema or plugin?)",
+                m.name
+            ),
+        ),
+        None => (
+            PathBuf::from(&catalog.source),
+            0,
+            0,
+            format!(
+                "{index} that no model of the linted code declares: if this application writes \
+                 the collection, the index is a leftover or is built outside the code"
+            ),
+        ),
+    };
     let fix = format!(
         "Declare it where the code relies on it; otherwise drop it (dupkey scan confirms a stale index, DK104):\n\
          db.getSiblingDB(\"{}\").getCollection(\"{}\").dropIndex(\"{}\")",
