@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
     /// Write every current finding to FILE as a baseline, and exit 0.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "fix")]
     write_baseline: Option<PathBuf>,
     /// Apply the mechanical rewrites in place (each file written whole, atomically) and
     /// print the others.

@@ -287,3 +287,18 @@ async fn against_a_live_database_reads_its_indexes() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("password"));
 }
+
+#[test]
+fn an_unreachable_against_uri_exits_2_without_its_password() {
+    let tmp = project();
+    let secret = ["s3cr", "3tpw"].concat();
+    let uri = format!("mongodb://user:{secret}@127.0.0.1:1/app?serverSelectionTimeoutMS=300");
+    let out = dupkey_in(tmp.path(), &["lint", ".", "--against", &uri]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("dupkey: cannot reach mongodb://***@127.0.0.1:1/app"),
+        "{err}"
+    );
+    assert!(!err.contains(&secret) && !String::from_utf8_lossy(&out.stdout).contains(&secret));
+}

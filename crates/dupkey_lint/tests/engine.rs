@@ -286,3 +286,51 @@ fn only_the_selected_rules_codes_are_reported() {
     let report = lint_with(&[dir], &options(), &[&STRAY], &facts_of).unwrap();
     assert!(report.findings.is_empty());
 }
+
+/// A rule with a mechanical rewrite: every `create(` becomes `upsert(`.
+fn create_to_upsert(project: &Project, out: &mut Vec<LintFinding>) {
+    every_create(project, out);
+    for (f, op) in out.iter_mut().zip(
+        project
+            .files
+            .iter()
+            .flat_map(|file| file.functions.iter().flat_map(|f| &f.ops)),
+    ) {
+        f.code = "DK905";
+        let mut span = op.span;
+        span.end = span.start + "create".len() as u32;
+        f.edit = Some(dupkey_lint::finding::Edit {
+            span,
+            replacement: "upsert".into(),
+        });
+    }
+}
+
+static CREATE_TO_UPSERT: LintRule = LintRule {
+    code: "DK905",
+    name: "create-to-upsert",
+    severity: LintSeverity::Warning,
+    summary: "",
+    raw_doc: "",
+    check: create_to_upsert,
+};
+
+#[test]
+fn fix_applies_the_findings_edits_and_a_second_run_is_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = absolute(tmp.path()).unwrap();
+    let a = write(&dir, "a.js", "x\n  create(a); // é\ncreate(b)\n");
+    let b = write(&dir, "sub/b.js", "create(c)\n");
+    let rules = [&CREATE_TO_UPSERT];
+    let report = lint_with(std::slice::from_ref(&dir), &options(), &rules, &facts_of).unwrap();
+    assert_eq!(report.findings.len(), 3);
+    let outcome = dupkey_lint::fix::apply_fixes(report.findings);
+    assert_eq!((outcome.fixed.len(), outcome.remaining.len()), (3, 0));
+    assert_eq!(
+        std::fs::read_to_string(&a).unwrap(),
+        "x\n  upsert(a); // é\nupsert(b)\n"
+    );
+    assert_eq!(std::fs::read_to_string(&b).unwrap(), "upsert(c)\n");
+    let again = lint_with(&[dir], &options(), &rules, &facts_of).unwrap();
+    assert!(again.findings.is_empty());
+}
