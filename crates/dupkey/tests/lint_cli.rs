@@ -302,3 +302,18 @@ fn an_unreachable_against_uri_exits_2_without_its_password() {
     );
     assert!(!err.contains(&secret) && !String::from_utf8_lossy(&out.stdout).contains(&secret));
 }
+
+#[test]
+fn a_folder_without_source_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("README.md"), "# docs\n").unwrap();
+    let out = dupkey_in(tmp.path(), &["lint", "."]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "note: no JavaScript, TypeScript, Python or Rust file to lint under the paths given"
+        ),
+        "{text}"
+    );
+}

@@ -58,29 +58,29 @@ pub fn compare(
     let mut out = Vec::new();
     let mut claimed = vec![false; catalog.indexes.len()];
     for (collection, keys) in &declared {
-        if !catalog.collections.iter().any(|(_, c)| c == collection) {
+        // Each database that holds the collection (a whole dump may hold several) must have
+        // the index.
+        let databases: Vec<&str> = catalog
+            .collections
+            .iter()
+            .filter(|(_, c)| c == collection)
+            .map(|(d, _)| d.as_str())
+            .collect();
+        if databases.is_empty() {
             notes.push(format!(
                 "collection {collection} is not in {}; its declared unique indexes were not compared",
                 catalog.source
             ));
             continue;
         }
-        for key in keys {
-            let same_fields = catalog.indexes.iter().enumerate().filter(|(_, ix)| {
-                ix.unique && ix.collection == *collection && fields_of(ix) == key.fields
-            });
-            let mut nearest = None;
-            let mut found = false;
-            for (i, ix) in same_fields {
-                claimed[i] = true;
-                if ix.partial == key.partial {
-                    found = true;
-                } else {
-                    nearest = Some(ix);
+        for db in databases {
+            for key in keys {
+                let at = (db, collection.as_str());
+                if let Some(nearest) = find_declared(catalog, at, key, &mut claimed)
+                    && wants(&DECLARED_INDEX_MISSING)
+                {
+                    out.push(missing(project, catalog, at, key, nearest));
                 }
-            }
-            if !found && wants(&DECLARED_INDEX_MISSING) {
-                out.push(missing(project, catalog, collection, key, nearest));
             }
         }
     }
@@ -93,6 +93,35 @@ pub fn compare(
         }
     }
     out
+}
+
+/// Looks for `key` among the unique indexes of `db.collection`, marking those with its fields
+/// as accounted for. `None` when an index matches; else the index with the same fields but the
+/// other partial-filter presence, if there is one.
+fn find_declared<'c>(
+    catalog: &'c Catalog,
+    (db, collection): (&str, &str),
+    key: &Declared,
+    claimed: &mut [bool],
+) -> Option<Option<&'c ExistingIndex>> {
+    let mut nearest = None;
+    let mut found = false;
+    for (i, ix) in catalog.indexes.iter().enumerate() {
+        let same_fields = ix.unique
+            && ix.database == db
+            && ix.collection == collection
+            && fields_of(ix) == key.fields;
+        if !same_fields {
+            continue;
+        }
+        claimed[i] = true;
+        if ix.partial == key.partial {
+            found = true;
+        } else {
+            nearest = Some(ix);
+        }
+    }
+    (!found).then_some(nearest)
 }
 
 /// Every declared unique key, by collection, in a stable order.
@@ -193,22 +222,13 @@ fn shell_key(field: &str) -> String {
     }
 }
 
-fn database_of(catalog: &Catalog, collection: &str) -> String {
-    catalog
-        .collections
-        .iter()
-        .find(|(_, c)| c == collection)
-        .map_or_else(|| "<database>".into(), |(d, _)| d.clone())
-}
-
 fn missing(
     project: &Project,
     catalog: &Catalog,
-    collection: &str,
+    (db, collection): (&str, &str),
     key: &Declared,
     nearest: Option<&ExistingIndex>,
 ) -> LintFinding {
-    let db = database_of(catalog, collection);
     let keys: Vec<(String, String)> = key.fields.iter().map(|f| (f.clone(), "1".into())).collect();
     let owner = key
         .model
@@ -494,6 +514,33 @@ mod tests {
         assert_eq!(
             notes,
             ["collection users is not in dump/; its declared unique indexes were not compared"]
+        );
+    }
+
+    #[test]
+    fn drift_checks_each_database_that_holds_the_collection() {
+        let mut catalog = catalog();
+        catalog.collections.push(("staging".into(), "users".into()));
+        let mut copy: Vec<ExistingIndex> = catalog
+            .indexes
+            .iter()
+            .filter(|ix| ix.collection == "users" && ix.name != "email_1")
+            .cloned()
+            .collect();
+        for ix in &mut copy {
+            ix.database = "staging".into();
+        }
+        catalog.indexes.extend(copy);
+        let mut notes = Vec::new();
+        let found = compare(&project(), &catalog, &[&DECLARED_INDEX_MISSING], &mut notes);
+        let got: Vec<(u32, bool)> = found
+            .iter()
+            .map(|f| (f.line, f.message.contains("staging.users")))
+            .collect();
+        // app: handle, {org, slug}; staging: email as well.
+        assert_eq!(
+            got,
+            [(5, false), (9, false), (4, true), (5, true), (9, true)]
         );
     }
 }

@@ -108,6 +108,13 @@ pub fn lint_with(
         findings = kept;
         report.baselined = matched;
     }
+    if report.files == 0 && report.parse_failures.is_empty() {
+        report.notes.push(
+            "no JavaScript, TypeScript, Python or Rust file to lint under the paths given; \
+             give the folder of the application's source"
+                .into(),
+        );
+    }
     report.findings = findings;
     report.root = root;
     Ok(report)

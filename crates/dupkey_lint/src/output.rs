@@ -165,6 +165,7 @@ fn skip_kind(reason: &SkipReason) -> &'static str {
         SkipReason::Generated => "generated",
         SkipReason::Binary => "binary",
         SkipReason::TooLarge { .. } => "too large",
+        SkipReason::Special => "not regular files",
     }
 }
 
@@ -320,8 +321,40 @@ pub fn sarif_report(report: &LintReport, rules: &[&LintRule], paths: &Paths) -> 
                 "rules": driver_rules,
             }},
             "columnKind": "unicodeCodePoints",
+            "invocations": [invocation(report, paths)],
             "results": results,
         }],
+    })
+}
+
+/// The run itself: whether every rule ran, and the files that were not linted, as
+/// notifications (a dashboard then shows what the results do not cover).
+fn invocation(report: &LintReport, paths: &Paths) -> Value {
+    let mut notifications: Vec<Value> = report
+        .parse_failures
+        .iter()
+        .map(|p| {
+            let mut physical =
+                json!({"artifactLocation": {"uri": uri_of(&paths.show_str(&p.path))}});
+            if p.line > 0 {
+                physical["region"] = json!({"startLine": p.line, "startColumn": p.column.max(1)});
+            }
+            json!({
+                "level": "warning",
+                "message": {"text": format!("not linted: {}", p.message)},
+                "locations": [{"physicalLocation": physical}],
+            })
+        })
+        .collect();
+    notifications.extend(
+        report
+            .rule_failures
+            .iter()
+            .map(|r| json!({"level": "error", "message": {"text": r}})),
+    );
+    json!({
+        "executionSuccessful": report.rule_failures.is_empty(),
+        "toolExecutionNotifications": notifications,
     })
 }
 

@@ -63,6 +63,8 @@ pub enum SkipReason {
         bytes: u64,
         limit: u64,
     },
+    /// A pipe, socket or device named like source: reading it could block forever.
+    Special,
 }
 
 impl SkipReason {
@@ -75,6 +77,7 @@ impl SkipReason {
             SkipReason::TooLarge { bytes, limit } => {
                 format!("{bytes} bytes, over the {limit}-byte limit (--max-file-size)")
             }
+            SkipReason::Special => "not a regular file (a pipe, socket or device)".into(),
         }
     }
 }
@@ -209,6 +212,7 @@ fn read_file(
                 limit: options.max_file_size,
             });
         }
+        Ok(meta) if !meta.is_file() => return skip(SkipReason::Special),
         Ok(_) => {}
         Err(e) => return Outcome::Failed(unreadable(path, &e)),
     }
@@ -519,6 +523,28 @@ mod tests {
             ["a.js"]
         );
         assert_eq!(walked.skipped.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_named_like_source_is_skipped_not_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = absolute(tmp.path()).unwrap();
+        write(&dir, "a.js", b"x\n");
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.join("pipe.js"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // Reading the pipe would wait for a writer forever; the walk must end.
+        let walked = walk(
+            std::slice::from_ref(&dir),
+            &WalkOptions::default(),
+            &facts_of,
+        );
+        assert_eq!(walked.files.len(), 1);
+        assert_eq!(walked.skipped.len(), 1);
+        assert_eq!(walked.skipped[0].reason, SkipReason::Special);
     }
 
     #[test]
