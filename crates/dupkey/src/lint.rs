@@ -146,8 +146,12 @@ pub fn run(args: Args) -> Result<u8> {
         color,
     )?;
     match &args.output {
-        Some(file) => std::fs::write(file, &text)
-            .with_context(|| format!("cannot write the report to {}", file.display()))?,
+        Some(file) => std::fs::write(file, &text).with_context(|| {
+            format!(
+                "cannot write the report to {}; check that its folder exists and is writable",
+                file.display()
+            )
+        })?,
         None => io::stdout().lock().write_all(&text)?,
     }
     if let Some(path) = &args.write_baseline {

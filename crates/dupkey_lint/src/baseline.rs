@@ -159,23 +159,17 @@ pub fn entries_for(findings: &[LintFinding], dir: &Path) -> Vec<BaselineEntry> {
     let mut seen: HashMap<(String, String, String), u32> = HashMap::new();
     let mut out = Vec::with_capacity(findings.len());
     for f in findings {
-        let lines = lines_of.entry(f.path.as_path()).or_insert_with(|| {
-            // A finding placed on a source rather than a file (drift) has no lines.
-            std::fs::read(&f.path)
-                .map(|b| {
-                    String::from_utf8_lossy(&b)
-                        .lines()
-                        .map(|l| l.trim().to_string())
-                        .collect()
-                })
-                .unwrap_or_default()
-        });
-        let line_text = usize::try_from(f.line)
-            .ok()
-            .and_then(|l| l.checked_sub(1))
-            .and_then(|i| lines.get(i))
-            .cloned()
-            .unwrap_or_default();
+        // A finding placed on a SOURCE rather than in a file (drift) has line 0: its path may
+        // be a dump or an archive, never read here.
+        let line_text = match usize::try_from(f.line).ok().and_then(|l| l.checked_sub(1)) {
+            Some(index) => lines_of
+                .entry(f.path.as_path())
+                .or_insert_with(|| read_lines(&f.path))
+                .get(index)
+                .cloned()
+                .unwrap_or_default(),
+            None => String::new(),
+        };
         let path = relative_path(&f.path, dir);
         let count = seen
             .entry((f.code.to_string(), path.clone(), line_text.clone()))
@@ -190,6 +184,19 @@ pub fn entries_for(findings: &[LintFinding], dir: &Path) -> Vec<BaselineEntry> {
         *count += 1;
     }
     out
+}
+
+/// The trimmed lines of a source file; none when it cannot be read (the finding then matches
+/// by code, path and occurrence alone).
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read(path)
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .lines()
+                .map(|l| l.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `path` relative to `dir` with `/` separators when it is under it, else as it is.
@@ -256,6 +263,23 @@ mod tests {
         assert_eq!(matched, 2);
         let kept: Vec<(u32, &str)> = kept.iter().map(|f| (f.line, f.code)).collect();
         assert_eq!(kept, [(5, "DK302"), (6, "DK301")]);
+    }
+
+    /// A drift finding is placed on the SOURCE (line 0), which may be a multi-gigabyte archive
+    /// or, here, a pipe that blocks a reader forever: it must not be read.
+    #[cfg(unix)]
+    #[test]
+    fn a_finding_on_a_source_does_not_read_the_source() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pipe = tmp.path().join("dump.archive");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let entries = entries_for(&[finding(&pipe, 0, "DK312")], tmp.path());
+        assert_eq!(entries[0].line_text, "");
+        assert_eq!(entries[0].path, "dump.archive");
     }
 
     #[test]
