@@ -13,6 +13,7 @@ mod explain;
 mod fix;
 mod html;
 mod interrupt;
+mod lint;
 mod log_html;
 mod progress;
 mod rules;
@@ -45,6 +46,9 @@ enum Command {
     Check(check::Args),
     /// Find every duplicate-key hazard in a database, a dump or a collection file (DK1xx, DK2xx).
     Scan(scan::Args),
+    /// Find race-prone duplicate-key code and wrong unique index declarations in application
+    /// source (DK3xx); `--against SOURCE` compares them with a database's indexes.
+    Lint(lint::Args),
     /// Repair what scan finds: `fix plan` (reviewable), `fix apply` (archived), `fix undo`.
     Fix(fix::Args),
     /// List the scan rules; `dupkey explain DK101` prints one.
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Check(args) => check::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Lint(args) => lint::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Fix(args) => fix::run(args),
         Command::Completions { shell } => completions(shell),

@@ -22,6 +22,11 @@ impl Style {
         Style { on }
     }
 
+    /// Whether colour is on (for printers outside this module).
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
+
     fn paint(&self, code: &str, text: &str) -> String {
         if self.on {
             format!("\x1b[{code}m{text}\x1b[0m")

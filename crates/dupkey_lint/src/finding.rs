@@ -9,6 +9,9 @@ use crate::facts::Span;
 
 pub use dupkey_rulekit::Severity;
 
+/// The severity of a lint finding: the kit's, as for every rule set.
+pub type LintSeverity = Severity;
+
 /// One finding, as `--format json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LintFinding {

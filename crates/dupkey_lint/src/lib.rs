@@ -6,14 +6,22 @@
 //! [`facts::FileFacts`]; [`project::Project`] joins the files (imports, models, indexes); the
 //! rules in `rules/` read the project and report [`finding::LintFinding`]s.
 
+pub mod baseline;
+pub mod drift;
+pub mod engine;
 pub mod facts;
 pub mod finding;
+pub mod fix;
 pub mod js;
+pub mod meta_rules;
+pub mod output;
 pub mod project;
 pub mod python;
 pub mod resolve;
 pub mod rules;
 pub mod rust_src;
+pub mod select;
+pub mod walk;
 
 use std::path::Path;
 

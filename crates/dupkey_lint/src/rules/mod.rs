@@ -58,11 +58,12 @@ macro_rules! lint_rule {
 
 /// Declares each detector's module and lists its `RULE` in [`RULES`].
 macro_rules! register {
-    ($($module:ident),* $(,)?) => {
+    ($($module:ident),* $(,)?; reported by the engine: $($engine:path),* $(,)?) => {
         $(pub mod $module;)*
 
-        /// Every lint detector, in code order.
-        pub static RULES: &[&LintRule] = &[$(&$module::RULE),*];
+        /// Every lint rule, in code order: the detectors, then the rules whose findings the
+        /// engine makes itself (drift against a database, unused ignores).
+        pub static RULES: &[&LintRule] = &[$(&$module::RULE,)* $(&$engine),*];
     };
 }
 
@@ -82,7 +83,11 @@ register! {
     dk313_wrong_duplicate_test,
     dk314_unique_validator_as_enforcement,
     dk315_unhandled_duplicate_on_request_path,
-    dk316_callback_and_promise,
+    dk316_callback_and_promise;
+    reported by the engine:
+    crate::meta_rules::DECLARED_INDEX_MISSING,
+    crate::meta_rules::UNDECLARED_INDEX,
+    crate::meta_rules::UNUSED_IGNORE,
 }
 
 /// Lint's rules as one set of the kit, for `dupkey rules`, `dupkey explain` and the pages.
