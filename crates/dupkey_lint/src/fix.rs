@@ -86,7 +86,17 @@ pub fn apply_edits(text: &str, edits: &[Option<&Edit>]) -> (String, Vec<bool>) {
             taken[i] = true;
             continue;
         }
-        let (start, end) = (edit.span.start as usize, edit.span.end as usize);
+        let (mut start, mut end) = (edit.span.start as usize, edit.span.end as usize);
+        // A span that already holds its separator (`sparse: true, `) is removed as it is.
+        if edit.replacement.is_empty()
+            && start < end
+            && end <= text.len()
+            && text.is_char_boundary(start)
+            && text.is_char_boundary(end)
+            && !text[start..end].trim_end().ends_with(',')
+        {
+            (start, end) = widen_removal(text, start, end);
+        }
         let fits = start <= end
             && end <= text.len()
             && end <= limit
@@ -103,6 +113,48 @@ pub fn apply_edits(text: &str, edits: &[Option<&Edit>]) -> (String, Vec<bool>) {
         last = Some(edit);
     }
     (out, taken)
+}
+
+/// An empty replacement removes one item of a list (`sparse: true` in an options object, a
+/// keyword argument, a builder call on its own line): the comma after it goes too (or the one
+/// before it, for the last item), and the whole line when the item was alone on it.
+fn widen_removal(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let b = text.as_bytes();
+    let blank = |c: u8| c == b' ' || c == b'\t';
+    let (mut s, mut e) = (start, end);
+    while e < b.len() && blank(b[e]) {
+        e += 1;
+    }
+    if e < b.len() && b[e] == b',' {
+        e += 1;
+        while e < b.len() && blank(b[e]) {
+            e += 1;
+        }
+    } else {
+        let mut p = s;
+        while p > 0 && b[p - 1].is_ascii_whitespace() {
+            p -= 1;
+        }
+        if p > 0 && b[p - 1] == b',' {
+            s = p - 1;
+        }
+    }
+    let line_start = text[..s].rfind('\n').map_or(0, |i| i + 1);
+    let alone = text[line_start..s].trim().is_empty();
+    if alone && (e == b.len() || b[e] == b'\n' || b[e] == b'\r') {
+        s = line_start;
+        if e < b.len() {
+            e += if b[e] == b'\r' && b.get(e + 1) == Some(&b'\n') {
+                2
+            } else {
+                1
+            };
+        }
+    } else if s < start {
+        // The comma before was taken: keep the whitespace after the item.
+        e = end;
+    }
+    (s, e)
 }
 
 /// Writes `bytes` to a temporary file in `path`'s folder with `path`'s permissions, then
@@ -126,6 +178,59 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod removal_tests {
+    use super::*;
+    use crate::facts::Span;
+
+    fn remove(text: &str, item: &str) -> String {
+        let start = text.find(item).unwrap_or(0);
+        let edit = Edit {
+            span: Span {
+                line: 1,
+                column: 1,
+                start: start as u32,
+                end: (start + item.len()) as u32,
+            },
+            replacement: String::new(),
+        };
+        apply_edits(text, &[Some(&edit)]).0
+    }
+
+    #[test]
+    fn a_removed_item_takes_its_comma_and_its_line_when_alone() {
+        assert_eq!(
+            remove(
+                "{ unique: true, sparse: true, partialFilterExpression: f }",
+                "sparse: true"
+            ),
+            "{ unique: true, partialFilterExpression: f }"
+        );
+        assert_eq!(
+            remove("{ unique: true, sparse: true }", "sparse: true"),
+            "{ unique: true }"
+        );
+        assert_eq!(
+            remove(
+                "{\n  unique: true,\n  sparse: true,\n  x: 1\n}",
+                "sparse: true"
+            ),
+            "{\n  unique: true,\n  x: 1\n}"
+        );
+        assert_eq!(
+            remove("create_index('e', unique=True, sparse=True)", "sparse=True"),
+            "create_index('e', unique=True)"
+        );
+        assert_eq!(
+            remove(
+                "IndexOptions::builder()\n    .unique(true)\n    .sparse(true)\n    .build()",
+                ".sparse(true)"
+            ),
+            "IndexOptions::builder()\n    .unique(true)\n    .build()"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -81,9 +81,10 @@ lint_rule! {
     /// ## Fix
     /// The finding's fix names the change: remove `sparse` beside a partial filter; replace the
     /// operator with equality, `$exists: true`, a comparison or `$type` (`$or`/`$in` need 6.0);
-    /// declare the unique index with direction 1 instead of `hashed`. `dupkey lint --fix` does not
-    /// rewrite these: a new filter changes which documents the index holds, so the right one depends
-    /// on the data. Then run `dupkey check` before the index is built (it fails on duplicates already
+    /// declare the unique index with direction 1 instead of `hashed`. `dupkey lint --fix` removes
+    /// `sparse` beside a partial filter (with its comma, and its line when it stood alone); it does
+    /// not rewrite operators: a new filter changes which documents the index holds, so the right
+    /// one depends on the data. Then run `dupkey check` before the index is built (it fails on duplicates already
     /// stored), and `dupkey lint --against mongodb://…` after the deploy to confirm the index exists;
     /// `dupkey scan` and `dupkey fix plan` deal with duplicates stored while it was missing.
     ///
@@ -119,7 +120,8 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
 
 fn check_index(facts: &FileFacts, index: &IndexDecl, out: &mut Vec<LintFinding>) {
     if let (Some(sparse), Some(_)) = (index.sparse, &index.partial_filter) {
-        out.push(RULE.at(
+        // `--fix` removes the option (an empty replacement takes its separator too).
+        out.push(RULE.with_edit(
             facts,
             sparse,
             "`sparse` and `partialFilterExpression` cannot be combined: the server refuses \
@@ -127,6 +129,10 @@ fn check_index(facts: &FileFacts, index: &IndexDecl, out: &mut Vec<LintFinding>)
                 .into(),
             "remove `sparse`: the partial filter alone decides which documents are indexed"
                 .into(),
+            crate::finding::Edit {
+                span: sparse,
+                replacement: String::new(),
+            },
         ));
     }
     if let Some(filter) = &index.partial_filter {
