@@ -64,6 +64,10 @@ pub struct Args {
     /// List every skipped file with its reason, not only the counts.
     #[arg(long)]
     verbose: bool,
+    /// Also walk dependency, build and cache folders (node_modules, vendor, dist, build, .next,
+    /// target, __pycache__, .venv, venv), which are skipped by default.
+    #[arg(long)]
+    all_dirs: bool,
     /// Files larger than this are skipped unread: bytes, or K, M, G.
     #[arg(long, default_value = "1M", value_parser = crate::check::parse_size)]
     max_file_size: usize,
@@ -94,6 +98,7 @@ pub fn run(args: Args) -> Result<u8> {
     let options = Options {
         walk: WalkOptions {
             max_file_size: args.max_file_size as u64,
+            all_dirs: args.all_dirs,
             ..WalkOptions::default()
         },
         baseline,

@@ -37,6 +37,9 @@ pub struct WalkOptions {
     pub max_file_size: u64,
     /// Walker threads (each also reads and parses).
     pub threads: usize,
+    /// Walk dependency, build and cache folders too (`--all-dirs`): for a tree that keeps its
+    /// own code under such a name, or to lint installed packages.
+    pub all_dirs: bool,
 }
 
 impl Default for WalkOptions {
@@ -44,6 +47,7 @@ impl Default for WalkOptions {
         WalkOptions {
             max_file_size: 1 << 20,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            all_dirs: false,
         }
     }
 }
@@ -170,6 +174,7 @@ fn visit(
     if is_dir {
         // A directory the user names on the command line is linted whatever its name.
         let skipped = entry.depth() > 0
+            && !options.all_dirs
             && path
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -440,6 +445,7 @@ mod tests {
         let options = WalkOptions {
             max_file_size: 5000,
             threads: 2,
+            all_dirs: false,
         };
         let walked = walk(std::slice::from_ref(&dir), &options, &facts_of);
         assert_eq!(
@@ -523,6 +529,14 @@ mod tests {
             ["a.js"]
         );
         assert_eq!(walked.skipped.len(), 1);
+        let all = WalkOptions {
+            all_dirs: true,
+            ..WalkOptions::default()
+        };
+        let walked = walk(&[dir.clone()], &all, &facts_of);
+        let mut got = names(&dir, walked.files.iter().map(|f| f.path.clone()));
+        got.sort();
+        assert_eq!(got, ["a.js", "sub/vendor/b.js"]);
     }
 
     #[cfg(unix)]
