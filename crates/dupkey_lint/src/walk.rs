@@ -533,7 +533,7 @@ mod tests {
             all_dirs: true,
             ..WalkOptions::default()
         };
-        let walked = walk(&[dir.clone()], &all, &facts_of);
+        let walked = walk(std::slice::from_ref(&dir), &all, &facts_of);
         let mut got = names(&dir, walked.files.iter().map(|f| f.path.clone()));
         got.sort();
         assert_eq!(got, ["a.js", "sub/vendor/b.js"]);
