@@ -120,6 +120,10 @@ pub struct FieldDecl {
     pub default: Option<DefaultValue>,
     /// The field's declared type as written (`String`, `str`, `Number`), for messages.
     pub type_name: Option<String>,
+    /// The path lies inside an array (`tags: [String]`, `items: [{ sku: ... }]`): a unique
+    /// index on it holds across documents, never between the elements of one document's
+    /// array (two equal `items.sku` in one order are allowed).
+    pub in_array: bool,
     pub span: Span,
 }
 
