@@ -22,7 +22,7 @@ mod tests;
 use std::path::Path;
 
 use oxc_allocator::Allocator;
-use oxc_parser::{Parser, ParserReturn};
+use oxc_parser::{ParseOptions, Parser, ParserReturn};
 use oxc_span::SourceType;
 
 use crate::{FileFacts, ParseFailure};
@@ -98,7 +98,13 @@ fn parse_and_read(
         diagnostics,
         panicked,
         ..
-    } = Parser::new(&allocator, source, source_type).parse();
+    } = Parser::new(&allocator, source, source_type)
+        .with_options(ParseOptions {
+            // CommonJS wraps a file in a function, so Node accepts a top-level `return`.
+            allow_return_outside_function: true,
+            ..ParseOptions::default()
+        })
+        .parse();
     if let Some(error) = diagnostics.errors().next() {
         let offset = error.labels.first().map_or(0, |l| l.offset() as usize);
         return Err(failure_at(path, source, offset, error.message.to_string()));
