@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use oxc_allocator::Allocator;
-use oxc_parser::Parser;
+use oxc_parser::{ParseOptions, Parser};
 use oxc_span::SourceType;
 
 const EXTENSIONS: &[&str] = &["js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx"];
@@ -131,7 +131,14 @@ fn oxc_parse_all(files: &[Source]) -> Vec<bool> {
         .iter()
         .map(|f| {
             let source_type = SourceType::from_path(&f.path).unwrap_or_default();
-            let ret = Parser::new(&allocator, &f.text, source_type).parse();
+            // The options `js::extract` uses: CommonJS allows a top-level `return`.
+            let options = ParseOptions {
+                allow_return_outside_function: true,
+                ..ParseOptions::default()
+            };
+            let ret = Parser::new(&allocator, &f.text, source_type)
+                .with_options(options)
+                .parse();
             let failed = ret.panicked || !ret.diagnostics.is_empty();
             drop(ret);
             allocator.reset();

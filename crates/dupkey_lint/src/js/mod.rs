@@ -13,9 +13,12 @@ mod numbers;
 mod ops;
 mod scope;
 mod syntax;
+pub mod tsconfig;
 mod visit;
 mod walker;
 
+#[cfg(test)]
+mod resolve_tests;
 #[cfg(test)]
 mod tests;
 
