@@ -917,3 +917,61 @@ fn long_operator_chains_do_not_overflow_the_stack() {
         .unwrap();
     assert_eq!(handle.join().unwrap(), Ok(1));
 }
+
+#[test]
+fn targets_through_lookups_fields_and_driver_handles() {
+    let src = r#"
+import mongoose from 'mongoose';
+export class Repo {
+  constructor(db) {
+    this.db = db;
+    this.users = db.collection('users');
+  }
+  async add(email) {
+    await this.users.findOne({ email });
+    await this.db.collection('audit').insertOne({ email });
+    await mongoose.model('User').create({ email });
+    const Invite = mongoose.model('Invite');
+    await Invite.exists({ email });
+    await mongoose.models.Team.countDocuments({ owner: email });
+  }
+}
+export const PUT = async (req) => Repo.prototype.add(req.email);
+"#;
+    let f = facts("src/app/users/route.js", src);
+    let add = f
+        .functions
+        .iter()
+        .find(|f| f.name.as_deref() == Some("add"))
+        .unwrap();
+    let targets: Vec<&Target> = add.ops.iter().map(|o| &o.target).collect();
+    assert_eq!(
+        targets,
+        [
+            &Target::Collection("users".into()),
+            &Target::Collection("audit".into()),
+            &Target::Model("User".into()),
+            &Target::Model("Invite".into()),
+            &Target::Model("Team".into()),
+        ]
+    );
+    assert_eq!(add.ops[4].kind, OpKind::Count);
+    assert!(!add.request_path);
+}
+
+#[test]
+fn next_route_handler_as_exported_arrow() {
+    let src = "export const POST = async (request) => { await Invite.create({ code: 'a' }); };";
+    let f = facts("app/api/invites/route.ts", src);
+    assert_eq!(f.functions[0].name.as_deref(), Some("POST"));
+    assert!(f.functions[0].request_path);
+    assert!(!facts("app/api/invites/handlers.ts", src).functions[0].request_path);
+}
+
+#[test]
+fn es_imported_unique_validator() {
+    let src = "import uv from 'mongoose-unique-validator';\nimport mongoose from 'mongoose';\nconst s = new mongoose.Schema({ a: String });\ns.plugin(uv, { message: 'taken' });\n";
+    let f = facts("m.mjs", src);
+    assert_eq!(f.unique_validators.len(), 1);
+    assert_eq!(f.unique_validators[0].line, 4);
+}
