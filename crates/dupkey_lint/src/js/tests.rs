@@ -275,6 +275,8 @@ exports.signup = async function (req, res) {
   const again = await User.findById(user._id);
   again.name = 'x';
   await again.save();
+  const made = await Team.create({ name: 'a' });
+  await made.save();
 };
 "#;
     let f = facts("controllers/auth.js", src);
@@ -286,9 +288,12 @@ exports.signup = async function (req, res) {
             (OpKind::Create, "save"),
             (OpKind::Create, "save"),
             (OpKind::Read, "findById"),
+            (OpKind::Save, "save"),
+            (OpKind::Create, "create"),
             (OpKind::Save, "save")
         ]
     );
+    assert_eq!(all[5].target, Target::Model("Team".into()));
     assert_eq!(keys(all[0]), ["email", "name"]);
     assert_eq!(all[1].target, Target::Model("Session".into()));
     assert_eq!(all[3].target, Target::Model("User".into()));

@@ -320,8 +320,11 @@ impl<'l, 's> Walker<'l, 's> {
             });
         }
         let (calls, base) = syntax::chain(init);
+        // A document read, or the one `create` or an update returns, is a document of that
+        // target (a later `save()` on it is a save of that model).
         if let Some((method, _)) = calls.last()
-            && matches!(ops::op_kind(method), Some(OpKind::Read))
+            && (matches!(ops::op_kind(method), Some(OpKind::Read))
+                || matches!(*method, "create" | "findOneAndUpdate" | "findByIdAndUpdate"))
         {
             return Some(Binding::Loaded {
                 target: self.receiver_target(base),
