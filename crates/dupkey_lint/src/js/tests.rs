@@ -980,3 +980,11 @@ fn es_imported_unique_validator() {
     assert_eq!(f.unique_validators.len(), 1);
     assert_eq!(f.unique_validators[0].line, 4);
 }
+
+#[test]
+fn class_field_arrow_handlers_are_named() {
+    let src = "class UserController {\n  create = async (req, res) => { await User.create(req.body); };\n}";
+    let f = facts("controllers/user.js", src);
+    assert_eq!(f.functions[0].name.as_deref(), Some("create"));
+    assert!(f.functions[0].request_path);
+}

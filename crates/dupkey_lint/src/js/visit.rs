@@ -190,13 +190,23 @@ impl<'a> Visit<'a> for Walker<'_, '_> {
         };
         self.classes.push(scope);
         for element in &class.body.body {
-            if let ClassElement::MethodDefinition(m) = element {
-                if let Some(name) = m.key.static_name() {
-                    self.name_function(m.value.span.start, &name);
+            match element {
+                ClassElement::MethodDefinition(m) => {
+                    if let Some(name) = m.key.static_name() {
+                        self.name_function(m.value.span.start, &name);
+                    }
+                    if classes::is_route_method(&m.decorators) {
+                        self.mark_route(m.value.span.start);
+                    }
                 }
-                if classes::is_route_method(&m.decorators) {
-                    self.mark_route(m.value.span.start);
+                // `create = async (req, res) => { ... }` as a class field.
+                ClassElement::PropertyDefinition(p) => {
+                    let start = p.value.as_ref().and_then(syntax::function_start);
+                    if let (Some(start), Some(name)) = (start, p.key.static_name()) {
+                        self.name_function(start, &name);
+                    }
                 }
+                _ => {}
             }
         }
         walk::walk_class(self, class);
