@@ -988,3 +988,20 @@ fn class_field_arrow_handlers_are_named() {
     assert_eq!(f.functions[0].name.as_deref(), Some("create"));
     assert!(f.functions[0].request_path);
 }
+
+#[test]
+fn every_truncation_of_a_file_is_read_or_reported_never_a_panic() {
+    let sources = [USER_MODEL, NEST_SCHEMA];
+    for (n, src) in sources.iter().enumerate() {
+        for (cut, _) in src.char_indices() {
+            let prefix = &src[..cut];
+            for path in ["t.js", "t.tsx"] {
+                let result = std::panic::catch_unwind(|| extract(Path::new(path), prefix));
+                assert!(result.is_ok(), "source {n} cut at {cut} ({path}) panicked");
+                if let Ok(Err(e)) = result {
+                    assert!(e.line >= 1 && e.column >= 1, "{e}");
+                }
+            }
+        }
+    }
+}
