@@ -9,6 +9,16 @@ use super::syntax::{self, inner};
 use super::walker::Walker;
 use crate::facts::NumberSource;
 
+/// Conversions that pass a number through rather than make one.
+const NOT_HELPERS: &[&str] = &[
+    "String",
+    "Number",
+    "parseInt",
+    "parseFloat",
+    "BigInt",
+    "require",
+];
+
 /// Deeper expressions than this are not searched for a number (generated code).
 const MAX_DEPTH: u32 = 24;
 
@@ -74,6 +84,11 @@ impl Walker<'_, '_> {
                     return Some(NumberSource::Maximum);
                 }
                 let call = syntax::as_call(expr)?;
+                if let Some(source) =
+                    syntax::ident(&call.callee).and_then(|f| self.number_fns.get(f))
+                {
+                    return Some(*source);
+                }
                 // `String(n + 1)`, `(n + 1).toString().padStart(5, '0')`, `parseInt(x) + 1`.
                 let receiver = syntax::method_call(call).and_then(|(r, _)| next(r));
                 receiver.or_else(|| {
@@ -92,6 +107,50 @@ impl Walker<'_, '_> {
                 next(&c.consequent).or_else(|| next(&c.alternate))
             }
             Expression::LogicalExpression(l) => next(&l.left).or_else(|| next(&l.right)),
+            Expression::UnaryExpression(u) => next(&u.argument),
+            _ => None,
+        }
+    }
+
+    /// The function of this file whose result an expression carries (`await nextNo()`,
+    /// `` `INV-${await nextNo()}` ``, a name bound to such a call), to settle once the file
+    /// is read.
+    pub fn called_function(&self, expr: &Expression<'_>) -> Option<String> {
+        self.called_in(expr, 0)
+    }
+
+    fn called_in(&self, expr: &Expression<'_>, depth: u32) -> Option<String> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let next = |e: &Expression<'_>| self.called_in(e, depth + 1);
+        let expr = inner(expr);
+        if let Some(name) = syntax::ident(expr) {
+            return match self.binding(name) {
+                Some(Binding::Call(f)) => Some(f.clone()),
+                _ => None,
+            };
+        }
+        match expr {
+            Expression::CallExpression(_) | Expression::ChainExpression(_) => {
+                let call = syntax::as_call(expr)?;
+                if let Some(f) = syntax::ident(&call.callee) {
+                    return (!NOT_HELPERS.contains(&f))
+                        .then(|| f.to_string())
+                        .or_else(|| {
+                            call.arguments
+                                .iter()
+                                .filter_map(|a| a.as_expression())
+                                .find_map(next)
+                        });
+                }
+                syntax::method_call(call).and_then(|(r, _)| next(r))
+            }
+            Expression::BinaryExpression(b) => next(&b.left).or_else(|| next(&b.right)),
+            Expression::TemplateLiteral(t) => t.expressions.iter().find_map(next),
+            Expression::ConditionalExpression(c) => {
+                next(&c.consequent).or_else(|| next(&c.alternate))
+            }
             Expression::UnaryExpression(u) => next(&u.argument),
             _ => None,
         }

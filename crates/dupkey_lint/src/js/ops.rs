@@ -118,8 +118,12 @@ impl Walker<'_, '_> {
             return match self.binding(name) {
                 Some(Binding::Collection(c)) => Target::Collection(c.clone()),
                 Some(Binding::Model(m)) => Target::Model(m.clone()),
+                // A call's result may be a model (`const User = getModel('User')`): the
+                // name decides, as for an unbound one.
+                Some(Binding::Call(_)) | None if self.is_model_name(name) => {
+                    Target::Model(name.to_string())
+                }
                 Some(_) => Target::Unknown,
-                None if self.is_model_name(name) => Target::Model(name.to_string()),
                 None => Target::Unknown,
             };
         }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::facts::{DupHandling, FunctionFacts, NumberSource, Span, Target};
+use crate::facts::{DupHandling, FunctionFacts, NumberAssignment, NumberSource, Span, Target};
 
 /// What a local name was bound to.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,9 @@ pub enum Binding {
     Number(NumberSource),
     /// `const filter = { email }`: an object literal's keys, for a call that passes it.
     Object(Option<Vec<String>>),
+    /// `const no = await nextInvoiceNo()`: the result of a function of this file, which may
+    /// turn out (once the whole file is read) to return a number from a count.
+    Call(String),
 }
 
 /// One function being walked (the module's top level is the first frame).
@@ -50,6 +53,11 @@ pub struct Frame {
     /// The enclosing function's condition depth, restored on leaving: a function written
     /// inside a condition has conditions of its own.
     pub outer_condition_depth: u32,
+    /// The function returns a number from a count, maximum or counter read.
+    pub returns_number: Option<NumberSource>,
+    /// Fields given the result of a function call (`no: await nextNo()`), settled once the
+    /// file is read and it is known whether that function returns such a number.
+    pub pending_numbers: Vec<(String, NumberAssignment)>,
 }
 
 impl Frame {

@@ -1005,3 +1005,52 @@ fn every_truncation_of_a_file_is_read_or_reported_never_a_panic() {
         }
     }
 }
+
+#[test]
+fn numbers_through_helper_functions_declared_before_or_after_use() {
+    let src = r#"
+const nextTicketNo = async () => (await Ticket.countDocuments()) + 1;
+
+router.post('/tickets', async (req, res) => {
+  const ticket = new Ticket(req.body);
+  ticket.ticketNumber = `TKT-${await nextTicketNo()}`;
+  const no = await nextInvoiceNo();
+  await Invoice.create({ invoiceNo: no, total: req.body.total });
+  await Audit.create({ at: Date.now(), by: getUser(req) });
+});
+
+async function nextInvoiceNo() {
+  const last = await Invoice.find().sort({ invoiceNo: -1 }).limit(1);
+  return last.length ? last[0].invoiceNo + 1 : 1;
+}
+function getUser(req) { return req.user.id; }
+"#;
+    let f = facts("routes/tickets.js", src);
+    let route = f.functions.iter().find(|f| f.request_path).unwrap();
+    let got: Vec<(Option<&str>, &Target, NumberSource)> = route
+        .numbers
+        .iter()
+        .map(|n| (n.field.as_deref(), &n.target, n.source))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                Some("ticketNumber"),
+                &Target::Model("Ticket".into()),
+                NumberSource::Count
+            ),
+            (
+                Some("invoiceNo"),
+                &Target::Model("Invoice".into()),
+                NumberSource::Maximum
+            ),
+        ]
+    );
+    // `getUser` returns no number: no function is left with nothing in it.
+    assert!(
+        f.functions
+            .iter()
+            .all(|f| !f.ops.is_empty() || !f.numbers.is_empty())
+    );
+}

@@ -6,8 +6,9 @@ use oxc_ast::ast::{
     CallExpression, Class, ClassElement, Declaration, DoWhileStatement, ExportDeclaration,
     ExportDefaultDeclaration, ExportDefaultDeclarationKind, ExportFromDeclaration,
     ExportNamedDeclaration, ForInStatement, ForOfStatement, ForStatement, Function,
-    ImportDeclaration, LogicalExpression, NewExpression, ObjectProperty, SwitchStatement,
-    TSExportAssignment, TryStatement, UpdateExpression, VariableDeclarator, WhileStatement,
+    ImportDeclaration, LogicalExpression, NewExpression, ObjectProperty, ReturnStatement,
+    SwitchStatement, TSExportAssignment, TryStatement, UpdateExpression, VariableDeclarator,
+    WhileStatement,
 };
 use oxc_ast_visit::{Visit, walk};
 use oxc_syntax::scope::ScopeFlags;
@@ -175,7 +176,18 @@ impl<'a> Visit<'a> for Walker<'_, '_> {
     fn visit_arrow_function_expression(&mut self, f: &ArrowFunctionExpression<'a>) {
         self.enter_function(f.span.start, None, &f.params);
         walk::walk_arrow_function_expression(self, f);
+        // `async () => (await X.countDocuments()) + 1` returns its expression.
+        if let Some(body) = f.get_expression() {
+            self.note_return(body);
+        }
         self.leave_function(f.span);
+    }
+
+    fn visit_return_statement(&mut self, r: &ReturnStatement<'a>) {
+        if let Some(value) = &r.argument {
+            self.note_return(value);
+        }
+        walk::walk_return_statement(self, r);
     }
 
     fn visit_class(&mut self, class: &Class<'a>) {

@@ -68,6 +68,10 @@ pub struct Walker<'l, 's> {
     class_models: Vec<(String, String)>,
     /// Inside a condition already read as an error test.
     condition_depth: u32,
+    /// Functions of this file (by name) that return a number from a count or maximum.
+    pub number_fns: HashMap<String, crate::facts::NumberSource>,
+    /// Calls' results given to fields: (function index, called name, the assignment).
+    pending_numbers: Vec<(usize, String, NumberAssignment)>,
 }
 
 impl<'l, 's> Walker<'l, 's> {
@@ -92,6 +96,8 @@ impl<'l, 's> Walker<'l, 's> {
             class_schemas: Vec::new(),
             class_models: Vec::new(),
             condition_depth: 0,
+            number_fns: HashMap::new(),
+            pending_numbers: Vec::new(),
         }
     }
 
@@ -126,6 +132,7 @@ impl<'l, 's> Walker<'l, 's> {
         self.visit_program(program);
         let module = self.frames.pop().expect("module frame");
         self.push_function(module, None);
+        self.settle_pending_numbers();
         self.join_schemas();
         for f in &mut self.facts.functions {
             if let Some(name) = &f.name {
@@ -147,14 +154,42 @@ impl<'l, 's> Walker<'l, 's> {
         }
         let facts = &mut frame.facts;
         facts.ops.sort_by_key(|o| o.span.start);
-        if facts.ops.is_empty() && facts.numbers.is_empty() {
+        if facts.ops.is_empty() && facts.numbers.is_empty() && frame.pending_numbers.is_empty() {
             return;
         }
+        let index = self.facts.functions.len();
         if let Some(schema) = hook {
-            self.hook_functions
-                .push((self.facts.functions.len(), schema));
+            self.hook_functions.push((index, schema));
+        }
+        for (called, assignment) in frame.pending_numbers {
+            self.pending_numbers.push((index, called, assignment));
         }
         self.facts.functions.push(frame.facts);
+    }
+
+    /// A field given the result of a function that returns a number from a count gets that
+    /// number's source; functions kept only for such a field and left without one go.
+    fn settle_pending_numbers(&mut self) {
+        for (index, called, mut assignment) in std::mem::take(&mut self.pending_numbers) {
+            if let Some(source) = self.number_fns.get(&called) {
+                assignment.source = *source;
+                self.facts.functions[index].numbers.push(assignment);
+            }
+        }
+        let mut kept = Vec::new();
+        for (i, f) in std::mem::take(&mut self.facts.functions)
+            .into_iter()
+            .enumerate()
+        {
+            if f.ops.is_empty() && f.numbers.is_empty() {
+                continue;
+            }
+            for h in self.hook_functions.iter_mut().filter(|(at, _)| *at == i) {
+                h.0 = kept.len();
+            }
+            kept.push(f);
+        }
+        self.facts.functions = kept;
     }
 
     /// Hooks and statics name their schema; the model built from it is what they act on.
@@ -216,6 +251,9 @@ impl<'l, 's> Walker<'l, 's> {
     pub(super) fn leave_function(&mut self, span: oxc_span::Span) {
         let mut frame = self.frames.pop().expect("entered function");
         self.condition_depth = frame.outer_condition_depth;
+        if let (Some(source), Some(name)) = (frame.returns_number, &frame.facts.name) {
+            self.number_fns.insert(name.clone(), source);
+        }
         frame.facts.span = self.lines.of(span);
         let hook = frame.hook_schema.clone();
         self.push_function(frame, hook);
@@ -331,7 +369,10 @@ impl<'l, 's> Walker<'l, 's> {
                 number: None,
             });
         }
-        self.number_source(init).map(Binding::Number)
+        if let Some(source) = self.number_source(init) {
+            return Some(Binding::Number(source));
+        }
+        self.called_function(init).map(Binding::Call)
     }
 
     /// `doc.field = <number>`, `this.field = <number>` in a hook.
@@ -344,17 +385,31 @@ impl<'l, 's> Walker<'l, 's> {
         let Some(member) = target.as_member_expression() else {
             return;
         };
-        let Some(source) = self.number_source(value) else {
-            return;
-        };
         let (doc_target, _) = self.document_target(member.object());
-        let assignment = NumberAssignment {
-            field: member.static_property_name().map(str::to_string),
-            target: doc_target,
-            source,
+        let field = member.static_property_name().map(str::to_string);
+        self.give_number(field, doc_target, value, span);
+    }
+
+    /// Records a field given a number, or given the result of a call that may be one.
+    fn give_number(
+        &mut self,
+        field: Option<String>,
+        target: Target,
+        value: &Expression<'_>,
+        span: oxc_span::Span,
+    ) {
+        let mut assignment = NumberAssignment {
+            field,
+            target,
+            source: crate::facts::NumberSource::Count,
             span: self.lines.of(span),
         };
-        self.frame_mut().facts.numbers.push(assignment);
+        if let Some(source) = self.number_source(value) {
+            assignment.source = source;
+            self.frame_mut().facts.numbers.push(assignment);
+        } else if let Some(called) = self.called_function(value) {
+            self.frame_mut().pending_numbers.push((called, assignment));
+        }
     }
 
     /// Numbers placed in a new document's literal (`create({ n: count + 1 })`).
@@ -363,15 +418,7 @@ impl<'l, 's> Walker<'l, 's> {
             return;
         };
         for (field, p) in syntax::literal_props(obj).0 {
-            if let Some(source) = self.number_source(&p.value) {
-                let assignment = NumberAssignment {
-                    field: Some(field),
-                    target: target.clone(),
-                    source,
-                    span: self.lines.of(p.span),
-                };
-                self.frame_mut().facts.numbers.push(assignment);
-            }
+            self.give_number(Some(field), target.clone(), &p.value, p.span);
         }
     }
 
@@ -507,6 +554,13 @@ impl<'l, 's> Walker<'l, 's> {
             }
         }
         self.frame_mut().facts.ops.push(op);
+    }
+
+    /// A function returning a number from a count, maximum or counter read.
+    pub(super) fn note_return(&mut self, value: &Expression<'_>) {
+        if let Some(source) = self.number_source(value) {
+            self.frame_mut().returns_number = Some(source);
+        }
     }
 
     /// Outside a condition already read as an error test.
