@@ -145,6 +145,9 @@ fn compare(
     let err_text = lines.text(err.span()).to_string();
     match property {
         "code" => {
+            if names_duplicate_code(other) {
+                return Some((Atom::Code, err_text));
+            }
             if let Some(n) = syntax::number(other) {
                 return match n as i64 {
                     11000 => Some((Atom::Code, err_text)),
@@ -167,6 +170,16 @@ fn compare(
         .then_some((Atom::Name, err_text)),
         _ => None,
     }
+}
+
+/// A constant named for the duplicate-key code (`DUPLICATE_KEY_CODE`,
+/// `MongoErrorCodes.DuplicateKey`, `DUP_KEY`): its value is not followed, its name says it.
+fn names_duplicate_code(expr: &Expression<'_>) -> bool {
+    let name = syntax::ident(expr).or_else(|| syntax::member(expr).map(|(_, p)| p));
+    name.is_some_and(|n| {
+        let n = n.to_ascii_lowercase();
+        n.contains("duplicate") || n.contains("dup_key") || n.contains("dupkey")
+    })
 }
 
 /// `err.message.includes('duplicate')`, `/E11000/.test(err.message)`,

@@ -1054,3 +1054,25 @@ function getUser(req) { return req.user.id; }
             .all(|f| !f.ops.is_empty() || !f.numbers.is_empty())
     );
 }
+
+#[test]
+fn code_compared_with_a_constant_named_for_duplicates() {
+    let src = r#"
+const DUPLICATE_KEY_CODE = 11000;
+async function add(doc) {
+  try { await Tag.create(doc); } catch (err) { if (err.code === DUPLICATE_KEY_CODE) return null; throw err; }
+  try { await Tag.create(doc); } catch (err) { if (err.code === ErrorCodes.DuplicateKey) return null; throw err; }
+  try { await Tag.create(doc); } catch (err) { if (err.code === OTHER) return null; throw err; }
+}
+"#;
+    let f = facts("t.js", src);
+    let handling: Vec<&DupHandling> = f.functions[0].ops.iter().map(|o| &o.handling).collect();
+    assert_eq!(
+        handling,
+        [
+            &DupHandling::Code11000,
+            &DupHandling::Code11000,
+            &DupHandling::Generic
+        ]
+    );
+}
