@@ -3,6 +3,7 @@
 //! and whether it upserts, increments, or mixes a callback with a promise.
 
 use oxc_ast::ast::{Argument, CallExpression, Expression};
+use oxc_span::GetSpan;
 
 use super::scope::Binding;
 use super::syntax::{self, inner, literal_props, prop};
@@ -281,6 +282,54 @@ impl Walker<'_, '_> {
             .and_then(|a| a.as_expression())
             .is_some_and(syntax::is_function);
         writes && callback && self.awaited.contains(&call.span.start)
+    }
+}
+
+impl Walker<'_, '_> {
+    /// `bulkWrite([{ insertOne: { document } }, { updateOne: { filter, update, upsert } }])`:
+    /// one op per write model written out literally.
+    pub fn bulk_ops(&self, call: &CallExpression<'_>) -> Vec<Op> {
+        let Some((receiver, "bulkWrite")) = syntax::method_call(call) else {
+            return Vec::new();
+        };
+        let Some(Expression::ArrayExpression(models)) = syntax::arg(call, 0).map(inner) else {
+            return Vec::new();
+        };
+        let target = self.receiver_target(receiver);
+        let mut out = Vec::new();
+        for model in models.elements.iter().filter_map(|e| e.as_expression()) {
+            let Some(obj) = syntax::object(model) else {
+                continue;
+            };
+            let Some((method, p)) = literal_props(obj).0.into_iter().next() else {
+                continue;
+            };
+            let Some(kind) = op_kind(&method).filter(|k| *k != OpKind::Save) else {
+                continue;
+            };
+            let Some(spec) = syntax::object(&p.value) else {
+                continue;
+            };
+            let field = |name: &str| prop(spec, name).map(|p| &p.value);
+            let keys = match kind {
+                OpKind::Create => field("document").and_then(|d| self.object_keys(d)),
+                _ => field("filter").and_then(|f| self.object_keys(f)),
+            };
+            let update = field("update").and_then(syntax::object);
+            out.push(Op {
+                kind,
+                target: target.clone(),
+                method,
+                keys,
+                upsert: field("upsert").is_some_and(syntax::is_true),
+                increments: update.is_some_and(|u| prop(u, "$inc").is_some()),
+                handling: self.frame().handling(),
+                in_loop: self.frame().in_loop(),
+                callback_and_promise: false,
+                span: self.lines.of(model.span()),
+            });
+        }
+        out
     }
 }
 

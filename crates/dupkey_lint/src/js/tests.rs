@@ -1076,3 +1076,35 @@ async function add(doc) {
         ]
     );
 }
+
+#[test]
+fn bulk_write_models_are_ops() {
+    let src = r#"
+async function sync(rows) {
+  await Product.bulkWrite([
+    { updateOne: { filter: { sku: rows[0].sku }, update: { $setOnInsert: { sku: rows[0].sku }, $inc: { n: 1 } }, upsert: true } },
+    { insertOne: { document: { sku: 'x', name: 'y' } } },
+    { deleteOne: { filter: { sku: 'z' } } },
+  ]);
+}
+"#;
+    let f = facts("p.js", src);
+    let got: Vec<(OpKind, &str, Vec<&str>, bool, bool)> = ops(&f)
+        .iter()
+        .map(|o| (o.kind, o.method.as_str(), keys(o), o.upsert, o.increments))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (OpKind::Update, "updateOne", vec!["sku"], true, true),
+            (
+                OpKind::Create,
+                "insertOne",
+                vec!["sku", "name"],
+                false,
+                false
+            ),
+        ]
+    );
+    assert_eq!(ops(&f)[0].target, Target::Model("Product".into()));
+}

@@ -540,6 +540,8 @@ impl<'l, 's> Walker<'l, 's> {
     }
 
     fn record_op(&mut self, call: &CallExpression<'_>) {
+        let bulk = self.bulk_ops(call);
+        self.frame_mut().facts.ops.extend(bulk);
         let Some(op) = self.op_of(call) else { return };
         if op.kind == OpKind::Save
             && let Some(var) = syntax::method_call(call).and_then(|(r, _)| syntax::ident(r))
