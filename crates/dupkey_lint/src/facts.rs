@@ -53,6 +53,11 @@ pub struct FileFacts {
     /// Plugins or validators that only check uniqueness in the application
     /// (`mongoose-unique-validator`), where applied.
     pub unique_validators: Vec<Span>,
+    /// Places that turn automatic index builds off for every model of a connection
+    /// (`mongoose.set('autoIndex', false)`, `mongoose.connect(uri, { autoIndex: false })`,
+    /// NestJS `MongooseModule.forRoot(uri, { autoIndex: false })`): declared unique indexes
+    /// are then built only by a migration or by hand.
+    pub auto_index_off: Vec<Span>,
 }
 
 /// `import { User } from './models/user'`, `const User = require('../models/User')`,

@@ -1108,3 +1108,18 @@ async function sync(rows) {
     );
     assert_eq!(ops(&f)[0].target, Target::Model("Product".into()));
 }
+
+#[test]
+fn connection_wide_auto_index_off() {
+    let src = r#"
+mongoose.set('autoIndex', false);
+mongoose.set('strictQuery', false);
+await mongoose.connect(process.env.MONGO_URI, { autoIndex: false, maxPoolSize: 10 });
+const conn = mongoose.createConnection(uri, { autoIndex: true });
+@Module({ imports: [MongooseModule.forRoot(uri, { autoIndex: false })] })
+export class AppModule {}
+"#;
+    let f = facts("src/db.ts", src);
+    let lines: Vec<u32> = f.auto_index_off.iter().map(|s| s.line).collect();
+    assert_eq!(lines, [2, 4, 6]);
+}

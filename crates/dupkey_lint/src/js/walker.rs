@@ -524,6 +524,21 @@ impl<'l, 's> Walker<'l, 's> {
                 let decls = indexes::index_models(&target, models, self.lines);
                 self.facts.indexes.extend(decls);
             }
+            "set"
+                if syntax::arg(call, 0).and_then(syntax::string) == Some("autoIndex")
+                    && syntax::arg(call, 1).is_some_and(is_false) =>
+            {
+                self.facts.auto_index_off.push(self.lines.of(call.span));
+            }
+            "connect" | "createConnection" | "forRoot" | "forRootAsync" | "openUri" => {
+                let options = call.arguments.iter().filter_map(|a| a.as_expression());
+                if options
+                    .filter_map(syntax::object)
+                    .any(|o| syntax::prop(o, "autoIndex").is_some_and(|p| is_false(&p.value)))
+                {
+                    self.facts.auto_index_off.push(self.lines.of(call.span));
+                }
+            }
             "plugin" => {
                 let Some(plugin) = syntax::arg(call, 0) else {
                     return;
@@ -721,6 +736,10 @@ impl<'l, 's> Walker<'l, 's> {
 }
 
 const UNIQUE_VALIDATOR: &str = "mongoose-unique-validator";
+
+fn is_false(expr: &Expression<'_>) -> bool {
+    matches!(inner(expr), Expression::BooleanLiteral(b) if !b.value)
+}
 
 /// `'save'`, `['save', 'validate']`, a static's name: a string or an array of them.
 fn is_hook_name(expr: &Expression<'_>) -> bool {
