@@ -146,6 +146,11 @@ fn nesting(bytes: &[u8], limit: usize) -> (usize, usize) {
     let (mut depth, mut max, mut at) = (0usize, 0usize, 0usize);
     let mut i = 0;
     while i < bytes.len() {
+        // Most bytes matter to nothing here: skip them in a tight loop.
+        if !SIGNIFICANT[bytes[i] as usize] {
+            i += 1;
+            continue;
+        }
         match bytes[i] {
             b'(' | b'[' | b'{' => {
                 depth += 1;
@@ -168,6 +173,18 @@ fn nesting(bytes: &[u8], limit: usize) -> (usize, usize) {
     }
     (max, at)
 }
+
+/// The bytes `nesting` looks at.
+static SIGNIFICANT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut k = 0;
+    let bytes = *b"()[]{}\"'/";
+    while k < bytes.len() {
+        table[bytes[k] as usize] = true;
+        k += 1;
+    }
+    table
+};
 
 fn skip_string(bytes: &[u8], start: usize, quote: u8) -> usize {
     let mut i = start + 1;
