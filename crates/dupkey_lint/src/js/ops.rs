@@ -204,7 +204,7 @@ impl Walker<'_, '_> {
     /// Keys of a filter (reads, counts, updates) or of a new document (creates).
     fn call_keys(
         &self,
-        kind: super::super::facts::OpKind,
+        kind: OpKind,
         method: &str,
         call: &CallExpression<'_>,
     ) -> Option<Vec<String>> {
@@ -225,14 +225,10 @@ impl Walker<'_, '_> {
             return union_keys(
                 docs.elements
                     .iter()
-                    .map(|d| d.as_expression().and_then(|e| self.object_keys_opt(e))),
+                    .map(|d| d.as_expression().and_then(|e| self.object_keys(e))),
             );
         }
         self.object_keys(first)
-    }
-
-    fn object_keys_opt(&self, expr: &Expression<'_>) -> Option<Vec<String>> {
-        self.object_keys(expr)
     }
 
     /// The top-level keys of an object literal, or of the literal a local name holds.
@@ -260,7 +256,8 @@ impl Walker<'_, '_> {
                 keys.push(name);
             }
         }
-        keys.dedup();
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|k| seen.insert(k.clone()));
         (known || !keys.is_empty()).then_some(keys)
     }
 

@@ -1123,3 +1123,10 @@ export class AppModule {}
     let lines: Vec<u32> = f.auto_index_off.iter().map(|s| s.line).collect();
     assert_eq!(lines, [2, 4, 6]);
 }
+
+#[test]
+fn or_filter_keys_are_the_union_of_its_clauses_once_each() {
+    let src = "async function f(e, u) { await User.findOne({ $or: [{ email: e }, { username: u }, { email: u }] }); }";
+    let f = facts("o.js", src);
+    assert_eq!(keys(ops(&f)[0]), ["email", "username"]);
+}
