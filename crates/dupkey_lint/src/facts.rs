@@ -57,6 +57,11 @@ pub struct FileFacts {
     /// Plugins or validators that only check uniqueness in the application
     /// (`mongoose-unique-validator`), where applied.
     pub unique_validators: Vec<Span>,
+    /// Places that turn automatic index builds off for every model of a connection
+    /// (`mongoose.set('autoIndex', false)`, `mongoose.connect(uri, { autoIndex: false })`,
+    /// NestJS `MongooseModule.forRoot(uri, { autoIndex: false })`): declared unique indexes
+    /// are then built only by a migration or by hand.
+    pub auto_index_off: Vec<Span>,
 }
 
 /// `import { User } from './models/user'`, `const User = require('../models/User')`,
@@ -124,6 +129,10 @@ pub struct FieldDecl {
     pub default: Option<DefaultValue>,
     /// The field's declared type as written (`String`, `str`, `Number`), for messages.
     pub type_name: Option<String>,
+    /// The path lies inside an array (`tags: [String]`, `items: [{ sku: ... }]`): a unique
+    /// index on it holds across documents, never between the elements of one document's
+    /// array (two equal `items.sku` in one order are allowed).
+    pub in_array: bool,
     pub span: Span,
 }
 
