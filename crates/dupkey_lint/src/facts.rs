@@ -120,6 +120,11 @@ pub struct FieldDecl {
     pub default: Option<DefaultValue>,
     /// The field's declared type as written (`String`, `str`, `Number`), for messages.
     pub type_name: Option<String>,
+    /// A `None`/unset value is left out of the stored document rather than written as an
+    /// explicit `null` (Rust `#[serde(skip_serializing_if = "Option::is_none")]`, a MongoEngine
+    /// field without `null=True`): a sparse unique index then skips it, while an explicit
+    /// null is indexed and collides.
+    pub absent_when_none: bool,
     pub span: Span,
 }
 

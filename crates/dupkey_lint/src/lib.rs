@@ -14,6 +14,7 @@ pub mod python;
 pub mod resolve;
 pub mod rules;
 pub mod rust_src;
+mod syntax;
 
 use std::path::Path;
 
