@@ -1,13 +1,1231 @@
-//! Rust front end (the official `mongodb` driver), on tree-sitter.
+//! Rust front end (the official `mongodb` driver, 2.x and 3.x, with `bson`'s `doc!`), on
+//! tree-sitter. A first pass finds what names collections (struct fields, methods, consts);
+//! a second walks the tree in source order with an explicit stack and reads each driver call
+//! with its keys, options and the `match`/`if let`/`?` that handles its result.
 
+mod doc;
+mod models;
+
+use std::collections::HashMap;
 use std::path::Path;
 
+use tree_sitter::Node;
+
+use self::doc::{DocEntry, DocValue, all_tokens, is_doc_macro, parse_doc, string_literal};
+use crate::facts::{
+    DupHandling, ErrorTest, ErrorTestKind, Export, FunctionFacts, IndexDecl, Language,
+    NumberAssignment, NumberSource, Op, OpKind, Target,
+};
+use crate::syntax::{self, named_children, span, text};
 use crate::{FileFacts, ParseFailure};
 
-pub fn extract(path: &Path, _source: &str) -> Result<FileFacts, ParseFailure> {
-    Ok(FileFacts {
-        path: path.to_path_buf(),
-        language: crate::language_of(path),
-        ..FileFacts::default()
+/// Reads one Rust file's facts; a file with a syntax error is a [`ParseFailure`].
+pub fn extract(path: &Path, source: &str) -> Result<FileFacts, ParseFailure> {
+    let tree = syntax::parse(&tree_sitter_rust::LANGUAGE.into(), path, source)?;
+    let root = tree.root_node();
+    let mut walker = Walker::new(source);
+    walker.prepass(root);
+    walker.walk(root);
+    let mut facts = walker.finish();
+    facts.path = path.to_path_buf();
+    facts.language = Some(Language::Rust);
+    Ok(facts)
+}
+
+/// What a local name holds, as far as duplicate keys care.
+#[derive(Debug, Clone)]
+enum Binding<'t> {
+    Collection(String),
+    Number(NumberSource),
+    /// A `doc!` or a struct literal (the document of an insert).
+    Document(Node<'t>),
+    /// A value built by a builder chain (`IndexModel::builder()...`, `UpdateOptions::builder()...`).
+    Built(Node<'t>),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Ctx {
+    function: Option<usize>,
+    in_loop: bool,
+}
+
+const DRIVER_METHODS: &[&str] = &[
+    "find_one",
+    "find",
+    "count_documents",
+    "estimated_document_count",
+    "insert_one",
+    "insert_many",
+    "update_one",
+    "update_many",
+    "find_one_and_update",
+    "replace_one",
+    "find_one_and_replace",
+    "create_index",
+    "create_indexes",
+];
+
+/// Field names too generic to be the collection's own name.
+const GENERIC_NAMES: &[&str] = &["collection", "coll", "col", "c", "inner", "db", "database"];
+
+struct Walker<'t, 's> {
+    source: &'s str,
+    facts: FileFacts,
+    /// `const USERS: &str = "users";`
+    consts: HashMap<String, String>,
+    /// Struct field or method name → the collection it holds or returns.
+    member_collections: HashMap<String, String>,
+    /// Struct type stored in a collection → the collection's name, when known.
+    stored_types: HashMap<String, Option<String>>,
+    structs: Vec<Node<'t>>,
+    bindings: HashMap<(Option<usize>, String), Binding<'t>>,
+    module_function: Option<usize>,
+}
+
+impl<'t, 's> Walker<'t, 's> {
+    fn new(source: &'s str) -> Walker<'t, 's> {
+        Walker {
+            source,
+            facts: FileFacts::default(),
+            consts: HashMap::new(),
+            member_collections: HashMap::new(),
+            stored_types: HashMap::new(),
+            structs: Vec::new(),
+            bindings: HashMap::new(),
+            module_function: None,
+        }
+    }
+
+    fn binding(&self, scope: Option<usize>, name: &str) -> Option<&Binding<'t>> {
+        self.bindings.get(&(scope, name.to_string()))
+    }
+
+    /// Collects consts, structs, `Collection<T>` types, and struct fields or methods that hold
+    /// a collection, anywhere in the file, so a handler above `main` still knows them.
+    fn prepass(&mut self, root: Node<'t>) {
+        let src = self.source;
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "const_item" | "static_item" => {
+                    let name = node.child_by_field_name("name").map(|n| text(n, src));
+                    let value = node
+                        .child_by_field_name("value")
+                        .and_then(|v| string_literal(v, src));
+                    if let (Some(name), Some(value)) = (name, value) {
+                        self.consts.insert(name.to_string(), value);
+                    }
+                }
+                "struct_item" => self.structs.push(node),
+                "generic_type" => self.collection_type(node),
+                "field_initializer" => {
+                    let field = node
+                        .child_by_field_name("field")
+                        .map(|f| text(f, src).to_string());
+                    let value = node.child_by_field_name("value");
+                    if let (Some(field), Some(value)) = (field, value)
+                        && let Some(coll) = self.collection_call(value)
+                    {
+                        self.member_collections.insert(field, coll);
+                    }
+                }
+                "function_item" => {
+                    // `fn users(&self) -> Collection<User> { self.db.collection("users") }`
+                    let name = node
+                        .child_by_field_name("name")
+                        .map(|n| text(n, src).to_string());
+                    let tail = node
+                        .child_by_field_name("body")
+                        .and_then(|b| named_children(b).last().copied());
+                    if let (Some(name), Some(tail)) = (name, tail)
+                        && let Some(coll) = self.collection_call(tail)
+                    {
+                        self.member_collections.insert(name, coll);
+                    }
+                }
+                _ => {}
+            }
+            stack.extend(named_children(node));
+        }
+    }
+
+    /// `Collection<User>`: `User` is stored in a collection.
+    fn collection_type(&mut self, node: Node<'t>) {
+        let src = self.source;
+        let is_collection = node.child_by_field_name("type").is_some_and(|t| {
+            text(t, src) == "Collection" || text(t, src).ends_with("::Collection")
+        });
+        if !is_collection {
+            return;
+        }
+        if let Some(args) = node.child_by_field_name("type_arguments")
+            && let Some(first) = named_children(args).first()
+        {
+            self.stored_types
+                .entry(text(*first, src).to_string())
+                .or_insert(None);
+        }
+    }
+
+    /// `db.collection::<User>("users")` / `db.collection("users")` (through `.clone()`, `&`,
+    /// `.await`, `?`): the collection's name, and records the stored type.
+    fn collection_call(&mut self, node: Node<'t>) -> Option<String> {
+        let src = self.source;
+        let node = strip(node);
+        if node.kind() != "call_expression" {
+            return None;
+        }
+        let function = node.child_by_field_name("function")?;
+        let (callee, type_args) = match function.kind() {
+            "generic_function" => (
+                function.child_by_field_name("function")?,
+                function.child_by_field_name("type_arguments"),
+            ),
+            _ => (function, None),
+        };
+        if callee.kind() != "field_expression" {
+            return None;
+        }
+        let method = text(callee.child_by_field_name("field")?, src);
+        if method == "clone" {
+            return self.collection_call(callee.child_by_field_name("value")?);
+        }
+        if method != "collection" {
+            return None;
+        }
+        let arg = named_children(node.child_by_field_name("arguments")?)
+            .into_iter()
+            .next()?;
+        let name = string_literal(arg, src).or_else(|| self.consts.get(text(arg, src)).cloned())?;
+        if let Some(ty) = type_args.and_then(|t| named_children(t).first().copied()) {
+            self.stored_types
+                .insert(text(ty, src).to_string(), Some(name.clone()));
+        }
+        Some(name)
+    }
+
+    fn walk(&mut self, root: Node<'t>) {
+        let mut stack: Vec<(Node<'t>, Ctx, bool)> = vec![(root, Ctx::default(), false)];
+        while let Some((node, ctx, exit)) = stack.pop() {
+            if exit {
+                self.call(node, &ctx);
+                continue;
+            }
+            let inner = self.enter(node, &ctx);
+            if node.kind() == "call_expression" && !is_chain_inner(node) {
+                stack.push((node, inner.clone(), true));
+            }
+            for child in named_children(node).into_iter().rev() {
+                let mut ctx = inner.clone();
+                let is_body = |f: &str| {
+                    node.child_by_field_name(f)
+                        .is_some_and(|b| b.id() == child.id())
+                };
+                match node.kind() {
+                    "for_expression" if is_body("body") => ctx.in_loop = true,
+                    "while_expression" | "loop_expression" => ctx.in_loop = true,
+                    _ => {}
+                }
+                stack.push((child, ctx, false));
+            }
+        }
+    }
+
+    fn enter(&mut self, node: Node<'t>, ctx: &Ctx) -> Ctx {
+        let src = self.source;
+        match node.kind() {
+            "line_comment" | "block_comment" => {
+                let body = text(node, src);
+                let body = body
+                    .strip_prefix("//")
+                    .or_else(|| body.strip_prefix("/*"))
+                    .unwrap_or(body);
+                let body = body
+                    .trim_start_matches(['/', '!', '*'])
+                    .trim_end_matches("*/");
+                self.facts
+                    .ignores
+                    .extend(syntax::ignore_comment(node, body, src));
+            }
+            "use_declaration" => self.use_declaration(node),
+            "function_item" => return self.function(node, ctx),
+            "struct_item" | "enum_item" | "const_item" | "static_item" | "type_item"
+            | "trait_item"
+                if ctx.function.is_none() =>
+            {
+                if let Some(name) = node.child_by_field_name("name") {
+                    let name = text(name, src).to_string();
+                    self.facts.exports.push(Export {
+                        exported: name.clone(),
+                        local: Some(name),
+                    });
+                }
+            }
+            "let_declaration" => self.let_declaration(node, ctx),
+            "binary_expression" | "call_expression" => {
+                self.facts.error_tests.extend(error_test(node, src))
+            }
+            "field_pattern" => self.facts.error_tests.extend(code_pattern(node, src)),
+            "struct_expression" => self.struct_numbers(node, ctx),
+            _ => {}
+        }
+        ctx.clone()
+    }
+
+    fn function(&mut self, node: Node<'t>, ctx: &Ctx) -> Ctx {
+        let src = self.source;
+        let name = node
+            .child_by_field_name("name")
+            .map(|n| text(n, src).to_string());
+        if ctx.function.is_none()
+            && node.parent().is_some_and(|p| p.kind() == "source_file")
+            && let Some(name) = &name
+        {
+            self.facts.exports.push(Export {
+                exported: name.clone(),
+                local: Some(name.clone()),
+            });
+        }
+        self.facts.functions.push(FunctionFacts {
+            name,
+            request_path: is_request_handler(node, src),
+            span: span(node, src),
+            ..FunctionFacts::default()
+        });
+        Ctx {
+            function: Some(self.facts.functions.len() - 1),
+            in_loop: false,
+        }
+    }
+
+    /// `use crate::models::{User, Order as O};` → one import per name.
+    fn use_declaration(&mut self, node: Node<'t>) {
+        let src = self.source;
+        let Some(argument) = node.child_by_field_name("argument") else {
+            return;
+        };
+        let mut stack = vec![(String::new(), argument)];
+        while let Some((prefix, item)) = stack.pop() {
+            let join = |p: &str, s: &str| {
+                if p.is_empty() {
+                    s.to_string()
+                } else {
+                    format!("{p}::{s}")
+                }
+            };
+            match item.kind() {
+                "scoped_use_list" => {
+                    let path = item
+                        .child_by_field_name("path")
+                        .map_or(String::new(), |p| join(&prefix, text(p, src)));
+                    if let Some(list) = item.child_by_field_name("list") {
+                        stack.extend(named_children(list).into_iter().map(|c| (path.clone(), c)));
+                    }
+                }
+                "use_list" => stack.extend(
+                    named_children(item)
+                        .into_iter()
+                        .map(|c| (prefix.clone(), c)),
+                ),
+                "use_as_clause" => {
+                    let path = item
+                        .child_by_field_name("path")
+                        .map_or("", |p| text(p, src));
+                    let alias = item
+                        .child_by_field_name("alias")
+                        .map_or("", |a| text(a, src));
+                    self.push_import(&join(&prefix, path), Some(alias), item);
+                }
+                "use_wildcard" => {
+                    let path = text(item, src).trim_end_matches('*').trim_end_matches("::");
+                    let module = join(&prefix, path);
+                    self.facts.imports.push(crate::facts::Import {
+                        local: "*".to_string(),
+                        imported: "*".to_string(),
+                        source: module,
+                        span: span(item, src),
+                    });
+                }
+                _ => self.push_import(&join(&prefix, text(item, src)), None, item),
+            }
+        }
+    }
+
+    fn push_import(&mut self, path: &str, alias: Option<&str>, node: Node<'t>) {
+        let (module, name) = path.rsplit_once("::").unwrap_or(("", path));
+        let (module, imported) = if name == "self" {
+            (module.to_string(), "*".to_string())
+        } else {
+            (module.to_string(), name.to_string())
+        };
+        let local = alias.map(str::to_string).unwrap_or_else(|| {
+            if imported == "*" {
+                module.rsplit("::").next().unwrap_or("").to_string()
+            } else {
+                imported.clone()
+            }
+        });
+        self.facts.imports.push(crate::facts::Import {
+            local,
+            imported,
+            source: module,
+            span: span(node, self.source),
+        });
+    }
+
+    /// `let users = db.collection::<User>("users");`, `let n = coll.count_documents(..).await? + 1;`,
+    /// `let res = coll.insert_one(..).await;`, `let model = IndexModel::builder()...;`.
+    fn let_declaration(&mut self, node: Node<'t>, ctx: &Ctx) {
+        let src = self.source;
+        let Some(pattern) = node.child_by_field_name("pattern") else {
+            return;
+        };
+        let name = match pattern.kind() {
+            "identifier" => text(pattern, src).to_string(),
+            "mut_pattern" => pattern
+                .named_child(pattern.named_child_count() as u32 - 1)
+                .map_or(String::new(), |p| text(p, src).to_string()),
+            _ => return,
+        };
+        let Some(value) = node.child_by_field_name("value") else {
+            return;
+        };
+        let key = (ctx.function, name);
+        if let Some(coll) = self.collection_call(value) {
+            self.bindings.insert(key, Binding::Collection(coll));
+            return;
+        }
+        let stripped = strip(value);
+        if is_doc_macro(stripped, src) || stripped.kind() == "struct_expression" {
+            self.bindings.insert(key, Binding::Document(stripped));
+            return;
+        }
+        if let Some(source) = self.number_source(value, ctx) {
+            self.bindings.insert(key, Binding::Number(source));
+            return;
+        }
+        if stripped.kind() == "call_expression" && text(stripped, src).contains("::builder()") {
+            self.bindings.insert(key, Binding::Built(stripped));
+            return;
+        }
+        self.bindings.remove(&key);
+    }
+
+    /// `Ticket { number: n, .. }` with a number from a count.
+    fn struct_numbers(&mut self, node: Node<'t>, ctx: &Ctx) {
+        let src = self.source;
+        let Some(ty) = node.child_by_field_name("name") else {
+            return;
+        };
+        let Some(body) = node.child_by_field_name("body") else {
+            return;
+        };
+        for init in named_children(body) {
+            let (field, value) = match init.kind() {
+                "field_initializer" => (
+                    init.child_by_field_name("field"),
+                    init.child_by_field_name("value"),
+                ),
+                "shorthand_field_initializer" => (init.named_child(0), init.named_child(0)),
+                _ => continue,
+            };
+            let (Some(field), Some(value)) = (field, value) else {
+                continue;
+            };
+            if let Some(source) = self.number_source(value, ctx) {
+                let assignment = NumberAssignment {
+                    field: Some(text(field, src).to_string()),
+                    target: Target::Model(text(ty, src).to_string()),
+                    source,
+                    span: span(value, src),
+                };
+                self.function_mut(ctx).numbers.push(assignment);
+            }
+        }
+    }
+
+    /// The function facts a fact at `ctx` goes to (code outside functions, in a `const` or
+    /// `static` initialiser, gets one `<module>` entry).
+    fn function_mut(&mut self, ctx: &Ctx) -> &mut FunctionFacts {
+        let i = match (ctx.function, self.module_function) {
+            (Some(i), _) | (None, Some(i)) => i,
+            (None, None) => {
+                self.facts.functions.push(FunctionFacts {
+                    name: Some("<module>".to_string()),
+                    ..FunctionFacts::default()
+                });
+                self.module_function = Some(self.facts.functions.len() - 1);
+                self.facts.functions.len() - 1
+            }
+        };
+        &mut self.facts.functions[i]
+    }
+
+    /// A number from a count: `coll.count_documents(..).await? + 1`, a name bound to one,
+    /// `format!("T-{}", n)`.
+    fn number_source(&self, node: Node<'t>, ctx: &Ctx) -> Option<NumberSource> {
+        let src = self.source;
+        let mut stack = vec![(strip(node), 0u32)];
+        while let Some((node, depth)) = stack.pop() {
+            if depth > 48 {
+                continue;
+            }
+            match node.kind() {
+                "identifier" => {
+                    if let Some(Binding::Number(s)) = self.binding(ctx.function, text(node, src)) {
+                        return Some(*s);
+                    }
+                    if matches!(
+                        text(node, src),
+                        "count_documents" | "estimated_document_count"
+                    ) {
+                        return Some(NumberSource::Count);
+                    }
+                }
+                "field_identifier"
+                    if matches!(
+                        text(node, src),
+                        "count_documents" | "estimated_document_count"
+                    ) =>
+                {
+                    return Some(NumberSource::Count);
+                }
+                // Closures and blocks compute their own values; a call's result is the
+                // number only through its receiver or arguments (`n.to_string()`, `format!`).
+                "closure_expression" | "block" => {}
+                _ => {
+                    let mut cursor = node.walk();
+                    stack.extend(node.children(&mut cursor).map(|c| (c, depth + 1)));
+                }
+            }
+        }
+        None
+    }
+
+    /// A chain-top call on the way up: a driver operation or an index creation.
+    fn call(&mut self, node: Node<'t>, ctx: &Ctx) {
+        let src = self.source;
+        let (links, base) = chain(node, src);
+        for (i, link) in links.iter().enumerate() {
+            if !DRIVER_METHODS.contains(&link.name.as_str()) {
+                continue;
+            }
+            let receiver = link.receiver;
+            let target = self.collection_target(receiver, ctx);
+            if link.name == "find" && target == Target::Unknown {
+                continue;
+            }
+            let _ = base;
+            self.driver_op(node, &link.name, link.call, &links[i + 1..], target, ctx);
+            return;
+        }
+    }
+
+    /// What collection a receiver names: a bound variable, `state.users`, `self.users()`,
+    /// `db.collection("users")`.
+    fn collection_target(&mut self, receiver: Node<'t>, ctx: &Ctx) -> Target {
+        let src = self.source;
+        let receiver = strip(receiver);
+        if let Some(coll) = self.collection_call(receiver) {
+            return Target::Collection(coll);
+        }
+        match receiver.kind() {
+            "identifier" => match self.binding(ctx.function, text(receiver, src)) {
+                Some(Binding::Collection(c)) => Target::Collection(c.clone()),
+                _ => Target::Unknown,
+            },
+            "field_expression" => {
+                let field = receiver
+                    .child_by_field_name("field")
+                    .map_or("", |f| text(f, src));
+                match self.member_collections.get(field) {
+                    Some(c) => Target::Collection(c.clone()),
+                    None if GENERIC_NAMES.contains(&field) => Target::Unknown,
+                    None => Target::Collection(field.to_string()),
+                }
+            }
+            "call_expression" => {
+                // `self.users()`: a method returning a collection.
+                let name = receiver
+                    .child_by_field_name("function")
+                    .and_then(|f| f.child_by_field_name("field").or(Some(f)))
+                    .map_or("", |f| text(f, src));
+                self.member_collections
+                    .get(name)
+                    .map_or(Target::Unknown, |c| Target::Collection(c.clone()))
+            }
+            _ => Target::Unknown,
+        }
+    }
+
+    fn driver_op(
+        &mut self,
+        top: Node<'t>,
+        method: &str,
+        call: Node<'t>,
+        rest: &[Link<'t>],
+        target: Target,
+        ctx: &Ctx,
+    ) {
+        let src = self.source;
+        let args: Vec<Node<'t>> = call
+            .child_by_field_name("arguments")
+            .map(named_children)
+            .unwrap_or_default();
+        let arg = |i: usize| args.get(i).copied();
+        let kind = match method {
+            "find_one" | "find" => OpKind::Read,
+            "count_documents" | "estimated_document_count" => OpKind::Count,
+            "insert_one" | "insert_many" => OpKind::Create,
+            "create_index" | "create_indexes" => {
+                self.index_creation(method, arg(0), target);
+                return;
+            }
+            _ => OpKind::Update,
+        };
+        let keys = match kind {
+            OpKind::Create if method == "insert_one" => {
+                arg(0).and_then(|d| self.document_keys(d, ctx))
+            }
+            OpKind::Create => None,
+            OpKind::Count if method == "estimated_document_count" => Some(Vec::new()),
+            _ => arg(0).and_then(|d| self.document_keys(d, ctx)),
+        };
+        if method == "find" && keys.as_ref().is_some_and(|k| k.is_empty()) {
+            return;
+        }
+        let options: Vec<Node<'t>> = args
+            .iter()
+            .skip(if kind == OpKind::Update { 2 } else { 1 })
+            .copied()
+            .collect();
+        let upsert = rest
+            .iter()
+            .any(|l| l.name == "upsert" && l.args_text(src) == "true")
+            || options.iter().any(|o| self.sets_upsert(*o, ctx));
+        let mut increments = false;
+        if kind == OpKind::Update
+            && let Some(update) = arg(1).and_then(|u| self.document(u, ctx))
+        {
+            increments = update.iter().any(|e| e.key == "$inc");
+            self.update_numbers(&update, &target, ctx);
+        }
+        if kind == OpKind::Create
+            && let Some(entries) = arg(0).and_then(|d| self.document(d, ctx))
+        {
+            self.doc_numbers(&entries, &target, ctx);
+        }
+        let handling = result_handling(rest, src).unwrap_or_else(|| self.handling_of(top, ctx));
+        let op = Op {
+            kind,
+            target,
+            method: method.to_string(),
+            keys,
+            upsert,
+            increments,
+            handling,
+            in_loop: ctx.in_loop,
+            callback_and_promise: false,
+            span: span(top, src),
+        };
+        self.function_mut(ctx).ops.push(op);
+    }
+
+    /// `.upsert(true)` anywhere in an options expression (`UpdateOptions::builder().upsert(true)
+    /// .build()`, `Some(opts)`, a variable bound to one).
+    fn sets_upsert(&self, options: Node<'t>, ctx: &Ctx) -> bool {
+        let src = self.source;
+        let node = match self.binding(ctx.function, text(strip(options), src)) {
+            Some(Binding::Built(n)) => *n,
+            _ => options,
+        };
+        let mut stack = vec![node];
+        while let Some(n) = stack.pop() {
+            if n.kind() == "call_expression" {
+                let (links, _) = chain(n, src);
+                if links
+                    .iter()
+                    .any(|l| l.name == "upsert" && l.args_text(src) == "true")
+                {
+                    return true;
+                }
+            }
+            if n.kind() == "identifier"
+                && let Some(Binding::Built(b)) = self.binding(ctx.function, text(n, src))
+                && b.id() != node.id()
+            {
+                stack.push(*b);
+            }
+            stack.extend(named_children(n));
+        }
+        false
+    }
+
+    /// The `doc!` entries of an argument (directly, through `&`, or a bound variable).
+    fn document(&self, node: Node<'t>, ctx: &Ctx) -> Option<Vec<DocEntry<'t>>> {
+        let node = strip(node);
+        let node = match self.binding(ctx.function, text(node, self.source)) {
+            Some(Binding::Document(d)) => *d,
+            _ => node,
+        };
+        parse_doc(node, self.source)
+    }
+
+    /// Field names of a filter or new document: `doc!` keys, or a struct literal's fields.
+    fn document_keys(&self, node: Node<'t>, ctx: &Ctx) -> Option<Vec<String>> {
+        let src = self.source;
+        if let Some(entries) = self.document(node, ctx) {
+            return Some(entries.into_iter().map(|e| e.key).collect());
+        }
+        let node = strip(node);
+        let node = match self.binding(ctx.function, text(node, src)) {
+            Some(Binding::Document(d)) => *d,
+            _ => node,
+        };
+        if node.kind() != "struct_expression" {
+            return None;
+        }
+        let body = node.child_by_field_name("body")?;
+        let mut keys = Vec::new();
+        for init in named_children(body) {
+            match init.kind() {
+                "field_initializer" => {
+                    keys.push(text(init.child_by_field_name("field")?, src).to_string())
+                }
+                "shorthand_field_initializer" => {
+                    keys.push(text(init.named_child(0)?, src).to_string())
+                }
+                _ => {}
+            }
+        }
+        Some(keys)
+    }
+
+    /// Numbers written by an insert's `doc!`.
+    fn doc_numbers(&mut self, entries: &[DocEntry<'t>], target: &Target, ctx: &Ctx) {
+        for entry in entries {
+            if let Some(source) = self.tokens_number(&entry.value, ctx) {
+                let assignment = NumberAssignment {
+                    field: Some(entry.key.clone()),
+                    target: target.clone(),
+                    source,
+                    span: span(entry.key_node, self.source),
+                };
+                self.function_mut(ctx).numbers.push(assignment);
+            }
+        }
+    }
+
+    /// Numbers written by an update's `$set` / `$setOnInsert`.
+    fn update_numbers(&mut self, entries: &[DocEntry<'t>], target: &Target, ctx: &Ctx) {
+        for entry in entries {
+            if let DocValue::Doc(inner) = &entry.value
+                && (entry.key == "$set" || entry.key == "$setOnInsert")
+            {
+                let inner = inner.clone();
+                self.doc_numbers(&inner, target, ctx);
+            }
+        }
+    }
+
+    fn tokens_number(&self, value: &DocValue<'t>, ctx: &Ctx) -> Option<NumberSource> {
+        all_tokens(value).into_iter().find_map(|t| match t.kind() {
+            "identifier" => match self.binding(ctx.function, text(t, self.source)) {
+                Some(Binding::Number(s)) => Some(*s),
+                _ => matches!(
+                    text(t, self.source),
+                    "count_documents" | "estimated_document_count"
+                )
+                .then_some(NumberSource::Count),
+            },
+            _ => None,
+        })
+    }
+
+    /// `create_index(model)` / `create_indexes([a, b])` / `create_indexes(vec![a, b])`.
+    fn index_creation(&mut self, method: &str, arg: Option<Node<'t>>, target: Target) {
+        let src = self.source;
+        let Some(arg) = arg.map(strip) else { return };
+        let models: Vec<Node<'t>> = if method == "create_index" {
+            vec![arg]
+        } else if arg.kind() == "macro_invocation" {
+            // `vec![a, b]`: a token tree; its identifiers name bound models.
+            let mut cursor = arg.walk();
+            let tree = arg.children(&mut cursor).find(|c| c.kind() == "token_tree");
+            tree.map(|t| {
+                let mut c = t.walk();
+                t.children(&mut c)
+                    .filter(|n| n.kind() == "identifier")
+                    .collect()
+            })
+            .unwrap_or_default()
+        } else {
+            named_children(arg)
+        };
+        for model in models {
+            let node = match self
+                .binding(None, text(model, src))
+                .or_else(|| self.find_any_binding(text(model, src)))
+            {
+                Some(Binding::Built(n)) => *n,
+                _ => strip(model),
+            };
+            if let Some(index) = self.index_model(node, target.clone()) {
+                self.facts.indexes.push(index);
+            }
+        }
+    }
+
+    fn find_any_binding(&self, name: &str) -> Option<&Binding<'t>> {
+        self.bindings
+            .iter()
+            .find(|((_, n), _)| n == name)
+            .map(|(_, b)| b)
+    }
+
+    /// `IndexModel::builder().keys(doc!{..}).options(IndexOptions::builder().unique(true)
+    /// .sparse(true).partial_filter_expression(doc!{..}).name(..).build()).build()`.
+    fn index_model(&self, node: Node<'t>, target: Target) -> Option<IndexDecl> {
+        let src = self.source;
+        let (links, _) = chain(node, src);
+        let keys_link = links.iter().find(|l| l.name == "keys")?;
+        let keys_doc = named_children(keys_link.call.child_by_field_name("arguments")?)
+            .into_iter()
+            .next()?;
+        let keys = doc::index_keys(&self.any_document(keys_doc)?, src);
+        let mut index = IndexDecl {
+            target,
+            keys,
+            span: span(node, src),
+            ..IndexDecl::default()
+        };
+        let options = links.iter().find(|l| l.name == "options").and_then(|l| {
+            let arg = named_children(l.call.child_by_field_name("arguments")?)
+                .into_iter()
+                .next()?;
+            Some(match self.find_any_binding(text(strip(arg), src)) {
+                Some(Binding::Built(b)) => *b,
+                _ => arg,
+            })
+        });
+        let Some(options) = options else {
+            return Some(index);
+        };
+        let mut stack = vec![options];
+        while let Some(n) = stack.pop() {
+            if n.kind() == "call_expression" {
+                for link in chain(n, src).0 {
+                    let first = link
+                        .call
+                        .child_by_field_name("arguments")
+                        .and_then(|a| named_children(a).into_iter().next());
+                    match (link.name.as_str(), first) {
+                        ("unique", Some(v)) if text(v, src) == "true" => {
+                            index.unique = Some(span(link.call, src))
+                        }
+                        ("sparse", Some(v)) if text(v, src) == "true" => {
+                            index.sparse = Some(span(link.call, src))
+                        }
+                        ("partial_filter_expression", Some(v)) => {
+                            if let Some(entries) = self.any_document(v) {
+                                index.partial_filter =
+                                    Some(doc::partial_filter(&entries, strip(v), src));
+                            }
+                        }
+                        ("name", Some(v)) => {
+                            index.name = string_literal(strip_to_string(v, src), src)
+                        }
+                        _ => {}
+                    }
+                }
+                continue;
+            }
+            stack.extend(named_children(n));
+        }
+        Some(index)
+    }
+
+    /// A `doc!` argument or a variable bound to one in any function.
+    fn any_document(&self, node: Node<'t>) -> Option<Vec<DocEntry<'t>>> {
+        let node = strip(node);
+        let node = match self.find_any_binding(text(node, self.source)) {
+            Some(Binding::Document(d)) => *d,
+            _ => node,
+        };
+        parse_doc(node, self.source)
+    }
+
+    /// How the result of a driver call is handled where it is consumed: `?` and `unwrap`
+    /// pass it on (none here), a `match`/`if let`/`map_err` that looks for 11000 handles it.
+    fn handling_of(&self, top: Node<'t>, ctx: &Ctx) -> DupHandling {
+        let src = self.source;
+        let mut node = top;
+        for _ in 0..16 {
+            let Some(parent) = node.parent() else { break };
+            match parent.kind() {
+                "await_expression" | "parenthesized_expression" => node = parent,
+                "try_expression" => return DupHandling::None,
+                "field_expression" => {
+                    let method = parent
+                        .child_by_field_name("field")
+                        .map_or("", |f| text(f, src));
+                    let call = parent.parent().filter(|c| c.kind() == "call_expression");
+                    match (method, call) {
+                        ("unwrap" | "expect", _) => return DupHandling::None,
+                        (_, Some(call)) => return inspection(call, src),
+                        _ => return DupHandling::None,
+                    }
+                }
+                "match_expression" => {
+                    return inspection(parent.child_by_field_name("body").unwrap_or(parent), src);
+                }
+                "let_condition" => {
+                    let if_expr = parent.parent();
+                    return if_expr.map_or(DupHandling::Generic, |i| inspection(i, src));
+                }
+                "let_declaration" => {
+                    let _ = ctx;
+                    return self.later_inspection(parent);
+                }
+                _ => return DupHandling::None,
+            }
+        }
+        DupHandling::None
+    }
+
+    /// `let res = coll.insert_one(..).await; match res { .. }`: the handling of the statement
+    /// after the `let` that matches on `res`.
+    fn later_inspection(&self, let_decl: Node<'t>) -> DupHandling {
+        let src = self.source;
+        let Some(name) = let_decl
+            .child_by_field_name("pattern")
+            .map(|p| text(p, src))
+        else {
+            return DupHandling::None;
+        };
+        let mut next = let_decl.next_named_sibling();
+        while let Some(statement) = next {
+            let mut stack = vec![statement];
+            while let Some(n) = stack.pop() {
+                let subject = match n.kind() {
+                    "match_expression" => n.child_by_field_name("value"),
+                    "let_condition" => n.child_by_field_name("value"),
+                    _ => None,
+                };
+                if subject.is_some_and(|s| text(strip(s), src) == name) {
+                    return inspection(
+                        if n.kind() == "let_condition" {
+                            n.parent().unwrap_or(n)
+                        } else {
+                            n
+                        },
+                        src,
+                    );
+                }
+                stack.extend(named_children(n));
+            }
+            next = statement.next_named_sibling();
+        }
+        DupHandling::None
+    }
+
+    fn finish(mut self) -> FileFacts {
+        let structs = std::mem::take(&mut self.structs);
+        for node in structs {
+            if let Some(model) = models::struct_model(node, self.source, &self.stored_types) {
+                self.facts.models.push(model);
+            }
+        }
+        self.facts
+    }
+}
+
+/// How the methods chained after a driver call treat its result, when one of them does:
+/// `?` and `unwrap` pass the error on, `map_err`/`or_else` handle it (with a look for 11000
+/// or not), `ok`/`unwrap_or` swallow every error alike.
+fn result_handling(rest: &[Link<'_>], source: &str) -> Option<DupHandling> {
+    for link in rest {
+        let raw = link.receiver;
+        let propagated = raw.kind() == "try_expression"
+            || (raw.kind() == "await_expression"
+                && raw.parent().is_some_and(|p| p.kind() == "try_expression"));
+        if propagated {
+            return Some(DupHandling::None);
+        }
+        match link.name.as_str() {
+            "unwrap" | "expect" => return Some(DupHandling::None),
+            "map_err" | "or_else" | "unwrap_or_else" | "inspect_err" => {
+                let args = link.call.child_by_field_name("arguments")?;
+                return Some(inspection(args, source));
+            }
+            "ok" | "is_ok" | "is_err" | "unwrap_or" | "unwrap_or_default" | "err" => {
+                return Some(DupHandling::Generic);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A link of a method chain: `.name(args)` on `receiver`.
+struct Link<'t> {
+    name: String,
+    receiver: Node<'t>,
+    call: Node<'t>,
+}
+
+impl Link<'_> {
+    fn args_text<'s>(&self, source: &'s str) -> &'s str {
+        self.call
+            .child_by_field_name("arguments")
+            .map_or("", |a| text(a, source))
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .trim()
+    }
+}
+
+/// A method chain's links, innermost first (through `.await` and `?`), and its base.
+fn chain<'t>(top: Node<'t>, source: &str) -> (Vec<Link<'t>>, Node<'t>) {
+    let mut links = Vec::new();
+    let mut current = strip(top);
+    for _ in 0..256 {
+        if current.kind() != "call_expression" {
+            break;
+        }
+        let Some(mut function) = current.child_by_field_name("function") else {
+            break;
+        };
+        if function.kind() == "generic_function" {
+            match function.child_by_field_name("function") {
+                Some(f) => function = f,
+                None => break,
+            }
+        }
+        if function.kind() != "field_expression" {
+            break;
+        }
+        let (Some(field), Some(value)) = (
+            function.child_by_field_name("field"),
+            function.child_by_field_name("value"),
+        ) else {
+            break;
+        };
+        links.push(Link {
+            name: text(field, source).to_string(),
+            receiver: value,
+            call: current,
+        });
+        current = strip(value);
+    }
+    links.reverse();
+    (links, current)
+}
+
+/// Whether a call is the receiver of a further method (then the outer call reads the chain).
+fn is_chain_inner(call: Node<'_>) -> bool {
+    let mut node = call;
+    for _ in 0..8 {
+        let Some(parent) = node.parent() else {
+            return false;
+        };
+        match parent.kind() {
+            "await_expression" | "try_expression" | "parenthesized_expression" => node = parent,
+            "field_expression" => {
+                let is_value = parent
+                    .child_by_field_name("value")
+                    .is_some_and(|v| v.id() == node.id());
+                let called = parent.parent().is_some_and(|g| {
+                    g.kind() == "call_expression" || g.kind() == "generic_function"
+                });
+                return is_value && called;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// `&x`, `x.await`, `x?`, `(x)`, `Some(x)` → `x`.
+fn strip(mut node: Node<'_>) -> Node<'_> {
+    for _ in 0..32 {
+        let inner = match node.kind() {
+            "reference_expression" => node.child_by_field_name("value"),
+            "await_expression" | "try_expression" | "parenthesized_expression" => {
+                node.named_child(0)
+            }
+            _ => None,
+        };
+        match inner {
+            Some(i) => node = i,
+            None => break,
+        }
+    }
+    node
+}
+
+/// `"x".to_string()`, `String::from("x")` → the literal node.
+fn strip_to_string<'t>(node: Node<'t>, source: &str) -> Node<'t> {
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if matches!(n.kind(), "string_literal" | "raw_string_literal") {
+            return n;
+        }
+        let _ = source;
+        stack.extend(named_children(n));
+    }
+    node
+}
+
+/// Whether code that receives an error looks for a duplicate key: the code 11000, or a
+/// helper or type whose name says duplicate (`is_duplicate_key`, `DuplicateKeyExt`).
+fn inspection(node: Node<'_>, source: &str) -> DupHandling {
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "integer_literal"
+                if text(n, source).replace('_', "").trim_end_matches("i32") == "11000" =>
+            {
+                return DupHandling::Code11000;
+            }
+            "identifier" | "field_identifier" | "type_identifier"
+                if text(n, source).to_ascii_lowercase().contains("duplicate") =>
+            {
+                return DupHandling::Code11000;
+            }
+            _ => {
+                let mut cursor = n.walk();
+                stack.extend(n.children(&mut cursor));
+            }
+        }
+    }
+    DupHandling::Generic
+}
+
+/// `code == 11000` → Code; `e.to_string().contains("E11000")` → Message.
+fn error_test(node: Node<'_>, source: &str) -> Option<ErrorTest> {
+    let whole = || text(node, source).to_string();
+    match node.kind() {
+        "binary_expression" => {
+            let op = node
+                .child_by_field_name("operator")
+                .map(|o| text(o, source))?;
+            let left = node.child_by_field_name("left")?;
+            let right = node.child_by_field_name("right")?;
+            let is_code = |n: Node<'_>| {
+                let t = text(n, source);
+                t == "code" || t.ends_with(".code") || t.ends_with(".code()")
+            };
+            let literal = if is_code(left) {
+                right
+            } else if is_code(right) {
+                left
+            } else {
+                return None;
+            };
+            if !matches!(op, "==" | "!=") {
+                return None;
+            }
+            let value = text(literal, source).replace('_', "");
+            let value = value.trim_end_matches("i32").trim_end_matches("i64");
+            let kind = match value {
+                "11000" => ErrorTestKind::Code,
+                "11001" | "\"11000\"" => ErrorTestKind::WrongCode,
+                _ => return None,
+            };
+            Some(ErrorTest {
+                kind,
+                text: whole(),
+                replacement: None,
+                span: span(node, source),
+            })
+        }
+        "call_expression" => {
+            let function = node.child_by_field_name("function")?;
+            let method = function
+                .child_by_field_name("field")
+                .map(|f| text(f, source))?;
+            if !matches!(method, "contains" | "starts_with" | "find") {
+                return None;
+            }
+            let arg = named_children(node.child_by_field_name("arguments")?)
+                .into_iter()
+                .next()?;
+            let needle = string_literal(arg, source)?.to_ascii_lowercase();
+            if !(needle.contains("e11000") || needle.contains("duplicate key")) {
+                return None;
+            }
+            Some(ErrorTest {
+                kind: ErrorTestKind::Message,
+                text: whole(),
+                replacement: Some(
+                    "matches!(*e.kind, ErrorKind::Write(WriteFailure::WriteError(WriteError { code: 11000, .. })))"
+                        .to_string(),
+                ),
+                span: span(node, source),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `WriteError { code: 11000, .. }` in a pattern.
+fn code_pattern(node: Node<'_>, source: &str) -> Option<ErrorTest> {
+    let name = node.child_by_field_name("name").map(|n| text(n, source))?;
+    let pattern = node.child_by_field_name("pattern")?;
+    (name == "code" && text(pattern, source).replace('_', "") == "11000").then(|| ErrorTest {
+        kind: ErrorTestKind::Code,
+        text: text(node, source).to_string(),
+        replacement: None,
+        span: span(node, source),
     })
 }
+
+/// An axum or actix handler: a route attribute (`#[post("/")]`), or an extractor parameter
+/// (`Json<..>`, `State<..>`, `Path<..>`, `web::Data<..>`, ...).
+fn is_request_handler(function: Node<'_>, source: &str) -> bool {
+    const ROUTES: &[&str] = &["get", "post", "put", "patch", "delete", "route", "head"];
+    const EXTRACTORS: &[&str] = &[
+        "Json",
+        "State",
+        "Path",
+        "Query",
+        "Form",
+        "Extension",
+        "Data",
+        "HttpRequest",
+    ];
+    let mut previous = function.prev_named_sibling();
+    while let Some(attr) = previous.filter(|p| {
+        matches!(
+            p.kind(),
+            "attribute_item" | "line_comment" | "block_comment"
+        )
+    }) {
+        if attr.kind() == "attribute_item" {
+            let path = attr
+                .named_child(0)
+                .and_then(|a| a.named_child(0))
+                .map_or("", |p| text(p, source));
+            let last = path.rsplit("::").next().unwrap_or(path);
+            if ROUTES.contains(&last) {
+                return true;
+            }
+        }
+        previous = attr.prev_named_sibling();
+    }
+    let Some(params) = function.child_by_field_name("parameters") else {
+        return false;
+    };
+    named_children(params).into_iter().any(|p| {
+        let ty = p
+            .child_by_field_name("type")
+            .map_or("", |t| text(t, source));
+        let head = ty.split('<').next().unwrap_or("");
+        let head = head.rsplit("::").next().unwrap_or(head).trim();
+        EXTRACTORS.contains(&head)
+    })
+}
+
+#[cfg(test)]
+mod tests;
