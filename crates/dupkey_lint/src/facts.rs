@@ -53,6 +53,18 @@ pub struct FileFacts {
     /// Plugins or validators that only check uniqueness in the application
     /// (`mongoose-unique-validator`), where applied.
     pub unique_validators: Vec<Span>,
+    /// Types this file stores in a named collection (Rust `db.collection::<User>("users")`,
+    /// `let users: Collection<User> = db.collection("users")`): joins a struct declared in
+    /// another file (a model without a collection there) to the collection its calls target.
+    pub stored_types: Vec<StoredType>,
+}
+
+/// A type stored in a named collection, as the file that names the collection says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredType {
+    /// The type as written (`User`, `models::User`).
+    pub type_name: String,
+    pub collection: String,
 }
 
 /// `import { User } from './models/user'`, `const User = require('../models/User')`,

@@ -666,3 +666,28 @@ fn columns_count_characters_not_bytes() {
         "def f():\n    s = 'héé'; users = db.users; ".len()
     );
 }
+
+#[test]
+fn a_model_declared_in_another_module_backs_the_key() {
+    let models = extract(
+        Path::new("proj/app/models.py"),
+        "from mongoengine import Document, StringField\n\nclass User(Document):\n    email = StringField(unique=True)\n    name = StringField()\n",
+    )
+    .unwrap();
+    let routes = extract(
+        Path::new("proj/app/api/routes.py"),
+        "from app.models import User as Member\n\ndef add(email):\n    if not Member.objects(email=email).first():\n        Member(email=email).save()\n",
+    )
+    .unwrap();
+    let project = crate::project::Project::new(Path::new("proj"), vec![models, routes]);
+    let target = &project.files[1].functions[0].ops[0].target;
+    assert_eq!(target, &Target::Model("Member".into()));
+    assert_eq!(
+        project.unique_backs(1, target, &["email".to_string()]),
+        Some(true)
+    );
+    assert_eq!(
+        project.unique_backs(1, target, &["name".to_string()]),
+        Some(false)
+    );
+}

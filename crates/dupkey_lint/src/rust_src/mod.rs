@@ -198,10 +198,22 @@ impl<'t, 's> Walker<'t, 's> {
             .next()?;
         let name = string_literal(arg, src).or_else(|| self.consts.get(text(arg, src)).cloned())?;
         if let Some(ty) = type_args.and_then(|t| named_children(t).first().copied()) {
-            self.stored_types
-                .insert(text(ty, src).to_string(), Some(name.clone()));
+            self.store(text(ty, src), &name);
         }
         Some(name)
+    }
+
+    /// Records that `ty` is stored in `collection`.
+    fn store(&mut self, ty: &str, collection: &str) {
+        self.stored_types
+            .insert(ty.to_string(), Some(collection.to_string()));
+        let stored = crate::facts::StoredType {
+            type_name: ty.to_string(),
+            collection: collection.to_string(),
+        };
+        if !self.facts.stored_types.contains(&stored) {
+            self.facts.stored_types.push(stored);
+        }
     }
 
     fn walk(&mut self, root: Node<'t>) {
@@ -392,6 +404,12 @@ impl<'t, 's> Walker<'t, 's> {
         };
         let key = (ctx.function, name);
         if let Some(coll) = self.collection_call(value) {
+            let declared = node
+                .child_by_field_name("type")
+                .and_then(|t| t.child_by_field_name("type_arguments"));
+            if let Some(ty) = declared.and_then(|t| named_children(t).first().copied()) {
+                self.store(text(ty, src), &coll);
+            }
             self.bindings.insert(key, Binding::Collection(coll));
             return;
         }

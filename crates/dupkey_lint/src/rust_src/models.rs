@@ -1,5 +1,5 @@
 //! Rust structs stored in a collection (`Collection<User>`, `db.collection::<User>("users")`)
-//! with serde derives become models: their fields, `Option<T>` as nullable, and serde's
+//! with serde derives, or deriving both `Serialize` and `Deserialize`, become models: their fields, `Option<T>` as nullable, and serde's
 //! `rename`, `rename_all` and `skip_serializing_if = "Option::is_none"` (None then stays
 //! absent instead of becoming an explicit null a sparse index would still index).
 
@@ -18,15 +18,22 @@ pub(super) fn struct_model(
     stored: &HashMap<String, Option<String>>,
 ) -> Option<ModelDecl> {
     let name = text(node.child_by_field_name("name")?, source).to_string();
-    let collection = stored.get(&name)?.clone();
     let attributes = preceding_attributes(node);
-    let derives_serde = attributes.iter().any(|a| {
-        let t = text(*a, source);
-        t.contains("derive") && (t.contains("Serialize") || t.contains("Deserialize"))
-    });
-    if !derives_serde {
-        return None;
-    }
+    let derives = |what: &str| {
+        attributes.iter().any(|a| {
+            let t = text(*a, source);
+            t.contains("derive") && t.contains(what)
+        })
+    };
+    // Stored here: a model with its collection. Not stored here but both written and read
+    // (a document type declared in its own module): a model whose collection the file that
+    // stores it names (`FileFacts::stored_types`). Types only serialized or only
+    // deserialized are responses and payloads, not documents.
+    let collection = match stored.get(&name) {
+        Some(collection) if derives("Serialize") || derives("Deserialize") => collection.clone(),
+        None if derives("Serialize") && derives("Deserialize") => None,
+        _ => return None,
+    };
     let rename_all = attributes
         .iter()
         .find_map(|a| serde_option(*a, source, "rename_all"));

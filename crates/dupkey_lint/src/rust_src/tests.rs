@@ -378,3 +378,29 @@ fn deep_doc_nesting_does_not_overflow() {
     );
     let _ = extract(Path::new("deep.rs"), &source);
 }
+
+#[test]
+fn a_struct_declared_in_another_module_is_the_collections_model() {
+    let models = extract(
+        Path::new("proj/src/models/user.rs"),
+        "#[derive(Serialize, Deserialize)]\npub struct User {\n    pub email: String,\n}\n",
+    )
+    .unwrap();
+    let main = extract(
+        Path::new("proj/src/main.rs"),
+        "mod models;\nuse crate::models::user::User;\nasync fn run(db: Database) {\n    let users: Collection<User> = db.collection(\"users\");\n    users.create_index(IndexModel::builder().keys(doc! { \"email\": 1 }).options(IndexOptions::builder().unique(true).build()).build()).await.unwrap();\n}\n",
+    )
+    .unwrap();
+    // The struct is declared in models/user.rs, stored in "users" by main.rs: the model has
+    // no collection of its own; main.rs's stored types name it.
+    assert_eq!(models.models.len(), 1);
+    assert_eq!(models.models[0].collection, None);
+    assert_eq!(main.indexes[0].target, Target::Collection("users".into()));
+    assert_eq!(
+        main.stored_types,
+        vec![StoredType {
+            type_name: "User".into(),
+            collection: "users".into()
+        }]
+    );
+}
