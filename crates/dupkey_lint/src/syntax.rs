@@ -16,12 +16,19 @@ thread_local! {
     static PARSER: RefCell<Parser> = RefCell::new(Parser::new());
 }
 
-/// Parses `source`; a tree with an ERROR or MISSING node is a failure at the first such node.
+/// Parses `source`; a tree with an ERROR or MISSING node is a failure at the first such node,
+/// except inside `opaque` node kinds (Rust's `macro_rules!` bodies and macro token trees,
+/// which the front ends never read as code).
 ///
 /// tree-sitter recovers from any syntax error, but facts read from a recovered tree can be
 /// silently wrong (a call swallowed by an ERROR node is an op that disappears), so a file that
 /// does not parse cleanly is reported and skipped rather than half-linted.
-pub(crate) fn parse(language: &Language, path: &Path, source: &str) -> Result<Tree, ParseFailure> {
+pub(crate) fn parse(
+    language: &Language,
+    opaque: &[&str],
+    path: &Path,
+    source: &str,
+) -> Result<Tree, ParseFailure> {
     let failure = |line, column, message: String| ParseFailure {
         path: path.display().to_string(),
         line,
@@ -37,50 +44,49 @@ pub(crate) fn parse(language: &Language, path: &Path, source: &str) -> Result<Tr
             .parse(source, None)
             .ok_or_else(|| failure(1, 1, "the parser gave up on this file".to_string()))
     })?;
-    if let Some(bad) = first_error(tree.root_node()) {
+    if let Some(bad) = first_error(tree.root_node(), opaque) {
         let at = span(bad, source);
         let what = if bad.is_missing() {
-            format!("syntax error: missing `{}`", bad.kind())
+            format!("cannot parse: missing `{}`", bad.kind())
         } else {
-            let text = text(bad, source);
-            let shown: String = text.chars().take(30).collect();
-            format!("syntax error near `{}`", shown.replace('\n', " "))
+            let shown: String = text(bad, source).chars().take(30).collect();
+            format!("cannot parse near `{}`", shown.replace('\n', " "))
         };
         return Err(failure(
             at.line,
             at.column,
-            format!("{what}; the file is skipped (fix the syntax or exclude the file)"),
+            format!(
+                "{what} (a syntax error, or syntax the tree-sitter grammar does not know); \
+                 the file is skipped: fix it or exclude it"
+            ),
         ));
     }
     Ok(tree)
 }
 
-/// The first ERROR or MISSING node in source order, found without recursion.
-fn first_error(root: Node<'_>) -> Option<Node<'_>> {
+/// The first ERROR or MISSING node in source order outside `opaque` subtrees, found
+/// without recursion.
+fn first_error<'t>(root: Node<'t>, opaque: &[&str]) -> Option<Node<'t>> {
     if !root.has_error() {
         return None;
     }
-    let mut node = root;
-    'descend: loop {
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
         if node.is_error() || node.is_missing() {
             return Some(node);
         }
-        let mut cursor = node.walk();
-        if cursor.goto_first_child() {
-            loop {
-                let child = cursor.node();
-                if child.has_error() || child.is_missing() {
-                    node = child;
-                    continue 'descend;
-                }
-                if !cursor.goto_next_sibling() {
-                    break;
-                }
-            }
+        if opaque.contains(&node.kind()) {
+            continue;
         }
-        // `has_error` was set but no child carries it: the node itself is the error.
-        return Some(node);
+        let mut cursor = node.walk();
+        let mut children: Vec<Node<'t>> = node
+            .children(&mut cursor)
+            .filter(|c| c.has_error() || c.is_missing())
+            .collect();
+        children.reverse();
+        stack.extend(children);
     }
+    None
 }
 
 /// The source text of a node ("" if it is not on character boundaries, which tree-sitter

@@ -117,18 +117,6 @@ pub(super) fn chain<'t>(top: Node<'t>, source: &str) -> (Node<'t>, Vec<Link<'t>>
     (base, links)
 }
 
-/// Whether a call is the receiver of a further method in its chain (then the outer call
-/// reads the chain as a whole).
-pub(super) fn is_chain_inner(call: Node<'_>) -> bool {
-    let Some(parent) = call.parent() else {
-        return false;
-    };
-    parent.kind() == "attribute"
-        && parent
-            .child_by_field_name("object")
-            .is_some_and(|o| o.id() == call.id())
-}
-
 fn is_class_name(node: Node<'_>, source: &str) -> bool {
     node.kind() == "identifier" && text(node, source).starts_with(|c: char| c.is_ascii_uppercase())
 }

@@ -7,12 +7,12 @@ mod calls;
 mod models;
 mod values;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use tree_sitter::Node;
 
-use self::calls::{ChainOp, constructor_of, is_chain_inner};
+use self::calls::{ChainOp, constructor_of};
 use self::models::{ClassScope, Odm, class_model};
 use self::values::{
     args, call_name, dict_pairs, error_test, is_duplicate_class_text, last_name, string_value,
@@ -28,7 +28,7 @@ use crate::{FileFacts, ParseFailure};
 /// Reads one Python file's facts. A file with a syntax error is a [`ParseFailure`] at the
 /// first error (see [`syntax::parse`] for why it is not half-read).
 pub fn extract(path: &Path, source: &str) -> Result<FileFacts, ParseFailure> {
-    let tree = syntax::parse(&tree_sitter_python::LANGUAGE.into(), path, source)?;
+    let tree = syntax::parse(&tree_sitter_python::LANGUAGE.into(), &[], path, source)?;
     let mut walker = Walker::new(source, tree.root_node());
     walker.walk(tree.root_node());
     let mut facts = walker.facts;
@@ -84,6 +84,12 @@ pub(crate) struct Walker<'t, 's> {
     /// Documents read then incremented in code, by variable, with the increment's span.
     incremented: HashMap<(Option<usize>, String), Span>,
     module_function: Option<usize>,
+    /// Calls that are the receiver of a further method (`x.find(..)` in `x.find(..).sort(..)`):
+    /// the chain is read once, at its outermost call. Marked on the way down because
+    /// tree-sitter's `parent()` walks from the root and would make the walk quadratic.
+    inner_calls: HashSet<usize>,
+    /// Function definition → the `decorated_definition` holding its decorators.
+    decorated: HashMap<usize, Node<'t>>,
 }
 
 impl<'t, 's> Walker<'t, 's> {
@@ -120,6 +126,8 @@ impl<'t, 's> Walker<'t, 's> {
             bindings: HashMap::new(),
             incremented: HashMap::new(),
             module_function: None,
+            inner_calls: HashSet::new(),
+            decorated: HashMap::new(),
         }
     }
 
@@ -140,7 +148,7 @@ impl<'t, 's> Walker<'t, 's> {
         }];
         while let Some(Frame { node, ctx, exit }) = stack.pop() {
             if exit {
-                if node.kind() == "call" && !is_chain_inner(node) {
+                if node.kind() == "call" && !self.inner_calls.contains(&node.id()) {
                     self.call(node, &ctx);
                 }
                 continue;
@@ -210,6 +218,19 @@ impl<'t, 's> Walker<'t, 's> {
             "assignment" => self.assignment(node, ctx),
             "augmented_assignment" => self.augmented(node, ctx),
             "for_statement" => self.for_binding(node, ctx),
+            "attribute" => {
+                if let Some(object) = node
+                    .child_by_field_name("object")
+                    .filter(|o| o.kind() == "call")
+                {
+                    self.inner_calls.insert(object.id());
+                }
+            }
+            "decorated_definition" => {
+                if let Some(definition) = node.child_by_field_name("definition") {
+                    self.decorated.insert(definition.id(), node);
+                }
+            }
             "comparison_operator" => self.facts.error_tests.extend(error_test(node, src)),
             "call" => self.facts.error_tests.extend(error_test(node, src)),
             _ => {}
@@ -312,7 +333,7 @@ impl<'t, 's> Walker<'t, 's> {
         }
         self.facts.functions.push(FunctionFacts {
             name,
-            request_path: is_request_handler(node, src),
+            request_path: is_request_handler(node, self.decorated.get(&node.id()).copied(), src),
             span: span(node, src),
             ..FunctionFacts::default()
         });
@@ -824,7 +845,7 @@ fn rank(h: &DupHandling) -> u8 {
 
 /// A route handler: `@app.post(...)`, `@router.get`, `@app.route`, `@bp.route`, `@api_view`,
 /// or a Django view taking `request`.
-fn is_request_handler(def: Node<'_>, source: &str) -> bool {
+fn is_request_handler(def: Node<'_>, decorated: Option<Node<'_>>, source: &str) -> bool {
     const ROUTE_METHODS: &[&str] = &[
         "get",
         "post",
@@ -835,7 +856,7 @@ fn is_request_handler(def: Node<'_>, source: &str) -> bool {
         "api_route",
         "websocket",
     ];
-    if let Some(parent) = def.parent().filter(|p| p.kind() == "decorated_definition") {
+    if let Some(parent) = decorated {
         for decorator in named_children(parent)
             .into_iter()
             .filter(|d| d.kind() == "decorator")

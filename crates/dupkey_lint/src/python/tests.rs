@@ -570,6 +570,9 @@ def check(e, err):
     d = e.code == "11000"
     g = isinstance(err, DuplicateKeyError)
     h = err.details.get("code") == 11000
+    i = "duplicate" in str(err).lower()
+    j = "duplicate" in request.args
+    k = flags.find("duplicate")
 "#,
     );
     let kinds: Vec<ErrorTestKind> = f.error_tests.iter().map(|t| t.kind).collect();
@@ -581,8 +584,10 @@ def check(e, err):
             ErrorTestKind::Message,
             ErrorTestKind::WrongCode,
             ErrorTestKind::Code,
-            ErrorTestKind::Code
-        ]
+            ErrorTestKind::Code,
+            ErrorTestKind::Message,
+        ],
+        "`'duplicate' in request.args` and `flags.find('duplicate')` do not test an error"
     );
     assert_eq!(
         f.error_tests[1].replacement.as_deref(),

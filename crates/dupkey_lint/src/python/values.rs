@@ -431,8 +431,8 @@ fn comparison_test(node: Node<'_>, source: &str) -> Option<ErrorTest> {
     if op == "in" {
         let needle = string_value(operands[0], source)?;
         let lower = needle.to_ascii_lowercase();
-        if lower.contains("e11000") || lower.contains("duplicate") || lower.contains("11000") {
-            let err = error_variable(operands[1], source);
+        let err = error_variable(operands[1], source);
+        if is_message_needle(&lower, err) {
             return Some(ErrorTest {
                 kind: ErrorTestKind::Message,
                 text: whole,
@@ -509,6 +509,26 @@ fn is_code_access(node: Node<'_>, source: &str) -> bool {
     }
 }
 
+/// Whether a substring test looks for a duplicate-key message: the server's code in the text
+/// (`E11000`), "duplicate key", or "duplicate" searched in what is named like a caught error
+/// (`str(e)`, `err.args[0]`): `'duplicate' in flags` is not an error test.
+fn is_message_needle(lower: &str, variable: Option<&str>) -> bool {
+    if lower.contains("11000") || lower.contains("duplicate key") {
+        return true;
+    }
+    let error_like = variable.is_some_and(|v| {
+        let v = v.to_ascii_lowercase();
+        matches!(
+            v.as_str(),
+            "e" | "ex" | "exc" | "err" | "error" | "exception"
+        ) || v.starts_with("err")
+            || v.ends_with("error")
+            || v.ends_with("_err")
+            || v.ends_with("exc")
+    });
+    lower.contains("duplicate") && error_like
+}
+
 /// The exception variable a message test reads: `str(e)` → `e`, `e.args[0]` → `e`.
 fn error_variable<'s>(node: Node<'_>, source: &'s str) -> Option<&'s str> {
     let mut node = strip(node);
@@ -545,13 +565,13 @@ fn call_test(node: Node<'_>, source: &str) -> Option<ErrorTest> {
         "startswith" | "find" | "index" | "count" | "endswith" => {
             let needle = string_value(*a.positional.first()?, source)?;
             let lower = needle.to_ascii_lowercase();
-            if !(lower.contains("e11000") || lower.contains("duplicate")) {
-                return None;
-            }
             let receiver = node
                 .child_by_field_name("function")?
                 .child_by_field_name("object")?;
             let err = error_variable(receiver, source);
+            if !is_message_needle(&lower, err) {
+                return None;
+            }
             Some(ErrorTest {
                 kind: ErrorTestKind::Message,
                 text: text(node, source).to_string(),

@@ -6,7 +6,7 @@
 mod doc;
 mod models;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use tree_sitter::Node;
@@ -21,7 +21,12 @@ use crate::{FileFacts, ParseFailure};
 
 /// Reads one Rust file's facts; a file with a syntax error is a [`ParseFailure`].
 pub fn extract(path: &Path, source: &str) -> Result<FileFacts, ParseFailure> {
-    let tree = syntax::parse(&tree_sitter_rust::LANGUAGE.into(), path, source)?;
+    let tree = syntax::parse(
+        &tree_sitter_rust::LANGUAGE.into(),
+        &["macro_definition", "token_tree"],
+        path,
+        source,
+    )?;
     let root = tree.root_node();
     let mut walker = Walker::new(source);
     walker.prepass(root);
@@ -47,6 +52,8 @@ enum Binding<'t> {
 struct Ctx {
     function: Option<usize>,
     in_loop: bool,
+    /// A direct child of the file (an item other files can import).
+    top_level: bool,
 }
 
 const DRIVER_METHODS: &[&str] = &[
@@ -80,6 +87,11 @@ struct Walker<'t, 's> {
     structs: Vec<Node<'t>>,
     bindings: HashMap<(Option<usize>, String), Binding<'t>>,
     module_function: Option<usize>,
+    /// Calls that are the receiver of a further method, marked on the way down (tree-sitter's
+    /// `parent()` walks from the root: asking it per call would make the walk quadratic).
+    inner_calls: HashSet<usize>,
+    /// Item → the `#[...]` attributes right above it, collected from its siblings.
+    attributes: HashMap<usize, Vec<Node<'t>>>,
 }
 
 impl<'t, 's> Walker<'t, 's> {
@@ -93,6 +105,8 @@ impl<'t, 's> Walker<'t, 's> {
             structs: Vec::new(),
             bindings: HashMap::new(),
             module_function: None,
+            inner_calls: HashSet::new(),
+            attributes: HashMap::new(),
         }
     }
 
@@ -117,6 +131,15 @@ impl<'t, 's> Walker<'t, 's> {
                     }
                 }
                 "struct_item" => self.structs.push(node),
+                "source_file" | "declaration_list" => {
+                    let items = named_children(node);
+                    for (i, item) in items.iter().enumerate() {
+                        if matches!(item.kind(), "struct_item" | "function_item") {
+                            self.attributes
+                                .insert(item.id(), models::attributes_before(&items, i));
+                        }
+                    }
+                }
                 "generic_type" => self.collection_type(node),
                 "field_initializer" => {
                     let field = node
@@ -224,11 +247,12 @@ impl<'t, 's> Walker<'t, 's> {
                 continue;
             }
             let inner = self.enter(node, &ctx);
-            if node.kind() == "call_expression" && !is_chain_inner(node) {
+            if node.kind() == "call_expression" && !self.inner_calls.contains(&node.id()) {
                 stack.push((node, inner.clone(), true));
             }
             for child in named_children(node).into_iter().rev() {
                 let mut ctx = inner.clone();
+                ctx.top_level = node.kind() == "source_file";
                 let is_body = |f: &str| {
                     node.child_by_field_name(f)
                         .is_some_and(|b| b.id() == child.id())
@@ -274,9 +298,13 @@ impl<'t, 's> Walker<'t, 's> {
                 }
             }
             "let_declaration" => self.let_declaration(node, ctx),
-            "binary_expression" | "call_expression" => {
-                self.facts.error_tests.extend(error_test(node, src))
+            "call_expression" => {
+                if let Some(receiver) = receiver_call(node) {
+                    self.inner_calls.insert(receiver.id());
+                }
+                self.facts.error_tests.extend(error_test(node, src));
             }
+            "binary_expression" => self.facts.error_tests.extend(error_test(node, src)),
             "field_pattern" => self.facts.error_tests.extend(code_pattern(node, src)),
             "struct_expression" => self.struct_numbers(node, ctx),
             _ => {}
@@ -290,7 +318,7 @@ impl<'t, 's> Walker<'t, 's> {
             .child_by_field_name("name")
             .map(|n| text(n, src).to_string());
         if ctx.function.is_none()
-            && node.parent().is_some_and(|p| p.kind() == "source_file")
+            && ctx.top_level
             && let Some(name) = &name
         {
             self.facts.exports.push(Export {
@@ -300,13 +328,18 @@ impl<'t, 's> Walker<'t, 's> {
         }
         self.facts.functions.push(FunctionFacts {
             name,
-            request_path: is_request_handler(node, src),
+            request_path: is_request_handler(
+                node,
+                self.attributes.get(&node.id()).map_or(&[], Vec::as_slice),
+                src,
+            ),
             span: span(node, src),
             ..FunctionFacts::default()
         });
         Ctx {
             function: Some(self.facts.functions.len() - 1),
             in_loop: false,
+            top_level: false,
         }
     }
 
@@ -903,6 +936,15 @@ impl<'t, 's> Walker<'t, 's> {
                 }
                 "let_declaration" => {
                     let _ = ctx;
+                    // `let Ok(r) = ... else { .. }` handles the error in its else block;
+                    // `let _ = ...` drops it, whatever it was.
+                    if let Some(otherwise) = parent.child_by_field_name("alternative") {
+                        return inspection(otherwise, src);
+                    }
+                    let pattern = parent.child_by_field_name("pattern");
+                    if pattern.is_some_and(|p| text(p, src) == "_") {
+                        return DupHandling::Generic;
+                    }
                     return self.later_inspection(parent);
                 }
                 _ => return DupHandling::None,
@@ -950,7 +992,13 @@ impl<'t, 's> Walker<'t, 's> {
     fn finish(mut self) -> FileFacts {
         let structs = std::mem::take(&mut self.structs);
         for node in structs {
-            if let Some(model) = models::struct_model(node, self.source, &self.stored_types) {
+            let attributes = self
+                .attributes
+                .get(&node.id())
+                .map_or(&[][..], Vec::as_slice);
+            if let Some(model) =
+                models::struct_model(node, attributes, self.source, &self.stored_types)
+            {
                 self.facts.models.push(model);
             }
         }
@@ -1040,28 +1088,27 @@ fn chain<'t>(top: Node<'t>, source: &str) -> (Vec<Link<'t>>, Node<'t>) {
     (links, current)
 }
 
-/// Whether a call is the receiver of a further method (then the outer call reads the chain).
-fn is_chain_inner(call: Node<'_>) -> bool {
-    let mut node = call;
-    for _ in 0..8 {
-        let Some(parent) = node.parent() else {
-            return false;
-        };
-        match parent.kind() {
-            "await_expression" | "try_expression" | "parenthesized_expression" => node = parent,
-            "field_expression" => {
-                let is_value = parent
-                    .child_by_field_name("value")
-                    .is_some_and(|v| v.id() == node.id());
-                let called = parent.parent().is_some_and(|g| {
-                    g.kind() == "call_expression" || g.kind() == "generic_function"
-                });
-                return is_value && called;
+/// The call a method call is made on, through `.await`, `?` and parentheses
+/// (`coll.find_one(f)` in `coll.find_one(f).await?.unwrap()`).
+fn receiver_call(call: Node<'_>) -> Option<Node<'_>> {
+    let mut function = call.child_by_field_name("function")?;
+    if function.kind() == "generic_function" {
+        function = function.child_by_field_name("function")?;
+    }
+    if function.kind() != "field_expression" {
+        return None;
+    }
+    let mut value = function.child_by_field_name("value")?;
+    for _ in 0..32 {
+        match value.kind() {
+            "await_expression" | "try_expression" | "parenthesized_expression" => {
+                value = value.named_child(0)?
             }
-            _ => return false,
+            "call_expression" => return Some(value),
+            _ => return None,
         }
     }
-    false
+    None
 }
 
 /// `&x`, `x.await`, `x?`, `(x)`, `Some(x)` → `x`.
@@ -1201,7 +1248,7 @@ fn code_pattern(node: Node<'_>, source: &str) -> Option<ErrorTest> {
 
 /// An axum or actix handler: a route attribute (`#[post("/")]`), or an extractor parameter
 /// (`Json<..>`, `State<..>`, `Path<..>`, `web::Data<..>`, ...).
-fn is_request_handler(function: Node<'_>, source: &str) -> bool {
+fn is_request_handler(function: Node<'_>, attributes: &[Node<'_>], source: &str) -> bool {
     const ROUTES: &[&str] = &["get", "post", "put", "patch", "delete", "route", "head"];
     const EXTRACTORS: &[&str] = &[
         "Json",
@@ -1213,24 +1260,15 @@ fn is_request_handler(function: Node<'_>, source: &str) -> bool {
         "Data",
         "HttpRequest",
     ];
-    let mut previous = function.prev_named_sibling();
-    while let Some(attr) = previous.filter(|p| {
-        matches!(
-            p.kind(),
-            "attribute_item" | "line_comment" | "block_comment"
-        )
-    }) {
-        if attr.kind() == "attribute_item" {
-            let path = attr
-                .named_child(0)
-                .and_then(|a| a.named_child(0))
-                .map_or("", |p| text(p, source));
-            let last = path.rsplit("::").next().unwrap_or(path);
-            if ROUTES.contains(&last) {
-                return true;
-            }
+    for attr in attributes {
+        let path = attr
+            .named_child(0)
+            .and_then(|a| a.named_child(0))
+            .map_or("", |p| text(p, source));
+        let last = path.rsplit("::").next().unwrap_or(path);
+        if ROUTES.contains(&last) {
+            return true;
         }
-        previous = attr.prev_named_sibling();
     }
     let Some(params) = function.child_by_field_name("parameters") else {
         return false;

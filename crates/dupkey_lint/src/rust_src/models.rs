@@ -14,11 +14,11 @@ use crate::syntax::{named_children, span, text};
 /// The model of a struct, if it derives serde and is stored in a collection.
 pub(super) fn struct_model(
     node: Node<'_>,
+    attributes: &[Node<'_>],
     source: &str,
     stored: &HashMap<String, Option<String>>,
 ) -> Option<ModelDecl> {
     let name = text(node.child_by_field_name("name")?, source).to_string();
-    let attributes = preceding_attributes(node);
     let derives = |what: &str| {
         attributes.iter().any(|a| {
             let t = text(*a, source);
@@ -88,17 +88,15 @@ fn field(
     })
 }
 
-/// The `#[...]` items right above an item.
-fn preceding_attributes(node: Node<'_>) -> Vec<Node<'_>> {
+/// The `#[...]` items right above `siblings[i]` (comments between them skipped).
+pub(super) fn attributes_before<'t>(siblings: &[Node<'t>], i: usize) -> Vec<Node<'t>> {
     let mut out = Vec::new();
-    let mut previous = node.prev_named_sibling();
-    while let Some(p) = previous {
-        match p.kind() {
-            "attribute_item" => out.push(p),
+    for sibling in siblings[..i].iter().rev() {
+        match sibling.kind() {
+            "attribute_item" => out.push(*sibling),
             "line_comment" | "block_comment" => {}
             _ => break,
         }
-        previous = p.prev_named_sibling();
     }
     out
 }

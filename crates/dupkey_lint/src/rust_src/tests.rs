@@ -404,3 +404,32 @@ fn a_struct_declared_in_another_module_is_the_collections_model() {
         }]
     );
 }
+
+#[test]
+fn grammar_gaps_inside_macro_rules_do_not_skip_the_file() {
+    // tree-sitter-rust 0.24 reads `[$]` in a macro_rules body as an error; the body is never
+    // read as code, so the file is still linted.
+    let source = "macro_rules! m {\n    ($($t:tt)*) => { $crate::m!(@with_dollar[$] $($t)*) }\n}\nasync fn f(users: Collection<User>) {\n    users.find_one(doc! { \"email\": 1 }).await.ok();\n}\n";
+    let f = extract(Path::new("src/m.rs"), source).expect("parses around the macro");
+    assert_eq!(function(&f, "f").ops.len(), 1);
+}
+
+#[test]
+fn dropped_and_let_else_results_are_handled_generically() {
+    let f = facts(
+        "async fn f(users: Collection<User>, u: User) -> Result<(), ApiError> {\n    let _ = users.insert_one(&u).await;\n    let Ok(_r) = users.insert_one(&u).await else {\n        return Err(ApiError::Internal);\n    };\n    let Ok(_r) = users.insert_one(&u).await else {\n        return Err(ApiError::Duplicate);\n    };\n    Ok(())\n}\n",
+    );
+    let handling: Vec<DupHandling> = function(&f, "f")
+        .ops
+        .iter()
+        .map(|o| o.handling.clone())
+        .collect();
+    assert_eq!(
+        handling,
+        vec![
+            DupHandling::Generic,
+            DupHandling::Generic,
+            DupHandling::Code11000
+        ]
+    );
+}
