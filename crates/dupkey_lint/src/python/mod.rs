@@ -191,6 +191,15 @@ impl<'t, 's> Walker<'t, 's> {
             }
             "for_statement" if field_is("body") => ctx.in_loop = true,
             "while_statement" if !field_is("alternative") => ctx.in_loop = true,
+            // `[await coll.insert_one(d) for d in docs]` repeats its body like a loop.
+            "list_comprehension"
+            | "set_comprehension"
+            | "dictionary_comprehension"
+            | "generator_expression"
+                if field_is("body") =>
+            {
+                ctx.in_loop = true
+            }
             _ => {}
         }
         ctx
@@ -703,6 +712,20 @@ impl<'t, 's> Walker<'t, 's> {
             "call" => {
                 if let Some(op) = self.classify(node, scope) {
                     return (op.kind == Some(OpKind::Count)).then_some(NumberSource::Count);
+                }
+                // `len(list(coll.find()))`, `len(await cursor.to_list(None))`: a count.
+                if call_name(node, src) == Some("len") {
+                    let counted = args(node, src).positional.first().map(|a| strip(*a));
+                    let counted = counted.map(|a| match call_name(a, src) {
+                        Some("list") => args(a, src).positional.first().map_or(a, |i| strip(*i)),
+                        _ => a,
+                    });
+                    let query = counted
+                        .filter(|a| a.kind() == "call")
+                        .and_then(|a| self.classify(a, scope));
+                    if query.is_some_and(|q| matches!(q.kind, None | Some(OpKind::Read))) {
+                        return Some(NumberSource::Count);
+                    }
                 }
                 // `str(n)`, `f'{n:05d}'.format(n)`, `str(n).zfill(5)`: carry the number.
                 let function = node.child_by_field_name("function")?;

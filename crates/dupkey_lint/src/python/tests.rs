@@ -696,3 +696,25 @@ fn a_model_declared_in_another_module_backs_the_key() {
         Some(false)
     );
 }
+
+#[test]
+fn comprehensions_are_loops_and_len_of_a_query_is_a_count() {
+    let f = facts(
+        "async def f(db, docs):\n    [await db.items.insert_one(d) for d in docs]\n    n = len(list(db.tickets.find({}))) + 1\n    db.tickets.insert_one({'number': n})\n    m = len(await db.orders.find({'open': True}).to_list(None))\n    db.orders.insert_one({'seq': m + 1})\n",
+    );
+    let f = function(&f, "f");
+    assert!(f.ops[0].in_loop);
+    assert!(!f.ops[1].in_loop);
+    let fields: Vec<(Option<&str>, NumberSource)> = f
+        .numbers
+        .iter()
+        .map(|n| (n.field.as_deref(), n.source))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            (Some("number"), NumberSource::Count),
+            (Some("seq"), NumberSource::Count)
+        ]
+    );
+}
