@@ -168,8 +168,15 @@ impl<'t, 's> Walker<'t, 's> {
                 return Some(op);
             }
             if DRIVER_METHODS.contains(&link.name.as_str()) {
-                let target = self.collection_target(receiver, scope);
-                if matches!(link.name.as_str(), "find" | "count") && target == Target::Unknown {
+                // `find` and `count` are also methods of strings, lists and most query
+                // objects: only a receiver known to be a collection makes them database calls.
+                let generic = matches!(link.name.as_str(), "find" | "count");
+                let target = if generic {
+                    self.known_collection(receiver, scope)
+                } else {
+                    self.collection_target(receiver, scope)
+                };
+                if generic && target == Target::Unknown {
                     continue;
                 }
                 return Some(self.driver(target, &link.name, call, rest, scope));
@@ -355,6 +362,23 @@ impl<'t, 's> Walker<'t, 's> {
     ) -> Option<ChainOp<'t>> {
         let src = self.source;
         let a = args(call, src);
+        // `get`, `find` and `count` are class methods of many things (`LABELS.get(k)`,
+        // `ModuleFinder.find()`): on a class not known as a document, only a query on the
+        // class's own fields (`User.find(User.age > 3)`) is Beanie's.
+        let specific = matches!(
+            method,
+            "find_one" | "find_many" | "find_all" | "insert_one" | "insert_many"
+        );
+        let queries_own_fields = !a.positional.is_empty()
+            && a.positional.iter().all(|p| {
+                let p = strip(*p);
+                p.kind() == "comparison_operator"
+                    && p.named_child(0)
+                        .is_some_and(|l| text(l, src).starts_with(&format!("{model}.")))
+            });
+        if !specific && !self.known_document(model) && !queries_own_fields {
+            return None;
+        }
         let mut op = ChainOp {
             target: Target::Model(model.to_string()),
             method: method.to_string(),
@@ -414,11 +438,25 @@ impl<'t, 's> Walker<'t, 's> {
         call: Node<'t>,
         scope: Option<usize>,
     ) -> Option<ChainOp<'t>> {
-        if !matches!(method, "save" | "insert" | "create" | "replace") {
+        // ODM writes take no positional argument (`list.insert(0, x)` and
+        // `str.replace(a, b)` are not writes).
+        let src = self.source;
+        if !matches!(method, "save" | "insert" | "create") || !args(call, src).positional.is_empty()
+        {
             return None;
         }
+        self.document_write(receiver, method, scope)
+    }
+
+    /// The write of a document: a create when it was constructed here (`User(...)`, a name
+    /// bound to one), a save when it was read earlier.
+    fn document_write(
+        &self,
+        receiver: Node<'t>,
+        method: &str,
+        scope: Option<usize>,
+    ) -> Option<ChainOp<'t>> {
         let src = self.source;
-        let _ = call;
         if let Some(model) = constructor_of(receiver, src) {
             return Some(self.create_from_constructor(model, receiver, method));
         }
@@ -491,7 +529,7 @@ impl<'t, 's> Walker<'t, 's> {
                 })
             }
             "save" => {
-                let mut op = self.instance_write(first, "save", call, scope)?;
+                let mut op = self.document_write(first, "save", scope)?;
                 op.method = "save".to_string();
                 Some(op)
             }
@@ -538,6 +576,45 @@ impl<'t, 's> Walker<'t, 's> {
 
     /// What collection an expression names: `db.users`, `db['users']`,
     /// `db.get_collection('users')`, `client.app.users`, a variable bound to one.
+    /// The collection a receiver certainly is: a name bound to one, or `db.users`,
+    /// `db['users']`, `db.get_collection('users')` on a database.
+    fn known_collection(&self, receiver: Node<'t>, scope: Option<usize>) -> Target {
+        let src = self.source;
+        let receiver = strip(receiver);
+        if let Some(Binding::Collection(name)) = self.binding(scope, text(receiver, src)) {
+            return Target::Collection(name.clone());
+        }
+        let on_database = |field: &str| {
+            receiver
+                .child_by_field_name(field)
+                .is_some_and(|o| self.is_database(o, scope))
+        };
+        let named = match receiver.kind() {
+            "attribute" if on_database("object") => last_name(receiver, src).map(str::to_string),
+            "subscript" if on_database("value") => receiver
+                .child_by_field_name("subscript")
+                .and_then(|s| string_value(s, src)),
+            "call" if call_name(receiver, src) == Some("get_collection") => args(receiver, src)
+                .positional
+                .first()
+                .and_then(|s| string_value(*s, src)),
+            _ => None,
+        };
+        named.map_or(Target::Unknown, Target::Collection)
+    }
+
+    /// Whether a class name is a document class: declared in this file, or imported into a
+    /// file that uses an ODM.
+    fn known_document(&self, name: &str) -> bool {
+        if self.known_models.contains_key(name) {
+            return true;
+        }
+        let odm = self.import_modules.values().any(|m| {
+            m.starts_with("beanie") || m.starts_with("odmantic") || m.starts_with("mongoengine")
+        });
+        odm && self.import_modules.contains_key(name)
+    }
+
     pub(super) fn collection_target(&self, receiver: Node<'t>, scope: Option<usize>) -> Target {
         let src = self.source;
         let receiver = strip(receiver);

@@ -718,3 +718,32 @@ fn comprehensions_are_loops_and_len_of_a_query_is_a_count() {
         ]
     );
 }
+
+#[test]
+fn generic_method_names_are_not_database_calls() {
+    // Shapes seen in real packages (pygments, setuptools, sympy, moto) that share method
+    // names with the driver or an ODM.
+    let f = facts(
+        "class ModuleFinder:\n    pass\n\ndef f(self, x, a, b):\n    LABELS.get(x)\n    ModuleFinder.find(x)\n    self.name.find('x')\n    self.total.count()\n    Poly(x).replace(a, b)\n    Matrix(x).insert(0, a)\n    self.db.users.find({'email': x})\n    db['users'].count()\n",
+    );
+    let ops: Vec<(OpKind, String, Target)> = function(&f, "f")
+        .ops
+        .iter()
+        .map(|o| (o.kind, o.method.clone(), o.target.clone()))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (
+                OpKind::Read,
+                "find".into(),
+                Target::Collection("users".into())
+            ),
+            (
+                OpKind::Count,
+                "count".into(),
+                Target::Collection("users".into())
+            ),
+        ]
+    );
+}

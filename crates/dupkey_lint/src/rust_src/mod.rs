@@ -44,6 +44,8 @@ enum Binding<'t> {
     Number(NumberSource),
     /// A `doc!` or a struct literal (the document of an insert).
     Document(Node<'t>),
+    /// A collection whose name the file does not say (a `&Collection<User>` parameter).
+    SomeCollection,
     /// A value built by a builder chain (`IndexModel::builder()...`, `UpdateOptions::builder()...`).
     Built(Node<'t>),
 }
@@ -87,6 +89,8 @@ struct Walker<'t, 's> {
     structs: Vec<Node<'t>>,
     bindings: HashMap<(Option<usize>, String), Binding<'t>>,
     module_function: Option<usize>,
+    /// Struct fields declared as `Collection<T>`.
+    collection_fields: HashSet<String>,
     /// Calls that are the receiver of a further method, marked on the way down (tree-sitter's
     /// `parent()` walks from the root: asking it per call would make the walk quadratic).
     inner_calls: HashSet<usize>,
@@ -105,6 +109,7 @@ impl<'t, 's> Walker<'t, 's> {
             structs: Vec::new(),
             bindings: HashMap::new(),
             module_function: None,
+            collection_fields: HashSet::new(),
             inner_calls: HashSet::new(),
             attributes: HashMap::new(),
         }
@@ -141,6 +146,13 @@ impl<'t, 's> Walker<'t, 's> {
                     }
                 }
                 "generic_type" => self.collection_type(node),
+                "field_declaration"
+                    if is_collection_type(node.child_by_field_name("type"), src) =>
+                {
+                    if let Some(name) = node.child_by_field_name("name") {
+                        self.collection_fields.insert(text(name, src).to_string());
+                    }
+                }
                 "field_initializer" => {
                     let field = node
                         .child_by_field_name("field")
@@ -336,8 +348,20 @@ impl<'t, 's> Walker<'t, 's> {
             span: span(node, src),
             ..FunctionFacts::default()
         });
+        let function = self.facts.functions.len() - 1;
+        // `users: &Collection<User>`: a collection, though not its name.
+        let params = node.child_by_field_name("parameters").map(named_children);
+        for param in params.unwrap_or_default() {
+            let pattern = param.child_by_field_name("pattern");
+            if let Some(pattern) = pattern.filter(|p| p.kind() == "identifier")
+                && is_collection_type(param.child_by_field_name("type"), src)
+            {
+                let key = (Some(function), text(pattern, src).to_string());
+                self.bindings.insert(key, Binding::SomeCollection);
+            }
+        }
         Ctx {
-            function: Some(self.facts.functions.len() - 1),
+            function: Some(function),
             in_loop: false,
             top_level: false,
         }
@@ -444,6 +468,10 @@ impl<'t, 's> Walker<'t, 's> {
                 self.store(text(ty, src), &coll);
             }
             self.bindings.insert(key, Binding::Collection(coll));
+            return;
+        }
+        if is_collection_type(node.child_by_field_name("type"), src) {
+            self.bindings.insert(key, Binding::SomeCollection);
             return;
         }
         let stripped = strip(value);
@@ -556,43 +584,52 @@ impl<'t, 's> Walker<'t, 's> {
     /// A chain-top call on the way up: a driver operation or an index creation.
     fn call(&mut self, node: Node<'t>, ctx: &Ctx) {
         let src = self.source;
-        let (links, base) = chain(node, src);
+        let (links, _) = chain(node, src);
         for (i, link) in links.iter().enumerate() {
             if !DRIVER_METHODS.contains(&link.name.as_str()) {
                 continue;
             }
-            let receiver = link.receiver;
-            let target = self.collection_target(receiver, ctx);
-            if link.name == "find" && target == Target::Unknown {
+            // `find` (iterators) and `replace_one` (other crates' traits) are common names:
+            // only a receiver known to be a collection makes them driver calls.
+            let strict = matches!(link.name.as_str(), "find" | "replace_one");
+            let Some(target) = self.collection_target(link.receiver, ctx, strict) else {
                 continue;
-            }
-            let _ = base;
+            };
             self.driver_op(node, &link.name, link.call, &links[i + 1..], target, ctx);
             return;
         }
     }
 
     /// What collection a receiver names: a bound variable, `state.users`, `self.users()`,
-    /// `db.collection("users")`.
-    fn collection_target(&mut self, receiver: Node<'t>, ctx: &Ctx) -> Target {
+    /// `db.collection("users")`; `Unknown` for a collection of unknown name (a
+    /// `&Collection<User>` parameter). `None` when `strict` and the receiver is not known to
+    /// be a collection at all.
+    fn collection_target(&mut self, receiver: Node<'t>, ctx: &Ctx, strict: bool) -> Option<Target> {
         let src = self.source;
         let receiver = strip(receiver);
         if let Some(coll) = self.collection_call(receiver) {
-            return Target::Collection(coll);
+            return Some(Target::Collection(coll));
         }
+        let guess = |t: Target| (!strict).then_some(t);
         match receiver.kind() {
             "identifier" => match self.binding(ctx.function, text(receiver, src)) {
-                Some(Binding::Collection(c)) => Target::Collection(c.clone()),
-                _ => Target::Unknown,
+                Some(Binding::Collection(c)) => Some(Target::Collection(c.clone())),
+                Some(Binding::SomeCollection) => Some(Target::Unknown),
+                _ => guess(Target::Unknown),
             },
             "field_expression" => {
                 let field = receiver
                     .child_by_field_name("field")
                     .map_or("", |f| text(f, src));
+                let named = if GENERIC_NAMES.contains(&field) {
+                    Target::Unknown
+                } else {
+                    Target::Collection(field.to_string())
+                };
                 match self.member_collections.get(field) {
-                    Some(c) => Target::Collection(c.clone()),
-                    None if GENERIC_NAMES.contains(&field) => Target::Unknown,
-                    None => Target::Collection(field.to_string()),
+                    Some(c) => Some(Target::Collection(c.clone())),
+                    None if self.collection_fields.contains(field) => Some(named),
+                    None => guess(named),
                 }
             }
             "call_expression" => {
@@ -601,11 +638,12 @@ impl<'t, 's> Walker<'t, 's> {
                     .child_by_field_name("function")
                     .and_then(|f| f.child_by_field_name("field").or(Some(f)))
                     .map_or("", |f| text(f, src));
-                self.member_collections
-                    .get(name)
-                    .map_or(Target::Unknown, |c| Target::Collection(c.clone()))
+                match self.member_collections.get(name) {
+                    Some(c) => Some(Target::Collection(c.clone())),
+                    None => guess(Target::Unknown),
+                }
             }
-            _ => Target::Unknown,
+            _ => guess(Target::Unknown),
         }
     }
 
@@ -1086,6 +1124,15 @@ fn chain<'t>(top: Node<'t>, source: &str) -> (Vec<Link<'t>>, Node<'t>) {
     }
     links.reverse();
     (links, current)
+}
+
+/// `Collection<T>`, `&Collection<T>`, `mongodb::Collection<T>`.
+fn is_collection_type(ty: Option<Node<'_>>, source: &str) -> bool {
+    ty.is_some_and(|t| {
+        let t = text(t, source).trim_start_matches('&').trim_start();
+        let head = t.split('<').next().unwrap_or("");
+        head == "Collection" || head.ends_with("::Collection")
+    })
 }
 
 /// The call a method call is made on, through `.await`, `?` and parentheses

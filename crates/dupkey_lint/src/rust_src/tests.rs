@@ -433,3 +433,24 @@ fn dropped_and_let_else_results_are_handled_generically() {
         ]
     );
 }
+
+#[test]
+fn common_method_names_need_a_known_collection() {
+    // Shapes from itertools, clap and ipnet that share `find` / `replace_one` with the driver.
+    let f = facts(
+        "struct Repo { users: Collection<User>, cmd: Command }\nimpl Repo {\n    async fn f(&self, param: &Collection<User>, name: &str) {\n        self.iter.find(|x| x.ok());\n        self.cmd.find(name);\n        start.replace_one();\n        let typed: Collection<User> = self.db.collection(name);\n        self.users.find(doc! { \"a\": 1 }).await.ok();\n        param.find(doc! { \"b\": 1 }).await.ok();\n        typed.find(doc! { \"c\": 1 }).await.ok();\n    }\n}\n",
+    );
+    let ops: Vec<(String, Target)> = function(&f, "f")
+        .ops
+        .iter()
+        .map(|o| (o.method.clone(), o.target.clone()))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("find".to_string(), Target::Collection("users".into())),
+            ("find".to_string(), Target::Unknown),
+            ("find".to_string(), Target::Unknown),
+        ]
+    );
+}
