@@ -589,15 +589,31 @@ impl<'t, 's> Walker<'t, 's> {
             if !DRIVER_METHODS.contains(&link.name.as_str()) {
                 continue;
             }
-            // `find` (iterators) and `replace_one` (other crates' traits) are common names:
-            // only a receiver known to be a collection makes them driver calls.
-            let strict = matches!(link.name.as_str(), "find" | "replace_one");
+            // `find` (iterators), `replace_one`, `insert_many`, `find_one` (other crates'
+            // types) are not only the driver's: a receiver is guessed to be a collection only
+            // for the driver's rarer names, in a file that uses the driver or `bson`, or
+            // with a `doc!` argument; otherwise it must be known to be one.
+            let first_arg = link
+                .call
+                .child_by_field_name("arguments")
+                .and_then(|a| named_children(a).into_iter().next());
+            let doc_argument = first_arg.is_some_and(|a| is_doc_macro(strip(a), src));
+            let strict = matches!(link.name.as_str(), "find" | "replace_one" | "insert_many")
+                || !(self.uses_driver() || doc_argument);
             let Some(target) = self.collection_target(link.receiver, ctx, strict) else {
                 continue;
             };
             self.driver_op(node, &link.name, link.call, &links[i + 1..], target, ctx);
             return;
         }
+    }
+
+    /// Whether the file imports the driver or `bson` (`use mongodb::...`, `use bson::doc`).
+    fn uses_driver(&self) -> bool {
+        self.facts.imports.iter().any(|i| {
+            let root = i.source.split("::").next().unwrap_or("");
+            root == "mongodb" || root == "bson" || i.local == "mongodb" || i.local == "bson"
+        })
     }
 
     /// What collection a receiver names: a bound variable, `state.users`, `self.users()`,

@@ -454,3 +454,26 @@ fn common_method_names_need_a_known_collection() {
         ]
     );
 }
+
+#[test]
+fn driver_names_outside_driver_code_are_not_calls() {
+    // aho-corasick's searchers have `find_one`, smallvec has `insert_many`.
+    let plain = "fn f(&self, h: &[u8], v: &mut SmallVec<[u8; 4]>) {\n    self.teddy.find_one(h, 0);\n    v.insert_many(0, [1, 2]);\n}\n";
+    assert!(function(&facts(plain), "f").ops.is_empty());
+    let driver = format!(
+        "use mongodb::bson::Document;\n{plain}fn g(&self, filter: Document) {{\n    self.accounts.find_one(filter);\n}}\n"
+    );
+    let f = facts(&driver);
+    // In a driver file `find_one` on a field is guessed to be a collection call;
+    // `insert_many` still needs a known collection.
+    let methods: Vec<&str> = function(&f, "f")
+        .ops
+        .iter()
+        .map(|o| o.method.as_str())
+        .collect();
+    assert_eq!(methods, vec!["find_one"]);
+    assert_eq!(
+        function(&f, "g").ops[0].target,
+        Target::Collection("accounts".into())
+    );
+}
