@@ -747,3 +747,41 @@ fn generic_method_names_are_not_database_calls() {
         ]
     );
 }
+
+#[test]
+fn bulk_write_errors_and_maxima_from_sorted_finds() {
+    let f = facts(
+        r#"
+from pymongo.errors import BulkWriteError
+
+def load(db, docs):
+    try:
+        db.items.insert_many(docs, ordered=False)
+    except BulkWriteError as e:
+        dups = [w for w in e.details["writeErrors"] if w["code"] == 11000]
+
+def load_blind(db, docs):
+    try:
+        db.items.insert_many(docs)
+    except BulkWriteError:
+        pass
+
+def next_invoice(db):
+    last = list(db.invoices.find().sort("number", -1).limit(1))
+    number = last[0]["number"] + 1 if last else 1
+    db.invoices.insert_one({"number": number})
+"#,
+    );
+    assert_eq!(function(&f, "load").ops[0].handling, DupHandling::Code11000);
+    assert_eq!(
+        function(&f, "load_blind").ops[0].handling,
+        DupHandling::Generic
+    );
+    let next = function(&f, "next_invoice");
+    assert_eq!(next.numbers.len(), 1, "{:#?}", next.numbers);
+    assert_eq!(next.numbers[0].source, NumberSource::Maximum);
+    assert_eq!(
+        next.numbers[0].target,
+        Target::Collection("invoices".into())
+    );
+}

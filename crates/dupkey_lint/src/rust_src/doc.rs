@@ -249,3 +249,96 @@ pub(super) fn all_tokens<'t>(value: &DocValue<'t>) -> Vec<Node<'t>> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `source` (one `let x = doc! {...};` in a function) and returns the entries.
+    fn with_doc<R>(source: &str, f: impl FnOnce(&[DocEntry<'_>], &str) -> R) -> R {
+        let mut parser = tree_sitter::Parser::new();
+        parser
+            .set_language(&tree_sitter_rust::LANGUAGE.into())
+            .expect("grammar");
+        let tree = parser.parse(source, None).expect("tree");
+        let mut stack = vec![tree.root_node()];
+        while let Some(node) = stack.pop() {
+            if let Some(entries) = parse_doc(node, source) {
+                return f(&entries, source);
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.children(&mut cursor));
+        }
+        panic!("no doc! in {source}");
+    }
+
+    #[test]
+    fn entries_values_nesting_and_arrays() {
+        let src = r#"fn f() { let d = doc! { "a": 1, "b": { "$gt": -1, "$ne": Bson::Null }, "c": [ { "x": "y" }, 2 ], d: name.clone(), "e": format!("{}-{}", p, q), }; }"#;
+        with_doc(src, |entries, source| {
+            let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+            assert_eq!(keys, vec!["a", "b", "c", "d", "e"]);
+            assert_eq!(value_text(&entries[0].value, source), "1");
+            let DocValue::Doc(inner) = &entries[1].value else {
+                panic!("nested doc")
+            };
+            assert_eq!(value_text(&inner[0].value, source), "-1");
+            assert_eq!(value_text(&inner[1].value, source), "Bson::Null");
+            let DocValue::Array(items) = &entries[2].value else {
+                panic!("array")
+            };
+            assert!(matches!(&items[0], DocValue::Doc(d) if d[0].key == "x"));
+            assert_eq!(value_text(&items[1], source), "2");
+            assert_eq!(value_text(&entries[3].value, source), "name.clone()");
+            assert_eq!(
+                value_text(&entries[4].value, source),
+                "format!(\"{}-{}\", p, q)"
+            );
+        });
+    }
+
+    #[test]
+    fn keys_directions_and_partial_filters() {
+        let src = r#"fn f() { let d = doc! { "tenant": 1_i32, "ref": -1, "geo": "2dsphere" }; }"#;
+        with_doc(src, |entries, source| {
+            let keys = index_keys(entries, source);
+            assert_eq!(
+                keys,
+                vec![
+                    ("tenant".to_string(), "1".to_string()),
+                    ("ref".to_string(), "-1".to_string()),
+                    ("geo".to_string(), "2dsphere".to_string())
+                ]
+            );
+        });
+        let src = r#"fn f() { let d = doc! { "email": { "$type": "string" }, "n": { "a": 1 }, "$and": [] }; }"#;
+        with_doc(src, |entries, source| {
+            let tree_node = entries[0].key_node;
+            let filter = partial_filter(entries, tree_node, source);
+            let c: Vec<(&str, &str, &str)> = filter
+                .conditions
+                .iter()
+                .map(|c| (c.field.as_str(), c.operator.as_str(), c.operand.as_str()))
+                .collect();
+            assert_eq!(
+                c,
+                vec![
+                    ("email", "$type", "\"string\""),
+                    ("n", "$eq", "{ \"a\": 1 }"),
+                    ("", "$and", "[]")
+                ]
+            );
+        });
+    }
+
+    #[test]
+    fn raw_and_escaped_string_keys() {
+        assert_eq!(
+            with_doc(
+                r##"fn f() { let d = doc! { r#"a"#: 1, "b\"c": 2 }; }"##,
+                |e, _| { e.iter().map(|x| x.key.clone()).collect::<Vec<_>>() }
+            ),
+            vec!["a".to_string(), "b\\\"c".to_string()]
+        );
+    }
+}

@@ -477,3 +477,31 @@ fn driver_names_outside_driver_code_are_not_calls() {
         Target::Collection("accounts".into())
     );
 }
+
+#[test]
+fn create_indexes_takes_an_array_of_bound_models() {
+    let f = facts(
+        "use mongodb::{bson::doc, IndexModel, options::IndexOptions};\nasync fn setup(db: &Database) {\n    let a = IndexModel::builder().keys(doc! { \"a\": 1 }).options(IndexOptions::builder().unique(true).build()).build();\n    let b = IndexModel::builder().keys(doc! { \"b\": -1 }).build();\n    db.collection::<Document>(\"things\").create_indexes([a, b]).await.unwrap();\n}\n",
+    );
+    type Read = (Vec<(String, String)>, bool, Target);
+    let keys: Vec<Read> = f
+        .indexes
+        .iter()
+        .map(|i| (i.keys.clone(), i.unique.is_some(), i.target.clone()))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            (
+                vec![("a".into(), "1".into())],
+                true,
+                Target::Collection("things".into())
+            ),
+            (
+                vec![("b".into(), "-1".into())],
+                false,
+                Target::Collection("things".into())
+            ),
+        ]
+    );
+}
