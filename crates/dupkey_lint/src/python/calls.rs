@@ -655,6 +655,14 @@ impl<'t, 's> Walker<'t, 's> {
 
 /// `sort=[('n', -1)]`, `'-n'`, `-User.n`, `{'n': -1}`, `[('n', DESCENDING)]`.
 fn sort_is_descending(node: Node<'_>, source: &str) -> bool {
+    sort_is_descending_within(node, source, 0)
+}
+
+/// `depth` bounds the descent into nested lists (real sorts are two levels deep).
+fn sort_is_descending_within(node: Node<'_>, source: &str, depth: u32) -> bool {
+    if depth > 8 {
+        return false;
+    }
     let node = strip(node);
     if let Some(s) = string_value(node, source) {
         return s.starts_with('-');
@@ -669,7 +677,9 @@ fn sort_is_descending(node: Node<'_>, source: &str) -> bool {
                     || text(dir, source) == "-1"
                     || last_name(dir, source) == Some("DESCENDING");
             }
-            parts.into_iter().any(|p| sort_is_descending(p, source))
+            parts
+                .into_iter()
+                .any(|p| sort_is_descending_within(p, source, depth + 1))
         }
         _ => false,
     }

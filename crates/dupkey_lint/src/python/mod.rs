@@ -515,14 +515,23 @@ impl<'t, 's> Walker<'t, 's> {
     /// The document a call returns: a read, a maximum, a count.
     fn call_result(&self, call: Node<'t>, scope: Option<usize>) -> Option<Binding<'t>> {
         // `list(cursor)`, `next(cursor)`, `await cursor.to_list(1)` keep the query's meaning.
-        if matches!(
-            call_name(call, self.source),
-            Some("list" | "next" | "anext")
-        ) {
-            return args(call, self.source)
-                .positional
-                .first()
-                .and_then(|a| self.value_binding(*a, scope));
+        let src = self.source;
+        let mut call = call;
+        for _ in 0..8 {
+            if !matches!(call_name(call, src), Some("list" | "next" | "anext")) {
+                break;
+            }
+            let inner = strip(*args(call, src).positional.first()?);
+            match inner.kind() {
+                "call" => call = inner,
+                "identifier" => {
+                    return match self.binding(scope, text(inner, src)) {
+                        Some(b @ (Binding::MaxDoc | Binding::ReadDoc(_))) => Some(b.clone()),
+                        _ => None,
+                    };
+                }
+                _ => return None,
+            }
         }
         let op = self.classify(call, scope)?;
         match op.kind {

@@ -659,6 +659,20 @@ fn deep_nesting_does_not_overflow() {
     let _ = extract(Path::new("deep.py"), &source);
     let source = format!("x = {}1\n", "1 + ".repeat(depth));
     let _ = extract(Path::new("deep.py"), &source);
+    // Shapes the walk reads recursively-looking structures of: wrappers around a query,
+    // nested sort specs.
+    let source = format!(
+        "def f(db):\n    x = {}db.users.find(){}\n",
+        "list(".repeat(depth),
+        ")".repeat(depth)
+    );
+    let _ = extract(Path::new("deep.py"), &source);
+    let source = format!(
+        "def f(db):\n    db.users.find({{'a': 1}}).sort({}1{})\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let _ = extract(Path::new("deep.py"), &source);
 }
 
 #[test]
@@ -784,4 +798,13 @@ def next_invoice(db):
         next.numbers[0].target,
         Target::Collection("invoices".into())
     );
+}
+
+#[test]
+fn defaults_that_refer_to_each_other_terminate() {
+    let f = facts(
+        "from mongoengine import Document, StringField\n\ndef a():\n    return b\n\ndef b():\n    return a\n\nclass Code(Document):\n    value = StringField(unique=True, default=a)\n    lazy = StringField(default=lambda: lambda: None)\n",
+    );
+    assert_eq!(f.models[0].fields[0].default, Some(DefaultValue::Other));
+    assert_eq!(f.models[0].fields[1].default, Some(DefaultValue::Null));
 }

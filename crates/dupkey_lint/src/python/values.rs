@@ -257,21 +257,22 @@ pub(super) fn default_value<'t>(
     source: &str,
     functions: &dyn Fn(&str) -> Option<Node<'t>>,
 ) -> DefaultValue {
-    let node = strip(node);
-    match node.kind() {
-        "none" => return DefaultValue::Null,
-        "lambda" => {
-            if let Some(body) = node.child_by_field_name("body") {
-                return default_value(body, source, functions);
-            }
+    // Follow lambdas and named functions to the value they produce; a bounded number of
+    // steps, since `def a(): return b` / `def b(): return a` is valid Python.
+    let mut node = strip(node);
+    for _ in 0..8 {
+        let next = match node.kind() {
+            "lambda" => node.child_by_field_name("body"),
+            "identifier" => functions(text(node, source)),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = strip(n),
+            None => break,
         }
-        "identifier" => {
-            let name = text(node, source);
-            if let Some(ret) = functions(name) {
-                return default_value(ret, source, functions);
-            }
-        }
-        _ => {}
+    }
+    if node.kind() == "none" {
+        return DefaultValue::Null;
     }
     match randomness(node, source, 0) {
         Some(true) => DefaultValue::StrongRandom,

@@ -206,28 +206,34 @@ impl<'t, 's> Walker<'t, 's> {
     /// `.await`, `?`): the collection's name, and records the stored type.
     fn collection_call(&mut self, node: Node<'t>) -> Option<String> {
         let src = self.source;
-        let node = strip(node);
-        if node.kind() != "call_expression" {
-            return None;
+        let mut node = strip(node);
+        let mut found = None;
+        // `db.collection("users").clone()`: look through clones, a bounded number of them.
+        for _ in 0..8 {
+            if node.kind() != "call_expression" {
+                return None;
+            }
+            let function = node.child_by_field_name("function")?;
+            let (callee, type_args) = match function.kind() {
+                "generic_function" => (
+                    function.child_by_field_name("function")?,
+                    function.child_by_field_name("type_arguments"),
+                ),
+                _ => (function, None),
+            };
+            if callee.kind() != "field_expression" {
+                return None;
+            }
+            match text(callee.child_by_field_name("field")?, src) {
+                "clone" => node = strip(callee.child_by_field_name("value")?),
+                "collection" => {
+                    found = Some(type_args);
+                    break;
+                }
+                _ => return None,
+            }
         }
-        let function = node.child_by_field_name("function")?;
-        let (callee, type_args) = match function.kind() {
-            "generic_function" => (
-                function.child_by_field_name("function")?,
-                function.child_by_field_name("type_arguments"),
-            ),
-            _ => (function, None),
-        };
-        if callee.kind() != "field_expression" {
-            return None;
-        }
-        let method = text(callee.child_by_field_name("field")?, src);
-        if method == "clone" {
-            return self.collection_call(callee.child_by_field_name("value")?);
-        }
-        if method != "collection" {
-            return None;
-        }
+        let type_args = found?;
         let arg = named_children(node.child_by_field_name("arguments")?)
             .into_iter()
             .next()?;

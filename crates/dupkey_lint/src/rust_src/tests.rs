@@ -377,6 +377,11 @@ fn deep_doc_nesting_does_not_overflow() {
         ")".repeat(depth)
     );
     let _ = extract(Path::new("deep.rs"), &source);
+    let source = format!(
+        "fn f(db: Database) {{ let users = db.collection::<User>(\"users\"){}; }}\n",
+        ".clone()".repeat(depth)
+    );
+    let _ = extract(Path::new("deep.rs"), &source);
 }
 
 #[test]
