@@ -324,6 +324,11 @@ impl<'t, 's> Walker<'t, 's> {
             }
             "binary_expression" => self.facts.error_tests.extend(error_test(node, src)),
             "field_pattern" => self.facts.error_tests.extend(code_pattern(node, src)),
+            // `matches!(*e.kind, ErrorKind::Write(WriteFailure::WriteError(WriteError {
+            // code: 11000, .. })))`: a macro body is tokens, not a pattern.
+            "token_tree" => {
+                self.facts.error_tests.extend(code_tokens(node, src));
+            }
             "struct_expression" => self.struct_numbers(node, ctx),
             _ => {}
         }
@@ -1301,6 +1306,30 @@ fn error_test(node: Node<'_>, source: &str) -> Option<ErrorTest> {
         }
         _ => None,
     }
+}
+
+/// `code: 11000` or `code == 11000` among a token tree's own tokens (each nested tree is
+/// visited by the walk on its own).
+fn code_tokens(tree: Node<'_>, source: &str) -> Vec<ErrorTest> {
+    let mut cursor = tree.walk();
+    let tokens: Vec<Node<'_>> = tree.children(&mut cursor).collect();
+    tokens
+        .windows(3)
+        .filter(|w| {
+            text(w[0], source) == "code"
+                && matches!(w[1].kind(), ":" | "==")
+                && text(w[2], source).replace('_', "").trim_end_matches("i32") == "11000"
+        })
+        .map(|w| ErrorTest {
+            kind: ErrorTestKind::Code,
+            text: source
+                .get(w[0].start_byte()..w[2].end_byte())
+                .unwrap_or("")
+                .to_string(),
+            replacement: None,
+            span: span(w[0], source),
+        })
+        .collect()
 }
 
 /// `WriteError { code: 11000, .. }` in a pattern.

@@ -510,3 +510,21 @@ fn create_indexes_takes_an_array_of_bound_models() {
         ]
     );
 }
+
+#[test]
+fn every_prefix_of_the_fixture_is_read_or_reported() {
+    let cuts = AXUM.char_indices().map(|(i, _)| i).step_by(5);
+    for cut in cuts {
+        let _ = extract(Path::new("cut.rs"), &AXUM[..cut]);
+    }
+}
+
+#[test]
+fn code_tests_inside_matches_macro() {
+    let f = facts(
+        "fn is_dup(e: &Error) -> bool {\n    matches!(*e.kind, ErrorKind::Write(WriteFailure::WriteError(WriteError { code: 11000, .. })))\n}\n",
+    );
+    assert_eq!(f.error_tests.len(), 1, "{:#?}", f.error_tests);
+    assert_eq!(f.error_tests[0].kind, ErrorTestKind::Code);
+    assert_eq!(f.error_tests[0].span.line, 2);
+}
