@@ -46,6 +46,10 @@ enum Binding<'t> {
     Document(Node<'t>),
     /// A collection whose name the file does not say (a `&Collection<User>` parameter).
     SomeCollection,
+    /// A document read by `find_one`: `+ 1` on its field is a counter incremented in code.
+    ReadDoc,
+    /// The first document of a descending sort: `+ 1` on its field is a maximum.
+    MaxDoc,
     /// A value built by a builder chain (`IndexModel::builder()...`, `UpdateOptions::builder()...`).
     Built(Node<'t>),
 }
@@ -490,7 +494,14 @@ impl<'t, 's> Walker<'t, 's> {
             self.bindings.insert(key, Binding::Document(stripped));
             return;
         }
-        if let Some(source) = self.number_source(value, ctx) {
+        if let Some(read) = self.read_result(stripped, ctx) {
+            self.bindings.insert(key, read);
+            return;
+        }
+        let source = self
+            .number_source(value, ctx)
+            .or_else(|| self.incremented_read(value, ctx));
+        if let Some(source) = source {
             self.bindings.insert(key, Binding::Number(source));
             return;
         }
@@ -590,6 +601,71 @@ impl<'t, 's> Walker<'t, 's> {
             }
         }
         None
+    }
+
+    /// The document a `find_one`/`find` chain returns: the maximum when it sorts descending
+    /// (`.sort(doc! {"n": -1})` in 3.x, `FindOneOptions::builder().sort(..)` in 2.x), else a
+    /// document read from its collection.
+    fn read_result(&mut self, value: Node<'t>, ctx: &Ctx) -> Option<Binding<'t>> {
+        let src = self.source;
+        if value.kind() != "call_expression" {
+            return None;
+        }
+        let (links, _) = chain(value, src);
+        let at = links
+            .iter()
+            .position(|l| l.name == "find_one" || l.name == "find")?;
+        self.collection_target(links[at].receiver, ctx, true)?;
+        let descending = links.iter().skip(at).any(|l| {
+            let args = l.call.child_by_field_name("arguments").map(named_children);
+            args.unwrap_or_default().into_iter().any(|arg| {
+                // 2.x options: inline or a name bound to `FindOneOptions::builder()...`.
+                let arg = match self.binding(ctx.function, text(strip(arg), src)) {
+                    Some(Binding::Built(built)) => *built,
+                    _ => arg,
+                };
+                let sorts = l.name == "sort" || text(arg, src).contains(".sort(");
+                sorts && sorts_descending(arg, src)
+            })
+        });
+        Some(if descending {
+            Binding::MaxDoc
+        } else {
+            Binding::ReadDoc
+        })
+    }
+
+    /// `last.n + 1`, `last.map(|d| d.n + 1)`, `counter.seq + 1`: a sum over a field of a
+    /// document read earlier: a maximum plus one, or a counter incremented in code.
+    fn incremented_read(&self, value: Node<'t>, ctx: &Ctx) -> Option<NumberSource> {
+        let src = self.source;
+        let mut read = None;
+        let mut adds = false;
+        let mut stack = vec![value];
+        let mut budget = 10_000;
+        while let Some(node) = stack.pop() {
+            budget -= 1;
+            if budget == 0 {
+                break;
+            }
+            match node.kind() {
+                "identifier" => match self.binding(ctx.function, text(node, src)) {
+                    Some(Binding::MaxDoc) => read = Some(NumberSource::Maximum),
+                    Some(Binding::ReadDoc) if read.is_none() => {
+                        read = Some(NumberSource::CounterReadWrite)
+                    }
+                    _ => {}
+                },
+                "binary_expression" => {
+                    adds |= node
+                        .child_by_field_name("operator")
+                        .is_some_and(|o| text(o, src) == "+");
+                    stack.extend(named_children(node));
+                }
+                _ => stack.extend(named_children(node)),
+            }
+        }
+        read.filter(|_| adds)
     }
 
     /// A chain-top call on the way up: a driver operation or an index creation.
@@ -833,29 +909,55 @@ impl<'t, 's> Walker<'t, 's> {
     }
 
     /// Numbers written by an update's `$set` / `$setOnInsert`.
+    /// A counter incremented in code and written back (`$set: { "seq": seq }` with
+    /// `seq = counter.seq + 1`) is a counter read-write, not a numbered field.
     fn update_numbers(&mut self, entries: &[DocEntry<'t>], target: &Target, ctx: &Ctx) {
         for entry in entries {
             if let DocValue::Doc(inner) = &entry.value
                 && (entry.key == "$set" || entry.key == "$setOnInsert")
             {
-                let inner = inner.clone();
-                self.doc_numbers(&inner, target, ctx);
+                let (written_back, numbered): (Vec<_>, Vec<_>) =
+                    inner.iter().cloned().partition(|e| {
+                        self.tokens_number(&e.value, ctx) == Some(NumberSource::CounterReadWrite)
+                    });
+                for e in written_back {
+                    self.facts
+                        .counter_read_writes
+                        .push(span(e.key_node, self.source));
+                }
+                self.doc_numbers(&numbered, target, ctx);
             }
         }
     }
 
+    /// The number a `doc!` value carries: a name bound to one, a count call, or `+` over a
+    /// field of a document read earlier (`last.number + 1`).
     fn tokens_number(&self, value: &DocValue<'t>, ctx: &Ctx) -> Option<NumberSource> {
-        all_tokens(value).into_iter().find_map(|t| match t.kind() {
-            "identifier" => match self.binding(ctx.function, text(t, self.source)) {
-                Some(Binding::Number(s)) => Some(*s),
-                _ => matches!(
-                    text(t, self.source),
+        let src = self.source;
+        let tokens = all_tokens(value);
+        let adds = tokens.iter().any(|t| t.kind() == "+");
+        let mut read = None;
+        for t in &tokens {
+            if t.kind() != "identifier" {
+                continue;
+            }
+            match self.binding(ctx.function, text(*t, src)) {
+                Some(Binding::Number(s)) => return Some(*s),
+                Some(Binding::MaxDoc) => read = Some(NumberSource::Maximum),
+                Some(Binding::ReadDoc) if read.is_none() => {
+                    read = Some(NumberSource::CounterReadWrite)
+                }
+                _ if matches!(
+                    text(*t, src),
                     "count_documents" | "estimated_document_count"
-                )
-                .then_some(NumberSource::Count),
-            },
-            _ => None,
-        })
+                ) =>
+                {
+                    return Some(NumberSource::Count);
+                }
+                _ => {}
+            }
+        }
+        read.filter(|_| adds)
     }
 
     /// `create_index(model)` / `create_indexes([a, b])` / `create_indexes(vec![a, b])`.
@@ -1151,6 +1253,22 @@ fn chain<'t>(top: Node<'t>, source: &str) -> (Vec<Link<'t>>, Node<'t>) {
     }
     links.reverse();
     (links, current)
+}
+
+/// A `sort` document with a descending key (`doc! { "n": -1 }`) among a node's tokens.
+fn sorts_descending(node: Node<'_>, source: &str) -> bool {
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if let Some(entries) = parse_doc(n, source) {
+            let keys = doc::index_keys(&entries, source);
+            if keys.iter().any(|(_, dir)| dir == "-1") {
+                return true;
+            }
+            continue;
+        }
+        stack.extend(named_children(n));
+    }
+    false
 }
 
 /// `Collection<T>`, `&Collection<T>`, `mongodb::Collection<T>`.

@@ -528,3 +528,66 @@ fn code_tests_inside_matches_macro() {
     assert_eq!(f.error_tests[0].kind, ErrorTestKind::Code);
     assert_eq!(f.error_tests[0].span.line, 2);
 }
+
+#[test]
+fn maxima_and_counters_incremented_in_code() {
+    let f = facts(
+        r#"
+use mongodb::{bson::doc, options::FindOneOptions, Collection};
+
+async fn next_invoice(invoices: Collection<Invoice>) -> mongodb::error::Result<()> {
+    let last = invoices.find_one(doc! {}).sort(doc! { "number": -1 }).await?;
+    let number = last.map(|d| d.number + 1).unwrap_or(1);
+    invoices.insert_one(Invoice { number }).await?;
+    Ok(())
+}
+
+async fn next_invoice_2x(invoices: Collection<Invoice>) -> mongodb::error::Result<()> {
+    let options = FindOneOptions::builder().sort(doc! { "number": -1 }).build();
+    let last = invoices.find_one(doc! {}, options).await?.unwrap();
+    invoices.insert_one(doc! { "number": last.number + 1 }).await?;
+    Ok(())
+}
+
+async fn next_ticket(counters: Collection<Counter>, tickets: Collection<Ticket>) -> mongodb::error::Result<()> {
+    let counter = counters.find_one(doc! { "_id": "tickets" }).await?.unwrap();
+    let seq = counter.seq + 1;
+    counters.update_one(doc! { "_id": "tickets" }, doc! { "$set": { "seq": seq } }).await?;
+    tickets.insert_one(Ticket { seq }).await?;
+    Ok(())
+}
+
+async fn copy_only(users: Collection<User>) -> mongodb::error::Result<()> {
+    let user = users.find_one(doc! { "email": "a" }).await?.unwrap();
+    let name = user.name;
+    users.insert_one(User { name }).await?;
+    Ok(())
+}
+"#,
+    );
+    let sources = |name: &str| -> Vec<(Option<String>, NumberSource)> {
+        function(&f, name)
+            .numbers
+            .iter()
+            .map(|n| (n.field.clone(), n.source))
+            .collect()
+    };
+    assert_eq!(
+        sources("next_invoice"),
+        vec![(Some("number".into()), NumberSource::Maximum)]
+    );
+    assert_eq!(
+        sources("next_invoice_2x"),
+        vec![(Some("number".into()), NumberSource::Maximum)]
+    );
+    assert_eq!(
+        sources("next_ticket"),
+        vec![(Some("seq".into()), NumberSource::CounterReadWrite)]
+    );
+    assert!(
+        sources("copy_only").is_empty(),
+        "a copied field is not a number"
+    );
+    assert_eq!(f.counter_read_writes.len(), 1);
+    assert_eq!(f.counter_read_writes[0].line, 21);
+}
