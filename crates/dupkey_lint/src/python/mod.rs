@@ -614,8 +614,9 @@ impl<'t, 's> Walker<'t, 's> {
                     "attribute" => last_name(node, src)?.to_string(),
                     _ => string_value(node.child_by_field_name("subscript")?, src)?,
                 };
-                // `client.app` / `client['app']` is a database, `db.users` a collection.
-                if self.is_client(object, scope) {
+                // `client.app` / `client['app']` is a database, `db.users` a collection, and
+                // `mongo.db` (Flask-PyMongo) a database by its name.
+                if self.is_client(object, scope) || is_database_name(&name) {
                     return Some(Binding::Database);
                 }
                 Some(Binding::Collection(name))
@@ -652,12 +653,7 @@ impl<'t, 's> Walker<'t, 's> {
             }
             _ => "",
         };
-        let lower = name.to_ascii_lowercase();
-        lower == "db"
-            || lower.ends_with("_db")
-            || lower.starts_with("db_")
-            || lower.contains("database")
-            || lower == "mongo"
+        is_database_name(name)
     }
 
     fn is_client(&self, node: Node<'t>, scope: Option<usize>) -> bool {
@@ -865,6 +861,18 @@ fn inspects_duplicate(clause: Node<'_>, source: &str) -> bool {
         }
     }
     false
+}
+
+/// `db`, `mongo_db`, `db_main`, `database`, `mongo`, `mongodb`: names given to a database
+/// handle (`request.app.mongodb['users']` in the FastAPI tutorials).
+fn is_database_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "db"
+        || lower.ends_with("_db")
+        || lower.starts_with("db_")
+        || lower.contains("database")
+        || lower == "mongo"
+        || lower == "mongodb"
 }
 
 fn rank(h: &DupHandling) -> u8 {

@@ -819,3 +819,23 @@ fn every_prefix_of_the_fixtures_is_read_or_reported() {
         }
     }
 }
+
+#[test]
+fn flask_pymongo_and_fastapi_tutorial_handles() {
+    let f = facts(
+        "from flask_pymongo import PyMongo\nmongo = PyMongo(app)\ndb = mongo.db\nusers = db.users\n\ndef a(request):\n    users.find({'email': 1})\n    mongo.db.orders.find({'ref': 2})\n    request.app.mongodb['tasks'].find({'t': 3})\n",
+    );
+    let targets: Vec<Target> = function(&f, "a")
+        .ops
+        .iter()
+        .map(|o| o.target.clone())
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            Target::Collection("users".into()),
+            Target::Collection("orders".into()),
+            Target::Collection("tasks".into())
+        ]
+    );
+}
