@@ -62,6 +62,18 @@ pub struct FileFacts {
     /// NestJS `MongooseModule.forRoot(uri, { autoIndex: false })`): declared unique indexes
     /// are then built only by a migration or by hand.
     pub auto_index_off: Vec<Span>,
+    /// Types this file stores in a named collection (Rust `db.collection::<User>("users")`,
+    /// `let users: Collection<User> = db.collection("users")`): joins a struct declared in
+    /// another file (a model without a collection there) to the collection its calls target.
+    pub stored_types: Vec<StoredType>,
+}
+
+/// A type stored in a named collection, as the file that names the collection says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredType {
+    /// The type as written (`User`, `models::User`).
+    pub type_name: String,
+    pub collection: String,
 }
 
 /// `import { User } from './models/user'`, `const User = require('../models/User')`,
@@ -133,6 +145,11 @@ pub struct FieldDecl {
     /// index on it holds across documents, never between the elements of one document's
     /// array (two equal `items.sku` in one order are allowed).
     pub in_array: bool,
+    /// A `None`/unset value is left out of the stored document rather than written as an
+    /// explicit `null` (Rust `#[serde(skip_serializing_if = "Option::is_none")]`, a MongoEngine
+    /// field without `null=True`): a sparse unique index then skips it, while an explicit
+    /// null is indexed and collides.
+    pub absent_when_none: bool,
     pub span: Span,
 }
 

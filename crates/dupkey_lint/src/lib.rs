@@ -22,6 +22,7 @@ pub mod rules;
 pub mod rust_src;
 pub mod select;
 pub mod walk;
+mod syntax;
 
 use std::path::Path;
 
