@@ -68,6 +68,14 @@ impl Project {
         if let Some(model) = facts.models.iter().find(|m| m.name == name) {
             return Some(ModelRef { file, model });
         }
+        // A schema variable stands for the model built from it (`userSchema.index(...)`).
+        if let Some(model) = facts
+            .models
+            .iter()
+            .find(|m| m.schema.as_deref() == Some(name))
+        {
+            return Some(ModelRef { file, model });
+        }
         if depth < 8 {
             for import in facts.imports.iter().filter(|i| i.local == name) {
                 let Some(target) = self.resolver.resolve(self, file, import) else {

@@ -97,6 +97,25 @@ pub(crate) fn text<'s>(node: Node<'_>, source: &'s str) -> &'s str {
 
 /// A node's span: 1-based line, 1-based column counted in characters (tree-sitter counts
 /// bytes), and its byte range.
+/// The span of one link of a method chain, `.sparse(true)`: from the dot before the method's
+/// name to the end of its arguments (the call node itself starts where the chain starts).
+pub(crate) fn link_span(call: Node<'_>, source: &str) -> Span {
+    let whole = span(call, source);
+    let Some(field) = call
+        .child_by_field_name("function")
+        .and_then(|f| f.child_by_field_name("field"))
+    else {
+        return whole;
+    };
+    let mut at = span(field, source);
+    if at.start > 0 && source.as_bytes().get(at.start as usize - 1) == Some(&b'.') {
+        at.start -= 1;
+        at.column = at.column.saturating_sub(1).max(1);
+    }
+    at.end = whole.end;
+    at
+}
+
 pub(crate) fn span(node: Node<'_>, source: &str) -> Span {
     let start = node.start_byte();
     let point = node.start_position();

@@ -26,7 +26,7 @@ const MAX_DEPTH: u32 = 24;
 /// (`.exec()`, `.lean()`).
 pub fn is_count(expr: &Expression<'_>) -> bool {
     let (calls, _) = syntax::chain(expr);
-    calls
+    model_base(&calls)
         .last()
         .is_some_and(|(m, _)| matches!(*m, "countDocuments" | "count" | "estimatedDocumentCount"))
 }
@@ -35,6 +35,7 @@ pub fn is_count(expr: &Expression<'_>) -> bool {
 /// `.select()`, `.exec()` anywhere): the document with the largest value.
 pub fn is_maximum(expr: &Expression<'_>) -> bool {
     let (calls, _) = syntax::chain(expr);
+    let calls = model_base(&calls);
     let Some((base, _)) = calls.last() else {
         return false;
     };
@@ -54,6 +55,15 @@ pub fn is_maximum(expr: &Expression<'_>) -> bool {
             *m == "limit" && syntax::arg(call, 0).and_then(syntax::number) == Some(1.0)
         });
     descending && one && matches!(*base, "find" | "findOne")
+}
+
+/// A chain (outermost call first) without the `mongoose.model('Ticket')` lookup it starts
+/// from: `mongoose.model('Ticket').countDocuments()` counts like `Ticket.countDocuments()`.
+fn model_base<'c, T>(calls: &'c [(&'c str, T)]) -> &'c [(&'c str, T)] {
+    match calls.split_last() {
+        Some(((name, _), rest)) if *name == "model" && !rest.is_empty() => rest,
+        _ => calls,
+    }
 }
 
 impl Walker<'_, '_> {

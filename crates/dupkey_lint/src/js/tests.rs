@@ -635,7 +635,7 @@ export async function helper() { await Invite.findOne({ code: 'x' }); }
 fn count_and_maximum_numbers_and_counter_read_write() {
     let src = r#"
 ticketSchema.pre('save', async function (next) {
-  const count = await Ticket.countDocuments();
+  const count = await mongoose.model('Ticket').countDocuments();
   this.ticketNumber = `TKT-${String(count + 1).padStart(5, '0')}`;
   next();
 });

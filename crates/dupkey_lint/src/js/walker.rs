@@ -177,19 +177,21 @@ impl<'l, 's> Walker<'l, 's> {
             }
         }
         let mut kept = Vec::new();
-        for (i, f) in std::mem::take(&mut self.facts.functions)
-            .into_iter()
-            .enumerate()
-        {
+        // Where each function goes: hooks follow their function, or go with it.
+        let mut moved = Vec::new();
+        for f in std::mem::take(&mut self.facts.functions) {
             if f.ops.is_empty() && f.numbers.is_empty() {
+                moved.push(None);
                 continue;
             }
-            for h in self.hook_functions.iter_mut().filter(|(at, _)| *at == i) {
-                h.0 = kept.len();
-            }
+            moved.push(Some(kept.len()));
             kept.push(f);
         }
         self.facts.functions = kept;
+        self.hook_functions = std::mem::take(&mut self.hook_functions)
+            .into_iter()
+            .filter_map(|(at, schema)| Some((moved.get(at).copied().flatten()?, schema)))
+            .collect();
     }
 
     /// Hooks and statics name their schema; the model built from it is what they act on.

@@ -136,7 +136,7 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
                     format!(
                         "{field} of {} is made from {source}: two concurrent requests get the \
                          same number",
-                        target_text(&n.target)
+                        target_text(&crate::rules::number_target(function, n))
                     ),
                     atomic_counter(lang).to_string(),
                 ));

@@ -89,22 +89,24 @@ lint_rule! {
 
 fn check(project: &Project, out: &mut Vec<LintFinding>) {
     // Key: the model the target resolves to (its file and name), else the target as written.
-    let mut by_field: HashMap<(String, String), Vec<(usize, &NumberAssignment)>> = HashMap::new();
+    let mut by_field: HashMap<(String, String), Vec<(usize, &NumberAssignment, Target)>> =
+        HashMap::new();
     for (file, facts) in project.files.iter().enumerate() {
         for function in &facts.functions {
             for n in &function.numbers {
                 let Some(field) = &n.field else { continue };
-                if n.target == Target::Unknown {
+                let target = crate::rules::number_target(function, n);
+                if target == Target::Unknown {
                     continue;
                 }
-                let model = match project.model(file, &n.target) {
+                let model = match project.model(file, &target) {
                     Some(m) => format!("{}#{}", m.file, m.model.name),
-                    None => format!("{:?}", n.target),
+                    None => format!("{target:?}"),
                 };
                 by_field
                     .entry((model, field.clone()))
                     .or_default()
-                    .push((file, n));
+                    .push((file, n, target));
             }
         }
     }
@@ -114,13 +116,14 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
             (&project.files[a.0].path, a.1.span.start)
                 .cmp(&(&project.files[b.0].path, b.1.span.start))
         });
-        let (first_file, first) = group[0];
+        let (first_file, first, _) = &group[0];
+        let (first_file, first) = (*first_file, *first);
         let first_at = format!(
             "{}:{}",
             project.files[first_file].path.display(),
             first.span.line
         );
-        for (file, n) in &group[1..] {
+        for (file, n, target) in &group[1..] {
             let facts = &project.files[*file];
             out.push(RULE.at(
                 facts,
@@ -129,7 +132,7 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
                     "`{}` of {} is also assigned at {first_at}: two places drawing numbers \
                      hand out the same one",
                     n.field.as_deref().unwrap_or_default(),
-                    target_text(&n.target)
+                    target_text(target)
                 ),
                 format!(
                     "keep one assignment and {}",

@@ -77,7 +77,8 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
                 let Some(field) = &n.field else { continue };
                 // A compound unique key holding the field (`{ warehouse, shipmentNo }`) numbers
                 // per group, which is what such a key means: it counts.
-                let Some(model) = project.model(file, &n.target) else {
+                let target = crate::rules::number_target(function, n);
+                let Some(model) = project.model(file, &target) else {
                     continue;
                 };
                 if project
@@ -103,7 +104,7 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
                     format!(
                         "`{field}` of {} holds generated numbers but no unique index declares \
                          it: duplicate numbers are stored silently",
-                        target_text(&n.target)
+                        target_text(&target)
                     ),
                     format!("declare {declare} and draw the numbers atomically"),
                 ));

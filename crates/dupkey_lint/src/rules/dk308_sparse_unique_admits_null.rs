@@ -105,20 +105,23 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
             }
         }
         for index in &facts.indexes {
-            let (Some(_), Some(sparse), [(key, _)]) =
-                (index.unique, index.sparse, index.keys.as_slice())
-            else {
+            let (Some(_), Some(sparse)) = (index.unique, index.sparse) else {
                 continue;
             };
-            let Some(model) = project.model(file, &index.target) else {
+            let Some(ModelRef { model, .. }) = project.model(file, &index.target) else {
                 continue;
             };
-            let ModelRef { model, .. } = model;
-            if let Some(field) = model.fields.iter().find(|f| &f.path == key)
-                && field.unique.is_none()
-                && can_be_null(field)
-            {
-                report(facts, sparse, key, &model.name, out);
+            // Compound or not, sparse skips a document only when it lacks every key field:
+            // one field that can be null is enough for the second such document to collide.
+            let nullable = index.keys.iter().find_map(|(key, _)| {
+                model
+                    .fields
+                    .iter()
+                    .find(|f| &f.path == key && !(f.unique.is_some() && index.keys.len() == 1))
+                    .filter(|f| can_be_null(f))
+            });
+            if let Some(field) = nullable {
+                report(facts, sparse, &field.path, &model.name, out);
             }
         }
     }

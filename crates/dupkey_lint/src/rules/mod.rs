@@ -2,7 +2,9 @@
 //! This module registers them (the one list, [`RULES`]) and holds what several share: how a
 //! finding is made, and the safe rewrites each language gets.
 
-use crate::facts::{FileFacts, Language, Op, OpKind, Span, Target};
+use crate::facts::{
+    FileFacts, FunctionFacts, Language, NumberAssignment, NumberSource, Op, OpKind, Span, Target,
+};
 use dupkey_rulekit::{HasMeta, RuleMeta, RuleSet};
 
 use crate::finding::{Edit, LintFinding};
@@ -317,3 +319,24 @@ pub(crate) fn typed_partial_filter(lang: Language, field: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The collection a number is meant for: where it is assigned, or, when that object is not a
+/// known document (`data.ticket_number = …` on a plain object passed to a create), the
+/// collection the number was counted or read from in the same function, before it.
+pub(crate) fn number_target(function: &FunctionFacts, n: &NumberAssignment) -> Target {
+    if n.target != Target::Unknown {
+        return n.target.clone();
+    }
+    let kind = match n.source {
+        NumberSource::Count => OpKind::Count,
+        NumberSource::Maximum | NumberSource::CounterReadWrite => OpKind::Read,
+    };
+    function
+        .ops
+        .iter()
+        .rev()
+        .filter(|o| o.kind == kind && o.span.start <= n.span.start)
+        .map(|o| o.target.clone())
+        .next()
+        .unwrap_or(Target::Unknown)
+}

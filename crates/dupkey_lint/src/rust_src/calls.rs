@@ -386,10 +386,10 @@ impl<'t> Walker<'t, '_> {
                         .and_then(|a| named_children(a).into_iter().next());
                     match (link.name.as_str(), first) {
                         ("unique", Some(v)) if text(v, src) == "true" => {
-                            index.unique = Some(span(link.call, src))
+                            index.unique = Some(crate::syntax::link_span(link.call, src))
                         }
                         ("sparse", Some(v)) if text(v, src) == "true" => {
-                            index.sparse = Some(span(link.call, src))
+                            index.sparse = Some(crate::syntax::link_span(link.call, src))
                         }
                         ("partial_filter_expression", Some(v)) => {
                             if let Some(entries) = self.any_document(v) {
