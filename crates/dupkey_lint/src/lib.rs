@@ -21,8 +21,8 @@ pub mod resolve;
 pub mod rules;
 pub mod rust_src;
 pub mod select;
-pub mod walk;
 mod syntax;
+pub mod walk;
 
 use std::path::Path;
 

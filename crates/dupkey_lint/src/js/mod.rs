@@ -139,6 +139,7 @@ fn read_with(
         return Err(failure_at(path, source, 0, message));
     }
     let lines = LineIndex::new(source);
+    let _generators = models::Generators::read(&program);
     let facts = FileFacts {
         path: path.to_path_buf(),
         language: crate::language_of(path),

@@ -219,6 +219,59 @@ pub fn apply_options(field: &mut FieldDecl, obj: &ObjectExpression<'_>, lines: &
     }
 }
 
+thread_local! {
+    /// The file's top-level functions and constants that generate random values, by name, and
+    /// whether each is weak: `default: generateToken` names one. Set by [`Generators::read`]
+    /// for the file being read, on its own thread.
+    static GENERATORS: std::cell::RefCell<HashMap<String, bool>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// The top-level generators of the file being read, known while this value lives.
+pub struct Generators;
+
+impl Generators {
+    /// Judges every top-level `function f() {}` and `const f = …` of `program`.
+    pub fn read(program: &oxc_ast::ast::Program<'_>) -> Generators {
+        use oxc_ast::ast::Declaration;
+        let mut found = HashMap::new();
+        let mut judge_named = |name: &str, visit: &dyn Fn(&mut RandomJudge)| {
+            let mut judge = RandomJudge::default();
+            visit(&mut judge);
+            if judge.weak || judge.strong {
+                found.insert(name.to_string(), judge.weak);
+            }
+        };
+        for statement in &program.body {
+            match statement.as_declaration() {
+                Some(Declaration::FunctionDeclaration(f)) => {
+                    if let (Some(id), Some(body)) = (&f.id, &f.body) {
+                        judge_named(&id.name, &|j| j.visit_function_body(body));
+                    }
+                }
+                Some(Declaration::VariableDeclaration(v)) => {
+                    for d in &v.declarations {
+                        if let (Some(name), Some(init)) =
+                            (d.id.get_identifier_name(), d.init.as_ref())
+                        {
+                            judge_named(&name, &|j| j.visit_expression(init));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        GENERATORS.with(|g| *g.borrow_mut() = found);
+        Generators
+    }
+}
+
+impl Drop for Generators {
+    fn drop(&mut self) {
+        GENERATORS.with(|g| g.borrow_mut().clear());
+    }
+}
+
 /// What a `default` produces: null, a weak or strong random value, or something else.
 pub fn default_value(expr: &Expression<'_>, lines: &LineIndex) -> DefaultValue {
     if matches!(inner(expr), Expression::NullLiteral(_)) {
@@ -226,6 +279,13 @@ pub fn default_value(expr: &Expression<'_>, lines: &LineIndex) -> DefaultValue {
     }
     let mut judge = RandomJudge::default();
     judge.visit_expression(expr);
+    // `default: generateToken`: the file's own generator of that name.
+    if let Some(name) = syntax::ident(expr)
+        && let Some(weak) = GENERATORS.with(|g| g.borrow().get(name).copied())
+    {
+        judge.weak |= weak;
+        judge.strong |= !weak;
+    }
     if judge.weak {
         DefaultValue::WeakRandom {
             generator: lines.text(t_span(expr)).to_string(),

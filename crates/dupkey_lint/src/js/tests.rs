@@ -1130,3 +1130,32 @@ fn or_filter_keys_are_the_union_of_its_clauses_once_each() {
     let f = facts("o.js", src);
     assert_eq!(keys(ops(&f)[0]), ["email", "username"]);
 }
+
+#[test]
+fn a_default_naming_a_generator_of_the_file_is_judged_by_its_body() {
+    let src = r#"
+const makeToken = () => `${Date.now()}${Math.floor(Math.random() * 100)}`;
+function strongId() { return crypto.randomUUID(); }
+const s = new mongoose.Schema({
+  token: { type: String, unique: true, default: makeToken },
+  id: { type: String, unique: true, default: strongId },
+  other: { type: String, default: elsewhere },
+});
+const Result = mongoose.model('Result', s);
+"#;
+    let f = facts("result.js", src);
+    let m = model(&f, "Result");
+    let get = |name: &str| {
+        m.fields
+            .iter()
+            .find(|x| x.path == name)
+            .and_then(|x| x.default.clone())
+    };
+    assert!(
+        matches!(get("token"), Some(DefaultValue::WeakRandom { .. })),
+        "{:#?}",
+        m.fields
+    );
+    assert_eq!(get("id"), Some(DefaultValue::StrongRandom));
+    assert_eq!(get("other"), Some(DefaultValue::Other));
+}
