@@ -72,6 +72,8 @@ pub(crate) struct Walker<'t, 's> {
     facts: FileFacts,
     /// Local name → module, for telling a MongoEngine `Document` from a Beanie one.
     import_modules: HashMap<String, String>,
+    /// Local name → the name its module exports (`MEDocument` → `Document`).
+    import_names: HashMap<String, String>,
     known_models: HashMap<String, (Odm, Option<String>)>,
     /// Top-level functions' returned expressions, to judge `default=make_code`.
     returns: HashMap<String, Node<'t>>,
@@ -117,6 +119,7 @@ impl<'t, 's> Walker<'t, 's> {
             source,
             facts: FileFacts::default(),
             import_modules: HashMap::new(),
+            import_names: HashMap::new(),
             known_models: HashMap::new(),
             returns,
             bindings: HashMap::new(),
@@ -282,6 +285,8 @@ impl<'t, 's> Walker<'t, 's> {
             };
             self.import_modules
                 .insert(local.to_string(), source.clone());
+            self.import_names
+                .insert(local.to_string(), imported.clone());
             self.facts.imports.push(Import {
                 local: local.to_string(),
                 imported,
@@ -297,6 +302,7 @@ impl<'t, 's> Walker<'t, 's> {
         let lookup = |name: &str| returns.get(name).copied();
         let scope = ClassScope {
             imports: &self.import_modules,
+            originals: &self.import_names,
             known: &self.known_models,
             functions: &lookup,
         };

@@ -26,6 +26,8 @@ pub(super) enum Odm {
 pub(super) struct ClassScope<'a, 't> {
     /// Local name → module it was imported from (`Document` → `mongoengine`).
     pub imports: &'a HashMap<String, String>,
+    /// Local name → the name it has in its module (`MEDocument` → `Document`).
+    pub originals: &'a HashMap<String, String>,
     /// Document classes already seen in this file, to follow inheritance.
     pub known: &'a HashMap<String, (Odm, Option<String>)>,
     /// The returned expression of a function defined in the file (for `default=make_code`).
@@ -105,6 +107,11 @@ fn odm_of(
             })
             .map(String::as_str)
             .unwrap_or(if base.kind() == "attribute" { head } else { "" });
+        // `from mongoengine import Document as MEDocument`: the class is mongoengine's.
+        let name = match scope.originals.get(name) {
+            Some(original) if base.kind() != "attribute" => original.as_str(),
+            _ => name,
+        };
         let odm = match name {
             "Document" | "DynamicDocument" if module.starts_with("mongoengine") => Odm::MongoEngine,
             "Document" | "DynamicDocument" if module.starts_with("beanie") => Odm::Beanie,

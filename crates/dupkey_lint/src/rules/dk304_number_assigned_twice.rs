@@ -118,9 +118,14 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
         });
         let (first_file, first, _) = &group[0];
         let (first_file, first) = (*first_file, *first);
+        // Relative to the linted folder: the message reads the same on every machine.
+        let first_path = &project.files[first_file].path;
         let first_at = format!(
             "{}:{}",
-            project.files[first_file].path.display(),
+            first_path
+                .strip_prefix(&project.root)
+                .unwrap_or(first_path)
+                .display(),
             first.span.line
         );
         for (file, n, target) in &group[1..] {
