@@ -132,7 +132,9 @@ fn prop_field(p: &PropertyDefinition<'_>, lines: &LineIndex) -> Option<FieldDecl
         field.nullable |= admits_null(ty);
         field.in_array |= matches!(ty, TSType::TSArrayType(_));
     }
-    field.nullable |= p.optional;
+    // `name?: string` is left out of the document when unset (Mongoose does not store
+    // `undefined`): optional, not null. Only a type that admits null makes it nullable.
+    field.required &= !p.optional;
     Some(field)
 }
 

@@ -499,7 +499,7 @@ fn nest_schema_class() {
     let email = field(m, "email");
     assert!(email.unique.is_some() && email.required && !email.nullable);
     let nick = field(m, "nickname");
-    assert!(nick.nullable && nick.sparse.is_some());
+    assert!(!nick.nullable && !nick.required && nick.sparse.is_some());
     let phone = field(m, "phone");
     assert!(phone.nullable && phone.unique.is_some());
     assert_eq!(phone.default, Some(DefaultValue::Null));
@@ -587,7 +587,7 @@ export const PostModel = getModelForClass(Post);
     assert!(m.auto_index_off);
     assert!(field(m, "slug").required);
     let short = field(m, "shortId");
-    assert!(short.nullable);
+    assert!(!short.nullable && !short.required);
     assert!(matches!(
         short.default,
         Some(DefaultValue::WeakRandom { .. })

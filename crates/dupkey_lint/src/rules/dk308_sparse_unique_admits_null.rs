@@ -89,8 +89,11 @@ lint_rule! {
     };
 }
 
+/// An explicit null can be stored: the declaration admits null or defaults to it, and the ODM
+/// does not leave an unset value out of the document instead (serde's `skip_serializing_if`,
+/// MongoEngine without `null=True`).
 fn can_be_null(field: &FieldDecl) -> bool {
-    field.nullable || field.default == Some(DefaultValue::Null)
+    (field.nullable || field.default == Some(DefaultValue::Null)) && !field.absent_when_none
 }
 
 fn check(project: &Project, out: &mut Vec<LintFinding>) {
