@@ -179,7 +179,9 @@ pub fn injected_models(class: &Class<'_>) -> HashMap<String, String> {
     out
 }
 
-fn injected_param(param: &FormalParameter<'_>) -> Option<(String, String)> {
+/// A parameter that holds a model: `@InjectModel(User.name) users: Model<UserDocument>`,
+/// or any parameter typed `Model<User>`.
+pub(super) fn injected_param(param: &FormalParameter<'_>) -> Option<(String, String)> {
     let name = param.pattern.get_identifier_name()?.to_string();
     let model = inject_model_arg(&param.decorators).or_else(|| {
         param

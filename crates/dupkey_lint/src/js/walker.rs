@@ -247,6 +247,12 @@ impl<'l, 's> Walker<'l, 's> {
             request_path,
             ..FunctionFacts::default()
         };
+        // `async function build(seats: Model<Seat>)`: the parameter is the model.
+        for param in &params.items {
+            if let Some((name, model)) = super::classes::injected_param(param) {
+                frame.bindings.insert(name, Binding::Model(model));
+            }
+        }
         self.frames.push(frame);
     }
 
@@ -557,6 +563,20 @@ impl<'l, 's> Walker<'l, 's> {
     }
 
     fn record_op(&mut self, call: &CallExpression<'_>) {
+        // `Account.syncIndexes()`, `this.seatModel.createIndexes()`: the application builds
+        // the model's declared indexes itself.
+        if let Some((receiver, method)) = syntax::method_call(call)
+            && matches!(
+                method,
+                "syncIndexes" | "createIndexes" | "ensureIndexes" | "init"
+            )
+            && call.arguments.is_empty()
+        {
+            let target = self.receiver_target(receiver);
+            if matches!(target, Target::Model(_)) {
+                self.facts.index_builds.push(target);
+            }
+        }
         let bulk = self.bulk_ops(call);
         self.frame_mut().facts.ops.extend(bulk);
         let Some(op) = self.op_of(call) else { return };
