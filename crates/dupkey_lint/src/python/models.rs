@@ -379,6 +379,17 @@ fn annotated_field<'t>(
             field.type_name = Some(text(*inner, source).to_string());
         }
     }
+    // `Annotated[str, Field(unique=True)]`: pydantic metadata Beanie ignores as much as the
+    // assigned form below.
+    if odm != Odm::ODMantic
+        && let Some(meta) = find_call(annotation, source, "Field")
+        && let Some(u) = args(meta, source).flag("unique")
+    {
+        field.ignored_unique = Some((
+            span(u, source),
+            "Beanie ignores `Field(unique=True)`: declare the field as `Annotated[str, Indexed(unique=True)]`".to_string(),
+        ));
+    }
     let right = assign.child_by_field_name("right").map(strip);
     let mut has_default = right.is_some();
     if let Some(right) = right {
