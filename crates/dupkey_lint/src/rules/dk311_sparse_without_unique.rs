@@ -83,7 +83,8 @@ pub(crate) fn identifier_like(path: &str) -> bool {
     const EXACT: &[&str] = &[
         "email", "username", "user_name", "login", "code", "slug", "token", "sku", "handle",
         "phone", "isbn", "ean", "upc", "serial", "reference", "ref", "externalid",
-        "external_id", "number", "invoice", "nickname",
+        "external_id", "number", "invoice", "nickname", "vin", "iban", "ssn", "passport",
+        "license", "licence", "barcode", "gtin", "domain", "hostname", "subdomain",
     ];
     EXACT.contains(&lower.as_str())
         || lower.ends_with("number")
