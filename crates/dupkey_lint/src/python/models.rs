@@ -393,7 +393,10 @@ fn annotated_field<'t>(
     let right = assign.child_by_field_name("right").map(strip);
     let mut has_default = right.is_some();
     if let Some(right) = right {
-        if right.kind() == "call" && call_name(right, source) == Some("Field") {
+        // `from pydantic import Field as PydanticField` names the same function.
+        let called =
+            call_name(right, source).map(|n| scope.originals.get(n).map_or(n, String::as_str));
+        if right.kind() == "call" && called == Some("Field") {
             let a = args(right, source);
             if let Some(u) = a.flag("unique") {
                 match odm {
