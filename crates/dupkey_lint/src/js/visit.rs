@@ -42,6 +42,10 @@ impl<'a> Visit<'a> for Walker<'_, '_> {
                 self.name_function(start, &name);
             }
             self.bind(&name, init);
+        } else if let (Some(first), Some(init)) = (first_of_array_pattern(&d.id), &d.init) {
+            // `const [last] = await Ticket.find().sort({ n: -1 }).limit(1)`: the first element
+            // of what was read is the document it names.
+            self.bind(&first, init);
         }
         walk::walk_variable_declarator(self, d);
     }
@@ -326,4 +330,17 @@ fn declared_names(decl: &Declaration<'_>) -> Vec<String> {
         Declaration::ClassDeclaration(c) => c.id.iter().map(|id| id.name.to_string()).collect(),
         _ => Vec::new(),
     }
+}
+
+/// `[first]` or `[first, ...rest]`: the name of the first element of an array pattern.
+fn first_of_array_pattern(pattern: &oxc_ast::ast::BindingPattern<'_>) -> Option<String> {
+    let oxc_ast::ast::BindingPattern::ArrayPattern(array) = pattern else {
+        return None;
+    };
+    array
+        .elements
+        .first()?
+        .as_ref()?
+        .get_identifier_name()
+        .map(|n| n.to_string())
 }
