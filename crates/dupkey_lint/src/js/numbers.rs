@@ -86,6 +86,11 @@ impl Walker<'_, '_> {
             };
         }
         match expr {
+            // `top?.lotNumber`: a member read through optional chaining.
+            Expression::ChainExpression(c) if c.expression.as_member_expression().is_some() => {
+                let member = c.expression.as_member_expression()?;
+                self.member_number(member.object(), depth)
+            }
             Expression::CallExpression(_) | Expression::ChainExpression(_) => {
                 if is_count(expr) {
                     return Some(NumberSource::Count);
