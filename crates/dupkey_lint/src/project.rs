@@ -163,11 +163,41 @@ impl Project {
     /// subset of them (then two documents equal on `fields` cannot both exist). `None` when
     /// the model is not known (declared outside the project).
     pub fn unique_backs(&self, file: usize, target: &Target, fields: &[String]) -> Option<bool> {
-        let model = self.model(file, target)?;
-        let keys = self.unique_keys(model);
+        let keys = self.unique_keys_of(file, target)?;
         Some(keys.iter().any(|k| {
             !k.fields.is_empty() && k.fields.iter().all(|f| fields.iter().any(|g| g == f))
         }))
+    }
+
+    /// The unique keys of what a call targets: its model's, or, for a collection the code
+    /// uses through the driver with no model, the unique indexes declared on that collection
+    /// anywhere in the project. `None` when the target cannot be named, or when the project
+    /// declares no index at all on that collection (its indexes are managed elsewhere: unknown).
+    pub fn unique_keys_of(&self, file: usize, target: &Target) -> Option<Vec<UniqueKey>> {
+        if let Some(model) = self.model(file, target) {
+            return Some(self.unique_keys(model));
+        }
+        let Target::Collection(coll) = target else {
+            return None;
+        };
+        let mut keys = Vec::new();
+        let mut declared = false;
+        for (i, f) in self.files.iter().enumerate() {
+            for ix in &f.indexes {
+                let on_it = matches!(&ix.target, Target::Collection(c) if c == coll);
+                declared |= on_it;
+                if let (true, Some(span)) = (on_it, ix.unique) {
+                    keys.push(UniqueKey {
+                        fields: ix.keys.iter().map(|(f, _)| f.clone()).collect(),
+                        sparse: ix.sparse.is_some(),
+                        partial: ix.partial_filter.is_some(),
+                        file: i,
+                        span,
+                    });
+                }
+            }
+        }
+        declared.then_some(keys)
     }
 }
 

@@ -78,14 +78,10 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
                 // A compound unique key holding the field (`{ warehouse, shipmentNo }`) numbers
                 // per group, which is what such a key means: it counts.
                 let target = crate::rules::number_target(function, n);
-                let Some(model) = project.model(file, &target) else {
+                let Some(keys) = project.unique_keys_of(file, &target) else {
                     continue;
                 };
-                if project
-                    .unique_keys(model)
-                    .iter()
-                    .any(|k| k.fields.iter().any(|f| f == field))
-                {
+                if keys.iter().any(|k| k.fields.iter().any(|f| f == field)) {
                     continue;
                 }
                 let declare = match language(facts) {
