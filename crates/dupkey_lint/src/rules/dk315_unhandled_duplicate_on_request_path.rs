@@ -121,10 +121,9 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
                 {
                     continue;
                 }
-                let Some(model) = project.model(file, &op.target) else {
+                let Some(keys) = project.unique_keys_of(file, &op.target) else {
                     continue;
                 };
-                let keys = project.unique_keys(model);
                 let filled = keys.iter().find(|k| match &op.keys {
                     Some(created) => k.fields.iter().all(|f| created.contains(f)),
                     None => true,
