@@ -56,11 +56,39 @@ impl Project {
 
     /// The model a call's target names, seen from `file`.
     pub fn model(&self, file: usize, target: &Target) -> Option<ModelRef<'_>> {
-        match target {
+        let found = match target {
             Target::Model(name) => self.model_by_name(file, name, 0),
             Target::Collection(coll) => self.model_by_collection(coll),
             Target::Unknown => None,
+        }?;
+        Some(self.schema_owner(found).unwrap_or(found))
+    }
+
+    /// A model built in one file from a schema imported from another
+    /// (`mongoose.model(Course.name, CourseSchema)`) is declared where the schema is: the
+    /// model of that file built from the same schema holds the fields and indexes.
+    fn schema_owner(&self, found: ModelRef<'_>) -> Option<ModelRef<'_>> {
+        if !found.model.fields.is_empty() {
+            return None;
         }
+        let schema = found.model.schema.as_deref()?;
+        let facts = self.files.get(found.file)?;
+        let import = facts.imports.iter().find(|i| i.local == schema)?;
+        let target = self.resolver.resolve(self, found.file, import)?;
+        let exported = self.files[target]
+            .exports
+            .iter()
+            .find(|e| e.exported == import.imported)
+            .and_then(|e| e.local.clone())
+            .unwrap_or_else(|| import.imported.clone());
+        let model = self.files[target]
+            .models
+            .iter()
+            .find(|m| m.schema.as_deref() == Some(exported.as_str()))?;
+        Some(ModelRef {
+            file: target,
+            model,
+        })
     }
 
     fn model_by_name(&self, file: usize, name: &str, depth: u8) -> Option<ModelRef<'_>> {

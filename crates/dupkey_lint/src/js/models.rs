@@ -398,8 +398,17 @@ pub fn model_definition_call<'e, 'a>(call: &'e CallExpression<'a>) -> Option<Mod
     if syntax::callee_name(call)? != "model" || call.arguments.len() < 2 {
         return None;
     }
+    let name = syntax::arg(call, 0)?;
+    // `model(Course.name, CourseSchema)` (NestJS style): the class's name.
+    let model_name = match string(name) {
+        Some(s) => s.to_string(),
+        None => match syntax::member(name) {
+            Some((class, "name")) => syntax::ident(class)?.to_string(),
+            _ => return None,
+        },
+    };
     Some(ModelCall {
-        model_name: string(syntax::arg(call, 0)?)?.to_string(),
+        model_name,
         schema: syntax::arg(call, 1),
         collection: syntax::arg(call, 2).and_then(string).map(str::to_string),
     })
