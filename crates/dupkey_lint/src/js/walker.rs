@@ -345,15 +345,19 @@ impl<'l, 's> Walker<'l, 's> {
             return Some(Binding::Collection(coll));
         }
         if let Expression::NewExpression(new) = inner(init) {
-            let model = syntax::ident(&new.callee).filter(|m| self.is_model_name(m))?;
+            // `new User({...})`, or `new this.userModel({...})` on an injected model.
+            let model = match syntax::ident(&new.callee).filter(|m| self.is_model_name(m)) {
+                Some(m) => m.to_string(),
+                None => match self.receiver_target(&new.callee) {
+                    Target::Model(m) if syntax::member(&new.callee).is_some() => m,
+                    _ => return None,
+                },
+            };
             let keys = match new.arguments.first().and_then(|a| a.as_expression()) {
                 Some(doc) => self.object_keys(doc),
                 None => Some(Vec::new()),
             };
-            return Some(Binding::NewDoc {
-                model: model.to_string(),
-                keys,
-            });
+            return Some(Binding::NewDoc { model, keys });
         }
         if syntax::object(init).is_some() {
             return Some(Binding::Object(self.object_keys(init)));
