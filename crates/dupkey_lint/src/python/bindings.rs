@@ -300,7 +300,15 @@ impl<'t> Walker<'t, '_> {
                     .child_by_field_name("operator")
                     .is_some_and(|o| text(o, src) == "+");
                 if plus {
-                    for side in [left, right] {
+                    // `(last["n"] if last else 0) + 1`: a branch of the side is the document.
+                    let sides = [left, right].into_iter().flat_map(|side| {
+                        let side = strip(side);
+                        match side.kind() {
+                            "conditional_expression" | "boolean_operator" => named_children(side),
+                            _ => vec![side],
+                        }
+                    });
+                    for side in sides {
                         match self.doc_binding(side, scope) {
                             Some(Binding::MaxDoc) => return Some(NumberSource::Maximum),
                             Some(Binding::ReadDoc(_)) => {
