@@ -66,6 +66,17 @@ pub struct FileFacts {
     /// `let users: Collection<User> = db.collection("users")`): joins a struct declared in
     /// another file (a model without a collection there) to the collection its calls target.
     pub stored_types: Vec<StoredType>,
+    /// Code that writes an explicit null into a field of a document (`user.resetToken =
+    /// null` before a save): the field can hold null whatever its declaration says.
+    pub null_writes: Vec<NullWrite>,
+}
+
+/// An explicit null written into a field of a target's documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NullWrite {
+    pub target: Target,
+    pub field: String,
+    pub span: Span,
 }
 
 /// A type stored in a named collection, as the file that names the collection says.

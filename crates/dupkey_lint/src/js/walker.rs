@@ -752,6 +752,18 @@ impl<'l, 's> Walker<'l, 's> {
                 } else {
                     self.number_assignment(&a.left, &a.right, a.span);
                 }
+                // `user.resetToken = null`: an explicit null stored in that field.
+                if let (Some(field), Expression::NullLiteral(_)) = (prop, inner(&a.right)) {
+                    let (target, _) = self.document_target(object);
+                    if target != Target::Unknown {
+                        let span = self.lines.of(a.span);
+                        self.facts.null_writes.push(crate::facts::NullWrite {
+                            target,
+                            field: field.to_string(),
+                            span,
+                        });
+                    }
+                }
             }
             AssignmentOperator::Addition if syntax::number(&a.right).is_some() => {
                 self.counter_increment(object, a.span);

@@ -101,7 +101,7 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
         for model in &facts.models {
             for field in &model.fields {
                 if let (Some(_), Some(sparse)) = (field.unique, field.sparse)
-                    && can_be_null(field)
+                    && (can_be_null(field) || written_null(project, file, &model.name, &field.path))
                 {
                     report(facts, sparse, &field.path, &model.name, out);
                 }
@@ -143,4 +143,20 @@ fn report(facts: &FileFacts, sparse: Span, field: &str, model: &str, out: &mut V
             typed_partial_filter(language(facts), field)
         ),
     ));
+}
+
+/// Whether some code of the project writes an explicit null into this model's field.
+fn written_null(project: &Project, file: usize, model: &str, field: &str) -> bool {
+    let Some(declared) = project.model(file, &crate::facts::Target::Model(model.to_string()))
+    else {
+        return false;
+    };
+    project.files.iter().enumerate().any(|(i, f)| {
+        f.null_writes.iter().any(|w| {
+            w.field == field
+                && project.model(i, &w.target).is_some_and(|m| {
+                    m.file == declared.file && std::ptr::eq(m.model, declared.model)
+                })
+        })
+    })
 }
