@@ -87,10 +87,12 @@ lint_rule! {
     };
 }
 
+/// A number assignment with the file it is in and the collection it is meant for.
+type Placed<'p> = (usize, &'p NumberAssignment, Target);
+
 fn check(project: &Project, out: &mut Vec<LintFinding>) {
     // Key: the model the target resolves to (its file and name), else the target as written.
-    let mut by_field: HashMap<(String, String), Vec<(usize, &NumberAssignment, Target)>> =
-        HashMap::new();
+    let mut by_field: HashMap<(String, String), Vec<Placed<'_>>> = HashMap::new();
     for (file, facts) in project.files.iter().enumerate() {
         for function in &facts.functions {
             for n in &function.numbers {
