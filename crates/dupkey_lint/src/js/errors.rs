@@ -300,3 +300,55 @@ impl<'a> Visit<'a> for CodeCheck<'_, '_> {
         oxc_ast_visit::walk::walk_call_expression(self, call);
     }
 }
+
+/// Whether a branch answers a duplicate: it mentions one in a string (`'already exists'`,
+/// `'duplicate'`, `'taken'`, `'E11000'`), answers 409, or throws a conflict
+/// (`ConflictException`, `HttpStatus.CONFLICT`).
+pub fn answers_duplicate(branch: &oxc_ast::ast::Statement<'_>) -> bool {
+    let mut speech = DuplicateSpeech::default();
+    speech.visit_statement(branch);
+    speech.found
+}
+
+#[derive(Default)]
+struct DuplicateSpeech {
+    found: bool,
+}
+
+const DUPLICATE_WORDS: &[&str] = &[
+    "duplicate",
+    "already",
+    "exists",
+    "taken",
+    "in use",
+    "unique",
+    "conflict",
+    "e11000",
+];
+
+impl<'a> Visit<'a> for DuplicateSpeech {
+    fn visit_string_literal(&mut self, s: &oxc_ast::ast::StringLiteral<'a>) {
+        let lower = s.value.to_lowercase();
+        self.found |= DUPLICATE_WORDS.iter().any(|w| lower.contains(w));
+    }
+
+    fn visit_template_element(&mut self, t: &oxc_ast::ast::TemplateElement<'a>) {
+        let lower = t.value.raw.to_lowercase();
+        self.found |= DUPLICATE_WORDS.iter().any(|w| lower.contains(w));
+    }
+
+    fn visit_numeric_literal(&mut self, n: &oxc_ast::ast::NumericLiteral<'a>) {
+        self.found |= n.value == 409.0;
+    }
+
+    fn visit_identifier_reference(&mut self, id: &oxc_ast::ast::IdentifierReference<'a>) {
+        // `conflict()`, `ConflictException`, `handleDuplicate(...)`.
+        let lower = id.name.to_lowercase();
+        self.found |= lower.contains("conflict") || lower.contains("duplicate");
+    }
+
+    fn visit_static_member_expression(&mut self, m: &oxc_ast::ast::StaticMemberExpression<'a>) {
+        self.found |= m.property.name == "CONFLICT";
+        oxc_ast_visit::walk::walk_static_member_expression(self, m);
+    }
+}

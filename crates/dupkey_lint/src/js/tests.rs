@@ -732,6 +732,12 @@ try { await User.create(u); } catch (error) {
   switch (error.code) { case 11000: return conflict(); }
 }
 }
+
+// A driver's own retry logic tests the class for every server error: no duplicate test.
+function retryable(error) {
+  if (error instanceof MongoServerError) return error.hasErrorLabel('RetryableWriteError');
+  return false;
+}
 "#;
     let f = facts("e.mjs", src);
     let got: Vec<(ErrorTestKind, &str, Option<&str>)> = f

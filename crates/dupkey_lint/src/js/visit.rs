@@ -5,7 +5,7 @@ use oxc_ast::ast::{
     ArrowFunctionExpression, AssignmentExpression, AwaitExpression, BinaryExpression,
     CallExpression, Class, ClassElement, Declaration, DoWhileStatement, ExportDeclaration,
     ExportDefaultDeclaration, ExportDefaultDeclarationKind, ExportFromDeclaration,
-    ExportNamedDeclaration, ForInStatement, ForOfStatement, ForStatement, Function,
+    ExportNamedDeclaration, ForInStatement, ForOfStatement, ForStatement, Function, IfStatement,
     ImportDeclaration, LogicalExpression, NewExpression, ObjectProperty, ReturnStatement,
     SwitchStatement, TSExportAssignment, TryStatement, UpdateExpression, VariableDeclarator,
     WhileStatement,
@@ -121,6 +121,17 @@ impl<'a> Visit<'a> for Walker<'_, '_> {
         self.with_condition(read, |w| walk::walk_binary_expression(w, b));
     }
 
+    fn visit_if_statement(&mut self, s: &IfStatement<'a>) {
+        let duplicate = errors::answers_duplicate(&s.consequent);
+        self.duplicate_branch += u32::from(duplicate);
+        self.visit_expression(&s.test);
+        self.duplicate_branch -= u32::from(duplicate);
+        self.visit_statement(&s.consequent);
+        if let Some(alternate) = &s.alternate {
+            self.visit_statement(alternate);
+        }
+    }
+
     fn visit_switch_statement(&mut self, s: &SwitchStatement<'a>) {
         let tests = errors::switch_tests(s, self.lines);
         self.facts.error_tests.extend(tests);
@@ -138,12 +149,20 @@ impl<'a> Visit<'a> for Walker<'_, '_> {
         if let Some(h) = &handling {
             self.push_handler(h.clone());
         }
+        let ops_before = self.frame().facts.ops.len();
         self.visit_block_statement(&t.block);
         if handling.is_some() {
             self.pop_handler();
         }
+        // A catch around a write that can meet a unique index is where duplicates are
+        // handled: a class or name test there is meant as the duplicate test.
+        let writes = self.frame().facts.ops[ops_before.min(self.frame().facts.ops.len())..]
+            .iter()
+            .any(|o| o.kind == crate::facts::OpKind::Create || o.upsert);
         if let Some(handler) = &t.handler {
+            self.duplicate_branch += u32::from(writes);
             self.visit_catch_clause(handler);
+            self.duplicate_branch -= u32::from(writes);
         }
         if let Some(finalizer) = &t.finalizer {
             self.visit_block_statement(finalizer);

@@ -68,6 +68,9 @@ pub struct Walker<'l, 's> {
     class_models: Vec<(String, String)>,
     /// Inside a condition already read as an error test.
     condition_depth: u32,
+    /// Inside the test of an `if` whose branch answers a duplicate (a 409, "already
+    /// exists"): only there is `err instanceof MongoServerError` meant as a duplicate test.
+    pub(super) duplicate_branch: u32,
     /// Functions of this file (by name) that return a number from a count or maximum.
     pub number_fns: HashMap<String, crate::facts::NumberSource>,
     /// Calls' results given to fields: (function index, called name, the assignment).
@@ -96,6 +99,7 @@ impl<'l, 's> Walker<'l, 's> {
             class_schemas: Vec::new(),
             class_models: Vec::new(),
             condition_depth: 0,
+            duplicate_branch: 0,
             number_fns: HashMap::new(),
             pending_numbers: Vec::new(),
         }
@@ -613,7 +617,14 @@ impl<'l, 's> Walker<'l, 's> {
 
     pub(super) fn error_tests(&mut self, tests: Vec<crate::facts::ErrorTest>) {
         if self.condition_depth == 0 {
-            self.facts.error_tests.extend(tests);
+            // A class or name test anywhere else (a driver's own retry logic, a logger) is
+            // about server errors in general, not about duplicates.
+            let about_duplicates = self.duplicate_branch > 0;
+            self.facts.error_tests.extend(
+                tests
+                    .into_iter()
+                    .filter(|t| about_duplicates || t.kind != crate::facts::ErrorTestKind::Name),
+            );
         }
     }
 
