@@ -131,6 +131,69 @@ fn a_file_that_cannot_be_read_as_utf8_is_reported_and_exits_1() {
     assert_eq!(v["summary"]["files"], 1);
 }
 
+/// Hostile source in every language: nesting and operator chains deep enough to overflow a
+/// recursive parser or walk, truncated files. Each is linted or reported on its own line;
+/// the run never crashes.
+#[test]
+fn hostile_nesting_and_truncation_are_reported_per_file_never_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let n = 100_000;
+    let files: [(&str, String); 8] = [
+        (
+            "deep.js",
+            format!("x = {}{};\n", "[\n".repeat(n), "]\n".repeat(n)),
+        ),
+        ("chain.ts", format!("x = 1{};\n", " + 1\n".repeat(n))),
+        (
+            "fns.js",
+            format!(
+                "{}{}",
+                "function f(){\n".repeat(20_000),
+                "}\n".repeat(20_000)
+            ),
+        ),
+        (
+            "deep.py",
+            format!("x = {}{}\n", "(".repeat(n), ")".repeat(n)),
+        ),
+        ("chain.py", format!("x = 1{}\n", " + 1".repeat(n))),
+        (
+            "deep.rs",
+            format!(
+                "fn f() {{ let x = {}1{}; }}\n",
+                "(".repeat(n),
+                ")".repeat(n)
+            ),
+        ),
+        (
+            "chain.rs",
+            format!("fn f() {{ let x = 1{}; }}\n", " + 1".repeat(n)),
+        ),
+        (
+            "cut.ts",
+            "export class A { @Prop({ unique: true ".to_string(),
+        ),
+    ];
+    for (name, text) in &files {
+        std::fs::write(tmp.path().join(name), text).unwrap();
+    }
+    let out = dupkey_in(tmp.path(), &["lint", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json_of(&out);
+    let failed: Vec<&str> = v["parse_failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        failed.contains(&"deep.js") && failed.contains(&"cut.ts"),
+        "{v}"
+    );
+    let linted = v["summary"]["files"].as_u64().unwrap() as usize;
+    assert_eq!(linted + failed.len(), files.len(), "{v}");
+}
+
 /// `--against` a dump: the seed's leftover unique index is reported, with the formats and
 /// the exit codes of findings.
 #[test]
