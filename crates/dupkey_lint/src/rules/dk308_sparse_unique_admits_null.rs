@@ -82,7 +82,7 @@ lint_rule! {
     /// - MongoDB manual, "Unique Indexes" ("Missing Document Field")
     pub static RULE = {
         code: "DK308",
-        name: "sparse-unique-admits-null",
+        name: "sparse-unique-on-nullable-field",
         severity: Error,
         summary: "a unique sparse index on a field that can be null: the second null fails",
         check: check,
