@@ -131,6 +131,44 @@ fn a_file_that_cannot_be_read_as_utf8_is_reported_and_exits_1() {
     assert_eq!(v["summary"]["files"], 1);
 }
 
+/// `--fix` end to end: the three mechanical rewrites, in JavaScript and Python, leave a file
+/// that lints clean and is otherwise untouched.
+#[test]
+fn fix_rewrites_exists_filters_name_tests_and_sparse_beside_a_filter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let js = "const mongoose = require('mongoose');\n\
+const s = new mongoose.Schema({ token: String, email: { type: String, required: true } });\n\
+s.index({ token: 1 }, { unique: true, partialFilterExpression: { token: { $exists: true } } });\n\
+s.index({ email: 1 }, { unique: true, sparse: true, partialFilterExpression: { email: { $type: 'string' } } });\n\
+const User = mongoose.model('User', s);\n\
+async function signup(email) {\n\
+  try {\n\
+    return await User.create({ email });\n\
+  } catch (err) {\n\
+    if (err.name === 'MongoError') return User.findOne({ email });\n\
+    throw err;\n\
+  }\n\
+}\n";
+    let py = "db.users.create_index(\"token\", unique=True, partialFilterExpression={\"token\": {\"$exists\": True}})\n";
+    std::fs::write(tmp.path().join("model.js"), js).unwrap();
+    std::fs::write(tmp.path().join("m.py"), py).unwrap();
+    let out = dupkey_in(tmp.path(), &["lint", ".", "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fixed = std::fs::read_to_string(tmp.path().join("model.js")).unwrap();
+    let expected = js
+        .replace("{ $exists: true }", "{ $type: 'string' }")
+        .replace("unique: true, sparse: true, ", "unique: true, ")
+        .replace("err.name === 'MongoError'", "err.code === 11000");
+    assert_eq!(fixed, expected);
+    let fixed = std::fs::read_to_string(tmp.path().join("m.py")).unwrap();
+    assert_eq!(
+        fixed,
+        py.replace("{\"$exists\": True}", "{\"$type\": \"string\"}")
+    );
+    let again = dupkey_in(tmp.path(), &["lint", "."]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+}
+
 /// Hostile source in every language: nesting and operator chains deep enough to overflow a
 /// recursive parser or walk, truncated files. Each is linted or reported on its own line;
 /// the run never crashes.
