@@ -139,8 +139,25 @@ impl Project {
                 .filter(move |m| m.collection.as_deref() == Some(coll))
                 .map(move |model| ModelRef { file: i, model })
         });
-        let first = found.next()?;
-        found.next().is_none().then_some(first)
+        match (found.next(), found.next()) {
+            (Some(first), None) => Some(first),
+            (Some(_), Some(_)) => None,
+            (None, _) => self.stored_model(coll),
+        }
+    }
+
+    /// A Rust struct stored in the collection by another file (`db.collection::<User>("users")`
+    /// where `User` is declared in `models.rs`): found by its name from the file that stores it.
+    fn stored_model(&self, coll: &str) -> Option<ModelRef<'_>> {
+        self.files.iter().enumerate().find_map(|(i, f)| {
+            f.stored_types
+                .iter()
+                .filter(|s| s.collection == coll)
+                .find_map(|s| {
+                    let name = s.type_name.rsplit("::").next().unwrap_or(&s.type_name);
+                    self.model_by_name(i, name, 0)
+                })
+        })
     }
 
     /// Every index declared anywhere for this model (by its name, its schema variable, its
@@ -202,30 +219,33 @@ impl Project {
     /// anywhere in the project. `None` when the target cannot be named, or when the project
     /// declares no index at all on that collection (its indexes are managed elsewhere: unknown).
     pub fn unique_keys_of(&self, file: usize, target: &Target) -> Option<Vec<UniqueKey>> {
-        if let Some(model) = self.model(file, target) {
-            return Some(self.unique_keys(model));
-        }
+        let model = self.model(file, target);
+        let mut keys = model.map(|m| self.unique_keys(m)).unwrap_or_default();
         let Target::Collection(coll) = target else {
-            return None;
+            return model.map(|_| keys);
         };
-        let mut keys = Vec::new();
+        // A model found through the type a file stores has no collection of its own: the
+        // indexes declared on the collection count too.
         let mut declared = false;
         for (i, f) in self.files.iter().enumerate() {
             for ix in &f.indexes {
                 let on_it = matches!(&ix.target, Target::Collection(c) if c == coll);
                 declared |= on_it;
                 if let (true, Some(span)) = (on_it, ix.unique) {
-                    keys.push(UniqueKey {
+                    let key = UniqueKey {
                         fields: ix.keys.iter().map(|(f, _)| f.clone()).collect(),
                         sparse: ix.sparse.is_some(),
                         partial: ix.partial_filter.is_some(),
                         file: i,
                         span,
-                    });
+                    };
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
                 }
             }
         }
-        declared.then_some(keys)
+        (model.is_some() || declared).then_some(keys)
     }
 }
 

@@ -554,3 +554,50 @@ fn auto_index_off_is_fine_when_the_application_builds_the_indexes() {
     boot.index_builds.push(Target::Model("Account".into()));
     assert!(run(rule("DK312"), vec![f, boot]).is_empty());
 }
+
+#[test]
+fn a_rust_struct_stored_by_another_file_is_the_collections_model() {
+    let mut models = file("/app/src/models.rs", Language::Rust);
+    models.models.push(ModelDecl {
+        name: "Rider".into(),
+        fields: vec![field("email")],
+        span: at(1),
+        ..ModelDecl::default()
+    });
+    let mut routes = file("/app/src/routes.rs", Language::Rust);
+    routes.stored_types.push(StoredType {
+        type_name: "models::Rider".into(),
+        collection: "riders".into(),
+    });
+    let coll = |kind, method: &str, keys: Option<&[&str]>, line| Op {
+        target: Target::Collection("riders".into()),
+        ..op(kind, "unused", method, keys, line)
+    };
+    routes.functions.push(function(vec![
+        coll(OpKind::Read, "find_one", Some(&["email"]), 10),
+        coll(OpKind::Create, "insert_one", None, 12),
+    ]));
+    // Known through the stored type, with no unique index anywhere: uniqueness only in code.
+    let files = vec![models.clone(), routes.clone()];
+    assert_eq!(
+        lines(&run(rule("DK302"), files.clone())),
+        [("/app/src/routes.rs".into(), 10)]
+    );
+    // A unique index declared on the collection in a third file backs the key.
+    let mut indexes = file("/app/src/indexes.rs", Language::Rust);
+    indexes.indexes.push(IndexDecl {
+        target: Target::Collection("riders".into()),
+        keys: vec![("email".into(), "1".into())],
+        unique: Some(at(5)),
+        span: at(5),
+        ..IndexDecl::default()
+    });
+    let files = vec![models, routes, indexes];
+    assert!(run(rule("DK302"), files.clone()).is_empty());
+    let raced = run(rule("DK301"), files);
+    assert!(
+        raced[0].message.contains("throws E11000"),
+        "{}",
+        raced[0].message
+    );
+}
