@@ -10,9 +10,10 @@ use futures_util::TryStreamExt;
 
 use crate::apply::{Context, Phase};
 use crate::archive::{Action, NewEntry, entry_id};
-use crate::commands::{bulk_write, find_by_ids, id_key, to_raw_doc, whole_document_filter};
+use crate::commands::{bulk_write, find_by_ids, id_key, to_raw_doc};
 use crate::digest::sha256_hex;
 use crate::error::{Result, driver};
+use crate::guard::{GuardedWrite, guarded_writes};
 use crate::plan::{Operation, Step};
 
 /// One document of a step: its place `n`, its `_id`, the planned hash and what to do.
@@ -150,7 +151,7 @@ pub(crate) async fn run_batch(
         None => true,
     });
     ctx.checkpoint(Phase::Archived)?;
-    let written = execute(&db, coll_name, &writes).await?;
+    let written = execute(ctx, &db, coll_name, &writes).await?;
     ctx.checkpoint(Phase::Written)?;
     let settled = settle(&coll, &writes, written).await?;
     for (write, result) in writes.iter().zip(settled) {
@@ -366,32 +367,34 @@ async fn archive(ctx: &Context<'_>, entries: Vec<RawDocumentBuf>) -> Result<Hash
     Ok(refused)
 }
 
-/// The bulk write of the batch: removes and replaces matched by whole original, inserts.
-async fn execute(db: &mongodb::Database, coll: &str, writes: &[Write]) -> Result<i64> {
-    let mut deletes = Vec::new();
-    let mut updates = Vec::new();
+/// The writes of the batch: removals and replacements guarded against concurrent writes (see
+/// [`guarded_writes`]), then inserts. Returns how many the server made.
+async fn execute(
+    ctx: &Context<'_>,
+    db: &mongodb::Database,
+    coll: &str,
+    writes: &[Write],
+) -> Result<i64> {
+    let mut guarded = Vec::new();
     let mut inserts = Vec::new();
     for w in writes {
         match (&w.original, &w.after) {
-            (Some(original), None) => {
-                deletes.push(rawdoc! { "q": whole_document_filter(original)?, "limit": 1 })
-            }
-            (Some(original), Some(after)) => updates.push(rawdoc! {
-                "q": whole_document_filter(original)?, "u": after.clone(), "upsert": false,
+            (Some(original), replacement) => guarded.push(GuardedWrite {
+                original,
+                replacement: replacement.as_ref(),
             }),
             (None, Some(doc)) => inserts.push(doc.clone()),
             (None, None) => {}
         }
     }
-    let mut n = 0;
-    for (command, field, statements) in [
-        ("delete", "deletes", deletes),
-        ("update", "updates", updates),
-        ("insert", "documents", inserts),
-    ] {
-        if !statements.is_empty() {
-            n += bulk_write(db, command, coll, field, statements).await?.n;
-        }
+    let checkpoint = || ctx.checkpoint(Phase::Compared);
+    let mut n = guarded_writes(ctx.client, db, coll, &guarded, &ctx.guard, &checkpoint)
+        .await?
+        .n;
+    if !inserts.is_empty() {
+        n += bulk_write(db, "insert", coll, "documents", inserts)
+            .await?
+            .n;
     }
     Ok(n)
 }
