@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Speed of `dupkey fix apply` against the loop a DBA would otherwise write: N duplicate groups,
-# apply (read again, archive, remove matching the whole document, journal, in batches) against
-# deleteOne by _id one at a time with the driver, in the same run on the same server; prints
-# both times, the ratio and apply's peak RSS.
+# apply (read again, archive, guarded remove, journal, in batches) against deleteOne by _id one
+# at a time with the driver, in the same run on the same server; prints both times, the ratio,
+# a bare bulk delete of the same documents (what batching alone can gain on that server) and
+# apply's peak RSS.
 #   bench/fix-apply.sh [GROUPS] [BATCH_SIZE]     (defaults 100000, 1000)
 # Starts its own test server unless DUPKEY_TEST_URI is set.
 set -euo pipefail

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bson::{Bson, RawBson, RawDocumentBuf, doc, rawdoc};
 use mongodb::error::{
@@ -37,10 +37,15 @@ const UNDECIDED: u8 = 0;
 const TRANSACTIONS: u8 = 1;
 const FILTERS: u8 = 2;
 
-/// Tries of one batch's transaction before it falls back to filters: each conflict means a
-/// concurrent write to one of its documents, and the next try reads that write and leaves the
-/// document alone, so a second conflict needs yet another concurrent write.
-const TRANSACTION_TRIES: u32 = 4;
+/// How long a batch keeps trying its transaction while it conflicts. A conflict with a live
+/// writer clears at once: the next try reads that write and leaves the document alone. One with
+/// the open transaction of an apply or undo that was killed inside it lasts until the server
+/// aborts that transaction at the end of its lifetime (`transactionLifetimeLimitSeconds`, 60 s
+/// by default); a write outside a transaction would wait for the same thing.
+const CONFLICT_BUDGET: Duration = Duration::from_secs(90);
+/// The first wait after a conflict; it doubles up to [`MAX_CONFLICT_WAIT`].
+const FIRST_CONFLICT_WAIT: Duration = Duration::from_millis(10);
+const MAX_CONFLICT_WAIT: Duration = Duration::from_secs(1);
 /// Commits retried while the server cannot say whether the last one took effect.
 const COMMIT_TRIES: u32 = 3;
 
@@ -101,7 +106,9 @@ pub(crate) async fn guarded_writes(
         return Ok(WriteOutcome::default());
     }
     if guard.transactions(client).await {
-        for attempt in 0..TRANSACTION_TRIES {
+        let started = Instant::now();
+        let mut wait = FIRST_CONFLICT_WAIT;
+        loop {
             match in_transaction(client, db, coll, writes, checkpoint).await? {
                 Attempt::Committed(n) => {
                     return Ok(WriteOutcome {
@@ -109,14 +116,15 @@ pub(crate) async fn guarded_writes(
                         errors: Vec::new(),
                     });
                 }
-                Attempt::Conflict => {
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                Attempt::Conflict if started.elapsed() < CONFLICT_BUDGET => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_CONFLICT_WAIT);
                 }
+                Attempt::Conflict | Attempt::Failed => break,
                 Attempt::Refused => {
                     guard.state.store(FILTERS, Ordering::SeqCst);
                     break;
                 }
-                Attempt::Failed => break,
             }
         }
     }
