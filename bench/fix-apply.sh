@@ -8,7 +8,8 @@
 # Starts its own test server unless DUPKEY_TEST_URI is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GROUPS="${1:-100000}"
+# Not GROUPS: bash keeps that name for the user's group ids and ignores assignments to it.
+N_GROUPS="${1:-100000}"
 BATCH="${2:-1000}"
 cargo build --release -q -p dupkey_fix --example fix_bench
 URI="${DUPKEY_TEST_URI:-}"
@@ -18,4 +19,4 @@ if [ -z "$URI" ]; then
   URI="$TEST_SERVER_URI"
 fi
 echo "bench/fix-apply.sh: $(nproc) cores, server ${URI%%\?*}"
-target/release/examples/fix_bench "$URI" --groups "$GROUPS" --batch-size "$BATCH"
+target/release/examples/fix_bench "$URI" --groups "$N_GROUPS" --batch-size "$BATCH"

@@ -28,6 +28,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown flag {other}").into()),
         }
     }
+    if groups == 0 || batch == 0 {
+        return Err("--groups and --batch-size must be at least 1".into());
+    }
     let client = Client::with_uri_str(&uri).await?;
     let db = client.database("dupkey_bench_fix");
     println!("groups: {groups}, batch size: {batch}");
