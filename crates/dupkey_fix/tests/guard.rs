@@ -221,3 +221,66 @@ async fn a_refused_replacement_is_reported_alone_with_or_without_transactions() 
         assert_eq!(now.len(), 4, "{label}");
     }
 }
+
+/// A replacement that a unique index refuses is reported with the server's reason (not as a
+/// concurrent change), and the rest of its batch is written, with or without transactions.
+#[tokio::test]
+async fn apply_reports_a_refused_replacement_with_the_servers_reason() {
+    for transactions in [true, false] {
+        let Some((client, db)) = test_db("fix_guard_apply_refused").await else {
+            return;
+        };
+        let docs = (1..=3)
+            .map(|i| doc! { "_id": i, "email": format!("u{i}@example.com") })
+            .collect();
+        let unique = doc! { "key": { "email": 1 }, "name": "email_1", "unique": true };
+        dupkey_test::load_collection(&db, "items", docs, vec![unique]).await;
+        let coll = db.collection::<RawDocumentBuf>("items");
+        let mut replaced = Vec::new();
+        // _id 2 would take _id 1's email; _id 3 gets a free one.
+        for (id, email) in [(2, "u1@example.com"), (3, "u3b@example.com")] {
+            let now = raw(&coll, Bson::Int32(id)).await.unwrap();
+            replaced.push(Replacement {
+                id: ExtJson(Bson::Int32(id)),
+                sha256: sha256_hex(now.as_bytes()),
+                replacement: ExtJsonDocument(doc! { "_id": id, "email": email }),
+            });
+        }
+        let ns = format!("{}.items", db.name());
+        let plan = plan(vec![step(
+            "replace",
+            &ns,
+            Operation::ReplaceDocuments {
+                documents: replaced,
+            },
+        )]);
+        let mut opts = options(&db, 10);
+        opts.transactions = transactions;
+        let report = apply(&client, &plan, &opts).await.unwrap();
+        let label = format!("transactions: {transactions}");
+        assert_eq!(
+            (report.steps[0].documents, report.steps[0].skipped),
+            (1, 1),
+            "{label}: {report:#?}"
+        );
+        let reason = &report.warnings[0].reason;
+        assert!(
+            report.warnings[0].id.contains('2')
+                && reason.contains("refused")
+                && reason.contains("E11000"),
+            "{label}: {reason}"
+        );
+        let typed = db.collection::<bson::Document>("items");
+        let email = |d: Option<bson::Document>| d.unwrap().get_str("email").unwrap().to_string();
+        assert_eq!(
+            email(typed.find_one(doc! { "_id": 2 }).await.unwrap()),
+            "u2@example.com",
+            "{label}"
+        );
+        assert_eq!(
+            email(typed.find_one(doc! { "_id": 3 }).await.unwrap()),
+            "u3b@example.com",
+            "{label}"
+        );
+    }
+}
