@@ -17,6 +17,7 @@ use crate::archive::{
 };
 use crate::documents::{items, run_batch};
 use crate::error::{FixError, Result};
+use crate::guard::WriteGuard;
 use crate::plan::{Applicability, Operation, Plan, Step};
 
 /// The points inside a batch where a crash leaves different traces; tests stop the run there.
@@ -24,6 +25,9 @@ use crate::plan::{Applicability, Operation, Plan, Step};
 pub enum Phase {
     /// The batch's originals are archived, nothing written yet.
     Archived,
+    /// Inside the batch's transaction: its documents are read again and compared, nothing
+    /// written yet (only where writes go through a transaction).
+    Compared,
     /// The batch's writes are made, nothing recorded about them yet.
     Written,
     /// Skipped items are recorded in the archive, the journal not yet advanced.
@@ -51,6 +55,10 @@ pub struct ApplyOptions {
     /// Set it (Ctrl-C) to stop after the current batch; the run can be resumed.
     pub stop: Arc<AtomicBool>,
     pub interrupt: Option<InterruptHook>,
+    /// Guard removals and replacements with a transaction where the deployment has them (a
+    /// replica set or a sharded cluster); `false` matches every write's whole original
+    /// document in its filter instead, as on a standalone server. See docs/fix.md.
+    pub transactions: bool,
 }
 
 impl fmt::Debug for ApplyOptions {
@@ -63,12 +71,14 @@ impl fmt::Debug for ApplyOptions {
             .field("allow_unsafe", &self.allow_unsafe)
             .field("stop", &self.stop)
             .field("interrupt", &self.interrupt.is_some())
+            .field("transactions", &self.transactions)
             .finish()
     }
 }
 
 impl ApplyOptions {
-    /// Batches of 500 with a 100 ms pause, safe steps only.
+    /// Batches of 500 with a 100 ms pause, safe steps only, writes guarded by transactions
+    /// where the deployment has them.
     pub fn new(archive: ArchiveLocation) -> Self {
         ApplyOptions {
             archive,
@@ -78,6 +88,7 @@ impl ApplyOptions {
             allow_unsafe: false,
             stop: Arc::new(AtomicBool::new(false)),
             interrupt: None,
+            transactions: true,
         }
     }
 }
@@ -90,6 +101,7 @@ pub(crate) struct Context<'a> {
     interrupt: Option<&'a InterruptHook>,
     /// Set once the deployment turned out not to be a replica set (no lag to wait for).
     standalone: AtomicBool,
+    pub guard: WriteGuard,
 }
 
 impl Context<'_> {
@@ -98,6 +110,7 @@ impl Context<'_> {
         match self.interrupt {
             Some(hook) if hook(phase) => Err(FixError::Interrupted(match phase {
                 Phase::Archived => "archived",
+                Phase::Compared => "compared",
                 Phase::Written => "written",
                 Phase::Settled => "settled",
                 Phase::Journaled => "journaled",
@@ -177,6 +190,7 @@ pub async fn apply(client: &Client, plan: &Plan, options: &ApplyOptions) -> Resu
         run_id: &record.run_id.clone(),
         interrupt: options.interrupt.as_ref(),
         standalone: AtomicBool::new(false),
+        guard: WriteGuard::new(options.transactions),
     };
     for (i, step) in plan.steps.iter().enumerate() {
         let outcome = run_step(&ctx, &journal, i, step, &mut record.steps[i], options).await;

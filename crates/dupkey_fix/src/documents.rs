@@ -10,9 +10,10 @@ use futures_util::TryStreamExt;
 
 use crate::apply::{Context, Phase};
 use crate::archive::{Action, NewEntry, entry_id};
-use crate::commands::{bulk_write, find_by_ids, id_key, to_raw_doc, whole_document_filter};
+use crate::commands::{bulk_write, find_by_ids, id_key, to_raw_doc};
 use crate::digest::sha256_hex;
 use crate::error::{Result, driver};
+use crate::guard::{GuardedWrite, guarded_writes};
 use crate::plan::{Operation, Step};
 
 /// One document of a step: its place `n`, its `_id`, the planned hash and what to do.
@@ -150,9 +151,9 @@ pub(crate) async fn run_batch(
         None => true,
     });
     ctx.checkpoint(Phase::Archived)?;
-    let written = execute(&db, coll_name, &writes).await?;
+    let written = execute(ctx, &db, coll_name, &writes).await?;
     ctx.checkpoint(Phase::Written)?;
-    let settled = settle(&coll, &writes, written).await?;
+    let settled = settle(&coll, &writes, &written).await?;
     for (write, result) in writes.iter().zip(settled) {
         match result {
             Ok(()) => outcome.done += 1,
@@ -326,7 +327,10 @@ async fn archived_entries(
     items: &[Item<'_>],
 ) -> Result<HashMap<u64, RawDocumentBuf>> {
     // A batch is a contiguous range of item numbers: one range scan of the archive's
-    // (run_id, step, n) index, rather than a lookup per entry.
+    // (run_id, step, n) index, rather than a lookup per entry. The filter names exactly the
+    // index's fields (only entries have `step` and `n`; `type` is checked below): a planner
+    // that does not combine an index range with another field (the test server's) would
+    // otherwise scan the whole archive for every batch.
     let (Some(first), Some(last)) = (items.first(), items.last()) else {
         return Ok(HashMap::new());
     };
@@ -336,11 +340,13 @@ async fn archived_entries(
         "run_id": ctx.run_id,
         "step": step,
         "n": { "$gte": first.n as i64, "$lte": last.n as i64 },
-        "type": "entry",
     };
     let mut cursor = coll.find(filter).await.map_err(driver(&context))?;
     let mut out = HashMap::new();
     while let Some(entry) = cursor.try_next().await.map_err(driver(&context))? {
+        if entry.get_str("type").ok() != Some("entry") {
+            continue;
+        }
         if let Ok(n) = entry.get_i64("n") {
             out.insert(n as u64, entry);
         }
@@ -366,45 +372,72 @@ async fn archive(ctx: &Context<'_>, entries: Vec<RawDocumentBuf>) -> Result<Hash
     Ok(refused)
 }
 
-/// The bulk write of the batch: removes and replaces matched by whole original, inserts.
-async fn execute(db: &mongodb::Database, coll: &str, writes: &[Write]) -> Result<i64> {
-    let mut deletes = Vec::new();
-    let mut updates = Vec::new();
-    let mut inserts = Vec::new();
+/// What the batch's writes did: how many the server made, and by item number the server's
+/// message for each statement it refused.
+#[derive(Debug, Default)]
+struct Written {
+    n: i64,
+    refused: HashMap<u64, String>,
+}
+
+/// The writes of the batch: removals and replacements guarded against concurrent writes (see
+/// [`guarded_writes`]), then inserts.
+async fn execute(
+    ctx: &Context<'_>,
+    db: &mongodb::Database,
+    coll: &str,
+    writes: &[Write],
+) -> Result<Written> {
+    let (mut guarded, mut guarded_n) = (Vec::new(), Vec::new());
+    let (mut inserts, mut inserts_n) = (Vec::new(), Vec::new());
     for w in writes {
         match (&w.original, &w.after) {
-            (Some(original), None) => {
-                deletes.push(rawdoc! { "q": whole_document_filter(original)?, "limit": 1 })
+            (Some(original), replacement) => {
+                guarded.push(GuardedWrite {
+                    original,
+                    replacement: replacement.as_ref(),
+                });
+                guarded_n.push(w.n);
             }
-            (Some(original), Some(after)) => updates.push(rawdoc! {
-                "q": whole_document_filter(original)?, "u": after.clone(), "upsert": false,
-            }),
-            (None, Some(doc)) => inserts.push(doc.clone()),
+            (None, Some(doc)) => {
+                inserts.push(doc.clone());
+                inserts_n.push(w.n);
+            }
             (None, None) => {}
         }
     }
-    let mut n = 0;
-    for (command, field, statements) in [
-        ("delete", "deletes", deletes),
-        ("update", "updates", updates),
-        ("insert", "documents", inserts),
-    ] {
-        if !statements.is_empty() {
-            n += bulk_write(db, command, coll, field, statements).await?.n;
+    let checkpoint = || ctx.checkpoint(Phase::Compared);
+    let mut written = Written::default();
+    let outcome = guarded_writes(ctx.client, db, coll, &guarded, &ctx.guard, &checkpoint).await?;
+    written.absorb(outcome, &guarded_n);
+    if !inserts.is_empty() {
+        let outcome = bulk_write(db, "insert", coll, "documents", inserts).await?;
+        written.absorb(outcome, &inserts_n);
+    }
+    Ok(written)
+}
+
+impl Written {
+    /// Adds a command's outcome; `numbers` maps its statements' positions to item numbers.
+    fn absorb(&mut self, outcome: crate::commands::WriteOutcome, numbers: &[u64]) {
+        self.n += outcome.n;
+        for (position, _, message) in outcome.errors {
+            if let Some(&n) = numbers.get(position) {
+                self.refused.insert(n, message);
+            }
         }
     }
-    Ok(n)
 }
 
 /// Whether each write took effect. When the server counted every write, all did; otherwise
-/// the documents are read again: a write that did not happen was beaten by a concurrent
-/// change, and that change is kept.
+/// the documents are read again: a write that did not happen was refused by the server (its
+/// message says why) or beaten by a concurrent change, and that change is kept.
 async fn settle(
     coll: &mongodb::Collection<RawDocumentBuf>,
     writes: &[Write],
-    written: i64,
+    written: &Written,
 ) -> Result<Vec<std::result::Result<(), String>>> {
-    if written == writes.len() as i64 {
+    if written.n == writes.len() as i64 {
         return Ok(writes.iter().map(|_| Ok(())).collect());
     }
     let ids: Vec<Bson> = writes.iter().map(|w| w.id.clone()).collect();
@@ -420,6 +453,8 @@ async fn settle(
             };
             if landed {
                 Ok(())
+            } else if let Some(message) = written.refused.get(&w.n) {
+                Err(format!("the server refused the write: {message}"))
             } else if w.original.is_none() {
                 Err("could not be inserted (another document took its _id or a unique key)".into())
             } else {

@@ -16,6 +16,7 @@ mod digest;
 mod documents;
 mod error;
 pub mod group;
+mod guard;
 mod indexes;
 mod lag;
 mod origin;

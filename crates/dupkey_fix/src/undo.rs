@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use bson::{Bson, Document, RawDocumentBuf, doc, rawdoc};
+use bson::{Bson, Document, RawDocumentBuf, doc};
 use futures_util::TryStreamExt;
 use mongodb::{Client, Database};
 use serde::Serialize;
@@ -14,9 +14,10 @@ use serde::Serialize;
 use crate::archive::{Action, ArchiveLocation, Journal, RunStatus};
 use crate::commands::{
     bulk_write, counter_value, find_by_ids, find_index, id_key, list_indexes, raw_id,
-    same_definition, whole_document_filter,
+    same_definition,
 };
 use crate::error::{FixError, Result, driver};
+use crate::guard::{GuardedWrite, WriteGuard, guarded_writes};
 use crate::indexes::IndexFlag;
 use crate::plan::split_namespace;
 
@@ -27,6 +28,9 @@ pub struct UndoOptions {
     pub force: bool,
     /// Archive entries per bulk write.
     pub batch_size: usize,
+    /// Guard restores over later documents with a transaction where the deployment has them;
+    /// `false` matches each whole document in its filter instead (see `ApplyOptions`).
+    pub transactions: bool,
 }
 
 impl Default for UndoOptions {
@@ -34,6 +38,7 @@ impl Default for UndoOptions {
         UndoOptions {
             force: false,
             batch_size: 500,
+            transactions: true,
         }
     }
 }
@@ -105,15 +110,20 @@ pub async fn undo(
             Some((e.ns.clone(), spec.get_str("name").ok()?.to_string()))
         })
         .collect();
+    let undoing = Undoing {
+        client,
+        guard: WriteGuard::new(options.transactions),
+        prepared,
+    };
     // Reverse step order: an index the run built goes before the duplicates it kept out return.
     for step in steps.iter().rev() {
         let mut batches = DocumentEntries::open(client, archive, run_id, step).await?;
         while let Some(batch) = batches.next_batch(batch_size).await? {
             let refs: Vec<&Entry> = batch.iter().collect();
-            reverse_batch(client, &refs, &mut report, &prepared).await?;
+            reverse_batch(&undoing, &refs, &mut report).await?;
         }
         for e in others.iter().filter(|e| e.step == *step) {
-            reverse_batch(client, &[e], &mut report, &prepared).await?;
+            reverse_batch(&undoing, &[e], &mut report).await?;
         }
     }
     let status = if report.conflicts.is_empty() {
@@ -526,29 +536,37 @@ async fn counter_conflict(
     })
 }
 
+/// What reversing a run's batches needs besides the batch.
+struct Undoing<'a> {
+    client: &'a Client,
+    guard: WriteGuard,
+    /// Indexes this run set prepareUnique on, by namespace and name.
+    prepared: HashSet<(String, String)>,
+}
+
 /// Reverses a batch of entries of one step.
 async fn reverse_batch(
-    client: &Client,
+    undoing: &Undoing<'_>,
     batch: &[&Entry],
     report: &mut UndoReport,
-    prepared: &HashSet<(String, String)>,
 ) -> Result<()> {
     let Some(first) = batch.first() else {
         return Ok(());
     };
-    let (db, coll) = db_coll(client, &first.ns)?;
+    let (db, coll) = db_coll(undoing.client, &first.ns)?;
     let (documents, others): (Vec<&Entry>, Vec<&Entry>) =
         batch.iter().partition(|e| is_document(e.action));
     if !documents.is_empty() {
-        reverse_documents(&db, coll, &first.ns, &documents, report).await?;
+        reverse_documents(undoing, &db, coll, &first.ns, &documents, report).await?;
     }
     for e in others {
-        reverse_other(&db, coll, e, report, prepared).await?;
+        reverse_other(&db, coll, e, report, &undoing.prepared).await?;
     }
     Ok(())
 }
 
 async fn reverse_documents(
+    undoing: &Undoing<'_>,
     db: &Database,
     coll: &str,
     ns: &str,
@@ -561,59 +579,79 @@ async fn reverse_documents(
         .filter_map(|e| e.doc.as_ref().and_then(raw_id))
         .collect();
     let current = find_by_ids(&handle, &ids).await?;
-    // Per command: its statements, and for each the document and what should be there after.
-    let mut groups: [(&str, &str, Vec<RawDocumentBuf>, Vec<Expected>); 3] = [
-        ("insert", "documents", Vec::new(), Vec::new()),
-        ("update", "updates", Vec::new(), Vec::new()),
-        ("delete", "deletes", Vec::new(), Vec::new()),
-    ];
+    // Removed documents come back with plain inserts (an `_id` taken meanwhile refuses them);
+    // replaced ones are replaced back and inserted ones removed only while they are what the
+    // run left, guarded against a concurrent write.
+    let (mut inserts, mut inserted) = (Vec::new(), Vec::new());
+    let (mut guarded, mut expected) = (Vec::new(), Vec::new());
     for e in entries {
         let Some(original) = &e.doc else { continue };
         let Some(id) = raw_id(original) else { continue };
         let cur = current.get(&id_key(&id));
-        let (group, statement, want) = match (e.action, cur) {
-            (Action::Remove, None) => (0, original.clone(), Some(original.clone())),
-            (Action::Replace, Some(c)) if same_bytes(&e.after, c) => {
-                let statement = rawdoc! { "q": whole_document_filter(c)?, "u": original.clone(), "upsert": false };
-                (1, statement, Some(original.clone()))
+        let expect = |want: Option<&RawDocumentBuf>| Expected {
+            id: id.clone(),
+            want: want.cloned(),
+            removes: e.action == Action::Insert,
+            refusal: None,
+        };
+        match (e.action, cur) {
+            (Action::Remove, None) => {
+                inserts.push(original.clone());
+                inserted.push(expect(Some(original)));
             }
-            (Action::Insert, Some(c)) if c.as_bytes() == original.as_bytes() => (
-                2,
-                rawdoc! { "q": whole_document_filter(c)?, "limit": 1 },
-                None,
-            ),
-            (Action::Insert, None) => continue,
-            (_, Some(c)) if c.as_bytes() == original.as_bytes() => continue,
+            (Action::Replace, Some(c)) if same_bytes(&e.after, c) => {
+                guarded.push(GuardedWrite {
+                    original: c,
+                    replacement: Some(original),
+                });
+                expected.push(expect(Some(original)));
+            }
+            (Action::Insert, Some(c)) if c.as_bytes() == original.as_bytes() => {
+                guarded.push(GuardedWrite {
+                    original: c,
+                    replacement: None,
+                });
+                expected.push(expect(None));
+            }
+            (Action::Insert, None) => {}
+            (_, Some(c)) if c.as_bytes() == original.as_bytes() => {}
             (action, cur) => {
                 let conflict = document_conflict(ns, &id, action, cur.is_some());
                 report.conflicts.push(conflict);
-                continue;
-            }
-        };
-        groups[group].2.push(statement);
-        groups[group].3.push(Expected {
-            id,
-            want,
-            removes: e.action == Action::Insert,
-            refusal: None,
-        });
-    }
-    let mut expected = Vec::new();
-    for (command, field, statements, mut group) in groups {
-        if !statements.is_empty() {
-            let outcome = bulk_write(db, command, coll, field, statements).await?;
-            for (index, _, message) in outcome.errors {
-                if let Some(x) = group.get_mut(index) {
-                    x.refusal = Some(message);
-                }
             }
         }
-        expected.extend(group);
     }
-    // Read back: what is now in place counts; the rest is a conflict, with the server's reason
-    // when it gave one (a unique index refusing the restored key).
+    if !inserts.is_empty() {
+        let outcome = bulk_write(db, "insert", coll, "documents", inserts).await?;
+        refuse(&mut inserted, outcome.errors);
+    }
+    let no_hook = || Ok(());
+    let outcome =
+        guarded_writes(undoing.client, db, coll, &guarded, &undoing.guard, &no_hook).await?;
+    refuse(&mut expected, outcome.errors);
+    inserted.extend(expected);
+    settle_restores(&handle, ns, inserted, report).await
+}
+
+/// Attaches the server's refusals to the writes they were about, by position.
+fn refuse(expected: &mut [Expected], errors: Vec<(usize, i32, String)>) {
+    for (index, _, message) in errors {
+        if let Some(x) = expected.get_mut(index) {
+            x.refusal = Some(message);
+        }
+    }
+}
+
+/// Reads back: what is now in place counts; the rest is a conflict, with the server's reason
+/// when it gave one (a unique index refusing the restored key).
+async fn settle_restores(
+    handle: &mongodb::Collection<RawDocumentBuf>,
+    ns: &str,
+    expected: Vec<Expected>,
+    report: &mut UndoReport,
+) -> Result<()> {
     let ids: Vec<Bson> = expected.iter().map(|x| x.id.clone()).collect();
-    let after = find_by_ids(&handle, &ids).await?;
+    let after = find_by_ids(handle, &ids).await?;
     for x in expected {
         let now = after.get(&id_key(&x.id));
         let landed = match &x.want {

@@ -104,14 +104,18 @@ async fn resuming_after_an_interruption_anywhere_applies_every_item_once() {
     let Some((client, db)) = test_db("fix_resume").await else {
         return;
     };
-    // 5 batches of removals and 2 of inserts; each interrupted at each phase in turn.
+    // 5 batches of removals and 2 of inserts; each interrupted at each phase in turn. Only
+    // removals go through a transaction (the test server is a replica set), so only they pass
+    // `Compared`, inside it.
     for phase in [
         Phase::Archived,
+        Phase::Compared,
         Phase::Written,
         Phase::Settled,
         Phase::Journaled,
     ] {
-        for boundary in 1..=7 {
+        let batches = if phase == Phase::Compared { 5 } else { 7 };
+        for boundary in 1..=batches {
             db.drop().await.unwrap();
             let plan = seed(&db).await;
             let before = snapshot(&db.collection::<RawDocumentBuf>("items")).await;
@@ -195,12 +199,23 @@ async fn the_stop_flag_stops_after_the_current_batch_and_apply_resumes() {
 
 #[tokio::test]
 async fn writers_during_apply_lose_no_write() {
-    let Some((client, db)) = test_db("fix_concurrent").await else {
-        return;
-    };
+    if let Some((client, db)) = test_db("fix_concurrent").await {
+        writers_race_apply(&client, &db, true).await;
+    }
+}
+
+/// The same with every write matched by its whole original, as on a standalone server.
+#[tokio::test]
+async fn writers_during_apply_lose_no_write_without_transactions() {
+    if let Some((client, db)) = test_db("fix_concurrent_filters").await {
+        writers_race_apply(&client, &db, false).await;
+    }
+}
+
+async fn writers_race_apply(client: &mongodb::Client, db: &Database, transactions: bool) {
     const N: i32 = 300;
     dupkey_test::load_collection(
-        &db,
+        db,
         "items",
         (0..N).map(|i| doc! { "_id": i, "v": 0 }).collect(),
         vec![],
@@ -217,11 +232,21 @@ async fn writers_during_apply_lose_no_write() {
         &ns,
         Operation::RemoveDocuments { documents: refs },
     )]);
-    let mut opts = options(&db, 10);
+    let mut opts = options(db, 10);
     opts.pause = Duration::from_millis(5);
     // The test server reports itself as a one-member replica set: the lag check runs and
     // finds nothing to wait for.
     opts.max_lag = Some(Duration::from_secs(1));
+    opts.transactions = transactions;
+    // Whether the batches went through transactions (they pass `Compared` only there).
+    let compared = Arc::new(AtomicUsize::new(0));
+    let seen = compared.clone();
+    opts.interrupt = Some(Arc::new(move |p| {
+        if p == Phase::Compared {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+        false
+    }));
 
     let done = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
@@ -252,8 +277,13 @@ async fn writers_during_apply_lose_no_write() {
             (acked, inserted)
         }));
     }
-    let report = apply(&client, &plan, &opts).await.unwrap();
+    let report = apply(client, &plan, &opts).await.unwrap();
     done.store(true, Ordering::SeqCst);
+    assert_eq!(
+        compared.load(Ordering::SeqCst) > 0,
+        transactions,
+        "batches went through transactions exactly when asked"
+    );
     let mut acked: HashMap<i32, i32> = HashMap::new();
     let mut inserted = Vec::new();
     for w in writers {
@@ -281,7 +311,7 @@ async fn writers_during_apply_lose_no_write() {
         );
     }
     // Every document that is gone was removed by the run, unchanged, and archived as it was.
-    let archived_ids: Vec<i32> = archived(&db, "remove")
+    let archived_ids: Vec<i32> = archived(db, "remove")
         .await
         .iter()
         .map(|e| e.get_document("doc").unwrap().get_i32("_id").unwrap())
