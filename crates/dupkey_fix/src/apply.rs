@@ -183,6 +183,9 @@ pub async fn apply(client: &Client, plan: &Plan, options: &ApplyOptions) -> Resu
         None => start_run(client, plan, &options.archive, &digest).await?,
     };
     let journal = Journal::new(client, &options.archive, &record.run_id);
+    // A run killed inside a transaction left it open: end it before writing again.
+    crate::guard::end_orphaned_transactions(client, &options.archive.typed(client), &record.run_id)
+        .await?;
     journal.set_status(RunStatus::Running).await?;
     let ctx = Context {
         client,
@@ -190,7 +193,10 @@ pub async fn apply(client: &Client, plan: &Plan, options: &ApplyOptions) -> Resu
         run_id: &record.run_id.clone(),
         interrupt: options.interrupt.as_ref(),
         standalone: AtomicBool::new(false),
-        guard: WriteGuard::new(options.transactions),
+        guard: WriteGuard::new(options.transactions).logging(crate::guard::SessionLog {
+            archive: options.archive.typed(client),
+            run_id: record.run_id.clone(),
+        }),
     };
     for (i, step) in plan.steps.iter().enumerate() {
         let outcome = run_step(&ctx, &journal, i, step, &mut record.steps[i], options).await;

@@ -31,6 +31,17 @@ pub(crate) struct GuardedWrite<'a> {
 #[derive(Debug)]
 pub(crate) struct WriteGuard {
     state: AtomicU8,
+    /// Where each batch's session is recorded before its transaction writes anything.
+    log: Option<SessionLog>,
+}
+
+/// The archive collection and run under which a run's transaction sessions are recorded, so
+/// that a run resumed or undone after being killed inside a transaction can end it
+/// ([`end_orphaned_transactions`]) instead of waiting on its locks.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionLog {
+    pub archive: mongodb::Collection<bson::Document>,
+    pub run_id: String,
 }
 
 const UNDECIDED: u8 = 0;
@@ -58,7 +69,14 @@ impl WriteGuard {
         let state = if transactions { UNDECIDED } else { FILTERS };
         WriteGuard {
             state: AtomicU8::new(state),
+            log: None,
         }
+    }
+
+    /// Records each transaction's session under `log` before it writes.
+    pub(crate) fn logging(mut self, log: SessionLog) -> Self {
+        self.log = Some(log);
+        self
     }
 
     async fn transactions(&self, client: &Client) -> bool {
@@ -109,7 +127,7 @@ pub(crate) async fn guarded_writes(
         let started = Instant::now();
         let mut wait = FIRST_CONFLICT_WAIT;
         loop {
-            match in_transaction(client, db, coll, writes, checkpoint).await? {
+            match in_transaction(client, db, coll, writes, guard.log.as_ref(), checkpoint).await? {
                 Attempt::Committed(n) => {
                     return Ok(WriteOutcome {
                         n,
@@ -171,12 +189,16 @@ async fn in_transaction(
     db: &Database,
     coll: &str,
     writes: &[GuardedWrite<'_>],
+    log: Option<&SessionLog>,
     checkpoint: &(dyn Fn() -> Result<()> + Send + Sync),
 ) -> Result<Attempt> {
     let mut session = match client.start_session().await {
         Ok(session) => session,
         Err(e) => return Ok(classify(&e)),
     };
+    if let Some(log) = log {
+        record_session(log, &session).await?;
+    }
     let started = session
         .start_transaction()
         .read_concern(ReadConcern::snapshot())
@@ -326,4 +348,82 @@ async fn with_filters(
         }
     }
     Ok(outcome)
+}
+
+/// Records a session before its transaction starts: the one durable trace of a transaction
+/// a killed process leaves open.
+async fn record_session(log: &SessionLog, session: &ClientSession) -> Result<()> {
+    let lsid = session.id().clone();
+    let key = match lsid.get("id") {
+        Some(Bson::Binary(b)) => b
+            .bytes
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>(),
+        other => format!("{other:?}"),
+    };
+    let inserted = log
+        .archive
+        .insert_one(doc! {
+            "_id": format!("{}/session/{key}", log.run_id),
+            "type": "session",
+            "run_id": &log.run_id,
+            "lsid": lsid,
+        })
+        .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        // The driver pools sessions: one recorded for an earlier batch is recorded already.
+        Err(e) if is_duplicate_key(&e) => Ok(()),
+        Err(e) => Err(crate::error::driver(format!(
+            "record a transaction session in the archive {}",
+            log.archive.namespace()
+        ))(e)),
+    }
+}
+
+/// Ends the transactions a killed run of `run_id` may have left open (`killSessions` on the
+/// sessions it recorded) and forgets them. mongod would abort them after
+/// `transactionLifetimeLimitSeconds` anyway; a server that keeps them until another transaction
+/// arrives would otherwise block every later write to their documents. A server or user that
+/// may not kill sessions leaves them to that limit.
+pub(crate) async fn end_orphaned_transactions(
+    client: &Client,
+    archive: &mongodb::Collection<bson::Document>,
+    run_id: &str,
+) -> Result<()> {
+    use futures_util::TryStreamExt;
+    let context = || format!("read the recorded sessions in {}", archive.namespace());
+    let filter = doc! { "type": "session", "run_id": run_id };
+    let recorded: Vec<bson::Document> = archive
+        .find(filter.clone())
+        .await
+        .map_err(crate::error::driver(context()))?
+        .try_collect()
+        .await
+        .map_err(crate::error::driver(context()))?;
+    let lsids: Vec<Bson> = recorded
+        .iter()
+        .filter_map(|d| d.get_document("lsid").ok().cloned().map(Bson::Document))
+        .collect();
+    if lsids.is_empty() {
+        return Ok(());
+    }
+    // Ended or unknown sessions are no error: only the open ones matter.
+    let _ = client
+        .database("admin")
+        .run_command(doc! { "killSessions": lsids })
+        .await;
+    archive
+        .delete_many(filter)
+        .await
+        .map_err(crate::error::driver(format!(
+            "forget the recorded sessions in {}",
+            archive.namespace()
+        )))?;
+    Ok(())
+}
+
+fn is_duplicate_key(e: &Error) -> bool {
+    matches!(&*e.kind, ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) if w.code == 11000)
 }

@@ -87,6 +87,9 @@ pub async fn undo(
         report.status = Some(RunStatus::Undone);
         return Ok(report);
     }
+    // A run (or an undo) killed inside a transaction left it open: end it before reading the
+    // documents it held and writing them back.
+    crate::guard::end_orphaned_transactions(client, &archive.typed(client), run_id).await?;
     // Index and counter entries are one per step; documents are read step by step in
     // batches, so undo's memory does not grow with the run.
     let others = load_entries(client, archive, run_id).await?;
@@ -112,7 +115,10 @@ pub async fn undo(
         .collect();
     let undoing = Undoing {
         client,
-        guard: WriteGuard::new(options.transactions),
+        guard: WriteGuard::new(options.transactions).logging(crate::guard::SessionLog {
+            archive: archive.typed(client),
+            run_id: run_id.to_string(),
+        }),
         prepared,
     };
     // Reverse step order: an index the run built goes before the duplicates it kept out return.
