@@ -22,6 +22,8 @@ pub mod rules;
 pub mod rust_src;
 pub mod select;
 mod syntax;
+#[cfg(test)]
+mod test_support;
 pub mod walk;
 
 use std::path::Path;

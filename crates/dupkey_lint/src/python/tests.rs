@@ -4,27 +4,10 @@ use std::path::Path;
 
 use super::extract;
 use crate::facts::*;
+use crate::test_support::{facts_of, function, keys, kinds};
 
 fn facts(source: &str) -> FileFacts {
-    match extract(Path::new("app/routes.py"), source) {
-        Ok(f) => f,
-        Err(e) => panic!("does not parse: {e}"),
-    }
-}
-
-fn function<'f>(f: &'f FileFacts, name: &str) -> &'f FunctionFacts {
-    f.functions
-        .iter()
-        .find(|x| x.name.as_deref() == Some(name))
-        .unwrap_or_else(|| panic!("no function {name}: {:#?}", f.functions))
-}
-
-fn kinds(f: &FunctionFacts) -> Vec<(OpKind, String)> {
-    f.ops.iter().map(|o| (o.kind, o.method.clone())).collect()
-}
-
-fn keys(list: &[&str]) -> Option<Vec<String>> {
-    Some(list.iter().map(|s| s.to_string()).collect())
+    facts_of("app/routes.py", source)
 }
 
 const FLASK: &str = r#"

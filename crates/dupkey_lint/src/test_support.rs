@@ -1,0 +1,29 @@
+//! What the front ends' unit tests share: reading a snippet's facts and finding a function's
+//! calls in them.
+
+use std::path::Path;
+
+use crate::facts::{FileFacts, FunctionFacts, OpKind};
+
+/// The facts of `source` read as the file `path` (its extension picks the front end).
+pub fn facts_of(path: &str, source: &str) -> FileFacts {
+    match crate::extract(Path::new(path), source) {
+        Ok(f) => f,
+        Err(e) => panic!("does not parse: {e}"),
+    }
+}
+
+pub fn function<'f>(f: &'f FileFacts, name: &str) -> &'f FunctionFacts {
+    f.functions
+        .iter()
+        .find(|x| x.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no function {name}: {:#?}", f.functions))
+}
+
+pub fn kinds(f: &FunctionFacts) -> Vec<(OpKind, String)> {
+    f.ops.iter().map(|o| (o.kind, o.method.clone())).collect()
+}
+
+pub fn keys(list: &[&str]) -> Option<Vec<String>> {
+    Some(list.iter().map(|s| s.to_string()).collect())
+}
