@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::facts::{FileFacts, IndexDecl, ModelDecl, Span, Target};
+use crate::facts::{FileFacts, IndexDecl, Language, ModelDecl, Span, Target};
 use crate::resolve::Resolver;
 
 /// Every linted file's facts, and the indexes to find models and files by name.
@@ -58,7 +58,7 @@ impl Project {
     pub fn model(&self, file: usize, target: &Target) -> Option<ModelRef<'_>> {
         let found = match target {
             Target::Model(name) => self.model_by_name(file, name, 0),
-            Target::Collection(coll) => self.model_by_collection(coll),
+            Target::Collection(coll) => self.model_by_collection(file, coll),
             Target::Unknown => None,
         }?;
         Some(self.schema_owner(found).unwrap_or(found))
@@ -118,13 +118,27 @@ impl Project {
                 if let Some(found) = self.model_by_name(target, &exported, depth + 1) {
                     return Some(found);
                 }
+                // `module.exports = User = mongoose.model(...)`: a default export the front end
+                // could not name, from a file that declares one model, is that model.
+                if let ("default", [model]) = (
+                    import.imported.as_str(),
+                    self.files[target].models.as_slice(),
+                ) {
+                    return Some(ModelRef {
+                        file: target,
+                        model,
+                    });
+                }
             }
         }
         // The import could not be followed (a package, an alias the resolver does not know):
         // a model of that name declared exactly once in the project is the one.
+        // Only among files of the same language family: a Rust `User` is not a Mongoose one.
+        let here = family(facts);
         let mut named = self.files.iter().enumerate().flat_map(|(i, f)| {
             f.models
                 .iter()
+                .filter(move |_| family(f) == here)
                 .filter(move |m| m.name == name || m.model_name.as_deref() == Some(name))
                 .map(move |model| ModelRef { file: i, model })
         });
@@ -132,24 +146,29 @@ impl Project {
         named.next().is_none().then_some(first)
     }
 
-    fn model_by_collection(&self, coll: &str) -> Option<ModelRef<'_>> {
+    fn model_by_collection(&self, file: usize, coll: &str) -> Option<ModelRef<'_>> {
+        let here = self.files.get(file).and_then(family);
         let mut found = self.files.iter().enumerate().flat_map(|(i, f)| {
             f.models
                 .iter()
+                .filter(move |_| family(f) == here)
                 .filter(move |m| m.collection.as_deref() == Some(coll))
                 .map(move |model| ModelRef { file: i, model })
         });
         match (found.next(), found.next()) {
             (Some(first), None) => Some(first),
             (Some(_), Some(_)) => None,
-            (None, _) => self.stored_model(coll),
+            (None, _) => self.stored_model(here, coll),
         }
     }
 
     /// A Rust struct stored in the collection by another file (`db.collection::<User>("users")`
     /// where `User` is declared in `models.rs`): found by its name from the file that stores it.
-    fn stored_model(&self, coll: &str) -> Option<ModelRef<'_>> {
+    fn stored_model(&self, here: Option<Language>, coll: &str) -> Option<ModelRef<'_>> {
         self.files.iter().enumerate().find_map(|(i, f)| {
+            if family(f) != here {
+                return None;
+            }
             f.stored_types
                 .iter()
                 .filter(|s| s.collection == coll)
@@ -245,7 +264,11 @@ impl Project {
                 }
             }
         }
-        (model.is_some() || declared).then_some(keys)
+        // A Rust struct declares no index of its own: with no index declared on its collection
+        // either, what the database holds is as unknown as for a bare driver collection.
+        let schema_less =
+            model.is_some_and(|m| self.files[m.file].language == Some(Language::Rust));
+        (declared || (model.is_some() && !schema_less)).then_some(keys)
     }
 }
 
@@ -258,5 +281,13 @@ fn targets_model(target: &Target, model: &ModelDecl) -> bool {
         }
         Target::Collection(coll) => model.collection.as_deref() == Some(coll.as_str()),
         Target::Unknown => false,
+    }
+}
+
+/// JavaScript and TypeScript share models; Python and Rust each keep their own.
+fn family(f: &FileFacts) -> Option<Language> {
+    match f.language {
+        Some(Language::TypeScript) => Some(Language::JavaScript),
+        other => other,
     }
 }

@@ -153,10 +153,17 @@ fn check(project: &Project, out: &mut Vec<LintFinding>) {
                      document: silent duplicates",
                     field_list(&keys)
                 ),
-                None => "two concurrent requests both pass the check (the model is declared \
-                         outside the linted files, so whether a unique index catches the \
+                None => match &pair.create.target {
+                    crate::facts::Target::Collection(c) => format!(
+                        "two concurrent requests both pass the check (the linted files \
+                         declare no index on `{c}`, so whether a unique index catches the \
                          second is unknown)"
-                    .to_string(),
+                    ),
+                    _ => "two concurrent requests both pass the check (the model is declared \
+                          outside the linted files, so whether a unique index catches the \
+                          second is unknown)"
+                        .to_string(),
+                },
             };
         out.push(RULE.at(
             facts,

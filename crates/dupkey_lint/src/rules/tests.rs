@@ -577,14 +577,24 @@ fn a_rust_struct_stored_by_another_file_is_the_collections_model() {
         coll(OpKind::Read, "find_one", Some(&["email"]), 10),
         coll(OpKind::Create, "insert_one", None, 12),
     ]));
-    // Known through the stored type, with no unique index anywhere: uniqueness only in code.
+    // A Rust struct declares no index: with none declared on its collection either, what
+    // the database holds is unknown, and nothing is said about it.
     let files = vec![models.clone(), routes.clone()];
+    assert!(run(rule("DK302"), files).is_empty());
+    // The project declares the collection's indexes, none unique on email: code-only.
+    let mut indexes = file("/app/src/indexes.rs", Language::Rust);
+    indexes.indexes.push(IndexDecl {
+        target: Target::Collection("riders".into()),
+        keys: vec![("joined".into(), "1".into())],
+        span: at(4),
+        ..IndexDecl::default()
+    });
+    let files = vec![models.clone(), routes.clone(), indexes.clone()];
     assert_eq!(
-        lines(&run(rule("DK302"), files.clone())),
+        lines(&run(rule("DK302"), files)),
         [("/app/src/routes.rs".into(), 10)]
     );
-    // A unique index declared on the collection in a third file backs the key.
-    let mut indexes = file("/app/src/indexes.rs", Language::Rust);
+    // A unique index on email declared there backs the key.
     indexes.indexes.push(IndexDecl {
         target: Target::Collection("riders".into()),
         keys: vec![("email".into(), "1".into())],
