@@ -115,21 +115,22 @@ impl Action {
         }
     }
 
+    /// Every action, in the order entries list them.
+    pub(crate) const ALL: [Action; 10] = [
+        Action::Remove,
+        Action::Replace,
+        Action::Insert,
+        Action::CreateIndex,
+        Action::DropIndex,
+        Action::HideIndex,
+        Action::UnhideIndex,
+        Action::PrepareUnique,
+        Action::SetCounter,
+        Action::Skip,
+    ];
+
     pub(crate) fn parse(s: &str) -> Option<Action> {
-        [
-            Action::Remove,
-            Action::Replace,
-            Action::Insert,
-            Action::CreateIndex,
-            Action::DropIndex,
-            Action::HideIndex,
-            Action::UnhideIndex,
-            Action::PrepareUnique,
-            Action::SetCounter,
-            Action::Skip,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s)
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
     }
 }
 
@@ -524,18 +525,7 @@ mod tests {
 
     #[test]
     fn actions_read_back_as_written() {
-        for action in [
-            Action::Remove,
-            Action::Replace,
-            Action::Insert,
-            Action::CreateIndex,
-            Action::DropIndex,
-            Action::HideIndex,
-            Action::UnhideIndex,
-            Action::PrepareUnique,
-            Action::SetCounter,
-            Action::Skip,
-        ] {
+        for action in Action::ALL {
             assert_eq!(Action::parse(action.as_str()), Some(action));
         }
         assert_eq!(Action::parse("delete"), None);
