@@ -25,6 +25,13 @@ pub struct ModelRef<'p> {
     pub model: &'p ModelDecl,
 }
 
+impl ModelRef<'_> {
+    /// Whether two lookups found the very same declaration.
+    pub fn is(&self, other: &ModelRef<'_>) -> bool {
+        self.file == other.file && std::ptr::eq(self.model, other.model)
+    }
+}
+
 /// A unique key a model has: its fields, and where it is declared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UniqueKey {
@@ -33,6 +40,19 @@ pub struct UniqueKey {
     pub partial: bool,
     pub file: usize,
     pub span: Span,
+}
+
+impl UniqueKey {
+    /// The key an index declaration in `file` makes, if it is unique.
+    fn of_index(file: usize, ix: &IndexDecl) -> Option<UniqueKey> {
+        Some(UniqueKey {
+            fields: ix.keys.iter().map(|(f, _)| f.clone()).collect(),
+            sparse: ix.sparse.is_some(),
+            partial: ix.partial_filter.is_some(),
+            file,
+            span: ix.unique?,
+        })
+    }
 }
 
 impl Project {
@@ -210,15 +230,7 @@ impl Project {
             })
             .collect();
         for (file, ix) in self.indexes_of(model) {
-            if let Some(span) = ix.unique {
-                keys.push(UniqueKey {
-                    fields: ix.keys.iter().map(|(f, _)| f.clone()).collect(),
-                    sparse: ix.sparse.is_some(),
-                    partial: ix.partial_filter.is_some(),
-                    file,
-                    span,
-                });
-            }
+            keys.extend(UniqueKey::of_index(file, ix));
         }
         keys
     }
@@ -250,17 +262,10 @@ impl Project {
             for ix in &f.indexes {
                 let on_it = matches!(&ix.target, Target::Collection(c) if c == coll);
                 declared |= on_it;
-                if let (true, Some(span)) = (on_it, ix.unique) {
-                    let key = UniqueKey {
-                        fields: ix.keys.iter().map(|(f, _)| f.clone()).collect(),
-                        sparse: ix.sparse.is_some(),
-                        partial: ix.partial_filter.is_some(),
-                        file: i,
-                        span,
-                    };
-                    if !keys.contains(&key) {
-                        keys.push(key);
-                    }
+                if let Some(key) = UniqueKey::of_index(i, ix).filter(|_| on_it)
+                    && !keys.contains(&key)
+                {
+                    keys.push(key);
                 }
             }
         }

@@ -154,9 +154,7 @@ fn written_null(project: &Project, file: usize, model: &str, field: &str) -> boo
     project.files.iter().enumerate().any(|(i, f)| {
         f.null_writes.iter().any(|w| {
             w.field == field
-                && project.model(i, &w.target).is_some_and(|m| {
-                    m.file == declared.file && std::ptr::eq(m.model, declared.model)
-                })
+                && project.model(i, &w.target).is_some_and(|m| m.is(&declared))
         })
     })
 }

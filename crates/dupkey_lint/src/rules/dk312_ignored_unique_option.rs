@@ -117,7 +117,7 @@ fn built_elsewhere(project: &Project, file: usize, model: &str) -> bool {
         f.index_builds.iter().any(|target| {
             project
                 .model(i, target)
-                .is_some_and(|m| m.file == declared.file && std::ptr::eq(m.model, declared.model))
+                .is_some_and(|m| m.is(&declared))
         })
     })
 }

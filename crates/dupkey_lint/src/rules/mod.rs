@@ -169,7 +169,7 @@ pub(crate) fn same_target(project: &Project, file: usize, a: &Target, b: &Target
         return true;
     }
     match (project.model(file, a), project.model(file, b)) {
-        (Some(x), Some(y)) => x.file == y.file && std::ptr::eq(x.model, y.model),
+        (Some(x), Some(y)) => x.is(&y),
         _ => false,
     }
 }
