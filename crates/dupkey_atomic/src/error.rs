@@ -100,6 +100,15 @@ pub enum Error {
     )]
     Contention { attempts: u32, elapsed: Duration },
 
+    /// A counter the application keeps ([`ExistingCounter`](crate::ExistingCounter)) is
+    /// missing, or its field does not hold a whole number.
+    #[error("the counter {filter} in {collection} cannot be used: {reason}")]
+    ExistingCounter {
+        collection: String,
+        filter: String,
+        reason: String,
+    },
+
     /// The arguments of a call cannot be used (an update without operators, a block of 0).
     #[error("{0}")]
     InvalidArgument(String),

@@ -43,6 +43,7 @@
 //! stored twice; what still fails is [`Error::Transient`], and [`transient_retries`] counts
 //! the retries for metrics.
 
+mod counter;
 mod date;
 mod error;
 mod numbered;
@@ -59,6 +60,7 @@ mod upsert;
 /// `bson` beside the one the driver takes.
 pub use {bson, mongodb};
 
+pub use counter::ExistingCounter;
 pub use date::Date;
 pub use error::{DuplicateKey, DuplicateKeyExt, Error, Result};
 pub use numbered::Numbered;
