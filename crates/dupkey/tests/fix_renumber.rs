@@ -84,3 +84,80 @@ async fn shared_ticket_numbers_are_renumbered_live() {
         .unwrap();
     assert_eq!(counter.get_i32("seq").unwrap(), 9);
 }
+
+/// The application keeps taking numbers between `fix plan` and `fix apply`: the renumbered
+/// ticket gets a number drawn from the counter when apply writes, not the one the plan showed
+/// (which the application has handed out meanwhile), and undo lowers the counter only to where
+/// the run found it, never under the application's numbers.
+#[tokio::test]
+async fn numbers_are_drawn_when_applied_not_when_planned() {
+    let Some((_client, db)) = dupkey_test::test_database("fix_renumber_draw").await else {
+        return;
+    };
+    let uri = dupkey_test::test_uri().unwrap();
+    let mut tickets: Vec<Document> = (1..=11)
+        .map(|i| doc! { "_id": i, "ticket_number": format!("TKT-{i:05}") })
+        .collect();
+    tickets.push(doc! { "_id": 12, "ticket_number": "TKT-00005" });
+    let index = doc! { "key": { "ticket_number": 1 }, "name": "ticket_number_1" };
+    dupkey_test::load_collection(&db, "tickets", tickets, vec![index]).await;
+    dupkey_test::load_collection(
+        &db,
+        "counters",
+        vec![doc! { "_id": "ticket", "seq": 11 }],
+        vec![],
+    )
+    .await;
+    let (_plan_dir, plan_file, out) = common::plan_live(&uri, db.name());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("\"TKT-00005\" → \"TKT-00012\""), "{text}");
+    assert!(text.contains("drawn from the counter"), "{text}");
+
+    // The application opens two tickets the way it always does: $inc, then insert.
+    let counters = db.collection::<Document>("counters");
+    let tickets = db.collection::<Document>("tickets");
+    for id in [13, 14] {
+        let after = counters
+            .find_one_and_update(doc! { "_id": "ticket" }, doc! { "$inc": { "seq": 1 } })
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .unwrap()
+            .unwrap();
+        let n = after.get_i32("seq").unwrap();
+        tickets
+            .insert_one(doc! { "_id": id, "ticket_number": format!("TKT-{n:05}") })
+            .await
+            .unwrap();
+    }
+
+    let out = dupkey(&[
+        "fix", "apply", &plan_file, "--uri", &uri, "--yes", "--format", "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run_id = json_of(&out)["run_id"].as_str().unwrap().to_string();
+    let renumbered = tickets.find_one(doc! { "_id": 12 }).await.unwrap().unwrap();
+    assert_eq!(renumbered.get_str("ticket_number").unwrap(), "TKT-00014");
+    let seq = |d: Document| d.get_i32("seq").unwrap();
+    let counter = counters.find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!(
+        seq(counter),
+        14,
+        "the counter did not move with the drawn number"
+    );
+    // No two tickets share a number, and the unique index the plan builds exists.
+    let out = dupkey(&["scan", &uri, "--db", db.name(), "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let out = dupkey(&["fix", "undo", &run_id, "--uri", &uri, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let back = tickets.find_one(doc! { "_id": 12 }).await.unwrap().unwrap();
+    assert_eq!(back.get_str("ticket_number").unwrap(), "TKT-00005");
+    // Back to 13, where the run found it: the application's TKT-00013 stays unique.
+    let counter = counters.find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!(seq(counter), 13);
+}

@@ -16,8 +16,8 @@ use dupkey_scan::{Finding, Remedy, Report};
 use crate::group::{KeepError, KeepPolicy, fill_from_others, merge_members, rank};
 use crate::origin::Origin;
 use crate::plan::{
-    Applicability, DocumentRef, ExtJson, ExtJsonDocument, FieldUpdate, Operation, PLAN_VERSION,
-    Plan, Replacement, Step,
+    Applicability, CounterSource, DocumentRef, Draw, ExtJson, ExtJsonDocument, FieldUpdate,
+    NumberText, Operation, PLAN_VERSION, Plan, Replacement, Step,
 };
 use crate::snapshot::{Reads, Snapshot, id_key};
 
@@ -168,7 +168,11 @@ fn add_reads(
             let r = out.entry(rn.namespace.clone()).or_default();
             r.ids.extend(rn.groups.iter().flat_map(|g| g.ids.iter()));
             r.fields.push(rn.field.clone());
-            if let Some(c) = &rn.counter {
+            let counter = rn
+                .counter
+                .clone()
+                .or_else(|| counter_for(report, &rn.namespace, &rn.field));
+            if let Some(c) = &counter {
                 let rc = out.entry(c.namespace.clone()).or_default();
                 rc.filters.push(c.selector.clone());
             }
@@ -177,6 +181,12 @@ fn add_reads(
             let r = out.entry(b.namespace.clone()).or_default();
             r.filters.push(b.filter.clone());
             r.fields.extend(b.fields.iter().cloned());
+            if let (Some(_), [field]) = (&b.format, b.fields.as_slice())
+                && let Some(c) = counter_for(report, &b.namespace, field)
+            {
+                let rc = out.entry(c.namespace.clone()).or_default();
+                rc.filters.push(c.selector.clone());
+            }
         }
         Remedy::UnsetNulls(u) => {
             out.entry(u.namespace.clone())
@@ -261,7 +271,8 @@ fn strategy_for(
     fed.then_some(Strategy::Renumber)
 }
 
-/// The counter that feeds `namespace.field`, as a finding about it names it.
+/// The counter that feeds `namespace.field`, as a finding about it names it, or as the scan's
+/// overview of counters does.
 fn counter_for(report: &Report, namespace: &str, field: &str) -> Option<CounterRef> {
     report
         .findings
@@ -274,6 +285,15 @@ fn counter_for(report: &Report, namespace: &str, field: &str) -> Option<CounterR
                 Some(rc.counter.clone())
             }
             _ => None,
+        })
+        .or_else(|| {
+            let target = format!("{namespace}.{field}");
+            report
+                .overview
+                .counters
+                .iter()
+                .find(|g| g.feeds == target)
+                .map(|g| g.source.clone())
         })
 }
 
@@ -618,6 +638,7 @@ impl<'a> Builder<'a> {
             ctx.describe(what),
             Operation::UpdateDocuments {
                 documents: Vec::new(),
+                draw: None,
             },
         );
         self.push(ctx, Phase::Manual, "manual", step);

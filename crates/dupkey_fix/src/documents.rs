@@ -12,9 +12,10 @@ use crate::apply::{Context, Phase};
 use crate::archive::{Action, NewEntry, entry_id};
 use crate::commands::{bulk_write, find_by_ids, id_key, to_raw_doc};
 use crate::digest::sha256_hex;
+use crate::draw::Numbered;
 use crate::error::{Result, driver};
 use crate::guard::{GuardedWrite, guarded_writes};
-use crate::plan::{Operation, Step};
+use crate::plan::{Draw, Operation, Step};
 
 /// One document of a step: its place `n`, its `_id`, the planned hash and what to do.
 #[derive(Debug)]
@@ -51,7 +52,7 @@ pub(crate) fn items(op: &Operation) -> Vec<Item<'_>> {
                 out.push(new_item(n, &d.id.0, Some(&d.sha256), change));
             }
         }
-        Operation::UpdateDocuments { documents } => {
+        Operation::UpdateDocuments { documents, .. } => {
             for (n, d) in documents.iter().enumerate() {
                 let change = Change::Update {
                     set: &d.set.0,
@@ -121,21 +122,29 @@ pub(crate) async fn run_batch(
     let archived = archived_entries(ctx, &step.id, items).await?;
 
     let mut outcome = BatchOutcome::default();
-    let mut entries = Vec::new();
-    let mut writes = Vec::new();
+    let mut planned = Vec::new();
     let mut skips = Vec::new();
     for item in items {
         let cur = current.get(&id_key(&item.id));
         match classify(item, cur, archived.get(&item.n))? {
             Verdict::Done => outcome.done += 1,
             Verdict::Skip(reason) => skips.push((item.n, item.id.clone(), reason)),
-            Verdict::Write { entry, write } => {
-                if let Some(entry) = entry {
-                    entries.push(entry_for(ctx, step, item, &write, entry));
-                }
-                writes.push(write);
-            }
+            Verdict::Write { entry, write } => planned.push((item, entry, write)),
         }
+    }
+    if let Operation::UpdateDocuments {
+        draw: Some(draw), ..
+    } = &step.operation
+    {
+        number(ctx, step, draw, &mut planned, &mut skips).await?;
+    }
+    let mut entries = Vec::new();
+    let mut writes = Vec::new();
+    for (item, entry, write) in planned {
+        if let Some(entry) = entry {
+            entries.push(entry_for(ctx, step, item, &write, entry));
+        }
+        writes.push(write);
     }
     let refused = archive(ctx, entries).await?;
     // An original that could not be archived must not be touched.
@@ -164,6 +173,54 @@ pub(crate) async fn run_batch(
     record_skips(ctx, step, skips).await?;
     ctx.checkpoint(Phase::Settled)?;
     Ok(outcome)
+}
+
+/// The writes about to be archived for the first time get their numbers now (see
+/// [`crate::draw`]); one whose number is taken is skipped instead. A write archived by an
+/// earlier attempt keeps the number its entry records.
+async fn number<'a>(
+    ctx: &Context<'_>,
+    step: &Step,
+    draw: &Draw,
+    planned: &mut Vec<(&'a Item<'a>, Option<RawDocumentBuf>, Write)>,
+    skips: &mut Vec<(u64, Bson, String)>,
+) -> Result<()> {
+    let fresh: Vec<Numbered<'_>> = planned
+        .iter()
+        .filter(|(_, entry, _)| entry.is_some())
+        .map(|(item, _, write)| Numbered {
+            n: write.n,
+            id: &write.id,
+            planned: match item.change {
+                Change::Update { set, .. } => set
+                    .get(&draw.field)
+                    .and_then(dupkey_conventions::identifiers::split_bson_number)
+                    .map(|(_, n)| n),
+                _ => None,
+            },
+        })
+        .collect();
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let (mut values, refused) = crate::draw::assign(ctx, step, draw, &fresh).await?;
+    drop(fresh);
+    let refused: HashMap<u64, String> = refused.into_iter().collect();
+    let mut kept = Vec::with_capacity(planned.len());
+    for (item, entry, mut write) in planned.drain(..) {
+        if entry.is_some() {
+            if let Some(reason) = refused.get(&write.n) {
+                skips.push((write.n, write.id.clone(), reason.clone()));
+                continue;
+            }
+            if let (Some(value), Some(after)) = (values.remove(&write.n), &write.after) {
+                write.after = Some(updated(after, &doc! { &draw.field: value }, &[])?);
+            }
+        }
+        kept.push((item, entry, write));
+    }
+    *planned = kept;
+    Ok(())
 }
 
 /// Decides what to do with one item; see docs/fix.md for the table this implements.

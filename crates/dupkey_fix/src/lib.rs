@@ -14,6 +14,7 @@ mod commands;
 pub mod compile;
 mod digest;
 mod documents;
+mod draw;
 mod error;
 pub mod group;
 mod guard;
@@ -37,8 +38,8 @@ pub use digest::sha256_hex;
 pub use error::{FixError, Result};
 pub use origin::Origin;
 pub use plan::{
-    Applicability, DocumentRef, Effect, ExtJson, ExtJsonDocument, FieldUpdate, Operation,
-    PLAN_VERSION, Plan, Replacement, Step, split_namespace,
+    Applicability, CounterSource, DocumentRef, Draw, Effect, ExtJson, ExtJsonDocument, FieldUpdate,
+    NumberText, Operation, PLAN_VERSION, Plan, Replacement, Step, split_namespace,
 };
 pub use report::load as run_report;
 pub use snapshot::{Collector, Reads, Snapshot, read_live};

@@ -78,8 +78,14 @@ pub enum Operation {
     RemoveDocuments { documents: Vec<DocumentRef> },
     /// Replace each document (matched by its whole original) by a new body with the same `_id`.
     ReplaceDocuments { documents: Vec<Replacement> },
-    /// Set or unset top-level fields of each document (matched by its whole original).
-    UpdateDocuments { documents: Vec<FieldUpdate> },
+    /// Set or unset top-level fields of each document (matched by its whole original). With
+    /// `draw`, the numbers planned for its field are a preview: apply takes them from the
+    /// counter at the time it writes (see [`Draw`]).
+    UpdateDocuments {
+        documents: Vec<FieldUpdate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        draw: Option<Draw>,
+    },
     /// Insert documents, each with its own `_id` so that a repeat finds it.
     InsertDocuments { documents: Vec<ExtJsonDocument> },
     /// Build an index from its full `createIndexes` specification (`key`, `name`, options).
@@ -117,6 +123,51 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         current: Option<i64>,
     },
+}
+
+/// Where a renumbering takes its numbers when it is applied. With a counter, each batch draws
+/// as many numbers as it writes documents, in one atomic `$inc` (the application's next number
+/// comes after them), and records which document got which before writing, so that a resumed
+/// run reuses them. Without one, the planned numbers are written, each only if no document has
+/// taken it since the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draw {
+    /// The top-level field that receives the numbers.
+    pub field: String,
+    /// How a number is written in it.
+    pub format: NumberText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<CounterSource>,
+}
+
+/// How a generated number is written: `TKT-00042` is prefix `TKT-`, width 5, a string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberText {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub width: usize,
+    pub string: bool,
+}
+
+impl NumberText {
+    /// `n` written in this format.
+    pub fn write(&self, n: i64) -> Bson {
+        dupkey_scan::remedy::NumberFormat {
+            prefix: self.prefix.clone(),
+            width: self.width,
+            string: self.string,
+        }
+        .write(n)
+    }
+}
+
+/// A counter document: the one `filter` selects in `namespace`, its number in `field`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CounterSource {
+    pub namespace: String,
+    pub filter: ExtJsonDocument,
+    pub field: String,
 }
 
 /// A document as planned: its `_id` and the SHA-256 of its raw BSON.
@@ -213,7 +264,7 @@ impl Operation {
         match self {
             Operation::RemoveDocuments { documents } => documents.len(),
             Operation::ReplaceDocuments { documents } => documents.len(),
-            Operation::UpdateDocuments { documents } => documents.len(),
+            Operation::UpdateDocuments { documents, .. } => documents.len(),
             Operation::InsertDocuments { documents } => documents.len(),
             _ => 1,
         }
@@ -358,20 +409,25 @@ fn validate_step(step: &Step) -> Result<(), String> {
                 _ => Ok(()),
             }
         }),
-        Operation::UpdateDocuments { documents } => documents.iter().try_for_each(|d| {
-            check_hash(&d.sha256)?;
-            let fields = d.set.0.keys().chain(d.unset.iter());
-            for field in fields {
-                if field == "_id" || field.contains('.') || field.starts_with('$') {
-                    return Err(format!(
-                        "update of {}: field {field:?} is not a plain top-level field other \
-                         than _id; use replace-documents",
-                        d.id.0
-                    ));
-                }
+        Operation::UpdateDocuments { documents, draw } => {
+            if let Some(draw) = draw {
+                check_draw(draw)?;
             }
-            Ok(())
-        }),
+            documents.iter().try_for_each(|d| {
+                check_hash(&d.sha256)?;
+                let fields = d.set.0.keys().chain(d.unset.iter());
+                for field in fields {
+                    if field == "_id" || field.contains('.') || field.starts_with('$') {
+                        return Err(format!(
+                            "update of {}: field {field:?} is not a plain top-level field other \
+                         than _id; use replace-documents",
+                            d.id.0
+                        ));
+                    }
+                }
+                Ok(())
+            })
+        }
         Operation::InsertDocuments { documents } => documents.iter().try_for_each(|d| {
             if d.0.contains_key("_id") {
                 Ok(())
@@ -399,7 +455,7 @@ fn check_unique_ids(op: &Operation) -> Result<(), String> {
     let ids: Vec<&Bson> = match op {
         Operation::RemoveDocuments { documents } => documents.iter().map(|d| &d.id.0).collect(),
         Operation::ReplaceDocuments { documents } => documents.iter().map(|d| &d.id.0).collect(),
-        Operation::UpdateDocuments { documents } => documents.iter().map(|d| &d.id.0).collect(),
+        Operation::UpdateDocuments { documents, .. } => documents.iter().map(|d| &d.id.0).collect(),
         Operation::InsertDocuments { documents } => {
             documents.iter().filter_map(|d| d.0.get("_id")).collect()
         }
@@ -409,6 +465,36 @@ fn check_unique_ids(op: &Operation) -> Result<(), String> {
     for id in ids {
         if !seen.insert(format!("{id:?}")) {
             return Err(format!("_id {id} appears twice in the step"));
+        }
+    }
+    Ok(())
+}
+
+/// A draw names a plain top-level field, and a counter with a plain field in a `db.collection`.
+fn check_draw(draw: &Draw) -> std::result::Result<(), String> {
+    let plain = |f: &str| !(f.is_empty() || f == "_id" || f.contains('.') || f.starts_with('$'));
+    if !plain(&draw.field) {
+        return Err(format!(
+            "draw: field {:?} is not a plain top-level field",
+            draw.field
+        ));
+    }
+    if let Some(c) = &draw.counter {
+        if !plain(&c.field) {
+            return Err(format!(
+                "draw: counter field {:?} is not a plain top-level field",
+                c.field
+            ));
+        }
+        if !c
+            .namespace
+            .split_once('.')
+            .is_some_and(|(d, c)| !d.is_empty() && !c.is_empty())
+        {
+            return Err(format!(
+                "draw: counter namespace {:?} is not db.collection",
+                c.namespace
+            ));
         }
     }
     Ok(())
@@ -496,6 +582,19 @@ mod tests {
                     set: ExtJsonDocument(doc! { "x": 1 }),
                     unset: vec!["y".into()],
                 }],
+                draw: Some(Draw {
+                    field: "x".into(),
+                    format: NumberText {
+                        prefix: Some("TKT-".into()),
+                        width: 5,
+                        string: true,
+                    },
+                    counter: Some(CounterSource {
+                        namespace: "app.counters".into(),
+                        filter: ExtJsonDocument(doc! { "_id": "ticket" }),
+                        field: "seq".into(),
+                    }),
+                }),
             },
             Operation::CreateIndex {
                 spec: definition.clone(),
@@ -614,6 +713,7 @@ mod tests {
                     set: ExtJsonDocument(Document::new()),
                     unset: vec![field.into()],
                 }],
+                draw: None,
             };
             let plan = Plan {
                 origin: None,

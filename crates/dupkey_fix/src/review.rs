@@ -110,7 +110,7 @@ fn changes(out: &mut String, step: &Step, originals: Option<&Snapshot>) {
             }
             more(out, documents.len());
         }
-        Operation::UpdateDocuments { documents } => {
+        Operation::UpdateDocuments { documents, .. } => {
             for d in documents.iter().take(SHOWN) {
                 let _ = writeln!(out, "  ~ _id {}", shell_value(&d.id.0));
                 let before = originals

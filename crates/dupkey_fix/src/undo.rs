@@ -65,6 +65,10 @@ struct Entry {
     action: Action,
     doc: Option<RawDocumentBuf>,
     after: Option<RawDocumentBuf>,
+    /// A counter entry's draw that was under way when the run stopped (how many numbers).
+    pending: Option<i64>,
+    /// A counter entry's counter was drawn from by someone else between the run's draws.
+    shared: bool,
 }
 
 /// Undoes run `run_id` recorded in `archive`.
@@ -237,6 +241,13 @@ fn decode_entry(raw: &RawDocumentBuf) -> Result<Entry> {
         action,
         doc,
         after: sub("after"),
+        pending: raw
+            .get("pending")
+            .ok()
+            .flatten()
+            .and_then(|v| Bson::try_from(v).ok())
+            .and_then(|v| counter_value(&v)),
+        shared: raw.get_bool("shared").unwrap_or(false),
     })
 }
 
@@ -278,10 +289,18 @@ async fn preflight(
             check_documents(&db, coll, &ns, &batch, indexes, &mut conflicts).await?;
         }
     }
-    for e in others.iter().filter(|e| e.action == Action::SetCounter) {
-        let (db, coll) = db_coll(client, &e.ns)?;
-        if let Some(conflict) = counter_conflict(&db, coll, &e.ns, e).await? {
-            conflicts.push(conflict);
+    // Several steps may move one counter (raised, then drawn from): undo restores them last
+    // step first, each to the value the one before it found.
+    let mut restored: HashMap<String, i64> = HashMap::new();
+    for step in steps.iter().rev() {
+        for e in others
+            .iter()
+            .filter(|e| e.action == Action::SetCounter && e.step == *step)
+        {
+            let (db, coll) = db_coll(client, &e.ns)?;
+            if let Some(conflict) = counter_conflict(&db, coll, &e.ns, e, &mut restored).await? {
+                conflicts.push(conflict);
+            }
         }
     }
     conflicts.sort();
@@ -511,6 +530,7 @@ async fn counter_conflict(
     coll: &str,
     ns: &str,
     e: &Entry,
+    restored: &mut HashMap<String, i64>,
 ) -> Result<Option<String>> {
     let Some((original, field, set_to, before)) = counter_change(e) else {
         return Ok(Some(format!(
@@ -519,27 +539,56 @@ async fn counter_conflict(
         )));
     };
     let id = original.get("_id").cloned().unwrap_or(Bson::Null);
-    let current = db
-        .collection::<Document>(coll)
-        .find_one(doc! { "_id": id.clone() })
-        .await
-        .map_err(driver(format!("read the counter in {ns}")))?;
-    let now = current
-        .as_ref()
-        .and_then(|c| c.get(&field))
-        .and_then(counter_value);
-    Ok(match now {
-        Some(n) if n == set_to || Some(n) == counter_value(&before) => None,
-        Some(n) => Some(format!(
+    let key = format!("{ns} {} {field}", ext(&id));
+    let now = match restored.get(&key) {
+        Some(&n) => Some(n),
+        None => {
+            let current = db
+                .collection::<Document>(coll)
+                .find_one(doc! { "_id": id.clone() })
+                .await
+                .map_err(driver(format!("read the counter in {ns}")))?;
+            current
+                .as_ref()
+                .and_then(|c| c.get(&field))
+                .and_then(counter_value)
+        }
+    };
+    let Some(n) = now else {
+        return Ok(Some(format!(
+            "{ns} counter _id {}: it is gone or not a number",
+            ext(&id)
+        )));
+    };
+    if Some(n) == counter_value(&before) {
+        return Ok(None);
+    }
+    if e.shared {
+        return Ok(Some(format!(
+            "{ns} counter _id {}: others took numbers from it while this run drew from it; \
+             lowering it to {before} would hand theirs out again",
+            ext(&id)
+        )));
+    }
+    if !run_left(e, set_to).contains(&n) {
+        return Ok(Some(format!(
             "{ns} counter _id {}: {field} is {n}, not the {set_to} this run set; numbers were \
              handed out since, and lowering it to {before} would hand them out again",
             ext(&id)
-        )),
-        None => Some(format!(
-            "{ns} counter _id {}: it is gone or not a number",
-            ext(&id)
-        )),
-    })
+        )));
+    }
+    if let Some(b) = counter_value(&before) {
+        restored.insert(key, b);
+    }
+    Ok(None)
+}
+
+/// The values a counter may hold when the run was the last to move it: what it set, and past
+/// that a draw under way when it stopped.
+fn run_left(e: &Entry, set_to: i64) -> Vec<i64> {
+    let mut values = vec![set_to];
+    values.extend(e.pending.map(|p| set_to + p));
+    values
 }
 
 /// What reversing a run's batches needs besides the batch.
@@ -784,12 +833,17 @@ async fn reverse_counter(
     let Some((original, field, set_to, before)) = counter_change(e) else {
         return Ok(());
     };
+    if e.shared {
+        // Lowering it would hand out again the numbers others took during the run.
+        return Ok(());
+    }
     let id = original.get("_id").cloned().unwrap_or(Bson::Null);
-    // Only while it still holds the value this run set: a counter that moved on is not lowered.
+    // Only while it still holds the value this run left: a counter that moved on is not
+    // lowered.
     let result = db
         .collection::<Document>(coll)
         .update_one(
-            doc! { "_id": id.clone(), field.clone(): set_to },
+            doc! { "_id": id.clone(), field.clone(): { "$in": run_left(e, set_to) } },
             doc! { "$set": { field.clone(): before } },
         )
         .await

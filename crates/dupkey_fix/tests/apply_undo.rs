@@ -119,6 +119,7 @@ async fn apply_then_undo_restores_every_byte_index_and_counter() {
                     ),
                     unset: vec!["s".into()],
                 }],
+                draw: None,
             },
         ),
         step(

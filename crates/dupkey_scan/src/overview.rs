@@ -46,6 +46,10 @@ pub struct CounterGauge {
     pub prefix: Option<String>,
     pub value: i64,
     pub max_used: i64,
+    /// The counter document itself, for a repair that draws numbers from it (not part of the
+    /// report's JSON: the selector may hold values `--redact` hides).
+    #[serde(skip)]
+    pub source: crate::remedy::CounterRef,
 }
 
 /// The sizes of the duplicate groups under one index, or in one identifier-like field that
@@ -116,6 +120,11 @@ impl Overview {
                     prefix: series.prefix.clone(),
                     value: feed.counter.value,
                     max_used: series.max,
+                    source: crate::remedy::CounterRef {
+                        namespace: feed.counter.namespace.clone(),
+                        selector: feed.counter.selector.clone(),
+                        field: feed.counter.value_field.clone(),
+                    },
                 });
             }
         }

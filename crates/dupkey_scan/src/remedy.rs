@@ -208,7 +208,7 @@ impl NumberFormat {
 }
 
 /// A counter document: `{namespace}` holds it, `selector` finds it, `field` holds its value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CounterRef {
     pub namespace: String,
     pub selector: Document,

@@ -20,8 +20,11 @@ impl Builder<'_> {
             );
             return Ok(());
         }
-        let counter_now = r
+        let counter = r
             .counter
+            .clone()
+            .or_else(|| counter_for(self.report, &r.namespace, &r.field));
+        let counter_now = counter
             .as_ref()
             .and_then(|c| values::counter_value(self.snap, c));
         let mut updates = Vec::new();
@@ -48,10 +51,29 @@ impl Builder<'_> {
         if updates.is_empty() {
             return Ok(());
         }
+        // With a counter, apply draws the numbers from it when it writes (the application's
+        // next number comes after them); one behind the data is raised first, or it would hand
+        // out numbers already in use.
+        let drawn_from = counter.as_ref().filter(|_| counter_now.is_some());
+        if let (Some(c), Some(now)) = (drawn_from, counter_now) {
+            let used = values::largest_used(&self.snap.values(&r.namespace, &r.field), &r.format);
+            if used > now {
+                self.raise_before_draws(ctx, c, used, now);
+            }
+        }
         let what = format!(
-            "give {} document(s) sharing a {} with another the next free numbers (old → new: {})",
+            "give {} document(s) sharing a {} with another the next free numbers{} (old → \
+             planned: {})",
             updates.len(),
             r.field,
+            match drawn_from {
+                Some(c) => format!(
+                    ", drawn from the counter {} {} when applied",
+                    c.namespace,
+                    Bson::Document(c.selector.clone()).into_relaxed_extjson()
+                ),
+                None => String::new(),
+            },
             abbreviate(&changes)
         );
         let ids: Vec<Bson> = updates.iter().map(|u| u.id.0.clone()).collect();
@@ -59,11 +81,16 @@ impl Builder<'_> {
             &r.namespace,
             Applicability::Safe,
             ctx.describe(what),
-            Operation::UpdateDocuments { documents: updates },
+            Operation::UpdateDocuments {
+                documents: updates,
+                draw: Some(draw(&r.field, &r.format, drawn_from)),
+            },
         );
         let id = self.push(ctx, Phase::Data, "renumber", step);
         self.touch(&r.namespace, &ids, &id);
-        if let Some(c) = &r.counter {
+        if let (Some(c), None) = (&counter, drawn_from) {
+            // The counter could not be read: the planned numbers are written, and the counter
+            // raised past them afterwards.
             let prefix = r.format.prefix.clone();
             let key = (r.namespace.clone(), r.field.clone(), prefix);
             if let Some(&last) = self.numbers.get(&key) {
@@ -120,6 +147,12 @@ impl Builder<'_> {
             );
             return Ok(());
         }
+        // A numbered field fed by a counter takes its numbers from that counter when applied.
+        let counter = match (&b.format, b.fields.as_slice()) {
+            (Some(_), [field]) => counter_for(self.report, &b.namespace, field)
+                .and_then(|c| values::counter_value(self.snap, &c).map(|now| (c, now))),
+            _ => None,
+        };
         let docs = self.filtered(&b.namespace, &b.filter)?;
         let mut updates = Vec::new();
         for (id, raw) in docs {
@@ -127,7 +160,8 @@ impl Builder<'_> {
             for field in &b.fields {
                 let value = match &b.format {
                     Some(format) => {
-                        format.write(self.next_number(&b.namespace, field, format, None))
+                        let now = counter.as_ref().map(|(_, now)| *now);
+                        format.write(self.next_number(&b.namespace, field, format, now))
                     }
                     None => values::fresh_like(&self.snap.values(&b.namespace, field)),
                 };
@@ -144,12 +178,30 @@ impl Builder<'_> {
             "give {} document(s) without {} a fresh value ({})",
             updates.len(),
             b.fields.join(", "),
-            match &b.format {
-                Some(_) => "the next numbers in the field's format",
-                None => "random, of the kind the field already holds",
+            match (&b.format, &counter) {
+                (Some(_), Some((c, _))) => format!(
+                    "the next numbers in the field's format, drawn from the counter {} {} when \
+                     applied",
+                    c.namespace,
+                    Bson::Document(c.selector.clone()).into_relaxed_extjson()
+                ),
+                (Some(_), None) => "the next numbers in the field's format".to_string(),
+                (None, _) => "random, of the kind the field already holds".to_string(),
             }
         );
-        self.update_step(ctx, &b.namespace, "backfill", what, updates);
+        let draw = match (&b.format, b.fields.as_slice()) {
+            (Some(format), [field]) if !updates.is_empty() => {
+                if let Some((c, now)) = &counter {
+                    let used = values::largest_used(&self.snap.values(&b.namespace, field), format);
+                    if used > *now {
+                        self.raise_before_draws(ctx, c, used, *now);
+                    }
+                }
+                Some(draw(field, format, counter.as_ref().map(|(c, _)| c)))
+            }
+            _ => None,
+        };
+        self.update_step(ctx, &b.namespace, "backfill", what, updates, draw);
         Ok(())
     }
 
@@ -187,7 +239,7 @@ impl Builder<'_> {
             fields.join(", "),
             updates.len()
         );
-        self.update_step(ctx, &u.namespace, "unset-nulls", what, updates);
+        self.update_step(ctx, &u.namespace, "unset-nulls", what, updates, None);
         Ok(())
     }
 
@@ -228,6 +280,7 @@ impl Builder<'_> {
         action: &str,
         what: String,
         updates: Vec<FieldUpdate>,
+        draw: Option<Draw>,
     ) {
         if updates.is_empty() {
             return;
@@ -237,9 +290,29 @@ impl Builder<'_> {
             namespace,
             Applicability::Safe,
             ctx.describe(what),
-            Operation::UpdateDocuments { documents: updates },
+            Operation::UpdateDocuments {
+                documents: updates,
+                draw,
+            },
         );
         let id = self.push(ctx, Phase::Data, action, step);
         self.touch(namespace, &ids, &id);
+    }
+}
+
+/// How apply takes the numbers of `field`: from `counter` when there is one.
+pub(super) fn draw(field: &str, format: &NumberFormat, counter: Option<&CounterRef>) -> Draw {
+    Draw {
+        field: field.to_string(),
+        format: NumberText {
+            prefix: format.prefix.clone(),
+            width: format.width,
+            string: format.string,
+        },
+        counter: counter.map(|c| CounterSource {
+            namespace: c.namespace.clone(),
+            filter: ExtJsonDocument(c.selector.clone()),
+            field: c.field.clone(),
+        }),
     }
 }

@@ -50,6 +50,44 @@ impl Builder<'_> {
         self.push(ctx, Phase::Counter, "counter", step);
     }
 
+    /// Raises `c` to `value` before any step draws from it: the counter's one step moves to
+    /// the front of the plan (or is made there).
+    pub(super) fn raise_before_draws(
+        &mut self,
+        ctx: &FindingCtx<'_>,
+        c: &CounterRef,
+        value: i64,
+        current: i64,
+    ) {
+        let what = format!(
+            "raise the counter to the largest number in use before numbers are drawn from it: \
+             {} {current} → {value} ($max)",
+            c.field
+        );
+        if self.raise_planned_counter(ctx, c, value, &what) {
+            for (phase, step) in &mut self.steps {
+                if matches!(&step.operation, Operation::SetCounter { filter, field, .. }
+                    if step.namespace == c.namespace && filter.0 == c.selector && *field == c.field)
+                {
+                    *phase = Phase::Prepare;
+                }
+            }
+            return;
+        }
+        let step = Self::step(
+            &c.namespace,
+            Applicability::Safe,
+            ctx.describe(what),
+            Operation::SetCounter {
+                filter: ExtJsonDocument(c.selector.clone()),
+                field: c.field.clone(),
+                value,
+                current: Some(current),
+            },
+        );
+        self.push(ctx, Phase::Prepare, "counter", step);
+    }
+
     /// One step per counter: a second would find the counter where the first left it, not
     /// where the plan saw it, and undo would take that for numbers handed out since. So a
     /// later raise of a counter already in the plan raises that step's value instead.

@@ -403,7 +403,7 @@ fn shared_generated_numbers_are_renumbered_and_the_counter_raised() {
         .steps
         .iter()
         .find_map(|s| match &s.operation {
-            Operation::UpdateDocuments { documents } if !documents.is_empty() => {
+            Operation::UpdateDocuments { documents, .. } if !documents.is_empty() => {
                 Some(documents.clone())
             }
             _ => None,
@@ -418,18 +418,48 @@ fn shared_generated_numbers_are_renumbered_and_the_counter_raised() {
     assert_eq!(update.len(), 1);
     assert_eq!(update[0].id.0, Bson::Int32(12));
     assert_eq!(update[0].set.0, doc! { "ticket_number": "TKT-00012" });
-    // DK202 resyncs the counter to the largest number in use (11); the renumber moves it on
-    // to the number it handed out: one step raises it to 12 (two would leave undo unable to
-    // tell the second raise from numbers handed out since).
-    let counters: Vec<i64> = plan
+    // The counter (9) is behind the data (11): one step raises it to 11, before the renumber
+    // (DK202's resync is that same step), and the renumber draws its number from it when
+    // applied, so the counter moves with it and the application's next number follows.
+    let counters: Vec<(usize, i64)> = plan
         .steps
         .iter()
-        .filter_map(|s| match &s.operation {
-            Operation::SetCounter { value, .. } => Some(*value),
+        .enumerate()
+        .filter_map(|(i, s)| match &s.operation {
+            Operation::SetCounter { value, .. } => Some((i, *value)),
             _ => None,
         })
         .collect();
-    assert_eq!(counters, [12]);
+    let renumber_at = plan
+        .steps
+        .iter()
+        .position(|s| {
+            matches!(
+                &s.operation,
+                Operation::UpdateDocuments { draw: Some(_), .. }
+            )
+        })
+        .expect("a renumber step that draws");
+    assert!(
+        matches!(counters.as_slice(), [(i, 11)] if *i < renumber_at),
+        "{counters:?}, renumber at {renumber_at}"
+    );
+    let Operation::UpdateDocuments {
+        draw: Some(draw), ..
+    } = &plan.steps[renumber_at].operation
+    else {
+        unreachable!()
+    };
+    let counter = draw.counter.as_ref().expect("drawn from the counter");
+    assert_eq!(
+        (
+            counter.namespace.as_str(),
+            &counter.filter.0,
+            counter.field.as_str()
+        ),
+        ("desk.counters", &doc! { "_id": "ticket" }, "seq")
+    );
+    assert_eq!(draw.format.write(42), Bson::String("TKT-00042".into()));
 
     // Asked for, dedupe removes the later ticket instead.
     let dedupe = CompileOptions {
@@ -519,7 +549,7 @@ fn updates(plan: &Plan) -> Vec<FieldUpdate> {
     plan.steps
         .iter()
         .flat_map(|s| match &s.operation {
-            Operation::UpdateDocuments { documents } => documents.clone(),
+            Operation::UpdateDocuments { documents, .. } => documents.clone(),
             _ => Vec::new(),
         })
         .collect()
