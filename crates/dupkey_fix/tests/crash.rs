@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use bson::{Bson, RawDocumentBuf, doc};
 use common::*;
 use dupkey_fix::{
-    ExtJsonDocument, Operation, Plan, Replacement, RunStatus, UndoOptions, apply, list_runs, undo,
+    CounterSource, Draw, ExtJsonDocument, FieldUpdate, NumberText, Operation, Plan, Replacement,
+    RunStatus, UndoOptions, apply, list_runs, undo,
 };
 use mongodb::Database;
 
@@ -26,6 +27,9 @@ const DOCS: i32 = 60;
 const REMOVED: i32 = 36;
 const REPLACED: std::ops::RangeInclusive<i32> = 37..=44;
 const INSERTED: std::ops::RangeInclusive<i32> = 1001..=1008;
+/// Documents sharing the ticket number `T-00001`, renumbered from the `tickets` counter.
+const RENUMBERED: std::ops::RangeInclusive<i32> = 45..=52;
+const TICKETS_BEFORE: i64 = 100;
 
 /// The child: applies the plan in `DUPKEY_FIX_CRASH_PLAN` to `DUPKEY_FIX_CRASH_DB`, or with
 /// `DUPKEY_FIX_CRASH_UNDO` set, undoes that run.
@@ -59,7 +63,13 @@ async fn seed(db: &Database) -> Plan {
         db,
         "items",
         (1..=DOCS)
-            .map(|i| doc! { "_id": i, "k": i % 7, "n": i64::from(i), "s": "$x" })
+            .map(|i| {
+                let mut d = doc! { "_id": i, "k": i % 7, "n": i64::from(i), "s": "$x" };
+                if RENUMBERED.contains(&i) {
+                    d.insert("t", "T-00001");
+                }
+                d
+            })
             .collect(),
         vec![],
     )
@@ -67,7 +77,10 @@ async fn seed(db: &Database) -> Plan {
     dupkey_test::load_collection(
         db,
         "counters",
-        vec![doc! { "_id": "items", "seq": DOCS }],
+        vec![
+            doc! { "_id": "items", "seq": DOCS },
+            doc! { "_id": "tickets", "seq": TICKETS_BEFORE },
+        ],
         vec![],
     )
     .await;
@@ -85,6 +98,15 @@ async fn seed(db: &Database) -> Plan {
             replacement: ExtJsonDocument(doc! { "k": i % 7, "n": i64::from(i), "merged": true }),
         });
     }
+    let mut renumbers = Vec::new();
+    for (k, i) in RENUMBERED.enumerate() {
+        renumbers.push(FieldUpdate {
+            id: dupkey_fix::ExtJson(Bson::Int32(i)),
+            sha256: doc_ref(&coll, Bson::Int32(i)).await.sha256,
+            set: ExtJsonDocument(doc! { "t": format!("T-{:05}", TICKETS_BEFORE + 1 + k as i64) }),
+            unset: Vec::new(),
+        });
+    }
     let inserts = INSERTED
         .map(|i| ExtJsonDocument(doc! { "_id": i, "k": -1, "n": i64::from(i) }))
         .collect();
@@ -99,6 +121,26 @@ async fn seed(db: &Database) -> Plan {
             &ns,
             Operation::ReplaceDocuments {
                 documents: replaces,
+            },
+        ),
+        step(
+            "renumber",
+            &ns,
+            Operation::UpdateDocuments {
+                documents: renumbers,
+                draw: Some(Draw {
+                    field: "t".into(),
+                    format: NumberText {
+                        prefix: Some("T-".into()),
+                        width: 5,
+                        string: true,
+                    },
+                    counter: Some(CounterSource {
+                        namespace: format!("{}.counters", db.name()),
+                        filter: ExtJsonDocument(doc! { "_id": "tickets" }),
+                        field: "seq".into(),
+                    }),
+                }),
             },
         ),
         step(
@@ -185,12 +227,38 @@ async fn assert_applied(db: &Database, before: &[Vec<u8>]) {
     ids.sort_unstable();
     let expected: Vec<i32> = (REMOVED + 1..=DOCS).chain(INSERTED).collect();
     assert_eq!(ids, expected, "nothing lost, nothing duplicated");
+    let mut tickets = Vec::new();
     for d in &now {
         let id = id_of(d);
-        if id > *REPLACED.end() && id <= DOCS {
+        if RENUMBERED.contains(&id) {
+            let raw = RawDocumentBuf::from_bytes(d.clone()).unwrap();
+            let t = raw.get_str("t").unwrap();
+            tickets.push(t.trim_start_matches("T-").parse::<i64>().unwrap());
+        } else if id > *REPLACED.end() && id <= DOCS {
             assert!(before.contains(d), "_id {id} untouched");
         }
     }
+    // Every renumbered ticket has its own number from the counter (a kill between a draw and
+    // its record leaves a gap, never a number given twice), and the counter is past them all.
+    tickets.sort_unstable();
+    tickets.dedup();
+    assert_eq!(
+        tickets.len(),
+        RENUMBERED.count(),
+        "a ticket number given twice"
+    );
+    assert!(tickets[0] > TICKETS_BEFORE, "{tickets:?}");
+    let counter = db
+        .collection::<bson::Document>("counters")
+        .find_one(doc! { "_id": "tickets" })
+        .await
+        .unwrap()
+        .unwrap();
+    let seq = counter.get_i64("seq").unwrap();
+    assert!(
+        seq >= tickets[tickets.len() - 1],
+        "counter {seq} behind {tickets:?}"
+    );
     let mut archived_ids: Vec<i32> = archived(db, "remove")
         .await
         .iter()
