@@ -102,6 +102,10 @@ struct ApplyArgs {
     /// The database of the archive collection (default: the plan's database).
     #[arg(long, value_name = "DB")]
     archive_db: Option<String>,
+    /// Guard writes by matching each document's whole original instead of a transaction, even
+    /// where the deployment has transactions (see "The write guard" in docs/fix.md).
+    #[arg(long)]
+    no_transactions: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +122,10 @@ struct UndoArgs {
     /// The database of the archive (default: found by the run id).
     #[arg(long, value_name = "DB")]
     archive_db: Option<String>,
+    /// Guard writes by matching each document's whole original instead of a transaction, even
+    /// where the deployment has transactions (see "The write guard" in docs/fix.md).
+    #[arg(long)]
+    no_transactions: bool,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -337,6 +345,7 @@ async fn apply(args: ApplyArgs) -> Result<u8> {
         max_lag: args.max_lag.map(Duration::from_secs),
         allow_unsafe: args.allow_unsafe,
         stop,
+        transactions: !args.no_transactions,
         ..ApplyOptions::new(archive)
     };
     let report = dupkey_fix::apply(client, &plan, &options).await?;
@@ -447,6 +456,7 @@ async fn undo(args: UndoArgs) -> Result<u8> {
     )?;
     let options = UndoOptions {
         force: args.force,
+        transactions: !args.no_transactions,
         ..UndoOptions::default()
     };
     let report = dupkey_fix::undo(client, &archive, &args.run_id, &options).await?;

@@ -130,8 +130,17 @@ async fn numbers_are_drawn_when_applied_not_when_planned() {
             .unwrap();
     }
 
+    // Guarded by whole-document filters, as on a standalone server.
     let out = dupkey(&[
-        "fix", "apply", &plan_file, "--uri", &uri, "--yes", "--format", "json",
+        "fix",
+        "apply",
+        &plan_file,
+        "--uri",
+        &uri,
+        "--yes",
+        "--format",
+        "json",
+        "--no-transactions",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let run_id = json_of(&out)["run_id"].as_str().unwrap().to_string();
@@ -153,7 +162,15 @@ async fn numbers_are_drawn_when_applied_not_when_planned() {
         String::from_utf8_lossy(&out.stdout)
     );
 
-    let out = dupkey(&["fix", "undo", &run_id, "--uri", &uri, "--yes"]);
+    let out = dupkey(&[
+        "fix",
+        "undo",
+        &run_id,
+        "--uri",
+        &uri,
+        "--yes",
+        "--no-transactions",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let back = tickets.find_one(doc! { "_id": 12 }).await.unwrap().unwrap();
     assert_eq!(back.get_str("ticket_number").unwrap(), "TKT-00005");
