@@ -9,26 +9,31 @@ mod common;
 use bson::{Document, doc};
 use common::{dupkey, json_of, stderr};
 
+/// TKT-00001 … TKT-00011, and a second TKT-00005 made by a racing countDocuments() + 1; the
+/// ticket counter at `seq`.
+async fn seed_tickets(db: &mongodb::Database, seq: i32) {
+    let mut tickets: Vec<Document> = (1..=11)
+        .map(|i| doc! { "_id": i, "ticket_number": format!("TKT-{i:05}"), "subject": format!("issue {i}") })
+        .collect();
+    tickets.push(doc! { "_id": 12, "ticket_number": "TKT-00005", "subject": "issue 12" });
+    let index = doc! { "key": { "ticket_number": 1 }, "name": "ticket_number_1" };
+    dupkey_test::load_collection(db, "tickets", tickets, vec![index]).await;
+    dupkey_test::load_collection(
+        db,
+        "counters",
+        vec![doc! { "_id": "ticket", "seq": seq }],
+        vec![],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn shared_ticket_numbers_are_renumbered_live() {
     let Some((_client, db)) = dupkey_test::test_database("fix_renumber").await else {
         return;
     };
     let uri = dupkey_test::test_uri().unwrap();
-    // TKT-00001 … TKT-00011, and a second TKT-00005 made by a racing countDocuments() + 1.
-    let mut tickets: Vec<Document> = (1..=11)
-        .map(|i| doc! { "_id": i, "ticket_number": format!("TKT-{i:05}"), "subject": format!("issue {i}") })
-        .collect();
-    tickets.push(doc! { "_id": 12, "ticket_number": "TKT-00005", "subject": "issue 12" });
-    let index = doc! { "key": { "ticket_number": 1 }, "name": "ticket_number_1" };
-    dupkey_test::load_collection(&db, "tickets", tickets, vec![index]).await;
-    dupkey_test::load_collection(
-        &db,
-        "counters",
-        vec![doc! { "_id": "ticket", "seq": 9 }],
-        vec![],
-    )
-    .await;
+    seed_tickets(&db, 9).await;
 
     let (_plan_dir, plan_file, out) = common::plan_live(&uri, db.name());
     let plan_file = plan_file.as_str();
@@ -95,19 +100,7 @@ async fn numbers_are_drawn_when_applied_not_when_planned() {
         return;
     };
     let uri = dupkey_test::test_uri().unwrap();
-    let mut tickets: Vec<Document> = (1..=11)
-        .map(|i| doc! { "_id": i, "ticket_number": format!("TKT-{i:05}") })
-        .collect();
-    tickets.push(doc! { "_id": 12, "ticket_number": "TKT-00005" });
-    let index = doc! { "key": { "ticket_number": 1 }, "name": "ticket_number_1" };
-    dupkey_test::load_collection(&db, "tickets", tickets, vec![index]).await;
-    dupkey_test::load_collection(
-        &db,
-        "counters",
-        vec![doc! { "_id": "ticket", "seq": 11 }],
-        vec![],
-    )
-    .await;
+    seed_tickets(&db, 11).await;
     let (_plan_dir, plan_file, out) = common::plan_live(&uri, db.name());
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("\"TKT-00005\" → \"TKT-00012\""), "{text}");

@@ -28,12 +28,48 @@ impl Builder<'_> {
         current: Option<i64>,
         why: &str,
     ) {
+        self.raise_counter(ctx, Phase::Counter, c, value, current, why);
+    }
+
+    /// Raises `c` to `value` before any step draws from it: the counter's one step moves to
+    /// the front of the plan (or is made there).
+    pub(super) fn raise_before_draws(
+        &mut self,
+        ctx: &FindingCtx<'_>,
+        c: &CounterRef,
+        value: i64,
+        current: i64,
+    ) {
+        let why = "raise the counter to the largest number in use before numbers are drawn from it";
+        self.raise_counter(ctx, Phase::Prepare, c, value, Some(current), why);
+    }
+
+    /// The counter's one step raises it to at least `value`; made in `phase`, or an existing
+    /// one moved there when `phase` is [`Phase::Prepare`].
+    fn raise_counter(
+        &mut self,
+        ctx: &FindingCtx<'_>,
+        phase: Phase,
+        c: &CounterRef,
+        value: i64,
+        current: Option<i64>,
+        why: &str,
+    ) {
         let what = format!(
             "{why}: {} {} → {value} ($max)",
             c.field,
             current.map_or("unknown".into(), |v| v.to_string())
         );
         if self.raise_planned_counter(ctx, c, value, &what) {
+            if phase == Phase::Prepare {
+                for (at, step) in &mut self.steps {
+                    if matches!(&step.operation, Operation::SetCounter { filter, field, .. }
+                        if step.namespace == c.namespace && filter.0 == c.selector && *field == c.field)
+                    {
+                        *at = Phase::Prepare;
+                    }
+                }
+            }
             return;
         }
         let step = Self::step(
@@ -47,45 +83,7 @@ impl Builder<'_> {
                 current,
             },
         );
-        self.push(ctx, Phase::Counter, "counter", step);
-    }
-
-    /// Raises `c` to `value` before any step draws from it: the counter's one step moves to
-    /// the front of the plan (or is made there).
-    pub(super) fn raise_before_draws(
-        &mut self,
-        ctx: &FindingCtx<'_>,
-        c: &CounterRef,
-        value: i64,
-        current: i64,
-    ) {
-        let what = format!(
-            "raise the counter to the largest number in use before numbers are drawn from it: \
-             {} {current} → {value} ($max)",
-            c.field
-        );
-        if self.raise_planned_counter(ctx, c, value, &what) {
-            for (phase, step) in &mut self.steps {
-                if matches!(&step.operation, Operation::SetCounter { filter, field, .. }
-                    if step.namespace == c.namespace && filter.0 == c.selector && *field == c.field)
-                {
-                    *phase = Phase::Prepare;
-                }
-            }
-            return;
-        }
-        let step = Self::step(
-            &c.namespace,
-            Applicability::Safe,
-            ctx.describe(what),
-            Operation::SetCounter {
-                filter: ExtJsonDocument(c.selector.clone()),
-                field: c.field.clone(),
-                value,
-                current: Some(current),
-            },
-        );
-        self.push(ctx, Phase::Prepare, "counter", step);
+        self.push(ctx, phase, "counter", step);
     }
 
     /// One step per counter: a second would find the counter where the first left it, not
