@@ -9,7 +9,7 @@ use bson::{Bson, Document, RawDocumentBuf, doc, rawdoc};
 use futures_util::TryStreamExt;
 
 use crate::apply::{Context, Phase};
-use crate::archive::{Action, NewEntry, entry_id};
+use crate::archive::{Action, NewEntry, entry_filter, entry_key};
 use crate::commands::{bulk_write, find_by_ids, id_key, to_raw_doc};
 use crate::digest::sha256_hex;
 use crate::draw::Numbered;
@@ -536,12 +536,14 @@ async fn record_skips(
         let mut fields = doc! { "outcome": "skipped", "reason": &reason, "id": id };
         fields.insert("type", "entry");
         let set_on_insert = doc! {
-            "run_id": ctx.run_id, "step": &step.id, "n": n as i64, "ns": &step.namespace,
-            "action": Action::Skip.as_str(),
+            "_id": entry_key(ctx.run_id, &step.id, n),
+            "ns": &step.namespace, "action": Action::Skip.as_str(),
         };
         let update = doc! { "$set": fields, "$setOnInsert": set_on_insert };
         statements.push(rawdoc! {
-            "q": { "_id": entry_id(ctx.run_id, &step.id, n) },
+            // Through the archive's index, not `_id` (see `entry_filter`); an upsert copies
+            // the filter's fields into the entry it makes.
+            "q": to_raw_doc(&entry_filter(ctx.run_id, &step.id, n))?,
             "u": to_raw_doc(&update)?,
             "upsert": true,
         });

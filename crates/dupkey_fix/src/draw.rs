@@ -22,7 +22,7 @@ use futures_util::TryStreamExt;
 use mongodb::Collection;
 
 use crate::apply::Context;
-use crate::archive::{Action, NewEntry, entry_key};
+use crate::archive::{Action, NewEntry, entry_filter};
 use crate::commands::{IDS_PER_READ, counter_value, id_key};
 
 use crate::error::{FixError, Result, driver};
@@ -170,7 +170,7 @@ async fn take(
     .map_err(|e| failed(e.to_string()))?;
     let entry = counter_entry(ctx, step, source, &collection).await?;
     let archive = ctx.archive.typed(ctx.client);
-    let key = entry_key(ctx.run_id, &step.id, COUNTER_ENTRY);
+    let key = entry_filter(ctx.run_id, &step.id, COUNTER_ENTRY);
     let context = format!("record a draw in {}", ctx.archive);
     let k = items.len() as i64;
     archive
@@ -203,10 +203,7 @@ async fn take(
         set.insert("shared", true);
     }
     archive
-        .update_one(
-            doc! { "_id": key },
-            doc! { "$set": set, "$unset": { "pending": "" } },
-        )
+        .update_one(key, doc! { "$set": set, "$unset": { "pending": "" } })
         .await
         .map_err(driver(&context))?;
     Ok(first)
@@ -227,11 +224,11 @@ async fn counter_entry(
     collection: &Collection<Document>,
 ) -> Result<CounterEntry> {
     let archive = ctx.archive.typed(ctx.client);
-    let key = entry_key(ctx.run_id, &step.id, COUNTER_ENTRY);
+    let key = entry_filter(ctx.run_id, &step.id, COUNTER_ENTRY);
     let context = format!("read the archive {}", ctx.archive);
     for _ in 0..2 {
         if let Some(entry) = archive
-            .find_one(doc! { "_id": key.clone() })
+            .find_one(key.clone())
             .await
             .map_err(driver(&context))?
         {

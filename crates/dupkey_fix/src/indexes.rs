@@ -4,7 +4,7 @@
 use bson::{Bson, Document, RawDocumentBuf, doc};
 
 use crate::apply::{Context, Phase};
-use crate::archive::{Action, NewEntry, entry_key};
+use crate::archive::{Action, NewEntry, entry_filter};
 use crate::commands::{counter_value, find_index, list_indexes, same_definition, to_raw_doc};
 use crate::documents::BatchOutcome;
 use crate::error::{FixError, Result, driver};
@@ -15,7 +15,7 @@ pub(crate) async fn run(ctx: &Context<'_>, step: &Step) -> Result<BatchOutcome> 
     let entry = ctx
         .archive
         .typed(ctx.client)
-        .find_one(doc! { "_id": entry_key(ctx.run_id, &step.id, 0) })
+        .find_one(entry_filter(ctx.run_id, &step.id, 0))
         .await
         .map_err(driver(format!("read the archive {}", ctx.archive)))?;
     if entry
