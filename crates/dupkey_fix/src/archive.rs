@@ -317,10 +317,10 @@ fn run_key(run_id: &str) -> Document {
     doc! { "run": run_id }
 }
 
-/// The run record, found through the archive's index (see [`entry_filter`]): the one record
-/// of the run with neither `step` nor `n`, of type `run` (a session record has neither too).
+/// The run record, found through the archive's `(type, run_id)` index rather than its
+/// sub-document `_id` (see [`entry_filter`]).
 fn run_filter(run_id: &str) -> Document {
-    doc! { "run_id": run_id, "step": Bson::Null, "n": Bson::Null, "type": "run" }
+    doc! { "type": "run", "run_id": run_id }
 }
 
 impl Journal {
@@ -378,7 +378,8 @@ fn decode_run(mut doc: Document) -> Result<RunRecord> {
     })
 }
 
-/// Creates the archive's lookup index (entries of one run, by step); harmless when present.
+/// Creates the archive's lookup indexes (entries of one run by step and item; a run's record
+/// and sessions by type); harmless when present.
 pub(crate) async fn ensure_archive_index(
     client: &Client,
     location: &ArchiveLocation,
@@ -387,7 +388,10 @@ pub(crate) async fn ensure_archive_index(
         .database(&location.database)
         .run_command(doc! {
             "createIndexes": &location.collection,
-            "indexes": [{ "key": { "run_id": 1, "step": 1, "n": 1 }, "name": "run_id_1_step_1_n_1" }],
+            "indexes": [
+                { "key": { "run_id": 1, "step": 1, "n": 1 }, "name": "run_id_1_step_1_n_1" },
+                { "key": { "type": 1, "run_id": 1 }, "name": "type_1_run_id_1" },
+            ],
         })
         .await
         .map_err(driver(format!("create the archive index on {location}")))?;

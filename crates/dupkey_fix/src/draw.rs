@@ -173,13 +173,16 @@ async fn take(
     let key = entry_filter(ctx.run_id, &step.id, COUNTER_ENTRY);
     let context = format!("record a draw in {}", ctx.archive);
     let k = items.len() as i64;
-    archive
-        .update_one(
-            doc! { "_id": key.clone() },
-            doc! { "$set": { "pending": k } },
-        )
+    let lost = || FixError::Archive {
+        reason: format!("the counter entry of step {:?} disappeared", step.id),
+    };
+    let marked = archive
+        .update_one(key.clone(), doc! { "$set": { "pending": k } })
         .await
         .map_err(driver(&context))?;
+    if marked.matched_count != 1 {
+        return Err(lost());
+    }
     let drawn = counter
         .reserve(u32::try_from(k).unwrap_or(u32::MAX))
         .await
@@ -202,10 +205,13 @@ async fn take(
     if !ours {
         set.insert("shared", true);
     }
-    archive
+    let settled = archive
         .update_one(key, doc! { "$set": set, "$unset": { "pending": "" } })
         .await
         .map_err(driver(&context))?;
+    if settled.matched_count != 1 {
+        return Err(lost());
+    }
     Ok(first)
 }
 
