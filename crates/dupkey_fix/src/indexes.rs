@@ -312,11 +312,19 @@ async fn set_counter(
     }
     ctx.checkpoint(Phase::Archived)?;
     let id = counter.get("_id").cloned().unwrap_or(Bson::Null);
-    // `$max` by `_id` only: numbers handed out meanwhile are never taken back.
-    coll.update_one(doc! { "_id": id }, doc! { "$max": { field: value } })
-        .await
-        .map_err(driver(format!("raise the counter in {}", step.namespace)))?;
-    Ok(Ok(()))
+    // `$max` by `_id` only: numbers handed out meanwhile are never taken back. Written in the
+    // type the counter holds, so an application reading a double (or an Int32) still does.
+    let counter = match dupkey_atomic::ExistingCounter::new(coll, doc! { "_id": id }, field) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    match counter.raise_to(value).await {
+        Ok(_) => Ok(Ok(())),
+        Err(e) => Err(FixError::StepFailed {
+            step: step.id.clone(),
+            reason: format!("raise the counter in {}: {e}", step.namespace),
+        }),
+    }
 }
 
 /// Archives the definition or counter document as it was; for a counter, `after` holds

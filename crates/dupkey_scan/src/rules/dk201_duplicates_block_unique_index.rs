@@ -8,7 +8,8 @@ use crate::remedy::{CreateIndex, Folding, MakeUnique, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
 use crate::rules::{
     IDENTIFIER_RATIO, IDENTIFIER_TYPED, INDEXED_IDENTIFIER_RATIO, MIN_IDENTIFIER_VALUES, dedupe,
-    first_key, group_pipeline, group_samples, grouped_documents, indexes, plural,
+    filter_type, first_key, group_pipeline, group_samples, grouped_documents, indexes, plural,
+    replace_index,
 };
 use crate::stats::FieldStats;
 use crate::stats::Plan;
@@ -131,10 +132,7 @@ fn check(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             f.severity = Severity::Warning;
             f.index = Some(index.name.clone());
             f.field = Some(field.field.clone());
-            remedies.push(Remedy::note(
-                "then make the index unique (MongoDB 6.0+): reject new duplicates, check, convert:",
-            ));
-            remedies.push(make_unique(coll, index));
+            remedies.extend(unique_on_values(coll, field, index, "then "));
             f.set_remedies(ctx, remedies);
             out.push(f);
         }
@@ -226,6 +224,43 @@ fn create_fix(coll: &CollectionModel, index: &IndexInfo) -> [Remedy; 2] {
     ]
 }
 
+/// Making the plain index on `field` unique: converted in place (6.0+) when every document
+/// holds a value, else replaced by a unique index on real values only. A unique index on every
+/// document would hold the documents without one under the null key: its build fails on the
+/// second of them, and it turns the next insert without the field into an E11000.
+pub(crate) fn unique_on_values(
+    coll: &CollectionModel,
+    field: &FieldStats,
+    index: &IndexInfo,
+    lead: &str,
+) -> Vec<Remedy> {
+    let without = coll.stats.documents.saturating_sub(field.present);
+    if without == 0 {
+        return vec![
+            Remedy::note(format!(
+                "{lead}make the index unique (MongoDB 6.0+): reject new duplicates, check, convert:"
+            )),
+            make_unique(coll, index),
+        ];
+    }
+    let filter = bson::doc! {
+        field.field.as_str(): { "$type": filter_type(Some(&field.types)) }
+    };
+    vec![
+        Remedy::note(format!(
+            "{lead}replace the index by a unique one on real values only ({} no `{}`, which a unique index on every document would hold under one null key), built before the old one is dropped:",
+            plural(without, "document has", "documents have"),
+            field.field
+        )),
+        replace_index(
+            &coll.info.namespace,
+            index,
+            &format!("{}_present", index.name),
+            &bson::doc! { "partialFilterExpression": filter },
+        ),
+    ]
+}
+
 /// Turning an existing index unique (6.0+), or replacing it (older).
 pub(crate) fn make_unique(coll: &CollectionModel, index: &IndexInfo) -> Remedy {
     Remedy::MakeUnique(MakeUnique {
@@ -309,5 +344,47 @@ mod tests {
         let spec = ixs(r#"[{"key": {"customerId": 1}, "name": "customerId_1"}]"#);
         assert!(findings("DK201", "app.orders", &spec, &orders).is_empty());
         assert!(findings("DK205", "app.orders", &spec, &orders).is_empty());
+    }
+
+    /// Profiles without an email (missing, or null) would all sit under one null key of a
+    /// unique `{ email: 1 }`: its build fails on the second of them. The remedy is a unique
+    /// index on real values, built beside the old one, not a conversion in place.
+    #[test]
+    fn documents_without_the_field_make_the_unique_index_partial() {
+        let mut docs: Vec<_> = (0..12)
+            .map(|i| rawdoc! {"_id": i, "email": format!("u{i}@x.io")})
+            .collect();
+        docs.push(rawdoc! {"_id": 99, "email": "u3@x.io"});
+        docs.push(rawdoc! {"_id": 100, "email": null});
+        docs.push(rawdoc! {"_id": 101});
+        let spec = ixs(r#"[{"key": {"email": 1}, "name": "email_1"}]"#);
+        let f = findings("DK201", "app.profiles", &spec, &docs);
+        assert_eq!(f.len(), 1, "{f:?}");
+        let replacement = f[0].remedies.iter().find_map(|r| match r {
+            crate::Remedy::CreateIndex(c) => Some(c),
+            _ => None,
+        });
+        let c = replacement.unwrap_or_else(|| panic!("a replacement index: {:#?}", f[0].remedies));
+        assert_eq!(c.replaces.as_deref(), Some("email_1"));
+        assert_eq!(
+            c.options.get_document("partialFilterExpression").ok(),
+            Some(&bson::doc! { "email": { "$type": "string" } })
+        );
+        assert!(!f[0].remedies.iter().any(|r| matches!(r, crate::Remedy::MakeUnique(_))));
+        assert!(f[0].fix.contains("2 documents have no `email`"), "{}", f[0].fix);
+        // Every document holds one: converted in place.
+        docs.truncate(13);
+        let f = findings("DK201", "app.profiles", &spec, &docs);
+        assert!(f[0].remedies.iter().any(|r| matches!(r, crate::Remedy::MakeUnique(_))));
+        // The same for an identifier without duplicates (DK205).
+        let mut unique: Vec<_> = (0..12)
+            .map(|i| rawdoc! {"_id": i, "sessionId": format!("s-{i:04}")})
+            .collect();
+        unique.push(rawdoc! {"_id": 50});
+        unique.push(rawdoc! {"_id": 51});
+        let spec = ixs(r#"[{"key": {"sessionId": 1}, "name": "sessionId_1"}]"#);
+        let f = findings("DK205", "app.chats", &spec, &unique);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].fix.contains("partialFilterExpression"), "{}", f[0].fix);
     }
 }

@@ -3,9 +3,9 @@ use dupkey_index::Conflict;
 use crate::catalog::IndexInfo;
 use dupkey_rulekit::declare_rule;
 use crate::model::CollectionModel;
-use crate::remedy::{CreateIndex, Folding, Note, Remedy};
+use crate::remedy::{CreateIndex, Folding, Remedy};
 use crate::rule::{Ctx, Finding, Severity};
-use crate::rules::dk201_duplicates_block_unique_index::{blocked_identifier, make_unique};
+use crate::rules::dk201_duplicates_block_unique_index::{blocked_identifier, unique_on_values};
 use crate::rules::{
     IDENTIFIER_RATIO, IDENTIFIER_TYPED, MIN_IDENTIFIER_VALUES, dedupe, first_key, group_pipeline,
     group_samples, grouped_documents, plural,
@@ -200,16 +200,7 @@ fn remedies(
         ));
     }
     match index {
-        Some(i) => {
-            // The lead line lacks its `//` since the text was first written (it was DK201's
-            // "// then make …" with the prefix cut); kept so the output stays byte-identical.
-            remedies.push(Remedy::Note(Note {
-                line:
-                    "make the index unique (MongoDB 6.0+): reject new duplicates, check, convert:"
-                        .into(),
-            }));
-            remedies.push(make_unique(coll, i));
-        }
+        Some(i) => remedies.extend(unique_on_values(coll, field, i, "")),
         None => {
             remedies.push(Remedy::note(format!(
                 "let the database enforce it; documents without {name} stay allowed:"
