@@ -106,14 +106,37 @@ async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String,
     let (_client, db) = dupkey_test::test_database(name).await?;
     let uri = dupkey_test::test_uri()?;
     common::load_seeds(&db, databases).await;
-    let before = state(&db).await;
-    let (_plan_dir, plan_file, out) = common::plan_live(&uri, db.name());
-    let plan_file = plan_file.as_str();
+    Some(repair_loop_on(&db, &uri, &[]).await)
+}
+
+/// The loop on whatever `db` holds; `plan_args` go to `fix plan`.
+async fn repair_loop_on(
+    db: &Database,
+    uri: &str,
+    plan_args: &[&str],
+) -> BTreeSet<(String, String, String)> {
+    let before = state(db).await;
+    let plan_dir = tempfile::tempdir().unwrap();
+    let plan_file = plan_dir.path().join("plan.json");
+    let plan_file = plan_file.to_str().unwrap();
+    let mut args = vec![
+        "fix",
+        "plan",
+        uri,
+        "--db",
+        db.name(),
+        "--no-hide",
+        "-o",
+        plan_file,
+    ];
+    args.extend_from_slice(plan_args);
+    let out = dupkey(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan_text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(!plan_text.contains("password"), "{plan_text}");
 
     let out = dupkey(&[
-        "fix", "apply", plan_file, "--uri", &uri, "--yes", "--unsafe", "--format", "json",
+        "fix", "apply", plan_file, "--uri", uri, "--yes", "--unsafe", "--format", "json",
         "--pause", "0",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}\n{plan_text}", stderr(&out));
@@ -126,11 +149,11 @@ async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String,
     }
     assert!(run["summary"].is_object(), "{run}");
 
-    let remaining = findings(&uri, db.name());
+    let remaining = findings(uri, db.name());
 
     // Every document is in its collection or, removed, in the archive; none is in both.
-    let after = state(&db).await;
-    let removed = archived_removals(&db, &run_id).await;
+    let after = state(db).await;
+    let removed = archived_removals(db, &run_id).await;
     for (coll, (docs, _)) in &before {
         let ids_before: BTreeSet<&String> = docs.iter().map(|(id, _)| id).collect();
         let kept: BTreeSet<&String> = after[coll].0.iter().map(|(id, _)| id).collect();
@@ -140,9 +163,9 @@ async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String,
         assert_eq!(together, ids_before, "{coll}: documents lost or added");
     }
 
-    let out = dupkey(&["fix", "undo", &run_id, "--uri", &uri, "--yes"]);
+    let out = dupkey(&["fix", "undo", &run_id, "--uri", uri, "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let undone = state(&db).await;
+    let undone = state(db).await;
     for (coll, (docs, indexes)) in &before {
         let (docs_now, indexes_now) = &undone[coll];
         assert!(docs_now == docs, "{coll}: documents differ after undo");
@@ -153,7 +176,7 @@ async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String,
         "fix",
         "runs",
         "--uri",
-        &uri,
+        uri,
         "--archive-db",
         db.name(),
         "--format",
@@ -163,7 +186,7 @@ async fn repair_loop(name: &str, databases: &[&str]) -> Option<BTreeSet<(String,
     let runs = json_of(&out);
     assert_eq!(runs[0]["run_id"], run_id.as_str(), "{runs}");
     assert_eq!(runs[0]["status"], "undone", "{runs}");
-    Some(after_indexes(remaining, &before, &after))
+    after_indexes(remaining, &before, &after)
 }
 
 /// Adds the index changes of the run to the remaining findings' set, as `("built", collection,
@@ -237,6 +260,65 @@ async fn counters_and_conversations_are_repaired_and_undone_byte_identical() {
     let expected = set(&[
         ("built unique", "conversations", "sessionId_1"),
         ("dropped", "counters", "id_1_reference_value_1"),
+    ]);
+    assert_eq!(outcome, expected);
+}
+
+/// Data no seed has: `_id`s of every kind (ObjectId, sub-document, Decimal128, double, binary,
+/// string) in duplicate groups, values a careless round trip would change (regex flags out of
+/// order, -0.0, a `$`-string), profiles without an email beside the duplicates, and tickets
+/// sharing a `T/2025/0003` with a double counter behind the data. The unique email index is
+/// built on real values only (a plain one would fail on the two profiles without one).
+#[tokio::test]
+async fn exotic_ids_and_values_are_repaired_and_undone_byte_identical() {
+    let Some((_client, db)) = dupkey_test::test_database("fix_seeds_exotic").await else {
+        return;
+    };
+    let uri = dupkey_test::test_uri().unwrap();
+    let mut users = vec![
+        doc! { "_id": bson::oid::ObjectId::parse_str("650000000000000000000001").unwrap(), "email": "a@x.io", "name": "A" },
+        doc! { "_id": bson::oid::ObjectId::parse_str("650000000000000000000002").unwrap(), "email": "a@x.io", "name": Bson::Null, "phone": "1" },
+        doc! { "_id": { "tenant": 1, "n": 1 }, "email": "b@x.io", "tags": ["x"] },
+        doc! { "_id": { "tenant": 1, "n": 2 }, "email": "b@x.io", "tags": ["y"] },
+        doc! { "_id": "1.0".parse::<bson::Decimal128>().unwrap(), "email": "c@x.io" },
+        doc! { "_id": 2.5, "email": "c@x.io", "amount": 7_i64, "z": -0.0 },
+        doc! { "_id": bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: vec![1; 16] }, "email": "e@x.io", "s": "$literal" },
+        doc! { "_id": "str", "email": "e@x.io", "nested": { "a": Bson::Null } },
+        doc! { "_id": 10, "email": Bson::Null },
+        doc! { "_id": 11 },
+    ];
+    users.extend((0..40).map(|i| doc! { "_id": 100 + i, "email": format!("u{i}@x.io") }));
+    let index = doc! { "key": { "email": 1 }, "name": "email_1" };
+    dupkey_test::load_collection(&db, "users", users, vec![index]).await;
+    // Regex flags out of order, as another driver may store them (a `Document` sorts them).
+    let mut odd = bson::rawdoc! { "_id": 3, "email": "b@x.io" };
+    odd.append(
+        bson::cstr!("re"),
+        bson::raw::RawRegexRef {
+            pattern: bson::cstr!("^a"),
+            options: bson::cstr!("xi"),
+        },
+    );
+    db.collection::<RawDocumentBuf>("users")
+        .insert_one(odd)
+        .await
+        .unwrap();
+    let mut tickets: Vec<Document> = (1..=7)
+        .map(|i| doc! { "_id": i, "number": format!("T/2025/{i:04}") })
+        .collect();
+    tickets.push(doc! { "_id": 8, "number": "T/2025/0003", "subject": "another ticket" });
+    let index = doc! { "key": { "number": 1 }, "name": "number_1" };
+    dupkey_test::load_collection(&db, "tickets", tickets, vec![index]).await;
+    let counter = doc! { "_id": "tickets", "seq": 7.0 };
+    dupkey_test::load_collection(&db, "counters", vec![counter], vec![]).await;
+
+    let strategy = format!("{}.tickets.number=renumber", db.name());
+    let outcome = repair_loop_on(&db, &uri, &["--strategy", &strategy]).await;
+    let expected = set(&[
+        ("built unique", "tickets", "number_1_unique"),
+        ("built unique", "users", "email_1_present"),
+        ("dropped", "tickets", "number_1"),
+        ("dropped", "users", "email_1"),
     ]);
     assert_eq!(outcome, expected);
 }
