@@ -63,6 +63,14 @@ declare_rule! {
     /// `prepareUnique` rejects new duplicates at once; the dry run lists what still blocks the
     /// conversion. Before 6.0, create a unique index under another name, then drop the old one.
     ///
+    /// When some documents have no value in the field (missing, or null), a unique index on
+    /// every document would hold them all under one null key: its build fails on the second of
+    /// them. The fix is then a unique index on real values only, built beside the old one:
+    /// ```js
+    /// db.getSiblingDB("app").getCollection("userprofiles").createIndex({ email: 1 }, { name: "email_1_present", unique: true, partialFilterExpression: { email: { $type: "string" } } })
+    /// db.getSiblingDB("app").getCollection("userprofiles").dropIndex("email_1")
+    /// ```
+    ///
     /// ## References
     /// - MongoDB manual, "Convert an Existing Index to a Unique Index" (`collMod`,
     ///   `prepareUnique`, `dryRun`)
