@@ -1,6 +1,7 @@
 //! Times `apply` removing one duplicate from each of N groups (read again, archive, guarded
 //! remove, journal) against removing the same documents one by one with the driver, in the same
-//! run on the same server, and against a bare bulk delete (what batching alone buys there).
+//! run on the same server, and against a bare bulk delete (what batching alone buys there);
+//! also the undo of that run.
 //! Run by `bench/fix-apply.sh`.
 //!   fix_bench URI [--groups N] [--batch-size B]
 
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use bson::{Bson, RawDocumentBuf, doc, rawdoc};
 use dupkey_fix::{
     Applicability, ApplyOptions, ArchiveLocation, DocumentRef, Effect, ExtJson, Operation, Plan,
-    Step, apply, sha256_hex,
+    Step, UndoOptions, apply, sha256_hex, undo,
 };
 use mongodb::{Client, Database};
 
@@ -56,6 +57,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     drop(plan);
 
+    // Undo the run: every removed document inserted again from the archive, guarded.
+    let started = Instant::now();
+    let undone = undo(
+        &client,
+        &options.archive,
+        &report.run_id,
+        &UndoOptions::default(),
+    )
+    .await?;
+    let undo_time = started.elapsed();
+    let back = db
+        .collection::<bson::Document>("items")
+        .count_documents(doc! {})
+        .await?;
+    assert_eq!(
+        back as usize,
+        2 * groups,
+        "undo brought every document back"
+    );
+    assert!(undone.conflicts.is_empty(), "{undone:?}");
+
     seed(&db, groups).await?;
     let coll = db.collection::<bson::Document>("items");
     let started = Instant::now();
@@ -83,6 +105,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "dupkey_fix apply (read, archive, guarded remove, journal):  {:.2} s",
         secs(fix)
+    );
+    println!(
+        "dupkey_fix undo of that run (restore from the archive):     {:.2} s",
+        secs(undo_time)
     );
     println!(
         "driver delete_one by _id, one by one (no archive):           {:.2} s",
