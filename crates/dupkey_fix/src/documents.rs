@@ -214,6 +214,11 @@ async fn number<'a>(
                 continue;
             }
             if let (Some(value), Some(after)) = (values.remove(&write.n), &write.after) {
+                let old = write
+                    .original
+                    .as_ref()
+                    .and_then(|o| o.get(draw.field.as_str()).ok().flatten());
+                let value = same_number_type(value, old);
                 write.after = Some(updated(after, &doc! { &draw.field: value }, &[])?);
             }
         }
@@ -221,6 +226,20 @@ async fn number<'a>(
     }
     *planned = kept;
     Ok(())
+}
+
+/// A plain number in the numeric type the document held (an Int32 stays an Int32 while the new
+/// number fits, a double stays a double), so readers that expect that type still get it.
+fn same_number_type(value: Bson, old: Option<bson::RawBsonRef<'_>>) -> Bson {
+    match (value, old) {
+        (Bson::Int64(n), Some(bson::RawBsonRef::Int32(_))) => {
+            i32::try_from(n).map_or(Bson::Int64(n), Bson::Int32)
+        }
+        (Bson::Int64(n), Some(bson::RawBsonRef::Double(_))) if n.abs() < 9_000_000_000_000_000 => {
+            Bson::Double(n as f64)
+        }
+        (value, _) => value,
+    }
 }
 
 /// Decides what to do with one item; see docs/fix.md for the table this implements.
@@ -575,6 +594,30 @@ mod tests {
         doc.append(bson::cstr!("re"), regex);
         doc.append(bson::cstr!("tail"), "$keep");
         doc
+    }
+
+    #[test]
+    fn a_drawn_number_keeps_the_numeric_type_the_document_held() {
+        let int32 = rawdoc! { "n": 5 };
+        let double = rawdoc! { "n": 5.0 };
+        let text = rawdoc! { "n": "TKT-5" };
+        assert_eq!(
+            same_number_type(Bson::Int64(7), int32.get("n").ok().flatten()),
+            Bson::Int32(7)
+        );
+        assert_eq!(
+            same_number_type(Bson::Int64(1 << 40), int32.get("n").ok().flatten()),
+            Bson::Int64(1 << 40)
+        );
+        assert_eq!(
+            same_number_type(Bson::Int64(7), double.get("n").ok().flatten()),
+            Bson::Double(7.0)
+        );
+        assert_eq!(
+            same_number_type(Bson::Int64(7), text.get("n").ok().flatten()),
+            Bson::Int64(7)
+        );
+        assert_eq!(same_number_type(Bson::Int64(7), None), Bson::Int64(7));
     }
 
     #[test]
