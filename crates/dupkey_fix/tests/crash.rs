@@ -2,7 +2,7 @@
 //! then either apply runs again to the end, or the half-done run is undone (and every fourth
 //! trial kills that undo too, then undoes again). Either way no
 //! document is lost or duplicated, and undo brings back every byte. The suite runs a few
-//! trials; `bench/fix-crash.sh` runs 50 (`DUPKEY_FIX_CRASH_TRIALS`).
+//! trials (8); `bench/fix-crash.sh` runs 50 (`DUPKEY_FIX_CRASH_TRIALS`).
 //!
 //! The child is this test binary itself, running the ignored `child_apply` test with the plan
 //! named in its environment, so no separate program has to be built first.
@@ -280,7 +280,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let trials: u64 = std::env::var("DUPKEY_FIX_CRASH_TRIALS")
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or(4);
+        .unwrap_or(8);
     let plan_file =
         std::env::temp_dir().join(format!("dupkey-fix-crash-{}.json", std::process::id()));
     // Calibrate: how long an uninterrupted child takes, so kills land all over the run.
