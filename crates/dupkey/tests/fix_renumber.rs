@@ -27,18 +27,28 @@ async fn seed_tickets(db: &mongodb::Database, seq: i32) {
     .await;
 }
 
+/// The tickets seeded, and `fix plan` on them: its directory, file and text, which shows the
+/// second TKT-00005 planned as TKT-00012.
+async fn seed_and_plan(
+    db: &mongodb::Database,
+    uri: &str,
+    seq: i32,
+) -> (tempfile::TempDir, String, String) {
+    seed_tickets(db, seq).await;
+    let (plan_dir, plan_file, out) = common::plan_live(uri, db.name());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("\"TKT-00005\" → \"TKT-00012\""), "{text}");
+    (plan_dir, plan_file, text)
+}
+
 #[tokio::test]
 async fn shared_ticket_numbers_are_renumbered_live() {
     let Some((_client, db)) = dupkey_test::test_database("fix_renumber").await else {
         return;
     };
     let uri = dupkey_test::test_uri().unwrap();
-    seed_tickets(&db, 9).await;
-
-    let (_plan_dir, plan_file, out) = common::plan_live(&uri, db.name());
+    let (_plan_dir, plan_file, text) = seed_and_plan(&db, &uri, 9).await;
     let plan_file = plan_file.as_str();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(text.contains("\"TKT-00005\" → \"TKT-00012\""), "{text}");
 
     let out = dupkey(&[
         "fix", "apply", plan_file, "--uri", &uri, "--yes", "--format", "json",
@@ -94,10 +104,7 @@ async fn numbers_are_drawn_when_applied_not_when_planned() {
         return;
     };
     let uri = dupkey_test::test_uri().unwrap();
-    seed_tickets(&db, 11).await;
-    let (_plan_dir, plan_file, out) = common::plan_live(&uri, db.name());
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(text.contains("\"TKT-00005\" → \"TKT-00012\""), "{text}");
+    let (_plan_dir, plan_file, text) = seed_and_plan(&db, &uri, 11).await;
     assert!(text.contains("drawn from the counter"), "{text}");
 
     // The application opens two tickets the way it always does: $inc, then insert.
