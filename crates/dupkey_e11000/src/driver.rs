@@ -29,6 +29,22 @@ pub fn is_duplicate_key(err: &Error) -> bool {
     !failures(err).is_empty()
 }
 
+/// A driver error as one line a person reads: a server's refusal as its message and code name,
+/// without the labels and the hex dump of the raw reply the driver's own text appends; at
+/// most 300 characters.
+pub fn server_reason(err: &Error) -> String {
+    let text = match &*err.kind {
+        mongodb::error::ErrorKind::Command(c) => format!("{} ({})", c.message, c.code_name),
+        other => other.to_string(),
+    };
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}
+
 impl DuplicateKeyError {
     /// The first duplicate-key error inside a driver error, or `None` for any other error.
     ///

@@ -46,7 +46,7 @@ use bson::Bson;
 pub use client::Client;
 pub use diagnose::{CounterFacts, Diagnosis, HeldUnderKey, IndexFacts, LiveFacts, diagnose};
 #[cfg(feature = "driver")]
-pub use driver::{is_duplicate_key, is_namespace_not_found};
+pub use driver::{is_duplicate_key, is_namespace_not_found, server_reason};
 /// mongosh rendering, kept under its old names for the crate's users; it lives in
 /// `dupkey_conventions::shell`.
 pub use dupkey_conventions::shell::{name as shell_name, value as shell_value};

@@ -151,6 +151,7 @@ async fn seed(db: &Database, groups: usize) -> Result<Plan, Box<dyn std::error::
                 refs.push(DocumentRef {
                     id: ExtJson(Bson::Int64(id)),
                     sha256: sha256_hex(d.as_bytes()),
+                    keeper: None,
                 });
             }
             chunk.push(d);

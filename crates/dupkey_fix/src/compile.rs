@@ -16,7 +16,7 @@ use dupkey_scan::{Finding, Remedy, Report};
 use crate::group::{KeepError, KeepPolicy, fill_from_others, merge_members, rank};
 use crate::origin::Origin;
 use crate::plan::{
-    Applicability, CounterSource, DocumentRef, Draw, ExtJson, ExtJsonDocument, FieldUpdate,
+    Applicability, CounterSource, DocumentRef, Draw, ExtJson, ExtJsonDocument, FieldUpdate, Keeper,
     NumberText, Operation, PLAN_VERSION, Plan, Replacement, Step,
 };
 use crate::snapshot::{Reads, Snapshot, id_key};
@@ -562,16 +562,28 @@ impl<'a> Builder<'a> {
             };
             fields_taken += changed.len();
             let (keeper_id, keeper_raw, _) = &members[order[0]];
-            if !changed.is_empty() {
+            // The keeper as the group's removals must find it: as replaced, or as it is.
+            let kept = if changed.is_empty() {
+                crate::digest::sha256_hex(keeper_raw.as_bytes())
+            } else {
+                let bytes = crate::documents::with_id_first(keeper_id, &body)
+                    .map_err(|e| CompileError::Input(e.to_string()))?;
                 replacements.push(Replacement {
                     id: ExtJson(keeper_id.clone()),
                     sha256: crate::digest::sha256_hex(keeper_raw.as_bytes()),
                     replacement: ExtJsonDocument(body),
                 });
-            }
+                crate::digest::sha256_hex(bytes.as_bytes())
+            };
             for &i in &order[1..] {
                 let (id, raw, _) = &members[i];
-                removals.push(document_ref(id, raw));
+                removals.push(DocumentRef {
+                    keeper: Some(Keeper {
+                        id: ExtJson(keeper_id.clone()),
+                        sha256: kept.clone(),
+                    }),
+                    ..document_ref(id, raw)
+                });
             }
         }
         let policy = &self.options.keep;
@@ -649,6 +661,7 @@ fn document_ref(id: &Bson, raw: &RawDocumentBuf) -> DocumentRef {
     DocumentRef {
         id: ExtJson(id.clone()),
         sha256: crate::digest::sha256_hex(raw.as_bytes()),
+        keeper: None,
     }
 }
 

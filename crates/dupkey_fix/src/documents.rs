@@ -24,6 +24,8 @@ pub(crate) struct Item<'a> {
     pub id: Bson,
     pub sha256: Option<&'a str>,
     pub change: Change<'a>,
+    /// A removed duplicate's keeper: its `_id` and the SHA-256 it must have.
+    pub keeper: Option<(&'a Bson, &'a str)>,
 }
 
 #[derive(Debug)]
@@ -43,7 +45,9 @@ pub(crate) fn items(op: &Operation) -> Vec<Item<'_>> {
     match op {
         Operation::RemoveDocuments { documents } => {
             for (n, d) in documents.iter().enumerate() {
-                out.push(new_item(n, &d.id.0, Some(&d.sha256), Change::Remove));
+                let mut item = new_item(n, &d.id.0, Some(&d.sha256), Change::Remove);
+                item.keeper = d.keeper.as_ref().map(|k| (&k.id.0, k.sha256.as_str()));
+                out.push(item);
             }
         }
         Operation::ReplaceDocuments { documents } => {
@@ -78,6 +82,7 @@ fn new_item<'a>(n: usize, id: &Bson, sha256: Option<&'a str>, change: Change<'a>
         id: id.clone(),
         sha256,
         change,
+        keeper: None,
     }
 }
 
@@ -132,6 +137,7 @@ pub(crate) async fn run_batch(
             Verdict::Write { entry, write } => planned.push((item, entry, write)),
         }
     }
+    keepers_in_place(&coll, &mut planned, &mut skips).await?;
     if let Operation::UpdateDocuments {
         draw: Some(draw), ..
     } = &step.operation
@@ -173,6 +179,45 @@ pub(crate) async fn run_batch(
     record_skips(ctx, step, skips).await?;
     ctx.checkpoint(Phase::Settled)?;
     Ok(outcome)
+}
+
+/// A duplicate is removed only while the document kept in its place is as the plan leaves it:
+/// if the values or arrays it was to take from the group did not land (the server refused the
+/// replacement, someone changed it since), or it is gone, the duplicate may hold the only copy
+/// of something, and stays.
+async fn keepers_in_place<'a>(
+    coll: &mongodb::Collection<RawDocumentBuf>,
+    planned: &mut Vec<(&'a Item<'a>, Option<RawDocumentBuf>, Write)>,
+    skips: &mut Vec<(u64, Bson, String)>,
+) -> Result<()> {
+    let ids: Vec<Bson> = planned
+        .iter()
+        .filter_map(|(item, _, _)| item.keeper.map(|(id, _)| id.clone()))
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let keepers = find_by_ids(coll, &ids).await?;
+    planned.retain(|(item, _, write)| {
+        let Some((id, sha256)) = item.keeper else {
+            return true;
+        };
+        let keeper = id.clone().into_relaxed_extjson();
+        let reason = match keepers.get(&id_key(id)) {
+            Some(k) if sha256_hex(k.as_bytes()) == sha256 => return true,
+            Some(_) => format!(
+                "the document kept in its place (_id {keeper}) is not as the plan leaves it \
+                 (what it was to take from this group did not land, or it changed since); this \
+                 duplicate stays"
+            ),
+            None => format!(
+                "the document to be kept in its place (_id {keeper}) is gone; this duplicate stays"
+            ),
+        };
+        skips.push((write.n, write.id.clone(), reason));
+        false
+    });
+    Ok(())
 }
 
 /// The writes about to be archived for the first time get their numbers now (see
@@ -327,7 +372,7 @@ fn classify(
 }
 
 /// The replacement body with the document's `_id` first, as the server would store it.
-fn with_id_first(id: &Bson, body: &Document) -> Result<RawDocumentBuf> {
+pub(crate) fn with_id_first(id: &Bson, body: &Document) -> Result<RawDocumentBuf> {
     let mut doc = doc! { "_id": id.clone() };
     for (k, v) in body {
         if k != "_id" {

@@ -299,7 +299,7 @@ async fn counter_entry(
         match ctx.archive.raw(ctx.client).insert_one(entry).await {
             Ok(_) => {}
             // Made by an earlier attempt that got no reply: read it.
-            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) if dupkey_e11000::is_duplicate_key(&e) => {}
             Err(e) => return Err(driver(format!("write the archive {}", ctx.archive))(e)),
         }
     }
@@ -309,11 +309,6 @@ async fn counter_entry(
             step.id
         ),
     })
-}
-
-fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
 }
 
 /// The items whose new value another document already holds, with that document's `_id`.

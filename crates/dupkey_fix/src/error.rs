@@ -14,7 +14,7 @@ pub enum FixError {
     Archive { reason: String },
 
     /// A driver error, with what was being done.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", dupkey_e11000::server_reason(source))]
     Driver {
         context: String,
         #[source]

@@ -113,7 +113,11 @@ async fn create_index(ctx: &Context<'_>, step: &Step, spec: &Document, archived:
         .await
         .map_err(|e| FixError::StepFailed {
             step: step.id.clone(),
-            reason: format!("building index {name:?} on {}: {e}", step.namespace),
+            reason: format!(
+                "building index {name:?} on {}: {}",
+                step.namespace,
+                dupkey_e11000::server_reason(&e)
+            ),
         })?;
     Ok(Ok(()))
 }
@@ -218,7 +222,10 @@ async fn change_index(
         },
         IndexChange::Drop => FixError::StepFailed {
             step: step.id.clone(),
-            reason: format!("dropping index {name:?}: {e}"),
+            reason: format!(
+                "dropping index {name:?}: {}",
+                dupkey_e11000::server_reason(&e)
+            ),
         },
     })?;
     if let IndexChange::Flag(flag, value) = change {

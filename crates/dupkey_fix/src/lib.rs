@@ -39,7 +39,7 @@ pub use error::{FixError, Result};
 pub use origin::Origin;
 pub use plan::{
     Applicability, CounterSource, DocumentRef, Draw, Effect, ExtJson, ExtJsonDocument, FieldUpdate,
-    NumberText, Operation, PLAN_VERSION, Plan, Replacement, Step, split_namespace,
+    Keeper, NumberText, Operation, PLAN_VERSION, Plan, Replacement, Step, split_namespace,
 };
 pub use report::load as run_report;
 pub use snapshot::{Collector, Reads, Snapshot, read_live};

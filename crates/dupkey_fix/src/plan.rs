@@ -176,6 +176,20 @@ pub struct DocumentRef {
     #[serde(rename = "_id")]
     pub id: ExtJson,
     pub sha256: String,
+    /// For a duplicate removed from its group: the document kept in its place, as it must be
+    /// when the removal runs (after the values and arrays it takes from the others). While it is
+    /// not, the duplicate stays: it may hold the only copy of something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keeper: Option<Keeper>,
+}
+
+/// The kept document of a duplicate group: its `_id` and the SHA-256 of its raw BSON as the
+/// plan leaves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Keeper {
+    #[serde(rename = "_id")]
+    pub id: ExtJson,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -531,6 +545,10 @@ mod tests {
                 documents: vec![DocumentRef {
                     id: ExtJson(Bson::Int32(7)),
                     sha256: "ab".repeat(32),
+                    keeper: Some(Keeper {
+                        id: ExtJson(Bson::Int32(2)),
+                        sha256: "11".repeat(32),
+                    }),
                 }],
             },
         }
@@ -647,6 +665,7 @@ mod tests {
             documents: vec![DocumentRef {
                 id: ExtJson(Bson::Int32(1)),
                 sha256: "XYZ".into(),
+                keeper: None,
             }],
         };
         let mut no_ns = remove_step();

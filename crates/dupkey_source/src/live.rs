@@ -515,16 +515,7 @@ fn count_of(n: &Bson) -> Option<u64> {
 
 /// The driver's message without the hex dump of the raw reply it appends.
 pub(crate) fn short_reason(e: &mongodb::error::Error) -> String {
-    let text = match &*e.kind {
-        mongodb::error::ErrorKind::Command(c) => format!("{} ({})", c.message, c.code_name),
-        other => other.to_string(),
-    };
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect()
+    dupkey_e11000::server_reason(e)
 }
 
 /// Why a connection string was refused, without the driver's labels and empty fields.

@@ -44,6 +44,7 @@ pub async fn doc_ref(coll: &Collection<RawDocumentBuf>, id: Bson) -> DocumentRef
     DocumentRef {
         id: ExtJson(id),
         sha256: sha256_hex(raw.as_bytes()),
+        keeper: None,
     }
 }
 
