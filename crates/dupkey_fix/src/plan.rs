@@ -411,9 +411,10 @@ fn validate_step(step: &Step) -> Result<(), String> {
     }
     check_unique_ids(&step.operation)?;
     match &step.operation {
-        Operation::RemoveDocuments { documents } => {
-            documents.iter().try_for_each(|d| check_hash(&d.sha256))
-        }
+        Operation::RemoveDocuments { documents } => documents.iter().try_for_each(|d| {
+            check_hash(&d.sha256)?;
+            d.keeper.as_ref().map_or(Ok(()), |k| check_hash(&k.sha256))
+        }),
         Operation::ReplaceDocuments { documents } => documents.iter().try_for_each(|d| {
             check_hash(&d.sha256)?;
             match d.replacement.0.get("_id") {
@@ -668,11 +669,23 @@ mod tests {
                 keeper: None,
             }],
         };
+        let mut bad_keeper = remove_step();
+        bad_keeper.operation = Operation::RemoveDocuments {
+            documents: vec![DocumentRef {
+                id: ExtJson(Bson::Int32(1)),
+                sha256: "ab".repeat(32),
+                keeper: Some(Keeper {
+                    id: ExtJson(Bson::Int32(2)),
+                    sha256: "x".into(),
+                }),
+            }],
+        };
         let mut no_ns = remove_step();
         no_ns.namespace = "users".into();
         for (step, needle) in [
             (wrong_count, "disagrees"),
             (bad_hash, "hex"),
+            (bad_keeper, "\"x\" is not 64"),
             (no_ns, "database.collection"),
         ] {
             let plan = Plan {
