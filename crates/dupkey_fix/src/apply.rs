@@ -266,18 +266,15 @@ async fn start_run(
     loop {
         let journal = Journal::new(client, archive, &record.run_id);
         match journal.create(&record).await {
-            Err(FixError::Driver { source, .. }) if is_duplicate_key(&source) && attempt < 100 => {
+            Err(FixError::Driver { source, .. })
+                if dupkey_e11000::is_duplicate_key(&source) && attempt < 100 =>
+            {
                 attempt += 1;
                 record.run_id = format!("{base}-{attempt}");
             }
             other => return other.map(|()| record),
         }
     }
-}
-
-fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
 }
 
 /// Runs one step from where its journal left off. `Ok(false)`: stopped on request.

@@ -374,7 +374,7 @@ async fn record_session(log: &SessionLog, session: &ClientSession) -> Result<()>
     match inserted {
         Ok(_) => Ok(()),
         // The driver pools sessions: one recorded for an earlier batch is recorded already.
-        Err(e) if is_duplicate_key(&e) => Ok(()),
+        Err(e) if dupkey_e11000::is_duplicate_key(&e) => Ok(()),
         Err(e) => Err(crate::error::driver(format!(
             "record a transaction session in the archive {}",
             log.archive.namespace()
@@ -422,8 +422,4 @@ pub(crate) async fn end_orphaned_transactions(
             archive.namespace()
         )))?;
     Ok(())
-}
-
-fn is_duplicate_key(e: &Error) -> bool {
-    matches!(&*e.kind, ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) if w.code == 11000)
 }

@@ -375,12 +375,7 @@ async fn skip(ctx: &Context<'_>, step: &Step, reason: String) -> Result<()> {
 async fn insert_entry(ctx: &Context<'_>, entry: RawDocumentBuf) -> Result<()> {
     match ctx.archive.raw(ctx.client).insert_one(entry).await {
         Ok(_) => Ok(()),
-        Err(e) if dupkey_code(&e) => Ok(()),
+        Err(e) if dupkey_e11000::is_duplicate_key(&e) => Ok(()),
         Err(e) => Err(driver(format!("write the archive {}", ctx.archive))(e)),
     }
-}
-
-fn dupkey_code(e: &mongodb::error::Error) -> bool {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
 }
