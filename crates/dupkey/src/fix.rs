@@ -307,6 +307,32 @@ async fn apply(args: ApplyArgs) -> Result<u8> {
         .count();
     if runnable == 0 {
         // Nothing would change: no run is recorded, no server is needed.
+        if args.format == Format::Json {
+            // The report's shape, with no run: every step not run.
+            let steps: Vec<serde_json::Value> = plan
+                .steps
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "id": s.id, "kind": s.operation.kind(), "namespace": s.namespace,
+                        "status": "not-run", "documents": 0, "skipped": 0,
+                    })
+                })
+                .collect();
+            let report = serde_json::json!({
+                "run_id": null,
+                "status": "nothing-to-apply",
+                "already_applied": false,
+                "steps": steps,
+                "summary": {
+                    "steps": plan.steps.len(), "done": 0, "not_run": plan.steps.len(),
+                    "documents": 0, "skipped": 0,
+                },
+                "warnings": [],
+            });
+            println!("{report}");
+            return Ok(0);
+        }
         println!(
             "{}: nothing to apply: {} step(s), none safe{}",
             args.plan.display(),

@@ -172,5 +172,20 @@ fn bad_options_and_plans_fail_in_one_line() {
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("nothing to apply: 1 step(s), none safe")
     );
+    // In JSON, the report's shape with no run.
+    let out = dupkey(&[
+        "fix",
+        "apply",
+        broken.to_str().unwrap(),
+        "--yes",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = common::json_of(&out);
+    assert!(report["run_id"].is_null(), "{report}");
+    assert_eq!(report["status"], "nothing-to-apply", "{report}");
+    assert_eq!(report["steps"][0]["status"], "not-run", "{report}");
+    assert_eq!(report["summary"]["not_run"], 1, "{report}");
     let _ = std::fs::remove_file(&broken);
 }
