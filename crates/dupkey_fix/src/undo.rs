@@ -125,6 +125,13 @@ pub async fn undo(
         }),
         prepared,
     };
+    // First, indexes the run closed to new duplicates (`prepareUnique`) are opened again: the
+    // duplicates the run removed could not come back through them. They were not unique
+    // before the run, so no guarantee lapses.
+    let is_prepare = |e: &&Entry| e.action == Action::PrepareUnique;
+    for e in others.iter().filter(is_prepare) {
+        reverse_batch(&undoing, &[e], &mut report).await?;
+    }
     // Reverse step order: an index the run built goes before the duplicates it kept out return.
     for step in steps.iter().rev() {
         let mut batches = DocumentEntries::open(client, archive, run_id, step).await?;
@@ -132,7 +139,7 @@ pub async fn undo(
             let refs: Vec<&Entry> = batch.iter().collect();
             reverse_batch(&undoing, &refs, &mut report).await?;
         }
-        for e in others.iter().filter(|e| e.step == *step) {
+        for e in others.iter().filter(|e| e.step == *step && !is_prepare(e)) {
             reverse_batch(&undoing, &[e], &mut report).await?;
         }
     }

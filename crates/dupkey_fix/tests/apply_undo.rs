@@ -883,3 +883,78 @@ async fn preparing_a_unique_conversion_is_read_back_not_assumed() {
     };
     assert_eq!(flag(&after), flag(&before), "{after:?}");
 }
+
+/// A run stopped after it closed an index to new duplicates (`prepareUnique`) and removed
+/// duplicates under it, before the unique index replaced it: undo opens the index again first,
+/// or the removed duplicates could not come back through it.
+#[tokio::test]
+async fn undo_reopens_a_prepared_index_before_the_duplicates_return() {
+    let Some((client, db)) = test_db("fix_undo_prepared").await else {
+        return;
+    };
+    let docs: Vec<bson::Document> = (1..=6)
+        .map(|i| doc! { "_id": i, "email": format!("u{}@x.io", i % 3) })
+        .collect();
+    let index = doc! { "key": { "email": 1 }, "name": "email_1" };
+    dupkey_test::load_collection(&db, "users", docs, vec![index]).await;
+    let coll = db.collection::<RawDocumentBuf>("users");
+    let before = snapshot(&coll).await;
+    let indexes_before = indexes(&db, "users").await;
+    let ns = format!("{}.users", db.name());
+    let definition = indexes_before
+        .iter()
+        .find(|i| i.get_str("name").ok() == Some("email_1"))
+        .cloned()
+        .unwrap();
+    let mut removals = Vec::new();
+    for i in 4..=6 {
+        removals.push(doc_ref(&coll, Bson::Int32(i)).await);
+    }
+    let plan = plan(vec![
+        step(
+            "prepare",
+            &ns,
+            Operation::PrepareUniqueIndex {
+                name: "email_1".into(),
+                definition: ExtJsonDocument(definition),
+            },
+        ),
+        step(
+            "dedupe",
+            &ns,
+            Operation::RemoveDocuments {
+                documents: removals,
+            },
+        ),
+    ]);
+    let mut opts = options(&db, 2);
+    // Stopped after the first batch of removals, as Ctrl-C or a crash would.
+    let batches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = batches.clone();
+    opts.interrupt = Some(std::sync::Arc::new(move |p| {
+        p == dupkey_fix::Phase::Journaled
+            && seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0
+    }));
+    let err = apply(&client, &plan, &opts).await.unwrap_err();
+    assert!(matches!(err, FixError::Interrupted(_)), "{err}");
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 4);
+    let prepared = indexes(&db, "users").await;
+    assert!(
+        prepared
+            .iter()
+            .any(|i| i.get_bool("prepareUnique").ok() == Some(true)),
+        "{prepared:?}"
+    );
+    let runs = dupkey_fix::list_runs(&client, &opts.archive).await.unwrap();
+    let undone = undo(
+        &client,
+        &opts.archive,
+        &runs[0].run_id,
+        &UndoOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(undone.conflicts.is_empty(), "{undone:#?}");
+    assert_eq!(snapshot(&coll).await, before, "undo is byte-identical");
+    assert_eq!(indexes(&db, "users").await, indexes_before);
+}
