@@ -95,12 +95,7 @@ impl Project {
         let facts = self.files.get(found.file)?;
         let import = facts.imports.iter().find(|i| i.local == schema)?;
         let target = self.resolver.resolve(self, found.file, import)?;
-        let exported = self.files[target]
-            .exports
-            .iter()
-            .find(|e| e.exported == import.imported)
-            .and_then(|e| e.local.clone())
-            .unwrap_or_else(|| import.imported.clone());
+        let exported = self.local_name_of(target, &import.imported);
         let model = self.files[target]
             .models
             .iter()
@@ -109,6 +104,17 @@ impl Project {
             file: target,
             model,
         })
+    }
+
+    /// The name `file` gives inside itself to what it exports as `exported`
+    /// (`export { userSchema as schema }`), or `exported` itself.
+    fn local_name_of(&self, file: usize, exported: &str) -> String {
+        self.files[file]
+            .exports
+            .iter()
+            .find(|e| e.exported == exported)
+            .and_then(|e| e.local.clone())
+            .unwrap_or_else(|| exported.to_string())
     }
 
     fn model_by_name(&self, file: usize, name: &str, depth: u8) -> Option<ModelRef<'_>> {
@@ -129,12 +135,7 @@ impl Project {
                 let Some(target) = self.resolver.resolve(self, file, import) else {
                     continue;
                 };
-                let exported = self.files[target]
-                    .exports
-                    .iter()
-                    .find(|e| e.exported == import.imported)
-                    .and_then(|e| e.local.clone())
-                    .unwrap_or_else(|| import.imported.clone());
+                let exported = self.local_name_of(target, &import.imported);
                 if let Some(found) = self.model_by_name(target, &exported, depth + 1) {
                     return Some(found);
                 }

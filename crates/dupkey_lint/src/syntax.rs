@@ -131,6 +131,24 @@ pub(crate) fn span(node: Node<'_>, source: &str) -> Span {
     }
 }
 
+/// The collection methods that read, count, write or index, as the MongoDB drivers with
+/// snake_case names spell them (PyMongo, Motor and the Rust driver share them).
+pub(crate) const DRIVER_METHODS: &[&str] = &[
+    "find_one",
+    "find",
+    "count_documents",
+    "estimated_document_count",
+    "insert_one",
+    "insert_many",
+    "update_one",
+    "update_many",
+    "find_one_and_update",
+    "replace_one",
+    "find_one_and_replace",
+    "create_index",
+    "create_indexes",
+];
+
 /// The named children of a node, in order.
 pub(crate) fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
     let mut cursor = node.walk();

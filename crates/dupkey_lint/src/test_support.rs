@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::facts::{FileFacts, FunctionFacts, OpKind};
+use crate::facts::{FileFacts, FunctionFacts, OpKind, Target};
 
 /// The facts of `source` read as the file `path` (its extension picks the front end).
 pub fn facts_of(path: &str, source: &str) -> FileFacts {
@@ -22,6 +22,27 @@ pub fn function<'f>(f: &'f FileFacts, name: &str) -> &'f FunctionFacts {
 
 pub fn kinds(f: &FunctionFacts) -> Vec<(OpKind, String)> {
     f.ops.iter().map(|o| (o.kind, o.method.clone())).collect()
+}
+
+/// The check-then-act shape: `f` reads (`methods[0]`) from `target` by the `read` keys, then
+/// creates (`methods[1]`) a document holding the `created` keys, and nothing else.
+pub fn assert_read_then_create(
+    f: &FunctionFacts,
+    methods: [&str; 2],
+    target: &Target,
+    read: &[&str],
+    created: &[&str],
+) {
+    assert_eq!(
+        kinds(f),
+        vec![
+            (OpKind::Read, methods[0].to_string()),
+            (OpKind::Create, methods[1].to_string())
+        ]
+    );
+    assert_eq!(&f.ops[0].target, target);
+    assert_eq!(f.ops[0].keys, keys(read));
+    assert_eq!(f.ops[1].keys, keys(created));
 }
 
 pub fn keys(list: &[&str]) -> Option<Vec<String>> {

@@ -10,7 +10,7 @@ use super::values::{
 };
 use super::{Binding, Walker};
 use crate::facts::{IndexDecl, OpKind, Target};
-use crate::syntax::{named_children, text};
+use crate::syntax::{DRIVER_METHODS, named_children, text};
 
 /// One link of a call chain: `.name` and, when it is called, the call.
 pub(super) struct Link<'t> {
@@ -41,23 +41,8 @@ pub(super) struct ChainOp<'t> {
     pub indexes: Vec<IndexDecl>,
 }
 
-const DRIVER_METHODS: &[&str] = &[
-    "find_one",
-    "find",
-    "count_documents",
-    "estimated_document_count",
-    "count",
-    "insert_one",
-    "insert_many",
-    "update_one",
-    "update_many",
-    "find_one_and_update",
-    "replace_one",
-    "find_one_and_replace",
-    "create_index",
-    "ensure_index",
-    "create_indexes",
-];
+/// PyMongo's methods before 4.0, still in old code, beside the drivers' shared ones.
+const LEGACY_METHODS: &[&str] = &["count", "ensure_index"];
 
 /// Names too generic to be a collection's own name (`self.collection.find_one`).
 const GENERIC_NAMES: &[&str] = &[
@@ -167,7 +152,9 @@ impl<'t, 's> Walker<'t, 's> {
             if let Some(op) = self.odmantic(receiver, &link.name, call, scope) {
                 return Some(op);
             }
-            if DRIVER_METHODS.contains(&link.name.as_str()) {
+            if DRIVER_METHODS.contains(&link.name.as_str())
+                || LEGACY_METHODS.contains(&link.name.as_str())
+            {
                 // `find` and `count` are also methods of strings, lists and most query
                 // objects: only a receiver known to be a collection makes them database calls.
                 let generic = matches!(link.name.as_str(), "find" | "count");

@@ -126,15 +126,17 @@ fn odm_of(
     None
 }
 
+/// The assignments among a class body's statements (`email = StringField()`, `email: str`).
+fn assignments(body: Node<'_>) -> impl Iterator<Item = Node<'_>> {
+    named_children(body)
+        .into_iter()
+        .filter_map(|statement| statement.named_child(0))
+        .filter(|a| a.kind() == "assignment")
+}
+
 /// `email = StringField()` is MongoEngine, `email: str` is Beanie.
 fn guess_by_fields(body: Node<'_>, source: &str) -> Option<Odm> {
-    for statement in named_children(body) {
-        let Some(assign) = statement
-            .named_child(0)
-            .filter(|a| a.kind() == "assignment")
-        else {
-            continue;
-        };
+    for assign in assignments(body) {
         if assign.child_by_field_name("type").is_some() {
             return Some(Odm::Beanie);
         }
@@ -467,13 +469,7 @@ fn settings_class(
     let Some(body) = class.child_by_field_name("body") else {
         return;
     };
-    for statement in named_children(body) {
-        let Some(assign) = statement
-            .named_child(0)
-            .filter(|a| a.kind() == "assignment")
-        else {
-            continue;
-        };
+    for assign in assignments(body) {
         let key = assign.child_by_field_name("left").map(|l| text(l, source));
         let Some(value) = assign.child_by_field_name("right") else {
             continue;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::extract;
 use crate::facts::*;
-use crate::test_support::{facts_of, function, keys, kinds};
+use crate::test_support::{assert_read_then_create, facts_of, function, keys, kinds};
 
 fn facts(source: &str) -> FileFacts {
     facts_of("app/routes.py", source)
@@ -55,16 +55,13 @@ fn flask_pymongo_check_then_insert_is_read_then_create() {
     let f = facts(FLASK);
     let signup = function(&f, "signup");
     assert!(signup.request_path);
-    assert_eq!(
-        kinds(signup),
-        vec![
-            (OpKind::Read, "find_one".into()),
-            (OpKind::Create, "insert_one".into())
-        ]
+    assert_read_then_create(
+        signup,
+        ["find_one", "insert_one"],
+        &Target::Collection("users".into()),
+        &["email"],
+        &["email", "name"],
     );
-    assert_eq!(signup.ops[0].target, Target::Collection("users".into()));
-    assert_eq!(signup.ops[0].keys, keys(&["email"]));
-    assert_eq!(signup.ops[1].keys, keys(&["email", "name"]));
     assert_eq!(signup.ops[1].handling, DupHandling::None);
     assert_eq!(
         (signup.ops[0].span.line, signup.ops[0].span.column),
@@ -484,16 +481,13 @@ fn odmantic_field_unique_config_and_engine_calls() {
     assert!(player.fields[1].indexed);
     assert_eq!(f.models[1].collection.as_deref(), Some("team"));
     let join = function(&f, "join");
-    assert_eq!(
-        kinds(join),
-        vec![
-            (OpKind::Read, "find_one".into()),
-            (OpKind::Create, "save".into())
-        ]
+    assert_read_then_create(
+        join,
+        ["find_one", "save"],
+        &Target::Model("Player".into()),
+        &["email"],
+        &["email", "name"],
     );
-    assert_eq!(join.ops[0].target, Target::Model("Player".into()));
-    assert_eq!(join.ops[0].keys, keys(&["email"]));
-    assert_eq!(join.ops[1].keys, keys(&["email", "name"]));
 }
 
 #[test]

@@ -5,8 +5,9 @@
 use tree_sitter::Node;
 
 use super::doc::{self, DocEntry, DocValue, all_tokens, is_doc_macro, parse_doc, string_literal};
-use super::{Binding, Ctx, DRIVER_METHODS, GENERIC_NAMES, Walker, strip};
+use super::{Binding, Ctx, GENERIC_NAMES, Walker, strip};
 use crate::facts::{DupHandling, IndexDecl, NumberAssignment, NumberSource, Op, OpKind, Target};
+use crate::syntax::DRIVER_METHODS;
 use crate::syntax::{named_children, span, text};
 
 impl<'t> Walker<'t, '_> {

@@ -63,22 +63,6 @@ struct Ctx {
     top_level: bool,
 }
 
-const DRIVER_METHODS: &[&str] = &[
-    "find_one",
-    "find",
-    "count_documents",
-    "estimated_document_count",
-    "insert_one",
-    "insert_many",
-    "update_one",
-    "update_many",
-    "find_one_and_update",
-    "replace_one",
-    "find_one_and_replace",
-    "create_index",
-    "create_indexes",
-];
-
 /// Field names too generic to be the collection's own name.
 const GENERIC_NAMES: &[&str] = &["collection", "coll", "col", "c", "inner", "db", "database"];
 

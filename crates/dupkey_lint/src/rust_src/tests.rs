@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::extract;
 use crate::facts::*;
-use crate::test_support::{facts_of, function, keys, kinds};
+use crate::test_support::{assert_read_then_create, facts_of, function, keys};
 
 fn facts(source: &str) -> FileFacts {
     facts_of("src/routes.rs", source)
@@ -194,18 +194,12 @@ fn axum_check_then_insert() {
     let f = facts(AXUM);
     let signup = function(&f, "signup");
     assert!(signup.request_path);
-    assert_eq!(
-        kinds(signup),
-        vec![
-            (OpKind::Read, "find_one".into()),
-            (OpKind::Create, "insert_one".into())
-        ]
-    );
-    assert_eq!(signup.ops[0].target, Target::Collection("accounts".into()));
-    assert_eq!(signup.ops[0].keys, keys(&["email"]));
-    assert_eq!(
-        signup.ops[1].keys,
-        keys(&["id", "email", "referral_code", "nickname"])
+    assert_read_then_create(
+        signup,
+        ["find_one", "insert_one"],
+        &Target::Collection("accounts".into()),
+        &["email"],
+        &["id", "email", "referral_code", "nickname"],
     );
     assert_eq!(signup.ops[1].handling, DupHandling::None);
     assert_eq!(signup.ops[0].span.line, 40);
