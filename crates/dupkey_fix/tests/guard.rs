@@ -163,23 +163,10 @@ async fn a_refused_replacement_is_reported_alone_with_or_without_transactions() 
         dupkey_test::load_collection(&db, "items", docs, vec![unique]).await;
         let coll = db.collection::<RawDocumentBuf>("items");
         let before = snapshot(&coll).await;
-        let mut replaced = Vec::new();
-        for (id, k) in [(2, "b2"), (4, "d2")] {
-            let now = raw(&coll, Bson::Int32(id)).await.unwrap();
-            replaced.push(Replacement {
-                id: ExtJson(Bson::Int32(id)),
-                sha256: sha256_hex(now.as_bytes()),
-                replacement: ExtJsonDocument(doc! { "_id": id, "tags": [{ "k": k }] }),
-            });
-        }
-        let ns = format!("{}.items", db.name());
-        let plan = plan(vec![step(
-            "replace",
-            &ns,
-            Operation::ReplaceDocuments {
-                documents: replaced,
-            },
-        )]);
+        let bodies = [(2, "b2"), (4, "d2")]
+            .map(|(id, k)| (id, doc! { "_id": id, "tags": [{ "k": k }] }))
+            .to_vec();
+        let plan = replace_plan(&coll, bodies).await;
         let mut opts = options(&db, 10);
         opts.transactions = transactions;
         let run = apply(&client, &plan, &opts).await.unwrap();
@@ -236,24 +223,11 @@ async fn apply_reports_a_refused_replacement_with_the_servers_reason() {
         let unique = doc! { "key": { "email": 1 }, "name": "email_1", "unique": true };
         dupkey_test::load_collection(&db, "items", docs, vec![unique]).await;
         let coll = db.collection::<RawDocumentBuf>("items");
-        let mut replaced = Vec::new();
         // _id 2 would take _id 1's email; _id 3 gets a free one.
-        for (id, email) in [(2, "u1@example.com"), (3, "u3b@example.com")] {
-            let now = raw(&coll, Bson::Int32(id)).await.unwrap();
-            replaced.push(Replacement {
-                id: ExtJson(Bson::Int32(id)),
-                sha256: sha256_hex(now.as_bytes()),
-                replacement: ExtJsonDocument(doc! { "_id": id, "email": email }),
-            });
-        }
-        let ns = format!("{}.items", db.name());
-        let plan = plan(vec![step(
-            "replace",
-            &ns,
-            Operation::ReplaceDocuments {
-                documents: replaced,
-            },
-        )]);
+        let bodies = [(2, "u1@example.com"), (3, "u3b@example.com")]
+            .map(|(id, email)| (id, doc! { "_id": id, "email": email }))
+            .to_vec();
+        let plan = replace_plan(&coll, bodies).await;
         let mut opts = options(&db, 10);
         opts.transactions = transactions;
         let report = apply(&client, &plan, &opts).await.unwrap();

@@ -48,6 +48,28 @@ pub async fn doc_ref(coll: &Collection<RawDocumentBuf>, id: Bson) -> DocumentRef
     }
 }
 
+/// A plan of one step replacing documents of `coll` (by `_id`) by these bodies, each planned
+/// against the document as it is now.
+pub async fn replace_plan(coll: &Collection<RawDocumentBuf>, bodies: Vec<(i32, Document)>) -> Plan {
+    let mut documents = Vec::new();
+    for (id, body) in bodies {
+        let now = raw(coll, Bson::Int32(id))
+            .await
+            .expect("the planned document exists");
+        documents.push(dupkey_fix::Replacement {
+            id: ExtJson(Bson::Int32(id)),
+            sha256: sha256_hex(now.as_bytes()),
+            replacement: dupkey_fix::ExtJsonDocument(body),
+        });
+    }
+    let ns = coll.namespace().to_string();
+    plan(vec![step(
+        "replace",
+        &ns,
+        Operation::ReplaceDocuments { documents },
+    )])
+}
+
 pub fn step(id: &str, ns: &str, operation: Operation) -> Step {
     let expect = operation.effect();
     Step {
