@@ -380,7 +380,8 @@ async fn apply(args: ApplyArgs) -> Result<u8> {
             // The run as far as it got (its id, what each step did, what was left alone, the
             // undo command), then the error: apply again once the cause is fixed, or undo.
             if !matches!(e, dupkey_fix::FixError::Interrupted(_))
-                && let Some(report) = run_of(&source, &options.archive, &plan).await
+                && let Ok(Some(report)) =
+                    dupkey_fix::run_report_of_plan(client, &options.archive, &plan).await
             {
                 print_run(&report, args.format, &redact_uri(&uri))?;
             }
@@ -401,21 +402,6 @@ async fn apply(args: ApplyArgs) -> Result<u8> {
         }
         _ => crate::EXIT_FAILED,
     })
-}
-
-/// The report of the newest run of `plan`, if the archive can tell it.
-async fn run_of(
-    source: &dupkey_source::LiveSource,
-    archive: &dupkey_fix::ArchiveLocation,
-    plan: &dupkey_fix::Plan,
-) -> Option<RunReport> {
-    let client = source.client();
-    let digest = plan.digest();
-    let runs = dupkey_fix::list_runs(client, archive).await.ok()?;
-    let run = runs.into_iter().find(|r| r.plan_sha256 == digest)?;
-    dupkey_fix::run_report(client, archive, &run.run_id, false)
-        .await
-        .ok()
 }
 
 fn print_run(report: &RunReport, format: Format, uri: &str) -> Result<()> {

@@ -122,7 +122,14 @@ pub(crate) async fn run_batch(
     let (db_name, coll_name) = step.db_and_collection()?;
     let db = ctx.client.database(db_name);
     let coll = db.collection::<RawDocumentBuf>(coll_name);
-    let ids: Vec<Bson> = items.iter().map(|i| i.id.clone()).collect();
+    // The items and, for removed duplicates, their keepers, in one read.
+    let mut ids: Vec<Bson> = items.iter().map(|i| i.id.clone()).collect();
+    let mut seen: std::collections::HashSet<String> = ids.iter().map(id_key).collect();
+    for (keeper, _) in items.iter().filter_map(|i| i.keeper) {
+        if seen.insert(id_key(keeper)) {
+            ids.push(keeper.clone());
+        }
+    }
     let current = find_by_ids(&coll, &ids).await?;
     let archived = archived_entries(ctx, &step.id, items).await?;
 
@@ -137,7 +144,7 @@ pub(crate) async fn run_batch(
             Verdict::Write { entry, write } => planned.push((item, entry, write)),
         }
     }
-    keepers_in_place(&coll, &mut planned, &mut skips).await?;
+    keepers_in_place(&current, &mut planned, &mut skips);
     if let Operation::UpdateDocuments {
         draw: Some(draw), ..
     } = &step.operation
@@ -185,25 +192,17 @@ pub(crate) async fn run_batch(
 /// if the values or arrays it was to take from the group did not land (the server refused the
 /// replacement, someone changed it since), or it is gone, the duplicate may hold the only copy
 /// of something, and stays.
-async fn keepers_in_place<'a>(
-    coll: &mongodb::Collection<RawDocumentBuf>,
+fn keepers_in_place<'a>(
+    current: &HashMap<String, RawDocumentBuf>,
     planned: &mut Vec<(&'a Item<'a>, Option<RawDocumentBuf>, Write)>,
     skips: &mut Vec<(u64, Bson, String)>,
-) -> Result<()> {
-    let ids: Vec<Bson> = planned
-        .iter()
-        .filter_map(|(item, _, _)| item.keeper.map(|(id, _)| id.clone()))
-        .collect();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let keepers = find_by_ids(coll, &ids).await?;
+) {
     planned.retain(|(item, _, write)| {
         let Some((id, sha256)) = item.keeper else {
             return true;
         };
         let keeper = id.clone().into_relaxed_extjson();
-        let reason = match keepers.get(&id_key(id)) {
+        let reason = match current.get(&id_key(id)) {
             Some(k) if sha256_hex(k.as_bytes()) == sha256 => return true,
             Some(_) => format!(
                 "the document kept in its place (_id {keeper}) is not as the plan leaves it \
@@ -217,7 +216,6 @@ async fn keepers_in_place<'a>(
         skips.push((write.n, write.id.clone(), reason));
         false
     });
-    Ok(())
 }
 
 /// The writes about to be archived for the first time get their numbers now (see

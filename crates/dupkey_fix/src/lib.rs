@@ -41,6 +41,6 @@ pub use plan::{
     Applicability, CounterSource, DocumentRef, Draw, Effect, ExtJson, ExtJsonDocument, FieldUpdate,
     Keeper, NumberText, Operation, PLAN_VERSION, Plan, Replacement, Step, split_namespace,
 };
-pub use report::load as run_report;
+pub use report::{load as run_report, of_plan as run_report_of_plan};
 pub use snapshot::{Collector, Reads, Snapshot, read_live};
 pub use undo::{UndoOptions, UndoReport, undo};

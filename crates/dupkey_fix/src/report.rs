@@ -12,6 +12,19 @@ use crate::error::{FixError, Result, driver};
 /// At most this many warnings are listed; the step counts hold the full number.
 const MAX_WARNINGS: i64 = 1000;
 
+/// The report of the newest run of `plan` in `archive`, if there is one (a run that stopped on
+/// a failed step, to show what it did and how to undo it).
+pub async fn of_plan(
+    client: &Client,
+    archive: &ArchiveLocation,
+    plan: &crate::plan::Plan,
+) -> Result<Option<RunReport>> {
+    match crate::archive::run_for_plan(client, archive, &plan.digest()).await? {
+        Some(run) => load(client, archive, &run.run_id, false).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The report of `run_id` as its journal and archive record it.
 pub async fn load(
     client: &Client,
